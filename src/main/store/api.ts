@@ -1,0 +1,123 @@
+/**
+ * The checkpoint store's public API (implemented in ./store.ts). See DESIGN.md "Store".
+ *
+ * Content-addressed objects (SHA-256, fanned out objects/ab/cdef…) hold checkpoint manifests,
+ * tensor blobs (safetensors) and trace segments. A checkpoint's id is the SHA-256 of its
+ * manifest = its stateHash. Mutable records (branch heads, runs, node annotations) are small files
+ * replaced by lock + rename. Every read re-checks the hash.
+ */
+import type { EvalResult, TrainingConfig } from '../engine/types';
+
+/** One checkpoint in the run graph. Immutable except for `eval` / `verified` annotations. */
+export interface CheckpointNode {
+  /** stateHash of the checkpoint = id of its manifest object */
+  id: string;
+  /** previous stored checkpoint on the lineage (null for step 0) */
+  parent: string | null;
+  step: number;
+  /** object id of the trace segment that leads from `parent` to this checkpoint, if recorded */
+  trace?: string;
+  /** evaluation at this checkpoint, if computed */
+  eval?: EvalResult;
+  /** mean training loss of the last step that produced this checkpoint */
+  loss?: number;
+  /** ISO time when this checkpoint was first written */
+  createdAt: string;
+  /** set by verification (e.g. the ISO time of the replay that reproduced this checkpoint) */
+  verified?: string;
+}
+
+export type BranchStatus = 'running' | 'done' | 'stopped' | 'diverged' | 'failed';
+
+/** A named line of checkpoints: its tip, and where it forked (`base`). */
+export interface BranchRecord {
+  name: string;
+  run: string;
+  /** latest checkpoint id */
+  tip: string;
+  /** checkpoint this branch started from (null for a run's first branch, which starts at step 0) */
+  base: string | null;
+  /** training config in force on this branch */
+  config: TrainingConfig;
+  status: BranchStatus;
+  /** human-readable detail for diverged/failed (e.g. "loss became NaN at step 412") */
+  note?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A run: one root seed, one step-0 checkpoint, one or more branches. */
+export interface RunRecord {
+  id: string;
+  createdAt: string;
+  seed: number;
+  seedSource: 'explicit' | 'auto' | 'env';
+  /** step-0 checkpoint id */
+  root: string;
+  config: TrainingConfig;
+}
+
+export interface GraphSnapshot {
+  runs: RunRecord[];
+  branches: BranchRecord[];
+  nodes: CheckpointNode[];
+}
+
+export interface FsckProblem {
+  kind: 'object' | 'ref' | 'node' | 'run' | 'temp' | 'lock';
+  /** object id, branch name or file path */
+  name: string;
+  message: string;
+}
+
+export interface FsckReport {
+  ok: boolean;
+  objects: number;
+  refs: number;
+  problems: FsckProblem[];
+}
+
+export interface GcReport {
+  removedObjects: number;
+  bytesFreed: number;
+  keptObjects: number;
+}
+
+/** Thrown when stored bytes do not match their name: refuse, and name the object. */
+export class StoreCorruptError extends Error {
+  readonly code = 'STORE_CORRUPT';
+  constructor(
+    readonly object: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'StoreCorruptError';
+  }
+}
+
+/** Thrown for a ref/branch/object that does not exist or an ambiguous prefix (user error). */
+export class RefError extends Error {
+  readonly code = 'BAD_REF';
+  constructor(message: string) {
+    super(message);
+    this.name = 'RefError';
+  }
+}
+
+/** Thrown when the store cannot be written (read-only, disk full, permissions). */
+export class StoreWriteError extends Error {
+  readonly code = 'STORE_WRITE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreWriteError';
+  }
+}
+
+/** Thrown when a compare-and-swap on a record finds it changed by someone else (retry). */
+export class StoreConflictError extends Error {
+  readonly code = 'STORE_CONFLICT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'StoreConflictError';
+  }
+}

@@ -1,0 +1,263 @@
+/**
+ * The store's file-system layer: crash-safe writes, error mapping and a fault-injection hook.
+ *
+ * Promises:
+ * - `writeAtomic(file, bytes)` writes to a temp file in the same folder (`.tmp-<pid>-<random>`),
+ *   fsyncs it, renames it over `file` and fsyncs the folder. A reader sees the old content or the
+ *   new, never half. On any failure the temp file is removed and nothing else has changed.
+ * - `createExclusive(file, bytes)` creates a file that must not exist yet (O_EXCL), used for lock
+ *   files; on failure after creation the file is removed again.
+ * - Every operation that changes the disk first calls the optional {@link FaultHook} with the
+ *   operation and path; if the hook throws (e.g. an Error with code 'ENOSPC'), the operation
+ *   fails exactly as if the OS had failed it. Tests use this to simulate a full disk or a
+ *   read-only store at any write position.
+ * - Errors of the OS (EACCES, EROFS, EPERM, ENOSPC, EDQUOT, …) become a {@link StoreWriteError}
+ *   whose message names the path: "store is read-only: …", "disk full while writing …".
+ */
+import { randomBytes } from 'node:crypto';
+import type { FileHandle } from 'node:fs/promises';
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { StoreWriteError } from './api';
+
+/** Disk-changing operations the fault hook sees. */
+export type FsOp = 'mkdir' | 'open' | 'write' | 'fsync' | 'fsyncdir' | 'rename' | 'unlink' | 'utimes';
+
+/** Called before every disk-changing operation; throwing makes that operation fail. */
+export type FaultHook = (op: FsOp, file: string) => void;
+
+/** Prefix of every temp file the store writes (never a valid object, record or branch name). */
+export const TEMP_PREFIX = '.tmp-';
+
+const READ_ONLY_CODES = new Set(['EACCES', 'EROFS', 'EPERM']);
+const FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+
+/** A fresh temp file name owned by this process. */
+export function tempName(): string {
+  return `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`;
+}
+
+export function isTempName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX);
+}
+
+/** The pid that created a temp file, or null if the name does not carry one. */
+export function tempOwnerPid(name: string): number | null {
+  const m = /^\.tmp-(\d+)-/.exec(name);
+  return m ? Number(m[1]) : null;
+}
+
+/** Whether a process with this pid exists on this host. */
+export function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) {
+    return false;
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return errCode(e) !== 'ESRCH';
+  }
+}
+
+export function errCode(e: unknown): string | undefined {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** Maps an OS error on `file` to a StoreWriteError with a clear message; other errors pass. */
+export function toWriteError(e: unknown, file: string): unknown {
+  if (e instanceof StoreWriteError) {
+    return e;
+  }
+  const code = errCode(e);
+  if (code === undefined || !code.startsWith('E')) {
+    return e;
+  }
+  if (READ_ONLY_CODES.has(code)) {
+    return new StoreWriteError(`store is read-only: cannot write ${file} (${code})`);
+  }
+  if (FULL_CODES.has(code)) {
+    return new StoreWriteError(`disk full while writing ${file} (${code})`);
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  return new StoreWriteError(`cannot write ${file}: ${msg}`);
+}
+
+/** Reads a file, or returns null when it does not exist. */
+export async function readIfExists(file: string): Promise<Uint8Array | null> {
+  try {
+    return await fsp.readFile(file);
+  } catch (e) {
+    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') {
+      return null;
+    }
+    throw e;
+  }
+}
+
+export async function exists(file: string): Promise<boolean> {
+  try {
+    await fsp.stat(file);
+    return true;
+  } catch (e) {
+    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') {
+      return false;
+    }
+    throw e;
+  }
+}
+
+/** Directory entries, or [] when the directory does not exist. */
+export async function listDir(dir: string): Promise<import('node:fs').Dirent[]> {
+  try {
+    return await fsp.readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') {
+      return [];
+    }
+    throw e;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Disk-changing operations, each routed through the fault hook. */
+export class Io {
+  private readonly knownDirs = new Set<string>();
+
+  constructor(private readonly faults?: FaultHook) {}
+
+  private hit(op: FsOp, file: string): void {
+    this.faults?.(op, file);
+  }
+
+  /** mkdir -p, remembered so the common case costs no syscall. */
+  async mkdirp(dir: string): Promise<void> {
+    if (this.knownDirs.has(dir)) {
+      return;
+    }
+    try {
+      this.hit('mkdir', dir);
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw toWriteError(e, dir);
+    }
+    this.knownDirs.add(dir);
+  }
+
+  /** Temp file + fsync + rename + fsync(dir). Leaves no temp file behind on failure. */
+  async writeAtomic(file: string, bytes: Uint8Array): Promise<void> {
+    const dir = path.dirname(file);
+    await this.mkdirp(dir);
+    const tmp = path.join(dir, tempName());
+    let fh: FileHandle | undefined;
+    let tmpExists = false;
+    try {
+      this.hit('open', tmp);
+      fh = await fsp.open(tmp, 'wx', 0o644);
+      tmpExists = true;
+      this.hit('write', tmp);
+      await fh.writeFile(bytes);
+      this.hit('fsync', tmp);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      this.hit('rename', file);
+      await renameRetrying(tmp, file);
+      tmpExists = false;
+    } catch (e) {
+      if (fh) {
+        await fh.close().catch(() => undefined);
+      }
+      if (tmpExists) {
+        await fsp.unlink(tmp).catch(() => undefined);
+      }
+      throw toWriteError(e, file);
+    }
+    await this.fsyncDir(dir);
+  }
+
+  /** Creates `file` with O_EXCL; throws the raw EEXIST error when it exists. */
+  async createExclusive(file: string, bytes: Uint8Array): Promise<void> {
+    let fh: FileHandle | undefined;
+    try {
+      this.hit('open', file);
+      fh = await fsp.open(file, 'wx', 0o644);
+    } catch (e) {
+      if (errCode(e) === 'EEXIST') {
+        throw e;
+      }
+      throw toWriteError(e, file);
+    }
+    try {
+      this.hit('write', file);
+      await fh.writeFile(bytes);
+      await fh.close();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fsp.unlink(file).catch(() => undefined);
+      throw toWriteError(e, file);
+    }
+  }
+
+  /** Makes a rename in `dir` durable. Unsupported on Windows and some file systems: ignored. */
+  async fsyncDir(dir: string): Promise<void> {
+    if (process.platform === 'win32') {
+      return;
+    }
+    let fh: FileHandle | undefined;
+    try {
+      this.hit('fsyncdir', dir);
+      fh = await fsp.open(dir, 'r');
+      await fh.sync();
+    } catch (e) {
+      const code = errCode(e);
+      if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EBADF' && code !== 'ENOTSUP') {
+        throw toWriteError(e, dir);
+      }
+    } finally {
+      await fh?.close().catch(() => undefined);
+    }
+  }
+
+  /** Removes a file; a file that is already gone is fine. */
+  async unlink(file: string): Promise<void> {
+    try {
+      this.hit('unlink', file);
+      await fsp.unlink(file);
+    } catch (e) {
+      if (errCode(e) !== 'ENOENT') {
+        throw toWriteError(e, file);
+      }
+    }
+  }
+
+  /** Best effort: sets a file's mtime to now (keeps a deduplicated object young for gc). */
+  async touch(file: string): Promise<void> {
+    try {
+      this.hit('utimes', file);
+      const now = new Date();
+      await fsp.utimes(file, now, now);
+    } catch {
+      // a read-only store still deduplicates; freshness only matters to a concurrent gc
+    }
+  }
+}
+
+/** rename, retried briefly on Windows where a reader holding the target makes it fail. */
+async function renameRetrying(from: string, to: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    try {
+      await fsp.rename(from, to);
+      return;
+    } catch (e) {
+      const code = errCode(e);
+      const transient = code === 'EPERM' || code === 'EACCES' || code === 'EBUSY';
+      if (process.platform !== 'win32' || !transient || i >= 10) {
+        throw e;
+      }
+      await sleep(10 * (i + 1));
+    }
+  }
+}

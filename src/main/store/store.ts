@@ -1,0 +1,570 @@
+/**
+ * The checkpoint store (DESIGN.md "Store", invariant I7). Layout: see ./layout.ts.
+ *
+ * Promises:
+ * - Objects are named by the SHA-256 of their bytes, written once (temp file in the same folder,
+ *   fsync, rename, fsync folder) and re-hashed on every read: a mismatch is a StoreCorruptError
+ *   naming the object. Writing an object that exists re-checks it (and repairs a damaged copy)
+ *   instead of rewriting it.
+ * - A checkpoint is written blob → manifest → node record, so a node never points at a missing
+ *   object whatever moment a crash hits. Mutable records (nodes, runs, branches, keep refs) are
+ *   replaced atomically under the writer lock (./lock.ts): readers see the old or the new record.
+ * - Opening an existing store writes nothing, so a read-only store can be read, logged and
+ *   checked. A write that fails (read-only, disk full) throws a StoreWriteError naming the path
+ *   and leaves no temp file and no partial object or record behind; at most it leaves complete
+ *   objects nothing references yet, which fsck accepts and gc removes.
+ * - Errors: StoreCorruptError (damaged data: refuse, name it), RefError (unknown or ambiguous
+ *   ref, invalid name: the user's input), StoreWriteError (cannot write), StoreConflictError
+ *   (compare-and-swap lost: retry).
+ * - gc keeps what runs, branches, keep refs (refs/keep/*, see setKeep) reach, and anything
+ *   younger than its grace period, so a concurrent writer's not-yet-referenced objects survive.
+ */
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { decodeState, parseManifest, sha256Hex, type EncodedState } from '../engine/state';
+import type { EvalResult, TrainingState } from '../engine/types';
+import {
+  RefError,
+  StoreConflictError,
+  StoreCorruptError,
+  StoreWriteError,
+  type BranchRecord,
+  type BranchStatus,
+  type CheckpointNode,
+  type FsckReport,
+  type GcReport,
+  type GraphSnapshot,
+  type RunRecord,
+} from './api';
+import { errCode, exists, Io, isTempName, listDir, readIfExists, toWriteError, type FaultHook } from './fsutil';
+import { checkBranchName, checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
+import { WriterLock } from './lock';
+import { fsck, gc, storeInfo, type GcOptions, type StoreInfo } from './maintenance';
+import { decodeBranch, decodeKeep, decodeNode, decodeRun, encodeKeep, encodeRecord } from './records';
+import { resolveRef } from './refs';
+
+export interface StoreOptions {
+  /** create the store when missing (default true) */
+  create?: boolean;
+  /** called before every disk-changing operation; throw to inject a fault (tests) */
+  faults?: FaultHook;
+  /** how long a writer waits for the lock (default 10 000 ms) */
+  lockTimeoutMs?: number;
+}
+
+export class Store {
+  /** @internal paths of the store */
+  readonly layout: Layout;
+  /** @internal */
+  readonly io: Io;
+  /** @internal */
+  readonly lock: WriterLock;
+
+  private constructor(
+    readonly dir: string,
+    opts: StoreOptions,
+  ) {
+    this.layout = new Layout(dir);
+    this.io = new Io(opts.faults);
+    this.lock = new WriterLock(this.layout.lock, this.io, opts.lockTimeoutMs ?? 10000);
+  }
+
+  /** Opens the store at `dir`, creating its layout when missing (unless create is false). */
+  static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
+    const store = new Store(path.resolve(dir), opts);
+    const { marker } = store.layout;
+    let text: Uint8Array | null;
+    try {
+      text = await readIfExists(marker);
+    } catch (e) {
+      throw new StoreWriteError(`cannot read store ${store.dir}: ${(e as Error).message}`);
+    }
+    if (text !== null) {
+      let format: unknown;
+      try {
+        format = (JSON.parse(new TextDecoder().decode(text)) as { format?: unknown }).format;
+      } catch {
+        format = undefined;
+      }
+      if (format !== STORE_FORMAT) {
+        throw new StoreCorruptError(
+          marker,
+          `${marker} does not describe a store of format ${STORE_FORMAT} (found ${String(format)})`,
+        );
+      }
+      return store;
+    }
+    if (opts.create === false) {
+      throw new RefError(`no Lockstep store at ${store.dir}`);
+    }
+    const L = store.layout;
+    for (const d of [L.objects, L.nodes, L.runs, L.heads, L.keep]) {
+      await store.io.mkdirp(d);
+    }
+    await store.io.writeAtomic(marker, encodeRecord('store marker', { format: STORE_FORMAT }));
+    return store;
+  }
+
+  // ---- objects ----
+
+  /** Stores bytes as an object; returns its SHA-256 id. An existing intact object is kept. */
+  async putObject(bytes: Uint8Array): Promise<string> {
+    const id = sha256Hex(bytes);
+    const file = this.layout.object(id);
+    const old = await readIfExists(file);
+    if (old !== null && sha256Hex(old) === id) {
+      await this.io.touch(file);
+      return id;
+    }
+    await this.io.writeAtomic(file, bytes);
+    return id;
+  }
+
+  /** Reads an object and re-checks its hash. Missing → RefError; damaged → StoreCorruptError. */
+  async getObject(id: string): Promise<Uint8Array> {
+    checkObjectId(id);
+    const bytes = await readIfExists(this.layout.object(id));
+    if (bytes === null) {
+      throw new RefError(`object ${id} is not in the store ${this.dir}`);
+    }
+    return this.checked(id, bytes);
+  }
+
+  async hasObject(id: string): Promise<boolean> {
+    return isObjectId(id) && exists(this.layout.object(id));
+  }
+
+  private checked(id: string, bytes: Uint8Array): Uint8Array {
+    const actual = sha256Hex(bytes);
+    if (actual !== id) {
+      throw new StoreCorruptError(
+        id,
+        `object ${id} is corrupt: its bytes hash to ${actual} (${this.layout.object(id)})`,
+      );
+    }
+    return bytes;
+  }
+
+  /** An object the graph refers to: missing is corruption, named with `what`. */
+  private async graphObject(id: string, what: string): Promise<Uint8Array> {
+    const bytes = await readIfExists(this.layout.object(id));
+    if (bytes === null) {
+      throw new StoreCorruptError(id, `${what}: object ${id} is missing from the store`);
+    }
+    return this.checked(id, bytes);
+  }
+
+  // ---- checkpoints ----
+
+  /**
+   * Writes a checkpoint (blob, manifest, then node record). `created` is false when the
+   * checkpoint already existed; then nothing is written.
+   */
+  async putCheckpoint(
+    enc: EncodedState,
+    node: Omit<CheckpointNode, 'id' | 'createdAt'>,
+  ): Promise<{ id: string; created: boolean }> {
+    const id = enc.id;
+    if (node.step !== enc.manifest.step || enc.manifest.tensors.blob !== enc.blobId) {
+      throw new Error(`putCheckpoint: node step ${node.step} or blob does not match the state`);
+    }
+    if (await this.hasCheckpoint(id)) {
+      return { id, created: false };
+    }
+    if (node.parent !== null && !(await this.hasCheckpoint(node.parent))) {
+      throw new RefError(`parent checkpoint ${node.parent} is not in the store`);
+    }
+    if (node.trace !== undefined && !(await this.hasObject(node.trace))) {
+      throw new RefError(`trace object ${node.trace} is not in the store`);
+    }
+    const write = async (): Promise<void> => {
+      if ((await this.putObject(enc.blobBytes)) !== enc.blobId) {
+        throw new Error('putCheckpoint: blob bytes do not hash to blobId');
+      }
+      if ((await this.putObject(enc.manifestBytes)) !== id) {
+        throw new Error('putCheckpoint: manifest bytes do not hash to the checkpoint id');
+      }
+    };
+    await write();
+    const record: CheckpointNode = { ...node, id, createdAt: new Date().toISOString() };
+    const bytes = encodeRecord(`checkpoint ${id}`, record);
+    const created = await this.lock.run(async () => {
+      if (await exists(this.layout.node(id))) {
+        return false;
+      }
+      // a gc that ran since our write (it holds this lock) may have removed a deduplicated
+      // object that was unreachable then: make sure both are there before the node points at them
+      if (!(await exists(this.layout.object(enc.blobId))) || !(await exists(this.layout.object(id)))) {
+        await write();
+      }
+      await this.io.writeAtomic(this.layout.node(id), bytes);
+      return true;
+    });
+    return { id, created };
+  }
+
+  /** Whether the checkpoint's node record and manifest object both exist. */
+  async hasCheckpoint(id: string): Promise<boolean> {
+    return isObjectId(id) && (await exists(this.layout.node(id))) && exists(this.layout.object(id));
+  }
+
+  /** The node record of a checkpoint; RefError when there is none. */
+  async getNode(id: string): Promise<CheckpointNode> {
+    checkObjectId(id, 'checkpoint id');
+    const file = this.layout.node(id);
+    const bytes = await readIfExists(file);
+    if (bytes === null) {
+      throw new RefError(`unknown checkpoint ${id}`);
+    }
+    return decodeNode(bytes, this.layout.rel(file), id);
+  }
+
+  /** Reads and verifies a checkpoint: manifest hash, blob hash, decode. */
+  async readState(id: string): Promise<TrainingState> {
+    await this.getNode(id);
+    const mBytes = await this.graphObject(id, `manifest of checkpoint ${id}`);
+    let manifest;
+    try {
+      manifest = parseManifest(mBytes);
+    } catch (e) {
+      throw new StoreCorruptError(id, `checkpoint ${id}: ${(e as Error).message}`);
+    }
+    const blobId = manifest.tensors?.blob;
+    if (!isObjectId(blobId)) {
+      throw new StoreCorruptError(id, `checkpoint ${id}: manifest names no tensor blob`);
+    }
+    const blob = await this.graphObject(blobId, `tensor blob of checkpoint ${id}`);
+    try {
+      return decodeState(manifest, blob);
+    } catch (e) {
+      throw new StoreCorruptError(blobId, `checkpoint ${id}: ${(e as Error).message}`);
+    }
+  }
+
+  /** Sets `eval` and/or `verified` on a node record (atomic replace under the lock). */
+  async annotateNode(id: string, patch: { eval?: EvalResult; verified?: string }): Promise<CheckpointNode> {
+    return this.lock.run(async () => {
+      const node = await this.getNode(id);
+      const next: CheckpointNode = { ...node };
+      if (patch.eval !== undefined) {
+        next.eval = patch.eval;
+      }
+      if (patch.verified !== undefined) {
+        next.verified = patch.verified;
+      }
+      await this.io.writeAtomic(this.layout.node(id), encodeRecord(`checkpoint ${id}`, next));
+      return next;
+    });
+  }
+
+  /** Nodes from the root to `id`, following parents. */
+  async lineage(id: string): Promise<CheckpointNode[]> {
+    const out: CheckpointNode[] = [];
+    const seen = new Set<string>();
+    let cur: string | null = id;
+    while (cur !== null) {
+      if (seen.has(cur)) {
+        throw new StoreCorruptError(cur, `checkpoint ${cur} is its own ancestor`);
+      }
+      seen.add(cur);
+      let node: CheckpointNode;
+      try {
+        node = await this.getNode(cur);
+      } catch (e) {
+        if (e instanceof RefError && cur !== id) {
+          throw new StoreCorruptError(cur, `parent checkpoint ${cur} of ${out[out.length - 1].id} is missing`);
+        }
+        throw e;
+      }
+      out.push(node);
+      cur = node.parent;
+    }
+    return out.reverse();
+  }
+
+  // ---- runs ----
+
+  async createRun(rec: RunRecord): Promise<void> {
+    checkRunId(rec.id);
+    await this.lock.run(async () => {
+      if (await exists(this.layout.run(rec.id))) {
+        throw new RefError(`run '${rec.id}' already exists`);
+      }
+      await this.mustBeCheckpoint(rec.root, `root of run '${rec.id}'`);
+      await this.io.writeAtomic(this.layout.run(rec.id), encodeRecord(`run ${rec.id}`, rec));
+    });
+  }
+
+  async getRun(id: string): Promise<RunRecord> {
+    checkRunId(id);
+    const file = this.layout.run(id);
+    const bytes = await readIfExists(file);
+    if (bytes === null) {
+      throw new RefError(`unknown run '${id}'`);
+    }
+    return decodeRun(bytes, this.layout.rel(file), id);
+  }
+
+  async listRuns(): Promise<RunRecord[]> {
+    const runs: RunRecord[] = [];
+    for (const e of await listDir(this.layout.runs)) {
+      if (e.isFile() && !isTempName(e.name) && e.name.endsWith('.json')) {
+        runs.push(await this.getRun(e.name.slice(0, -5)));
+      }
+    }
+    return runs.sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.id, b.id));
+  }
+
+  // ---- branches ----
+
+  /** Creates a branch; RefError when the name is invalid or taken, or a ref does not exist. */
+  async createBranch(rec: BranchRecord): Promise<void> {
+    checkBranchName(rec.name);
+    await this.lock.run(async () => {
+      const taken = await this.branchConflict(rec.name);
+      if (taken !== null) {
+        throw new RefError(taken);
+      }
+      await this.mustBeCheckpoint(rec.tip, `tip of branch '${rec.name}'`);
+      if (rec.base !== null) {
+        await this.mustBeCheckpoint(rec.base, `base of branch '${rec.name}'`);
+      }
+      if (!(await exists(this.layout.run(checkRunId(rec.run))))) {
+        throw new RefError(`branch '${rec.name}' names unknown run '${rec.run}'`);
+      }
+      await this.writeBranch(rec);
+    });
+  }
+
+  async getBranch(name: string): Promise<BranchRecord> {
+    checkBranchName(name);
+    const file = this.layout.branch(name);
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await readIfExists(file);
+    } catch (e) {
+      if (errCode(e) === 'EISDIR') {
+        bytes = null;
+      } else {
+        throw e;
+      }
+    }
+    if (bytes === null) {
+      throw new RefError(`unknown branch '${name}'`);
+    }
+    return decodeBranch(bytes, this.layout.rel(file), name);
+  }
+
+  async hasBranch(name: string): Promise<boolean> {
+    try {
+      return (await fsp.stat(this.layout.branch(checkBranchName(name)))).isFile();
+    } catch (e) {
+      if (e instanceof RefError || errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  async listBranches(): Promise<BranchRecord[]> {
+    const names: string[] = [];
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      for (const e of await listDir(dir)) {
+        if (isTempName(e.name)) {
+          continue;
+        }
+        if (e.isDirectory()) {
+          await walk(path.join(dir, e.name), prefix + e.name + '/');
+        } else if (e.isFile()) {
+          names.push(prefix + e.name);
+        }
+      }
+    };
+    await walk(this.layout.heads, '');
+    const out: BranchRecord[] = [];
+    for (const n of names.sort()) {
+      out.push(await this.getBranch(n));
+    }
+    return out;
+  }
+
+  /**
+   * Updates a branch under the lock. With `expectedTip`, fails with StoreConflictError unless the
+   * tip is still that (compare-and-swap). A new tip must be an existing checkpoint.
+   */
+  async updateBranch(
+    name: string,
+    patch: { tip?: string; status?: BranchStatus; note?: string },
+    expectedTip?: string,
+  ): Promise<BranchRecord> {
+    checkBranchName(name);
+    return this.lock.run(async () => {
+      const cur = await this.getBranch(name);
+      if (expectedTip !== undefined && cur.tip !== expectedTip) {
+        throw new StoreConflictError(
+          `branch '${name}' moved: expected tip ${expectedTip.slice(0, 12)}, found ${cur.tip.slice(0, 12)}`,
+        );
+      }
+      if (patch.tip !== undefined) {
+        await this.mustBeCheckpoint(patch.tip, `new tip of branch '${name}'`);
+      }
+      const next: BranchRecord = { ...cur, updatedAt: new Date().toISOString() };
+      if (patch.tip !== undefined) {
+        next.tip = patch.tip;
+      }
+      if (patch.status !== undefined) {
+        next.status = patch.status;
+      }
+      if (patch.note !== undefined) {
+        next.note = patch.note;
+      }
+      await this.writeBranch(next);
+      return next;
+    });
+  }
+
+  /** Removes a branch record (its checkpoints stay until gc finds nothing else reaches them). */
+  async deleteBranch(name: string): Promise<void> {
+    checkBranchName(name);
+    await this.lock.run(async () => {
+      await this.getBranch(name);
+      await this.io.unlink(this.layout.branch(name));
+    });
+  }
+
+  /** `base` if free, else `base-2`, `base-3`, … (advisory: createBranch re-checks under lock). */
+  async uniqueBranchName(base: string): Promise<string> {
+    checkBranchName(base);
+    if ((await this.branchConflict(base)) === null) {
+      return base;
+    }
+    for (let i = 2; ; i++) {
+      const name = checkBranchName(`${base}-${i}`);
+      if ((await this.branchConflict(name)) === null) {
+        return name;
+      }
+    }
+  }
+
+  /** Why a branch cannot be created under `name`, or null. */
+  private async branchConflict(name: string): Promise<string | null> {
+    const st = await fsp.stat(this.layout.branch(name)).catch(() => null);
+    if (st?.isFile()) {
+      return `branch '${name}' already exists`;
+    }
+    if (st?.isDirectory()) {
+      return `branch name '${name}' is taken: branches exist under '${name}/'`;
+    }
+    const parts = name.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if ((await fsp.stat(this.layout.branch(p)).catch(() => null))?.isFile()) {
+        return `branch name '${name}' is taken: branch '${p}' exists`;
+      }
+    }
+    return null;
+  }
+
+  private async writeBranch(rec: BranchRecord): Promise<void> {
+    await this.io.writeAtomic(this.layout.branch(rec.name), encodeRecord(`branch ${rec.name}`, rec));
+  }
+
+  private async mustBeCheckpoint(id: string, what: string): Promise<void> {
+    if (!isObjectId(id) || !(await this.hasCheckpoint(id))) {
+      throw new RefError(`${what}: ${String(id)} is not a checkpoint in this store`);
+    }
+  }
+
+  // ---- keep refs (extra gc roots) ----
+
+  /**
+   * Records extra gc roots under `refs/keep/<name>` (a branch-like name, e.g. `study/abc`):
+   * object ids, or checkpoint ids (which keep their whole lineage). Replaces an existing list.
+   */
+  async setKeep(name: string, ids: readonly string[]): Promise<void> {
+    checkBranchName(name, 'keep name');
+    ids.forEach((id) => checkObjectId(id));
+    await this.lock.run(() => this.io.writeAtomic(this.layout.keepFile(name), encodeKeep(ids)));
+  }
+
+  async removeKeep(name: string): Promise<void> {
+    checkBranchName(name, 'keep name');
+    await this.lock.run(() => this.io.unlink(this.layout.keepFile(name)));
+  }
+
+  /** All keep refs: name → ids. */
+  async listKeeps(): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    const walk = async (dir: string, prefix: string): Promise<void> => {
+      for (const e of await listDir(dir)) {
+        if (isTempName(e.name)) {
+          continue;
+        }
+        const file = path.join(dir, e.name);
+        if (e.isDirectory()) {
+          await walk(file, prefix + e.name + '/');
+        } else if (e.isFile()) {
+          out.set(prefix + e.name, decodeKeep(await fsp.readFile(file), this.layout.rel(file)));
+        }
+      }
+    };
+    await walk(this.layout.keep, '');
+    return out;
+  }
+
+  // ---- graph, refs, maintenance ----
+
+  /** Every node id (from the node records), unsorted. */
+  async listNodeIds(): Promise<string[]> {
+    const ids: string[] = [];
+    for (const d of await listDir(this.layout.nodes)) {
+      if (!d.isDirectory() || !/^[0-9a-f]{2}$/.test(d.name)) {
+        continue;
+      }
+      for (const f of await listDir(path.join(this.layout.nodes, d.name))) {
+        const id = d.name + f.name.slice(0, -5);
+        if (f.isFile() && f.name.endsWith('.json') && isObjectId(id)) {
+          ids.push(id);
+        }
+      }
+    }
+    return ids;
+  }
+
+  async listGraph(): Promise<GraphSnapshot> {
+    const nodes: CheckpointNode[] = [];
+    for (const id of await this.listNodeIds()) {
+      nodes.push(await this.getNode(id));
+    }
+    nodes.sort((a, b) => a.step - b.step || cmp(a.createdAt, b.createdAt) || cmp(a.id, b.id));
+    return { runs: await this.listRuns(), branches: await this.listBranches(), nodes };
+  }
+
+  /** Resolves an id, a unique prefix (≥ 8 hex), a branch name or `branch@N` to a checkpoint id. */
+  resolveRef(ref: string): Promise<string> {
+    return resolveRef(this, ref);
+  }
+
+  /** Verifies everything; leftovers (temp files, stale lock) are listed but do not clear `ok`. */
+  fsck(): Promise<FsckReport> {
+    return fsck(this);
+  }
+
+  /** Removes what nothing reaches (see ./maintenance.ts). */
+  gc(opts?: GcOptions): Promise<GcReport> {
+    return gc(this, opts);
+  }
+
+  storeInfo(): Promise<StoreInfo> {
+    return storeInfo(this);
+  }
+
+  /** @internal maps an OS error to a StoreWriteError naming the store */
+  writeError(e: unknown): unknown {
+    return toWriteError(e, this.dir);
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
