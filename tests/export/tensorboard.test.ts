@@ -14,6 +14,7 @@ import {
   eventFileName,
   frameRecord,
   FILE_VERSION,
+  type ScalarEvent,
 } from '../../src/main/export/tensorboard';
 
 /** Reference CRC-32C, bit by bit from the reflected Castagnoli polynomial 0x82F63B78. */
@@ -21,14 +22,18 @@ function refCrc32c(bytes: Uint8Array): number {
   let crc = 0xffffffff;
   for (const b of bytes) {
     crc ^= b;
-    for (let k = 0; k < 8; k++) crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    for (let k = 0; k < 8; k++) {
+      crc = crc & 1 ? (crc >>> 1) ^ 0x82f63b78 : crc >>> 1;
+    }
   }
   return (crc ^ 0xffffffff) >>> 0;
 }
 
 /** TFRecord mask, written out from the spec: rotate right by 15, add 0xa282ead8, mod 2^32. */
 function refMask(crc: number): number {
-  return Number(((BigInt(crc) >> 15n) | ((BigInt(crc) << 17n) & 0xffffffffn)) + 0xa282ead8n) % 2 ** 32;
+  return (
+    Number(((BigInt(crc) >> 15n) | ((BigInt(crc) << 17n) & 0xffffffffn)) + 0xa282ead8n) % 2 ** 32
+  );
 }
 
 const ascii = (s: string) => new TextEncoder().encode(s);
@@ -66,19 +71,21 @@ test('the library agrees with its pure-JS fallback and the bitwise reference', (
 
 test('one small Event serializes to the hand-assembled protobuf bytes', () => {
   const event = encodeEvent({ wallTime: 1.5, step: 3, scalar: { tag: 'loss', value: 0.25 } });
+  // prettier-ignore
   const expected = Uint8Array.from([
     0x09, 0, 0, 0, 0, 0, 0, 0xf8, 0x3f, // wall_time (1, fixed64) = 1.5
-    0x10, 0x03, // step (2, varint) = 3
-    0x2a, 0x0d, // summary (5, length-delimited), 13 bytes
-    0x0a, 0x0b, // Summary.value (1, length-delimited), 11 bytes
-    0x0a, 0x04, 0x6c, 0x6f, 0x73, 0x73, // Value.tag (1) = "loss"
-    0x15, 0, 0, 0x80, 0x3e, // Value.simple_value (2, fixed32) = 0.25
+    0x10, 0x03, //                         step (2, varint) = 3
+    0x2a, 0x0d, //                         summary (5, length-delimited), 13 bytes
+    0x0a, 0x0b, //                           Summary.value (1, length-delimited), 11 bytes
+    0x0a, 0x04, 0x6c, 0x6f, 0x73, 0x73, //     Value.tag (1) = "loss"
+    0x15, 0, 0, 0x80, 0x3e, //                 Value.simple_value (2, fixed32) = 0.25
   ]);
   assert.equal(hex(event), hex(expected));
 
   const record = frameRecord(event);
   const length = Uint8Array.from([26, 0, 0, 0, 0, 0, 0, 0]);
-  const u32 = (n: number) => Uint8Array.from([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]);
+  const u32 = (n: number) =>
+    Uint8Array.from([n & 0xff, (n >>> 8) & 0xff, (n >>> 16) & 0xff, n >>> 24]);
   const expectedRecord = Buffer.concat([
     length,
     u32(refMask(refCrc32c(length))),
@@ -110,7 +117,9 @@ function readFields(buf: Uint8Array): Field[] {
       assert.ok(pos < buf.length, 'varint runs past the message');
       const b = buf[pos++];
       result |= BigInt(b & 0x7f) << shift;
-      if ((b & 0x80) === 0) return result;
+      if ((b & 0x80) === 0) {
+        return result;
+      }
       shift += 7n;
     }
   };
@@ -118,13 +127,18 @@ function readFields(buf: Uint8Array): Field[] {
     const key = Number(varint());
     const field = key >>> 3;
     const wire = key & 7;
-    if (wire === 0) out.push({ field, wire, value: varint() });
-    else if (wire === 1) out.push({ field, wire, value: buf.subarray(pos, (pos += 8)) });
-    else if (wire === 5) out.push({ field, wire, value: buf.subarray(pos, (pos += 4)) });
-    else if (wire === 2) {
+    if (wire === 0) {
+      out.push({ field, wire, value: varint() });
+    } else if (wire === 1) {
+      out.push({ field, wire, value: buf.subarray(pos, (pos += 8)) });
+    } else if (wire === 5) {
+      out.push({ field, wire, value: buf.subarray(pos, (pos += 4)) });
+    } else if (wire === 2) {
       const len = Number(varint());
       out.push({ field, wire, value: buf.subarray(pos, (pos += len)) });
-    } else assert.fail(`unexpected wire type ${wire}`);
+    } else {
+      assert.fail(`unexpected wire type ${wire}`);
+    }
     assert.ok(pos <= buf.length, 'field runs past the message');
   }
   return out;
@@ -144,7 +158,11 @@ function decodeEventFile(file: Uint8Array): DecodedEvent[] {
   while (pos < file.length) {
     assert.ok(pos + 12 <= file.length, 'truncated record header');
     const len = Number(view.getBigUint64(pos, true));
-    assert.equal(view.getUint32(pos + 8, true), refMask(refCrc32c(file.subarray(pos, pos + 8))), 'length CRC');
+    assert.equal(
+      view.getUint32(pos + 8, true),
+      refMask(refCrc32c(file.subarray(pos, pos + 8))),
+      'length CRC',
+    );
     const data = file.subarray(pos + 12, pos + 12 + len);
     assert.ok(pos + 16 + len <= file.length, 'truncated record');
     assert.equal(view.getUint32(pos + 12 + len, true), refMask(refCrc32c(data)), 'data CRC');
@@ -152,22 +170,31 @@ function decodeEventFile(file: Uint8Array): DecodedEvent[] {
     const ev: DecodedEvent = { wallTime: 0, step: 0, values: [] };
     for (const f of readFields(data)) {
       const bytes = f.value as Uint8Array;
-      if (f.field === 1 && f.wire === 1) ev.wallTime = new DataView(bytes.buffer, bytes.byteOffset).getFloat64(0, true);
-      else if (f.field === 2 && f.wire === 0) ev.step = Number(f.value as bigint);
-      else if (f.field === 3 && f.wire === 2) ev.fileVersion = new TextDecoder().decode(bytes);
-      else if (f.field === 5 && f.wire === 2) {
+      if (f.field === 1 && f.wire === 1) {
+        ev.wallTime = new DataView(bytes.buffer, bytes.byteOffset).getFloat64(0, true);
+      } else if (f.field === 2 && f.wire === 0) {
+        ev.step = Number(f.value as bigint);
+      } else if (f.field === 3 && f.wire === 2) {
+        ev.fileVersion = new TextDecoder().decode(bytes);
+      } else if (f.field === 5 && f.wire === 2) {
         for (const v of readFields(bytes)) {
           assert.equal(v.field, 1);
           let tag = '';
           let simpleValue = NaN;
           for (const g of readFields(v.value as Uint8Array)) {
             const gb = g.value as Uint8Array;
-            if (g.field === 1) tag = new TextDecoder().decode(gb);
-            if (g.field === 2 && g.wire === 5) simpleValue = new DataView(gb.buffer, gb.byteOffset).getFloat32(0, true);
+            if (g.field === 1) {
+              tag = new TextDecoder().decode(gb);
+            }
+            if (g.field === 2 && g.wire === 5) {
+              simpleValue = new DataView(gb.buffer, gb.byteOffset).getFloat32(0, true);
+            }
           }
           ev.values.push({ tag, simpleValue });
         }
-      } else assert.fail(`unexpected Event field ${f.field}/${f.wire}`);
+      } else {
+        assert.fail(`unexpected Event field ${f.field}/${f.wire}`);
+      }
     }
     events.push(ev);
   }
@@ -175,17 +202,32 @@ function decodeEventFile(file: Uint8Array): DecodedEvent[] {
 }
 
 test('a whole event file decodes back to its scalars with every CRC valid', () => {
-  const scalars = [];
+  const scalars: ScalarEvent[] = [];
   for (let step = 0; step <= 200; step += 10) {
-    scalars.push({ step, wallTime: 1_700_000_000.125 + step / 8, tag: 'loss', value: 2.3 / (1 + step) });
+    scalars.push({
+      step,
+      wallTime: 1_700_000_000.125 + step / 8,
+      tag: 'loss',
+      value: 2.3 / (1 + step),
+    });
     if (step % 50 === 0) {
-      scalars.push({ step, wallTime: 1_700_000_000.125 + step / 8, tag: 'precision/test', value: 0.5 + step / 1000 });
+      scalars.push({
+        step,
+        wallTime: 1_700_000_000.125 + step / 8,
+        tag: 'precision/test',
+        value: 0.5 + step / 1000,
+      });
     }
   }
   const file = encodeEventFile(scalars);
   const events = decodeEventFile(file);
   assert.equal(events.length, scalars.length + 1);
-  assert.deepEqual(events[0], { wallTime: scalars[0].wallTime, step: 0, fileVersion: 'brain.Event:2', values: [] });
+  assert.deepEqual(events[0], {
+    wallTime: scalars[0].wallTime,
+    step: 0,
+    fileVersion: 'brain.Event:2',
+    values: [],
+  });
   events.slice(1).forEach((ev, i) => {
     const s = scalars[i];
     assert.equal(ev.step, s.step);

@@ -39,13 +39,20 @@ function randomParams(rand: () => number, sizes: number[]): Record<string, Named
     tensors[`${layer}/weights`] = { shape: [fanIn, fanOut], data: w };
     tensors[`${layer}/biases`] = { shape: [fanOut], data: b };
     // optimizer slots must be ignored by the export
-    tensors[`${layer}/weights/m`] = { shape: [fanIn, fanOut], data: new Float32Array(fanIn * fanOut) };
+    tensors[`${layer}/weights/m`] = {
+      shape: [fanIn, fanOut],
+      data: new Float32Array(fanIn * fanOut),
+    };
   });
   return tensors;
 }
 
 /** Reference forward pass in float64: ReLU after every hidden layer, linear logits. */
-function reference(tensors: Record<string, NamedTensor>, layers: string[], x: Float32Array): number[] {
+function reference(
+  tensors: Record<string, NamedTensor>,
+  layers: string[],
+  x: Float32Array,
+): number[] {
   let act: number[] = Array.from(x);
   layers.forEach((layer, li) => {
     const w = tensors[`${layer}/weights`];
@@ -54,7 +61,9 @@ function reference(tensors: Record<string, NamedTensor>, layers: string[], x: Fl
     const out = new Array<number>(fanOut);
     for (let j = 0; j < fanOut; j++) {
       let s = b.data[j];
-      for (let i = 0; i < fanIn; i++) s += act[i] * w.data[i * fanOut + j];
+      for (let i = 0; i < fanIn; i++) {
+        s += act[i] * w.data[i * fanOut + j];
+      }
       out[j] = li < layers.length - 1 ? Math.max(0, s) : s;
     }
     act = out;
@@ -64,7 +73,11 @@ function reference(tensors: Record<string, NamedTensor>, layers: string[], x: Fl
 
 const argmax = (v: ArrayLike<number>) => {
   let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  for (let i = 1; i < v.length; i++) {
+    if (v[i] > v[best]) {
+      best = i;
+    }
+  }
   return best;
 };
 
@@ -78,7 +91,9 @@ async function loadFromDir(modelJsonPath: string): Promise<tfl.LayersModel> {
         const buffers: Buffer[] = [];
         for (const group of manifest) {
           specs.push(...group.weights);
-          for (const p of group.paths) buffers.push(await readFile(join(dirname(modelJsonPath), p)));
+          for (const p of group.paths) {
+            buffers.push(await readFile(join(dirname(modelJsonPath), p)));
+          }
         }
         const all = Buffer.concat(buffers);
         return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)];
@@ -116,7 +131,10 @@ for (const c of cases) {
         const want = reference(tensors, layers, x.subarray(r * 784, (r + 1) * 784));
         const row = got.subarray(r * 10, (r + 1) * 10);
         for (let j = 0; j < 10; j++) {
-          assert.ok(Math.abs(row[j] - want[j]) < 1e-4, `row ${r} logit ${j}: ${row[j]} vs ${want[j]}`);
+          assert.ok(
+            Math.abs(row[j] - want[j]) < 1e-4,
+            `row ${r} logit ${j}: ${row[j]} vs ${want[j]}`,
+          );
         }
         assert.equal(argmax(row), argmax(want), `prediction of row ${r}`);
       }
@@ -132,7 +150,12 @@ test('manifest layout, determinism and refusals', () => {
   const a = toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, tensors);
   const b = toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, tensors);
   assert.deepEqual(a.weightsBin, b.weightsBin);
-  const manifest = (a.modelJson.weightsManifest as { paths: string[]; weights: { name: string; shape: number[] }[] }[])[0];
+  const manifest = (
+    a.modelJson.weightsManifest as {
+      paths: string[];
+      weights: { name: string; shape: number[] }[];
+    }[]
+  )[0];
   assert.deepEqual(manifest.paths, ['weights.bin']);
   assert.deepEqual(
     manifest.weights.map((w) => `${w.name}:${w.shape}`),
@@ -154,10 +177,25 @@ test('manifest layout, determinism and refusals', () => {
   assert.throws(() => toTfjsLayersModel({ kind: 'mlp', hidden: [64, 32] }, tensors), /64/);
   const missing = { ...tensors };
   delete missing['hidden2/biases'];
-  assert.throws(() => toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, missing), /hidden2\/biases is missing/);
+  assert.throws(
+    () => toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, missing),
+    /hidden2\/biases is missing/,
+  );
   const badBias = { ...tensors, 'hidden2/biases': { shape: [31], data: new Float32Array(31) } };
-  assert.throws(() => toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, badBias), /hidden2\/biases has shape \[31\]/);
-  const badChain = { ...tensors, 'hidden2/weights': { shape: [100, 32], data: new Float32Array(3200) } };
-  assert.throws(() => toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, badChain), /100 rows, expected 128/);
-  assert.throws(() => toTfjsLayersModel({ kind: 'softmax', hidden: [10] }, tensors), /no hidden layers/);
+  assert.throws(
+    () => toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, badBias),
+    /hidden2\/biases has shape \[31\]/,
+  );
+  const badChain = {
+    ...tensors,
+    'hidden2/weights': { shape: [100, 32], data: new Float32Array(3200) },
+  };
+  assert.throws(
+    () => toTfjsLayersModel({ kind: 'mlp', hidden: [128, 32] }, badChain),
+    /100 rows, expected 128/,
+  );
+  assert.throws(
+    () => toTfjsLayersModel({ kind: 'softmax', hidden: [10] }, tensors),
+    /no hidden layers/,
+  );
 });

@@ -54,7 +54,9 @@ export function metricsToCsv(rows: MetricsRow[]): string {
 
 /** One RFC 4180 field. */
 export function csvField(value: string | number | null | undefined): string {
-  if (value === undefined || value === null) return '';
+  if (value === undefined || value === null) {
+    return '';
+  }
   const s = typeof value === 'number' ? String(value) : value;
   return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
 }

@@ -54,7 +54,9 @@ export class ProtoWriter {
   bytes(field: number, value: Uint8Array): this {
     this.key(field, 2);
     this.varint(BigInt(value.length));
-    for (const byte of value) this.chunks.push(byte);
+    for (const byte of value) {
+      this.chunks.push(byte);
+    }
     return this;
   }
 

@@ -49,11 +49,20 @@ export function encodeEvent(event: {
   scalar?: { tag: string; value: number };
 }): Uint8Array {
   const w = new ProtoWriter();
-  if (event.wallTime !== 0) w.double(1, event.wallTime);
-  if (event.step !== undefined && event.step !== 0) w.int64(2, event.step);
-  if (event.fileVersion !== undefined) w.string(3, event.fileVersion);
+  if (event.wallTime !== 0) {
+    w.double(1, event.wallTime);
+  }
+  if (event.step !== undefined && event.step !== 0) {
+    w.int64(2, event.step);
+  }
+  if (event.fileVersion !== undefined) {
+    w.string(3, event.fileVersion);
+  }
   if (event.scalar !== undefined) {
-    const value = new ProtoWriter().string(1, event.scalar.tag).float(2, event.scalar.value).finish();
+    const value = new ProtoWriter()
+      .string(1, event.scalar.tag)
+      .float(2, event.scalar.value)
+      .finish();
     const summary = new ProtoWriter().bytes(1, value).finish();
     w.bytes(5, summary);
   }

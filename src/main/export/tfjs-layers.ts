@@ -55,8 +55,11 @@ export function toTfjsLayersModel(
       fail(`${layer}/weights must be a matrix, has shape [${w.shape}]`);
     }
     const [fanIn, units] = w.shape;
-    if (i === 0) inputs = fanIn;
-    else if (fanIn !== prevUnits) fail(`${layer}/weights has ${fanIn} rows, expected ${prevUnits}`);
+    if (i === 0) {
+      inputs = fanIn;
+    } else if (fanIn !== prevUnits) {
+      fail(`${layer}/weights has ${fanIn} rows, expected ${prevUnits}`);
+    }
     if (model.kind === 'mlp' && i < model.hidden.length && units !== model.hidden[i]) {
       fail(`${layer}/weights has ${units} columns, the model says ${model.hidden[i]}`);
     }
@@ -93,7 +96,9 @@ export function toTfjsLayersModel(
   const view = new DataView(weightsBin.buffer);
   let pos = 0;
   for (const d of data) {
-    for (let k = 0; k < d.length; k++, pos += 4) view.setFloat32(pos, d[k], true);
+    for (let k = 0; k < d.length; k++, pos += 4) {
+      view.setFloat32(pos, d[k], true);
+    }
   }
 
   const modelJson = {

@@ -71,6 +71,7 @@ export interface FsckProblem {
 }
 
 export interface FsckReport {
+  /** false when anything is damaged; leftovers ('temp', 'lock' problems) do not clear it */
   ok: boolean;
   objects: number;
   refs: number;
@@ -81,6 +82,10 @@ export interface GcReport {
   removedObjects: number;
   bytesFreed: number;
   keptObjects: number;
+  /** node records of unreachable checkpoints that were removed */
+  removedNodes?: number;
+  /** leftover temp files of dead processes that were removed */
+  removedTempFiles?: number;
 }
 
 /** Thrown when stored bytes do not match their name: refuse, and name the object. */

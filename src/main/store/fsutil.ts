@@ -84,10 +84,11 @@ export function toWriteError(e: unknown, file: string): unknown {
   return new StoreWriteError(`cannot write ${file}: ${msg}`);
 }
 
-/** Reads a file, or returns null when it does not exist. */
+/** Reads a file as a plain Uint8Array, or returns null when it does not exist. */
 export async function readIfExists(file: string): Promise<Uint8Array | null> {
   try {
-    return await fsp.readFile(file);
+    const b = await fsp.readFile(file);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
   } catch (e) {
     if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') {
       return null;

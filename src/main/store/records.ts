@@ -128,7 +128,7 @@ export function decodeKeep(bytes: Uint8Array, name: string): string[] {
       continue;
     }
     if (!isObjectId(t)) {
-      fail(name, `line '${t.slice(0, 80)}' is not an object id`);
+      fail(name, `line '${line.trim().slice(0, 80)}' is not an object id`);
     }
     ids.push(t);
   }

@@ -36,7 +36,7 @@ import {
   type GraphSnapshot,
   type RunRecord,
 } from './api';
-import { errCode, exists, Io, isTempName, listDir, readIfExists, toWriteError, type FaultHook } from './fsutil';
+import { errCode, exists, Io, isTempName, listDir, readIfExists, type FaultHook } from './fsutil';
 import { checkBranchName, checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
 import { WriterLock } from './lock';
 import { fsck, gc, storeInfo, type GcOptions, type StoreInfo } from './maintenance';
@@ -305,12 +305,17 @@ export class Store {
     return decodeRun(bytes, this.layout.rel(file), id);
   }
 
+  /** Ids of all run records (unsorted, unchecked). */
+  async listRunIds(): Promise<string[]> {
+    return (await listDir(this.layout.runs))
+      .filter((e) => e.isFile() && !isTempName(e.name) && e.name.endsWith('.json'))
+      .map((e) => e.name.slice(0, -5));
+  }
+
   async listRuns(): Promise<RunRecord[]> {
     const runs: RunRecord[] = [];
-    for (const e of await listDir(this.layout.runs)) {
-      if (e.isFile() && !isTempName(e.name) && e.name.endsWith('.json')) {
-        runs.push(await this.getRun(e.name.slice(0, -5)));
-      }
+    for (const id of await this.listRunIds()) {
+      runs.push(await this.getRun(id));
     }
     return runs.sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.id, b.id));
   }
@@ -366,7 +371,8 @@ export class Store {
     }
   }
 
-  async listBranches(): Promise<BranchRecord[]> {
+  /** Names of all branch records, sorted (unchecked). */
+  async listBranchNames(): Promise<string[]> {
     const names: string[] = [];
     const walk = async (dir: string, prefix: string): Promise<void> => {
       for (const e of await listDir(dir)) {
@@ -381,8 +387,12 @@ export class Store {
       }
     };
     await walk(this.layout.heads, '');
+    return names.sort();
+  }
+
+  async listBranches(): Promise<BranchRecord[]> {
     const out: BranchRecord[] = [];
-    for (const n of names.sort()) {
+    for (const n of await this.listBranchNames()) {
       out.push(await this.getBranch(n));
     }
     return out;
@@ -557,11 +567,6 @@ export class Store {
 
   storeInfo(): Promise<StoreInfo> {
     return storeInfo(this);
-  }
-
-  /** @internal maps an OS error to a StoreWriteError naming the store */
-  writeError(e: unknown): unknown {
-    return toWriteError(e, this.dir);
   }
 }
 

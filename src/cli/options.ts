@@ -1,0 +1,62 @@
+/**
+ * Strict parsers for CLI option values: each returns the value or throws a CliError naming the
+ * option and what was expected, so bad input never reaches the engine or the store.
+ */
+import { InvalidArgumentError } from 'commander';
+
+/** A non-negative integer (no sign, no decimals, no exponent). */
+export function intArg(min = 0) {
+  return (v: string): number => {
+    if (!/^\d+$/.test(v.trim())) {
+      throw new InvalidArgumentError(`expected an integer ≥ ${min}, got '${v}'`);
+    }
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected an integer ≥ ${min}, got '${v}'`);
+    }
+    return n;
+  };
+}
+
+/** A finite number > 0 (learning rates). */
+export function positiveNumber(v: string): number {
+  const n = Number(v.trim());
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) {
+    throw new InvalidArgumentError(`expected a finite number > 0, got '${v}'`);
+  }
+  return n;
+}
+
+/** One of the given choices. */
+export function choice<T extends string>(choices: readonly T[]) {
+  return (v: string): T => {
+    if (!(choices as readonly string[]).includes(v)) {
+      throw new InvalidArgumentError(`expected one of ${choices.join(', ')}, got '${v}'`);
+    }
+    return v as T;
+  };
+}
+
+/** Comma-separated positive integers, e.g. `128,32`. */
+export function intList(v: string): number[] {
+  const parts = v.split(',').map((s) => s.trim());
+  if (parts.some((p) => !/^\d+$/.test(p) || Number(p) < 1)) {
+    throw new InvalidArgumentError(
+      `expected comma-separated positive integers like 128,32, got '${v}'`,
+    );
+  }
+  return parts.map(Number);
+}
+
+/** `auto` or an unsigned 32-bit integer. */
+export function seedArg(v: string): number | 'auto' {
+  if (v === 'auto') {
+    return 'auto';
+  }
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff) {
+    throw new InvalidArgumentError(
+      `expected 'auto' or an integer from 0 to 4294967295, got '${v}'`,
+    );
+  }
+  return Number(v);
+}

@@ -1,0 +1,403 @@
+/**
+ * Training jobs: start a run, or continue / branch from any checkpoint, writing checkpoints,
+ * traces and the run graph into a store.
+ *
+ * Contract:
+ * - A new run stores its step-0 checkpoint, one every `checkpointEvery` steps and its final one;
+ *   its first branch starts at step 0.
+ * - `continue` without hyperparameter changes from a branch tip extends that branch. From a middle
+ *   checkpoint it retraces the existing descendants (checkpointing at their steps, so the equal
+ *   states land on the existing objects and nothing new is written) and extends the branch if
+ *   it passes its tip; the result says how many checkpoints were reproduced. With changed
+ *   hyperparameters (or `--branch`), it starts a new branch whose base is the checkpoint.
+ * - A non-finite loss or weight stops the job at that step: the branch is marked `diverged`
+ *   with the step in its note and no non-finite checkpoint is stored.
+ * - An aborted signal stops after the current step and writes a checkpoint there (`stopped`).
+ * Process-agnostic: runs in the CLI process, a worker or Electron's utility process alike.
+ */
+import { randomBytes } from 'node:crypto';
+import { encodeState } from '../engine/state';
+import { batchDigest, stateDigest, TraceRecorder } from '../engine/trace';
+import { Trainer, type ConfigOverrides } from '../engine/trainer';
+import { normalizeOptimizer } from '../engine/optimizers';
+import {
+  InputError,
+  type EvalResult,
+  type OptimizerKind,
+  type TrainingConfig,
+} from '../engine/types';
+import type { BranchRecord, BranchStatus } from '../store/api';
+import type { Store } from '../store/store';
+
+export const DEFAULT_CHECKPOINT_EVERY = 500;
+export const DEFAULT_EVAL_EVERY = 1000;
+export const MAX_STEPS = 100_000_000;
+
+export interface Schedule {
+  steps: number;
+  checkpointEvery?: number;
+  evalEvery?: number;
+}
+
+export interface StartRequest extends Schedule {
+  config: TrainingConfig;
+  seedSource?: 'explicit' | 'auto' | 'env';
+  branch?: string;
+}
+
+export interface ContinueRequest extends Schedule {
+  from: string;
+  lr?: number;
+  optimizer?: OptimizerKind;
+  batchSize?: number;
+  branch?: string;
+}
+
+export interface JobEvents {
+  /** once, when the job knows its run, branch and step range */
+  started?(info: {
+    run: string;
+    branch: string;
+    fromStep: number;
+    toStep: number;
+    config: TrainingConfig;
+  }): void;
+  /** after every step */
+  step?(info: { step: number; loss: number }): void;
+  checkpoint?(info: { id: string; step: number; created: boolean }): void;
+  evaluated?(info: { step: number; eval: EvalResult }): void;
+  notice?(message: string): void;
+  /** awaited before every step: resolves when the job may go on (pause) */
+  gate?(): Promise<void> | void;
+}
+
+export interface JobResult {
+  run: string;
+  branch: string;
+  checkpoint: string;
+  step: number;
+  stateHash: string;
+  seed: number;
+  backend: string;
+  loss: number | null;
+  msPerStep: number;
+  eval: EvalResult;
+  status: Extract<BranchStatus, 'done' | 'stopped' | 'diverged'>;
+  note?: string;
+  /** checkpoints this job wrote that already existed (identical states) */
+  reproduced: number;
+  /** checkpoints this job newly created */
+  created: number;
+}
+
+function checkSchedule(s: Schedule): Required<Schedule> {
+  const int = (name: string, v: number, min: number): number => {
+    if (!Number.isInteger(v) || v < min || v > MAX_STEPS) {
+      throw new InputError(`${name} must be an integer from ${min} to ${MAX_STEPS}, got ${v}`);
+    }
+    return v;
+  };
+  return {
+    steps: int('--steps', s.steps, 1),
+    checkpointEvery: int('--checkpoint-every', s.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY, 1),
+    evalEvery: int('--eval-every', s.evalEvery ?? DEFAULT_EVAL_EVERY, 1),
+  };
+}
+
+function newRunId(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  return `run-${t}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Starts a new run at step 0 and trains it. */
+export async function startRun(
+  store: Store,
+  req: StartRequest,
+  events: JobEvents = {},
+  signal?: AbortSignal,
+): Promise<JobResult> {
+  const sched = checkSchedule(req);
+  const trainer = await Trainer.create(req.config, (m) => events.notice?.(m));
+  try {
+    const state = trainer.snapshot();
+    const enc = encodeState(state);
+    const root = await store.putCheckpoint(enc, { parent: null, step: 0 });
+    const run = newRunId();
+    const now = new Date().toISOString();
+    const name = await store.uniqueBranchName(req.branch ?? defaultBranchName(trainer.config));
+    await store.createRun({
+      id: run,
+      createdAt: now,
+      seed: trainer.config.seed,
+      seedSource: req.seedSource ?? 'explicit',
+      root: root.id,
+      config: trainer.config,
+    });
+    const branch: BranchRecord = {
+      name,
+      run,
+      tip: root.id,
+      base: null,
+      config: trainer.config,
+      status: 'running',
+      createdAt: now,
+      updatedAt: now,
+    };
+    await store.createBranch(branch);
+    events.checkpoint?.({ id: root.id, step: 0, created: root.created });
+    return await drive(
+      store,
+      trainer,
+      { branch, start: root.id, sched, mustCheckpoint: new Set() },
+      events,
+      signal,
+    );
+  } finally {
+    trainer.dispose();
+  }
+}
+
+/** Continues (or branches) from any checkpoint. */
+export async function continueFrom(
+  store: Store,
+  req: ContinueRequest,
+  events: JobEvents = {},
+  signal?: AbortSignal,
+): Promise<JobResult> {
+  const sched = checkSchedule(req);
+  const fromId = await store.resolveRef(req.from);
+  const state = await store.readState(fromId);
+  const fromNode = await store.getNode(fromId);
+  const overrides = overridesOf(state.config, req);
+  const changed = overrides.optimizer !== undefined || overrides.batchSize !== undefined;
+  const branches = await store.listBranches();
+  const owners = await branchesContaining(store, branches, fromId);
+  if (owners.length === 0) {
+    throw new InputError(`checkpoint ${fromId.slice(0, 12)} is on no branch`);
+  }
+  const tipOwner = owners.find((b) => b.tip === fromId);
+  const trainer = await Trainer.restore(state, overrides, (m) => events.notice?.(m));
+  try {
+    let branch: BranchRecord;
+    const mustCheckpoint = new Set<number>();
+    if (!changed && !req.branch && tipOwner) {
+      branch = await store.updateBranch(tipOwner.name, { status: 'running' });
+    } else if (!changed && !req.branch) {
+      // a middle checkpoint with the same config: retrace the descendants on its first branch
+      branch = owners[0];
+      for (const n of await store.lineage(branch.tip)) {
+        if (n.step > fromNode.step) {
+          mustCheckpoint.add(n.step);
+        }
+      }
+    } else {
+      const now = new Date().toISOString();
+      const name = await store.uniqueBranchName(
+        req.branch ?? branchNameFor(owners[0].name, state.config, trainer.config),
+      );
+      branch = {
+        name,
+        run: owners[0].run,
+        tip: fromId,
+        base: fromId,
+        config: trainer.config,
+        status: 'running',
+        createdAt: now,
+        updatedAt: now,
+      };
+      await store.createBranch(branch);
+      events.notice?.(`new branch '${name}' from ${fromId.slice(0, 12)} at step ${fromNode.step}`);
+    }
+    return await drive(
+      store,
+      trainer,
+      { branch, start: fromId, sched, mustCheckpoint },
+      events,
+      signal,
+    );
+  } finally {
+    trainer.dispose();
+  }
+}
+
+function overridesOf(config: TrainingConfig, req: ContinueRequest): ConfigOverrides {
+  const out: ConfigOverrides = {};
+  const kind = req.optimizer ?? config.optimizer.kind;
+  const lr = req.lr ?? config.optimizer.lr;
+  if (kind !== config.optimizer.kind || lr !== config.optimizer.lr) {
+    const extra = kind === config.optimizer.kind ? config.optimizer : {};
+    out.optimizer = normalizeOptimizer(kind, lr, extra);
+  }
+  if (req.batchSize !== undefined && req.batchSize !== config.batchSize) {
+    out.batchSize = req.batchSize;
+  }
+  return out;
+}
+
+async function branchesContaining(
+  store: Store,
+  branches: BranchRecord[],
+  id: string,
+): Promise<BranchRecord[]> {
+  const out: BranchRecord[] = [];
+  for (const b of branches) {
+    if ((await store.lineage(b.tip)).some((n) => n.id === id)) {
+      out.push(b);
+    }
+  }
+  return out;
+}
+
+function defaultBranchName(c: TrainingConfig): string {
+  const model = c.model.kind === 'mlp' ? `mlp${c.model.hidden.join('x')}` : c.model.kind;
+  return `${c.dataset}-${model}-${c.optimizer.kind}-s${c.seed}`;
+}
+
+function branchNameFor(parent: string, before: TrainingConfig, after: TrainingConfig): string {
+  const parts: string[] = [];
+  if (after.optimizer.kind !== before.optimizer.kind) {
+    parts.push(after.optimizer.kind);
+  }
+  if (after.optimizer.lr !== before.optimizer.lr) {
+    parts.push(`lr${after.optimizer.lr}`);
+  }
+  if (after.batchSize !== before.batchSize) {
+    parts.push(`bs${after.batchSize}`);
+  }
+  return `${parent}-${parts.length > 0 ? parts.join('-') : 'branch'}`;
+}
+
+interface DrivePlan {
+  branch: BranchRecord;
+  start: string;
+  sched: Required<Schedule>;
+  mustCheckpoint: Set<number>;
+}
+
+/** The step loop shared by start and continue. */
+async function drive(
+  store: Store,
+  trainer: Trainer,
+  plan: DrivePlan,
+  events: JobEvents,
+  signal?: AbortSignal,
+): Promise<JobResult> {
+  const { branch, sched } = plan;
+  const fromStep = trainer.step;
+  const toStep = fromStep + sched.steps;
+  events.started?.({
+    run: branch.run,
+    branch: branch.name,
+    fromStep,
+    toStep,
+    config: trainer.config,
+  });
+  const trace = new TraceRecorder(fromStep);
+  let last = plan.start;
+  let tip = branch.tip;
+  let reproduced = 0;
+  let created = 0;
+  let loss: number | null = null;
+  let status: JobResult['status'] = 'done';
+  let note: string | undefined;
+  let lastEval: EvalResult = {};
+  const t0 = performance.now();
+
+  const checkpoint = async (): Promise<void> => {
+    const state = trainer.snapshot();
+    const traceBytes = trace.take(state.step);
+    const traceId = traceBytes ? await store.putObject(traceBytes) : undefined;
+    const res = await store.putCheckpoint(encodeState(state), {
+      parent: last,
+      step: state.step,
+      trace: traceId,
+      ...(loss !== null ? { loss } : {}),
+    });
+    if (res.created) {
+      created++;
+    } else {
+      reproduced++;
+    }
+    last = res.id;
+    // move the branch tip forward only when this checkpoint extends it
+    const lineage = await store.lineage(res.id);
+    if (lineage.some((n) => n.id === tip)) {
+      await store.updateBranch(branch.name, { tip: res.id }, tip);
+      tip = res.id;
+    }
+    events.checkpoint?.({ id: res.id, step: state.step, created: res.created });
+  };
+
+  while (trainer.step < toStep) {
+    if (signal?.aborted) {
+      status = 'stopped';
+      break;
+    }
+    await events.gate?.();
+    const r = trainer.trainStep();
+    if (!Number.isFinite(r.loss)) {
+      status = 'diverged';
+      note = `loss became ${r.loss} at step ${r.step}`;
+      break;
+    }
+    loss = r.loss;
+    const willCheckpoint =
+      r.step === toStep || r.step % sched.checkpointEvery === 0 || plan.mustCheckpoint.has(r.step);
+    trace.record({
+      step: r.step,
+      loss: r.loss,
+      batchDigest: batchDigest(r.indices),
+      stateDigest: stateDigest(trainer.snapshot().tensors),
+    });
+    events.step?.({ step: r.step, loss: r.loss });
+    if (r.step % sched.evalEvery === 0 || r.step === toStep) {
+      lastEval = trainer.evaluate(
+        r.step === toStep ? ['train', 'validation', 'test'] : ['validation', 'test'],
+      );
+      trace.recordEval(r.step, lastEval);
+      events.evaluated?.({ step: r.step, eval: lastEval });
+    }
+    if (willCheckpoint) {
+      if (!trainer.allFinite()) {
+        status = 'diverged';
+        note = `a weight became non-finite by step ${r.step}`;
+        break;
+      }
+      await checkpoint();
+      if (r.step === toStep || r.step % sched.evalEvery === 0) {
+        await store.annotateNode(last, { eval: lastEval });
+      }
+    }
+  }
+  const ran = trainer.step - fromStep;
+  if (
+    status === 'stopped' &&
+    trainer.step > fromStep &&
+    last !== (await lastStoredAt(store, last, trainer.step))
+  ) {
+    await checkpoint();
+  }
+  const finalNode = await store.getNode(last);
+  await store.updateBranch(branch.name, { status, ...(note ? { note } : {}) });
+  return {
+    run: branch.run,
+    branch: branch.name,
+    checkpoint: last,
+    step: finalNode.step,
+    stateHash: last,
+    seed: trainer.config.seed,
+    backend: trainer.config.backend,
+    loss,
+    msPerStep: ran > 0 ? (performance.now() - t0) / ran : 0,
+    eval: finalNode.eval ?? lastEval,
+    status,
+    ...(note ? { note } : {}),
+    reproduced,
+    created,
+  };
+}
+
+/** `id` when the checkpoint `id` is at `step`, else null. */
+async function lastStoredAt(store: Store, id: string, step: number): Promise<string | null> {
+  return (await store.getNode(id)).step === step ? id : null;
+}

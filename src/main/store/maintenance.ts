@@ -1,0 +1,363 @@
+/**
+ * fsck, gc and storeInfo.
+ *
+ * fsck (under the writer lock when the store is writable and the lock is not stale; otherwise
+ * unlocked, so it also checks a read-only store) verifies: every object's SHA-256; every node
+ * record parses, its manifest object exists, parses and matches its step, its tensor blob exists
+ * and decodes, its parent is a node, its trace object exists; every run's root and every branch's
+ * tip, base and run exist; every keep ref names existing objects. It returns all problems found
+ * and never changes anything. Problems of kind 'temp' (a temp file of a process that is gone)
+ * and 'lock' (a stale lock) are leftovers of an interruption, not damage: they are listed but do
+ * not clear `ok`. gc removes stale temp files; the next writer recovers a stale lock.
+ *
+ * gc (under the writer lock) keeps every checkpoint reachable from a run root, a branch tip or
+ * base, a checkpoint named in a keep ref (refs/keep/*), or a node record younger than the grace
+ * period, following parents; for each it keeps the manifest, tensor blob and trace objects. It
+ * also keeps objects named in keep refs and every object younger than the grace period (default
+ * 15 min: a concurrent writer's objects are unreferenced for a moment between their write and
+ * the ref update). It removes the node records of unreachable checkpoints first, then their
+ * objects, so a crash mid-gc never leaves a node pointing at a missing object. It refuses to run
+ * (StoreCorruptError) when a record is damaged or a reachable object is missing, since then it
+ * cannot know what is reachable.
+ */
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { decodeState, parseManifest, sha256Hex } from '../engine/state';
+import { StoreCorruptError, type CheckpointNode, type FsckProblem, type FsckReport, type GcReport } from './api';
+import { isTempName, listDir, pidAlive, readIfExists, tempOwnerPid } from './fsutil';
+import { isObjectId } from './layout';
+import type { Store } from './store';
+
+export interface GcOptions {
+  /** unreferenced objects and node records younger than this are kept (default 15 min) */
+  graceMs?: number;
+}
+
+export interface StoreInfo {
+  dir: string;
+  objects: number;
+  bytes: number;
+  branches: number;
+  runs: number;
+}
+
+export const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
+/** a temp file of a live process older than this is considered abandoned */
+const TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+interface FileEntry {
+  file: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** Every object file (by id), plus temp and unexpected files found under objects/. */
+async function scanObjects(store: Store): Promise<{
+  objects: Map<string, FileEntry>;
+  temps: FileEntry[];
+  strays: string[];
+}> {
+  const root = store.layout.objects;
+  const objects = new Map<string, FileEntry>();
+  const temps: FileEntry[] = [];
+  const strays: string[] = [];
+  for (const d of await listDir(root)) {
+    const dir = path.join(root, d.name);
+    if (!d.isDirectory() || !/^[0-9a-f]{2}$/.test(d.name)) {
+      if (isTempName(d.name)) {
+        temps.push(await entry(dir));
+      } else {
+        strays.push(dir);
+      }
+      continue;
+    }
+    for (const f of await listDir(dir)) {
+      const file = path.join(dir, f.name);
+      const id = d.name + f.name;
+      if (isTempName(f.name)) {
+        temps.push(await entry(file));
+      } else if (f.isFile() && isObjectId(id)) {
+        objects.set(id, await entry(file));
+      } else {
+        strays.push(file);
+      }
+    }
+  }
+  return { objects, temps, strays };
+}
+
+async function entry(file: string): Promise<FileEntry> {
+  const st = await fsp.stat(file);
+  return { file, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** Temp files outside objects/ (store root, nodes, runs, refs), recursively. */
+async function scanOtherTemps(store: Store): Promise<FileEntry[]> {
+  const out: FileEntry[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await listDir(dir)) {
+      const file = path.join(dir, e.name);
+      if (isTempName(e.name) || e.name === 'lock.break') {
+        out.push(await entry(file));
+      } else if (e.isDirectory() && file !== store.layout.objects) {
+        await walk(file);
+      }
+    }
+  };
+  await walk(store.dir);
+  return out;
+}
+
+function tempInProgress(t: FileEntry, now: number): boolean {
+  const pid = tempOwnerPid(path.basename(t.file));
+  return pid !== null && pidAlive(pid) && now - t.mtimeMs < TEMP_MAX_AGE_MS;
+}
+
+export async function fsck(store: Store): Promise<FsckReport> {
+  return store.lock.runOptional(() => check(store));
+}
+
+async function check(store: Store): Promise<FsckReport> {
+  const L = store.layout;
+  const problems: FsckProblem[] = [];
+  const add = (kind: FsckProblem['kind'], name: string, message: string): void => {
+    problems.push({ kind, name, message });
+  };
+  const now = Date.now();
+
+  const lock = await store.lock.inspect();
+  if (lock.stale) {
+    const who = lock.holder ? `pid ${lock.holder.pid} (no longer running)` : 'a crashed process';
+    add('lock', L.rel(L.lock), `stale writer lock left by ${who}; the next writer removes it`);
+  }
+
+  const scan = await scanObjects(store);
+  const good = new Set<string>();
+  const corrupt = new Set<string>();
+  for (const [id, e] of scan.objects) {
+    const bytes = await readIfExists(e.file);
+    const actual = bytes === null ? null : sha256Hex(bytes);
+    if (actual === id) {
+      good.add(id);
+    } else if (actual !== null) {
+      corrupt.add(id);
+      add('object', id, `object ${id} is corrupt: its bytes hash to ${actual}`);
+    }
+  }
+  for (const s of scan.strays) {
+    add('object', L.rel(s), `unexpected file ${L.rel(s)} in objects/`);
+  }
+  const state = (id: string): string => (corrupt.has(id) ? 'corrupt' : 'missing');
+
+  const nodes = new Map<string, CheckpointNode>();
+  for (const id of await store.listNodeIds()) {
+    try {
+      nodes.set(id, await store.getNode(id));
+    } catch (e) {
+      add('node', id, (e as Error).message);
+    }
+  }
+  const decodedBlobs = new Set<string>();
+  for (const [id, node] of nodes) {
+    if (!good.has(id)) {
+      add(corrupt.has(id) ? 'node' : 'object', id, `checkpoint ${id} (step ${node.step}): its manifest object is ${state(id)}`);
+    } else {
+      try {
+        const manifest = parseManifest((await readIfExists(L.object(id)))!);
+        if (manifest.step !== node.step) {
+          add('node', id, `checkpoint ${id}: node says step ${node.step}, manifest says ${manifest.step}`);
+        }
+        const blob = manifest.tensors?.blob;
+        if (!isObjectId(blob) || !good.has(blob)) {
+          add('object', String(blob), `tensor blob ${String(blob)} of checkpoint ${id} is ${state(String(blob))}`);
+        } else if (!decodedBlobs.has(blob + id)) {
+          decodeState(manifest, (await readIfExists(L.object(blob)))!);
+          decodedBlobs.add(blob + id);
+        }
+      } catch (e) {
+        add('object', id, `checkpoint ${id} does not decode: ${(e as Error).message}`);
+      }
+    }
+    if (node.parent !== null && !nodes.has(node.parent)) {
+      add('node', id, `checkpoint ${id} (step ${node.step}): parent ${node.parent} is not in the store`);
+    }
+    if (node.trace !== undefined && !good.has(node.trace)) {
+      add('object', node.trace, `trace ${node.trace} of checkpoint ${id} is ${state(node.trace)}`);
+    }
+  }
+  const isCheckpoint = (id: string | null): boolean => id !== null && nodes.has(id) && good.has(id);
+
+  const runIds = await store.listRunIds();
+  const runs = new Set<string>();
+  for (const rid of runIds) {
+    try {
+      const run = await store.getRun(rid);
+      runs.add(rid);
+      if (!isCheckpoint(run.root)) {
+        add('run', rid, `run '${rid}': its root checkpoint ${run.root} is not in the store`);
+      }
+    } catch (e) {
+      add('run', rid, (e as Error).message);
+    }
+  }
+
+  const branchNames = await store.listBranchNames();
+  for (const name of branchNames) {
+    try {
+      const b = await store.getBranch(name);
+      if (!isCheckpoint(b.tip)) {
+        add('ref', name, `branch '${name}' points to ${b.tip}, which is not a checkpoint in the store`);
+      }
+      if (b.base !== null && !isCheckpoint(b.base)) {
+        add('ref', name, `branch '${name}': its base ${b.base} is not a checkpoint in the store`);
+      }
+      if (!runIds.includes(b.run)) {
+        add('ref', name, `branch '${name}' names unknown run '${b.run}'`);
+      }
+    } catch (e) {
+      add('ref', name, (e as Error).message);
+    }
+  }
+
+  let keeps = 0;
+  try {
+    for (const [name, ids] of await store.listKeeps()) {
+      keeps++;
+      for (const id of ids.filter((i) => !good.has(i))) {
+        add('ref', `keep/${name}`, `keep ref '${name}' names object ${id}, which is ${state(id)}`);
+      }
+    }
+  } catch (e) {
+    add('ref', 'refs/keep', (e as Error).message);
+  }
+
+  for (const t of [...scan.temps, ...(await scanOtherTemps(store))]) {
+    if (!tempInProgress(t, now)) {
+      add('temp', L.rel(t.file), `leftover temp file ${L.rel(t.file)} (${t.size} bytes) of an interrupted write; gc removes it`);
+    }
+  }
+
+  const ok = problems.every((p) => p.kind === 'temp' || p.kind === 'lock');
+  return { ok, objects: scan.objects.size, refs: branchNames.length + runIds.length + keeps, problems };
+}
+
+export async function gc(store: Store, opts: GcOptions = {}): Promise<GcReport> {
+  const grace = opts.graceMs ?? DEFAULT_GC_GRACE_MS;
+  return store.lock.run(async () => {
+    const L = store.layout;
+    const now = Date.now();
+    const refuse = (object: string, why: string): StoreCorruptError =>
+      new StoreCorruptError(object, `gc refused: ${why}; run fsck`);
+    const strict = async <T>(f: () => Promise<T>): Promise<T> => {
+      try {
+        return await f();
+      } catch (e) {
+        if (e instanceof StoreCorruptError) {
+          throw refuse(e.object, e.message);
+        }
+        throw e;
+      }
+    };
+
+    const runs = await strict(() => store.listRuns());
+    const branches = await strict(() => store.listBranches());
+    const keeps = await strict(() => store.listKeeps());
+    const nodes = new Map<string, { node: CheckpointNode; entry: FileEntry }>();
+    for (const id of await store.listNodeIds()) {
+      const node = await strict(() => store.getNode(id));
+      nodes.set(id, { node, entry: await entry(L.node(id)) });
+    }
+
+    const keepObjects = new Set<string>();
+    const stack: string[] = [];
+    for (const r of runs) {
+      stack.push(r.root);
+    }
+    for (const b of branches) {
+      stack.push(b.tip, ...(b.base ? [b.base] : []));
+    }
+    for (const ids of keeps.values()) {
+      for (const id of ids) {
+        keepObjects.add(id);
+        if (nodes.has(id)) {
+          stack.push(id);
+        }
+      }
+    }
+    for (const [id, n] of nodes) {
+      if (now - n.entry.mtimeMs < grace) {
+        stack.push(id);
+      }
+    }
+    const reached = new Set<string>();
+    while (stack.length > 0) {
+      const id = stack.pop()!;
+      if (reached.has(id)) {
+        continue;
+      }
+      const n = nodes.get(id);
+      if (!n) {
+        throw refuse(id, `checkpoint ${id} is referenced but has no node record`);
+      }
+      reached.add(id);
+      keepObjects.add(id);
+      if (n.node.trace) {
+        keepObjects.add(n.node.trace);
+      }
+      const bytes = await readIfExists(L.object(id));
+      if (bytes === null || sha256Hex(bytes) !== id) {
+        throw refuse(id, `manifest of reachable checkpoint ${id} is ${bytes === null ? 'missing' : 'corrupt'}`);
+      }
+      keepObjects.add(parseManifest(bytes).tensors.blob);
+      if (n.node.parent !== null) {
+        stack.push(n.node.parent);
+      }
+    }
+
+    let bytesFreed = 0;
+    let removedNodes = 0;
+    for (const [id, n] of nodes) {
+      if (!reached.has(id)) {
+        await store.io.unlink(n.entry.file);
+        bytesFreed += n.entry.size;
+        removedNodes++;
+      }
+    }
+    const scan = await scanObjects(store);
+    let removedObjects = 0;
+    let keptObjects = 0;
+    for (const [id, e] of scan.objects) {
+      if (keepObjects.has(id) || now - e.mtimeMs < grace) {
+        keptObjects++;
+        continue;
+      }
+      await store.io.unlink(e.file);
+      bytesFreed += e.size;
+      removedObjects++;
+    }
+    let removedTempFiles = 0;
+    for (const t of [...scan.temps, ...(await scanOtherTemps(store))]) {
+      if (path.basename(t.file) !== 'lock.break' && !tempInProgress(t, now)) {
+        await store.io.unlink(t.file);
+        bytesFreed += t.size;
+        removedTempFiles++;
+      }
+    }
+    return { removedObjects, bytesFreed, keptObjects, removedNodes, removedTempFiles };
+  });
+}
+
+export async function storeInfo(store: Store): Promise<StoreInfo> {
+  const { objects } = await scanObjects(store);
+  let bytes = 0;
+  for (const e of objects.values()) {
+    bytes += e.size;
+  }
+  return {
+    dir: store.dir,
+    objects: objects.size,
+    bytes,
+    branches: (await store.listBranchNames()).length,
+    runs: (await store.listRunIds()).length,
+  };
+}

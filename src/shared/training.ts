@@ -1,0 +1,95 @@
+/**
+ * Training vocabulary shared by every process: the config that shapes a run, the backend
+ * fingerprint and evaluation results. Pure types and constants; the engine re-exports them.
+ */
+export const DATASETS = ['mnist', 'fake'] as const;
+export const MODELS = ['softmax', 'mlp'] as const;
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
+export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
+
+export type DatasetName = (typeof DATASETS)[number];
+export type ModelKind = (typeof MODELS)[number];
+export type OptimizerKind = (typeof OPTIMIZERS)[number];
+export type BackendName = (typeof BACKENDS)[number];
+
+/** Hyperparameters of an optimizer. Only the fields of the chosen kind are present. */
+export interface OptimizerConfig {
+  kind: OptimizerKind;
+  lr: number;
+  /** momentum only (TF MomentumOptimizer semantics), default 0.9 */
+  momentum?: number;
+  /** adam only, defaults 0.9 / 0.999 / 1e-8 (TF AdamOptimizer's epsilon "hat") */
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+export interface ModelConfig {
+  kind: ModelKind;
+  /** hidden layer sizes; empty for softmax */
+  hidden: number[];
+}
+
+/**
+ * The training config: what shapes the next update. Not the step budget, intervals or names.
+ * Canonical JSON of it is part of the state hash.
+ */
+export interface TrainingConfig {
+  dataset: DatasetName;
+  model: ModelConfig;
+  optimizer: OptimizerConfig;
+  batchSize: number;
+  /** root seed of every random stream (an unsigned 32-bit integer) */
+  seed: number;
+  backend: BackendName;
+}
+
+/** Identifies the numeric environment; bitwise replay is promised within one fingerprint. */
+export interface BackendFingerprint {
+  backend: BackendName;
+  tfjs: string;
+  platform: string;
+  arch: string;
+  /** tensorflow backend only */
+  library?: string;
+  cpu?: string;
+  threads?: number;
+  /** wasm only: 'simd' or 'scalar' */
+  wasmFeatures?: string;
+}
+
+/** A named float32 tensor. Data is little-endian float32, row-major. */
+export interface NamedTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface TrainingState {
+  config: TrainingConfig;
+  /** number of parameter updates applied; 0 = initial state */
+  step: number;
+  /** number of training examples consumed by the feeder */
+  cursor: number;
+  /** how every random stream is derived from the root seed; streams are stateless */
+  rng: { scheme: string; root: number };
+  datasetDigest: string;
+  backend: BackendFingerprint;
+  /** optimizer counters by name, e.g. `adam/t` */
+  counters: Record<string, number>;
+  /** parameters (`hidden1/weights`) and optimizer slots (`hidden1/weights/m`) by name */
+  tensors: Record<string, NamedTensor>;
+}
+
+/** Evaluation: precision@1 over one split. */
+export interface SplitEval {
+  precision: number;
+  correct: number;
+  examples: number;
+}
+
+export interface EvalResult {
+  train?: SplitEval;
+  validation?: SplitEval;
+  test?: SplitEval;
+}
+
