@@ -1,0 +1,352 @@
+/**
+ * The one service contract between the Lockstep service (main process / web server) and every
+ * client (renderer via Electron IPC, browser via WebSocket, tests via an in-memory pair).
+ *
+ * `LockstepService` lists every method with its request and response; `ServiceEvents` lists every
+ * event. Requests are validated at the boundary by the runtime schemas in ./schemas.ts before the
+ * service sees them; errors cross the wire as {@link WireError} data and are rebuilt as
+ * {@link ServiceError} on the client. Long work (training, verify, study, export) runs as a job:
+ * the call returns a job id at once and progress arrives as events.
+ *
+ * Pure types and constants: safe to import from the renderer.
+ */
+import type {
+  BackendFingerprint,
+  BackendName,
+  DatasetName,
+  EvalResult,
+  ModelKind,
+  OptimizerKind,
+  TrainingConfig,
+} from './training';
+
+export type {
+  BackendFingerprint,
+  BackendName,
+  DatasetName,
+  EvalResult,
+  ModelKind,
+  OptimizerKind,
+  TrainingConfig,
+} from './training';
+
+// ---------- the run graph ----------
+
+export type BranchStatus = 'running' | 'done' | 'stopped' | 'diverged' | 'failed';
+
+export interface CheckpointInfo {
+  id: string;
+  parent: string | null;
+  step: number;
+  loss?: number;
+  eval?: EvalResult;
+  /** ISO time the checkpoint was verified by replay, if ever */
+  verified?: string;
+  createdAt: string;
+}
+
+export interface BranchInfo {
+  name: string;
+  run: string;
+  tip: string;
+  /** checkpoint the branch forked from; null for a run's first branch */
+  base: string | null;
+  /** step of the base checkpoint */
+  baseStep: number | null;
+  config: TrainingConfig;
+  status: BranchStatus;
+  note?: string;
+  createdAt: string;
+  updatedAt: string;
+  /** the branch's own checkpoints (after its base), newest first */
+  checkpoints: CheckpointInfo[];
+}
+
+export interface RunInfo {
+  id: string;
+  createdAt: string;
+  seed: number;
+  seedSource: 'explicit' | 'auto' | 'env';
+  root: string;
+  config: TrainingConfig;
+  branches: BranchInfo[];
+}
+
+export interface CheckpointDetails {
+  stateHash: string;
+  step: number;
+  cursor: number;
+  parent: string | null;
+  config: TrainingConfig;
+  backend: BackendFingerprint;
+  datasetDigest: string;
+  counters: Record<string, number>;
+  tensors: { name: string; shape: number[] }[];
+  eval?: EvalResult;
+  loss?: number;
+  verified?: string;
+  createdAt: string;
+  branches: string[];
+}
+
+export interface TensorHistogram {
+  name: string;
+  shape: number[];
+  min: number;
+  max: number;
+  mean: number;
+  std: number;
+  /** bin edges (length bins+1) and counts (length bins) */
+  edges: number[];
+  counts: number[];
+}
+
+// ---------- trace / compare / verify / study ----------
+
+export interface TraceStepInfo {
+  step: number;
+  loss: number;
+  batchDigest: string;
+  stateDigest: string;
+  indices?: number[];
+}
+
+export interface TraceInfo {
+  ref: string;
+  steps: TraceStepInfo[];
+  evals: { step: number; eval: EvalResult }[];
+}
+
+export interface CompareReport {
+  identical: boolean;
+  firstDivergentStep: number | null;
+  tensor: string | null;
+  differing: number | null;
+  maxAbsDiff: number | null;
+  maxUlp: number | null;
+  sameData: boolean;
+  sameBatchesUntil: number | null;
+  /** both runs on one backend fingerprint: bitwise equality was promised */
+  sameFingerprint: boolean;
+  /** per-tensor table at the first divergent step */
+  tensors?: { name: string; differing: number; maxAbsDiff: number; maxUlp: number }[];
+  summary: string[];
+}
+
+export interface VerifyReport {
+  verified: boolean;
+  checkpoints: number;
+  steps: number;
+  firstMismatch: null | { step: number; checkpoint?: string; tensor?: string; detail: string };
+}
+
+export interface StudyGroupStats {
+  seeds: number[];
+  finalLoss: { mean: number; std: number; values: number[] };
+  testPrecision: { mean: number; std: number; values: number[] };
+}
+
+export interface StudyReport {
+  id: string;
+  runs: number;
+  sameSeed: StudyGroupStats;
+  differentSeeds: StudyGroupStats;
+  /** same-seed spread as a share of the different-seed spread (0 is the goal) */
+  sameSeedShare: number;
+  determinismBug: null | { firstDifferingStep: number | null; detail: string };
+}
+
+// ---------- requests ----------
+
+export interface StartRunRequest {
+  dataset: DatasetName;
+  model: ModelKind;
+  hidden: number[];
+  optimizer: OptimizerKind;
+  lr: number;
+  batchSize: number;
+  steps: number;
+  /** an integer seed, or 'auto' to draw one (the drawn seed is reported in JobInfo) */
+  seed: number | 'auto';
+  checkpointEvery: number;
+  evalEvery: number;
+  backend: BackendName;
+  branch?: string;
+}
+
+export interface ContinueRequest {
+  ref: string;
+  steps: number;
+  lr?: number;
+  optimizer?: OptimizerKind;
+  batchSize?: number;
+  branch?: string;
+  checkpointEvery?: number;
+  evalEvery?: number;
+}
+
+export type JobKind = 'train' | 'continue' | 'verify' | 'study' | 'export' | 'import';
+export type JobState = 'queued' | 'running' | 'paused' | 'done' | 'stopped' | 'diverged' | 'failed';
+
+export interface JobInfo {
+  id: string;
+  kind: JobKind;
+  state: JobState;
+  /** human label, e.g. "train fake-mlp16x8-sgd-s0" */
+  label: string;
+  run?: string;
+  branch?: string;
+  seed?: number;
+  fromStep?: number;
+  toStep?: number;
+  step?: number;
+  createdAt: string;
+}
+
+/** Result of a finished train/continue job (the CLI's train JSON plus status). */
+export interface TrainResult {
+  run: string;
+  branch: string;
+  checkpoint: string;
+  step: number;
+  stateHash: string;
+  seed: number;
+  backend: string;
+  loss: number | null;
+  msPerStep: number;
+  eval: EvalResult;
+  status: 'done' | 'stopped' | 'diverged';
+  note?: string;
+  reproduced: number;
+  created: number;
+}
+
+export interface StoreInfo {
+  dir: string;
+  objects: number;
+  bytes: number;
+  branches: number;
+  runs: number;
+  /** backends that can run here, and the default */
+  backends: { name: BackendName; available: boolean; note?: string }[];
+  version: string;
+}
+
+/** Every method of the service: request → response. */
+export interface LockstepService {
+  startRun(req: StartRunRequest): Promise<JobInfo>;
+  continueRun(req: ContinueRequest): Promise<JobInfo>;
+  stopJob(req: { job: string }): Promise<JobInfo>;
+  pauseJob(req: { job: string }): Promise<JobInfo>;
+  resumeJob(req: { job: string }): Promise<JobInfo>;
+  listJobs(req: Record<string, never>): Promise<JobInfo[]>;
+  listGraph(req: Record<string, never>): Promise<RunInfo[]>;
+  showCheckpoint(req: { ref: string }): Promise<CheckpointDetails>;
+  histograms(req: { ref: string; bins?: number }): Promise<TensorHistogram[]>;
+  trace(req: {
+    ref: string;
+    from?: number;
+    to?: number;
+    withIndices?: boolean;
+  }): Promise<TraceInfo>;
+  compare(req: { a: string; b: string }): Promise<CompareReport>;
+  verify(req: { ref: string; from?: string }): Promise<JobInfo>;
+  study(req: {
+    runs: number;
+    train: Omit<StartRunRequest, 'seed' | 'branch'> & { seed?: number };
+  }): Promise<JobInfo>;
+  exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
+  importBundle(req: { path: string }): Promise<JobInfo>;
+  storeInfo(req: Record<string, never>): Promise<StoreInfo>;
+}
+
+export type MethodName = keyof LockstepService;
+export type RequestOf<M extends MethodName> = Parameters<LockstepService[M]>[0];
+export type ResponseOf<M extends MethodName> = Awaited<ReturnType<LockstepService[M]>>;
+
+// ---------- events ----------
+
+export interface ServiceEvents {
+  /** a job changed state (queued → running → paused → done | stopped | diverged | failed) */
+  job: JobInfo;
+  /** training progress, at most ~10 per second per job: the steps since the last event */
+  progress: {
+    job: string;
+    step: number;
+    toStep: number;
+    stepsPerSecond: number;
+    losses: { step: number; loss: number }[];
+  };
+  /** an evaluation was made */
+  metrics: { job: string; step: number; eval: EvalResult };
+  /** a checkpoint was written (created false: it already existed, identical) */
+  checkpoint: { job: string; id: string; step: number; branch: string; created: boolean };
+  /** a job finished; exactly one of result / error */
+  finished: {
+    job: string;
+    kind: JobKind;
+    result?:
+      | TrainResult
+      | VerifyReport
+      | StudyReport
+      | { path: string; bytes: number }
+      | { imported: string[]; renamed: Record<string, string> };
+    error?: WireError;
+  };
+  /** progress of non-training jobs (verify, study, export, import) as a fraction */
+  work: { job: string; done: number; total: number; label: string };
+}
+
+export type EventName = keyof ServiceEvents;
+
+// ---------- errors ----------
+
+export type ErrorCode =
+  | 'BAD_INPUT'
+  | 'BAD_REF'
+  | 'UNKNOWN_METHOD'
+  | 'STORE_CORRUPT'
+  | 'STORE_WRITE'
+  | 'STORE_CONFLICT'
+  | 'BUNDLE'
+  | 'NOT_FOUND'
+  | 'CANCELLED'
+  | 'UNAUTHORIZED'
+  | 'INTERNAL';
+
+/** An error as data on the wire. */
+export interface WireError {
+  name: string;
+  code: ErrorCode;
+  message: string;
+}
+
+/** An error rebuilt on the client side from a {@link WireError}. */
+export class ServiceError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    name = 'ServiceError',
+  ) {
+    super(message);
+    this.name = name;
+  }
+}
+
+/** Subscriptions return a disposer. */
+export type Disposer = () => void;
+
+/** What a client of any transport offers: the methods, plus typed event subscription. */
+export type LockstepClient = LockstepService & {
+  on<E extends EventName>(event: E, listener: (payload: ServiceEvents[E]) => void): Disposer;
+};
+
+/** Form limits shared by the UI's field validation and the service's schemas. */
+export const LIMITS = {
+  maxSteps: 100_000_000,
+  maxHiddenLayers: 8,
+  maxHiddenUnits: 4096,
+  maxBatchSize: { mnist: 55000, fake: 2000 } as Record<DatasetName, number>,
+  maxSeed: 0xffffffff,
+  maxStudyRuns: 50,
+} as const;
