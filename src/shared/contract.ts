@@ -261,6 +261,31 @@ export interface LockstepService {
 }
 
 export type MethodName = keyof LockstepService;
+
+/** Every method name, in contract order (the generated wiring iterates over this list). */
+export const METHOD_NAMES = [
+  'startRun',
+  'continueRun',
+  'stopJob',
+  'pauseJob',
+  'resumeJob',
+  'listJobs',
+  'listGraph',
+  'showCheckpoint',
+  'histograms',
+  'trace',
+  'compare',
+  'verify',
+  'study',
+  'exportBundle',
+  'importBundle',
+  'storeInfo',
+] as const satisfies readonly MethodName[];
+
+// compile-time check: METHOD_NAMES lists every method of LockstepService
+type MissingMethod = Exclude<MethodName, (typeof METHOD_NAMES)[number]>;
+const _allMethodsListed: MissingMethod extends never ? true : MissingMethod = true;
+void _allMethodsListed;
 export type RequestOf<M extends MethodName> = Parameters<LockstepService[M]>[0];
 export type ResponseOf<M extends MethodName> = Awaited<ReturnType<LockstepService[M]>>;
 
@@ -295,9 +320,26 @@ export interface ServiceEvents {
   };
   /** progress of non-training jobs (verify, study, export, import) as a fraction */
   work: { job: string; done: number; total: number; label: string };
+  /** a human-readable note from a job (a backend fallback, a new branch, reproduced steps) */
+  notice: { job: string; message: string };
 }
 
 export type EventName = keyof ServiceEvents;
+
+/** Every event name (the generated wiring iterates over this list). */
+export const EVENT_NAMES = [
+  'job',
+  'progress',
+  'metrics',
+  'checkpoint',
+  'finished',
+  'work',
+  'notice',
+] as const satisfies readonly EventName[];
+
+type MissingEvent = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
+const _allEventsListed: MissingEvent extends never ? true : MissingEvent = true;
+void _allEventsListed;
 
 // ---------- errors ----------
 
@@ -314,6 +356,21 @@ export type ErrorCode =
   | 'UNAUTHORIZED'
   | 'INTERNAL';
 
+/** Every error code, for validating errors that arrive over a wire. */
+export const ERROR_CODES: readonly ErrorCode[] = [
+  'BAD_INPUT',
+  'BAD_REF',
+  'UNKNOWN_METHOD',
+  'STORE_CORRUPT',
+  'STORE_WRITE',
+  'STORE_CONFLICT',
+  'BUNDLE',
+  'NOT_FOUND',
+  'CANCELLED',
+  'UNAUTHORIZED',
+  'INTERNAL',
+];
+
 /** An error as data on the wire. */
 export interface WireError {
   name: string;
@@ -321,7 +378,13 @@ export interface WireError {
   message: string;
 }
 
-/** An error rebuilt on the client side from a {@link WireError}. */
+/**
+ * An error rebuilt on the client side from a {@link WireError}.
+ *
+ * Electron's contextBridge drops custom properties of errors, so the preload rethrows a
+ * ServiceError as a plain Error whose message is `[CODE] message`; {@link ServiceError.from}
+ * turns that (or anything else thrown by a client call) back into a ServiceError.
+ */
 export class ServiceError extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -330,6 +393,31 @@ export class ServiceError extends Error {
   ) {
     super(message);
     this.name = name;
+  }
+
+  /** The error as data, for a wire. */
+  toWire(): WireError {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+
+  /**
+   * Any error thrown by a client call as a ServiceError: itself, a rebuilt `[CODE] message`
+   * error from the Electron bridge (Electron may prefix the message), or INTERNAL otherwise.
+   */
+  static from(e: unknown): ServiceError {
+    if (e instanceof ServiceError) {
+      return e;
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    const m = /\[([A-Z_]+)\] ([\s\S]*)$/.exec(message);
+    if (m !== null && (ERROR_CODES as readonly string[]).includes(m[1])) {
+      return new ServiceError(m[1] as ErrorCode, m[2]);
+    }
+    const code = (e as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
+      return new ServiceError(code as ErrorCode, message);
+    }
+    return new ServiceError('INTERNAL', message);
   }
 }
 

@@ -11,11 +11,19 @@ import { branchRecord, cleanup, runRecord, enc, tempDir, writeLine } from './hel
 
 const WRITER = path.join(import.meta.dirname, 'fixtures', 'writer.ts');
 
-function runWriter(dir: string, tag: number, count: number): Promise<{ code: number | null; out: string; err: string }> {
+function runWriter(
+  dir: string,
+  tag: number,
+  count: number,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dir, String(tag), String(count)], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', WRITER, dir, String(tag), String(count)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
@@ -30,46 +38,55 @@ function deadPid(): number {
   return Number(r.stdout.trim());
 }
 
-test('two processes writing into one store at once both succeed; fsck is clean', { timeout: 120000 }, async () => {
-  const dir = tempDir();
-  try {
-    const store = await Store.open(dir);
-    const { id: root } = await store.putCheckpoint(enc(0, 50), { parent: null, step: 0 });
-    await store.createRun(runRecord('run-shared', root));
-    await store.createBranch(branchRecord('shared', 'run-shared', root));
+test(
+  'two processes writing into one store at once both succeed; fsck is clean',
+  { timeout: 120000 },
+  async () => {
+    const dir = tempDir();
+    try {
+      const store = await Store.open(dir);
+      const { id: root } = await store.putCheckpoint(enc(0, 50), { parent: null, step: 0 });
+      await store.createRun(runRecord('run-shared', root));
+      await store.createBranch(branchRecord('shared', 'run-shared', root));
 
-    const COUNT = 20;
-    const results = await Promise.all([runWriter(dir, 1, COUNT), runWriter(dir, 2, COUNT)]);
-    for (const r of results) {
-      assert.equal(r.code, 0, r.err);
-    }
-    const outs = results.map((r) => JSON.parse(r.out.trim().split('\n').pop()!) as { tag: number; ids: string[] });
-    const report = await store.fsck();
-    assert.deepEqual(report.problems, []);
-    assert.equal(report.ok, true);
-    for (const o of outs) {
-      const b = await store.getBranch(`w-${o.tag}`);
-      assert.equal(b.tip, o.ids[COUNT]);
-      assert.equal(b.status, 'done');
-      const lin = await store.lineage(b.tip);
-      assert.deepEqual(lin.map((n) => n.id), o.ids);
-      for (const n of lin) {
-        assert.ok(n.eval?.test, `annotation of ${n.id} kept`);
+      const COUNT = 20;
+      const results = await Promise.all([runWriter(dir, 1, COUNT), runWriter(dir, 2, COUNT)]);
+      for (const r of results) {
+        assert.equal(r.code, 0, r.err);
       }
-      assert.equal((await store.readState(b.tip)).step, COUNT);
+      const outs = results.map(
+        (r) => JSON.parse(r.out.trim().split('\n').pop()!) as { tag: number; ids: string[] },
+      );
+      const report = await store.fsck();
+      assert.deepEqual(report.problems, []);
+      assert.equal(report.ok, true);
+      for (const o of outs) {
+        const b = await store.getBranch(`w-${o.tag}`);
+        assert.equal(b.tip, o.ids[COUNT]);
+        assert.equal(b.status, 'done');
+        const lin = await store.lineage(b.tip);
+        assert.deepEqual(
+          lin.map((n) => n.id),
+          o.ids,
+        );
+        for (const n of lin) {
+          assert.ok(n.eval?.test, `annotation of ${n.id} kept`);
+        }
+        assert.equal((await store.readState(b.tip)).step, COUNT);
+      }
+      const info = await store.storeInfo();
+      // nodes: shared root + common + 2 × (COUNT + 1)
+      assert.equal((await store.listNodeIds()).length, 2 + 2 * (COUNT + 1));
+      assert.equal(info.runs, 3);
+      assert.equal(info.branches, 3);
+      const shared = await store.getBranch('shared');
+      assert.ok([outs[0].ids[COUNT], outs[1].ids[COUNT]].includes(shared.tip));
+      assert.equal(existsSync(store.layout.lock), false, 'no lock left behind');
+    } finally {
+      cleanup(dir);
     }
-    const info = await store.storeInfo();
-    // nodes: shared root + common + 2 × (COUNT + 1)
-    assert.equal((await store.listNodeIds()).length, 2 + 2 * (COUNT + 1));
-    assert.equal(info.runs, 3);
-    assert.equal(info.branches, 3);
-    const shared = await store.getBranch('shared');
-    assert.ok([outs[0].ids[COUNT], outs[1].ids[COUNT]].includes(shared.tip));
-    assert.equal(existsSync(store.layout.lock), false, 'no lock left behind');
-  } finally {
-    cleanup(dir);
-  }
-});
+  },
+);
 
 test('a stale lock of a dead process is recovered; fsck reports it without removing it', async () => {
   const dir = tempDir();
@@ -81,7 +98,10 @@ test('a stale lock of a dead process is recovered; fsck reports it without remov
     writeFileSync(store.layout.lock, JSON.stringify(lock));
     const report = await store.fsck();
     assert.equal(report.ok, true);
-    assert.deepEqual(report.problems.map((p) => p.kind), ['lock']);
+    assert.deepEqual(
+      report.problems.map((p) => p.kind),
+      ['lock'],
+    );
     assert.match(report.problems[0].message, new RegExp(`stale writer lock left by pid ${pid}`));
     assert.equal(existsSync(store.layout.lock), true, 'fsck leaves the lock');
     const t0 = Date.now();
@@ -99,35 +119,56 @@ test('a stale lock of a dead process is recovered; fsck reports it without remov
   }
 });
 
-test('a live lock makes a writer wait, then fail with a clear message', { timeout: 30000 }, async () => {
-  const dir = tempDir();
-  const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-  try {
-    const store = await Store.open(dir, { lockTimeoutMs: 300 });
-    await writeLine(store, 'r', 'main', [0]);
-    writeFileSync(store.layout.lock, JSON.stringify({ pid: child.pid, host: hostname(), time: 'T' }));
-    const t0 = Date.now();
-    await assert.rejects(store.updateBranch('main', { status: 'done' }), (e: unknown) => {
-      assert.ok(e instanceof StoreWriteError);
-      assert.match(e.message, new RegExp(`store is locked by pid ${child.pid} on host .* since T; waited 300 ms`));
-      assert.match(e.message, /delete that file/);
-      return true;
+test(
+  'a live lock makes a writer wait, then fail with a clear message',
+  { timeout: 30000 },
+  async () => {
+    const dir = tempDir();
+    const child = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], {
+      stdio: 'ignore',
     });
-    assert.ok(Date.now() - t0 >= 290);
-    // a lock held by another host is never broken
-    writeFileSync(store.layout.lock, JSON.stringify({ pid: 1, host: 'elsewhere.invalid', time: 'T' }));
-    await assert.rejects(store.updateBranch('main', { status: 'done' }), /locked by pid 1 on host elsewhere\.invalid/);
-    // once the holder is gone, the lock is stale and the next writer proceeds
-    writeFileSync(store.layout.lock, JSON.stringify({ pid: child.pid, host: hostname(), time: 'T' }));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    await store.updateBranch('main', { status: 'done' });
-    assert.equal((await store.getBranch('main')).status, 'done');
-  } finally {
-    child.kill('SIGKILL');
-    cleanup(dir);
-  }
-});
+    try {
+      const store = await Store.open(dir, { lockTimeoutMs: 300 });
+      await writeLine(store, 'r', 'main', [0]);
+      writeFileSync(
+        store.layout.lock,
+        JSON.stringify({ pid: child.pid, host: hostname(), time: 'T' }),
+      );
+      const t0 = Date.now();
+      await assert.rejects(store.updateBranch('main', { status: 'done' }), (e: unknown) => {
+        assert.ok(e instanceof StoreWriteError);
+        assert.match(
+          e.message,
+          new RegExp(`store is locked by pid ${child.pid} on host .* since T; waited 300 ms`),
+        );
+        assert.match(e.message, /delete that file/);
+        return true;
+      });
+      assert.ok(Date.now() - t0 >= 290);
+      // a lock held by another host is never broken
+      writeFileSync(
+        store.layout.lock,
+        JSON.stringify({ pid: 1, host: 'elsewhere.invalid', time: 'T' }),
+      );
+      await assert.rejects(
+        store.updateBranch('main', { status: 'done' }),
+        /locked by pid 1 on host elsewhere\.invalid/,
+      );
+      // once the holder is gone, the lock is stale and the next writer proceeds
+      writeFileSync(
+        store.layout.lock,
+        JSON.stringify({ pid: child.pid, host: hostname(), time: 'T' }),
+      );
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      await store.updateBranch('main', { status: 'done' });
+      assert.equal((await store.getBranch('main')).status, 'done');
+    } finally {
+      child.kill('SIGKILL');
+      cleanup(dir);
+    }
+  },
+);
 
 test('operations of one process on one store are serialized, not deadlocked', async () => {
   const dir = tempDir();

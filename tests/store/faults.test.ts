@@ -27,7 +27,10 @@ async function checkReadOnly(store: Store, ids: string[]): Promise<void> {
   assert.deepEqual(report.problems, []);
   assert.equal(report.ok, true);
   // an existing checkpoint is found without writing
-  assert.deepEqual(await store.putCheckpoint(enc(10), { parent: ids[0], step: 10 }), { id: ids[1], created: false });
+  assert.deepEqual(await store.putCheckpoint(enc(10), { parent: ids[0], step: 10 }), {
+    id: ids[1],
+    created: false,
+  });
   // writing fails clearly
   const readOnly = (e: unknown): boolean => {
     assert.ok(e instanceof StoreWriteError, String(e));
@@ -63,7 +66,11 @@ for (const code of ['EROFS', 'EACCES']) {
 
 test(
   'read-only store via chmod -R a-w',
-  { skip: isRoot ? 'running as root, where chmod does not stop writes: covered by the injected EROFS/EACCES tests' : false },
+  {
+    skip: isRoot
+      ? 'running as root, where chmod does not stop writes: covered by the injected EROFS/EACCES tests'
+      : false,
+  },
   async () => {
     const dir = tempDir();
     try {
@@ -124,7 +131,11 @@ function enospcAt(n: number): { hook: FaultHook; seen: () => number } {
 }
 
 /** Every file present before is unchanged; new files are only complete objects or a readable checkpoint. */
-async function assertConsistent(dir: string, before: Map<string, string>, newId: string): Promise<boolean> {
+async function assertConsistent(
+  dir: string,
+  before: Map<string, string>,
+  newId: string,
+): Promise<boolean> {
   const store = await Store.open(dir);
   assert.deepEqual(tempFiles(dir), [], 'no temp file left');
   const after = snapshot(dir);

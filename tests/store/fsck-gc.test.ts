@@ -36,7 +36,10 @@ test('fsck finds a corrupted object, a missing object, a ref pointing nowhere â€
     // a branch pointing at a checkpoint that does not exist
     const ghost = '7'.repeat(64);
     const main = JSON.parse(readFileSync(store.layout.branch('main'), 'utf8'));
-    writeFileSync(store.layout.branch('dangling'), JSON.stringify({ ...main, name: 'dangling', tip: ghost }));
+    writeFileSync(
+      store.layout.branch('dangling'),
+      JSON.stringify({ ...main, name: 'dangling', tip: ghost }),
+    );
     // a record that does not parse
     writeFileSync(store.layout.run('broken'), '{"id": "broken", ');
     const before = snapshot(dir);
@@ -49,7 +52,11 @@ test('fsck finds a corrupted object, a missing object, a ref pointing nowhere â€
       );
     };
     has('object', e10.blobId, /is corrupt: its bytes hash to/);
-    has('object', e10.blobId, new RegExp(`tensor blob ${e10.blobId} of checkpoint ${ids[1]} is corrupt`));
+    has(
+      'object',
+      e10.blobId,
+      new RegExp(`tensor blob ${e10.blobId} of checkpoint ${ids[1]} is corrupt`),
+    );
     has('object', e20.id, /manifest object is missing/);
     has('ref', 'dangling', new RegExp(`points to ${ghost}, which is not a checkpoint`));
     has('run', 'broken', /record runs\/broken\.json is damaged: not valid JSON/);
@@ -79,7 +86,10 @@ test('fsck: a node whose parent or trace is missing', async () => {
     assert.equal(r.ok, false);
     const msgs = r.problems.map((p) => `${p.kind} ${p.message}`).join('\n');
     assert.match(msgs, new RegExp(`object trace ${trace} of checkpoint ${id} is missing`));
-    assert.match(msgs, new RegExp(`node checkpoint ${id} \\(step 10\\): parent ${ids[0]} is not in the store`));
+    assert.match(
+      msgs,
+      new RegExp(`node checkpoint ${id} \\(step 10\\): parent ${ids[0]} is not in the store`),
+    );
     assert.match(msgs, new RegExp(`run 'r': its root checkpoint ${ids[0]} is not in the store`));
   } finally {
     cleanup(dir);
@@ -98,7 +108,10 @@ test('fsck lists leftover temp files of dead processes (not damage); gc removes 
     writeFileSync(path.join(store.layout.heads, '.tmp-999999999-000000'), '{"name"');
     const r = await store.fsck();
     assert.equal(r.ok, true);
-    assert.deepEqual(r.problems.map((p) => p.kind), ['temp', 'temp']);
+    assert.deepEqual(
+      r.problems.map((p) => p.kind),
+      ['temp', 'temp'],
+    );
     assert.match(r.problems[0].message, /leftover temp file .*\.tmp-999999999-/);
     const g = await store.gc({ graceMs: 0 });
     assert.equal(g.removedTempFiles, 2);

@@ -38,6 +38,18 @@ export function makeState(step: number, tag = 0, cfg: TrainingConfig = config): 
   };
 }
 
+/** A state with ~1 MB of tensors whose values are a function of the step. */
+export function bigState(step: number): TrainingState {
+  const s = makeState(step);
+  const n = 256 * 1024;
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    data[i] = Math.fround(Math.sin(i * 0.001 + step));
+  }
+  s.tensors['hidden1/weights'] = { shape: [256, 1024], data };
+  return s;
+}
+
 export function enc(step: number, tag = 0): EncodedState {
   return encodeState(makeState(step, tag));
 }
@@ -54,7 +66,12 @@ export function runRecord(id: string, root: string): RunRecord {
   return { id, createdAt: new Date().toISOString(), seed: 7, seedSource: 'explicit', root, config };
 }
 
-export function branchRecord(name: string, run: string, tip: string, base: string | null = null): BranchRecord {
+export function branchRecord(
+  name: string,
+  run: string,
+  tip: string,
+  base: string | null = null,
+): BranchRecord {
   const now = new Date().toISOString();
   return { name, run, tip, base, config, status: 'running', createdAt: now, updatedAt: now };
 }

@@ -37,7 +37,10 @@ test('checkpoint round trip is bit-exact; re-putting it is a no-op (dedupe)', as
     assert.deepEqual(state.config, orig.config);
     for (const [name, t] of Object.entries(orig.tensors)) {
       assert.deepEqual(state.tensors[name].shape, t.shape);
-      assert.deepEqual(new Uint8Array(state.tensors[name].data.buffer), new Uint8Array(t.data.buffer));
+      assert.deepEqual(
+        new Uint8Array(state.tensors[name].data.buffer),
+        new Uint8Array(t.data.buffer),
+      );
     }
     const node = await store.getNode(e.id);
     assert.equal(node.parent, null);
@@ -117,7 +120,10 @@ test('putCheckpoint refuses a parent or trace that is not in the store', async (
   const dir = tempDir();
   try {
     const store = await Store.open(dir);
-    await assert.rejects(store.putCheckpoint(enc(1), { parent: 'a'.repeat(64), step: 1 }), RefError);
+    await assert.rejects(
+      store.putCheckpoint(enc(1), { parent: 'a'.repeat(64), step: 1 }),
+      RefError,
+    );
     await assert.rejects(
       store.putCheckpoint(enc(1), { parent: null, step: 1, trace: 'b'.repeat(64) }),
       /trace object b{64} is not in the store/,
@@ -142,7 +148,13 @@ test('open: creates the layout; opening an existing store writes nothing; create
       },
     });
     assert.deepEqual(snapshot(dir), before);
-    assert.deepEqual(await store.storeInfo(), { dir: store.dir, objects: 0, bytes: 0, branches: 0, runs: 0 });
+    assert.deepEqual(await store.storeInfo(), {
+      dir: store.dir,
+      objects: 0,
+      bytes: 0,
+      branches: 0,
+      runs: 0,
+    });
     writeFileSync(store.layout.marker, '{"format":"something-else"}');
     await assert.rejects(Store.open(dir), StoreCorruptError);
   } finally {

@@ -102,12 +102,27 @@ test('branch names are validated like git refs', () =>
 test('createBranch: existing names, namespace conflicts, unknown refs; uniqueBranchName', () =>
   withStore(async (store) => {
     const ids = await writeLine(store, 'r1', 'main', [0, 10]);
-    await assert.rejects(store.createBranch(branchRecord('main', 'r1', ids[0])), /branch 'main' already exists/);
+    await assert.rejects(
+      store.createBranch(branchRecord('main', 'r1', ids[0])),
+      /branch 'main' already exists/,
+    );
     await store.createBranch(branchRecord('exp/a', 'r1', ids[1], ids[0]));
-    await assert.rejects(store.createBranch(branchRecord('exp', 'r1', ids[0])), /branches exist under 'exp\/'/);
-    await assert.rejects(store.createBranch(branchRecord('main/x', 'r1', ids[0])), /branch 'main' exists/);
-    await assert.rejects(store.createBranch(branchRecord('b', 'r1', 'c'.repeat(64))), /not a checkpoint/);
-    await assert.rejects(store.createBranch(branchRecord('b', 'nope', ids[0])), /unknown run 'nope'/);
+    await assert.rejects(
+      store.createBranch(branchRecord('exp', 'r1', ids[0])),
+      /branches exist under 'exp\/'/,
+    );
+    await assert.rejects(
+      store.createBranch(branchRecord('main/x', 'r1', ids[0])),
+      /branch 'main' exists/,
+    );
+    await assert.rejects(
+      store.createBranch(branchRecord('b', 'r1', 'c'.repeat(64))),
+      /not a checkpoint/,
+    );
+    await assert.rejects(
+      store.createBranch(branchRecord('b', 'nope', ids[0])),
+      /unknown run 'nope'/,
+    );
     assert.equal(await store.uniqueBranchName('fresh'), 'fresh');
     assert.equal(await store.uniqueBranchName('main'), 'main-2');
     await store.createBranch(branchRecord('main-2', 'r1', ids[0]));
@@ -136,7 +151,10 @@ test('updateBranch: compare-and-swap, status and note, refuses a tip that is not
     assert.equal(b.tip, other);
     assert.deepEqual((await store.getBranch('main')).status, 'done');
     assert.equal((await store.getBranch('main')).note, 'ok');
-    await assert.rejects(store.updateBranch('main', { tip: 'e'.repeat(64) }), /is not a checkpoint/);
+    await assert.rejects(
+      store.updateBranch('main', { tip: 'e'.repeat(64) }),
+      /is not a checkpoint/,
+    );
     await assert.rejects(store.updateBranch('ghost', { status: 'done' }), /unknown branch 'ghost'/);
   }));
 
@@ -148,7 +166,10 @@ test('runs: create, get, list, duplicates refused', () =>
     await assert.rejects(store.createRun(runRecord('../evil', id)), /invalid run id/);
     await assert.rejects(store.createRun(runRecord('r2', 'f'.repeat(64))), /not a checkpoint/);
     assert.equal((await store.getRun('run-1')).root, id);
-    assert.deepEqual((await store.listRuns()).map((r) => r.id), ['run-1']);
+    assert.deepEqual(
+      (await store.listRuns()).map((r) => r.id),
+      ['run-1'],
+    );
     await assert.rejects(store.getRun('nope'), /unknown run 'nope'/);
   }));
 
@@ -165,6 +186,9 @@ test('lineage and listGraph follow parents across a branch point', () =>
     assert.equal(await store.resolveRef('lr-high@10'), main[1]);
     const g = await store.listGraph();
     assert.equal(g.nodes.length, 4);
-    assert.deepEqual(g.branches.map((b) => b.name), ['lr-high', 'main']);
+    assert.deepEqual(
+      g.branches.map((b) => b.name),
+      ['lr-high', 'main'],
+    );
     assert.equal(g.runs.length, 1);
   }));

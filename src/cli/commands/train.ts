@@ -12,6 +12,7 @@ import {
   OPTIMIZERS,
   type TrainingConfig,
 } from '../../main/engine/types';
+import { validateConfig } from '../../main/engine/trainer';
 import { continueFrom, startRun, type JobEvents, type JobResult } from '../../main/service/train';
 import { openStore, globalOptions, say, emit } from '../context';
 import { CliError, EXIT_NEGATIVE } from '../errors';
@@ -65,6 +66,7 @@ export function register(program: Command): void {
         seed,
         backend: opts.backend,
       };
+      validateConfig(config); // bad input fails before the store is opened or created
       const store = await openStore(cmd);
       await runJob(cmd, (events, signal) =>
         startRun(

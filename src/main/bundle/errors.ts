@@ -31,12 +31,25 @@ export type BundleErrorCode =
   | 'UNKNOWN_VERSION'
   | 'BAD_MANIFEST'
   | 'HASH_MISMATCH'
-  | 'MISSING_OBJECT';
+  | 'MISSING_OBJECT'
+  | 'UNEXPECTED_ENTRY'
+  | 'BAD_OBJECT'
+  | 'BAD_GRAPH';
+
+/** Where a refusal points when it is about one object of a bundle (for verify's report). */
+export interface BundleErrorDetail {
+  /** the object's id (its entry is objects/<id>) */
+  object?: string;
+  /** the checkpoint that needs the object, and its step */
+  checkpoint?: string;
+  step?: number;
+}
 
 export class BundleError extends Error {
   constructor(
     readonly code: BundleErrorCode,
     message: string,
+    readonly detail: BundleErrorDetail = {},
   ) {
     super(message);
     this.name = 'BundleError';

@@ -21,7 +21,8 @@ import path from 'node:path';
 import { StoreWriteError } from './api';
 
 /** Disk-changing operations the fault hook sees. */
-export type FsOp = 'mkdir' | 'open' | 'write' | 'fsync' | 'fsyncdir' | 'rename' | 'unlink' | 'utimes';
+export type FsOp =
+  'mkdir' | 'open' | 'write' | 'fsync' | 'fsyncdir' | 'rename' | 'unlink' | 'utimes';
 
 /** Called before every disk-changing operation; throwing makes that operation fail. */
 export type FaultHook = (op: FsOp, file: string) => void;

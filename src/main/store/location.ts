@@ -22,7 +22,8 @@ export function defaultStoreDir(
     return p.join(home, 'Library', 'Application Support', 'Lockstep');
   }
   if (platform === 'win32') {
-    const appData = env.APPDATA && env.APPDATA.trim() !== '' ? env.APPDATA : p.join(home, 'AppData', 'Roaming');
+    const appData =
+      env.APPDATA && env.APPDATA.trim() !== '' ? env.APPDATA : p.join(home, 'AppData', 'Roaming');
     return p.join(appData, 'Lockstep');
   }
   const xdg = env.XDG_DATA_HOME;

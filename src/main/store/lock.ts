@@ -127,7 +127,10 @@ export class WriterLock {
     for (;;) {
       const me: LockHolder = { pid: process.pid, host: hostname(), time: new Date().toISOString() };
       try {
-        await this.io.createExclusive(this.file, new TextEncoder().encode(JSON.stringify(me) + '\n'));
+        await this.io.createExclusive(
+          this.file,
+          new TextEncoder().encode(JSON.stringify(me) + '\n'),
+        );
         return;
       } catch (e) {
         if (errCode(e) !== 'EEXIST') {

@@ -23,7 +23,13 @@
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { decodeState, parseManifest, sha256Hex } from '../engine/state';
-import { StoreCorruptError, type CheckpointNode, type FsckProblem, type FsckReport, type GcReport } from './api';
+import {
+  StoreCorruptError,
+  type CheckpointNode,
+  type FsckProblem,
+  type FsckReport,
+  type GcReport,
+} from './api';
 import { isTempName, listDir, pidAlive, readIfExists, tempOwnerPid } from './fsutil';
 import { isObjectId } from './layout';
 import type { Store } from './store';
@@ -160,16 +166,28 @@ async function check(store: Store): Promise<FsckReport> {
   const decodedBlobs = new Set<string>();
   for (const [id, node] of nodes) {
     if (!good.has(id)) {
-      add(corrupt.has(id) ? 'node' : 'object', id, `checkpoint ${id} (step ${node.step}): its manifest object is ${state(id)}`);
+      add(
+        corrupt.has(id) ? 'node' : 'object',
+        id,
+        `checkpoint ${id} (step ${node.step}): its manifest object is ${state(id)}`,
+      );
     } else {
       try {
         const manifest = parseManifest((await readIfExists(L.object(id)))!);
         if (manifest.step !== node.step) {
-          add('node', id, `checkpoint ${id}: node says step ${node.step}, manifest says ${manifest.step}`);
+          add(
+            'node',
+            id,
+            `checkpoint ${id}: node says step ${node.step}, manifest says ${manifest.step}`,
+          );
         }
         const blob = manifest.tensors?.blob;
         if (!isObjectId(blob) || !good.has(blob)) {
-          add('object', String(blob), `tensor blob ${String(blob)} of checkpoint ${id} is ${state(String(blob))}`);
+          add(
+            'object',
+            String(blob),
+            `tensor blob ${String(blob)} of checkpoint ${id} is ${state(String(blob))}`,
+          );
         } else if (!decodedBlobs.has(blob + id)) {
           decodeState(manifest, (await readIfExists(L.object(blob)))!);
           decodedBlobs.add(blob + id);
@@ -179,7 +197,11 @@ async function check(store: Store): Promise<FsckReport> {
       }
     }
     if (node.parent !== null && !nodes.has(node.parent)) {
-      add('node', id, `checkpoint ${id} (step ${node.step}): parent ${node.parent} is not in the store`);
+      add(
+        'node',
+        id,
+        `checkpoint ${id} (step ${node.step}): parent ${node.parent} is not in the store`,
+      );
     }
     if (node.trace !== undefined && !good.has(node.trace)) {
       add('object', node.trace, `trace ${node.trace} of checkpoint ${id} is ${state(node.trace)}`);
@@ -206,7 +228,11 @@ async function check(store: Store): Promise<FsckReport> {
     try {
       const b = await store.getBranch(name);
       if (!isCheckpoint(b.tip)) {
-        add('ref', name, `branch '${name}' points to ${b.tip}, which is not a checkpoint in the store`);
+        add(
+          'ref',
+          name,
+          `branch '${name}' points to ${b.tip}, which is not a checkpoint in the store`,
+        );
       }
       if (b.base !== null && !isCheckpoint(b.base)) {
         add('ref', name, `branch '${name}': its base ${b.base} is not a checkpoint in the store`);
@@ -233,12 +259,21 @@ async function check(store: Store): Promise<FsckReport> {
 
   for (const t of [...scan.temps, ...(await scanOtherTemps(store))]) {
     if (!tempInProgress(t, now)) {
-      add('temp', L.rel(t.file), `leftover temp file ${L.rel(t.file)} (${t.size} bytes) of an interrupted write; gc removes it`);
+      add(
+        'temp',
+        L.rel(t.file),
+        `leftover temp file ${L.rel(t.file)} (${t.size} bytes) of an interrupted write; gc removes it`,
+      );
     }
   }
 
   const ok = problems.every((p) => p.kind === 'temp' || p.kind === 'lock');
-  return { ok, objects: scan.objects.size, refs: branchNames.length + runIds.length + keeps, problems };
+  return {
+    ok,
+    objects: scan.objects.size,
+    refs: branchNames.length + runIds.length + keeps,
+    problems,
+  };
 }
 
 export async function gc(store: Store, opts: GcOptions = {}): Promise<GcReport> {
@@ -306,7 +341,10 @@ export async function gc(store: Store, opts: GcOptions = {}): Promise<GcReport> 
       }
       const bytes = await readIfExists(L.object(id));
       if (bytes === null || sha256Hex(bytes) !== id) {
-        throw refuse(id, `manifest of reachable checkpoint ${id} is ${bytes === null ? 'missing' : 'corrupt'}`);
+        throw refuse(
+          id,
+          `manifest of reachable checkpoint ${id} is ${bytes === null ? 'missing' : 'corrupt'}`,
+        );
       }
       keepObjects.add(parseManifest(bytes).tensors.blob);
       if (n.node.parent !== null) {

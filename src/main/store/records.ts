@@ -81,7 +81,12 @@ export function decodeRun(bytes: Uint8Array, name: string, id: string): RunRecor
   if (!isObjectId(r.root)) {
     fail(name, 'root is not a checkpoint id');
   }
-  if (typeof r.seed !== 'number' || !isStr(r.seedSource) || !isObj(r.config) || !isStr(r.createdAt)) {
+  if (
+    typeof r.seed !== 'number' ||
+    !isStr(r.seedSource) ||
+    !isObj(r.config) ||
+    !isStr(r.createdAt)
+  ) {
     fail(name, 'seed, seedSource, config or createdAt is missing');
   }
   return r as unknown as RunRecord;

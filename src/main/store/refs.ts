@@ -46,9 +46,9 @@ export async function resolveRef(store: Store, ref: string): Promise<string> {
       return matches[0];
     }
     if (matches.length > 1) {
-      const shown = matches.slice(0, 10).map((id) => `  ${id}`);
+      const shown = matches.slice(0, 10).join(', ') + (matches.length > 10 ? ', …' : '');
       throw new RefError(
-        `ambiguous ref '${ref}': it is a prefix of ${matches.length} checkpoints:\n${shown.join('\n')}`,
+        `ambiguous ref '${ref}': it is a prefix of ${matches.length} checkpoints: ${shown}; give more digits`,
       );
     }
   }
@@ -70,7 +70,12 @@ async function prefixMatches(store: Store, prefix: string): Promise<string[]> {
   return out.sort();
 }
 
-async function resolveAtStep(store: Store, ref: string, name: string, stepText: string): Promise<string> {
+async function resolveAtStep(
+  store: Store,
+  ref: string,
+  name: string,
+  stepText: string,
+): Promise<string> {
   if (!/^\d+$/.test(stepText)) {
     throw new RefError(`bad ref '${ref}': expected <branch>@<step>, e.g. main@100`);
   }

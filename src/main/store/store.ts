@@ -19,13 +19,11 @@
  * - gc keeps what runs, branches, keep refs (refs/keep/*, see setKeep) reach, and anything
  *   younger than its grace period, so a concurrent writer's not-yet-referenced objects survive.
  */
-import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { decodeState, parseManifest, sha256Hex, type EncodedState } from '../engine/state';
 import type { EvalResult, TrainingState } from '../engine/types';
 import {
   RefError,
-  StoreConflictError,
   StoreCorruptError,
   StoreWriteError,
   type BranchRecord,
@@ -36,11 +34,12 @@ import {
   type GraphSnapshot,
   type RunRecord,
 } from './api';
-import { errCode, exists, Io, isTempName, listDir, readIfExists, type FaultHook } from './fsutil';
-import { checkBranchName, checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
+import * as branches from './branches';
+import { exists, Io, isTempName, listDir, readIfExists, type FaultHook } from './fsutil';
+import { checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
 import { WriterLock } from './lock';
 import { fsck, gc, storeInfo, type GcOptions, type StoreInfo } from './maintenance';
-import { decodeBranch, decodeKeep, decodeNode, decodeRun, encodeKeep, encodeRecord } from './records';
+import { decodeNode, decodeRun, encodeRecord } from './records';
 import { resolveRef } from './refs';
 
 export interface StoreOptions {
@@ -194,7 +193,10 @@ export class Store {
       }
       // a gc that ran since our write (it holds this lock) may have removed a deduplicated
       // object that was unreachable then: make sure both are there before the node points at them
-      if (!(await exists(this.layout.object(enc.blobId))) || !(await exists(this.layout.object(id)))) {
+      if (
+        !(await exists(this.layout.object(enc.blobId))) ||
+        !(await exists(this.layout.object(id)))
+      ) {
         await write();
       }
       await this.io.writeAtomic(this.layout.node(id), bytes);
@@ -242,7 +244,10 @@ export class Store {
   }
 
   /** Sets `eval` and/or `verified` on a node record (atomic replace under the lock). */
-  async annotateNode(id: string, patch: { eval?: EvalResult; verified?: string }): Promise<CheckpointNode> {
+  async annotateNode(
+    id: string,
+    patch: { eval?: EvalResult; verified?: string },
+  ): Promise<CheckpointNode> {
     return this.lock.run(async () => {
       const node = await this.getNode(id);
       const next: CheckpointNode = { ...node };
@@ -272,7 +277,10 @@ export class Store {
         node = await this.getNode(cur);
       } catch (e) {
         if (e instanceof RefError && cur !== id) {
-          throw new StoreCorruptError(cur, `parent checkpoint ${cur} of ${out[out.length - 1].id} is missing`);
+          throw new StoreCorruptError(
+            cur,
+            `parent checkpoint ${cur} of ${out[out.length - 1].id} is missing`,
+          );
         }
         throw e;
       }
@@ -320,206 +328,76 @@ export class Store {
     return runs.sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.id, b.id));
   }
 
-  // ---- branches ----
+  // ---- branches (./branches.ts) ----
 
   /** Creates a branch; RefError when the name is invalid or taken, or a ref does not exist. */
-  async createBranch(rec: BranchRecord): Promise<void> {
-    checkBranchName(rec.name);
-    await this.lock.run(async () => {
-      const taken = await this.branchConflict(rec.name);
-      if (taken !== null) {
-        throw new RefError(taken);
-      }
-      await this.mustBeCheckpoint(rec.tip, `tip of branch '${rec.name}'`);
-      if (rec.base !== null) {
-        await this.mustBeCheckpoint(rec.base, `base of branch '${rec.name}'`);
-      }
-      if (!(await exists(this.layout.run(checkRunId(rec.run))))) {
-        throw new RefError(`branch '${rec.name}' names unknown run '${rec.run}'`);
-      }
-      await this.writeBranch(rec);
-    });
+  createBranch(rec: BranchRecord): Promise<void> {
+    return branches.createBranch(this, rec);
   }
 
-  async getBranch(name: string): Promise<BranchRecord> {
-    checkBranchName(name);
-    const file = this.layout.branch(name);
-    let bytes: Uint8Array | null;
-    try {
-      bytes = await readIfExists(file);
-    } catch (e) {
-      if (errCode(e) === 'EISDIR') {
-        bytes = null;
-      } else {
-        throw e;
-      }
-    }
-    if (bytes === null) {
-      throw new RefError(`unknown branch '${name}'`);
-    }
-    return decodeBranch(bytes, this.layout.rel(file), name);
+  /** A branch record; RefError when there is none. */
+  getBranch(name: string): Promise<BranchRecord> {
+    return branches.getBranch(this, name);
   }
 
-  async hasBranch(name: string): Promise<boolean> {
-    try {
-      return (await fsp.stat(this.layout.branch(checkBranchName(name)))).isFile();
-    } catch (e) {
-      if (e instanceof RefError || errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') {
-        return false;
-      }
-      throw e;
-    }
+  hasBranch(name: string): Promise<boolean> {
+    return branches.hasBranch(this, name);
   }
 
   /** Names of all branch records, sorted (unchecked). */
-  async listBranchNames(): Promise<string[]> {
-    const names: string[] = [];
-    const walk = async (dir: string, prefix: string): Promise<void> => {
-      for (const e of await listDir(dir)) {
-        if (isTempName(e.name)) {
-          continue;
-        }
-        if (e.isDirectory()) {
-          await walk(path.join(dir, e.name), prefix + e.name + '/');
-        } else if (e.isFile()) {
-          names.push(prefix + e.name);
-        }
-      }
-    };
-    await walk(this.layout.heads, '');
-    return names.sort();
+  listBranchNames(): Promise<string[]> {
+    return branches.listBranchNames(this);
   }
 
-  async listBranches(): Promise<BranchRecord[]> {
-    const out: BranchRecord[] = [];
-    for (const n of await this.listBranchNames()) {
-      out.push(await this.getBranch(n));
-    }
-    return out;
+  /** All branch records, sorted by name. */
+  listBranches(): Promise<BranchRecord[]> {
+    return branches.listBranches(this);
   }
 
   /**
    * Updates a branch under the lock. With `expectedTip`, fails with StoreConflictError unless the
    * tip is still that (compare-and-swap). A new tip must be an existing checkpoint.
    */
-  async updateBranch(
+  updateBranch(
     name: string,
     patch: { tip?: string; status?: BranchStatus; note?: string },
     expectedTip?: string,
   ): Promise<BranchRecord> {
-    checkBranchName(name);
-    return this.lock.run(async () => {
-      const cur = await this.getBranch(name);
-      if (expectedTip !== undefined && cur.tip !== expectedTip) {
-        throw new StoreConflictError(
-          `branch '${name}' moved: expected tip ${expectedTip.slice(0, 12)}, found ${cur.tip.slice(0, 12)}`,
-        );
-      }
-      if (patch.tip !== undefined) {
-        await this.mustBeCheckpoint(patch.tip, `new tip of branch '${name}'`);
-      }
-      const next: BranchRecord = { ...cur, updatedAt: new Date().toISOString() };
-      if (patch.tip !== undefined) {
-        next.tip = patch.tip;
-      }
-      if (patch.status !== undefined) {
-        next.status = patch.status;
-      }
-      if (patch.note !== undefined) {
-        next.note = patch.note;
-      }
-      await this.writeBranch(next);
-      return next;
-    });
+    return branches.updateBranch(this, name, patch, expectedTip);
   }
 
   /** Removes a branch record (its checkpoints stay until gc finds nothing else reaches them). */
-  async deleteBranch(name: string): Promise<void> {
-    checkBranchName(name);
-    await this.lock.run(async () => {
-      await this.getBranch(name);
-      await this.io.unlink(this.layout.branch(name));
-    });
+  deleteBranch(name: string): Promise<void> {
+    return branches.deleteBranch(this, name);
   }
 
   /** `base` if free, else `base-2`, `base-3`, … (advisory: createBranch re-checks under lock). */
-  async uniqueBranchName(base: string): Promise<string> {
-    checkBranchName(base);
-    if ((await this.branchConflict(base)) === null) {
-      return base;
-    }
-    for (let i = 2; ; i++) {
-      const name = checkBranchName(`${base}-${i}`);
-      if ((await this.branchConflict(name)) === null) {
-        return name;
-      }
-    }
+  uniqueBranchName(base: string): Promise<string> {
+    return branches.uniqueBranchName(this, base);
   }
-
-  /** Why a branch cannot be created under `name`, or null. */
-  private async branchConflict(name: string): Promise<string | null> {
-    const st = await fsp.stat(this.layout.branch(name)).catch(() => null);
-    if (st?.isFile()) {
-      return `branch '${name}' already exists`;
-    }
-    if (st?.isDirectory()) {
-      return `branch name '${name}' is taken: branches exist under '${name}/'`;
-    }
-    const parts = name.split('/');
-    for (let i = 1; i < parts.length; i++) {
-      const p = parts.slice(0, i).join('/');
-      if ((await fsp.stat(this.layout.branch(p)).catch(() => null))?.isFile()) {
-        return `branch name '${name}' is taken: branch '${p}' exists`;
-      }
-    }
-    return null;
-  }
-
-  private async writeBranch(rec: BranchRecord): Promise<void> {
-    await this.io.writeAtomic(this.layout.branch(rec.name), encodeRecord(`branch ${rec.name}`, rec));
-  }
-
-  private async mustBeCheckpoint(id: string, what: string): Promise<void> {
-    if (!isObjectId(id) || !(await this.hasCheckpoint(id))) {
-      throw new RefError(`${what}: ${String(id)} is not a checkpoint in this store`);
-    }
-  }
-
-  // ---- keep refs (extra gc roots) ----
 
   /**
    * Records extra gc roots under `refs/keep/<name>` (a branch-like name, e.g. `study/abc`):
    * object ids, or checkpoint ids (which keep their whole lineage). Replaces an existing list.
    */
-  async setKeep(name: string, ids: readonly string[]): Promise<void> {
-    checkBranchName(name, 'keep name');
-    ids.forEach((id) => checkObjectId(id));
-    await this.lock.run(() => this.io.writeAtomic(this.layout.keepFile(name), encodeKeep(ids)));
+  setKeep(name: string, ids: readonly string[]): Promise<void> {
+    return branches.setKeep(this, name, ids);
   }
 
-  async removeKeep(name: string): Promise<void> {
-    checkBranchName(name, 'keep name');
-    await this.lock.run(() => this.io.unlink(this.layout.keepFile(name)));
+  removeKeep(name: string): Promise<void> {
+    return branches.removeKeep(this, name);
   }
 
   /** All keep refs: name → ids. */
-  async listKeeps(): Promise<Map<string, string[]>> {
-    const out = new Map<string, string[]>();
-    const walk = async (dir: string, prefix: string): Promise<void> => {
-      for (const e of await listDir(dir)) {
-        if (isTempName(e.name)) {
-          continue;
-        }
-        const file = path.join(dir, e.name);
-        if (e.isDirectory()) {
-          await walk(file, prefix + e.name + '/');
-        } else if (e.isFile()) {
-          out.set(prefix + e.name, decodeKeep(await fsp.readFile(file), this.layout.rel(file)));
-        }
-      }
-    };
-    await walk(this.layout.keep, '');
-    return out;
+  listKeeps(): Promise<Map<string, string[]>> {
+    return branches.listKeeps(this);
+  }
+
+  /** @internal RefError unless `id` is a checkpoint in this store. */
+  async mustBeCheckpoint(id: string, what: string): Promise<void> {
+    if (!isObjectId(id) || !(await this.hasCheckpoint(id))) {
+      throw new RefError(`${what}: ${String(id)} is not a checkpoint in this store`);
+    }
   }
 
   // ---- graph, refs, maintenance ----

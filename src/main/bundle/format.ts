@@ -1,0 +1,243 @@
+/**
+ * The `.lockstep` bundle format, version 1 (`lockstep/bundle@1`): names, the manifest's schema
+ * and its checked parsing.
+ *
+ * A bundle is a zip (written by ./zip-safe.ts) holding exactly:
+ *   README.txt        what the file is and how to verify it (informative, not read back)
+ *   manifest.json     the BundleManifest below, canonical JSON
+ *   objects/<id>      every object the graph needs, named by the SHA-256 of its bytes: checkpoint
+ *                     manifests (id = stateHash), their safetensors tensor blobs, trace segments
+ *
+ * `parseBundleManifest(bytes)` returns the manifest or throws a BundleError: NOT_A_BUNDLE (not a
+ * JSON object with a `format`, or a format that is not a bundle's), UNKNOWN_VERSION (a bundle
+ * format other than BUNDLE_FORMAT: written by a newer Lockstep), BAD_MANIFEST (a field missing or
+ * of the wrong type, an invalid branch name or run id, a duplicate). It checks the shape of every
+ * record; graph consistency (parents, tips, objects present, hashes) is ./read.ts's job.
+ */
+import type { BackendFingerprint, TrainingConfig } from '../engine/types';
+import type { BranchRecord, CheckpointNode, RunRecord } from '../store/api';
+import { branchNameProblem, isObjectId } from '../store/layout';
+import { BundleError } from './errors';
+
+export const BUNDLE_FORMAT = 'lockstep/bundle@1';
+export const MANIFEST_ENTRY = 'manifest.json';
+export const README_ENTRY = 'README.txt';
+export const OBJECTS_PREFIX = 'objects/';
+
+export type BundleKind = 'branch' | 'checkpoint' | 'run';
+export type ObjectKind = 'manifest' | 'tensors' | 'trace';
+
+export interface BundleManifest {
+  format: typeof BUNDLE_FORMAT;
+  /** what was exported: one branch, one checkpoint's lineage, or a whole run */
+  kind: BundleKind;
+  /** the ref given to export (`main`, `main@40`, an id, `run:<id>`) */
+  ref: string;
+  app: { name: string; version: string };
+  /** formats of the stored objects and the versions of the numeric libraries */
+  engine: { stateFormat: string; traceFormat: string; libraries: Record<string, string> };
+  /** summary for humans and tools: the distinct configs, seeds, dataset digests and backends */
+  configs: TrainingConfig[];
+  seeds: number[];
+  datasetDigests: string[];
+  backends: BackendFingerprint[];
+  /** the graph: records as the store keeps them (node `verified` annotations are not exported) */
+  runs: RunRecord[];
+  branches: BranchRecord[];
+  /** every checkpoint of the bundle, parents before children (by step, then id) */
+  nodes: CheckpointNode[];
+  /** checkpoints a replay certifies: the tips of the branches */
+  tips: string[];
+  /** every object entry, sorted by id */
+  objects: { id: string; kind: ObjectKind; bytes: number }[];
+}
+
+const KINDS: readonly BundleKind[] = ['branch', 'checkpoint', 'run'];
+const OBJECT_KINDS: readonly ObjectKind[] = ['manifest', 'tensors', 'trace'];
+const STATUSES = ['running', 'done', 'stopped', 'diverged', 'failed'];
+const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+function bad(where: string, why: string): never {
+  throw new BundleError('BAD_MANIFEST', `bundle manifest is invalid: ${where} ${why}`);
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function arrayOf(m: Record<string, unknown>, key: string): unknown[] {
+  const v = m[key];
+  if (!Array.isArray(v)) {
+    bad(key, 'is not an array');
+  }
+  return v;
+}
+
+function needId(v: unknown, where: string): string {
+  if (!isObjectId(v)) {
+    bad(where, 'is not a 64-hex object id');
+  }
+  return v;
+}
+
+function checkConfig(v: unknown, where: string): void {
+  if (!isObj(v) || !isStr(v.dataset) || !isObj(v.model) || !isObj(v.optimizer)) {
+    bad(where, 'is not a training config');
+  }
+  if (!Number.isSafeInteger(v.seed) || !Number.isSafeInteger(v.batchSize) || !isStr(v.backend)) {
+    bad(where, 'is not a training config (seed, batchSize or backend)');
+  }
+}
+
+function checkNode(v: unknown, i: number): CheckpointNode {
+  const w = `nodes[${i}]`;
+  if (!isObj(v)) {
+    bad(w, 'is not an object');
+  }
+  needId(v.id, `${w}.id`);
+  if (v.parent !== null) {
+    needId(v.parent, `${w}.parent`);
+  }
+  if (!isCount(v.step)) {
+    bad(`${w}.step`, 'is not a non-negative integer');
+  }
+  if ((v.step === 0) !== (v.parent === null)) {
+    bad(w, 'must have no parent exactly when it is at step 0');
+  }
+  if (v.trace !== undefined) {
+    needId(v.trace, `${w}.trace`);
+  }
+  if (v.loss !== undefined && typeof v.loss !== 'number') {
+    bad(`${w}.loss`, 'is not a number');
+  }
+  if (v.eval !== undefined && !isObj(v.eval)) {
+    bad(`${w}.eval`, 'is not an object');
+  }
+  if (!isStr(v.createdAt)) {
+    bad(`${w}.createdAt`, 'is missing');
+  }
+  return v as unknown as CheckpointNode;
+}
+
+function checkRun(v: unknown, i: number): RunRecord {
+  const w = `runs[${i}]`;
+  if (!isObj(v)) {
+    bad(w, 'is not an object');
+  }
+  if (!isStr(v.id) || !RUN_ID.test(v.id)) {
+    bad(`${w}.id`, 'is not a valid run id');
+  }
+  needId(v.root, `${w}.root`);
+  if (typeof v.seed !== 'number' || !isStr(v.seedSource) || !isStr(v.createdAt)) {
+    bad(w, 'lacks seed, seedSource or createdAt');
+  }
+  checkConfig(v.config, `${w}.config`);
+  return v as unknown as RunRecord;
+}
+
+function checkBranch(v: unknown, i: number): BranchRecord {
+  const w = `branches[${i}]`;
+  if (!isObj(v)) {
+    bad(w, 'is not an object');
+  }
+  if (!isStr(v.name)) {
+    bad(`${w}.name`, 'is not a string');
+  }
+  const problem = branchNameProblem(v.name);
+  if (problem !== null) {
+    bad(`${w}.name`, `'${v.name}' is not a valid branch name: ${problem}`);
+  }
+  if (!isStr(v.run)) {
+    bad(`${w}.run`, 'is not a string');
+  }
+  needId(v.tip, `${w}.tip`);
+  if (v.base !== null) {
+    needId(v.base, `${w}.base`);
+  }
+  if (!STATUSES.includes(v.status as string)) {
+    bad(`${w}.status`, `'${String(v.status)}' is unknown`);
+  }
+  if (!isStr(v.createdAt) || !isStr(v.updatedAt)) {
+    bad(w, 'lacks createdAt or updatedAt');
+  }
+  if (v.note !== undefined && !isStr(v.note)) {
+    bad(`${w}.note`, 'is not a string');
+  }
+  checkConfig(v.config, `${w}.config`);
+  return v as unknown as BranchRecord;
+}
+
+function unique<T>(items: T[], key: (t: T) => string, what: string): void {
+  const seen = new Set<string>();
+  for (const it of items) {
+    const k = key(it);
+    if (seen.has(k)) {
+      bad(what, `lists ${k} twice`);
+    }
+    seen.add(k);
+  }
+}
+
+/** Parses and checks manifest.json (see the module comment for the refusals). */
+export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
+  let m: unknown;
+  try {
+    m = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch {
+    throw new BundleError('NOT_A_BUNDLE', `not a Lockstep bundle: ${MANIFEST_ENTRY} is not JSON`);
+  }
+  if (!isObj(m) || !isStr(m.format)) {
+    throw new BundleError(
+      'NOT_A_BUNDLE',
+      `not a Lockstep bundle: ${MANIFEST_ENTRY} has no format field`,
+    );
+  }
+  if (m.format !== BUNDLE_FORMAT) {
+    if (m.format.startsWith('lockstep/bundle@')) {
+      throw new BundleError(
+        'UNKNOWN_VERSION',
+        `bundle format '${m.format}' is not known to this Lockstep (it reads ${BUNDLE_FORMAT}); a newer version wrote it`,
+      );
+    }
+    throw new BundleError(
+      'NOT_A_BUNDLE',
+      `not a Lockstep bundle: ${MANIFEST_ENTRY} has format '${m.format}'`,
+    );
+  }
+  if (!KINDS.includes(m.kind as BundleKind)) {
+    bad('kind', `'${String(m.kind)}' is not one of ${KINDS.join(', ')}`);
+  }
+  if (!isStr(m.ref)) {
+    bad('ref', 'is not a string');
+  }
+  if (!isObj(m.app) || !isStr(m.app.name) || !isStr(m.app.version)) {
+    bad('app', 'lacks name or version');
+  }
+  if (!isObj(m.engine) || !isStr(m.engine.stateFormat) || !isStr(m.engine.traceFormat)) {
+    bad('engine', 'lacks stateFormat or traceFormat');
+  }
+  arrayOf(m, 'configs').forEach((c, i) => checkConfig(c, `configs[${i}]`));
+  arrayOf(m, 'seeds').forEach((s, i) => typeof s === 'number' || bad(`seeds[${i}]`, 'is not a number'));
+  arrayOf(m, 'datasetDigests').forEach((d, i) => isStr(d) || bad(`datasetDigests[${i}]`, 'is not a string'));
+  arrayOf(m, 'backends').forEach((b, i) => isObj(b) || bad(`backends[${i}]`, 'is not an object'));
+  const runs = arrayOf(m, 'runs').map(checkRun);
+  const branches = arrayOf(m, 'branches').map(checkBranch);
+  const nodes = arrayOf(m, 'nodes').map(checkNode);
+  const tips = arrayOf(m, 'tips').map((t, i) => needId(t, `tips[${i}]`));
+  const objects = arrayOf(m, 'objects').map((o, i) => {
+    if (!isObj(o) || !OBJECT_KINDS.includes(o.kind as ObjectKind) || !isCount(o.bytes)) {
+      bad(`objects[${i}]`, 'is not { id, kind, bytes }');
+    }
+    needId(o.id, `objects[${i}].id`);
+    return o as BundleManifest['objects'][number];
+  });
+  unique(runs, (r) => r.id, 'runs');
+  unique(branches, (b) => b.name, 'branches');
+  unique(nodes, (n) => n.id, 'nodes');
+  unique(objects, (o) => o.id, 'objects');
+  if (nodes.length === 0 || tips.length === 0) {
+    bad('nodes', 'and tips must not be empty');
+  }
+  return m as unknown as BundleManifest;
+}

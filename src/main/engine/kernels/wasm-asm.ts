@@ -1,0 +1,331 @@
+/**
+ * A tiny WebAssembly assembler: just enough of the binary format to emit our kernels (i32/f32
+ * scalar code, 128-bit SIMD, structured control flow) without a build step or a dependency.
+ *
+ * A module imports one memory (`env.memory`, the tfjs wasm backend's heap or one of our own) and
+ * exports functions whose parameters are i32 or f32 and which return nothing. Function bodies
+ * are written through {@link FnBuilder}: one method per instruction, locals by index.
+ */
+
+export type ValType = 'i32' | 'f32' | 'v128';
+
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+
+function uleb(n: number, out: number[]): void {
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) {
+      b |= 0x80;
+    }
+    out.push(b);
+  } while (n !== 0);
+}
+
+function sleb(n: number, out: number[]): void {
+  for (;;) {
+    const b = n & 0x7f;
+    n >>= 7;
+    if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+function name(s: string, out: number[]): void {
+  const bytes = new TextEncoder().encode(s);
+  uleb(bytes.length, out);
+  out.push(...bytes);
+}
+
+/** SIMD opcodes (after the 0xfd prefix) used by the kernels. */
+const SIMD = {
+  load: 0x00,
+  load32Splat: 0x09,
+  store: 0x0b,
+  const: 0x0c,
+  f32x4Splat: 0x13,
+  f32x4Gt: 0x44,
+  and: 0x4e,
+  f32x4Sqrt: 0xe3,
+  f32x4Add: 0xe4,
+  f32x4Sub: 0xe5,
+  f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+  f32x4Max: 0xe9,
+} as const;
+
+/** Builds one function body. Parameters are locals 0…p−1; `local()` adds more. */
+export class FnBuilder {
+  readonly code: number[] = [];
+  private readonly locals: ValType[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly params: ValType[],
+    readonly exported = true,
+  ) {}
+
+  /** Declares a new local and returns its index. */
+  local(type: ValType): number {
+    this.locals.push(type);
+    return this.params.length + this.locals.length - 1;
+  }
+
+  private op(...bytes: number[]): this {
+    this.code.push(...bytes);
+    return this;
+  }
+
+  private simd(opcode: number): this {
+    this.code.push(0xfd);
+    uleb(opcode, this.code);
+    return this;
+  }
+
+  private memarg(align: number, offset: number): this {
+    uleb(align, this.code);
+    uleb(offset, this.code);
+    return this;
+  }
+
+  // control
+  block(): this {
+    return this.op(0x02, 0x40);
+  }
+  loop(): this {
+    return this.op(0x03, 0x40);
+  }
+  if(): this {
+    return this.op(0x04, 0x40);
+  }
+  else(): this {
+    return this.op(0x05);
+  }
+  end(): this {
+    return this.op(0x0b);
+  }
+  br(depth: number): this {
+    this.op(0x0c);
+    uleb(depth, this.code);
+    return this;
+  }
+  brIf(depth: number): this {
+    this.op(0x0d);
+    uleb(depth, this.code);
+    return this;
+  }
+  call(fnIndex: number): this {
+    this.op(0x10);
+    uleb(fnIndex, this.code);
+    return this;
+  }
+
+  // locals
+  get(i: number): this {
+    this.op(0x20);
+    uleb(i, this.code);
+    return this;
+  }
+  set(i: number): this {
+    this.op(0x21);
+    uleb(i, this.code);
+    return this;
+  }
+  tee(i: number): this {
+    this.op(0x22);
+    uleb(i, this.code);
+    return this;
+  }
+
+  // i32
+  i32(n: number): this {
+    this.op(0x41);
+    sleb(n | 0, this.code);
+    return this;
+  }
+  i32Add(): this {
+    return this.op(0x6a);
+  }
+  i32Sub(): this {
+    return this.op(0x6b);
+  }
+  i32Mul(): this {
+    return this.op(0x6c);
+  }
+  i32And(): this {
+    return this.op(0x71);
+  }
+  i32Eqz(): this {
+    return this.op(0x45);
+  }
+  i32LtS(): this {
+    return this.op(0x48);
+  }
+  i32GeS(): this {
+    return this.op(0x4e);
+  }
+  i32LoadU8(offset = 0): this {
+    return this.op(0x2d).memarg(0, offset);
+  }
+  i32Load(offset = 0): this {
+    return this.op(0x28).memarg(2, offset);
+  }
+  /** local[i] += delta (a constant) */
+  inc(i: number, delta: number): this {
+    return this.get(i).i32(delta).i32Add().set(i);
+  }
+  /** local[i] += local[j] */
+  incBy(i: number, j: number): this {
+    return this.get(i).get(j).i32Add().set(i);
+  }
+
+  // f32
+  f32(x: number): this {
+    this.op(0x43);
+    const b = new Uint8Array(new Float32Array([x]).buffer);
+    this.code.push(...b);
+    return this;
+  }
+  f32Load(offset = 0): this {
+    return this.op(0x2a).memarg(2, offset);
+  }
+  f32Store(offset = 0): this {
+    return this.op(0x38).memarg(2, offset);
+  }
+  f32Add(): this {
+    return this.op(0x92);
+  }
+  f32Sub(): this {
+    return this.op(0x93);
+  }
+  f32Mul(): this {
+    return this.op(0x94);
+  }
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  f32Sqrt(): this {
+    return this.op(0x91);
+  }
+  f32Max(): this {
+    return this.op(0x97);
+  }
+  f32Gt(): this {
+    return this.op(0x5e);
+  }
+  select(): this {
+    return this.op(0x1b);
+  }
+
+  // v128 / f32x4
+  v128Load(offset = 0): this {
+    return this.simd(SIMD.load).memarg(0, offset);
+  }
+  v128Load32Splat(offset = 0): this {
+    return this.simd(SIMD.load32Splat).memarg(0, offset);
+  }
+  v128Store(offset = 0): this {
+    return this.simd(SIMD.store).memarg(0, offset);
+  }
+  v128Zero(): this {
+    this.simd(SIMD.const);
+    this.code.push(...new Array<number>(16).fill(0));
+    return this;
+  }
+  f32x4Splat(): this {
+    return this.simd(SIMD.f32x4Splat);
+  }
+  f32x4Add(): this {
+    return this.simd(SIMD.f32x4Add);
+  }
+  f32x4Sub(): this {
+    return this.simd(SIMD.f32x4Sub);
+  }
+  f32x4Mul(): this {
+    return this.simd(SIMD.f32x4Mul);
+  }
+  f32x4Div(): this {
+    return this.simd(SIMD.f32x4Div);
+  }
+  f32x4Sqrt(): this {
+    return this.simd(SIMD.f32x4Sqrt);
+  }
+  f32x4Max(): this {
+    return this.simd(SIMD.f32x4Max);
+  }
+  f32x4Gt(): this {
+    return this.simd(SIMD.f32x4Gt);
+  }
+  v128And(): this {
+    return this.simd(SIMD.and);
+  }
+
+  /** The function body as bytes (local declarations, code, final `end`). */
+  body(): number[] {
+    const out: number[] = [];
+    // one local entry per local keeps this simple; the format allows runs of the same type
+    uleb(this.locals.length, out);
+    for (const t of this.locals) {
+      out.push(1, VALTYPE[t]);
+    }
+    out.push(...this.code, 0x0b);
+    const sized: number[] = [];
+    uleb(out.length, sized);
+    return [...sized, ...out];
+  }
+}
+
+/**
+ * Assembles a module that imports `env.memory` (at least `minPages` pages) and holds `fns` in
+ * order (function index = position). Every function has no results.
+ */
+export function assemble(fns: FnBuilder[], minPages = 1): Uint8Array<ArrayBuffer> {
+  const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  const section = (id: number, content: number[]): void => {
+    out.push(id);
+    uleb(content.length, out);
+    out.push(...content);
+  };
+  // types: one per function (duplicates are allowed)
+  const types: number[] = [];
+  uleb(fns.length, types);
+  for (const f of fns) {
+    types.push(0x60);
+    uleb(f.params.length, types);
+    for (const p of f.params) {
+      types.push(VALTYPE[p]);
+    }
+    types.push(0x00);
+  }
+  section(1, types);
+  const imports: number[] = [];
+  uleb(1, imports);
+  name('env', imports);
+  name('memory', imports);
+  imports.push(0x02, 0x00);
+  uleb(minPages, imports);
+  section(2, imports);
+  const funcs: number[] = [];
+  uleb(fns.length, funcs);
+  fns.forEach((_, i) => uleb(i, funcs));
+  section(3, funcs);
+  const exported = fns.map((f, i) => [f, i] as const).filter(([f]) => f.exported);
+  const exports: number[] = [];
+  uleb(exported.length, exports);
+  for (const [f, i] of exported) {
+    name(f.name, exports);
+    exports.push(0x00);
+    uleb(i, exports);
+  }
+  section(7, exports);
+  const code: number[] = [];
+  uleb(fns.length, code);
+  for (const f of fns) {
+    code.push(...f.body());
+  }
+  section(10, code);
+  return new Uint8Array(out);
+}

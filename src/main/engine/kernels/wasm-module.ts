@@ -1,0 +1,475 @@
+/**
+ * Our WebAssembly SIMD kernels, generated with ./wasm-asm.ts and instantiated on a given memory
+ * (the tfjs wasm backend's heap, so tensors are read and written in place).
+ *
+ * Determinism: every kernel is single-threaded with a fixed order of operations. In `gemm`,
+ * each output element is ((…((0 + a₀b₀) + a₁b₁) + …) + a_{k−1}b_{k−1}) [+ bias] [ReLU], in
+ * float32 with separate multiply and add (no FMA), whichever tile computed it: SIMD lanes and the
+ * scalar tail do the same IEEE operations. So the result depends only on the operands, never on
+ * the tiling, the shape or the machine, and the JS versions in ./reference.ts give the same bits.
+ *
+ * Exports (pointers and strides in bytes):
+ * - gemm(a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu): C[m,n] = act(A·B + bias), where
+ *   A[i,p] is at a + i·rsA + p·ksA (so Aᵀ is just other strides), B is row-major with row
+ *   stride ldb, bias is 0 for none, relu is 0 or 1.
+ * - reluMask(dy, y, out, count): out = y > 0 ? dy : 0
+ * - sgd(w, g, outW, count, lr): w − lr·g
+ * - momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
+ * - adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
+ * - transpose(src, dst, rows, cols): dst[c,r] = src[r,c] (float32)
+ */
+import { assemble, FnBuilder, type ValType } from './wasm-asm';
+
+/** Rows per register tile of the GEMM (columns: 8 = two f32x4 vectors). */
+export const GEMM_MR = 4;
+
+export interface WasmKernels {
+  gemm(
+    a: number,
+    rsA: number,
+    ksA: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: number,
+    relu: number,
+  ): void;
+  reluMask(dy: number, y: number, out: number, count: number): void;
+  sgd(w: number, g: number, outW: number, count: number, lr: number): void;
+  momentum(
+    w: number,
+    g: number,
+    acc: number,
+    outW: number,
+    outAcc: number,
+    count: number,
+    lr: number,
+    mu: number,
+  ): void;
+  adam(
+    w: number,
+    g: number,
+    m: number,
+    v: number,
+    outW: number,
+    outM: number,
+    outV: number,
+    count: number,
+    lr: number,
+    b1: number,
+    b2: number,
+    c1: number,
+    c2: number,
+    eps: number,
+  ): void;
+  transpose(src: number, dst: number, rows: number, cols: number): void;
+}
+
+// tile parameters
+const T = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, k: 7, bias: 8, relu: 9 };
+const TILE_PARAMS: ValType[] = new Array<ValType>(10).fill('i32');
+
+/**
+ * A register tile: `mr` rows × (`nv` f32x4 vectors, or one scalar column when nv = 0).
+ * C[r, v] = act(Σ_p A[r,p]·B[p,v] + bias[v]), p ascending.
+ */
+function tile(mr: number, nv: number): FnBuilder {
+  const f = new FnBuilder(`tile${mr}x${nv}`, TILE_PARAMS, false);
+  const vec = nv > 0;
+  const cols = vec ? nv : 1;
+  const acc: number[] = [];
+  for (let i = 0; i < mr * cols; i++) {
+    acc.push(f.local(vec ? 'v128' : 'f32'));
+  }
+  const bv: number[] = [];
+  for (let v = 0; v < cols; v++) {
+    bv.push(f.local(vec ? 'v128' : 'f32'));
+  }
+  const ap: number[] = [];
+  for (let r = 0; r < mr; r++) {
+    ap.push(f.local('i32'));
+  }
+  const bp = f.local('i32');
+  const kk = f.local('i32');
+  const av = f.local(vec ? 'v128' : 'f32');
+  // init
+  for (const x of acc) {
+    if (vec) {
+      f.v128Zero().set(x);
+    } else {
+      f.f32(0).set(x);
+    }
+  }
+  f.get(T.a).set(ap[0]);
+  for (let r = 1; r < mr; r++) {
+    f.get(ap[r - 1]).get(T.rsA).i32Add().set(ap[r]);
+  }
+  f.get(T.b).set(bp);
+  f.get(T.k).set(kk);
+  f.block().loop();
+  f.get(kk).i32Eqz().brIf(1);
+  for (let v = 0; v < cols; v++) {
+    if (vec) {
+      f.get(bp).v128Load(16 * v).set(bv[v]);
+    } else {
+      f.get(bp).f32Load().set(bv[v]);
+    }
+  }
+  for (let r = 0; r < mr; r++) {
+    if (vec) {
+      f.get(ap[r]).v128Load32Splat().set(av);
+    } else {
+      f.get(ap[r]).f32Load().set(av);
+    }
+    for (let v = 0; v < cols; v++) {
+      const x = acc[r * cols + v];
+      f.get(x).get(av).get(bv[v]);
+      if (vec) {
+        f.f32x4Mul().f32x4Add();
+      } else {
+        f.f32Mul().f32Add();
+      }
+      f.set(x);
+    }
+    f.incBy(ap[r], T.ksA);
+  }
+  f.incBy(bp, T.ldb);
+  f.inc(kk, -1);
+  f.br(0).end().end();
+  // epilogue: bias, relu, store
+  const cp = f.local('i32');
+  f.get(T.c).set(cp);
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < cols; v++) {
+      const x = acc[r * cols + v];
+      f.get(T.bias).if();
+      f.get(x).get(T.bias);
+      if (vec) {
+        f.v128Load(16 * v).f32x4Add();
+      } else {
+        f.f32Load().f32Add();
+      }
+      f.set(x).end();
+      f.get(T.relu).if();
+      if (vec) {
+        f.get(x).v128Zero().f32x4Max().set(x);
+      } else {
+        f.get(x).f32(0).f32Max().set(x);
+      }
+      f.end();
+      f.get(cp).get(x);
+      if (vec) {
+        f.v128Store(16 * v);
+      } else {
+        f.f32Store();
+      }
+    }
+    if (r + 1 < mr) {
+      f.incBy(cp, T.ldc);
+    }
+  }
+  return f;
+}
+
+/** gemm driver: column blocks of 8, then 4, then single columns; row tiles of MR, then 1. */
+function gemmDriver(tileIndex: (mr: number, nv: number) => number): FnBuilder {
+  const P = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11 };
+  const f = new FnBuilder('gemm', new Array<ValType>(12).fill('i32'));
+  const j = f.local('i32');
+  const i = f.local('i32');
+  const emitRows = (nv: number): void => {
+    f.i32(0).set(i);
+    for (const mr of [GEMM_MR, 1]) {
+      f.block().loop();
+      // exit when i + mr > m
+      f.get(P.m).get(i).i32Sub().i32(mr).i32LtS().brIf(1);
+      f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add();
+      f.get(P.rsA).get(P.ksA);
+      f.get(P.b).get(j).i32(4).i32Mul().i32Add();
+      f.get(P.ldb);
+      f.get(P.c).get(i).get(P.ldc).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
+      f.get(P.ldc).get(P.k);
+      f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
+      f.get(P.relu);
+      f.call(tileIndex(mr, nv));
+      f.inc(i, mr).br(0);
+      f.end().end();
+    }
+  };
+  f.i32(0).set(j);
+  // blocks of 8 columns
+  f.block().loop();
+  f.get(P.n).get(j).i32Sub().i32(8).i32LtS().brIf(1);
+  emitRows(2);
+  f.inc(j, 8).br(0);
+  f.end().end();
+  // one block of 4
+  f.get(P.n).get(j).i32Sub().i32(4).i32GeS().if();
+  emitRows(1);
+  f.inc(j, 4);
+  f.end();
+  // single columns
+  f.block().loop();
+  f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
+  emitRows(0);
+  f.inc(j, 1).br(0);
+  f.end().end();
+  return f;
+}
+
+/**
+ * An elementwise kernel over `count` float32 elements: inputs and outputs are pointers, scalars
+ * are f32 parameters. `body` computes the outputs from the loaded inputs with the given ops, in
+ * the same order for the SIMD loop and the scalar tail.
+ */
+interface Ew {
+  inp(i: number): void;
+  sc(i: number): void;
+  add(): void;
+  sub(): void;
+  mul(): void;
+  div(): void;
+  sqrt(): void;
+  /** stores the top of the stack as output o (and keeps a copy in a local for reuse) */
+  out(o: number): void;
+  /** pushes output o computed earlier */
+  res(o: number): void;
+}
+
+function elementwise(
+  fname: string,
+  nIn: number,
+  nOut: number,
+  nScalars: number,
+  body: (e: Ew) => void,
+): FnBuilder {
+  const params: ValType[] = [
+    ...new Array<ValType>(nIn + nOut + 1).fill('i32'),
+    ...new Array<ValType>(nScalars).fill('f32'),
+  ];
+  const f = new FnBuilder(fname, params);
+  const countP = nIn + nOut;
+  const off = f.local('i32');
+  const end4 = f.local('i32');
+  const endAll = f.local('i32');
+  const vs: number[] = [];
+  for (let s = 0; s < nScalars; s++) {
+    vs.push(f.local('v128'));
+    f.get(countP + 1 + s)
+      .f32x4Splat()
+      .set(vs[s]);
+  }
+  const vres: number[] = [];
+  const sres: number[] = [];
+  for (let o = 0; o < nOut; o++) {
+    vres.push(f.local('v128'));
+    sres.push(f.local('f32'));
+  }
+  f.get(countP).i32(4).i32Mul().set(endAll);
+  f.get(countP).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.i32(0).set(off);
+  const emit = (vec: boolean): void => {
+    const e: Ew = {
+      inp: (i) => {
+        f.get(i).get(off).i32Add();
+        if (vec) {
+          f.v128Load();
+        } else {
+          f.f32Load();
+        }
+      },
+      sc: (s) => {
+        if (vec) {
+          f.get(vs[s]);
+        } else {
+          f.get(countP + 1 + s);
+        }
+      },
+      add: () => (vec ? f.f32x4Add() : f.f32Add()),
+      sub: () => (vec ? f.f32x4Sub() : f.f32Sub()),
+      mul: () => (vec ? f.f32x4Mul() : f.f32Mul()),
+      div: () => (vec ? f.f32x4Div() : f.f32Div()),
+      sqrt: () => (vec ? f.f32x4Sqrt() : f.f32Sqrt()),
+      out: (o) => {
+        const l = vec ? vres[o] : sres[o];
+        f.set(l);
+        f.get(nIn + o)
+          .get(off)
+          .i32Add()
+          .get(l);
+        if (vec) {
+          f.v128Store();
+        } else {
+          f.f32Store();
+        }
+      },
+      res: (o) => {
+        f.get(vec ? vres[o] : sres[o]);
+      },
+    };
+    body(e);
+  };
+  // SIMD loop
+  f.block().loop();
+  f.get(off).get(end4).i32GeS().brIf(1);
+  emit(true);
+  f.inc(off, 16).br(0);
+  f.end().end();
+  // scalar tail
+  f.block().loop();
+  f.get(off).get(endAll).i32GeS().brIf(1);
+  emit(false);
+  f.inc(off, 4).br(0);
+  f.end().end();
+  return f;
+}
+
+function reluMask(): FnBuilder {
+  // reluMask(dy, y, out, count): out = (y > 0) ? dy : 0
+  const f = new FnBuilder('reluMask', ['i32', 'i32', 'i32', 'i32']);
+  const off = f.local('i32');
+  const end4 = f.local('i32');
+  const endAll = f.local('i32');
+  f.get(3).i32(4).i32Mul().set(endAll);
+  f.get(3).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.i32(0).set(off);
+  f.block().loop();
+  f.get(off).get(end4).i32GeS().brIf(1);
+  f.get(2).get(off).i32Add();
+  f.get(0).get(off).i32Add().v128Load();
+  f.get(1).get(off).i32Add().v128Load().v128Zero().f32x4Gt();
+  f.v128And().v128Store();
+  f.inc(off, 16).br(0);
+  f.end().end();
+  f.block().loop();
+  f.get(off).get(endAll).i32GeS().brIf(1);
+  f.get(2).get(off).i32Add();
+  f.get(0).get(off).i32Add().f32Load();
+  f.f32(0);
+  f.get(1).get(off).i32Add().f32Load().f32(0).f32Gt();
+  f.select().f32Store();
+  f.inc(off, 4).br(0);
+  f.end().end();
+  return f;
+}
+
+function transpose(): FnBuilder {
+  // transpose(src, dst, rows, cols)
+  const f = new FnBuilder('transpose', ['i32', 'i32', 'i32', 'i32']);
+  const r = f.local('i32');
+  const c = f.local('i32');
+  const sp = f.local('i32');
+  f.get(0).set(sp);
+  f.i32(0).set(r);
+  f.block().loop();
+  f.get(r).get(2).i32GeS().brIf(1);
+  f.i32(0).set(c);
+  f.block().loop();
+  f.get(c).get(3).i32GeS().brIf(1);
+  // dst + (c*rows + r)*4 = src[sp]
+  f.get(1).get(c).get(2).i32Mul().get(r).i32Add().i32(4).i32Mul().i32Add();
+  f.get(sp).f32Load().f32Store();
+  f.inc(sp, 4).inc(c, 1).br(0);
+  f.end().end();
+  f.inc(r, 1).br(0);
+  f.end().end();
+  return f;
+}
+
+/** The module's bytes (built once per process). */
+let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
+let compiled: WebAssembly.Module | undefined;
+
+export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
+  if (!moduleBytes) {
+    const fns: FnBuilder[] = [];
+    const tiles = new Map<string, number>();
+    for (const mr of [GEMM_MR, 1]) {
+      for (const nv of [2, 1, 0]) {
+        tiles.set(`${mr}x${nv}`, fns.length);
+        fns.push(tile(mr, nv));
+      }
+    }
+    fns.push(gemmDriver((mr, nv) => tiles.get(`${mr}x${nv}`)!));
+    fns.push(reluMask());
+    // sgd(w, g, outW, count, lr)
+    fns.push(
+      elementwise('sgd', 2, 1, 1, (e) => {
+        e.inp(0);
+        e.sc(0);
+        e.inp(1);
+        e.mul();
+        e.sub();
+        e.out(0);
+      }),
+    );
+    // momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
+    fns.push(
+      elementwise('momentum', 3, 2, 2, (e) => {
+        e.sc(1);
+        e.inp(2);
+        e.mul();
+        e.inp(1);
+        e.add();
+        e.out(1);
+        e.inp(0);
+        e.sc(0);
+        e.res(1);
+        e.mul();
+        e.sub();
+        e.out(0);
+      }),
+    );
+    // adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
+    fns.push(
+      elementwise('adam', 4, 3, 6, (e) => {
+        // m' = b1·m + c1·g
+        e.sc(1);
+        e.inp(2);
+        e.mul();
+        e.sc(3);
+        e.inp(1);
+        e.mul();
+        e.add();
+        e.out(1);
+        // v' = b2·v + c2·(g·g)
+        e.sc(2);
+        e.inp(3);
+        e.mul();
+        e.sc(4);
+        e.inp(1);
+        e.inp(1);
+        e.mul();
+        e.mul();
+        e.add();
+        e.out(2);
+        // w' = w − (lr·m') / (√v' + eps)
+        e.inp(0);
+        e.sc(0);
+        e.res(1);
+        e.mul();
+        e.res(2);
+        e.sqrt();
+        e.sc(5);
+        e.add();
+        e.div();
+        e.sub();
+        e.out(0);
+      }),
+    );
+    fns.push(transpose());
+    moduleBytes = assemble(fns);
+  }
+  return moduleBytes;
+}
+
+/** Instantiates the kernels on `memory` (synchronously; the module is small). */
+export function instantiateKernels(memory: WebAssembly.Memory): WasmKernels {
+  compiled ??= new WebAssembly.Module(kernelModuleBytes());
+  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
+  return instance.exports as unknown as WasmKernels;
+}

@@ -1,0 +1,70 @@
+/** Small formatters shared by the views. Pure. */
+import type { EvalResult, TrainingConfig } from '../../../shared/training';
+
+/** First 12 hex digits of a checkpoint id. */
+export function short(id: string): string {
+  return id.slice(0, 12);
+}
+
+/** 1234567 → "1,234,567". */
+export function int(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+/** A precision in [0,1] as a percentage with two decimals. */
+export function pct(p: number | undefined): string {
+  return p === undefined ? '—' : `${(p * 100).toFixed(2)}%`;
+}
+
+/** A loss with 4 significant digits. */
+export function loss(v: number | null | undefined): string {
+  return v === null || v === undefined ? '—' : v.toPrecision(4);
+}
+
+/** Seconds as "1h 02m", "3m 05s" or "12s". */
+export function duration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) {
+    return '—';
+  }
+  const s = Math.round(seconds);
+  if (s >= 3600) {
+    return `${Math.floor(s / 3600)}h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  }
+  if (s >= 60) {
+    return `${Math.floor(s / 60)}m ${String(s % 60).padStart(2, '0')}s`;
+  }
+  return `${s}s`;
+}
+
+/** Bytes as "1.2 MB". */
+export function bytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB'];
+  let v = n;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${v.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
+}
+
+/** "mlp 128,32 · sgd lr 0.01 · batch 100 · seed 7 · wasm" */
+export function configLine(c: TrainingConfig): string {
+  const model = c.model.kind === 'mlp' ? `mlp ${c.model.hidden.join(',')}` : c.model.kind;
+  return `${c.dataset} · ${model} · ${c.optimizer.kind} lr ${c.optimizer.lr} · batch ${c.batchSize} · seed ${c.seed} · ${c.backend}`;
+}
+
+/** "test 91.78% · validation 91.50%" for whichever splits are present. */
+export function evalLine(e: EvalResult | undefined): string {
+  if (!e) {
+    return '—';
+  }
+  const parts: string[] = [];
+  for (const split of ['train', 'validation', 'test'] as const) {
+    const s = e[split];
+    if (s) {
+      parts.push(`${split} ${pct(s.precision)}`);
+    }
+  }
+  return parts.length > 0 ? parts.join(' · ') : '—';
+}

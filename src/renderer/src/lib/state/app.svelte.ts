@@ -1,0 +1,211 @@
+/**
+ * The application's shared state: the run graph, the jobs the UI follows, the store, the current
+ * view and selection, and notices. Everything comes from one LockstepClient; events update the
+ * live jobs at once and refresh the run graph (throttled) when checkpoints land.
+ */
+import { SvelteMap } from 'svelte/reactivity';
+import type {
+  ContinueRequest,
+  Disposer,
+  JobInfo,
+  LockstepClient,
+  RunInfo,
+  StartRunRequest,
+  StoreInfo,
+} from '../../../../shared/contract';
+import { LiveJob, isTrainResult } from './live.svelte';
+
+export type View = 'runs' | 'charts' | 'compare' | 'study' | 'bundles';
+
+export interface Notice {
+  id: number;
+  kind: 'info' | 'success' | 'error';
+  text: string;
+}
+
+/** The message of anything thrown. */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class AppState {
+  readonly client: LockstepClient;
+  runs = $state.raw<RunInfo[]>([]);
+  store = $state.raw<StoreInfo | null>(null);
+  loaded = $state(false);
+  view = $state<View>('runs');
+  /** selected checkpoint id */
+  selected = $state<string | null>(null);
+  /** job shown in the live panel */
+  focusJob = $state<string | null>(null);
+  jobs = new SvelteMap<string, LiveJob>();
+  notices = $state.raw<Notice[]>([]);
+  /** checkpoint id → label of the job that reproduced it bit for bit */
+  reproduced = new SvelteMap<string, string>();
+  /** checkpoint id → ISO time verified in this session */
+  verified = new SvelteMap<string, string>();
+  /** bumped after every graph refresh (for views that re-query) */
+  graphVersion = $state(0);
+
+  #disposers: Disposer[] = [];
+  #refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  #noticeId = 0;
+
+  constructor(client: LockstepClient) {
+    this.client = client;
+  }
+
+  /** Subscribes to events and loads the store, graph and jobs. */
+  async init(): Promise<void> {
+    const c = this.client;
+    this.#disposers.push(
+      c.on('job', (info) => {
+        this.#job(info).setInfo(info);
+        if (info.state !== 'running' && info.state !== 'queued') {
+          this.refreshSoon();
+        }
+      }),
+      c.on('progress', (p) => this.jobs.get(p.job)?.onProgress(p)),
+      c.on('metrics', (m) => this.jobs.get(m.job)?.onMetrics(m)),
+      c.on('checkpoint', (e) => {
+        const job = this.jobs.get(e.job);
+        job?.onCheckpoint(e);
+        if (!e.created && job && job.fromStep !== e.step) {
+          this.reproduced.set(e.id, job.info.label);
+        }
+        this.refreshSoon();
+      }),
+      c.on('work', (w) => this.jobs.get(w.job)?.onWork(w)),
+      c.on('finished', (f) => {
+        const job = this.jobs.get(f.job);
+        job?.onFinished(f);
+        if (f.error) {
+          this.notify('error', `${job?.info.label ?? f.kind} failed: ${f.error.message}`);
+        } else if (isTrainResult(f.result) && f.result.reproduced > 0 && f.result.created === 0) {
+          this.notify(
+            'success',
+            `Identical: ${f.result.reproduced} checkpoint(s) reproduced bit for bit, none new.`,
+          );
+        }
+        this.refreshSoon(0);
+      }),
+    );
+    await Promise.all([this.refreshGraph(), this.#loadJobs(), this.#loadStore()]);
+    this.loaded = true;
+  }
+
+  dispose(): void {
+    for (const d of this.#disposers) {
+      d();
+    }
+    this.#disposers = [];
+  }
+
+  #job(info: JobInfo): LiveJob {
+    let job = this.jobs.get(info.id);
+    if (!job) {
+      job = new LiveJob(info);
+      this.jobs.set(info.id, job);
+      if (job.isTraining && (this.focusJob === null || !this.jobs.get(this.focusJob)?.active)) {
+        this.focusJob = info.id;
+      }
+    }
+    return job;
+  }
+
+  async #loadJobs(): Promise<void> {
+    for (const info of await this.client.listJobs({})) {
+      this.#job(info).setInfo(info);
+    }
+  }
+
+  async #loadStore(): Promise<void> {
+    this.store = await this.client.storeInfo({});
+  }
+
+  /** Reloads the run graph now. */
+  async refreshGraph(): Promise<void> {
+    try {
+      this.runs = await this.client.listGraph({});
+      this.graphVersion++;
+    } catch (err) {
+      this.notify('error', `Could not load the run graph: ${messageOf(err)}`);
+    }
+  }
+
+  /** Reloads the run graph after `ms` (coalescing bursts of events). */
+  refreshSoon(ms = 250): void {
+    if (this.#refreshTimer !== null) {
+      return;
+    }
+    this.#refreshTimer = setTimeout(() => {
+      this.#refreshTimer = null;
+      void this.refreshGraph();
+      void this.#loadStore().catch(() => undefined);
+    }, ms);
+  }
+
+  notify(kind: Notice['kind'], text: string): void {
+    const id = ++this.#noticeId;
+    this.notices = [...this.notices.slice(-4), { id, kind, text }];
+    if (kind !== 'error') {
+      setTimeout(() => this.dismiss(id), 8000);
+    }
+  }
+
+  dismiss(id: number): void {
+    this.notices = this.notices.filter((n) => n.id !== id);
+  }
+
+  /** Starts a new run and follows it. */
+  async startRun(req: StartRunRequest): Promise<LiveJob> {
+    const info = await this.client.startRun(req);
+    const job = this.#job(info);
+    job.setInfo(info);
+    this.focusJob = info.id;
+    return job;
+  }
+
+  /** Continues or branches from a checkpoint and follows the job. */
+  async continueRun(req: ContinueRequest): Promise<LiveJob> {
+    const info = await this.client.continueRun(req);
+    const job = this.#job(info);
+    job.setInfo(info);
+    this.focusJob = info.id;
+    return job;
+  }
+
+  /** Follows a non-training job (verify, study, export, import) from its JobInfo. */
+  follow(info: JobInfo): LiveJob {
+    const job = this.#job(info);
+    job.setInfo(info);
+    return job;
+  }
+
+  async control(job: string, action: 'pause' | 'resume' | 'stop'): Promise<void> {
+    try {
+      const req = { job };
+      const info =
+        action === 'pause'
+          ? await this.client.pauseJob(req)
+          : action === 'resume'
+            ? await this.client.resumeJob(req)
+            : await this.client.stopJob(req);
+      this.#job(info).setInfo(info);
+    } catch (err) {
+      this.notify('error', `Could not ${action} the job: ${messageOf(err)}`);
+    }
+  }
+
+  /** The job shown in the live panel, if any. */
+  get focused(): LiveJob | null {
+    return this.focusJob === null ? null : (this.jobs.get(this.focusJob) ?? null);
+  }
+
+  /** Every branch of every run (flattened). */
+  get branches(): { run: RunInfo; name: string; baseStep: number | null }[] {
+    return this.runs.flatMap((run) =>
+      run.branches.map((b) => ({ run, name: b.name, baseStep: b.baseStep })),
+    );
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * One job as the UI follows it: state, progress, the streaming loss series, evaluation points,
+ * checkpoints written (and whether each already existed), work progress and the final result.
+ * Series are `$state.raw` arrays replaced whole on each event (the chart takes them as they are).
+ */
+import type { JobInfo, ServiceEvents, TrainResult } from '../../../../shared/contract';
+import type { EvalResult } from '../../../../shared/training';
+
+export interface Point {
+  x: number;
+  y: number;
+}
+
+export type Finished = ServiceEvents['finished'];
+
+/** Whether a finished payload is a train/continue result. */
+export function isTrainResult(r: Finished['result']): r is TrainResult {
+  return r !== undefined && 'stateHash' in r && 'reproduced' in r;
+}
+
+export class LiveJob {
+  info: JobInfo;
+  step = $state(0);
+  fromStep = $state(0);
+  toStep = $state(0);
+  stepsPerSecond = $state(0);
+  losses = $state.raw<Point[]>([]);
+  evals = $state.raw<{ step: number; eval: EvalResult }[]>([]);
+  checkpoints = $state.raw<{ id: string; step: number; created: boolean }[]>([]);
+  work = $state.raw<{ done: number; total: number; label: string } | null>(null);
+  finished = $state.raw<Finished | null>(null);
+
+  constructor(info: JobInfo) {
+    this.info = $state.raw(info);
+    this.fromStep = info.fromStep ?? info.step ?? 0;
+    this.step = info.step ?? this.fromStep;
+    this.toStep = info.toStep ?? 0;
+  }
+
+  /** true while the job may still make progress */
+  get active(): boolean {
+    const s = this.info.state;
+    return s === 'queued' || s === 'running' || s === 'paused';
+  }
+
+  get isTraining(): boolean {
+    return this.info.kind === 'train' || this.info.kind === 'continue';
+  }
+
+  /** fraction done in [0, 1] */
+  get fraction(): number {
+    if (this.work && this.work.total > 0) {
+      return Math.min(1, this.work.done / this.work.total);
+    }
+    const span = this.toStep - this.fromStep;
+    return span > 0 ? Math.min(1, Math.max(0, (this.step - this.fromStep) / span)) : 0;
+  }
+
+  /** seconds left at the current speed, or NaN */
+  get etaSeconds(): number {
+    return this.stepsPerSecond > 0 ? (this.toStep - this.step) / this.stepsPerSecond : NaN;
+  }
+
+  /** checkpoints this job wrote that already existed (identical states) */
+  get reproduced(): number {
+    return this.checkpoints.filter((c) => !c.created && c.step !== this.fromStep).length;
+  }
+
+  get trainResult(): TrainResult | null {
+    const r = this.finished?.result;
+    return isTrainResult(r) ? r : null;
+  }
+
+  setInfo(info: JobInfo): void {
+    this.info = info;
+    if (info.fromStep !== undefined && this.losses.length === 0) {
+      this.fromStep = info.fromStep;
+    }
+    if (info.toStep !== undefined) {
+      this.toStep = info.toStep;
+    }
+    if (info.step !== undefined && info.step > this.step) {
+      this.step = info.step;
+    }
+  }
+
+  onProgress(p: ServiceEvents['progress']): void {
+    this.step = p.step;
+    this.toStep = p.toStep;
+    this.stepsPerSecond = p.stepsPerSecond;
+    if (p.losses.length > 0) {
+      this.losses = this.losses.concat(p.losses.map((l) => ({ x: l.step, y: l.loss })));
+    }
+  }
+
+  onMetrics(m: ServiceEvents['metrics']): void {
+    this.evals = [...this.evals, { step: m.step, eval: m.eval }];
+  }
+
+  onCheckpoint(c: ServiceEvents['checkpoint']): void {
+    this.checkpoints = [...this.checkpoints, { id: c.id, step: c.step, created: c.created }];
+  }
+
+  onWork(w: ServiceEvents['work']): void {
+    this.work = { done: w.done, total: w.total, label: w.label };
+  }
+
+  onFinished(f: Finished): void {
+    this.finished = f;
+    const r = f.result;
+    if (isTrainResult(r)) {
+      this.step = r.step;
+    }
+  }
+}

@@ -1,0 +1,197 @@
+/**
+ * Runtime schemas at the service boundary (zod 4): one strict schema per method of
+ * {@link LockstepService} and the wire envelopes every transport carries.
+ *
+ * Promises:
+ * - Every request object is strict: an unknown key is refused, strings and arrays are bounded,
+ *   numbers are finite, integers are integers, and the form limits come from {@link LIMITS}.
+ * - {@link payloadProblem} refuses prototype-pollution keys (`__proto__`, `constructor`,
+ *   `prototype`) at any depth, and payloads nested deeper than {@link MAX_DEPTH} or with more
+ *   than {@link MAX_NODES} values, before any schema looks at them.
+ * - {@link issuesText} turns a schema failure into one bounded line that never echoes the
+ *   offending value (a huge string stays out of the reply).
+ *
+ * No Node imports: the renderer imports this file.
+ */
+import { z } from 'zod';
+import { LIMITS, type MethodName, type RequestOf } from './contract';
+import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from './training';
+
+/** Longest ref (checkpoint id, prefix, branch name or branch@N) accepted. */
+export const MAX_REF_LENGTH = 256;
+/** Longest branch name accepted at the boundary (the store applies its own rules after). */
+export const MAX_BRANCH_LENGTH = 200;
+/** Longest file path accepted (export / import). */
+export const MAX_PATH_LENGTH = 4096;
+/** Deepest nesting of a payload. */
+export const MAX_DEPTH = 16;
+/** Most values (objects, arrays, scalars) in one payload. */
+export const MAX_NODES = 10_000;
+/** Largest frame a message transport accepts, in characters. */
+export const MAX_FRAME = 1 << 20;
+/** Most histogram bins. */
+export const MAX_BINS = 512;
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+const ref = z.string().min(1).max(MAX_REF_LENGTH);
+const branchName = z.string().min(1).max(MAX_BRANCH_LENGTH);
+const absPath = z
+  .string()
+  .min(1)
+  .max(MAX_PATH_LENGTH)
+  .refine((p) => !p.includes('\0'), 'must not contain a NUL character')
+  .refine((p) => p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\'), {
+    message: 'must be an absolute path',
+  });
+const stepCount = z.number().int().min(1).max(LIMITS.maxSteps);
+const interval = z.number().int().min(1).max(LIMITS.maxSteps);
+const learningRate = z.number().gt(0).max(1000);
+const seed = z.number().int().min(0).max(LIMITS.maxSeed);
+const batchSize = z.number().int().min(1).max(Math.max(...Object.values(LIMITS.maxBatchSize)));
+const hidden = z
+  .array(z.number().int().min(1).max(LIMITS.maxHiddenUnits))
+  .max(LIMITS.maxHiddenLayers);
+const empty = z.strictObject({});
+const jobRef = z.strictObject({ job: z.string().min(1).max(64) });
+
+/** A batch size must fit the dataset's training split. */
+function batchFitsDataset(
+  v: { dataset: (typeof DATASETS)[number]; batchSize: number },
+  ctx: z.core.$RefinementCtx,
+): void {
+  const max = LIMITS.maxBatchSize[v.dataset];
+  if (v.batchSize > max) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['batchSize'],
+      message: `at most ${max} for the ${v.dataset} dataset`,
+    });
+  }
+}
+
+const trainFields = {
+  dataset: z.enum(DATASETS),
+  model: z.enum(MODELS),
+  hidden,
+  optimizer: z.enum(OPTIMIZERS),
+  lr: learningRate,
+  batchSize,
+  steps: stepCount,
+  checkpointEvery: interval,
+  evalEvery: interval,
+  backend: z.enum(BACKENDS),
+};
+
+const startRun = z
+  .strictObject({
+    ...trainFields,
+    seed: z.union([seed, z.literal('auto')]),
+    branch: branchName.optional(),
+  })
+  .superRefine(batchFitsDataset);
+
+const study = z.strictObject({
+  runs: z.number().int().min(1).max(LIMITS.maxStudyRuns),
+  train: z.strictObject({ ...trainFields, seed: seed.optional() }).superRefine(batchFitsDataset),
+});
+
+/** Request schema of every method. */
+export const REQUEST_SCHEMAS = {
+  startRun,
+  continueRun: z.strictObject({
+    ref,
+    steps: stepCount,
+    lr: learningRate.optional(),
+    optimizer: z.enum(OPTIMIZERS).optional(),
+    batchSize: batchSize.optional(),
+    branch: branchName.optional(),
+    checkpointEvery: interval.optional(),
+    evalEvery: interval.optional(),
+  }),
+  stopJob: jobRef,
+  pauseJob: jobRef,
+  resumeJob: jobRef,
+  listJobs: empty,
+  listGraph: empty,
+  showCheckpoint: z.strictObject({ ref }),
+  histograms: z.strictObject({ ref, bins: z.number().int().min(1).max(MAX_BINS).optional() }),
+  trace: z.strictObject({
+    ref,
+    from: z.number().int().min(0).max(LIMITS.maxSteps).optional(),
+    to: z.number().int().min(0).max(LIMITS.maxSteps).optional(),
+    withIndices: z.boolean().optional(),
+  }),
+  compare: z.strictObject({ a: ref, b: ref }),
+  verify: z.strictObject({ ref, from: ref.optional() }),
+  study,
+  exportBundle: z.strictObject({ ref, path: absPath }),
+  importBundle: z.strictObject({ path: absPath }),
+  storeInfo: empty,
+} satisfies { [M in MethodName]: z.ZodType<RequestOf<M>> };
+
+/** A call from a client: `id` pairs it with its reply. */
+export const callMessage = z.strictObject({
+  type: z.literal('call'),
+  id: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  method: z.string().min(1).max(64),
+  params: z.unknown(),
+});
+export type CallMessage = z.infer<typeof callMessage>;
+
+/** What a message transport's server may send. */
+export const serverMessage = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('result'),
+    id: z.number(),
+    result: z.unknown(),
+  }),
+  z.object({
+    type: z.literal('error'),
+    id: z.number().nullable(),
+    error: z.object({ name: z.string(), code: z.string(), message: z.string() }),
+  }),
+  z.object({ type: z.literal('event'), event: z.string(), payload: z.unknown() }),
+]);
+export type ServerMessage = z.infer<typeof serverMessage>;
+
+/**
+ * Why `value` may not be looked at by a schema: a forbidden key, too deep, or too big; null
+ * when it is fine. Walks own keys only and never invokes getters of a plain JSON value.
+ */
+export function payloadProblem(value: unknown): string | null {
+  let nodes = 0;
+  const walk = (v: unknown, depth: number, where: string): string | null => {
+    nodes++;
+    if (nodes > MAX_NODES) {
+      return `payload has more than ${MAX_NODES} values`;
+    }
+    if (v === null || typeof v !== 'object') {
+      return null;
+    }
+    if (depth > MAX_DEPTH) {
+      return `payload is nested deeper than ${MAX_DEPTH} levels`;
+    }
+    for (const key of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        return `forbidden key '${key}' at ${where || 'top level'}`;
+      }
+      const problem = walk((v as Record<string, unknown>)[key], depth + 1, `${where}.${key}`);
+      if (problem !== null) {
+        return problem;
+      }
+    }
+    return null;
+  };
+  return walk(value, 0, '');
+}
+
+/** One line describing a schema failure (at most three issues), never echoing values. */
+export function issuesText(error: z.ZodError): string {
+  const parts = error.issues.slice(0, 3).map((i) => {
+    const where = i.path.map((p) => String(p).slice(0, 40)).join('.');
+    return `${where || 'params'}: ${i.message.slice(0, 200)}`;
+  });
+  const more = error.issues.length > 3 ? ` (+${error.issues.length - 3} more)` : '';
+  return parts.join('; ') + more;
+}

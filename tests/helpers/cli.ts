@@ -1,0 +1,83 @@
+/** Runs the real `lockstep` CLI in a child process and snapshots store directories. */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'bin/lockstep.mjs');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** the parsed last stdout line when --json was given */
+  json?: unknown;
+}
+
+/** Runs `lockstep args…` to completion. */
+export function cli(args: string[], env: Record<string, string | undefined> = {}): CliResult {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1', ...env },
+    timeout: 600_000,
+  });
+  const out: CliResult = { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  if (args.includes('--json')) {
+    const lines = r.stdout.trim().split('\n');
+    try {
+      out.json = JSON.parse(lines[lines.length - 1]);
+    } catch {
+      out.json = undefined;
+    }
+  }
+  return out;
+}
+
+/** Starts `lockstep args…` without waiting (for kill tests). */
+export function cliAsync(args: string[], env: Record<string, string | undefined> = {}) {
+  return spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, CI: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+export function tempDir(prefix = 'lockstep-test-'): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** SHA-256 of every file under dir, by relative path: equal maps mean an untouched tree. */
+export function treeDigest(dir: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string, rel: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (statSync(p).isDirectory()) {
+        out[r + '/'] = 'dir';
+        walk(p, r);
+      } else {
+        out[r] = createHash('sha256').update(readFileSync(p)).digest('hex');
+      }
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+/** Small real training options on the fake dataset. */
+export const FAKE_TRAIN = [
+  '--dataset',
+  'fake',
+  '--model',
+  'mlp',
+  '--hidden',
+  '16,8',
+  '--batch-size',
+  '32',
+  '--lr',
+  '0.05',
+];
