@@ -8,13 +8,26 @@
  *   and repeated as a <meta> in `src/renderer/index.html` (a header cannot be relied on for
  *   file:// pages).
  * - The window never navigates away from the app and never opens another window.
- * - This file wires, it does not compute: the engine is never imported here. The service is
- *   attached to the window in {@link wireService}.
+ * - This file wires, it does not compute: the engine is never imported here. The service runs
+ *   on the store in the app's data folder (`LOCKSTEP_STORE` overrides it); training jobs run in
+ *   Electron utility processes (src/main/trainer-process.ts).
+ * - IPC: one invoke channel for every call and one event channel, generated from the contract
+ *   (src/shared/rpc.ts). Every call's sender is checked — the main window's own top frame, showing
+ *   the app's page — and its payload is validated by the method's schema before the service sees
+ *   it. Anything else gets an UNAUTHORIZED reply.
+ * - Quitting stops running jobs (each writes a checkpoint at its current step) before the app
+ *   exits; the store is crash-safe either way.
  */
 import { join } from 'node:path';
-import { app, BrowserWindow, dialog, Menu, session } from 'electron';
-import type { MenuItemConstructorOptions, WebContents } from 'electron';
+import { pathToFileURL } from 'node:url';
+import { app, BrowserWindow, dialog, ipcMain, Menu, session } from 'electron';
+import type { IpcMainInvokeEvent, MenuItemConstructorOptions, WebContents } from 'electron';
+import { EVENT_NAMES, type Disposer } from '../shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../shared/csp';
+import { handleCall, type Reply } from '../shared/rpc';
+import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../shared/rpc-ipc';
+import { createService, type LockstepHost } from './service/service';
+import { electronProcessFactory } from './worker/electron-process';
 
 /** The dev server URL electron-vite sets in `dev` mode; unset in a built app. */
 const devServerUrl = process.env['ELECTRON_RENDERER_URL'];
@@ -45,15 +58,123 @@ function installContentSecurityPolicy(ses: Electron.Session): void {
   });
 }
 
-/**
- * Attaches the application service to `win`.
- *
- * Intentionally empty for now: the IPC wiring (typed handlers generated from the contract in
- * `src/shared/`, sender and payload checks) is added by the contract work.
- */
-// eslint-disable-next-line @typescript-eslint/no-unused-vars -- filled in by the contract work
+/** The built renderer page (file://), or null in dev mode. */
+const appPageUrl =
+  devServerUrl === undefined
+    ? pathToFileURL(join(import.meta.dirname, '../renderer/index.html')).href
+    : null;
+
+/** True when `url` is the app's page itself (query and fragment ignored). */
+function isAppPage(url: string): boolean {
+  const page = url.replace(/[?#].*$/, '');
+  if (devServerUrl !== undefined) {
+    return page.startsWith(devServerUrl);
+  }
+  return page === appPageUrl;
+}
+
+/** The service, created once the app is ready; IPC calls before that wait for it. */
+let servicePromise: Promise<LockstepHost> | null = null;
+/** The window whose top frame may call the service. */
+let serviceWindow: BrowserWindow | undefined;
+
+/** The store folder: `LOCKSTEP_STORE`, else `<userData>/store`. */
+function storeDir(): string {
+  const explicit = process.env['LOCKSTEP_STORE'];
+  return explicit !== undefined && explicit.trim() !== ''
+    ? explicit
+    : join(app.getPath('userData'), 'store');
+}
+
+/** True when an IPC call comes from the main window's top frame showing the app's page. */
+function senderAllowed(event: IpcMainInvokeEvent): boolean {
+  const win = serviceWindow;
+  const frame = event.senderFrame;
+  return (
+    win !== undefined &&
+    !win.isDestroyed() &&
+    event.sender === win.webContents &&
+    frame !== null &&
+    frame === win.webContents.mainFrame &&
+    isAppPage(frame.url)
+  );
+}
+
+/** Registers the one IPC call handler (once, for the app's lifetime). */
+function installIpc(): void {
+  ipcMain.handle(IPC_CALL_CHANNEL, async (event, msg: unknown): Promise<Reply> => {
+    if (!senderAllowed(event)) {
+      return {
+        ok: false,
+        error: { name: 'ServiceError', code: 'UNAUTHORIZED', message: 'caller is not the app' },
+      };
+    }
+    if (msg === null || typeof msg !== 'object') {
+      return {
+        ok: false,
+        error: { name: 'ServiceError', code: 'BAD_INPUT', message: 'a call is { method, params }' },
+      };
+    }
+    const { method, params } = msg as { method?: unknown; params?: unknown };
+    if (servicePromise === null) {
+      return {
+        ok: false,
+        error: { name: 'ServiceError', code: 'INTERNAL', message: 'the service is not running' },
+      };
+    }
+    return handleCall(await servicePromise, method, params);
+  });
+}
+
+/** Attaches the application service to `win`: it may call, and it receives every event. */
 function wireService(win: BrowserWindow): void {
-  // Nothing yet: the IPC wiring is added by the contract work.
+  serviceWindow = win;
+  const disposers: Disposer[] = [];
+  void servicePromise?.then((service) => {
+    if (win.isDestroyed()) {
+      return;
+    }
+    for (const event of EVENT_NAMES) {
+      disposers.push(
+        service.on(event, (payload) => {
+          if (!win.isDestroyed()) {
+            win.webContents.send(IPC_EVENT_CHANNEL, { event, payload });
+          }
+        }),
+      );
+    }
+  });
+  win.on('closed', () => {
+    for (const d of disposers.splice(0)) {
+      d();
+    }
+    if (serviceWindow === win) {
+      serviceWindow = undefined;
+    }
+  });
+}
+
+/** Stops the service's jobs (checkpointing them) before the app quits. */
+function closeServiceOnQuit(): void {
+  let closed = false;
+  let closing = false;
+  app.on('before-quit', (event) => {
+    if (closed || servicePromise === null) {
+      return;
+    }
+    event.preventDefault();
+    if (closing) {
+      return;
+    }
+    closing = true;
+    void servicePromise
+      .then((service) => service.close())
+      .catch((e: unknown) => console.error('lockstep: closing the service failed', e))
+      .finally(() => {
+        closed = true;
+        app.quit();
+      });
+  });
 }
 
 /**
@@ -182,7 +303,18 @@ function main(): void {
   // Fires for the main window's contents too, before anything is loaded into them.
   app.on('web-contents-created', (_event, contents) => lockDownContents(contents));
 
+  installIpc();
+  closeServiceOnQuit();
   void app.whenReady().then(() => {
+    servicePromise = createService({
+      storeDir: storeDir(),
+      processFactory: electronProcessFactory(),
+      version: app.getVersion(),
+    });
+    servicePromise.catch((e: unknown) => {
+      dialog.showErrorBox('Lockstep cannot open its store', (e as Error).message);
+      app.exit(2);
+    });
     installContentSecurityPolicy(session.defaultSession);
     denyPermissions(session.defaultSession);
     Menu.setApplicationMenu(buildMenu(() => mainWindow));

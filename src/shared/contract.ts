@@ -115,6 +115,13 @@ export interface TraceInfo {
   ref: string;
   steps: TraceStepInfo[];
   evals: { step: number; eval: EvalResult }[];
+  /** the checkpoint the ref names, and its step */
+  checkpoint?: string;
+  step?: number;
+  /** digest algorithm(s) of the steps shown, e.g. 'xxh64' */
+  digests?: string[];
+  /** steps in the range with no recorded trace */
+  missing?: number;
 }
 
 export interface CompareReport {
@@ -131,13 +138,35 @@ export interface CompareReport {
   /** per-tensor table at the first divergent step */
   tensors?: { name: string; differing: number; maxAbsDiff: number; maxUlp: number }[];
   summary: string[];
+  /** both refs are the same checkpoint (differs from `identical` only across fingerprints) */
+  bitwiseIdentical?: boolean;
+  /** step at which `tensors` were compared: the first divergent step unless a run does not replay */
+  tensorStep?: number | null;
+  steps?: { a: number; b: number };
+  checkpoints?: { a: string; b: string };
+  /** across fingerprints: the states at `step` compared with |a−b| ≤ atol + rtol·max(|a|,|b|) */
+  tolerance?: { rtol: number; atol: number; step: number; within: boolean; worst: number | null };
 }
 
 export interface VerifyReport {
   verified: boolean;
   checkpoints: number;
   steps: number;
-  firstMismatch: null | { step: number; checkpoint?: string; tensor?: string; detail: string };
+  firstMismatch: null | {
+    step: number;
+    checkpoint?: string;
+    tensor?: string;
+    detail: string;
+    /** with `tensor`: count of differing elements, max |Δ|, max ULP distance */
+    differing?: number;
+    maxAbsDiff?: number;
+    maxUlp?: number;
+  };
+  /** the verified checkpoint and the step the replay started from */
+  checkpoint?: string;
+  fromStep?: number;
+  /** ms per replayed step */
+  msPerStep?: number;
 }
 
 export interface StudyGroupStats {
@@ -154,6 +183,24 @@ export interface StudyReport {
   /** same-seed spread as a share of the different-seed spread (0 is the goal) */
   sameSeedShare: number;
   determinismBug: null | { firstDifferingStep: number | null; detail: string };
+  createdAt?: string;
+  baseSeed?: number;
+  config?: TrainingConfig;
+  steps?: number;
+  /** same-seed spread of test precision as a share of the different-seed one */
+  sameSeedPrecisionShare?: number;
+  /** every run of the study */
+  results?: {
+    group: 'same' | 'different';
+    seed: number;
+    run: string;
+    branch: string;
+    checkpoint: string;
+    finalLoss: number | null;
+    testPrecision: number | null;
+  }[];
+  /** the store object holding this report */
+  object?: string;
 }
 
 // ---------- requests ----------

@@ -48,7 +48,11 @@ const stepCount = z.number().int().min(1).max(LIMITS.maxSteps);
 const interval = z.number().int().min(1).max(LIMITS.maxSteps);
 const learningRate = z.number().gt(0).max(1000);
 const seed = z.number().int().min(0).max(LIMITS.maxSeed);
-const batchSize = z.number().int().min(1).max(Math.max(...Object.values(LIMITS.maxBatchSize)));
+const batchSize = z
+  .number()
+  .int()
+  .min(1)
+  .max(Math.max(...Object.values(LIMITS.maxBatchSize)));
 const hidden = z
   .array(z.number().int().min(1).max(LIMITS.maxHiddenUnits))
   .max(LIMITS.maxHiddenLayers);
@@ -123,7 +127,8 @@ export const REQUEST_SCHEMAS = {
     withIndices: z.boolean().optional(),
   }),
   compare: z.strictObject({ a: ref, b: ref }),
-  verify: z.strictObject({ ref, from: ref.optional() }),
+  /** `ref` may also be the absolute path of a .lockstep bundle */
+  verify: z.strictObject({ ref: z.string().min(1).max(MAX_PATH_LENGTH), from: ref.optional() }),
   study,
   exportBundle: z.strictObject({ ref, path: absPath }),
   importBundle: z.strictObject({ path: absPath }),

@@ -218,8 +218,12 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
     bad('engine', 'lacks stateFormat or traceFormat');
   }
   arrayOf(m, 'configs').forEach((c, i) => checkConfig(c, `configs[${i}]`));
-  arrayOf(m, 'seeds').forEach((s, i) => typeof s === 'number' || bad(`seeds[${i}]`, 'is not a number'));
-  arrayOf(m, 'datasetDigests').forEach((d, i) => isStr(d) || bad(`datasetDigests[${i}]`, 'is not a string'));
+  arrayOf(m, 'seeds').forEach(
+    (s, i) => typeof s === 'number' || bad(`seeds[${i}]`, 'is not a number'),
+  );
+  arrayOf(m, 'datasetDigests').forEach(
+    (d, i) => isStr(d) || bad(`datasetDigests[${i}]`, 'is not a string'),
+  );
   arrayOf(m, 'backends').forEach((b, i) => isObj(b) || bad(`backends[${i}]`, 'is not an object'));
   const runs = arrayOf(m, 'runs').map(checkRun);
   const branches = arrayOf(m, 'branches').map(checkBranch);

@@ -30,7 +30,9 @@
  * metadata (mtime 1980-01-01 00:00 DOS time, no extended timestamp, mode 0644, deflate level 6),
  * so the same entries give the same bytes (with the same zlib). Names must pass the reader's
  * checks and be unique. It writes `<path>.tmp-…` in the same folder, fsyncs and renames, so `path`
- * is either absent/old or complete. onProgress(doneBytes, totalBytes) counts entry data consumed.
+ * is either absent/old or complete. onProgress(doneBytes, totalBytes) counts entry data consumed;
+ * if it throws (e.g. an AbortSignal's throwIfAborted), writeZip rejects with that error and
+ * leaves no file.
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -378,7 +380,11 @@ export async function writeZip(
           yield Buffer.from(data.buffer, data.byteOffset + pos, end - pos);
         }
       }
-      cb(null, Readable.from(chunks(), { objectMode: false }));
+      const src = Readable.from(chunks(), { objectMode: false });
+      // yazl does not listen for errors of its sources: an onProgress that throws (an abort)
+      // must fail the whole write instead of crashing the process
+      src.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
+      cb(null, src);
     });
   }
   zip.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));

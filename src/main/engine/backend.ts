@@ -12,6 +12,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
+import { registerKernels } from './kernels/register';
 import { InputError, type BackendFingerprint, type BackendName } from './types';
 
 const require = createRequire(import.meta.url);
@@ -80,6 +81,7 @@ export async function useBackend(name: BackendName): Promise<void> {
     }
   }
   await tf.ready();
+  registerKernels(name);
 }
 
 /** The fingerprint of the active backend. Bitwise replay is promised within one fingerprint. */

@@ -12,6 +12,7 @@
  * training ran straight through or was resumed.
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { K, kernelsActive, run } from './kernels/register';
 import { InputError, type OptimizerConfig, type OptimizerKind } from './types';
 
 export const DEFAULT_MOMENTUM = 0.9;
@@ -88,6 +89,10 @@ export function applyUpdate(
     map.set(name, tf.keep(t));
     old?.dispose();
   };
+  if (kernelsActive()) {
+    applyWithKernels(cfg, params, slots, counters, grads, replace);
+    return;
+  }
   tf.tidy(() => {
     if (cfg.kind === 'adam') {
       const t = (counters['adam/t'] ?? 0) + 1;
@@ -124,4 +129,48 @@ export function applyUpdate(
       }
     }
   });
+}
+
+/** The update rules above as our fused kernels (same float32 operations, one kernel per tensor). */
+function applyWithKernels(
+  cfg: OptimizerConfig,
+  params: Map<string, tf.Tensor>,
+  slots: Map<string, tf.Tensor>,
+  counters: Record<string, number>,
+  grads: Map<string, tf.Tensor>,
+  replace: (map: Map<string, tf.Tensor>, name: string, t: tf.Tensor) => void,
+): void {
+  if (cfg.kind === 'adam') {
+    const t = (counters['adam/t'] ?? 0) + 1;
+    counters['adam/t'] = t;
+    const { beta1, beta2, epsilon } = { ...ADAM_DEFAULTS, ...pick(cfg) };
+    const lrT = (cfg.lr * Math.sqrt(1 - Math.pow(beta2, t))) / (1 - Math.pow(beta1, t));
+    const attrs = { lr: lrT, b1: beta1, b2: beta2, c1: 1 - beta1, c2: 1 - beta2, eps: epsilon };
+    for (const [name, g] of grads) {
+      const [w, m, v] = run<tf.Tensor[]>(
+        K.adam,
+        { w: params.get(name)!, g, m: slots.get(`${name}/m`)!, v: slots.get(`${name}/v`)! },
+        attrs,
+      );
+      replace(slots, `${name}/m`, m);
+      replace(slots, `${name}/v`, v);
+      replace(params, name, w);
+    }
+  } else if (cfg.kind === 'momentum') {
+    const attrs = { lr: cfg.lr, mu: cfg.momentum ?? DEFAULT_MOMENTUM };
+    for (const [name, g] of grads) {
+      const [w, a] = run<tf.Tensor[]>(
+        K.momentum,
+        { w: params.get(name)!, g, acc: slots.get(`${name}/momentum`)! },
+        attrs,
+      );
+      replace(slots, `${name}/momentum`, a);
+      replace(params, name, w);
+    }
+  } else {
+    for (const [name, g] of grads) {
+      const [w] = run<tf.Tensor[]>(K.sgd, { w: params.get(name)!, g }, { lr: cfg.lr });
+      replace(params, name, w);
+    }
+  }
 }

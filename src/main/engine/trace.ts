@@ -5,14 +5,26 @@
  * object that the later checkpoint's node names; since the steps between two checkpoints are a
  * pure function of the earlier one, equal segments are one object.
  *
- * Digests here are fingerprints for finding where runs part, not identities: checkpoint ids stay
- * SHA-256 (state.ts).
+ * Digests are fingerprints for finding where runs part, not identities (checkpoint ids stay
+ * SHA-256, state.ts), so they are chosen for speed: XXH64 (seed 0), printed as 16 hex digits.
+ * - stateDigest = XXH64 over every parameter and optimizer slot in name order, each as its UTF-8
+ *   name, one 0x00 byte, then its float32 data little-endian. It is computed every step straight
+ *   from the backend's memory (Trainer.readTensors), so it costs a few per cent of a step.
+ * - batchDigest = XXH64 of the batch's example indices as little-endian uint32, in batch order.
+ * Format 1 segments (`lockstep/trace@1`, SHA-256 digests cut to 16 hex digits) are still read;
+ * their `digest` is reported as `sha256-16`. Digests of different algorithms never compare equal.
  */
 import { createHash } from 'node:crypto';
+import { createXXHash64, type IHasher } from 'hash-wasm';
 import { canonicalJson } from './canonical-json';
 import type { EvalResult, NamedTensor } from './types';
 
-export const TRACE_FORMAT = 'lockstep/trace@1';
+export const TRACE_FORMAT = 'lockstep/trace@2';
+export const TRACE_FORMAT_V1 = 'lockstep/trace@1';
+
+/** Digest algorithms of trace segments: `xxh64` (format 2) or `sha256-16` (format 1). */
+export type DigestAlgorithm = 'xxh64' | 'sha256-16';
+export const DIGEST_ALGORITHM: DigestAlgorithm = 'xxh64';
 
 export interface TraceStep {
   step: number;
@@ -22,7 +34,9 @@ export interface TraceStep {
 }
 
 export interface TraceSegment {
-  format: typeof TRACE_FORMAT;
+  format: typeof TRACE_FORMAT | typeof TRACE_FORMAT_V1;
+  /** how batchDigest and stateDigest were computed (absent in format 1: sha256-16) */
+  digest: DigestAlgorithm;
   /** step of the checkpoint the segment starts after */
   fromStep: number;
   steps: TraceStep[];
@@ -30,22 +44,72 @@ export interface TraceSegment {
   evals: { step: number; eval: EvalResult }[];
 }
 
-/** Digest of a batch's example indices (order matters). */
-export function batchDigest(indices: Uint32Array): string {
-  return createHash('sha256')
-    .update(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength))
-    .digest('hex')
-    .slice(0, 16);
+/** Computes trace digests. One per job (it holds a small WebAssembly hasher); not re-entrant. */
+export interface Digester {
+  readonly algorithm: DigestAlgorithm;
+  /** digest of named float32 tensors, which must be given in name order */
+  state(tensors: Iterable<readonly [string, Float32Array]>): string;
+  batch(indices: Uint32Array): string;
 }
 
-/** Digest of every tensor (sorted by name) of a state. */
-export function stateDigest(tensors: Record<string, NamedTensor>): string {
-  const h = createHash('sha256');
-  for (const name of Object.keys(tensors).sort()) {
-    const d = tensors[name].data;
-    h.update(name).update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-  }
-  return h.digest('hex').slice(0, 16);
+const NUL = new Uint8Array([0]);
+
+/** An XXH64 digester (the format-2 algorithm). */
+export async function createDigester(): Promise<Digester> {
+  const h: IHasher = await createXXHash64();
+  const names = new Map<string, Uint8Array>();
+  const enc = new TextEncoder();
+  return {
+    algorithm: 'xxh64',
+    state(tensors) {
+      h.init();
+      for (const [name, d] of tensors) {
+        let nb = names.get(name);
+        if (!nb) {
+          nb = enc.encode(name);
+          names.set(name, nb);
+        }
+        h.update(nb);
+        h.update(NUL);
+        h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      }
+      return h.digest('hex');
+    },
+    batch(indices) {
+      h.init();
+      h.update(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength));
+      return h.digest('hex');
+    },
+  };
+}
+
+/** The format-1 digests (SHA-256 cut to 16 hex digits), for checking old segments. */
+export function legacyDigester(): Digester {
+  return {
+    algorithm: 'sha256-16',
+    state(tensors) {
+      const h = createHash('sha256');
+      for (const [name, d] of tensors) {
+        h.update(name).update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      }
+      return h.digest('hex').slice(0, 16);
+    },
+    batch(indices) {
+      return createHash('sha256')
+        .update(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength))
+        .digest('hex')
+        .slice(0, 16);
+    },
+  };
+}
+
+/** The tensors of a state as [name, data] in name order (the input of Digester.state). */
+export function sortedTensors(
+  tensors: Record<string, NamedTensor>,
+): Array<readonly [string, Float32Array]> {
+  return Object.keys(tensors)
+    .sort()
+    .map((n) => [n, tensors[n].data] as const);
 }
 
 /** Collects one segment's steps; `take()` returns the encoded segment and starts the next. */
@@ -53,7 +117,10 @@ export class TraceRecorder {
   private steps: TraceStep[] = [];
   private evals: { step: number; eval: EvalResult }[] = [];
 
-  constructor(private fromStep: number) {}
+  constructor(
+    private fromStep: number,
+    private readonly digest: DigestAlgorithm = DIGEST_ALGORITHM,
+  ) {}
 
   record(step: TraceStep): void {
     this.steps.push(step);
@@ -71,6 +138,7 @@ export class TraceRecorder {
   take(nextFromStep: number): Uint8Array | null {
     const seg: TraceSegment = {
       format: TRACE_FORMAT,
+      digest: this.digest,
       fromStep: this.fromStep,
       steps: this.steps,
       evals: this.evals,
@@ -83,11 +151,28 @@ export class TraceRecorder {
   }
 }
 
-/** Parses a stored trace segment. */
+/** Parses a stored trace segment (format 1 or 2); throws if it is not one. */
 export function parseTrace(bytes: Uint8Array): TraceSegment {
-  const seg = JSON.parse(new TextDecoder().decode(bytes)) as TraceSegment;
-  if (seg?.format !== TRACE_FORMAT || !Array.isArray(seg.steps)) {
-    throw new Error(`not a trace segment of format ${TRACE_FORMAT}`);
+  let seg: TraceSegment;
+  try {
+    seg = JSON.parse(new TextDecoder().decode(bytes)) as TraceSegment;
+  } catch {
+    throw new Error('not a trace segment: invalid JSON');
   }
+  if (
+    seg === null ||
+    typeof seg !== 'object' ||
+    (seg.format !== TRACE_FORMAT && seg.format !== TRACE_FORMAT_V1) ||
+    !Array.isArray(seg.steps) ||
+    !Number.isInteger(seg.fromStep)
+  ) {
+    throw new Error(`not a trace segment of format ${TRACE_FORMAT} or ${TRACE_FORMAT_V1}`);
+  }
+  if (seg.format === TRACE_FORMAT_V1) {
+    seg.digest = 'sha256-16';
+  } else if (seg.digest !== 'xxh64') {
+    throw new Error(`trace segment uses an unknown digest '${String(seg.digest)}'`);
+  }
+  seg.evals = Array.isArray(seg.evals) ? seg.evals : [];
   return seg;
 }

@@ -11,8 +11,9 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fingerprint, resolveBackend, useBackend } from './backend';
-import { gather, INPUT_SIZE, loadDataset, type Dataset, type SplitName } from './data';
+import { INPUT_SIZE, loadDataset, type Dataset, type SplitName } from './data';
 import { BatchFeeder } from './feeder';
+import { gatherPixels } from './ops';
 import { initialParameters, layersOf, lossAndGradients, forward, type LayerSpec } from './models';
 import { applyUpdate, initialCounters, normalizeOptimizer, slotNames } from './optimizers';
 import { isValidSeed, RNG_SCHEME } from './rng';
@@ -136,14 +137,17 @@ export class Trainer {
     });
     await useBackend(cfg.backend);
     const sameOptimizer = cfg.optimizer.kind === base.optimizer.kind;
-    const params = initialParameters(cfg.model, cfg.seed);
+    // the parameters' names and shapes (without drawing initial weights: restoring is O(1))
+    const shapes = new Map<string, number[]>();
+    for (const l of layersOf(cfg.model)) {
+      shapes.set(`${l.name}/weights`, [l.inputs, l.outputs]);
+      shapes.set(`${l.name}/biases`, [l.outputs]);
+    }
     const tensors: Record<string, NamedTensor> = {};
-    for (const name of Object.keys(params)) {
+    for (const [name, shape] of shapes) {
       const t = state.tensors[name];
-      if (!t || t.shape.join(',') !== params[name].shape.join(',')) {
-        throw new InputError(
-          `checkpoint does not hold parameter ${name} of shape [${params[name].shape}]`,
-        );
+      if (!t || t.shape.join(',') !== shape.join(',')) {
+        throw new InputError(`checkpoint does not hold parameter ${name} of shape [${shape}]`);
       }
       tensors[name] = t;
     }
@@ -174,9 +178,12 @@ export class Trainer {
   trainStep(): StepResult {
     this.assertLive();
     const indices = this.nextBatchIndices();
-    gather(this.dataset.train, indices, { x: this.batchX, y: this.batchY });
+    const train = this.dataset.train;
+    for (let i = 0; i < indices.length; i++) {
+      this.batchY[i] = train.labels[indices[i]];
+    }
     const lossTensor = tf.tidy(() => {
-      const x = tf.tensor2d(this.batchX, [this.config.batchSize, INPUT_SIZE], 'float32');
+      const x = gatherPixels(train.pixels, indices, this.batchX);
       const y = tf.tensor1d(this.batchY, 'int32');
       const { loss, grads } = lossAndGradients(this.layers, this.params, x, y);
       applyUpdate(this.config.optimizer, this.params, this.slots, this.counters, grads);
@@ -213,6 +220,32 @@ export class Trainer {
     };
   }
 
+  /**
+   * Every parameter and slot as [name, data], sorted by name, for per-step digests: on wasm a
+   * view of the backend's heap (no copy; valid until the next step or allocation, read only).
+   */
+  readTensors(): Array<[string, Float32Array]> {
+    this.assertLive();
+    const be = tf.backend() as unknown as {
+      dataIdMap?: { get(id: object): { memoryOffset?: number } | undefined };
+      wasm?: { HEAPU8?: Uint8Array };
+    };
+    const heap = be.wasm?.HEAPU8;
+    const out: Array<[string, Float32Array]> = [];
+    for (const map of [this.params, this.slots]) {
+      for (const [name, t] of map) {
+        const off = heap ? be.dataIdMap?.get(t.dataId)?.memoryOffset : undefined;
+        out.push([
+          name,
+          heap && off !== undefined && off % 4 === 0
+            ? new Float32Array(heap.buffer, off, t.size)
+            : (t.dataSync() as Float32Array),
+        ]);
+      }
+    }
+    return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  }
+
   /** True when every parameter and slot is finite. */
   allFinite(): boolean {
     for (const map of [this.params, this.slots]) {
@@ -243,20 +276,20 @@ export class Trainer {
     const chunk = 1000;
     let correct = 0;
     const idx = new Uint32Array(chunk);
+    const scratch = new Float32Array(chunk * INPUT_SIZE);
     for (let start = 0; start < split.count; start += chunk) {
       const n = Math.min(chunk, split.count - start);
       const ids = idx.subarray(0, n);
       for (let i = 0; i < n; i++) {
         ids[i] = start + i;
       }
-      const { x, y } = gather(split, ids);
       const pred = tf.tidy(() =>
-        tf.argMax(forward(this.layers, this.params, tf.tensor2d(x, [n, INPUT_SIZE])), 1),
+        tf.argMax(forward(this.layers, this.params, gatherPixels(split.pixels, ids, scratch)), 1),
       );
       const p = pred.dataSync();
       pred.dispose();
       for (let i = 0; i < n; i++) {
-        if (p[i] === y[i]) {
+        if (p[i] === split.labels[start + i]) {
           correct++;
         }
       }

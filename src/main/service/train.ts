@@ -17,7 +17,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { encodeState } from '../engine/state';
-import { batchDigest, stateDigest, TraceRecorder } from '../engine/trace';
+import { createDigester, TraceRecorder } from '../engine/trace';
 import { Trainer, type ConfigOverrides } from '../engine/trainer';
 import { normalizeOptimizer } from '../engine/optimizers';
 import {
@@ -25,6 +25,7 @@ import {
   type EvalResult,
   type OptimizerKind,
   type TrainingConfig,
+  type TrainingState,
 } from '../engine/types';
 import type { BranchRecord, BranchStatus } from '../store/api';
 import type { Store } from '../store/store';
@@ -90,6 +91,15 @@ export interface JobResult {
   created: number;
 }
 
+/**
+ * Test-only hooks into the step loop. `afterStep` runs after every update, before its trace entry
+ * and checkpoint; a state it returns replaces the trainer's (e.g. a planted bit flip), so
+ * everything recorded from that step on sees the changed state.
+ */
+export interface JobHooks {
+  afterStep?(step: number, trainer: Trainer): TrainingState | void;
+}
+
 function checkSchedule(s: Schedule): Required<Schedule> {
   const int = (name: string, v: number, min: number): number => {
     if (!Number.isInteger(v) || v < min || v > MAX_STEPS) {
@@ -115,9 +125,11 @@ export async function startRun(
   req: StartRequest,
   events: JobEvents = {},
   signal?: AbortSignal,
+  hooks: JobHooks = {},
 ): Promise<JobResult> {
   const sched = checkSchedule(req);
   const trainer = await Trainer.create(req.config, (m) => events.notice?.(m));
+  const live = { trainer };
   try {
     const state = trainer.snapshot();
     const enc = encodeState(state);
@@ -147,13 +159,14 @@ export async function startRun(
     events.checkpoint?.({ id: root.id, step: 0, created: root.created });
     return await drive(
       store,
-      trainer,
+      live,
       { branch, start: root.id, sched, mustCheckpoint: new Set() },
       events,
       signal,
+      hooks,
     );
   } finally {
-    trainer.dispose();
+    live.trainer.dispose();
   }
 }
 
@@ -163,6 +176,7 @@ export async function continueFrom(
   req: ContinueRequest,
   events: JobEvents = {},
   signal?: AbortSignal,
+  hooks: JobHooks = {},
 ): Promise<JobResult> {
   const sched = checkSchedule(req);
   const fromId = await store.resolveRef(req.from);
@@ -177,6 +191,7 @@ export async function continueFrom(
   }
   const tipOwner = owners.find((b) => b.tip === fromId);
   const trainer = await Trainer.restore(state, overrides, (m) => events.notice?.(m));
+  const live = { trainer };
   try {
     let branch: BranchRecord;
     const mustCheckpoint = new Set<number>();
@@ -210,13 +225,14 @@ export async function continueFrom(
     }
     return await drive(
       store,
-      trainer,
+      live,
       { branch, start: fromId, sched, mustCheckpoint },
       events,
       signal,
+      hooks,
     );
   } finally {
-    trainer.dispose();
+    live.trainer.dispose();
   }
 }
 
@@ -274,15 +290,18 @@ interface DrivePlan {
   mustCheckpoint: Set<number>;
 }
 
-/** The step loop shared by start and continue. */
+/** The step loop shared by start and continue. `live.trainer` may be replaced by a hook. */
 async function drive(
   store: Store,
-  trainer: Trainer,
+  live: { trainer: Trainer },
   plan: DrivePlan,
   events: JobEvents,
-  signal?: AbortSignal,
+  signal: AbortSignal | undefined,
+  hooks: JobHooks,
 ): Promise<JobResult> {
   const { branch, sched } = plan;
+  let trainer = live.trainer;
+  const digester = await createDigester();
   const fromStep = trainer.step;
   const toStep = fromStep + sched.steps;
   events.started?.({
@@ -292,9 +311,12 @@ async function drive(
     toStep,
     config: trainer.config,
   });
-  const trace = new TraceRecorder(fromStep);
+  const trace = new TraceRecorder(fromStep, digester.algorithm);
   let last = plan.start;
   let tip = branch.tip;
+  let tipStep = (await store.getNode(tip)).step;
+  // this job's chain runs along the branch once it starts at (or reproduces) the branch's tip
+  let onTip = plan.start === tip;
   let reproduced = 0;
   let created = 0;
   let loss: number | null = null;
@@ -319,11 +341,19 @@ async function drive(
       reproduced++;
     }
     last = res.id;
-    // move the branch tip forward only when this checkpoint extends it
-    const lineage = await store.lineage(res.id);
-    if (lineage.some((n) => n.id === tip)) {
+    // move the branch tip forward only when this checkpoint extends it: its stored lineage
+    // passes the tip, or this job's chain reached the tip (an existing state reached along
+    // another path keeps its first parent, so its lineage may not show this branch)
+    if (res.id === tip) {
+      onTip = true;
+    } else if (
+      (onTip && state.step > tipStep) ||
+      (await store.lineage(res.id)).some((n) => n.id === tip)
+    ) {
       await store.updateBranch(branch.name, { tip: res.id }, tip);
       tip = res.id;
+      tipStep = state.step;
+      onTip = true;
     }
     events.checkpoint?.({ id: res.id, step: state.step, created: res.created });
   };
@@ -341,13 +371,19 @@ async function drive(
       break;
     }
     loss = r.loss;
+    const planted = hooks.afterStep?.(r.step, trainer);
+    if (planted) {
+      const next = await Trainer.restore(planted);
+      trainer.dispose();
+      trainer = live.trainer = next;
+    }
     const willCheckpoint =
       r.step === toStep || r.step % sched.checkpointEvery === 0 || plan.mustCheckpoint.has(r.step);
     trace.record({
       step: r.step,
       loss: r.loss,
-      batchDigest: batchDigest(r.indices),
-      stateDigest: stateDigest(trainer.snapshot().tensors),
+      batchDigest: digester.batch(r.indices),
+      stateDigest: digester.state(trainer.readTensors()),
     });
     events.step?.({ step: r.step, loss: r.loss });
     if (r.step % sched.evalEvery === 0 || r.step === toStep) {

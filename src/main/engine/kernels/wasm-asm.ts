@@ -43,10 +43,12 @@ function name(s: string, out: number[]): void {
 /** SIMD opcodes (after the 0xfd prefix) used by the kernels. */
 const SIMD = {
   load: 0x00,
+  load8x8U: 0x02,
   load32Splat: 0x09,
   store: 0x0b,
   const: 0x0c,
   f32x4Splat: 0x13,
+  f32x4ExtractLane: 0x1f,
   f32x4Gt: 0x44,
   and: 0x4e,
   f32x4Sqrt: 0xe3,
@@ -55,6 +57,9 @@ const SIMD = {
   f32x4Mul: 0xe6,
   f32x4Div: 0xe7,
   f32x4Max: 0xe9,
+  i32x4ExtendLowI16x8U: 0xa9,
+  i32x4ExtendHighI16x8U: 0xaa,
+  f32x4ConvertI32x4U: 0xfb,
 } as const;
 
 /** Builds one function body. Parameters are locals 0…p−1; `local()` adds more. */
@@ -164,6 +169,12 @@ export class FnBuilder {
   i32LtS(): this {
     return this.op(0x48);
   }
+  i32GtS(): this {
+    return this.op(0x4a);
+  }
+  i32Eq(): this {
+    return this.op(0x46);
+  }
   i32GeS(): this {
     return this.op(0x4e);
   }
@@ -224,6 +235,19 @@ export class FnBuilder {
   v128Load(offset = 0): this {
     return this.simd(SIMD.load).memarg(0, offset);
   }
+  /** 8 bytes → 8 × u16 */
+  v128Load8x8U(offset = 0): this {
+    return this.simd(SIMD.load8x8U).memarg(0, offset);
+  }
+  i32x4ExtendLowI16x8U(): this {
+    return this.simd(SIMD.i32x4ExtendLowI16x8U);
+  }
+  i32x4ExtendHighI16x8U(): this {
+    return this.simd(SIMD.i32x4ExtendHighI16x8U);
+  }
+  f32x4ConvertI32x4U(): this {
+    return this.simd(SIMD.f32x4ConvertI32x4U);
+  }
   v128Load32Splat(offset = 0): this {
     return this.simd(SIMD.load32Splat).memarg(0, offset);
   }
@@ -237,6 +261,11 @@ export class FnBuilder {
   }
   f32x4Splat(): this {
     return this.simd(SIMD.f32x4Splat);
+  }
+  f32x4ExtractLane(lane: number): this {
+    this.simd(SIMD.f32x4ExtractLane);
+    this.code.push(lane);
+    return this;
   }
   f32x4Add(): this {
     return this.simd(SIMD.f32x4Add);

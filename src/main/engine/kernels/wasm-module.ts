@@ -9,19 +9,26 @@
  * the tiling, the shape or the machine, and the JS versions in ./reference.ts give the same bits.
  *
  * Exports (pointers and strides in bytes):
- * - gemm(a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu): C[m,n] = act(A·B + bias), where
- *   A[i,p] is at a + i·rsA + p·ksA (so Aᵀ is just other strides), B is row-major with row
- *   stride ldb, bias is 0 for none, relu is 0 or 1.
+ * - gemm(a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu, tail): C[m,n] = act(A·B + bias),
+ *   where A[i,p] is at a + i·rsA + p·ksA (so Aᵀ is just other strides), B is row-major with row
+ *   stride ldb, bias is 0 for none, relu is 0 or 1; tail = 1 lets the last n mod 4 columns run
+ *   as one SIMD tile that reads (and ignores) up to 12 bytes past B's rows and the bias, which
+ *   the caller allows only when those bytes are inside the memory.
  * - reluMask(dy, y, out, count): out = y > 0 ? dy : 0
  * - sgd(w, g, outW, count, lr): w − lr·g
  * - momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
  * - adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
  * - transpose(src, dst, rows, cols): dst[c,r] = src[r,c] (float32)
+ * - gatherRows(pixels, indices, n, out): out[r, :] = float32(pixels[indices[r]·784 + i] / 255),
+ *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
+ *   PIXEL_TO_FLOAT table of data.ts bit for bit.
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
 
-/** Rows per register tile of the GEMM (columns: 8 = two f32x4 vectors). */
+/** Rows per register tile of the GEMM. */
 export const GEMM_MR = 4;
+/** f32x4 vectors per register tile (columns = 4·GEMM_NV). */
+export const GEMM_NV = 2;
 
 export interface WasmKernels {
   gemm(
@@ -37,6 +44,7 @@ export interface WasmKernels {
     k: number,
     bias: number,
     relu: number,
+    tail: number,
   ): void;
   reluMask(dy: number, y: number, out: number, count: number): void;
   sgd(w: number, g: number, outW: number, count: number, lr: number): void;
@@ -67,18 +75,25 @@ export interface WasmKernels {
     eps: number,
   ): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
+  gatherRows(pixels: number, indices: number, n: number, out: number): void;
 }
+
+/** Bytes per image row for gatherRows (MNIST's 28×28; a multiple of 8). */
+export const ROW_BYTES = 784;
 
 // tile parameters
 const T = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, k: 7, bias: 8, relu: 9 };
 const TILE_PARAMS: ValType[] = new Array<ValType>(10).fill('i32');
 
 /**
- * A register tile: `mr` rows × (`nv` f32x4 vectors, or one scalar column when nv = 0).
+ * A register tile: `mr` rows × (`nv` f32x4 vectors, or one scalar column when nv = 0). With
+ * `lanes` < 4 (nv = 1) only the first `lanes` columns are stored: the loads of B and the bias
+ * read up to 12 bytes past the last column, whose lanes are computed and dropped (lanes are
+ * independent, so the stored ones are exactly those of the other tiles).
  * C[r, v] = act(Σ_p A[r,p]·B[p,v] + bias[v]), p ascending.
  */
-function tile(mr: number, nv: number): FnBuilder {
-  const f = new FnBuilder(`tile${mr}x${nv}`, TILE_PARAMS, false);
+function tile(mr: number, nv: number, lanes = 4): FnBuilder {
+  const f = new FnBuilder(`tile${mr}x${nv}${lanes < 4 ? `l${lanes}` : ''}`, TILE_PARAMS, false);
   const vec = nv > 0;
   const cols = vec ? nv : 1;
   const acc: number[] = [];
@@ -106,7 +121,10 @@ function tile(mr: number, nv: number): FnBuilder {
   }
   f.get(T.a).set(ap[0]);
   for (let r = 1; r < mr; r++) {
-    f.get(ap[r - 1]).get(T.rsA).i32Add().set(ap[r]);
+    f.get(ap[r - 1])
+      .get(T.rsA)
+      .i32Add()
+      .set(ap[r]);
   }
   f.get(T.b).set(bp);
   f.get(T.k).set(kk);
@@ -114,7 +132,9 @@ function tile(mr: number, nv: number): FnBuilder {
   f.get(kk).i32Eqz().brIf(1);
   for (let v = 0; v < cols; v++) {
     if (vec) {
-      f.get(bp).v128Load(16 * v).set(bv[v]);
+      f.get(bp)
+        .v128Load(16 * v)
+        .set(bv[v]);
     } else {
       f.get(bp).f32Load().set(bv[v]);
     }
@@ -161,11 +181,20 @@ function tile(mr: number, nv: number): FnBuilder {
         f.get(x).f32(0).f32Max().set(x);
       }
       f.end();
-      f.get(cp).get(x);
-      if (vec) {
-        f.v128Store(16 * v);
+      if (vec && lanes < 4) {
+        for (let l = 0; l < lanes; l++) {
+          f.get(cp)
+            .get(x)
+            .f32x4ExtractLane(l)
+            .f32Store(16 * v + 4 * l);
+        }
       } else {
-        f.f32Store();
+        f.get(cp).get(x);
+        if (vec) {
+          f.v128Store(16 * v);
+        } else {
+          f.f32Store();
+        }
       }
     }
     if (r + 1 < mr) {
@@ -176,12 +205,12 @@ function tile(mr: number, nv: number): FnBuilder {
 }
 
 /** gemm driver: column blocks of 8, then 4, then single columns; row tiles of MR, then 1. */
-function gemmDriver(tileIndex: (mr: number, nv: number) => number): FnBuilder {
-  const P = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11 };
-  const f = new FnBuilder('gemm', new Array<ValType>(12).fill('i32'));
+function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number): FnBuilder {
+  const P = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11, tail: 12 }; // prettier-ignore
+  const f = new FnBuilder('gemm', new Array<ValType>(13).fill('i32'));
   const j = f.local('i32');
   const i = f.local('i32');
-  const emitRows = (nv: number): void => {
+  const emitRows = (nv: number, lanes = 4): void => {
     f.i32(0).set(i);
     for (const mr of [GEMM_MR, 1]) {
       f.block().loop();
@@ -195,24 +224,34 @@ function gemmDriver(tileIndex: (mr: number, nv: number) => number): FnBuilder {
       f.get(P.ldc).get(P.k);
       f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
       f.get(P.relu);
-      f.call(tileIndex(mr, nv));
+      f.call(tileIndex(mr, nv, lanes));
       f.inc(i, mr).br(0);
       f.end().end();
     }
   };
   f.i32(0).set(j);
-  // blocks of 8 columns
-  f.block().loop();
-  f.get(P.n).get(j).i32Sub().i32(8).i32LtS().brIf(1);
-  emitRows(2);
-  f.inc(j, 8).br(0);
-  f.end().end();
-  // one block of 4
-  f.get(P.n).get(j).i32Sub().i32(4).i32GeS().if();
-  emitRows(1);
-  f.inc(j, 4);
+  // blocks of 4·GEMM_NV columns, then of 4
+  for (const nv of GEMM_NV > 1 ? [GEMM_NV, 1] : [1]) {
+    f.block().loop();
+    f.get(P.n)
+      .get(j)
+      .i32Sub()
+      .i32(4 * nv)
+      .i32LtS()
+      .brIf(1);
+    emitRows(nv);
+    f.inc(j, 4 * nv).br(0);
+    f.end().end();
+  }
+  // the last 1–3 columns: one partial vector when over-reading is allowed, else scalar columns
+  f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
+  for (const lanes of [1, 2, 3]) {
+    f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
+    emitRows(1, lanes);
+    f.end();
+  }
+  f.get(P.n).set(j);
   f.end();
-  // single columns
   f.block().loop();
   f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
   emitRows(0);
@@ -380,21 +419,55 @@ function transpose(): FnBuilder {
   return f;
 }
 
+function gatherRows(): FnBuilder {
+  // gatherRows(pixels, indices, n, out)
+  const f = new FnBuilder('gatherRows', ['i32', 'i32', 'i32', 'i32']);
+  const r = f.local('i32');
+  const src = f.local('i32');
+  const end = f.local('i32');
+  const dst = f.local('i32');
+  const d255 = f.local('v128');
+  const h = f.local('v128');
+  f.f32(255).f32x4Splat().set(d255);
+  f.get(3).set(dst);
+  f.i32(0).set(r);
+  f.block().loop();
+  f.get(r).get(2).i32GeS().brIf(1);
+  f.get(0).get(1).get(r).i32(4).i32Mul().i32Add().i32Load().i32(ROW_BYTES).i32Mul().i32Add();
+  f.tee(src).i32(ROW_BYTES).i32Add().set(end);
+  f.block().loop();
+  f.get(src).get(end).i32GeS().brIf(1);
+  f.get(src).v128Load8x8U().set(h);
+  f.get(dst).get(h).i32x4ExtendLowI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store();
+  f.get(dst).get(h).i32x4ExtendHighI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store(16);
+  f.inc(src, 8).inc(dst, 32).br(0);
+  f.end().end();
+  f.inc(r, 1).br(0);
+  f.end().end();
+  return f;
+}
+
 /** The module's bytes (built once per process). */
 let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
-let compiled: WebAssembly.Module | undefined;
 
 export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
   if (!moduleBytes) {
     const fns: FnBuilder[] = [];
     const tiles = new Map<string, number>();
     for (const mr of [GEMM_MR, 1]) {
-      for (const nv of [2, 1, 0]) {
-        tiles.set(`${mr}x${nv}`, fns.length);
-        fns.push(tile(mr, nv));
+      for (const [nv, lanes] of [
+        [2, 4],
+        [1, 4],
+        [0, 4],
+        [1, 1],
+        [1, 2],
+        [1, 3],
+      ]) {
+        tiles.set(`${mr}x${nv}l${lanes}`, fns.length);
+        fns.push(tile(mr, nv, lanes));
       }
     }
-    fns.push(gemmDriver((mr, nv) => tiles.get(`${mr}x${nv}`)!));
+    fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!));
     fns.push(reluMask());
     // sgd(w, g, outW, count, lr)
     fns.push(
@@ -462,14 +535,28 @@ export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
       }),
     );
     fns.push(transpose());
+    fns.push(gatherRows());
     moduleBytes = assemble(fns);
   }
   return moduleBytes;
 }
 
+/** The parts of the WebAssembly JS API used here (the Node typings do not declare them). */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer | SharedArrayBuffer;
+  grow(pages: number): number;
+}
+interface WasmApi {
+  Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+}
+export const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+let compiled: object | undefined;
+
 /** Instantiates the kernels on `memory` (synchronously; the module is small). */
-export function instantiateKernels(memory: WebAssembly.Memory): WasmKernels {
-  compiled ??= new WebAssembly.Module(kernelModuleBytes());
-  const instance = new WebAssembly.Instance(compiled, { env: { memory } });
-  return instance.exports as unknown as WasmKernels;
+export function instantiateKernels(memory: WasmMemory): WasmKernels {
+  compiled ??= new WA.Module(kernelModuleBytes());
+  const instance = new WA.Instance(compiled, { env: { memory } });
+  return instance.exports as WasmKernels;
 }

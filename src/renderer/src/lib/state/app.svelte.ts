@@ -13,7 +13,7 @@ import type {
   StartRunRequest,
   StoreInfo,
 } from '../../../../shared/contract';
-import { LiveJob, isTrainResult } from './live.svelte';
+import { LiveJob, isTrainResult, type Finished } from './live.svelte';
 
 export type View = 'runs' | 'charts' | 'compare' | 'study' | 'bundles';
 
@@ -50,6 +50,9 @@ export class AppState {
   #disposers: Disposer[] = [];
   #refreshTimer: ReturnType<typeof setTimeout> | null = null;
   #noticeId = 0;
+  /** verify job id → the ref it verifies */
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
+  #verifying = new Map<string, string>();
 
   constructor(client: LockstepClient) {
     this.client = client;
@@ -79,6 +82,7 @@ export class AppState {
       c.on('finished', (f) => {
         const job = this.jobs.get(f.job);
         job?.onFinished(f);
+        this.#verified(f);
         if (f.error) {
           this.notify('error', `${job?.info.label ?? f.kind} failed: ${f.error.message}`);
         } else if (isTrainResult(f.result) && f.result.reproduced > 0 && f.result.created === 0) {
@@ -180,6 +184,35 @@ export class AppState {
     const job = this.#job(info);
     job.setInfo(info);
     return job;
+  }
+
+  /** Starts verifying a ref; the result becomes a notice and a "verified" badge. */
+  async verify(ref: string): Promise<LiveJob | null> {
+    try {
+      const job = this.follow(await this.client.verify({ ref }));
+      this.#verifying.set(job.info.id, ref);
+      this.notify('info', `Verifying ${ref.slice(0, 12)}: replaying from the start…`);
+      return job;
+    } catch (err) {
+      this.notify('error', `Could not verify: ${messageOf(err)}`);
+      return null;
+    }
+  }
+
+  #verified(f: Finished): void {
+    const ref = this.#verifying.get(f.job);
+    const r = f.result;
+    if (ref === undefined || !r || !('verified' in r) || !('checkpoints' in r)) {
+      return;
+    }
+    this.#verifying.delete(f.job);
+    if (r.verified) {
+      // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a timestamp, not state
+      this.verified.set(ref, new Date().toISOString());
+      this.notify('success', `Verified: ${r.checkpoints} checkpoints replayed bit for bit.`);
+    } else {
+      this.notify('error', `Not verified: ${r.firstMismatch?.detail ?? 'a checkpoint differs'}`);
+    }
   }
 
   async control(job: string, action: 'pause' | 'resume' | 'stop'): Promise<void> {

@@ -1,0 +1,148 @@
+/**
+ * `study --runs K [train options] [--parallel N]`: the seed study — K runs with the same seed and
+ * K with different seeds; mean and std of the final loss and test precision per group and the
+ * same-seed share of the spread (0 is the goal; anything else is flagged as a determinism bug,
+ * exit 1). `study --list` shows the stored studies. Ctrl-C stops the study.
+ */
+import type { Command } from 'commander';
+import { drawSeed } from '../../main/engine/rng';
+import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from '../../main/engine/types';
+import { listStudies, runStudy, type StudyReport } from '../../main/service/study';
+import type { StartRunRequest } from '../../shared/contract';
+import { emit, openStore, say } from '../context';
+import { CliError, EXIT_NEGATIVE } from '../errors';
+import { choice, intArg, intList, positiveNumber, seedArg } from '../options';
+
+interface StudyOptions {
+  runs?: number;
+  list?: boolean;
+  parallel?: number;
+  dataset: StartRunRequest['dataset'];
+  model: StartRunRequest['model'];
+  hidden?: number[];
+  optimizer: StartRunRequest['optimizer'];
+  lr?: number;
+  batchSize: number;
+  steps: number;
+  seed?: number | 'auto';
+  checkpointEvery?: number;
+  evalEvery?: number;
+  backend: StartRunRequest['backend'];
+}
+
+const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 } as const;
+
+export function register(program: Command): void {
+  program
+    .command('study')
+    .description('seed study: K runs with the same seed against K with different seeds')
+    .option('--runs <k>', 'runs per group', intArg(1))
+    .option('--list', 'list the stored studies')
+    .option(
+      '--parallel <n>',
+      'processes at once (default: one per core; 1 = in this process)',
+      intArg(1),
+    )
+    .option('--dataset <name>', `dataset (${DATASETS.join('|')})`, choice(DATASETS), 'mnist')
+    .option('--model <kind>', `model (${MODELS.join('|')})`, choice(MODELS), 'mlp')
+    .option('--hidden <sizes>', 'hidden layer sizes for mlp (default 128,32)', intList)
+    .option('--optimizer <kind>', `optimizer (${OPTIMIZERS.join('|')})`, choice(OPTIMIZERS), 'sgd')
+    .option('--lr <x>', 'learning rate (default 0.01; adam 0.001)', positiveNumber)
+    .option('--batch-size <n>', 'examples per batch', intArg(1), 100)
+    .option('--steps <n>', 'parameter updates per run', intArg(1), 2000)
+    .option('--seed <n|auto>', 'base seed (default: LOCKSTEP_SEED, else auto)', seedArg)
+    .option('--checkpoint-every <n>', 'store a checkpoint every n steps (default 500)', intArg(1))
+    .option('--eval-every <n>', 'evaluate every n steps (default 1000)', intArg(1))
+    .option('--backend <name>', `compute backend (${BACKENDS.join('|')})`, choice(BACKENDS), 'wasm')
+    .action(async (opts: StudyOptions, cmd: Command) => {
+      if (opts.list) {
+        const store = await openStore(cmd, false);
+        const studies = await listStudies(store);
+        emit(cmd, studies, () =>
+          studies.length === 0 ? 'no studies yet' : studies.map(formatStudy).join('\n\n'),
+        );
+        return;
+      }
+      if (opts.runs === undefined) {
+        throw new CliError('study needs --runs K (or --list)');
+      }
+      const seed = await baseSeed(cmd, opts.seed);
+      const store = await openStore(cmd);
+      const abort = new AbortController();
+      const onSigint = (): void => {
+        say(cmd, 'stopping the study after the current steps…');
+        abort.abort();
+      };
+      process.once('SIGINT', onSigint);
+      let r: StudyReport;
+      try {
+        r = await runStudy(
+          store,
+          {
+            runs: opts.runs,
+            seed,
+            train: {
+              dataset: opts.dataset,
+              model: opts.model,
+              hidden: opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : [],
+              optimizer: opts.optimizer,
+              lr: opts.lr ?? DEFAULT_LR[opts.optimizer],
+              batchSize: opts.batchSize,
+              steps: opts.steps,
+              checkpointEvery: opts.checkpointEvery ?? 500,
+              evalEvery: opts.evalEvery ?? 1000,
+              backend: opts.backend,
+            },
+          },
+          {
+            signal: abort.signal,
+            parallel: opts.parallel,
+            onProgress: (done, total) => process.stderr.write(`study: ${done}/${total} runs\n`),
+          },
+        );
+      } finally {
+        process.off('SIGINT', onSigint);
+      }
+      emit(cmd, r, () => formatStudy(r));
+      if (r.determinismBug) {
+        process.exitCode = EXIT_NEGATIVE;
+      }
+    });
+}
+
+async function baseSeed(cmd: Command, opt: number | 'auto' | undefined): Promise<number> {
+  if (typeof opt === 'number') {
+    return opt;
+  }
+  const env = process.env.LOCKSTEP_SEED;
+  if (opt === undefined && env !== undefined && env !== '' && env !== 'auto') {
+    if (!/^\d+$/.test(env) || Number(env) > 0xffffffff) {
+      throw new CliError(
+        `LOCKSTEP_SEED must be 'auto' or an integer from 0 to 4294967295, got '${env}'`,
+      );
+    }
+    return Number(env);
+  }
+  const s = await drawSeed();
+  say(cmd, `base seed ${s} (auto; pass --seed ${s} to repeat this study)`);
+  return s;
+}
+
+function formatStudy(r: StudyReport): string {
+  const f = (x: number, d = 6) => x.toFixed(d);
+  const row = (name: string, g: StudyReport['sameSeed']) =>
+    `${name.padEnd(16)} ${String(g.seeds.length).padStart(4)}  ${f(g.finalLoss.mean)}  ${f(g.finalLoss.std)}  ${f(g.testPrecision.mean, 4)}  ${f(g.testPrecision.std, 6)}`;
+  const lines = [
+    `study ${r.id}${r.createdAt ? ` (${r.createdAt})` : ''}: ${r.runs} + ${r.runs} runs, base seed ${r.baseSeed ?? '?'}${r.steps ? `, ${r.steps} steps` : ''}`,
+    `${'group'.padEnd(16)} runs  loss mean  loss std  test mean  test std`,
+    row('same seed', r.sameSeed),
+    row('different seeds', r.differentSeeds),
+    `same-seed share of the spread: loss ${r.sameSeedShare}${
+      r.sameSeedPrecisionShare !== undefined ? `, test precision ${r.sameSeedPrecisionShare}` : ''
+    }`,
+    r.determinismBug
+      ? `DETERMINISM BUG: ${r.determinismBug.detail}`
+      : 'same-seed runs identical: zero spread, every final checkpoint the same',
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,372 @@
+/**
+ * `lockstep bench`: how fast training is, measured the same way every time.
+ *
+ * - ms/step for the default MLP (128,32; sgd and adam) and softmax regression (sgd), batch 100,
+ *   MNIST, on every available backend: median of several repetitions after a warm-up (V8 needs
+ *   many iterations to tier wasm and JS up). Each (backend, model, optimizer) runs in a fresh
+ *   child process (./worker.ts), which also reports its peak RSS.
+ * - checkpoint save (snapshot + encode + store) and read (verified) time, bytes per checkpoint;
+ *   resume time (Trainer.restore + the first step) at step 10 and at step 1,000,000 (I6).
+ * - with `peer`, the PyTorch peer (../shared/peers/torch_mlp.py, one thread) in the same
+ *   invocation, and the ratio ours/peer.
+ * - `extraBenchSections`: further measurements other parts of the app register (trace overhead,
+ *   verify speed…); each returns a titled list of rows for the table and the JSON.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { nativeAvailable } from '../engine/backend';
+import { mnistDir } from '../engine/data';
+import type { BackendName, OptimizerKind } from '../engine/types';
+import type { BenchJob, CheckpointResult, TrainResult } from './worker';
+
+export interface BenchOptions {
+  /** fewer and shorter repetitions */
+  quick?: boolean;
+  /** also run the PyTorch peer */
+  peer?: boolean;
+  /** progress lines (stderr in the CLI) */
+  log?: (line: string) => void;
+  /** backends to measure (default: every available one) */
+  backends?: BackendName[];
+}
+
+export interface TrainRow {
+  backend: BackendName;
+  model: 'mlp' | 'softmax';
+  hidden: number[];
+  optimizer: OptimizerKind;
+  batchSize: number;
+  msPerStep: number;
+  repsMs: number[];
+  warmupSteps: number;
+  stepsPerRep: number;
+  peakRssMB: number;
+}
+
+export interface PeerResult {
+  available: boolean;
+  reason?: string;
+  name?: string;
+  version?: string;
+  threads?: number;
+  steps?: number;
+  msPerStep?: number;
+  /** ours (wasm, default MLP, sgd) / peer */
+  ratio?: number;
+}
+
+export interface ExtraRow {
+  label: string;
+  value: number;
+  unit: string;
+  note?: string;
+}
+
+export interface ExtraSection {
+  title: string;
+  rows: ExtraRow[];
+}
+
+export interface BenchContext {
+  quick: boolean;
+  repoRoot: string;
+  log: (line: string) => void;
+}
+
+/** Hook: measurements added by other parts of the app (trace overhead, verify speed, …). */
+export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
+export const extraBenchSections: BenchSection[] = [];
+
+export interface GoalCheck {
+  goal: string;
+  value: number | null;
+  limit: number;
+  ok: boolean | null;
+}
+
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  machine: {
+    cpu: string;
+    cores: number;
+    platform: string;
+    arch: string;
+    node: string;
+    tfjs: string;
+  };
+  training: TrainRow[];
+  checkpoint: {
+    model: string;
+    saveMs: number;
+    readMs: number;
+    bytes: number;
+    resumeStep10Ms: number;
+    resumeFarMs: number;
+    farStep: number;
+  } | null;
+  peer: PeerResult | null;
+  extra: ExtraSection[];
+  goals: GoalCheck[];
+  notes: string[];
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (src/main/bench → ../../..). */
+export const REPO_ROOT = resolve(here, '..', '..', '..');
+const WORKER = join(here, 'worker.ts');
+/** The PyTorch peer, next to the repository: ../shared/peers/torch_mlp.py */
+export const PEER_SCRIPT = resolve(REPO_ROOT, '..', 'shared', 'peers', 'torch_mlp.py');
+const PYTHON = '/usr/bin/python3';
+
+/** Runs one job in a fresh Node process and returns its JSON result. */
+function runWorker<T>(job: BenchJob): Promise<T> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => {
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code !== 0 || !last.startsWith('{')) {
+        fail(
+          new Error(
+            `bench worker failed (${JSON.stringify(job)}): ${err.trim() || `exit ${code}`}`,
+          ),
+        );
+        return;
+      }
+      done(JSON.parse(last) as T);
+    });
+  });
+}
+
+/** Runs the PyTorch peer when python3 can import torch. */
+function runPeer(steps: number, log: (l: string) => void): PeerResult {
+  if (!existsSync(PEER_SCRIPT)) {
+    return { available: false, reason: `peer script not found at ${PEER_SCRIPT}` };
+  }
+  if (!existsSync(PYTHON)) {
+    return { available: false, reason: `${PYTHON} not found` };
+  }
+  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
+  if (probe.status !== 0) {
+    return {
+      available: false,
+      reason:
+        'python3-torch is not installed (apt-get install -y python3-torch libopenblas0-pthread)',
+    };
+  }
+  log(`peer: ${PYTHON} ${PEER_SCRIPT} --steps ${steps} --threads 1`);
+  const r = spawnSync(
+    PYTHON,
+    [PEER_SCRIPT, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'],
+    { encoding: 'utf8', cwd: REPO_ROOT },
+  );
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) {
+    return {
+      available: false,
+      reason: `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`,
+    };
+  }
+  const j = JSON.parse(last) as {
+    peer: string;
+    version: string;
+    threads: number;
+    steps: number;
+    msPerStep: number;
+  };
+  return {
+    available: true,
+    name: j.peer,
+    version: j.version,
+    threads: j.threads,
+    steps: j.steps,
+    msPerStep: j.msPerStep,
+  };
+}
+
+const CASES: { model: 'mlp' | 'softmax'; optimizer: OptimizerKind }[] = [
+  { model: 'mlp', optimizer: 'sgd' },
+  { model: 'mlp', optimizer: 'adam' },
+  { model: 'softmax', optimizer: 'sgd' },
+];
+
+/** Warm-up and repetition plan per backend (cpu is ~10x slower per step). */
+function plan(
+  backend: BackendName,
+  quick: boolean,
+): { warmup: number; reps: number; steps: number } {
+  if (backend === 'cpu') {
+    return quick ? { warmup: 10, reps: 3, steps: 10 } : { warmup: 30, reps: 5, steps: 30 };
+  }
+  return quick ? { warmup: 150, reps: 3, steps: 100 } : { warmup: 400, reps: 7, steps: 200 };
+}
+
+export async function runBench(options: BenchOptions = {}): Promise<BenchReport> {
+  const quick = options.quick === true;
+  const log = options.log ?? ((): void => {});
+  const backends: BackendName[] =
+    options.backends ?? (['wasm', 'cpu', 'tensorflow'] as BackendName[]);
+  const notes: string[] = [];
+  const available = backends.filter((b) => b !== 'tensorflow' || nativeAvailable());
+  if (backends.includes('tensorflow') && !available.includes('tensorflow')) {
+    notes.push(
+      'backend tensorflow not measured: @tensorflow/tfjs-node or its native library is not installed',
+    );
+  }
+  const training: TrainRow[] = [];
+  for (const backend of available) {
+    const p = plan(backend, quick);
+    for (const c of CASES) {
+      log(
+        `training: ${backend} ${c.model} ${c.optimizer} (${p.warmup} warm-up steps, ${p.reps}×${p.steps})`,
+      );
+      const r = await runWorker<TrainResult>({ kind: 'train', backend, ...c, ...p });
+      training.push({
+        backend: r.backend,
+        model: c.model,
+        hidden: c.model === 'mlp' ? [128, 32] : [],
+        optimizer: c.optimizer,
+        batchSize: 100,
+        msPerStep: r.msPerStep,
+        repsMs: r.repsMs,
+        warmupSteps: p.warmup,
+        stepsPerRep: p.steps,
+        peakRssMB: r.peakRssMB,
+      });
+    }
+  }
+  log('checkpoints: save, read, resume at step 10 and 1,000,000');
+  const ck = await runWorker<CheckpointResult>({ kind: 'checkpoint', reps: quick ? 3 : 7 });
+  const checkpoint = { model: 'mlp 128,32 sgd (wasm)', ...ck };
+  const peer = options.peer ? runPeer(quick ? 1000 : 2000, log) : null;
+  const ours = training.find(
+    (r) => r.backend === 'wasm' && r.model === 'mlp' && r.optimizer === 'sgd',
+  );
+  if (peer?.available && peer.msPerStep && ours) {
+    peer.ratio = ours.msPerStep / peer.msPerStep;
+  }
+  const extra: ExtraSection[] = [];
+  for (const section of extraBenchSections) {
+    extra.push(await section({ quick, repoRoot: REPO_ROOT, log }));
+  }
+  const find = (b: BackendName, m: string, o: string): TrainRow | undefined =>
+    training.find((r) => r.backend === b && r.model === m && r.optimizer === o);
+  const check = (goal: string, value: number | null | undefined, limit: number): GoalCheck => ({
+    goal,
+    value: value ?? null,
+    limit,
+    ok: value === null || value === undefined ? null : value <= limit,
+  });
+  const goals = [
+    check('wasm MLP sgd ms/step ≤ 3× the PyTorch peer', peer?.ratio, 3),
+    check('softmax (wasm) ms/step ≤ 0.5', find('wasm', 'softmax', 'sgd')?.msPerStep, 0.5),
+    check('cpu MLP sgd ms/step ≤ 33 (2× faster than 66)', find('cpu', 'mlp', 'sgd')?.msPerStep, 33),
+    check('peak RSS of a training process (wasm MLP) ≤ 400 MB', ours?.peakRssMB, 400),
+  ];
+  return {
+    date: new Date().toISOString(),
+    quick,
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      platform: process.platform,
+      arch: process.arch,
+      node: process.version,
+      tfjs: tf.version_core,
+    },
+    training,
+    checkpoint,
+    peer,
+    extra,
+    goals,
+    notes,
+  };
+}
+
+const fmt = (x: number, digits = 2): string => x.toFixed(digits);
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map(
+    (r) =>
+      '  ' +
+      r
+        .map((c, i) => c.padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+  );
+}
+
+/** The human-readable table of a report. */
+export function formatBenchTable(r: BenchReport): string {
+  const lines: string[] = [];
+  lines.push(
+    `lockstep bench${r.quick ? ' (quick)' : ''} — ${r.date}`,
+    `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.platform}/${r.machine.arch}, node ${r.machine.node}, tfjs ${r.machine.tfjs}`,
+    '',
+    'training, MNIST, batch 100 (ms/step: median of repetitions after warm-up; one process each)',
+  );
+  const rows = [['backend', 'model', 'optimizer', 'ms/step', 'min–max', 'peak RSS']];
+  for (const t of r.training) {
+    rows.push([
+      t.backend,
+      t.model === 'mlp' ? `mlp ${t.hidden.join(',')}` : 'softmax',
+      t.optimizer,
+      fmt(t.msPerStep),
+      `${fmt(Math.min(...t.repsMs))}–${fmt(Math.max(...t.repsMs))}`,
+      `${fmt(t.peakRssMB, 0)} MB`,
+    ]);
+  }
+  lines.push(...table(rows));
+  if (r.peer) {
+    lines.push('');
+    if (r.peer.available) {
+      lines.push(
+        `peer: ${r.peer.name} ${r.peer.version} (${r.peer.threads} thread, ${r.peer.steps} steps): ${fmt(r.peer.msPerStep ?? NaN)} ms/step` +
+          (r.peer.ratio !== undefined
+            ? `; ours (wasm mlp sgd) / peer = ${fmt(r.peer.ratio)}×`
+            : ''),
+      );
+    } else {
+      lines.push(`peer: not run — ${r.peer.reason}`);
+    }
+  }
+  if (r.checkpoint) {
+    const c = r.checkpoint;
+    lines.push(
+      '',
+      `checkpoints (${c.model}): save ${fmt(c.saveMs)} ms, read+verify ${fmt(c.readMs)} ms, ${fmt(c.bytes / 1024, 0)} KiB each`,
+      `resume (restore + first step): at step 10 ${fmt(c.resumeStep10Ms)} ms, at step ${c.farStep.toLocaleString('en-US')} ${fmt(c.resumeFarMs)} ms`,
+    );
+  }
+  for (const s of r.extra) {
+    lines.push('', s.title);
+    lines.push(...table(s.rows.map((x) => [x.label, `${fmt(x.value)} ${x.unit}`, x.note ?? ''])));
+  }
+  lines.push('', 'goals');
+  lines.push(
+    ...table(
+      r.goals.map((g) => [
+        g.ok === null ? 'n/a' : g.ok ? 'ok' : 'MISSED',
+        g.goal,
+        g.value === null ? '(not measured)' : fmt(g.value),
+      ]),
+    ),
+  );
+  for (const n of r.notes) {
+    lines.push(`note: ${n}`);
+  }
+  return lines.join('\n');
+}

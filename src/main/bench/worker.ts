@@ -1,0 +1,165 @@
+/**
+ * One bench measurement in a fresh process (spawned by ./bench.ts), so backends do not disturb
+ * each other and the peak RSS is that of one training process. Usage:
+ *   node --import tsx src/main/bench/worker.ts '<job JSON>'
+ * Prints one JSON line (the result) on stdout.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeState } from '../engine/state';
+import { Trainer } from '../engine/trainer';
+import type { BackendName, OptimizerKind, TrainingConfig } from '../engine/types';
+import { Store } from '../store/store';
+
+export interface TrainJob {
+  kind: 'train';
+  backend: BackendName;
+  model: 'mlp' | 'softmax';
+  optimizer: OptimizerKind;
+  warmup: number;
+  reps: number;
+  steps: number;
+}
+
+export interface CheckpointJob {
+  kind: 'checkpoint';
+  reps: number;
+}
+
+export type BenchJob = TrainJob | CheckpointJob;
+
+export interface TrainResult {
+  backend: BackendName;
+  msPerStep: number;
+  repsMs: number[];
+  peakRssMB: number;
+}
+
+export interface CheckpointResult {
+  saveMs: number;
+  readMs: number;
+  bytes: number;
+  resumeStep10Ms: number;
+  resumeFarMs: number;
+  farStep: number;
+  peakRssMB: number;
+}
+
+export const FAR_STEP = 1_000_000;
+
+export function benchConfig(
+  backend: BackendName,
+  model: 'mlp' | 'softmax',
+  optimizer: OptimizerKind,
+): TrainingConfig {
+  return {
+    dataset: 'mnist',
+    model: model === 'mlp' ? { kind: 'mlp', hidden: [128, 32] } : { kind: 'softmax', hidden: [] },
+    optimizer: { kind: optimizer, lr: optimizer === 'adam' ? 0.001 : 0.01 },
+    batchSize: 100,
+    seed: 1,
+    backend,
+  };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
+
+async function train(job: TrainJob): Promise<TrainResult> {
+  const t = await Trainer.create(benchConfig(job.backend, job.model, job.optimizer));
+  try {
+    for (let i = 0; i < job.warmup; i++) {
+      t.trainStep();
+    }
+    const repsMs: number[] = [];
+    for (let r = 0; r < job.reps; r++) {
+      const t0 = performance.now();
+      for (let i = 0; i < job.steps; i++) {
+        t.trainStep();
+      }
+      repsMs.push((performance.now() - t0) / job.steps);
+    }
+    return { backend: t.config.backend, msPerStep: median(repsMs), repsMs, peakRssMB: peakRssMB() };
+  } finally {
+    t.dispose();
+  }
+}
+
+async function checkpoint(job: CheckpointJob): Promise<CheckpointResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-'));
+  const t = await Trainer.create(benchConfig('wasm', 'mlp', 'sgd'));
+  try {
+    const store = await Store.open(dir);
+    const save: number[] = [];
+    const read: number[] = [];
+    let parent: string | null = null;
+    let bytes = 0;
+    for (let i = 0; i < 10; i++) {
+      t.trainStep();
+    }
+    const at10 = t.snapshot();
+    for (let r = 0; r < job.reps; r++) {
+      t.trainStep();
+      const t0 = performance.now();
+      const enc = encodeState(t.snapshot());
+      const { id } = await store.putCheckpoint(enc, { parent, step: enc.manifest.step });
+      save.push(performance.now() - t0);
+      bytes = enc.blobBytes.length + enc.manifestBytes.length;
+      parent = id;
+      const t1 = performance.now();
+      await store.readState(id);
+      read.push(performance.now() - t1);
+    }
+    // resume: Trainer.restore + the first step, at step 10 and at a far step (same tensors)
+    const far = { ...at10, step: FAR_STEP, cursor: FAR_STEP * at10.config.batchSize };
+    const resume = async (state: typeof at10): Promise<number> => {
+      const t0 = performance.now();
+      const r = await Trainer.restore(state);
+      r.trainStep();
+      const ms = performance.now() - t0;
+      r.dispose();
+      return ms;
+    };
+    const near: number[] = [];
+    const distant: number[] = [];
+    for (let r = 0; r < job.reps; r++) {
+      near.push(await resume(at10));
+      distant.push(await resume(far));
+    }
+    return {
+      saveMs: median(save),
+      readMs: median(read),
+      bytes,
+      resumeStep10Ms: median(near),
+      resumeFarMs: median(distant),
+      farStep: FAR_STEP,
+      peakRssMB: peakRssMB(),
+    };
+  } finally {
+    t.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function runJob(job: BenchJob): Promise<TrainResult | CheckpointResult> {
+  return job.kind === 'train' ? train(job) : checkpoint(job);
+}
+
+const isMain =
+  process.argv[1] !== undefined && /bench[\\/]worker\.(ts|js|mjs)$/.test(process.argv[1]);
+if (isMain) {
+  const job = JSON.parse(process.argv[2] ?? '{}') as BenchJob;
+  runJob(job).then(
+    (r) => process.stdout.write(JSON.stringify(r) + '\n'),
+    (e: unknown) => {
+      process.stderr.write(`bench worker: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 2;
+    },
+  );
+}

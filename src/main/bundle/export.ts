@@ -1,0 +1,116 @@
+/**
+ * Writing a `.lockstep` bundle (format: ./format.ts; what goes in: ./select.ts).
+ *
+ * `exportBundle(store, ref, path, opts)` reads every object the selected graph needs from the
+ * store (each re-checked against its hash by the store), builds the manifest and writes the zip
+ * through writeZip: README.txt, manifest.json, then objects/<id> sorted by id, with fixed zip
+ * metadata, so the same graph exported to the same file name always gives the same bytes (the
+ * manifest has no export time; README.txt names the file).
+ * The file appears complete or not at all (temp file + rename). `onProgress(done, total)` counts
+ * the bytes of entry data compressed into the zip (reading from the store is fast next to
+ * deflate, so it is not counted); `signal` aborts
+ * between objects and between 1 MB chunks of the zip with an AbortError, leaving no file.
+ * Read-only on the store. Returns the path and the size of the file in bytes.
+ */
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { canonicalJson } from '../engine/canonical-json';
+import { parseManifest } from '../engine/state';
+import type { BackendFingerprint, TrainingConfig } from '../engine/types';
+import type { Store } from '../store/store';
+import {
+  BUNDLE_FORMAT,
+  MANIFEST_ENTRY,
+  OBJECTS_PREFIX,
+  README_ENTRY,
+  type BundleManifest,
+  type ObjectKind,
+} from './format';
+import { bundleReadme } from './readme';
+import { selectForBundle } from './select';
+import { APP, engineVersions } from './versions';
+import { writeZip } from './zip-safe';
+
+export interface ExportOptions {
+  onProgress?: (done: number, total: number) => void;
+  signal?: AbortSignal;
+}
+
+function distinct<T>(items: T[]): T[] {
+  const seen = new Map<string, T>();
+  for (const it of items) {
+    seen.set(canonicalJson(it), it);
+  }
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+}
+
+export async function exportBundle(
+  store: Store,
+  ref: string,
+  path: string,
+  opts: ExportOptions = {},
+): Promise<{ path: string; bytes: number }> {
+  const { signal, onProgress } = opts;
+  signal?.throwIfAborted();
+  const sel = await selectForBundle(store, ref);
+  const objects = new Map<string, { kind: ObjectKind; data: Uint8Array }>();
+  const configs: TrainingConfig[] = [
+    ...sel.runs.map((r) => r.config),
+    ...sel.branches.map((b) => b.config),
+  ];
+  const datasetDigests: string[] = [];
+  const backends: BackendFingerprint[] = [];
+  const add = async (id: string, kind: ObjectKind): Promise<Uint8Array> => {
+    signal?.throwIfAborted();
+    const have = objects.get(id);
+    if (have) {
+      return have.data;
+    }
+    const data = await store.getObject(id);
+    objects.set(id, { kind, data });
+    return data;
+  };
+  for (const n of sel.nodes) {
+    const m = parseManifest(await add(n.id, 'manifest'));
+    await add(m.tensors.blob, 'tensors');
+    if (n.trace !== undefined) {
+      await add(n.trace, 'trace');
+    }
+    configs.push(m.config);
+    datasetDigests.push(m.datasetDigest);
+    backends.push(m.backend);
+  }
+  const ids = [...objects.keys()].sort();
+  const uniqueConfigs = distinct(configs);
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    kind: sel.kind,
+    ref,
+    app: APP,
+    engine: engineVersions(),
+    configs: uniqueConfigs,
+    seeds: [...new Set(uniqueConfigs.map((c) => c.seed))].sort((a, b) => a - b),
+    datasetDigests: [...new Set(datasetDigests)].sort(),
+    backends: distinct(backends),
+    runs: sel.runs,
+    branches: sel.branches,
+    nodes: sel.nodes,
+    tips: sel.tips,
+    objects: ids.map((id) => ({
+      id,
+      kind: objects.get(id)!.kind,
+      bytes: objects.get(id)!.data.length,
+    })),
+  };
+  const enc = new TextEncoder();
+  const entries = [
+    { name: README_ENTRY, data: enc.encode(bundleReadme(manifest, basename(path))) },
+    { name: MANIFEST_ENTRY, data: enc.encode(canonicalJson(manifest) + '\n') },
+    ...ids.map((id) => ({ name: OBJECTS_PREFIX + id, data: objects.get(id)!.data })),
+  ];
+  await writeZip(path, entries, (done, total) => {
+    signal?.throwIfAborted();
+    onProgress?.(done, total);
+  });
+  return { path, bytes: (await stat(path)).size };
+}

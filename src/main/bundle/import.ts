@@ -1,0 +1,253 @@
+/**
+ * Importing a `.lockstep` bundle into a store.
+ *
+ * `importBundle(store, path, opts)` validates everything before it writes anything:
+ *  - the bundle itself (./read.ts: zip safety, schema version, hashes, manifests and blobs,
+ *    graph consistency); then, read-only against the store,
+ *  - what the bundle refers to without holding it (parents, traces, runs) exists in the store;
+ *  - runs: a run id the store already has with the same record is shared; with a different
+ *    record, the bundle's run is imported as `<id>-imported` (or `-imported-2`, …);
+ *  - branches: a branch the store already has with the same tip, base and run, under the same
+ *    name or one an earlier import gave it (`<name>-imported…`), is left as it is and reported in
+ *    `existing`; any other clash imports the branch as `<name>-imported` (or
+ *    `-imported-2`, …): an existing branch is never overwritten.
+ * A refused bundle is a BundleError and the store is byte-for-byte unchanged. Then it merges:
+ * trace objects, checkpoints parents first (store.putCheckpoint: objects dedupe, an existing
+ * checkpoint is kept), new runs, new branches. A branch recorded as `running` arrives `stopped`
+ * (nothing is running it here). Node records get the importer's createdAt (the store sets it).
+ * `renamed` maps old to new branch names, and `run:<old>` to `run:<new>` for runs.
+ * `onProgress(done, total)` counts checkpoints merged.
+ */
+import { canonicalJson } from '../engine/canonical-json';
+import { RefError, type BranchRecord, type RunRecord } from '../store/api';
+import type { Store } from '../store/store';
+import { BundleError } from './errors';
+import { readBundle, type ReadBundle } from './read';
+
+export interface ImportOptions {
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ImportResult {
+  /** branches created in the store (their names there) */
+  imported: string[];
+  /** bundle name → store name, for every branch (and `run:<id>`) that had to be renamed */
+  renamed: Record<string, string>;
+  /** branches that were already in the store, identical (a repeated import) */
+  existing: string[];
+  /** runs created in the store */
+  runs: string[];
+  checkpoints: number;
+  /** checkpoints that were not in the store before */
+  newCheckpoints: number;
+}
+
+export async function importBundle(
+  store: Store,
+  path: string,
+  opts: ImportOptions = {},
+): Promise<ImportResult> {
+  return importReadBundle(store, await readBundle(path), opts);
+}
+
+/** importBundle for a bundle already read and validated by readBundle. */
+export async function importReadBundle(
+  store: Store,
+  bundle: ReadBundle,
+  opts: ImportOptions = {},
+): Promise<ImportResult> {
+  const plan = await planImport(store, bundle);
+  return applyImport(store, bundle, plan, opts);
+}
+
+interface Plan {
+  runs: RunRecord[];
+  runIds: Map<string, string>;
+  branches: BranchRecord[];
+  existing: string[];
+  renamed: Record<string, string>;
+}
+
+/** Read-only checks against the store and the names things will get there. */
+export async function planImport(store: Store, b: ReadBundle): Promise<Plan> {
+  for (const [id, what] of b.external.checkpoints) {
+    if (!(await store.hasCheckpoint(id))) {
+      throw new BundleError(
+        'MISSING_OBJECT',
+        `checkpoint ${id} (${what}) is neither in the bundle nor in the store`,
+        { checkpoint: id },
+      );
+    }
+  }
+  for (const [id, what] of b.external.objects) {
+    if (!(await store.hasObject(id))) {
+      throw new BundleError(
+        'MISSING_OBJECT',
+        `object ${id} (${what}) is neither in the bundle nor in the store`,
+        { object: id },
+      );
+    }
+  }
+  for (const id of b.external.runs) {
+    if (!(await runExists(store, id))) {
+      throw new BundleError(
+        'BAD_GRAPH',
+        `the bundle's run graph is inconsistent: run '${id}' is neither in the bundle nor in the store`,
+      );
+    }
+  }
+  const renamed: Record<string, string> = {};
+  const runIds = new Map<string, string>();
+  const runs: RunRecord[] = [];
+  const takenRuns = new Set(await store.listRunIds());
+  for (const r of b.manifest.runs) {
+    if (takenRuns.has(r.id)) {
+      const same = canonicalJson(await store.getRun(r.id)) === canonicalJson(r);
+      if (same) {
+        runIds.set(r.id, r.id);
+        continue;
+      }
+      const base = `${r.id.slice(0, 88)}-imported`;
+      let id = base;
+      for (let i = 2; takenRuns.has(id); i++) {
+        id = `${base}-${i}`;
+      }
+      renamed[`run:${r.id}`] = `run:${id}`;
+      runIds.set(r.id, id);
+      takenRuns.add(id);
+      runs.push({ ...r, id });
+    } else {
+      runIds.set(r.id, r.id);
+      takenRuns.add(r.id);
+      runs.push(r);
+    }
+  }
+  const branches: BranchRecord[] = [];
+  const existing: string[] = [];
+  const planned = new Set<string>();
+  for (const rec of b.manifest.branches) {
+    const run = runIds.get(rec.run) ?? rec.run;
+    const next: BranchRecord = {
+      ...rec,
+      run,
+      ...(rec.status === 'running'
+        ? { status: 'stopped' as const, note: 'imported while it was running' }
+        : {}),
+    };
+    if ((await store.uniqueBranchName(rec.name)) === rec.name && !planned.has(rec.name)) {
+      planned.add(rec.name);
+      branches.push(next);
+      continue;
+    }
+    // the same branch already here (under its name, or renamed by an earlier import)
+    const same = (await store.listBranches()).find(
+      (cur) =>
+        (cur.name === rec.name || cur.name.startsWith(`${rec.name.slice(0, 88)}-imported`)) &&
+        cur.tip === rec.tip &&
+        cur.base === rec.base &&
+        cur.run === run,
+    );
+    if (same !== undefined) {
+      existing.push(rec.name);
+      continue;
+    }
+    const name = await freeName(store, `${rec.name.slice(0, 88)}-imported`, planned);
+    planned.add(name);
+    renamed[rec.name] = name;
+    branches.push({ ...next, name });
+  }
+  return { runs, runIds, branches, existing, renamed };
+}
+
+async function runExists(store: Store, id: string): Promise<boolean> {
+  try {
+    await store.getRun(id);
+    return true;
+  } catch (e) {
+    if (e instanceof RefError) {
+      return false;
+    }
+    throw e;
+  }
+}
+
+async function freeName(store: Store, base: string, planned: Set<string>): Promise<string> {
+  for (let i = 1; ; i++) {
+    const cand = i === 1 ? base : `${base}-${i}`;
+    if (!planned.has(cand) && (await store.uniqueBranchName(cand)) === cand) {
+      return cand;
+    }
+  }
+}
+
+/** Writes a validated, planned bundle into the store. */
+export async function applyImport(
+  store: Store,
+  b: ReadBundle,
+  plan: Plan,
+  opts: ImportOptions = {},
+): Promise<ImportResult> {
+  const total = b.checkpoints.length;
+  let done = 0;
+  let created = 0;
+  opts.onProgress?.(0, total);
+  for (const c of b.checkpoints) {
+    const { node } = c;
+    if (node.trace !== undefined && b.objects.has(node.trace)) {
+      await store.putObject(b.objects.get(node.trace)!);
+    }
+    const res = await store.putCheckpoint(
+      {
+        id: node.id,
+        manifest: c.manifest,
+        manifestBytes: c.manifestBytes,
+        blobId: c.blobId,
+        blobBytes: c.blobBytes,
+      },
+      {
+        parent: node.parent,
+        step: node.step,
+        ...(node.trace !== undefined ? { trace: node.trace } : {}),
+        ...(node.eval !== undefined ? { eval: node.eval } : {}),
+        ...(node.loss !== undefined ? { loss: node.loss } : {}),
+      },
+    );
+    if (res.created) {
+      created++;
+    } else if (node.eval !== undefined && (await store.getNode(node.id)).eval === undefined) {
+      await store.annotateNode(node.id, { eval: node.eval });
+    }
+    opts.onProgress?.(++done, total);
+  }
+  for (const r of plan.runs) {
+    await store.createRun(r);
+  }
+  const imported: string[] = [];
+  const renamed = { ...plan.renamed };
+  for (const rec of plan.branches) {
+    let name = rec.name;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await store.createBranch({ ...rec, name });
+        break;
+      } catch (e) {
+        // someone took the name since the plan was made: take the next free one
+        if (!(e instanceof RefError) || attempt > 5 || !/already exists|is taken/.test(e.message)) {
+          throw e;
+        }
+        const original = Object.entries(plan.renamed).find(([, v]) => v === rec.name)?.[0];
+        name = await freeName(store, `${(original ?? rec.name).slice(0, 88)}-imported`, new Set());
+        renamed[original ?? rec.name] = name;
+      }
+    }
+    imported.push(name);
+  }
+  return {
+    imported,
+    renamed,
+    existing: plan.existing,
+    runs: plan.runs.map((r) => r.id),
+    checkpoints: total,
+    newCheckpoints: created,
+  };
+}

@@ -1,0 +1,243 @@
+/**
+ * Reading and validating a `.lockstep` bundle without any store (used by import and verify).
+ *
+ * `readBundle(path, limits?)` returns the checked manifest, every object's bytes by id and the
+ * decoded checkpoints, or throws a BundleError naming what is wrong — it never touches a store:
+ *  1. the zip through readZipSafely (path escapes, symlinks, duplicates, sizes that lie, caps,
+ *     truncation, CRCs; see ./zip-safe.ts) with BUNDLE_LIMITS;
+ *  2. NOT_A_BUNDLE without manifest.json; UNEXPECTED_ENTRY for any entry other than README.txt,
+ *     manifest.json and objects/<64-hex id>; the manifest's schema (./format.ts: NOT_A_BUNDLE,
+ *     UNKNOWN_VERSION, BAD_MANIFEST);
+ *  3. every object: HASH_MISMATCH when its bytes do not hash to its name (detail: the object and
+ *     the checkpoint that needs it), MISSING_OBJECT when the manifest lists it but it is absent,
+ *     UNEXPECTED_ENTRY when it is present but unlisted or needed by no checkpoint; BAD_OBJECT
+ *     when a checkpoint manifest does not parse, is not at its node's step, or its tensor blob
+ *     does not decode to the tensors it names;
+ *  4. the graph: BAD_GRAPH unless parents come at earlier steps, each branch's base is an
+ *     ancestor of its tip, tips are bundle checkpoints, a run's root is at step 0, and a branch's
+ *     lineage starts at its run's root. Parents, traces and runs may be absent from the bundle
+ *     only if the store that imports it has them: they are returned in `external` for the
+ *     importer to check.
+ */
+import { sha256Hex, decodeState, parseManifest, type StateManifest } from '../engine/state';
+import type { CheckpointNode } from '../store/api';
+import { BundleError, type BundleErrorDetail } from './errors';
+import {
+  MANIFEST_ENTRY,
+  README_ENTRY,
+  parseBundleManifest,
+  type BundleManifest,
+  type ObjectKind,
+} from './format';
+import { readZipSafely, type ZipLimits } from './zip-safe';
+
+/** 2 GiB in all (one entry may use all of it), at most 200 000 entries. */
+export const BUNDLE_LIMITS: ZipLimits = {
+  maxEntries: 200_000,
+  maxTotalBytes: 2 ** 31,
+  maxEntryBytes: 2 ** 31,
+};
+
+export interface CheckedCheckpoint {
+  node: CheckpointNode;
+  manifest: StateManifest;
+  manifestBytes: Uint8Array;
+  blobId: string;
+  blobBytes: Uint8Array;
+}
+
+export interface ReadBundle {
+  manifest: BundleManifest;
+  objects: Map<string, Uint8Array>;
+  /** every checkpoint of the bundle, parents first */
+  checkpoints: CheckedCheckpoint[];
+  /** what the bundle refers to but does not hold: the importing store must have it */
+  external: { checkpoints: Map<string, string>; objects: Map<string, string>; runs: Set<string> };
+}
+
+const OBJECT_ENTRY = /^objects\/([0-9a-f]{64})$/;
+
+export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<ReadBundle> {
+  const entries = await readZipSafely(path, limits);
+  const manifestBytes = entries.get(MANIFEST_ENTRY);
+  if (manifestBytes === undefined) {
+    throw new BundleError(
+      'NOT_A_BUNDLE',
+      `${path} is a zip but not a Lockstep bundle: it has no ${MANIFEST_ENTRY}`,
+    );
+  }
+  const present = new Map<string, Uint8Array>();
+  for (const [name, data] of entries) {
+    const m = OBJECT_ENTRY.exec(name);
+    if (m) {
+      present.set(m[1], data);
+    } else if (name !== MANIFEST_ENTRY && name !== README_ENTRY) {
+      throw new BundleError(
+        'UNEXPECTED_ENTRY',
+        `bundle entry ${JSON.stringify(name)} is not part of the bundle format`,
+      );
+    }
+  }
+  const manifest = parseBundleManifest(manifestBytes);
+  const listed = new Map(manifest.objects.map((o) => [o.id, o.kind]));
+  for (const id of present.keys()) {
+    if (!listed.has(id)) {
+      throw new BundleError(
+        'UNEXPECTED_ENTRY',
+        `bundle entry objects/${id} is not listed in the manifest`,
+      );
+    }
+  }
+
+  const used = new Set<string>();
+  const external = {
+    checkpoints: new Map<string, string>(),
+    objects: new Map<string, string>(),
+    runs: new Set<string>(),
+  };
+  /** The bytes of an object after checking its hash; null when neither listed nor present. */
+  const object = (id: string, kind: ObjectKind, detail: BundleErrorDetail): Uint8Array | null => {
+    const data = present.get(id);
+    const what = `${kind} object ${id}${detail.checkpoint ? ` (of checkpoint ${detail.checkpoint.slice(0, 12)} at step ${detail.step})` : ''}`;
+    if (data === undefined) {
+      if (listed.has(id)) {
+        throw new BundleError('MISSING_OBJECT', `the bundle lists ${what} but does not hold it`, {
+          ...detail,
+          object: id,
+        });
+      }
+      return null;
+    }
+    if (listed.get(id) !== kind) {
+      throw new BundleError('BAD_MANIFEST', `the manifest lists ${what} as ${listed.get(id)}`);
+    }
+    const actual = sha256Hex(data);
+    if (actual !== id) {
+      throw new BundleError('HASH_MISMATCH', `${what} is damaged: its bytes hash to ${actual}`, {
+        ...detail,
+        object: id,
+      });
+    }
+    used.add(id);
+    return data;
+  };
+
+  const checkpoints: CheckedCheckpoint[] = [];
+  const byId = new Map<string, CheckpointNode>();
+  for (const node of manifest.nodes) {
+    const detail = { checkpoint: node.id, step: node.step };
+    const mBytes = object(node.id, 'manifest', detail);
+    if (mBytes === null) {
+      throw new BundleError(
+        'MISSING_OBJECT',
+        `the bundle does not hold the manifest of checkpoint ${node.id} (step ${node.step})`,
+        { ...detail, object: node.id },
+      );
+    }
+    let m: StateManifest;
+    try {
+      m = parseManifest(mBytes);
+    } catch (e) {
+      throw badObject(node, (e as Error).message);
+    }
+    if (m.step !== node.step) {
+      throw badObject(node, `its manifest is at step ${m.step}`);
+    }
+    const blobId = m.tensors?.blob;
+    if (typeof blobId !== 'string' || !/^[0-9a-f]{64}$/.test(blobId)) {
+      throw badObject(node, 'its manifest names no tensor blob');
+    }
+    const blob = object(blobId, 'tensors', detail);
+    if (blob === null) {
+      throw new BundleError(
+        'MISSING_OBJECT',
+        `the bundle does not hold tensor blob ${blobId} of checkpoint ${node.id} (step ${node.step})`,
+        { ...detail, object: blobId },
+      );
+    }
+    try {
+      decodeState(m, blob);
+    } catch (e) {
+      throw badObject(node, (e as Error).message);
+    }
+    if (node.trace !== undefined && object(node.trace, 'trace', detail) === null) {
+      external.objects.set(node.trace, `trace of checkpoint ${node.id.slice(0, 12)}`);
+    }
+    if (node.parent !== null) {
+      const parent = byId.get(node.parent);
+      if (parent === undefined) {
+        if (manifest.nodes.some((n) => n.id === node.parent)) {
+          throw graph(`checkpoint ${node.id} comes before its parent ${node.parent}`);
+        }
+        external.checkpoints.set(node.parent, `parent of checkpoint ${node.id.slice(0, 12)}`);
+      } else if (parent.step >= node.step) {
+        throw graph(
+          `checkpoint ${node.id} (step ${node.step}) has a parent at step ${parent.step}`,
+        );
+      }
+    }
+    byId.set(node.id, node);
+    checkpoints.push({ node, manifest: m, manifestBytes: mBytes, blobId, blobBytes: blob });
+  }
+  for (const id of listed.keys()) {
+    if (!used.has(id)) {
+      throw new BundleError(
+        'UNEXPECTED_ENTRY',
+        `bundle object ${id} is needed by no checkpoint of the bundle`,
+      );
+    }
+  }
+
+  /** Bundle lineage of a checkpoint, tip first (stops at a checkpoint outside the bundle). */
+  const lineage = (id: string): CheckpointNode[] => {
+    const out: CheckpointNode[] = [];
+    for (let n = byId.get(id); n; n = n.parent === null ? undefined : byId.get(n.parent)) {
+      out.push(n);
+    }
+    return out;
+  };
+  const runIds = new Set(manifest.runs.map((r) => r.id));
+  for (const r of manifest.runs) {
+    const root = byId.get(r.root);
+    if (root === undefined) {
+      external.checkpoints.set(r.root, `root of run '${r.id}'`);
+    } else if (root.step !== 0) {
+      throw graph(`run '${r.id}' has its root ${r.root} at step ${root.step}, not 0`);
+    }
+  }
+  for (const b of manifest.branches) {
+    if (!byId.has(b.tip)) {
+      throw graph(`the tip ${b.tip} of branch '${b.name}' is not in the bundle`);
+    }
+    const line = lineage(b.tip);
+    if (b.base !== null && !line.some((n) => n.id === b.base)) {
+      throw graph(`the base of branch '${b.name}' is not an ancestor of its tip`);
+    }
+    if (!runIds.has(b.run)) {
+      external.runs.add(b.run);
+    }
+    const first = line[line.length - 1];
+    const run = manifest.runs.find((r) => r.id === b.run);
+    if (run && first.parent === null && first.id !== run.root) {
+      throw graph(`branch '${b.name}' does not start at the root of its run '${b.run}'`);
+    }
+  }
+  for (const t of manifest.tips) {
+    if (!byId.has(t)) {
+      throw graph(`tip ${t} is not a checkpoint of the bundle`);
+    }
+  }
+  return { manifest, objects: present, checkpoints, external };
+}
+
+function badObject(node: CheckpointNode, why: string): BundleError {
+  return new BundleError(
+    'BAD_OBJECT',
+    `checkpoint ${node.id} (step ${node.step}) in the bundle is invalid: ${why}`,
+    { checkpoint: node.id, step: node.step, object: node.id },
+  );
+}
+
+function graph(why: string): BundleError {
+  return new BundleError('BAD_GRAPH', `the bundle's run graph is inconsistent: ${why}`);
+}

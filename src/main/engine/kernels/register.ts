@@ -1,0 +1,380 @@
+/**
+ * Our fused training kernels, registered with tfjs under our own names for the `wasm` and `cpu`
+ * backends (tfjs's own kernels are left alone, so nothing else in the process changes).
+ *
+ * - LockstepDense        {x[m,k], w[k,n], b[n]} {relu}            → y = act(x·W + b)
+ * - LockstepDenseGrad    {x, w, y, dy} {relu, wantDx}             → [dW, db, dx?]
+ * - LockstepSoftmaxXent  {logits[m,c], labels int32[m]}           → [loss scalar, dlogits]
+ * - LockstepSgd          {w, g} {lr}                              → [w']
+ * - LockstepMomentum     {w, g, acc} {lr, mu}                     → [w', acc']
+ * - LockstepAdam         {w, g, m, v} {lr, b1, b2, c1, c2, eps}   → [w', m', v']
+ * - LockstepGatherPixels {indices int32[n]} {pixels: Uint8Array}  → x[n, 784] = pixel / 255
+ *   (on wasm the dataset's bytes are copied once into the backend's heap, so a batch is
+ *   gathered and converted there: no per-step upload)
+ *
+ * On `wasm` the heavy parts run in our WebAssembly SIMD module (./wasm-module.ts) instantiated
+ * on the backend's own heap, reading and writing tensors in place; on `cpu` they run in plain JS
+ * (./reference.ts). Both compute the same float32 operations in the same order, so the two
+ * backends give the same bits. Every kernel is deterministic: single-threaded, fixed order.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
+import * as ref from './reference';
+import {
+  instantiateKernels,
+  ROW_BYTES,
+  WA,
+  type WasmKernels,
+  type WasmMemory,
+} from './wasm-module';
+
+export const K = {
+  dense: 'LockstepDense',
+  denseGrad: 'LockstepDenseGrad',
+  softmaxXent: 'LockstepSoftmaxXent',
+  sgd: 'LockstepSgd',
+  momentum: 'LockstepMomentum',
+  adam: 'LockstepAdam',
+  gatherPixels: 'LockstepGatherPixels',
+} as const;
+
+/** Version of our kernels' numerics; changes whenever any kernel's bits could change. */
+export const KERNELS_VERSION = 'lockstep-kernels@1';
+
+type Attrs = Record<string, unknown>;
+interface Inputs {
+  [name: string]: tf.TensorInfo;
+}
+
+/** What a kernel needs from a backend: float32 views of tensors, and new outputs. */
+interface Mem {
+  /** allocates an output (views taken before an allocation may be stale afterwards) */
+  alloc(shape: number[]): tf.TensorInfo;
+  free(t: tf.TensorInfo): void;
+  /** a float32 view of a tensor (re-take after allocating) */
+  f32(t: tf.TensorInfo): Float32Array;
+  i32(t: tf.TensorInfo): Int32Array;
+  gemm(
+    a: tf.TensorInfo | 'ones',
+    rsA: number,
+    ksA: number,
+    b: tf.TensorInfo,
+    ldb: number,
+    c: tf.TensorInfo,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: tf.TensorInfo | null,
+    relu: boolean,
+  ): void;
+  reluMask(dy: tf.TensorInfo, y: tf.TensorInfo, out: tf.TensorInfo): void;
+  transpose(src: tf.TensorInfo, dst: tf.TensorInfo, rows: number, cols: number): void;
+  sgd(w: tf.TensorInfo, g: tf.TensorInfo, outW: tf.TensorInfo, lr: number): void;
+  momentum(ins: tf.TensorInfo[], outs: tf.TensorInfo[], lr: number, mu: number): void;
+  adam(ins: tf.TensorInfo[], outs: tf.TensorInfo[], s: AdamScalars): void;
+  gatherPixels(pixels: Uint8Array, indices: tf.TensorInfo, out: tf.TensorInfo): void;
+}
+
+/** out[r, :] = PIXEL_TO_FLOAT[pixels[indices[r]·784 + i]] */
+function gatherJs(pixels: Uint8Array, idx: Int32Array, out: Float32Array): void {
+  for (let r = 0; r < idx.length; r++) {
+    const src = idx[r] * INPUT_SIZE;
+    const dst = r * INPUT_SIZE;
+    for (let i = 0; i < INPUT_SIZE; i++) {
+      out[dst + i] = PIXEL_TO_FLOAT[pixels[src + i]];
+    }
+  }
+}
+
+interface AdamScalars {
+  lr: number;
+  b1: number;
+  b2: number;
+  c1: number;
+  c2: number;
+  eps: number;
+}
+
+const size = (t: tf.TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
+
+// ---------------------------------------------------------------- wasm backend memory access
+
+interface WasmBackendLike {
+  wasm: {
+    _malloc(n: number): number;
+    _free(p: number): void;
+    HEAPU8: Uint8Array;
+    asm?: { memory?: WasmMemory };
+  };
+  dataIdMap: { get(id: tf.DataId): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  disposeData(id: tf.DataId, force?: boolean): boolean;
+}
+
+const wasmMems = new WeakMap<object, Mem>();
+
+function wasmMem(backend: WasmBackendLike): Mem {
+  let mem = wasmMems.get(backend);
+  if (mem) {
+    return mem;
+  }
+  const memory = backend.wasm.asm?.memory;
+  let k: WasmKernels | null = null;
+  if (memory instanceof WA.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
+    k = instantiateKernels(memory);
+  }
+  const onePtr = backend.wasm._malloc(16) >>> 0;
+  const buf = (): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;
+  new Float32Array(buf(), onePtr, 1)[0] = 1;
+  const off = (t: tf.TensorInfo): number => backend.dataIdMap.get(t.dataId).memoryOffset;
+  const f32 = (t: tf.TensorInfo): Float32Array => new Float32Array(buf(), off(t), size(t));
+  const heap = (): Float32Array => new Float32Array(buf());
+  const datasets = new WeakMap<Uint8Array, number>();
+  mem = {
+    gatherPixels: (pixels, indices, out) => {
+      let p = datasets.get(pixels);
+      if (p === undefined) {
+        p = backend.wasm._malloc(pixels.length) >>> 0;
+        new Uint8Array(buf(), p, pixels.length).set(pixels);
+        datasets.set(pixels, p);
+      }
+      if (k && INPUT_SIZE === ROW_BYTES) {
+        k.gatherRows(p, off(indices), indices.shape[0], off(out));
+      } else {
+        gatherJs(pixels, new Int32Array(buf(), off(indices), indices.shape[0]), f32(out));
+      }
+    },
+    alloc: (shape) => backend.makeOutput(shape, 'float32'),
+    free: (t) => {
+      backend.disposeData(t.dataId, true);
+    },
+    f32,
+    i32: (t) => new Int32Array(buf(), off(t), size(t)),
+    gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
+      const aOff = a === 'ones' ? onePtr : off(a);
+      const biasOff = bias ? off(bias) : 0;
+      if (k) {
+        // the SIMD column tail reads up to 16 bytes past the end of B's last row and the bias
+        const end = Math.max(off(b) + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
+        const tail = end <= buf().byteLength ? 1 : 0;
+        k.gemm(aOff, rsA * 4, ksA * 4, off(b), ldb * 4, off(c), ldc * 4, m, n, kk, biasOff, relu ? 1 : 0, tail); // prettier-ignore
+      } else {
+        const h = heap();
+        ref.gemm(h, aOff / 4, rsA, ksA, h, off(b) / 4, ldb, h, off(c) / 4, ldc, m, n, kk, bias ? h : null, biasOff / 4, relu); // prettier-ignore
+      }
+    },
+    reluMask: (dy, y, out) => {
+      if (k) {
+        k.reluMask(off(dy), off(y), off(out), size(out));
+      } else {
+        const h = heap();
+        ref.reluMask(h, off(dy) / 4, h, off(y) / 4, h, off(out) / 4, size(out));
+      }
+    },
+    transpose: (src, dst, rows, cols) => {
+      if (k) {
+        k.transpose(off(src), off(dst), rows, cols);
+      } else {
+        const s = f32(src);
+        const d = f32(dst);
+        for (let r = 0; r < rows; r++) {
+          for (let c = 0; c < cols; c++) {
+            d[c * rows + r] = s[r * cols + c];
+          }
+        }
+      }
+    },
+    sgd: (w, g, outW, lr) => {
+      if (k) {
+        k.sgd(off(w), off(g), off(outW), size(w), lr);
+      } else {
+        ref.sgd(f32(w), f32(g), f32(outW), lr);
+      }
+    },
+    momentum: ([w, g, acc], [outW, outAcc], lr, mu) => {
+      if (k) {
+        k.momentum(off(w), off(g), off(acc), off(outW), off(outAcc), size(w), lr, mu);
+      } else {
+        ref.momentum(f32(w), f32(g), f32(acc), f32(outW), f32(outAcc), lr, mu);
+      }
+    },
+    adam: ([w, g, m, v], [outW, outM, outV], s) => {
+      if (k) {
+        k.adam(off(w), off(g), off(m), off(v), off(outW), off(outM), off(outV), size(w), s.lr, s.b1, s.b2, s.c1, s.c2, s.eps); // prettier-ignore
+      } else {
+        ref.adam(f32(w), f32(g), f32(m), f32(v), f32(outW), f32(outM), f32(outV), s);
+      }
+    },
+  };
+  wasmMems.set(backend, mem);
+  return mem;
+}
+
+// ---------------------------------------------------------------- cpu backend memory access
+
+const cpuMems = new WeakMap<object, Mem>();
+const ONES = new Float32Array([1]);
+
+function cpuMem(backend: MathBackendCPU): Mem {
+  let mem = cpuMems.get(backend);
+  if (mem) {
+    return mem;
+  }
+  const vals = (t: tf.TensorInfo): Float32Array | Int32Array =>
+    backend.data.get(t.dataId).values as Float32Array | Int32Array;
+  const f32 = (t: tf.TensorInfo): Float32Array => vals(t) as Float32Array;
+  mem = {
+    gatherPixels: (pixels, indices, out) => gatherJs(pixels, vals(indices) as Int32Array, f32(out)),
+    alloc: (shape) =>
+      backend.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((a, b) => a * b, 1))),
+    free: (t) => {
+      backend.disposeData(t.dataId, true);
+    },
+    f32,
+    i32: (t) => vals(t) as Int32Array,
+    gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
+      ref.gemm(a === 'ones' ? ONES : f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu); // prettier-ignore
+    },
+    reluMask: (dy, y, out) => ref.reluMask(f32(dy), 0, f32(y), 0, f32(out), 0, size(out)),
+    transpose: (src, dst, rows, cols) => {
+      const s = f32(src);
+      const d = f32(dst);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          d[c * rows + r] = s[r * cols + c];
+        }
+      }
+    },
+    sgd: (w, g, outW, lr) => ref.sgd(f32(w), f32(g), f32(outW), lr),
+    momentum: ([w, g, acc], [outW, outAcc], lr, mu) =>
+      ref.momentum(f32(w), f32(g), f32(acc), f32(outW), f32(outAcc), lr, mu),
+    adam: ([w, g, m, v], [outW, outM, outV], s) =>
+      ref.adam(f32(w), f32(g), f32(m), f32(v), f32(outW), f32(outM), f32(outV), s),
+  };
+  cpuMems.set(backend, mem);
+  return mem;
+}
+
+// ---------------------------------------------------------------- the kernels
+
+function dense(mem: Mem, { x, w, b }: Inputs, attrs: Attrs): tf.TensorInfo {
+  const [m, k] = x.shape;
+  const n = w.shape[1];
+  const y = mem.alloc([m, n]);
+  mem.gemm(x, k, 1, w, n, y, n, m, n, k, b, attrs.relu === true);
+  return y;
+}
+
+function denseGrad(mem: Mem, { x, w, y, dy }: Inputs, attrs: Attrs): tf.TensorInfo[] {
+  const [m, k] = x.shape;
+  const n = w.shape[1];
+  const relu = attrs.relu === true;
+  let dz = dy;
+  if (relu) {
+    dz = mem.alloc([m, n]);
+    mem.reluMask(dy, y, dz);
+  }
+  const dw = mem.alloc([k, n]);
+  // dW = xᵀ·dz: A[i,p] = x[p,i]
+  mem.gemm(x, 1, k, dz, n, dw, n, k, n, m, null, false);
+  // db = 1ᵀ·dz: column sums, rows in order
+  const db = mem.alloc([n]);
+  mem.gemm('ones', 0, 0, dz, n, db, n, 1, n, m, null, false);
+  const out = [dw, db];
+  if (attrs.wantDx === true) {
+    // dx = dz·Wᵀ with an explicit transpose, so the GEMM reads B row by row
+    const wt = mem.alloc([n, k]);
+    mem.transpose(w, wt, k, n);
+    const dx = mem.alloc([m, k]);
+    mem.gemm(dz, n, 1, wt, k, dx, k, m, k, n, null, false);
+    mem.free(wt);
+    out.push(dx);
+  }
+  if (dz !== dy) {
+    mem.free(dz);
+  }
+  return out;
+}
+
+function softmaxXent(mem: Mem, { logits, labels }: Inputs): tf.TensorInfo[] {
+  const [n, c] = logits.shape;
+  const loss = mem.alloc([]);
+  const dl = mem.alloc([n, c]);
+  const value = ref.softmaxCrossEntropy(mem.f32(logits), mem.i32(labels), n, c, mem.f32(dl));
+  mem.f32(loss)[0] = value;
+  return [loss, dl];
+}
+
+function sgd(mem: Mem, { w, g }: Inputs, attrs: Attrs): tf.TensorInfo[] {
+  const out = mem.alloc([...w.shape]);
+  mem.sgd(w, g, out, attrs.lr as number);
+  return [out];
+}
+
+function momentum(mem: Mem, { w, g, acc }: Inputs, attrs: Attrs): tf.TensorInfo[] {
+  const outs = [mem.alloc([...w.shape]), mem.alloc([...w.shape])];
+  mem.momentum([w, g, acc], outs, attrs.lr as number, attrs.mu as number);
+  return outs;
+}
+
+function adam(mem: Mem, { w, g, m, v }: Inputs, attrs: Attrs): tf.TensorInfo[] {
+  const outs = [mem.alloc([...w.shape]), mem.alloc([...w.shape]), mem.alloc([...w.shape])];
+  mem.adam([w, g, m, v], outs, attrs as unknown as AdamScalars);
+  return outs;
+}
+
+function gatherPixels(mem: Mem, { indices }: Inputs, attrs: Attrs): tf.TensorInfo {
+  const out = mem.alloc([indices.shape[0], INPUT_SIZE]);
+  mem.gatherPixels(attrs.pixels as Uint8Array, indices, out);
+  return out;
+}
+
+const registered = new Set<string>();
+
+/** Registers our kernels for a backend (`wasm` or `cpu`; others keep the generic path). */
+export function registerKernels(backendName: string): void {
+  if (registered.has(backendName) || (backendName !== 'wasm' && backendName !== 'cpu')) {
+    return;
+  }
+  registered.add(backendName);
+  const memOf = (backend: unknown): Mem =>
+    backendName === 'wasm'
+      ? wasmMem(backend as WasmBackendLike)
+      : cpuMem(backend as MathBackendCPU);
+  const kernels: [
+    string,
+    (mem: Mem, inputs: Inputs, attrs: Attrs) => tf.TensorInfo | tf.TensorInfo[],
+  ][] = [
+    [K.dense, dense],
+    [K.denseGrad, denseGrad],
+    [K.softmaxXent, (mem, inputs) => softmaxXent(mem, inputs)],
+    [K.sgd, sgd],
+    [K.momentum, momentum],
+    [K.adam, adam],
+    [K.gatherPixels, gatherPixels],
+  ];
+  for (const [kernelName, fn] of kernels) {
+    tf.registerKernel({
+      kernelName,
+      backendName,
+      kernelFunc: ({ inputs, backend, attrs }) =>
+        fn(memOf(backend), inputs as Inputs, (attrs ?? {}) as Attrs),
+    });
+  }
+}
+
+/** True when our kernels run on the active backend. */
+export function kernelsActive(): boolean {
+  return registered.has(tf.getBackend());
+}
+
+/** Runs one of our kernels on the active backend. */
+export function run<T extends tf.Tensor | tf.Tensor[]>(
+  kernelName: string,
+  inputs: Record<string, tf.Tensor>,
+  attrs: Attrs = {},
+): T {
+  return tf.engine().runKernel<T>(kernelName, inputs, attrs as tf.NamedAttrMap);
+}

@@ -1,0 +1,297 @@
+/**
+ * The job queue: every long task of the service (train, continue, verify, study, export,
+ * import) is a job with a {@link JobInfo} and a state per the contract.
+ *
+ * Promises:
+ * - At most `maxParallel` jobs run (or are paused) at once; the rest wait in submission order.
+ * - Every state change emits `job`; the end emits exactly one `finished` (result or error).
+ * - stop: a queued job is dropped (`stopped`, error CANCELLED); a running or paused one is asked
+ *   to stop — training writes a checkpoint at its current step and ends `stopped`.
+ * - pause / resume apply to running training jobs (`paused` holds its slot).
+ * - close: no new jobs; queued ones are dropped, running ones stopped and awaited (killed after
+ *   `graceMs`).
+ */
+import { randomBytes } from 'node:crypto';
+import {
+  ServiceError,
+  type JobInfo,
+  type JobKind,
+  type ServiceEvents,
+  type TrainResult,
+} from '../../../shared/contract';
+import { toWireError } from '../../../shared/rpc';
+import type { Emitter } from './emitter';
+import type { JobEvent, JobSpec } from './protocol';
+import type { JobHandle, JobRunner } from './runner';
+
+interface Job {
+  info: JobInfo;
+  spec: JobSpec;
+  handle?: JobHandle;
+  stopRequested: boolean;
+  ended?: Promise<void>;
+  /** checkpoint events that came before the job knew its branch (a new run's step 0) */
+  early: Extract<JobEvent, { type: 'checkpoint' }>[];
+}
+
+const FINISHED_KEPT = 500;
+const TERMINAL = new Set(['done', 'stopped', 'diverged', 'failed']);
+
+export class JobManager {
+  private readonly jobs = new Map<string, Job>();
+  private readonly queue: Job[] = [];
+  private active = 0;
+  private closing = false;
+  private counter = 0;
+  private readonly prefix = randomBytes(3).toString('hex');
+
+  constructor(
+    private readonly runner: JobRunner,
+    private readonly maxParallel: number,
+    private readonly events: Emitter<ServiceEvents>,
+  ) {}
+
+  /** Queues a job and returns its info (state `queued`, or `running` when a slot is free). */
+  submit(kind: JobKind, label: string, spec: JobSpec, extra: Partial<JobInfo> = {}): JobInfo {
+    if (this.closing) {
+      throw new ServiceError('INTERNAL', 'the service is shutting down');
+    }
+    const id = `job-${this.prefix}-${++this.counter}`;
+    const info: JobInfo = {
+      ...extra,
+      id,
+      kind,
+      state: 'queued',
+      label,
+      createdAt: new Date().toISOString(),
+    };
+    const job: Job = { info, spec, stopRequested: false, early: [] };
+    this.jobs.set(id, job);
+    this.queue.push(job);
+    this.changed(job);
+    this.pump();
+    return { ...job.info };
+  }
+
+  list(): JobInfo[] {
+    return [...this.jobs.values()].map((j) => ({ ...j.info }));
+  }
+
+  get(id: string): JobInfo {
+    return { ...this.find(id).info };
+  }
+
+  stop(id: string): JobInfo {
+    const job = this.find(id);
+    if (TERMINAL.has(job.info.state)) {
+      return { ...job.info };
+    }
+    job.stopRequested = true;
+    if (job.info.state === 'queued') {
+      this.queue.splice(this.queue.indexOf(job), 1);
+      job.info.state = 'stopped';
+      this.changed(job);
+      this.events.emit('finished', {
+        job: id,
+        kind: job.info.kind,
+        error: { name: 'ServiceError', code: 'CANCELLED', message: 'stopped before it started' },
+      });
+    } else {
+      job.handle?.stop();
+    }
+    return { ...job.info };
+  }
+
+  pause(id: string): JobInfo {
+    const job = this.find(id);
+    this.mustBeTraining(job, 'paused');
+    if (job.info.state === 'running') {
+      job.handle?.pause();
+      job.info.state = 'paused';
+      this.changed(job);
+    } else if (job.info.state !== 'paused') {
+      throw new ServiceError(
+        'BAD_INPUT',
+        `job ${id} is ${job.info.state}: only a running job can be paused`,
+      );
+    }
+    return { ...job.info };
+  }
+
+  resume(id: string): JobInfo {
+    const job = this.find(id);
+    this.mustBeTraining(job, 'resumed');
+    if (job.info.state === 'paused') {
+      job.handle?.resume();
+      job.info.state = 'running';
+      this.changed(job);
+    } else if (job.info.state !== 'running') {
+      throw new ServiceError(
+        'BAD_INPUT',
+        `job ${id} is ${job.info.state}: only a paused job can be resumed`,
+      );
+    }
+    return { ...job.info };
+  }
+
+  /** Stops everything and waits for running jobs to end (killing them after `graceMs`). */
+  async close(graceMs = 60_000): Promise<void> {
+    this.closing = true;
+    for (const job of [...this.queue]) {
+      this.stop(job.info.id);
+    }
+    const running = [...this.jobs.values()].filter((j) => j.ended !== undefined);
+    for (const job of running) {
+      if (!TERMINAL.has(job.info.state)) {
+        job.stopRequested = true;
+        job.handle?.stop();
+      }
+    }
+    const all = Promise.all(running.map((j) => j.ended));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'timeout'>((r) => {
+      timer = setTimeout(() => r('timeout'), graceMs);
+    });
+    if ((await Promise.race([all, timeout])) === 'timeout') {
+      for (const job of running) {
+        job.handle?.kill();
+      }
+      await all;
+    }
+    clearTimeout(timer);
+  }
+
+  private find(id: string): Job {
+    const job = this.jobs.get(id);
+    if (job === undefined) {
+      throw new ServiceError('NOT_FOUND', `no job '${id.slice(0, 64)}'`);
+    }
+    return job;
+  }
+
+  private mustBeTraining(job: Job, what: string): void {
+    if (job.info.kind !== 'train' && job.info.kind !== 'continue') {
+      throw new ServiceError(
+        'BAD_INPUT',
+        `only training jobs can be ${what} (job ${job.info.id} is ${job.info.kind})`,
+      );
+    }
+  }
+
+  private changed(job: Job): void {
+    this.events.emit('job', { ...job.info });
+  }
+
+  private pump(): void {
+    while (this.active < this.maxParallel && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      this.launch(job);
+    }
+  }
+
+  private launch(job: Job): void {
+    this.active++;
+    job.info.state = 'running';
+    this.changed(job);
+    const handle = this.runner.start(job.spec, (e) => this.onEvent(job, e));
+    job.handle = handle;
+    job.ended = handle.done.then(
+      (result) => this.finish(job, result, null),
+      (error: unknown) => this.finish(job, null, error),
+    );
+  }
+
+  private onEvent(job: Job, e: JobEvent): void {
+    const id = job.info.id;
+    switch (e.type) {
+      case 'started':
+        Object.assign(job.info, {
+          run: e.run,
+          branch: e.branch,
+          seed: e.seed,
+          fromStep: e.fromStep,
+          toStep: e.toStep,
+          step: e.fromStep,
+        });
+        this.changed(job);
+        for (const c of job.early.splice(0)) {
+          this.onEvent(job, c);
+        }
+        return;
+      case 'progress':
+        job.info.step = e.step;
+        this.events.emit('progress', {
+          job: id,
+          step: e.step,
+          toStep: e.toStep,
+          stepsPerSecond: e.stepsPerSecond,
+          losses: e.losses,
+        });
+        return;
+      case 'checkpoint':
+        if (job.info.branch === undefined) {
+          job.early.push(e);
+          return;
+        }
+        this.events.emit('checkpoint', {
+          job: id,
+          id: e.id,
+          step: e.step,
+          branch: job.info.branch,
+          created: e.created,
+        });
+        return;
+      case 'metrics':
+        this.events.emit('metrics', { job: id, step: e.step, eval: e.eval });
+        return;
+      case 'notice':
+        this.events.emit('notice', { job: id, message: e.message });
+        return;
+      case 'work':
+        this.events.emit('work', { job: id, done: e.done, total: e.total, label: e.label });
+        return;
+    }
+  }
+
+  private finish(job: Job, result: unknown, error: unknown): void {
+    this.active--;
+    const { info } = job;
+    if (error === null) {
+      const train = info.kind === 'train' || info.kind === 'continue';
+      if (train) {
+        const r = result as TrainResult;
+        info.state = r.status;
+        info.step = r.step;
+        info.run ??= r.run;
+        info.branch ??= r.branch;
+      } else {
+        info.state = 'done';
+      }
+      this.changed(job);
+      this.events.emit('finished', {
+        job: info.id,
+        kind: info.kind,
+        result: result as NonNullable<ServiceEvents['finished']['result']>,
+      });
+    } else {
+      const wire = toWireError(error);
+      info.state = job.stopRequested ? 'stopped' : 'failed';
+      this.changed(job);
+      this.events.emit('finished', {
+        job: info.id,
+        kind: info.kind,
+        error:
+          job.stopRequested && wire.code === 'INTERNAL' ? { ...wire, code: 'CANCELLED' } : wire,
+      });
+    }
+    this.prune();
+    this.pump();
+  }
+
+  private prune(): void {
+    const finished = [...this.jobs.values()].filter((j) => TERMINAL.has(j.info.state));
+    for (const j of finished.slice(0, Math.max(0, finished.length - FINISHED_KEPT))) {
+      this.jobs.delete(j.info.id);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+/**
+ * Where jobs run. A {@link JobRunner} starts one job and hands back its controls and its end.
+ * - {@link processRunner}: one process per job from a {@link ProcessFactory} (a Node child
+ *   process, or an Electron utility process chosen by the Electron shell), so a training step
+ *   never blocks the service's thread and a job cannot leak state into the next (I3).
+ * - {@link inlineRunner}: in the calling process (tests, tools); its gate yields to the event
+ *   loop every step, but the steps themselves run on the caller's thread.
+ */
+import { ServiceError, type WireError } from '../../../shared/contract';
+import { toWireError } from '../../../shared/rpc';
+import { JobSwitch } from './switch';
+import type { FromJob, JobEvent, JobSpec, ToJob } from './protocol';
+
+/** One job process as the service sees it. */
+export interface JobProcess {
+  post(message: ToJob): void;
+  onMessage(listener: (message: FromJob) => void): void;
+  /** the process ended (code, or a signal / error text) */
+  onExit(listener: (code: number | null, detail: string | null) => void): void;
+  /** kills it at once (a job that does not stop in time) */
+  kill(): void;
+  /** lets it exit after its last message */
+  end(): void;
+}
+
+/** Starts one job process. */
+export type ProcessFactory = () => JobProcess;
+
+/** The controls of a started job. */
+export interface JobHandle {
+  pause(): void;
+  resume(): void;
+  /** asks the job to stop (training writes a checkpoint at the current step) */
+  stop(): void;
+  /** ends the job at once, without a checkpoint (only after stop had its chance) */
+  kill(): void;
+  /** the job's result; rejects with a ServiceError */
+  readonly done: Promise<unknown>;
+}
+
+export interface JobRunner {
+  start(spec: JobSpec, onEvent: (event: JobEvent) => void): JobHandle;
+}
+
+function rebuild(e: WireError): ServiceError {
+  return new ServiceError(e.code, e.message, e.name);
+}
+
+/** Runs every job in a process of its own from `factory`. */
+export function processRunner(factory: ProcessFactory): JobRunner {
+  return {
+    start(spec, onEvent) {
+      const proc = factory();
+      let settled = false;
+      let ready = false;
+      const held: ToJob[] = [];
+      const control = (m: ToJob): void => {
+        if (ready) {
+          proc.post(m);
+        } else {
+          held.push(m);
+        }
+      };
+      let resolveDone!: (v: unknown) => void;
+      let rejectDone!: (e: unknown) => void;
+      const done = new Promise<unknown>((res, rej) => {
+        resolveDone = res;
+        rejectDone = rej;
+      });
+      const settle = (ok: boolean, value: unknown): void => {
+        if (settled) {
+          return;
+        }
+        settled = true;
+        if (ok) {
+          resolveDone(value);
+        } else {
+          rejectDone(value);
+        }
+        proc.end();
+      };
+      proc.onMessage((m) => {
+        switch (m.type) {
+          case 'ready':
+            ready = true;
+            proc.post({ type: 'run', spec });
+            for (const h of held.splice(0)) {
+              proc.post(h);
+            }
+            return;
+          case 'event':
+            if (!settled) {
+              onEvent(m.event);
+            }
+            return;
+          case 'done':
+            settle(true, m.result);
+            return;
+          case 'failed':
+            settle(false, rebuild(m.error));
+            return;
+        }
+      });
+      proc.onExit((code, detail) => {
+        settle(
+          false,
+          new ServiceError(
+            'INTERNAL',
+            `the job process exited before finishing (${detail ?? `code ${code}`})`,
+          ),
+        );
+      });
+      return {
+        pause: () => control({ type: 'pause' }),
+        resume: () => control({ type: 'resume' }),
+        stop: () => control({ type: 'stop' }),
+        kill: () => proc.kill(),
+        done,
+      };
+    },
+  };
+}
+
+/** Runs jobs in this process. */
+export function inlineRunner(): JobRunner {
+  return {
+    start(spec, onEvent) {
+      const sw = new JobSwitch();
+      const done = (async () => {
+        // start on a later turn, as a process would, so callers see `running` first
+        await new Promise<void>((r) => setImmediate(r));
+        try {
+          const { executeJob } = await import('./execute');
+          return await executeJob(spec, {
+            signal: sw.signal,
+            gate: () => sw.gate(),
+            emit: onEvent,
+          });
+        } catch (e) {
+          throw rebuild(toWireError(e));
+        }
+      })();
+      return {
+        pause: () => sw.pause(),
+        resume: () => sw.resume(),
+        stop: () => sw.stop(),
+        kill: () => sw.stop(),
+        done,
+      };
+    },
+  };
+}

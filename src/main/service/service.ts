@@ -1,0 +1,341 @@
+/**
+ * The Lockstep service: the one implementation of {@link LockstepService}, served to the
+ * Electron renderer (IPC), the browser (web mode) and tests (in-memory pair) alike.
+ *
+ * Promises:
+ * - Requests reaching a method were validated by the schema of that method (./../../shared/rpc
+ *   does it at every transport); the methods still check what only the store can know (refs,
+ *   branch names) and answer at once with BAD_REF / BAD_INPUT instead of starting a doomed job.
+ * - Long work (train, continue, verify, study, export, import) runs as a job outside the
+ *   service's thread — a process per job (Node child process, or Electron utility process when
+ *   the shell passes its factory) — at most `maxParallel` at once (default: one per core).
+ *   The call returns the job's info at once; progress arrives as events.
+ * - Cheap reads (graph, checkpoint, histograms, trace, compare) run here, on the store.
+ * - Modules that load the engine (compare, trace, and in job processes verify, study, export,
+ *   import) are imported on first use, so the host process starts light.
+ * - close() stops every job (training writes a checkpoint at its current step) and waits for
+ *   them; the store stays consistent whatever happens (it is crash-safe).
+ */
+import { readFileSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  ServiceError,
+  type BranchInfo,
+  type CheckpointInfo,
+  type JobInfo,
+  type LockstepClient,
+  type LockstepService,
+  type RunInfo,
+  type ServiceEvents,
+  type StartRunRequest,
+  type StoreInfo,
+} from '../../shared/contract';
+import { drawSeed } from '../engine/rng';
+import type { TrainingConfig } from '../engine/types';
+import type { CheckpointNode } from '../store/api';
+import { checkBranchName } from '../store/layout';
+import { Store } from '../store/store';
+import { histograms } from './histogram';
+import { describeCheckpoint, graphView } from './inspect';
+import { Emitter } from './jobs/emitter';
+import { JobManager } from './jobs/manager';
+import { isBundlePath, type ProbeResult } from './jobs/protocol';
+import { inlineRunner, processRunner, type JobRunner, type ProcessFactory } from './jobs/runner';
+
+export interface ServiceOptions {
+  storeDir: string;
+  /** most jobs running at once (default: os.availableParallelism()) */
+  maxParallel?: number;
+  /** where jobs run (default 'process') */
+  runner?: 'inline' | 'process';
+  /** how to start a job process (default: a Node child process through tsx) */
+  processFactory?: ProcessFactory;
+  /** the app version for storeInfo (default: package.json's) */
+  version?: string;
+}
+
+/** The service as its host holds it: the client interface plus shutdown. */
+export type LockstepHost = LockstepClient & {
+  /** stops every job (checkpointing training) and waits for them */
+  close(): Promise<void>;
+};
+
+/** Creates the service on the store at `opts.storeDir` (created when missing). */
+export async function createService(opts: ServiceOptions): Promise<LockstepHost> {
+  const store = await Store.open(opts.storeDir);
+  const events = new Emitter<ServiceEvents>();
+  const runner = await makeRunner(opts);
+  const maxParallel = Math.max(1, opts.maxParallel ?? availableParallelism());
+  const jobs = new JobManager(runner, maxParallel, events);
+  const lifetime = new AbortController();
+  const version = opts.version ?? packageVersion();
+  let probe: Promise<ProbeResult> | null = null;
+  const backends = (): Promise<ProbeResult> => {
+    probe ??= runner
+      .start({ kind: 'probe' }, () => {})
+      .done.then(
+        (r) => r as ProbeResult,
+        () => ({ tensorflow: false }),
+      );
+    return probe;
+  };
+
+  const service: LockstepService = {
+    async startRun(req) {
+      if (req.branch !== undefined) {
+        checkBranchName(req.branch);
+      }
+      const seedSource = req.seed === 'auto' ? 'auto' : 'explicit';
+      const seed = req.seed === 'auto' ? await drawSeed() : req.seed;
+      const config = trainingConfig(req, seed);
+      return jobs.submit(
+        'train',
+        `train ${runName(config)}`,
+        {
+          kind: 'train',
+          storeDir: store.dir,
+          req: {
+            config,
+            seedSource,
+            steps: req.steps,
+            checkpointEvery: req.checkpointEvery,
+            evalEvery: req.evalEvery,
+            ...(req.branch !== undefined ? { branch: req.branch } : {}),
+          },
+        },
+        { seed, fromStep: 0, toStep: req.steps, step: 0 },
+      );
+    },
+
+    async continueRun(req) {
+      if (req.branch !== undefined) {
+        checkBranchName(req.branch);
+      }
+      const from = await store.resolveRef(req.ref);
+      const node = await store.getNode(from);
+      const { ref, ...rest } = req;
+      return jobs.submit(
+        'continue',
+        `continue ${ref.slice(0, 40)} +${req.steps}`,
+        { kind: 'continue', storeDir: store.dir, req: { ...rest, from } },
+        { fromStep: node.step, toStep: node.step + req.steps, step: node.step },
+      );
+    },
+
+    async stopJob({ job }) {
+      return jobs.stop(job);
+    },
+    async pauseJob({ job }) {
+      return jobs.pause(job);
+    },
+    async resumeJob({ job }) {
+      return jobs.resume(job);
+    },
+    async listJobs() {
+      return jobs.list();
+    },
+
+    async listGraph() {
+      return (await graphView(store)).map((run): RunInfo => ({
+        id: run.id,
+        createdAt: run.createdAt,
+        seed: run.seed,
+        seedSource: run.seedSource,
+        root: run.root,
+        config: run.config,
+        branches: run.branches.map((b): BranchInfo => ({
+          name: b.name,
+          run: b.run,
+          tip: b.tip,
+          base: b.base,
+          baseStep: b.baseStep,
+          config: b.config,
+          status: b.status,
+          ...(b.note !== undefined ? { note: b.note } : {}),
+          createdAt: b.createdAt,
+          updatedAt: b.updatedAt,
+          checkpoints: b.checkpoints.map(checkpointInfo),
+        })),
+      }));
+    },
+
+    async showCheckpoint({ ref }) {
+      return describeCheckpoint(store, await store.resolveRef(ref));
+    },
+
+    async histograms({ ref, bins }) {
+      const state = await store.readState(await store.resolveRef(ref));
+      return histograms(state, bins);
+    },
+
+    async trace({ ref, from, to, withIndices }) {
+      const { readTrace } = await import('./trace-view');
+      return readTrace(store, ref, { from, to, withIndices });
+    },
+
+    async compare({ a, b }) {
+      const { compareRefs } = await import('./compare');
+      return compareRefs(store, a, b, { signal: lifetime.signal });
+    },
+
+    async verify({ ref, from }) {
+      if (isBundlePath(ref)) {
+        await mustBeFile(ref);
+      } else {
+        await store.resolveRef(ref);
+      }
+      if (from !== undefined) {
+        await store.resolveRef(from);
+      }
+      return jobs.submit('verify', `verify ${ref.slice(0, 40)}`, {
+        kind: 'verify',
+        storeDir: store.dir,
+        ref,
+        ...(from !== undefined ? { from } : {}),
+      });
+    },
+
+    async study({ runs, train }) {
+      const cfg = trainingConfig(train, train.seed ?? 0);
+      return jobs.submit('study', `study ${runs}×2 ${runName(cfg).replace(/-s\d+$/, '')}`, {
+        kind: 'study',
+        storeDir: store.dir,
+        runs,
+        train,
+        ...(train.seed !== undefined ? { seed: train.seed } : {}),
+      });
+    },
+
+    async exportBundle({ ref, path }) {
+      await store.resolveRef(ref);
+      return jobs.submit('export', `export ${ref.slice(0, 40)}`, {
+        kind: 'export',
+        storeDir: store.dir,
+        ref,
+        path,
+      });
+    },
+
+    async importBundle({ path }) {
+      await mustBeFile(path);
+      return jobs.submit('import', `import ${path.slice(-60)}`, {
+        kind: 'import',
+        storeDir: store.dir,
+        path,
+      });
+    },
+
+    async storeInfo(): Promise<StoreInfo> {
+      const info = await store.storeInfo();
+      const probed = await backends();
+      return {
+        dir: info.dir,
+        objects: info.objects,
+        bytes: info.bytes,
+        branches: info.branches,
+        runs: info.runs,
+        backends: [
+          { name: 'wasm', available: true, note: 'default; portable' },
+          { name: 'cpu', available: true, note: 'pure JavaScript reference' },
+          {
+            name: 'tensorflow',
+            available: probed.tensorflow,
+            ...(probed.tensorflow
+              ? {}
+              : { note: '@tensorflow/tfjs-node or its native library is not installed' }),
+          },
+        ],
+        version,
+      };
+    },
+  };
+
+  let closed: Promise<void> | null = null;
+  return {
+    ...service,
+    on: (event, listener) => events.on(event, listener),
+    close() {
+      closed ??= (async () => {
+        lifetime.abort();
+        await jobs.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+async function makeRunner(opts: ServiceOptions): Promise<JobRunner> {
+  if (opts.runner === 'inline') {
+    return inlineRunner();
+  }
+  if (opts.processFactory !== undefined) {
+    return processRunner(opts.processFactory);
+  }
+  const { nodeProcessFactory } = await import('../worker/node-process');
+  return processRunner(nodeProcessFactory);
+}
+
+/** NOT_FOUND unless `path` is an existing file. */
+async function mustBeFile(path: string): Promise<void> {
+  const st = await stat(path).catch(() => null);
+  if (st === null || !st.isFile()) {
+    throw new ServiceError('NOT_FOUND', `no file ${path.slice(-200)}`);
+  }
+}
+
+/** The training config of a start request (softmax has no hidden layers). */
+function trainingConfig(
+  req: Omit<StartRunRequest, 'seed' | 'branch'>,
+  seed: number,
+): TrainingConfig {
+  return {
+    dataset: req.dataset,
+    model: { kind: req.model, hidden: req.model === 'mlp' ? [...req.hidden] : [] },
+    optimizer: { kind: req.optimizer, lr: req.lr },
+    batchSize: req.batchSize,
+    seed,
+    backend: req.backend,
+  };
+}
+
+/** The default branch name of a config, as train.ts names it (for job labels). */
+function runName(c: TrainingConfig): string {
+  const model = c.model.kind === 'mlp' ? `mlp${c.model.hidden.join('x')}` : c.model.kind;
+  return `${c.dataset}-${model}-${c.optimizer.kind}-s${c.seed}`;
+}
+
+function checkpointInfo(n: CheckpointNode): CheckpointInfo {
+  return {
+    id: n.id,
+    parent: n.parent,
+    step: n.step,
+    ...(n.loss !== undefined ? { loss: n.loss } : {}),
+    ...(n.eval !== undefined ? { eval: n.eval } : {}),
+    ...(n.verified !== undefined ? { verified: n.verified } : {}),
+    createdAt: n.createdAt,
+  };
+}
+
+/** package.json's version, found upward from this module (source tree or out/main). */
+function packageVersion(): string {
+  let dir = import.meta.dirname;
+  for (let i = 0; i < 5; i++) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === 'lockstep' && typeof pkg.version === 'string') {
+        return pkg.version;
+      }
+    } catch {
+      // not here: look one folder up
+    }
+    dir = dirname(dir);
+  }
+  return '0.0.0';
+}
+
+export type { JobInfo };

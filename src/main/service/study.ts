@@ -1,0 +1,248 @@
+/**
+ * The seed study (CLI `study --runs K …`): K runs with the same seed and K with different seeds
+ * (base+1 … base+K, mod 2^32), then the mean and standard deviation (sample, n−1) of the final
+ * loss and test precision in each group, and the same-seed spread as a share of the
+ * different-seed spread. Zero is the goal; any difference between the same-seed runs' final
+ * states is flagged as a determinism bug with the first differing step (from compareRefs).
+ *
+ * Runs go one process per core at most: with `parallel` > 1 each run is a child process
+ * (`node --import tsx study-runner.ts`) writing into the same store (the store's writer lock
+ * serialises records); with `parallel` = 1, or when the runner file is not there (a bundled
+ * build), they run one after the other in this process. The signal stops a study: running jobs
+ * stop after their current step (their checkpoints are kept) and runStudy rejects with the
+ * signal's reason.
+ *
+ * Results: the report is stored as an object and kept by the keep ref `study/<id>` (first line:
+ * the report object, then every run's final checkpoint), so gc keeps them and listStudies finds
+ * them. Each run is also an ordinary run with a branch `<id>-same-<i>` / `<id>-seed-<seed>`.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { canonicalJson } from '../engine/canonical-json';
+import { drawSeed } from '../engine/rng';
+import { InputError, type TrainingConfig } from '../engine/types';
+import type { Store } from '../store/store';
+import type { StartRunRequest, StudyGroupStats, StudyReport } from '../../shared/contract';
+import { LIMITS } from '../../shared/contract';
+import { compareRefs } from './compare';
+import { startRun, type JobResult, type StartRequest } from './train';
+
+export type { StudyReport } from '../../shared/contract';
+
+export interface StudyRequest {
+  runs: number;
+  train: Omit<StartRunRequest, 'seed' | 'branch'> & { seed?: number };
+  /** base seed (default: train.seed, else drawn) */
+  seed?: number;
+}
+
+export interface StudyOptions {
+  signal?: AbortSignal;
+  /** finished runs of total */
+  onProgress?: (done: number, total: number) => void;
+  /** processes at once (default: one per core; 1 = in this process) */
+  parallel?: number;
+}
+
+export const STUDY_KEEP_PREFIX = 'study/';
+const RUNNER = fileURLToPath(new URL('./study-runner.ts', import.meta.url));
+
+interface Task {
+  group: 'same' | 'different';
+  seed: number;
+  branch: string;
+}
+
+type Result = NonNullable<StudyReport['results']>[number];
+
+export async function runStudy(
+  store: Store,
+  req: StudyRequest,
+  opts: StudyOptions = {},
+): Promise<StudyReport> {
+  const K = req.runs;
+  if (!Number.isInteger(K) || K < 1 || K > LIMITS.maxStudyRuns) {
+    throw new InputError(`--runs must be an integer from 1 to ${LIMITS.maxStudyRuns}, got ${K}`);
+  }
+  const t = req.train;
+  const base = req.seed ?? t.seed ?? (await drawSeed());
+  if (!Number.isInteger(base) || base < 0 || base > LIMITS.maxSeed) {
+    throw new InputError(`seed must be an integer from 0 to ${LIMITS.maxSeed}, got ${base}`);
+  }
+  const config: TrainingConfig = {
+    dataset: t.dataset,
+    model: { kind: t.model, hidden: t.model === 'mlp' ? [...t.hidden] : [] },
+    optimizer: { kind: t.optimizer, lr: t.lr },
+    batchSize: t.batchSize,
+    seed: base,
+    backend: t.backend,
+  };
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const id = `study-${stamp}-${randomBytes(3).toString('hex')}`;
+  const tasks: Task[] = [];
+  for (let i = 1; i <= K; i++) {
+    tasks.push({ group: 'same', seed: base, branch: `${id}-same-${i}` });
+  }
+  for (let i = 1; i <= K; i++) {
+    const seed = (base + i) % (LIMITS.maxSeed + 1);
+    tasks.push({ group: 'different', seed, branch: `${id}-seed-${seed}` });
+  }
+  const requestOf = (task: Task): StartRequest => ({
+    config: { ...config, seed: task.seed },
+    seedSource: 'explicit',
+    steps: t.steps,
+    checkpointEvery: t.checkpointEvery,
+    evalEvery: t.evalEvery,
+    branch: task.branch,
+  });
+
+  const parallel = Math.max(
+    1,
+    Math.min(opts.parallel ?? availableParallelism(), availableParallelism(), tasks.length),
+  );
+  const inProcess = parallel === 1 || !existsSync(RUNNER);
+  const results: Result[] = new Array(tasks.length);
+  let done = 0;
+  opts.onProgress?.(0, tasks.length);
+  const runOne = async (k: number): Promise<void> => {
+    const task = tasks[k];
+    const r = inProcess
+      ? await startRun(store, requestOf(task), {}, opts.signal)
+      : await runChild(store.dir, requestOf(task), opts.signal);
+    results[k] = {
+      group: task.group,
+      seed: task.seed,
+      run: r.run,
+      branch: r.branch,
+      checkpoint: r.checkpoint,
+      finalLoss: r.loss,
+      testPrecision: r.eval.test?.precision ?? null,
+    };
+    opts.onProgress?.(++done, tasks.length);
+  };
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < tasks.length && !opts.signal?.aborted) {
+      await runOne(next++);
+    }
+  };
+  const outcomes = await Promise.allSettled(Array.from({ length: parallel }, worker));
+  opts.signal?.throwIfAborted();
+  for (const o of outcomes) {
+    if (o.status === 'rejected') {
+      throw o.reason;
+    }
+  }
+
+  const same = results.filter((r) => r.group === 'same');
+  const diff = results.filter((r) => r.group === 'different');
+  const sameSeed = stats(same);
+  const differentSeeds = stats(diff);
+  let determinismBug: StudyReport['determinismBug'] = null;
+  const odd = same.find((r) => r.checkpoint !== same[0].checkpoint);
+  if (odd) {
+    const c = await compareRefs(store, same[0].checkpoint, odd.checkpoint, {
+      signal: opts.signal,
+    });
+    determinismBug = {
+      firstDifferingStep: c.firstDivergentStep,
+      detail: `determinism bug: same-seed runs ${same[0].branch} and ${odd.branch} differ${
+        c.firstDivergentStep !== null ? ` from step ${c.firstDivergentStep}` : ''
+      }${c.tensor ? ` (first tensor ${c.tensor})` : ''}`,
+    };
+  }
+  const report: StudyReport = {
+    id,
+    runs: K,
+    sameSeed,
+    differentSeeds,
+    sameSeedShare: share(sameSeed.finalLoss.std, differentSeeds.finalLoss.std),
+    determinismBug,
+    createdAt: new Date().toISOString(),
+    baseSeed: base,
+    config,
+    steps: t.steps,
+    sameSeedPrecisionShare: share(sameSeed.testPrecision.std, differentSeeds.testPrecision.std),
+    results,
+  };
+  const object = await store.putObject(new TextEncoder().encode(canonicalJson(report)));
+  await store.setKeep(`${STUDY_KEEP_PREFIX}${id}`, [
+    object,
+    ...new Set(results.map((r) => r.checkpoint)),
+  ]);
+  return { ...report, object };
+}
+
+/** Every stored study, oldest first. */
+export async function listStudies(store: Store): Promise<StudyReport[]> {
+  const out: StudyReport[] = [];
+  for (const [name, ids] of await store.listKeeps()) {
+    if (name.startsWith(STUDY_KEEP_PREFIX) && ids.length > 0) {
+      const report = JSON.parse(
+        new TextDecoder().decode(await store.getObject(ids[0])),
+      ) as StudyReport;
+      out.push({ ...report, object: ids[0] });
+    }
+  }
+  return out.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+}
+
+function stats(rs: Result[]): StudyGroupStats {
+  const of = (xs: number[]) => {
+    const mean = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
+    const v = xs.length > 1 ? xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
+    return { mean, std: Math.sqrt(v), values: xs };
+  };
+  return {
+    seeds: rs.map((r) => r.seed),
+    finalLoss: of(rs.map((r) => r.finalLoss ?? NaN).filter(Number.isFinite)),
+    testPrecision: of(rs.map((r) => r.testPrecision ?? NaN).filter(Number.isFinite)),
+  };
+}
+
+/** Same-seed spread over different-seed spread; 0 when both are 0, 1 when only the first is. */
+function share(same: number, different: number): number {
+  if (same === 0) {
+    return 0;
+  }
+  return different === 0 ? 1 : same / different;
+}
+
+/** Runs one training job in a child process (tsx), stopping it with SIGTERM on abort. */
+function runChild(
+  storeDir: string,
+  request: StartRequest,
+  signal?: AbortSignal,
+): Promise<JobResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), RUNNER], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const onAbort = (): void => {
+      child.kill('SIGTERM');
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      signal?.removeEventListener('abort', onAbort);
+      const last = out.trim().split('\n').pop() ?? '';
+      if (code === 0 && last.startsWith('{')) {
+        resolve(JSON.parse(last) as JobResult);
+      } else {
+        const line = err.trim().split('\n').pop() ?? `exit code ${code}`;
+        reject(new Error(`study run ${request.branch} failed: ${line}`));
+      }
+    });
+    child.stdin.end(JSON.stringify({ store: storeDir, request }));
+  });
+}

@@ -1,0 +1,186 @@
+/**
+ * Chart.js registration (only the parts the views use) and the two small plugins of our own:
+ * vertical markers (branch points, divergence steps) and x-axis zoom and pan (wheel zooms around
+ * the cursor, drag pans, double-click resets). Our own zoom instead of chartjs-plugin-zoom keeps
+ * hammerjs out of the bundle; the x axis is all these charts need.
+ */
+import {
+  Chart,
+  Decimation,
+  Filler,
+  Legend,
+  LineController,
+  LineElement,
+  LinearScale,
+  PointElement,
+  ScatterController,
+  Tooltip,
+  type Plugin,
+} from 'chart.js';
+
+Chart.register(
+  LineController,
+  ScatterController,
+  LineElement,
+  PointElement,
+  LinearScale,
+  Decimation,
+  Filler,
+  Legend,
+  Tooltip,
+);
+
+export { Chart };
+
+/** A vertical line at x with a label. */
+export interface Marker {
+  x: number;
+  label: string;
+  color: string;
+  dash?: number[];
+}
+
+/** A plugin drawing `getMarkers()` as vertical lines over the chart area. */
+export function markerPlugin(getMarkers: () => readonly Marker[]): Plugin<'line' | 'scatter'> {
+  return {
+    id: 'lockstepMarkers',
+    afterDatasetsDraw(chart) {
+      const { ctx, chartArea, scales } = chart;
+      const x = scales.x;
+      if (!x) {
+        return;
+      }
+      ctx.save();
+      ctx.font = '11px system-ui, sans-serif';
+      ctx.textBaseline = 'top';
+      for (const m of getMarkers()) {
+        if (m.x < x.min || m.x > x.max) {
+          continue;
+        }
+        const px = Math.round(x.getPixelForValue(m.x)) + 0.5;
+        ctx.strokeStyle = m.color;
+        ctx.fillStyle = m.color;
+        ctx.lineWidth = 1.5;
+        ctx.setLineDash(m.dash ?? [4, 3]);
+        ctx.beginPath();
+        ctx.moveTo(px, chartArea.top);
+        ctx.lineTo(px, chartArea.bottom);
+        ctx.stroke();
+        ctx.setLineDash([]);
+        const w = ctx.measureText(m.label).width;
+        const tx = px + 4 + w > chartArea.right ? px - 4 - w : px + 4;
+        ctx.fillText(m.label, tx, chartArea.top + 2);
+      }
+      ctx.restore();
+    },
+  };
+}
+
+/** The x range of the data of a chart. */
+function dataRange(chart: Chart<'line' | 'scatter'>): { min: number; max: number } | null {
+  let min = Infinity;
+  let max = -Infinity;
+  for (const ds of chart.data.datasets) {
+    const data = ds.data as { x: number }[];
+    if (data.length > 0) {
+      min = Math.min(min, data[0].x);
+      max = Math.max(max, data[data.length - 1].x);
+    }
+  }
+  return Number.isFinite(min) && max > min ? { min, max } : null;
+}
+
+/**
+ * Installs x zoom and pan on a chart's canvas; returns a disposer. `onChange(zoomed)` is told
+ * whether the view is zoomed in.
+ */
+export function installZoom(
+  chart: Chart<'line' | 'scatter'>,
+  onChange: (zoomed: boolean) => void,
+): () => void {
+  const canvas = chart.canvas;
+  const x = chart.options.scales?.x;
+  if (!x) {
+    return () => undefined;
+  }
+  const setRange = (min: number | undefined, max: number | undefined): void => {
+    x.min = min;
+    x.max = max;
+    chart.update('none');
+    onChange(min !== undefined);
+  };
+  const onWheel = (ev: WheelEvent): void => {
+    const full = dataRange(chart);
+    const scale = chart.scales.x;
+    if (!full || !scale) {
+      return;
+    }
+    ev.preventDefault();
+    const factor = Math.exp(ev.deltaY * 0.0015);
+    const at = scale.getValueForPixel(ev.offsetX) ?? (scale.min + scale.max) / 2;
+    let min = at - (at - scale.min) * factor;
+    let max = at + (scale.max - at) * factor;
+    if (max - min >= full.max - full.min) {
+      setRange(undefined, undefined);
+      return;
+    }
+    min = Math.max(full.min, min);
+    max = Math.min(full.max, max);
+    setRange(min, max);
+  };
+  let drag: { px: number; min: number; max: number } | null = null;
+  const onDown = (ev: PointerEvent): void => {
+    const scale = chart.scales.x;
+    if (ev.button !== 0 || !scale || x.min === undefined) {
+      return;
+    }
+    drag = { px: ev.clientX, min: scale.min, max: scale.max };
+    canvas.setPointerCapture(ev.pointerId);
+  };
+  const onMove = (ev: PointerEvent): void => {
+    const scale = chart.scales.x;
+    const full = dataRange(chart);
+    if (!drag || !scale || !full) {
+      return;
+    }
+    const perPx = (drag.max - drag.min) / Math.max(1, scale.width);
+    let shift = -(ev.clientX - drag.px) * perPx;
+    shift = Math.max(full.min - drag.min, Math.min(full.max - drag.max, shift));
+    setRange(drag.min + shift, drag.max + shift);
+  };
+  const onUp = (): void => {
+    drag = null;
+  };
+  const onDbl = (): void => setRange(undefined, undefined);
+  canvas.addEventListener('wheel', onWheel, { passive: false });
+  canvas.addEventListener('pointerdown', onDown);
+  canvas.addEventListener('pointermove', onMove);
+  canvas.addEventListener('pointerup', onUp);
+  canvas.addEventListener('dblclick', onDbl);
+  return () => {
+    canvas.removeEventListener('wheel', onWheel);
+    canvas.removeEventListener('pointerdown', onDown);
+    canvas.removeEventListener('pointermove', onMove);
+    canvas.removeEventListener('pointerup', onUp);
+    canvas.removeEventListener('dblclick', onDbl);
+  };
+}
+
+/** Chart colors that read well on light and dark backgrounds. */
+export const SERIES_COLORS = [
+  '#3b82f6',
+  '#f97316',
+  '#10b981',
+  '#e11d48',
+  '#8b5cf6',
+  '#eab308',
+  '#06b6d4',
+  '#ec4899',
+  '#84cc16',
+  '#64748b',
+];
+
+/** The color of the i-th series. */
+export function seriesColor(i: number): string {
+  return SERIES_COLORS[i % SERIES_COLORS.length];
+}

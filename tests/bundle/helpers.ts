@@ -1,0 +1,88 @@
+/** Helpers for the bundle tests: a small real run, a store's bytes, the CLI as a process. */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
+import { readZipSafely, writeZip } from '../../src/main/bundle/zip-safe';
+import { BUNDLE_LIMITS } from '../../src/main/bundle/read';
+import { startRun, type JobResult } from '../../src/main/service/train';
+import type { Store } from '../../src/main/store/store';
+import type { TrainingConfig } from '../../src/main/engine/types';
+
+export const ROOT = join(import.meta.dirname, '..', '..');
+
+export const CONFIG: TrainingConfig = {
+  dataset: 'fake',
+  model: { kind: 'mlp', hidden: [16, 8] },
+  optimizer: { kind: 'sgd', lr: 0.05 },
+  batchSize: 32,
+  seed: 3,
+  backend: 'wasm',
+};
+
+/** 120 steps with checkpoints and evaluations every 40. */
+export function trainSmall(store: Store, branch?: string): Promise<JobResult> {
+  return startRun(store, {
+    config: CONFIG,
+    steps: 120,
+    checkpointEvery: 40,
+    evalEvery: 40,
+    branch,
+  });
+}
+
+/** SHA-256 of every file under `dir`, by relative path (directories included as entries). */
+export async function hashTree(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const walk = async (d: string): Promise<void> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const rel = relative(dir, p);
+      if (e.isDirectory()) {
+        out[rel + '/'] = 'dir';
+        await walk(p);
+      } else {
+        out[rel] = createHash('sha256')
+          .update(await readFile(p))
+          .digest('hex');
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Rewrites a bundle with `change` applied to its entries (through writeZip: CRCs consistent). */
+export async function rewriteBundle(
+  from: string,
+  to: string,
+  change: (entries: Map<string, Uint8Array>) => void,
+): Promise<void> {
+  const entries = await readZipSafely(from, BUNDLE_LIMITS);
+  change(entries);
+  await writeZip(
+    to,
+    [...entries].map(([name, data]) => ({ name, data })),
+  );
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `node bin/lockstep.mjs …args`. */
+export function cli(args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [join(ROOT, 'bin', 'lockstep.mjs'), ...args],
+      { cwd: ROOT, env: { ...process.env, CI: '1' }, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}

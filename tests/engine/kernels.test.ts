@@ -1,0 +1,261 @@
+/**
+ * Our kernels: the WebAssembly SIMD module against the JS twin (bit for bit) and against a
+ * float64 reference (within float32 rounding), and the fused layer kernels through tfjs on both
+ * backends (same bits on wasm and cpu; gradients equal to a float64 computation).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '../../src/main/engine/backend';
+import { PIXEL_TO_FLOAT } from '../../src/main/engine/data';
+import * as ref from '../../src/main/engine/kernels/reference';
+import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
+import { dense, denseBackward, softmaxCrossEntropy } from '../../src/main/engine/ops';
+import { Trainer } from '../../src/main/engine/trainer';
+import { fakeConfig, optimizerOf } from '../helpers/engine';
+
+/** A seeded LCG in [-0.5, 0.5): test data only. */
+function filler(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+
+function bitsEqual(a: Float32Array, b: Float32Array): boolean {
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  return a.length === b.length && x.every((v, i) => v === y[i]);
+}
+
+/** A standalone memory with the kernels on it, and a bump allocator (byte offsets). */
+function sandbox(): {
+  k: ReturnType<typeof instantiateKernels>;
+  put(data: Float32Array | Int32Array | Uint8Array): number;
+  alloc(bytes: number): number;
+  f32(p: number, n: number): Float32Array;
+} {
+  const memory = new WA.Memory({ initial: 256 });
+  const k = instantiateKernels(memory);
+  let top = 1024 + 4; // deliberately not 16-byte aligned
+  const alloc = (bytes: number): number => {
+    const p = top;
+    top += bytes + 20;
+    return p;
+  };
+  return {
+    k,
+    alloc,
+    put: (data) => {
+      const p = alloc(data.byteLength);
+      new Uint8Array(memory.buffer as ArrayBuffer, p, data.byteLength).set(
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      );
+      return p;
+    },
+    f32: (p, n) => new Float32Array((memory.buffer as ArrayBuffer).slice(p, p + 4 * n)),
+  };
+}
+
+const SHAPES: [number, number, number][] = [
+  [1, 1, 1],
+  [3, 5, 0],
+  [4, 8, 7],
+  [5, 10, 13],
+  [7, 13, 3],
+  [9, 17, 33],
+  [100, 128, 784],
+  [100, 10, 32],
+];
+
+test('wasm gemm equals the JS kernel bit for bit and a float64 reference within rounding', () => {
+  const rnd = filler(42);
+  for (const [m, n, k] of SHAPES) {
+    for (const transA of [false, true]) {
+      for (const [bias, relu] of [
+        [false, false],
+        [true, true],
+        [true, false],
+      ] as const) {
+        const sb = sandbox();
+        const a = Float32Array.from({ length: m * k }, rnd);
+        const b = Float32Array.from({ length: k * n }, rnd);
+        const bv = Float32Array.from({ length: n }, rnd);
+        // A stored as [m,k] (rsA = k, ksA = 1) or as its transpose [k,m] (rsA = 1, ksA = m)
+        const [rsA, ksA] = transA ? [1, m] : [k, 1];
+        const pa = sb.put(a);
+        const pb = sb.put(b);
+        const pbias = sb.put(bv);
+        const pc = sb.alloc(4 * m * n);
+        sb.k.gemm(pa, rsA * 4, ksA * 4, pb, n * 4, pc, n * 4, m, n, k, bias ? pbias : 0, relu ? 1 : 0, 0); // prettier-ignore
+        const got = sb.f32(pc, m * n);
+        const pc2 = sb.alloc(4 * m * n);
+        sb.k.gemm(pa, rsA * 4, ksA * 4, pb, n * 4, pc2, n * 4, m, n, k, bias ? pbias : 0, relu ? 1 : 0, 1); // prettier-ignore
+        assert.ok(bitsEqual(sb.f32(pc2, m * n), got), `SIMD column tail = scalar tail`);
+        const js = new Float32Array(m * n);
+        ref.gemm(a, 0, rsA, ksA, b, 0, n, js, 0, n, m, n, k, bias ? bv : null, 0, relu);
+        const what = `m=${m} n=${n} k=${k} transA=${transA} bias=${bias} relu=${relu}`;
+        assert.ok(bitsEqual(got, js), `wasm = JS, ${what}`);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            let mag = 0;
+            for (let p = 0; p < k; p++) {
+              const t = a[i * rsA + p * ksA] * b[p * n + j];
+              s += t;
+              mag += Math.abs(t);
+            }
+            if (bias) {
+              s += bv[j];
+              mag += Math.abs(bv[j]);
+            }
+            if (relu) {
+              s = Math.max(s, 0);
+            }
+            const tol = (k + 2) * 2 ** -24 * mag + 1e-30;
+            assert.ok(Math.abs(got[i * n + j] - s) <= tol, `${what} [${i},${j}]`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('wasm elementwise kernels (relu mask, sgd, momentum, adam) equal the JS kernels bit for bit', () => {
+  const rnd = filler(7);
+  for (const count of [1, 3, 4, 9, 1003]) {
+    const sb = sandbox();
+    const w = Float32Array.from({ length: count }, rnd);
+    const g = Float32Array.from({ length: count }, rnd);
+    const m = Float32Array.from({ length: count }, rnd);
+    const v = Float32Array.from({ length: count }, () => Math.abs(rnd()));
+    const [pw, pg, pm, pv] = [w, g, m, v].map((t) => sb.put(t));
+    const outs = [0, 1, 2].map(() => sb.alloc(4 * count));
+    const js = [0, 1, 2].map(() => new Float32Array(count));
+
+    sb.k.reluMask(pg, pw, outs[0], count);
+    ref.reluMask(g, 0, w, 0, js[0], 0, count);
+    assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `reluMask ${count}`);
+
+    sb.k.sgd(pw, pg, outs[0], count, 0.05);
+    ref.sgd(w, g, js[0], 0.05);
+    assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `sgd ${count}`);
+
+    sb.k.momentum(pw, pg, pm, outs[0], outs[1], count, 0.05, 0.9);
+    ref.momentum(w, g, m, js[0], js[1], 0.05, 0.9);
+    assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `momentum w ${count}`);
+    assert.ok(bitsEqual(sb.f32(outs[1], count), js[1]), `momentum acc ${count}`);
+
+    const s = { lr: 0.0031, b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-8 };
+    sb.k.adam(pw, pg, pm, pv, outs[0], outs[1], outs[2], count, s.lr, s.b1, s.b2, s.c1, s.c2, s.eps); // prettier-ignore
+    ref.adam(w, g, m, v, js[0], js[1], js[2], s);
+    for (let i = 0; i < 3; i++) {
+      assert.ok(bitsEqual(sb.f32(outs[i], count), js[i]), `adam output ${i}, ${count}`);
+    }
+  }
+});
+
+test('wasm gatherRows converts bytes exactly like PIXEL_TO_FLOAT', () => {
+  const sb = sandbox();
+  const rows = 300;
+  const pixels = Uint8Array.from({ length: rows * 784 }, (_, i) => (i * 7 + (i >> 8)) & 255);
+  const idx = Int32Array.from([299, 0, 17, 17, 150]);
+  const pp = sb.put(pixels);
+  const pi = sb.put(idx);
+  const out = sb.alloc(4 * idx.length * 784);
+  sb.k.gatherRows(pp, pi, idx.length, out);
+  const want = new Float32Array(idx.length * 784);
+  idx.forEach((r, n) => {
+    for (let i = 0; i < 784; i++) {
+      want[n * 784 + i] = PIXEL_TO_FLOAT[pixels[r * 784 + i]];
+    }
+  });
+  assert.ok(bitsEqual(sb.f32(out, want.length), want));
+});
+
+test('fused layer kernels match a float64 forward/backward, on wasm and cpu alike', async () => {
+  const rnd = filler(3);
+  const [n, k, h] = [6, 11, 5];
+  const xs = Float32Array.from({ length: n * k }, rnd);
+  const ws = Float32Array.from({ length: k * h }, rnd);
+  const bs = Float32Array.from({ length: h }, rnd);
+  const dys = Float32Array.from({ length: n * h }, rnd);
+  const labels = Int32Array.from({ length: n }, (_, i) => i % h);
+  const results: Float32Array[][] = [];
+  for (const backend of ['wasm', 'cpu'] as const) {
+    await useBackend(backend);
+    const out = tf.tidy(() => {
+      const x = tf.tensor2d(xs, [n, k]);
+      const w = tf.tensor2d(ws, [k, h]);
+      const b = tf.tensor1d(bs);
+      const y = dense(x, w, b, true);
+      const g = denseBackward(x, w, y, tf.tensor2d(dys, [n, h]), true, true);
+      const ce = softmaxCrossEntropy(y, tf.tensor1d(labels, 'int32'));
+      return [y, g.dw, g.db, g.dx!, ce.loss, ce.dlogits].map(
+        (t) => new Float32Array(t.dataSync() as Float32Array),
+      );
+    });
+    results.push(out);
+  }
+  results[0].forEach((t, i) => assert.ok(bitsEqual(t, results[1][i]), `output ${i}: wasm = cpu`));
+  // float64 reference
+  const [y, dw, db, dx] = results[0];
+  const z = new Float64Array(n * h);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < h; j++) {
+      let s = bs[j];
+      for (let p = 0; p < k; p++) {
+        s += xs[i * k + p] * ws[p * h + j];
+      }
+      z[i * h + j] = s;
+      assert.ok(Math.abs(y[i * h + j] - Math.max(s, 0)) < 1e-6, 'forward');
+    }
+  }
+  const dz = dys.map((d, i) => (z[i] > 0 ? d : 0));
+  for (let p = 0; p < k; p++) {
+    for (let j = 0; j < h; j++) {
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        s += xs[i * k + p] * dz[i * h + j];
+      }
+      assert.ok(Math.abs(dw[p * h + j] - s) < 1e-6, 'dW');
+    }
+  }
+  for (let j = 0; j < h; j++) {
+    let s = 0;
+    for (let i = 0; i < n; i++) {
+      s += dz[i * h + j];
+    }
+    assert.ok(Math.abs(db[j] - s) < 1e-6, 'db');
+  }
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < k; p++) {
+      let s = 0;
+      for (let j = 0; j < h; j++) {
+        s += dz[i * h + j] * ws[p * h + j];
+      }
+      assert.ok(Math.abs(dx[i * k + p] - s) < 1e-6, 'dx');
+    }
+  }
+});
+
+test('training gives the same weights on wasm and cpu (same kernels, same bits)', async () => {
+  for (const kind of ['sgd', 'adam'] as const) {
+    const tensors = [];
+    for (const backend of ['wasm', 'cpu'] as const) {
+      const t = await Trainer.create(fakeConfig({ backend, optimizer: optimizerOf(kind) }));
+      try {
+        for (let i = 0; i < 5; i++) {
+          t.trainStep();
+        }
+        tensors.push(t.snapshot().tensors);
+      } finally {
+        t.dispose();
+      }
+    }
+    for (const name of Object.keys(tensors[0])) {
+      assert.ok(bitsEqual(tensors[0][name].data, tensors[1][name].data), `${kind} ${name}`);
+    }
+  }
+});

@@ -1,0 +1,67 @@
+/** Helpers for service tests: temporary stores, small fake-data runs, planted differences. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TrainingConfig, TrainingState } from '../../src/main/engine/types';
+import { Store } from '../../src/main/store/store';
+import { startRun, type JobHooks, type StartRequest } from '../../src/main/service/train';
+
+export const N_STEPS = 70;
+
+export function fakeTrainConfig(over: Partial<TrainingConfig> = {}): TrainingConfig {
+  return {
+    dataset: 'fake',
+    model: { kind: 'mlp', hidden: [16, 8] },
+    optimizer: { kind: 'sgd', lr: 0.05 },
+    batchSize: 32,
+    seed: 7,
+    backend: 'wasm',
+    ...over,
+  };
+}
+
+/** A fresh store in a temp folder; `done()` removes it. */
+export async function tempStore(): Promise<{ store: Store; dir: string; done(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'lockstep-svc-'));
+  const store = await Store.open(join(dir, 'store'));
+  return { store, dir, done: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Trains a new run on fake data (no evaluation until the last step). */
+export function train(
+  store: Store,
+  branch: string,
+  steps: number,
+  over: Partial<StartRequest> & { config?: TrainingConfig } = {},
+  hooks?: JobHooks,
+) {
+  return startRun(
+    store,
+    {
+      config: fakeTrainConfig(),
+      steps,
+      checkpointEvery: 1000,
+      evalEvery: 1000,
+      branch,
+      ...over,
+    },
+    {},
+    undefined,
+    hooks,
+  );
+}
+
+/** A copy of a state with one bit of one element of one tensor flipped. */
+export function flipBit(
+  state: TrainingState,
+  tensor: string,
+  index: number,
+  bit: number,
+): TrainingState {
+  const data = new Float32Array(state.tensors[tensor].data);
+  new Uint32Array(data.buffer)[index] ^= 1 << bit;
+  return {
+    ...state,
+    tensors: { ...state.tensors, [tensor]: { shape: state.tensors[tensor].shape, data } },
+  };
+}
