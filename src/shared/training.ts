@@ -56,6 +56,8 @@ export interface BackendFingerprint {
   threads?: number;
   /** wasm only: 'simd' or 'scalar' */
   wasmFeatures?: string;
+  /** version of Lockstep's own kernels registered with tfjs (changes when their arithmetic does) */
+  kernels?: string;
 }
 
 /** A named float32 tensor. Data is little-endian float32, row-major. */

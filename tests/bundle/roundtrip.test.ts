@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportBundle } from '../../src/main/bundle/export';
@@ -75,19 +75,31 @@ test('export → import into an empty store → same hashes; both continue to th
   assert.equal(contB.step, 160);
   assert.equal(contB.stateHash, contA.stateHash);
 
-  const steps: number[] = [];
-  const report = await verifyBundle(file, { onProgress: (d) => steps.push(d) });
-  assert.deepEqual(report, {
-    verified: true,
-    checkpoints: report.checkpoints,
-    steps: 120,
-    firstMismatch: null,
-  });
-  assert.ok(report.checkpoints >= 3, JSON.stringify(report));
-  assert.equal(steps[steps.length - 1], 120);
-  // verify leaves no temporary store behind
-  const left = (await readdir(tmpdir())).filter((f) => f.startsWith('lockstep-verify-'));
-  assert.deepEqual(left, []);
+  // verify works in a temporary store under os.tmpdir() and leaves nothing behind (a private
+  // TMPDIR, so that other test files running at the same time do not count)
+  const privateTmp = join(dir, 'tmp');
+  await mkdir(privateTmp);
+  const savedTmp = process.env.TMPDIR;
+  process.env.TMPDIR = privateTmp;
+  try {
+    const steps: number[] = [];
+    const report = await verifyBundle(file, { onProgress: (d) => steps.push(d) });
+    assert.deepEqual(report, {
+      verified: true,
+      checkpoints: report.checkpoints,
+      steps: 120,
+      firstMismatch: null,
+    });
+    assert.ok(report.checkpoints >= 3, JSON.stringify(report));
+    assert.equal(steps[steps.length - 1], 120);
+    assert.deepEqual(await readdir(privateTmp), []);
+  } finally {
+    if (savedTmp === undefined) {
+      delete process.env.TMPDIR;
+    } else {
+      process.env.TMPDIR = savedTmp;
+    }
+  }
 });
 
 test('the same graph gives the same bundle bytes; the manifest carries versions and the graph', async () => {

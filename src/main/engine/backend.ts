@@ -12,8 +12,12 @@ import '@tensorflow/tfjs-backend-cpu';
 import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
-import { registerKernels } from './kernels/register';
+import { KERNELS_VERSION, registerKernels } from './kernels/register';
 import { InputError, type BackendFingerprint, type BackendName } from './types';
+
+// Production mode: no debug checks, and no 'install tfjs-node' banner from the cpu backend (we
+// report the backend in use ourselves).
+tf.enableProdMode();
 
 const require = createRequire(import.meta.url);
 let wasmRegistered = false;
@@ -92,6 +96,9 @@ export function fingerprint(name: BackendName): BackendFingerprint {
     platform: process.platform,
     arch: process.arch,
   };
+  if (name !== 'tensorflow') {
+    fp.kernels = KERNELS_VERSION;
+  }
   if (name === 'wasm') {
     fp.wasmFeatures = tf.env().getBool('WASM_HAS_SIMD_SUPPORT') ? 'simd' : 'scalar';
   }
