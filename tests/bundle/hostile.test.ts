@@ -213,7 +213,7 @@ test('every crafted bad bundle: `import` exits 2 with its own one-line message; 
     const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
     assert.equal(lines.length, 1, `${name}: one line on stderr, got ${JSON.stringify(r.stderr)}`);
     assert.match(lines[0], /^lockstep: /, name);
-    assert.match(lines[0], message, name);
+    assert.match(lines[0], message, `${name}: ${lines[0]}`);
     assert.equal(r.stdout, '', `${name}: nothing on stdout`);
     messages.add(lines[0].replace(/\/[^ ]*\.lockstep/g, 'FILE'));
   }

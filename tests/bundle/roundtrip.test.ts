@@ -106,7 +106,7 @@ test('the same graph gives the same bundle bytes; the manifest carries versions 
   const one = join(dir, 'x', 'same.lockstep');
   const two = join(dir, 'y', 'same.lockstep');
   for (const p of [one, two]) {
-    await import('node:fs/promises').then((fs) => fs.mkdir(join(p, '..'), { recursive: true }));
+    await mkdir(join(p, '..'), { recursive: true });
   }
   await exportBundle(storeA, `main@120`, one);
   await exportBundle(storeA, `main@120`, two);

@@ -48,7 +48,7 @@ describe('verify', () => {
     const r = await verifyRef(store, 'a', { from: 'a@40' });
     assert.equal(r.verified, true);
     assert.equal(r.steps, 30);
-    assert.equal(r.checkpoints, 3);
+    assert.equal(r.checkpoints, 2); // 60 and 70: 40 is the premise
     assert.equal(r.fromStep, 40);
   });
 

@@ -9,8 +9,10 @@
  * cursor, counters, dataset digest and backend fingerprint match too) and its stored bytes must be
  * intact. The first mismatch stops the replay and is reported with its step, and for a checkpoint
  * with the first differing tensor (name, differing elements, max |Δ|, max ULP). A segment costs
- * only its own steps: `--from` starts at any checkpoint. On success every checked checkpoint is
- * annotated `verified` with the time of the replay (skipped when the store is read-only).
+ * only its own steps: `--from` starts at any checkpoint (which is then neither counted nor
+ * annotated: it is the premise). On success every checkpoint the replay reproduced (and a root
+ * rebuilt from its config) is annotated `verified` with the time of the replay (skipped when the
+ * store is read-only).
  * Bitwise replay is promised within one backend fingerprint: a checkpoint recorded on another
  * says so in the detail.
  */
@@ -79,7 +81,8 @@ export async function verifyRef(
       mismatch = damaged(lin, start, e);
     }
   }
-  if (mismatch === null) {
+  if (mismatch === null && start === 0) {
+    // (a --from checkpoint is only integrity-checked: it is the premise, not a result)
     checked.push(lin.nodes[start].id);
   }
 
