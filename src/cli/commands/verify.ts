@@ -8,7 +8,6 @@ import type { Command } from 'commander';
 import { existsSync, statSync } from 'node:fs';
 import { verifyRef, type VerifyOptions, type VerifyReport } from '../../main/service/verify';
 // registers the trace-overhead and verify-speed sections of `lockstep bench`
-import '../../main/bench/trace-verify';
 import { emit, globalOptions, openStore } from '../context';
 import { CliError, EXIT_NEGATIVE } from '../errors';
 
