@@ -94,4 +94,3 @@ export interface EvalResult {
   validation?: SplitEval;
   test?: SplitEval;
 }
-

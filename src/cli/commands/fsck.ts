@@ -17,9 +17,15 @@ export function register(program: Command): void {
       emit(cmd, report, () => {
         const lines = [`checked ${report.objects} objects and ${report.refs} refs in ${store.dir}`];
         for (const p of report.problems) {
-          lines.push(`${p.kind === 'temp' || p.kind === 'lock' ? 'leftover' : 'damaged'} ${p.kind} ${p.name}: ${p.message}`);
+          lines.push(
+            `${p.kind === 'temp' || p.kind === 'lock' ? 'leftover' : 'damaged'} ${p.kind} ${p.name}: ${p.message}`,
+          );
         }
-        lines.push(report.ok ? 'store is consistent' : `store has ${report.problems.filter((p) => p.kind !== 'temp' && p.kind !== 'lock').length} problem(s)`);
+        lines.push(
+          report.ok
+            ? 'store is consistent'
+            : `store has ${report.problems.filter((p) => p.kind !== 'temp' && p.kind !== 'lock').length} problem(s)`,
+        );
         return lines.join('\n');
       });
       if (!report.ok) {
@@ -30,14 +36,28 @@ export function register(program: Command): void {
   program
     .command('gc')
     .description('remove objects that no run, branch or keep ref reaches')
-    .option('--grace <minutes>', 'keep unreferenced objects younger than this (protects concurrent writers)', intArg(0), 15)
+    .option(
+      '--grace <minutes>',
+      'keep unreferenced objects younger than this (protects concurrent writers)',
+      intArg(0),
+      15,
+    )
     .action(async (opts: { grace: number }, cmd: Command) => {
       const store = await openStore(cmd, false);
       const report = await store.gc({ graceMs: opts.grace * 60_000 });
-      emit(cmd, report, () => `removed ${report.removedObjects} object(s), freed ${formatBytes(report.bytesFreed)}; kept ${report.keptObjects}`);
+      emit(
+        cmd,
+        report,
+        () =>
+          `removed ${report.removedObjects} object(s), freed ${formatBytes(report.bytesFreed)}; kept ${report.keptObjects}`,
+      );
     });
 }
 
 function formatBytes(n: number): string {
-  return n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  return n < 1024
+    ? `${n} B`
+    : n < 1024 ** 2
+      ? `${(n / 1024).toFixed(1)} KiB`
+      : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 }

@@ -3,27 +3,11 @@
  * branches with their checkpoints (newest first).
  */
 import { parseManifest } from '../engine/state';
-import type { BackendFingerprint, EvalResult, TrainingConfig } from '../engine/types';
+import type { CheckpointDetails } from '../../shared/contract';
 import type { BranchRecord, CheckpointNode, RunRecord } from '../store/api';
 import type { Store } from '../store/store';
 
-export interface CheckpointDetails {
-  stateHash: string;
-  step: number;
-  cursor: number;
-  parent: string | null;
-  config: TrainingConfig;
-  backend: BackendFingerprint;
-  datasetDigest: string;
-  counters: Record<string, number>;
-  tensors: { name: string; shape: number[] }[];
-  eval?: EvalResult;
-  loss?: number;
-  verified?: string;
-  createdAt: string;
-  /** branches whose lineage contains this checkpoint */
-  branches: string[];
-}
+export type { CheckpointDetails } from '../../shared/contract';
 
 export async function describeCheckpoint(store: Store, id: string): Promise<CheckpointDetails> {
   const node = (await store.getNode(id)) as CheckpointNode & { verified?: string };

@@ -27,7 +27,8 @@ import {
   type TrainingConfig,
   type TrainingState,
 } from '../engine/types';
-import type { BranchRecord, BranchStatus } from '../store/api';
+import type { TrainResult } from '../../shared/contract';
+import type { BranchRecord } from '../store/api';
 import type { Store } from '../store/store';
 
 export const DEFAULT_CHECKPOINT_EVERY = 500;
@@ -72,24 +73,8 @@ export interface JobEvents {
   gate?(): Promise<void> | void;
 }
 
-export interface JobResult {
-  run: string;
-  branch: string;
-  checkpoint: string;
-  step: number;
-  stateHash: string;
-  seed: number;
-  backend: string;
-  loss: number | null;
-  msPerStep: number;
-  eval: EvalResult;
-  status: Extract<BranchStatus, 'done' | 'stopped' | 'diverged'>;
-  note?: string;
-  /** checkpoints this job wrote that already existed (identical states) */
-  reproduced: number;
-  /** checkpoints this job newly created */
-  created: number;
-}
+/** The result of a training job: the CLI's train JSON plus status (the contract's TrainResult). */
+export type JobResult = TrainResult;
 
 /**
  * Test-only hooks into the step loop. `afterStep` runs after every update, before its trace entry
@@ -364,6 +349,11 @@ async function drive(
       break;
     }
     await events.gate?.();
+    if (signal?.aborted) {
+      // stopped while paused: no further step
+      status = 'stopped';
+      break;
+    }
     const r = trainer.trainStep();
     if (!Number.isFinite(r.loss)) {
       status = 'diverged';

@@ -6,6 +6,7 @@
  * manifest = its stateHash. Mutable records (branch heads, runs, node annotations) are small files
  * replaced by lock + rename. Every read re-checks the hash.
  */
+import type { BranchStatus } from '../../shared/contract';
 import type { EvalResult, TrainingConfig } from '../engine/types';
 
 /** One checkpoint in the run graph. Immutable except for `eval` / `verified` annotations. */
@@ -27,7 +28,7 @@ export interface CheckpointNode {
   verified?: string;
 }
 
-export type BranchStatus = 'running' | 'done' | 'stopped' | 'diverged' | 'failed';
+export type { BranchStatus };
 
 /** A named line of checkpoints: its tip, and where it forked (`base`). */
 export interface BranchRecord {
