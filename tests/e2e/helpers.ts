@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * End-to-end helpers: the real web mode (`lockstep serve` as a child process on a temp store)
  * and Debian's Chromium through playwright-core. No fakes: every test trains for real on the

@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 /**
  * The main workflow through the real UI, in Chromium, against `lockstep serve` with real training
  * on the `fake` dataset: start a run and watch it progress (pause / resume), branch from a middle
