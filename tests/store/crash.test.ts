@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { test } from 'node:test';
+import { stream } from '../../src/main/engine/rng';
 import { Store } from '../../src/main/store/store';
 import { bigState, cleanup, tempDir } from './helpers';
 
@@ -37,8 +38,9 @@ test(
     try {
       let leftovers = 0;
       let lastStep = -1;
+      const delays = stream(7, 'test/store-kill-delays');
       for (let k = 0; k < KILLS; k++) {
-        await killAfterReady(dir, 20 + Math.floor(Math.random() * 200));
+        await killAfterReady(dir, 20 + delays.int(200));
         const store = await Store.open(dir);
         const report = await store.fsck();
         assert.equal(report.ok, true, JSON.stringify(report.problems));

@@ -17,6 +17,7 @@
  *   read-only store (fsck): when the lock cannot be created because the store is not writable,
  *   or the lock is stale (reported, left in place), `fn` runs without it.
  */
+import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
 import * as fsp from 'node:fs/promises';
 import { StoreWriteError } from './api';
@@ -151,7 +152,8 @@ export class WriterLock {
             'If no Lockstep process is using this store, delete that file.',
         );
       }
-      await sleep(delay * (0.5 + Math.random()));
+      // jitter (not a training draw): spreads out writers that wait for the same lock
+      await sleep(delay * (0.5 + randomInt(0, 1000) / 1000));
       delay = Math.min(delay * 2, 200);
     }
   }
