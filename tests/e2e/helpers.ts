@@ -9,6 +9,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import WebSocket from 'ws';
+import type { LockstepClient } from '../../src/shared/contract';
+import { connectWebSocket, type WebSocketConstructor } from '../../src/shared/rpc-websocket';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const SCREENSHOTS = join(ROOT, 'artifacts', 'screenshots');
@@ -176,5 +179,16 @@ export async function runJobToDone(page: Page, action: () => Promise<void>): Pro
     },
     before,
     { timeout: 120_000 },
+  );
+}
+
+/** A typed LockstepClient over the server's WebSocket (Node's `ws`), for checks behind the UI. */
+export async function connectClient(
+  server: Server,
+): Promise<LockstepClient & { close(): void }> {
+  const { port, searchParams } = new URL(server.url);
+  return connectWebSocket(
+    `ws://127.0.0.1:${port}/ws?token=${searchParams.get('token') ?? ''}`,
+    WebSocket as unknown as WebSocketConstructor,
   );
 }

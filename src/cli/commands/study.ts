@@ -5,13 +5,12 @@
  * exit 1). `study --list` shows the stored studies. Ctrl-C stops the study.
  */
 import type { Command } from 'commander';
-import { drawSeed } from '../../main/engine/rng';
-import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from '../../main/engine/types';
+import { addTrainingOptions, DEFAULT_LR, resolveSeed } from '../training-options';
 import { listStudies, runStudy, type StudyReport } from '../../main/service/study';
 import type { StartRunRequest } from '../../shared/contract';
 import { emit, openStore, say } from '../context';
 import { CliError, EXIT_NEGATIVE } from '../errors';
-import { choice, intArg, intList, positiveNumber, seedArg } from '../options';
+import { intArg } from '../options';
 
 interface StudyOptions {
   runs?: number;
@@ -30,10 +29,8 @@ interface StudyOptions {
   backend: StartRunRequest['backend'];
 }
 
-const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 } as const;
-
 export function register(program: Command): void {
-  program
+  const study = program
     .command('study')
     .description('seed study: K runs with the same seed against K with different seeds')
     .option('--runs <k>', 'runs per group', intArg(1))
@@ -42,19 +39,9 @@ export function register(program: Command): void {
       '--parallel <n>',
       'processes at once (default: one per core; 1 = in this process)',
       intArg(1),
-    )
-    .option('--dataset <name>', `dataset (${DATASETS.join('|')})`, choice(DATASETS), 'mnist')
-    .option('--model <kind>', `model (${MODELS.join('|')})`, choice(MODELS), 'mlp')
-    .option('--hidden <sizes>', 'hidden layer sizes for mlp (default 128,32)', intList)
-    .option('--optimizer <kind>', `optimizer (${OPTIMIZERS.join('|')})`, choice(OPTIMIZERS), 'sgd')
-    .option('--lr <x>', 'learning rate (default 0.01; adam 0.001)', positiveNumber)
-    .option('--batch-size <n>', 'examples per batch', intArg(1), 100)
-    .option('--steps <n>', 'parameter updates per run', intArg(1), 2000)
-    .option('--seed <n|auto>', 'base seed (default: LOCKSTEP_SEED, else auto)', seedArg)
-    .option('--checkpoint-every <n>', 'store a checkpoint every n steps (default 500)', intArg(1))
-    .option('--eval-every <n>', 'evaluate every n steps (default 1000)', intArg(1))
-    .option('--backend <name>', `compute backend (${BACKENDS.join('|')})`, choice(BACKENDS), 'wasm')
-    .action(async (opts: StudyOptions, cmd: Command) => {
+    );
+  addTrainingOptions(study, 'base seed (default: LOCKSTEP_SEED, else auto)').action(
+    async (opts: StudyOptions, cmd: Command) => {
       if (opts.list) {
         const store = await openStore(cmd, false);
         const studies = await listStudies(store);
@@ -107,25 +94,16 @@ export function register(program: Command): void {
       if (r.determinismBug) {
         process.exitCode = EXIT_NEGATIVE;
       }
-    });
+    },
+  );
 }
 
 async function baseSeed(cmd: Command, opt: number | 'auto' | undefined): Promise<number> {
-  if (typeof opt === 'number') {
-    return opt;
+  const { seed, source } = await resolveSeed(opt);
+  if (source === 'auto') {
+    say(cmd, `base seed ${seed} (auto; pass --seed ${seed} to repeat this study)`);
   }
-  const env = process.env.LOCKSTEP_SEED;
-  if (opt === undefined && env !== undefined && env !== '' && env !== 'auto') {
-    if (!/^\d+$/.test(env) || Number(env) > 0xffffffff) {
-      throw new CliError(
-        `LOCKSTEP_SEED must be 'auto' or an integer from 0 to 4294967295, got '${env}'`,
-      );
-    }
-    return Number(env);
-  }
-  const s = await drawSeed();
-  say(cmd, `base seed ${s} (auto; pass --seed ${s} to repeat this study)`);
-  return s;
+  return seed;
 }
 
 function formatStudy(r: StudyReport): string {

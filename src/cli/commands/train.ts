@@ -4,19 +4,13 @@
  * Ctrl-C stops after the current step and writes a checkpoint there.
  */
 import type { Command } from 'commander';
-import { drawSeed } from '../../main/engine/rng';
-import {
-  BACKENDS,
-  DATASETS,
-  MODELS,
-  OPTIMIZERS,
-  type TrainingConfig,
-} from '../../main/engine/types';
+import { addTrainingOptions, DEFAULT_LR, resolveSeed } from '../training-options';
+import { OPTIMIZERS, type TrainingConfig } from '../../main/engine/types';
 import { validateConfig } from '../../main/engine/trainer';
 import { continueFrom, startRun, type JobEvents, type JobResult } from '../../main/service/train';
 import { openStore, globalOptions, say, emit } from '../context';
-import { CliError, EXIT_NEGATIVE } from '../errors';
-import { choice, intArg, intList, positiveNumber, seedArg } from '../options';
+import { EXIT_NEGATIVE } from '../errors';
+import { choice, intArg, positiveNumber } from '../options';
 import { createProgress } from '../progress';
 
 interface TrainOptions {
@@ -34,23 +28,11 @@ interface TrainOptions {
   branch?: string;
 }
 
-const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 } as const;
-
 export function register(program: Command): void {
-  program
-    .command('train')
-    .description('train a new run from step 0')
-    .option('--dataset <name>', `dataset (${DATASETS.join('|')})`, choice(DATASETS), 'mnist')
-    .option('--model <kind>', `model (${MODELS.join('|')})`, choice(MODELS), 'mlp')
-    .option('--hidden <sizes>', 'hidden layer sizes for mlp (default 128,32)', intList)
-    .option('--optimizer <kind>', `optimizer (${OPTIMIZERS.join('|')})`, choice(OPTIMIZERS), 'sgd')
-    .option('--lr <x>', 'learning rate (default 0.01; adam 0.001)', positiveNumber)
-    .option('--batch-size <n>', 'examples per batch', intArg(1), 100)
-    .option('--steps <n>', 'parameter updates to run', intArg(1), 2000)
-    .option('--seed <n|auto>', 'root seed (default: LOCKSTEP_SEED, else auto)', seedArg)
-    .option('--checkpoint-every <n>', 'store a checkpoint every n steps (default 500)', intArg(1))
-    .option('--eval-every <n>', 'evaluate every n steps (default 1000)', intArg(1))
-    .option('--backend <name>', `compute backend (${BACKENDS.join('|')})`, choice(BACKENDS), 'wasm')
+  addTrainingOptions(
+    program.command('train').description('train a new run from step 0'),
+    'root seed (default: LOCKSTEP_SEED, else auto)',
+  )
     .option('--branch <name>', 'name of the new branch')
     .action(async (opts: TrainOptions, cmd: Command) => {
       const { seed, source } = await resolveSeed(opts.seed);
@@ -129,24 +111,6 @@ export function register(program: Command): void {
         );
       },
     );
-}
-
-async function resolveSeed(
-  opt: number | 'auto' | undefined,
-): Promise<{ seed: number; source: 'explicit' | 'auto' | 'env' }> {
-  if (typeof opt === 'number') {
-    return { seed: opt, source: 'explicit' };
-  }
-  const env = process.env.LOCKSTEP_SEED;
-  if (opt === undefined && env !== undefined && env !== '' && env !== 'auto') {
-    if (!/^\d+$/.test(env) || Number(env) > 0xffffffff) {
-      throw new CliError(
-        `LOCKSTEP_SEED must be 'auto' or an integer from 0 to 4294967295, got '${env}'`,
-      );
-    }
-    return { seed: Number(env), source: 'env' };
-  }
-  return { seed: await drawSeed(), source: 'auto' };
 }
 
 async function runJob(

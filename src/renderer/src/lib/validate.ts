@@ -51,11 +51,14 @@ function intField(raw: string, what: string, min: number, max: number): string |
     return `Enter ${what}.`;
   }
   if (!INTEGER.test(raw)) {
-    return `${capital(what)} must be a whole number.`;
+    // a negative whole number is out of range rather than malformed
+    return /^\s*-\d+\s*$/.test(raw)
+      ? `${capital(what)} must be from ${fmtInt(min)} to ${fmtInt(max)} (got ${raw.trim()}).`
+      : `${capital(what)} must be a whole number.`;
   }
   const v = Number(raw);
   if (v < min || v > max) {
-    return `${capital(what)} must be from ${fmtInt(min)} to ${fmtInt(max)}.`;
+    return `${capital(what)} must be from ${fmtInt(min)} to ${fmtInt(max)} (got ${raw.trim()}).`;
   }
   return null;
 }
@@ -168,9 +171,13 @@ export function validateRunForm(
   }
   put('lr', lrProblem(v.lr));
   const maxBatch = LIMITS.maxBatchSize[v.dataset];
-  put('batchSize', intField(v.batchSize, 'the batch size', 1, maxBatch));
-  if (!e.batchSize && v.dataset === 'mnist' && Number(v.batchSize) > maxBatch) {
-    put('batchSize', `MNIST has ${fmtInt(maxBatch)} training images.`);
+  if (INTEGER.test(v.batchSize) && Number(v.batchSize) > maxBatch) {
+    put(
+      'batchSize',
+      `The ${v.dataset === 'mnist' ? 'MNIST' : v.dataset} training set has ${fmtInt(maxBatch)} examples: a batch cannot be larger (got ${v.batchSize.trim()}).`,
+    );
+  } else {
+    put('batchSize', intField(v.batchSize, 'the batch size', 1, maxBatch));
   }
   put('steps', intField(v.steps, 'the number of steps', 1, LIMITS.maxSteps));
   put(
