@@ -97,6 +97,8 @@ test('import the bundle into a fresh store through the second server', async () 
   const result = pageB.getByTestId('import-result');
   await result.waitFor({ timeout: 60_000 });
   assert.match((await result.textContent()) ?? '', new RegExp(`Imported 1 branch:\\s*${BRANCH}`));
+  // the store line follows the import
+  await pageB.getByText(/1\s+run\s+·\s+1\s+branch\s+·/).waitFor();
   await screenshot(pageB, '11-bundles-import');
 
   // the imported branch is in B's timeline, with every checkpoint

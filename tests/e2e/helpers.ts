@@ -175,7 +175,11 @@ export async function runJobToDone(page: Page, action: () => Promise<void>): Pro
   await page.waitForFunction(
     (prev) => {
       const el = document.querySelector('[data-testid="live-panel"]');
-      return el !== null && el.getAttribute('data-job') !== prev && el.getAttribute('data-state') === 'done';
+      return (
+        el !== null &&
+        el.getAttribute('data-job') !== prev &&
+        el.getAttribute('data-state') === 'done'
+      );
     },
     before,
     { timeout: 120_000 },
@@ -183,9 +187,7 @@ export async function runJobToDone(page: Page, action: () => Promise<void>): Pro
 }
 
 /** A typed LockstepClient over the server's WebSocket (Node's `ws`), for checks behind the UI. */
-export async function connectClient(
-  server: Server,
-): Promise<LockstepClient & { close(): void }> {
+export async function connectClient(server: Server): Promise<LockstepClient & { close(): void }> {
   const { port, searchParams } = new URL(server.url);
   return connectWebSocket(
     `ws://127.0.0.1:${port}/ws?token=${searchParams.get('token') ?? ''}`,

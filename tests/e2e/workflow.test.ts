@@ -91,7 +91,9 @@ test('create a run and watch it progress, with pause and resume', async () => {
   assert.equal(await page.getByTestId('job-seed').textContent(), '7');
   await page.locator('button[data-branch="main"]').waitFor();
   await page.waitForFunction(() =>
-    document.querySelector('[data-testid="timeline-summary"]')?.textContent?.includes('31 checkpoints'),
+    document
+      .querySelector('[data-testid="timeline-summary"]')
+      ?.textContent?.includes('31 checkpoints'),
   );
   await screenshot(page, '03-run-done-timeline');
 });
@@ -124,7 +126,9 @@ test('continue a tip', async () => {
   await page.locator('button[data-branch="main"]').click();
   await page.getByLabel('Continue for').fill('500');
   await runJobToDone(page, () =>
-    page.getByRole('button', { name: 'Continue from this checkpoint with the same config' }).click(),
+    page
+      .getByRole('button', { name: 'Continue from this checkpoint with the same config' })
+      .click(),
   );
   assert.equal(await stepOf(), 3500);
   await page.waitForFunction(() =>
@@ -136,7 +140,9 @@ test('continuing a middle checkpoint unchanged reproduces the existing checkpoin
   await selectCheckpoint('main', 2000);
   await page.getByLabel('Continue for').fill('1000');
   await runJobToDone(page, () =>
-    page.getByRole('button', { name: 'Continue from this checkpoint with the same config' }).click(),
+    page
+      .getByRole('button', { name: 'Continue from this checkpoint with the same config' })
+      .click(),
   );
   const result = page.getByTestId('job-result');
   await result.waitFor();
@@ -148,7 +154,10 @@ test('compare the two branches and see the divergence step', async () => {
   await page.keyboard.press('c');
   await page.getByLabel('Ref A').fill('main');
   await page.getByLabel('Ref B').fill('main-lr0.5');
-  await page.getByRole('region', { name: 'Compare' }).getByRole('button', { name: 'Compare' }).click();
+  await page
+    .getByRole('region', { name: 'Compare' })
+    .getByRole('button', { name: 'Compare' })
+    .click();
   const step = page.getByTestId('divergent-step');
   await step.waitFor();
   assert.equal(await step.textContent(), '1,001');
@@ -175,6 +184,28 @@ test('the help dialog lists the shortcuts and Esc closes it', async () => {
   await screenshot(page, '09-help');
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
+});
+
+test('light and dark follow the system: the same store in the dark theme', async () => {
+  const dark = await openApp(browser, server.url, { colorScheme: 'dark' });
+  const p = dark.page;
+  await p.locator('button[data-branch="main-lr0.5"]').click();
+  await p.getByTestId('checkpoint-panel').getByText('lr 0.5').waitFor();
+  await p.locator('figure').first().waitFor();
+  await screenshot(p, '21-dark-runs');
+  await p.keyboard.press('g');
+  await p.getByRole('checkbox', { name: 'main-lr0.5' }).waitFor();
+  await p.waitForTimeout(500);
+  await screenshot(p, '22-dark-charts');
+  await p.keyboard.press('c');
+  await p.getByLabel('Ref A').fill('main');
+  await p.getByLabel('Ref B').fill('main-lr0.5');
+  await p.getByRole('region', { name: 'Compare' }).getByRole('button', { name: 'Compare' }).click();
+  await p.getByTestId('divergent-step').waitFor();
+  await p.waitForTimeout(300);
+  await screenshot(p, '23-dark-compare');
+  assert.deepEqual(dark.errors, []);
+  await p.context().close();
 });
 
 test('no page errors', () => {

@@ -1,6 +1,6 @@
 /**
  * Renderer entry: mounts the app into #app. It wires, it does not compute.
- * `?perf=1` mounts the render benchmark instead (synthetic data, no service; see PerfBench).
+ * `?perf=1` mounts the benchmark harness instead: synthetic data only, no service (PerfBench).
  */
 import { mount } from 'svelte';
 import './styles.css';

@@ -33,7 +33,8 @@ export function syntheticGraph(branches: number, checkpoints: number): RunInfo[]
   for (let b = 0; b < branches; b++) {
     let base: CheckpointInfo | null = null;
     if (b > 0) {
-      const parent = list[(b * 7919) % b];
+      // a pseudo-random earlier branch: some fork from the first, some from forks of forks
+      const parent = list[((b * 2654435761) >>> 0) % b];
       const own = parent.checkpoints;
       base = own[(b * 31) % own.length];
     }

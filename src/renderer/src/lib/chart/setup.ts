@@ -12,6 +12,7 @@ import {
   LineController,
   LineElement,
   LinearScale,
+  LogarithmicScale,
   PointElement,
   ScatterController,
   Tooltip,
@@ -24,6 +25,7 @@ Chart.register(
   LineElement,
   PointElement,
   LinearScale,
+  LogarithmicScale,
   Decimation,
   Filler,
   Legend,
@@ -97,6 +99,8 @@ function dataRange(chart: Chart<'line' | 'scatter'>): { min: number; max: number
 export function installZoom(
   chart: Chart<'line' | 'scatter'>,
   onChange: (zoomed: boolean) => void,
+  /** the unzoomed x range the caller asked for (undefined: the data's) */
+  home: () => { min?: number; max?: number } = () => ({}),
 ): () => void {
   const canvas = chart.canvas;
   const x = chart.options.scales?.x;
@@ -104,10 +108,12 @@ export function installZoom(
     return () => undefined;
   }
   const setRange = (min: number | undefined, max: number | undefined): void => {
-    x.min = min;
-    x.max = max;
+    const h = home();
+    const reset = min === undefined && max === undefined;
+    x.min = reset ? h.min : min;
+    x.max = reset ? h.max : max;
     chart.update('none');
-    onChange(min !== undefined);
+    onChange(!reset);
   };
   const onWheel = (ev: WheelEvent): void => {
     const full = dataRange(chart);

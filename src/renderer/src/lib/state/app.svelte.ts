@@ -49,6 +49,7 @@ export class AppState {
 
   #disposers: Disposer[] = [];
   #refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  #refreshDue = 0;
   #noticeId = 0;
   /** verify job id → the ref it verifies */
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
@@ -105,12 +106,16 @@ export class AppState {
     this.#disposers = [];
   }
 
-  #job(info: JobInfo): LiveJob {
+  #job(info: JobInfo, focus = true): LiveJob {
     let job = this.jobs.get(info.id);
     if (!job) {
       job = new LiveJob(info);
       this.jobs.set(info.id, job);
-      if (job.isTraining && (this.focusJob === null || !this.jobs.get(this.focusJob)?.active)) {
+      if (
+        focus &&
+        job.isTraining &&
+        (this.focusJob === null || !this.jobs.get(this.focusJob)?.active)
+      ) {
         this.focusJob = info.id;
       }
     }
@@ -119,7 +124,9 @@ export class AppState {
 
   async #loadJobs(): Promise<void> {
     for (const info of await this.client.listJobs({})) {
-      this.#job(info).setInfo(info);
+      // a job that ended before this window opened has no curve to show: the timeline has it
+      const ended = info.state !== 'queued' && info.state !== 'running' && info.state !== 'paused';
+      this.#job(info, !ended).setInfo(info);
     }
   }
 
@@ -139,9 +146,14 @@ export class AppState {
 
   /** Reloads the run graph after `ms` (coalescing bursts of events). */
   refreshSoon(ms = 250): void {
+    const due = performance.now() + ms;
     if (this.#refreshTimer !== null) {
-      return;
+      if (due >= this.#refreshDue) {
+        return; // the pending refresh comes sooner
+      }
+      clearTimeout(this.#refreshTimer);
     }
+    this.#refreshDue = due;
     this.#refreshTimer = setTimeout(() => {
       this.#refreshTimer = null;
       void this.refreshGraph();

@@ -125,6 +125,7 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
 
   // connectors (all lanes: a connector may cross the viewport with both ends outside it)
   const topY = AXIS_H;
+  const stubs: { x: number; y0: number; y1: number; r: number; color: string }[] = [];
   for (const lane of layout.lanes) {
     if (lane.parentRow === null || lane.branch.baseStep === null) {
       continue;
@@ -137,7 +138,8 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
     const x = stepToX(view, lane.branch.baseStep);
     const xEnd = stepToX(view, lane.nodes.length > 0 ? lane.nodes[0].step : lane.endStep);
     const isRunning = d.running.has(lane.branch.name);
-    ctx.strokeStyle = laneColor(lane, p, isRunning);
+    const color = laneColor(lane, p, isRunning);
+    ctx.strokeStyle = color;
     ctx.globalAlpha = 0.8;
     ctx.lineWidth = 1.5;
     ctx.beginPath();
@@ -147,7 +149,38 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
     ctx.quadraticCurveTo(x, y1, x + r, y1);
     ctx.stroke();
     ctx.globalAlpha = 1;
+    stubs.push({ x, y0, y1, r, color });
   }
+
+  // halos: each lane line is cut out of the connectors it crosses, so a connector reads as
+  // passing under a lane instead of joining it
+  ctx.strokeStyle = p.panel;
+  ctx.lineWidth = 7;
+  for (let r = first; r <= last; r++) {
+    const lane = layout.rows[r];
+    if (lane.kind !== 'branch') {
+      continue;
+    }
+    const y = rowToY(view, r);
+    ctx.beginPath();
+    ctx.moveTo(Math.max(-10, stepToX(view, lane.startStep)), y);
+    ctx.lineTo(Math.min(view.width + 10, stepToX(view, lane.endStep)), y);
+    ctx.stroke();
+  }
+  // ... but not out of a connector's own ends (the branch point and the bend into its lane)
+  ctx.lineWidth = 1.5;
+  ctx.globalAlpha = 0.8;
+  for (const c of stubs) {
+    ctx.strokeStyle = c.color;
+    ctx.beginPath();
+    ctx.moveTo(c.x, c.y0);
+    ctx.lineTo(c.x, c.y0 + 5);
+    ctx.moveTo(c.x, Math.max(c.y0, c.y1 - c.r - 5));
+    ctx.lineTo(c.x, c.y1 - c.r);
+    ctx.quadraticCurveTo(c.x, c.y1, c.x + c.r, c.y1);
+    ctx.stroke();
+  }
+  ctx.globalAlpha = 1;
 
   // lanes
   let selectedAt: { x: number; y: number } | null = null;
