@@ -2,8 +2,7 @@
  * Helpers for the contract, web and job tests: temp stores, the service over each transport, an
  * event recorder, and the small fake-data training request they all use.
  */
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
@@ -202,22 +201,9 @@ export class Recorder {
   }
 }
 
-/** SHA-256 of every file under `dir` by relative path (a byte-for-byte snapshot). */
-export function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        walk(p);
-      } else {
-        out.set(path.relative(dir, p), createHash('sha256').update(readFileSync(p)).digest('hex'));
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
+import { snapshot } from '../helpers/fs';
+
+export { snapshot };
 
 /** True when a module of another engineer exists in this checkout. */
 export function hasModule(rel: string): boolean {

@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import type { PerfResults } from '../../src/renderer/src/lib/perf-results';
 import {
   ROOT,
   SCREENSHOTS,
@@ -21,33 +22,6 @@ import {
   tempDir,
   type Server,
 } from './helpers';
-
-interface Timing {
-  renderMs: number;
-  paintMs: number;
-}
-
-interface PerfResults {
-  synthetic: true;
-  timeline: {
-    branches: number;
-    checkpoints: number;
-    first: Timing;
-    drawMs: number;
-    selectRedrawMs: number[];
-  };
-  timelineLarge: { branches: number; checkpoints: number; first: Timing; drawMs: number };
-  chart: {
-    points: number;
-    drawnPoints: number;
-    first: Timing;
-    updateMs: number[];
-    zoomRedrawMs: number[];
-  };
-  userAgent: string;
-  devicePixelRatio: number;
-  viewport: { width: number; height: number };
-}
 
 let server: Server;
 let browser: Browser;

@@ -9,9 +9,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { useBackend } from '../../src/main/engine/backend';
 import { gather, loadDataset } from '../../src/main/engine/data';
 import { forward, layersOf } from '../../src/main/engine/models';
@@ -26,6 +25,7 @@ import {
 import { continueFrom, startRun, type JobResult } from '../../src/main/service/train';
 import { Store } from '../../src/main/store/store';
 import { cli } from '../bundle/helpers';
+import { loadFromDir } from './helpers';
 
 let dir = '';
 let storeDir = '';
@@ -132,26 +132,6 @@ test('safetensors: python3 + numpy read the checkpoint weights exactly, with met
   assert.equal(got2.metadata.slots, 'included');
   assert.deepEqual(JSON.parse(got2.metadata.counters), adamState.counters);
 });
-
-async function loadFromDir(modelJsonPath: string): Promise<tfl.LayersModel> {
-  const modelJson = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
-  const handler: tf.io.IOHandler = {
-    load: () =>
-      tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
-        const specs: tf.io.WeightsManifestEntry[] = [];
-        const buffers: Buffer[] = [];
-        for (const group of manifest) {
-          specs.push(...group.weights);
-          for (const p of group.paths) {
-            buffers.push(await readFile(join(dirname(modelJsonPath), p)));
-          }
-        }
-        const all = Buffer.concat(buffers);
-        return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)];
-      }),
-  };
-  return tfl.loadLayersModel(handler);
-}
 
 function argmaxRows(logits: Float32Array | Int32Array | Uint8Array, n: number): number[] {
   const out: number[] = [];

@@ -5,14 +5,14 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import * as tfl from '@tensorflow/tfjs-layers';
 import type { NamedTensor } from '../../src/main/engine/types';
 import { toTfjsLayersModel, writeTfjsLayersModel } from '../../src/main/export/tfjs-layers';
+import { loadFromDir } from './helpers';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -80,27 +80,6 @@ const argmax = (v: ArrayLike<number>) => {
   }
   return best;
 };
-
-/** Loads model.json + weights.bin from disk the way tf.io's file loaders do. */
-async function loadFromDir(modelJsonPath: string): Promise<tfl.LayersModel> {
-  const modelJson = JSON.parse(await readFile(modelJsonPath, 'utf8')) as tf.io.ModelJSON;
-  const handler: tf.io.IOHandler = {
-    load: () =>
-      tf.io.getModelArtifactsForJSON(modelJson, async (manifest) => {
-        const specs: tf.io.WeightsManifestEntry[] = [];
-        const buffers: Buffer[] = [];
-        for (const group of manifest) {
-          specs.push(...group.weights);
-          for (const p of group.paths) {
-            buffers.push(await readFile(join(dirname(modelJsonPath), p)));
-          }
-        }
-        const all = Buffer.concat(buffers);
-        return [specs, all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength)];
-      }),
-  };
-  return tfl.loadLayersModel(handler);
-}
 
 const cases = [
   { kind: 'mlp' as const, hidden: [128, 32], seed: 1 },

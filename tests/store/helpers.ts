@@ -1,8 +1,7 @@
 /**
  * Test helpers for the store: hand-built training states, temp stores, file snapshots.
  */
-import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { encodeState, type EncodedState } from '../../src/main/engine/state';
@@ -103,22 +102,9 @@ export async function writeLine(
   return ids;
 }
 
-/** Every file under dir (relative path → sha256 of content). */
-export function snapshot(dir: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string): void => {
-    for (const e of readdirSync(d, { withFileTypes: true })) {
-      const p = path.join(d, e.name);
-      if (e.isDirectory()) {
-        walk(p);
-      } else {
-        out.set(path.relative(dir, p), createHash('sha256').update(readFileSync(p)).digest('hex'));
-      }
-    }
-  };
-  walk(dir);
-  return out;
-}
+import { snapshot } from '../helpers/fs';
+
+export { snapshot };
 
 /** Files whose name marks them as temp files. */
 export function tempFiles(dir: string): string[] {
