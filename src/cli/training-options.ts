@@ -5,12 +5,27 @@
  */
 import type { Command } from 'commander';
 import { drawSeed } from '../main/engine/rng';
-import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from '../main/engine/types';
+import { BACKENDS, DATASETS, MODELS, OPTIMIZERS, type TrainingConfig } from '../main/engine/types';
 import { CliError } from './errors';
 import { choice, intArg, intList, positiveNumber, seedArg } from './options';
 
 /** Default learning rate per optimizer. */
 export const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 } as const;
+
+/** The values commander parses from {@link addTrainingOptions}' options. */
+export interface TrainingOptionValues {
+  dataset: TrainingConfig['dataset'];
+  model: TrainingConfig['model']['kind'];
+  hidden?: number[];
+  optimizer: TrainingConfig['optimizer']['kind'];
+  lr?: number;
+  batchSize: number;
+  steps: number;
+  seed?: number | 'auto';
+  checkpointEvery?: number;
+  evalEvery?: number;
+  backend: TrainingConfig['backend'];
+}
 
 /** Adds --dataset … --backend to a command. */
 export function addTrainingOptions(cmd: Command, seedHelp: string): Command {

@@ -5,28 +5,21 @@
  * exit 1). `study --list` shows the stored studies. Ctrl-C stops the study.
  */
 import type { Command } from 'commander';
-import { addTrainingOptions, DEFAULT_LR, resolveSeed } from '../training-options';
+import {
+  addTrainingOptions,
+  DEFAULT_LR,
+  resolveSeed,
+  type TrainingOptionValues,
+} from '../training-options';
 import { listStudies, runStudy, type StudyReport } from '../../main/service/study';
-import type { StartRunRequest } from '../../shared/contract';
 import { emit, openStore, say } from '../context';
 import { CliError, EXIT_NEGATIVE } from '../errors';
 import { intArg } from '../options';
 
-interface StudyOptions {
+interface StudyOptions extends TrainingOptionValues {
   runs?: number;
   list?: boolean;
   parallel?: number;
-  dataset: StartRunRequest['dataset'];
-  model: StartRunRequest['model'];
-  hidden?: number[];
-  optimizer: StartRunRequest['optimizer'];
-  lr?: number;
-  batchSize: number;
-  steps: number;
-  seed?: number | 'auto';
-  checkpointEvery?: number;
-  evalEvery?: number;
-  backend: StartRunRequest['backend'];
 }
 
 export function register(program: Command): void {

@@ -4,7 +4,12 @@
  * Ctrl-C stops after the current step and writes a checkpoint there.
  */
 import type { Command } from 'commander';
-import { addTrainingOptions, DEFAULT_LR, resolveSeed } from '../training-options';
+import {
+  addTrainingOptions,
+  DEFAULT_LR,
+  resolveSeed,
+  type TrainingOptionValues,
+} from '../training-options';
 import { OPTIMIZERS, type TrainingConfig } from '../../main/engine/types';
 import { validateConfig } from '../../main/engine/trainer';
 import { continueFrom, startRun, type JobEvents, type JobResult } from '../../main/service/train';
@@ -13,18 +18,7 @@ import { EXIT_NEGATIVE } from '../errors';
 import { choice, intArg, positiveNumber } from '../options';
 import { createProgress } from '../progress';
 
-interface TrainOptions {
-  dataset: TrainingConfig['dataset'];
-  model: TrainingConfig['model']['kind'];
-  hidden?: number[];
-  optimizer: TrainingConfig['optimizer']['kind'];
-  lr?: number;
-  batchSize: number;
-  steps: number;
-  seed?: number | 'auto';
-  checkpointEvery?: number;
-  evalEvery?: number;
-  backend: TrainingConfig['backend'];
+interface TrainOptions extends TrainingOptionValues {
   branch?: string;
 }
 
