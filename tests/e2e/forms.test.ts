@@ -10,41 +10,11 @@
  * Screenshots go to artifacts/screenshots/.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { Browser, Locator, Page } from 'playwright-core';
-import type { LockstepClient } from '../../src/shared/contract';
-import {
-  connectClient,
-  launchBrowser,
-  openApp,
-  screenshot,
-  startServer,
-  tempDir,
-  waitForJobState,
-  type Server,
-} from './helpers';
+import { test } from 'node:test';
+import type { Locator } from 'playwright-core';
+import { screenshot, useApp, waitForJobState } from './helpers';
 
-let server: Server;
-let browser: Browser;
-let page: Page;
-let errors: string[];
-let tmp: ReturnType<typeof tempDir>;
-let client: LockstepClient & { close(): void };
-
-before(async () => {
-  tmp = tempDir('lockstep-e2e-forms-');
-  server = await startServer(`${tmp.dir}/store`);
-  client = await connectClient(server);
-  browser = await launchBrowser();
-  ({ page, errors } = await openApp(browser, server.url));
-});
-
-after(async () => {
-  client?.close();
-  await browser?.close();
-  await server?.stop();
-  tmp?.cleanup();
-});
+const app = useApp('lockstep-e2e-forms-', { page: true, client: true });
 
 /** The error shown for field `id`, checked to sit right below its control and to describe it. */
 async function fieldError(dialog: Locator, id: string, control: Locator): Promise<string> {
@@ -64,9 +34,9 @@ async function fieldError(dialog: Locator, id: string, control: Locator): Promis
 }
 
 test('bad form input is explained next to each field, and nothing starts', async () => {
-  await page.getByRole('heading', { name: 'The same inputs give the same bits.' }).waitFor();
-  await page.keyboard.press('n');
-  const dialog = page.getByRole('dialog', { name: 'New run' });
+  await app.page.getByRole('heading', { name: 'The same inputs give the same bits.' }).waitFor();
+  await app.page.keyboard.press('n');
+  const dialog = app.page.getByRole('dialog', { name: 'New run' });
   await dialog.waitFor();
   await dialog.getByLabel('Dataset').selectOption('fake');
   await dialog.getByLabel('Backend').selectOption('wasm');
@@ -99,12 +69,12 @@ test('bad form input is explained next to each field, and nothing starts', async
   await dialog.getByRole('button', { name: 'Start training' }).click();
   await dialog.getByText('Fix the 5 fields marked in red before starting.').waitFor();
   assert.ok(await hidden.evaluate((el) => el === document.activeElement), 'focus on hidden');
-  await page.waitForTimeout(500);
+  await app.page.waitForTimeout(500);
   assert.ok(await dialog.isVisible(), 'the form stays open');
-  assert.equal(await page.getByTestId('live-panel').count(), 0, 'no job on the page');
-  assert.deepEqual(await client.listJobs({}), [], 'no job in the service');
-  assert.deepEqual(await client.listGraph({}), [], 'no run in the store');
-  await screenshot(page, '15-form-errors');
+  assert.equal(await app.page.getByTestId('live-panel').count(), 0, 'no job on the page');
+  assert.deepEqual(await app.client.listJobs({}), [], 'no job in the service');
+  assert.deepEqual(await app.client.listGraph({}), [], 'no run in the store');
+  await screenshot(app.page, '15-form-errors');
 
   // fixing each value clears its message (and shows the hint again)
   const fixes: [string, Locator, string][] = [
@@ -126,16 +96,16 @@ test('bad form input is explained next to each field, and nothing starts', async
   await dialog.getByLabel('Evaluate every').fill('100');
   await dialog.getByRole('button', { name: 'Start training' }).click();
   await dialog.waitFor({ state: 'detached' });
-  await waitForJobState(page, 'done');
-  assert.equal(await page.getByTestId('job-seed').textContent(), '4294967295');
-  const jobs = await client.listJobs({});
+  await waitForJobState(app.page, 'done');
+  assert.equal(await app.page.getByTestId('job-seed').textContent(), '4294967295');
+  const jobs = await app.client.listJobs({});
   assert.equal(jobs.length, 1);
   assert.equal(jobs[0].state, 'done');
 });
 
 test('the seed study shows both groups with mean and spread, same-seed spread exactly 0', async () => {
-  await page.keyboard.press('s');
-  const view = page.getByRole('region', { name: 'Seed study' });
+  await app.page.keyboard.press('s');
+  const view = app.page.getByRole('region', { name: 'Seed study' });
   await view.getByLabel('Runs per group').fill('2');
   await view.getByLabel('Dataset').selectOption('fake');
   await view.getByLabel('Hidden layers').fill('16,8');
@@ -160,10 +130,10 @@ test('the seed study shows both groups with mean and spread, same-seed spread ex
     .locator('canvas')
     .evaluate((c: HTMLCanvasElement) => c.width > 0 && c.height > 0);
   assert.ok(painted);
-  await page.waitForTimeout(300);
-  await screenshot(page, '16-study');
+  await app.page.waitForTimeout(300);
+  await screenshot(app.page, '16-study');
 });
 
-test('no page errors', () => {
-  assert.deepEqual(errors, []);
+test('no app.page errors', () => {
+  assert.deepEqual(app.errors, []);
 });

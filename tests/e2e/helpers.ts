@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import type { LockstepClient } from '../../src/shared/contract';
@@ -193,4 +194,43 @@ export async function connectClient(server: Server): Promise<LockstepClient & { 
     `ws://127.0.0.1:${port}/ws?token=${searchParams.get('token') ?? ''}`,
     WebSocket as unknown as WebSocketConstructor,
   );
+}
+
+/** What {@link useApp} sets up for one test file (filled in by its `before` hook). */
+export interface App {
+  tmp: { dir: string; cleanup(): void };
+  server: Server;
+  browser: Browser;
+  /** the app page (light theme) and its page/console errors; only with `page: true` */
+  page: Page;
+  errors: string[];
+  /** a typed client behind the UI; only with `client: true` */
+  client: LockstepClient & { close(): void };
+}
+
+/**
+ * Registers the `before`/`after` hooks of a test file that drives one web-mode server on a fresh
+ * temp store with one Chromium: optionally a page opened on the app and a client behind the UI.
+ * Read the fields inside tests (they are set when `before` has run); `after` closes everything.
+ */
+export function useApp(prefix: string, opts: { page?: boolean; client?: boolean } = {}): App {
+  const app = {} as App;
+  before(async () => {
+    app.tmp = tempDir(prefix);
+    app.server = await startServer(`${app.tmp.dir}/store`);
+    if (opts.client) {
+      app.client = await connectClient(app.server);
+    }
+    app.browser = await launchBrowser();
+    if (opts.page) {
+      ({ page: app.page, errors: app.errors } = await openApp(app.browser, app.server.url));
+    }
+  });
+  after(async () => {
+    app.client?.close();
+    await app.browser?.close();
+    await app.server?.stop();
+    app.tmp?.cleanup();
+  });
+  return app;
 }

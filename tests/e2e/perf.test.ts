@@ -9,41 +9,17 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import { test } from 'node:test';
 import type { PerfResults } from '../../src/renderer/src/lib/perf-results';
-import {
-  ROOT,
-  SCREENSHOTS,
-  launchBrowser,
-  openApp,
-  screenshot,
-  startServer,
-  tempDir,
-  type Server,
-} from './helpers';
+import { openApp, ROOT, screenshot, SCREENSHOTS, useApp } from './helpers';
 
-let server: Server;
-let browser: Browser;
-let tmp: ReturnType<typeof tempDir>;
-
-before(async () => {
-  tmp = tempDir('lockstep-e2e-perf-');
-  server = await startServer(`${tmp.dir}/store`);
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-  tmp?.cleanup();
-});
+const app = useApp('lockstep-e2e-perf-');
 
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const round = (n: number): number => Math.round(n * 100) / 100;
 
 test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) render times', async () => {
-  const { page, errors } = await openApp(browser, `${server.url}&perf=1`);
+  const { page, errors } = await openApp(app.browser, `${app.server.url}&perf=1`);
   await page.getByRole('heading', { name: /Benchmark harness — synthetic data/ }).waitFor();
   await page.locator('[data-testid="perf-bench"][data-done="true"]').waitFor({ timeout: 60_000 });
   const r = await page.evaluate(
@@ -100,7 +76,9 @@ test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) rende
 });
 
 test('the benchmark harness in the dark theme', async () => {
-  const { page, errors } = await openApp(browser, `${server.url}&perf=1`, { colorScheme: 'dark' });
+  const { page, errors } = await openApp(app.browser, `${app.server.url}&perf=1`, {
+    colorScheme: 'dark',
+  });
   await page.locator('[data-testid="perf-bench"][data-done="true"]').waitFor({ timeout: 60_000 });
   await page
     .getByRole('region', { name: 'Run timeline' })
