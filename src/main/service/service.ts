@@ -118,7 +118,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       const { ref, ...rest } = req;
       return jobs.submit(
         'continue',
-        `continue ${ref.slice(0, 40)} +${req.steps}`,
+        `continue ${refLabel(ref)} +${req.steps}`,
         { kind: 'continue', storeDir: store.dir, req: { ...rest, from } },
         { fromStep: node.step, toStep: node.step + req.steps, step: node.step },
       );
@@ -189,7 +189,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       if (from !== undefined) {
         await store.resolveRef(from);
       }
-      return jobs.submit('verify', `verify ${ref.slice(0, 40)}`, {
+      return jobs.submit('verify', `verify ${refLabel(ref)}`, {
         kind: 'verify',
         storeDir: store.dir,
         ref,
@@ -210,7 +210,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
 
     async exportBundle({ ref, path }) {
       await store.resolveRef(ref);
-      return jobs.submit('export', `export ${ref.slice(0, 40)}`, {
+      return jobs.submit('export', `export ${refLabel(ref)}`, {
         kind: 'export',
         storeDir: store.dir,
         ref,
@@ -339,3 +339,8 @@ function packageVersion(): string {
 }
 
 export type { JobInfo };
+
+/** A ref as a job label shows it: a checkpoint id cut to 12 hex digits, anything else to 40 characters. */
+function refLabel(ref: string): string {
+  return /^[0-9a-f]{16,64}$/.test(ref) ? ref.slice(0, 12) : ref.slice(0, 40);
+}

@@ -6,11 +6,6 @@ export function short(id: string): string {
   return id.slice(0, 12);
 }
 
-/** Long hex ids inside a text (e.g. a job label) cut to their first 12 digits. */
-export function shortHashes(text: string): string {
-  return text.replace(/\b[0-9a-f]{16,64}\b/g, (h) => h.slice(0, 12));
-}
-
 /** 1234567 → "1,234,567". */
 export function int(n: number): string {
   return Math.round(n).toLocaleString('en-US');
