@@ -369,6 +369,11 @@ export interface ServiceEvents {
   work: { job: string; done: number; total: number; label: string };
   /** a human-readable note from a job (a backend fallback, a new branch, reproduced steps) */
   notice: { job: string; message: string };
+  /**
+   * the store's run graph changed on disk (a run, branch or checkpoint written by this service
+   * or by another process, e.g. the CLI): re-read it with listGraph
+   */
+  graphChanged: Record<string, never>;
 }
 
 export type EventName = keyof ServiceEvents;
@@ -382,6 +387,7 @@ export const EVENT_NAMES = [
   'finished',
   'work',
   'notice',
+  'graphChanged',
 ] as const satisfies readonly EventName[];
 
 type MissingEvent = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
