@@ -10,7 +10,7 @@
  * - The window never navigates away from the app and never opens another window.
  * - This file wires, it does not compute: the engine is never imported here. The service runs
  *   on the store in the app's data folder (`LOCKSTEP_STORE` overrides it); training jobs run in
- *   Electron utility processes (src/main/trainer-process.ts).
+ *   Electron utility processes (src/main/job-process/entry-electron.ts).
  * - IPC: one invoke channel for every call and one event channel, generated from the contract
  *   (src/shared/rpc.ts). Every call's sender is checked — the main window's own top frame, showing
  *   the app's page — and its payload is validated by the method's schema before the service sees
@@ -27,7 +27,7 @@ import { CONTENT_SECURITY_POLICY } from '../shared/csp';
 import { handleCall, type Reply } from '../shared/rpc';
 import { IPC_CALL_CHANNEL, IPC_EVENT_CHANNEL } from '../shared/rpc-ipc';
 import { createService, type LockstepHost } from './service/service';
-import { electronProcessFactory } from './worker/electron-process';
+import { electronProcessFactory } from './job-process/fork-electron';
 
 /** The dev server URL electron-vite sets in `dev` mode; unset in a built app. */
 const devServerUrl = process.env['ELECTRON_RENDERER_URL'];
