@@ -495,12 +495,5 @@ export type LockstepClient = LockstepService & {
   on<E extends EventName>(event: E, listener: (payload: ServiceEvents[E]) => void): Disposer;
 };
 
-/** Form limits shared by the UI's field validation and the service's schemas. */
-export const LIMITS = {
-  maxSteps: 100_000_000,
-  maxHiddenLayers: 8,
-  maxHiddenUnits: 4096,
-  maxBatchSize: { mnist: 55000, fake: 2000 } as Record<DatasetName, number>,
-  maxSeed: 0xffffffff,
-  maxStudyRuns: 50,
-} as const;
+/** Form limits shared by the UI's field validation and the service's schemas (./limits.ts). */
+export { LIMITS } from './limits';
