@@ -32,6 +32,7 @@ import { validateConfig } from '../../main/engine/trainer';
 import type { TrainingConfig } from '../../main/engine/types';
 import type { SweepReport } from '../../shared/contract';
 import { emit, openStore, say } from '../context';
+import { formatSweepReport } from './sweep';
 import { CliError, EXIT_NEGATIVE } from '../errors';
 import { intArg } from '../options';
 import {
@@ -251,26 +252,9 @@ function formatStatus(st: JobStatus): string {
 
 function formatAny(r: StudyReport | SweepReport): string {
   if ('kind' in r && r.kind === 'sweep') {
-    return formatSweep(r);
+    return formatSweepReport(r);
   }
   return [formatStudy(r as StudyReport), ...formatCollectTail(r)].join('\n');
-}
-
-/** A collected sweep as a table, best test precision first. */
-export function formatSweep(r: SweepReport): string {
-  const rows = [...r.results].sort(
-    (a, b) => (b.testPrecision ?? -1) - (a.testPrecision ?? -1) || a.task - b.task,
-  );
-  const lines = [
-    `sweep ${r.id}: ${r.results.length} of ${r.results.length + r.missing.length} runs, ${r.steps} steps`,
-    `task  optimizer  lr         batch  seed        final loss  test precision  checkpoint`,
-    ...rows.map(
-      (x) =>
-        `${String(x.task).padStart(4)}  ${x.config.optimizer.kind.padEnd(9)}  ${String(x.config.optimizer.lr).padEnd(9)}  ${String(x.config.batchSize).padStart(5)}  ${String(x.config.seed).padEnd(10)}  ${x.finalLoss === null ? '—'.padEnd(10) : x.finalLoss.toFixed(6).padEnd(10)}  ${x.testPrecision === null ? '—'.padEnd(14) : x.testPrecision.toFixed(4).padEnd(14)}  ${x.checkpoint.slice(0, 12)}`,
-    ),
-    ...formatCollectTail(r),
-  ];
-  return lines.join('\n');
 }
 
 async function baseSeed(cmd: Command, opt: number | 'auto' | undefined): Promise<number> {
