@@ -105,78 +105,91 @@ describe('studies and sweeps on a real Slurm', { skip, timeout: 600_000 }, () =>
     const studyDir = join(work, 'study-job');
     const sweepDir = join(work, 'sweep-job');
     const cancelDir = join(work, 'cancel-job');
+    const submitArgs = (dir: string, runs: string, steps: string): string[] => [
+      ...['--store', store, '--json', 'study', '--executor', 'slurm', '--runs', runs],
+      ...[...TRAIN, '--steps', steps, '--seed', SEED, '--job-dir', dir],
+    ];
 
-    // submit all three arrays at once: the cluster works while we compute the local reference
-    const sub = cli([
-      '--store',
-      store,
-      '--json',
-      'study',
-      '--executor',
-      'slurm',
-      '--runs',
-      '3',
-      ...TRAIN,
-      '--steps',
-      STEPS,
-      '--seed',
-      SEED,
-      '--job-dir',
-      studyDir,
-    ]);
+    // 1. a 1+1 study first, so its tasks start at once; task 1 is cancelled while it trains
+    json(cli(submitArgs(cancelDir, '1', '800')), 'cancel-study submit');
+    const deadline = Date.now() + 180_000;
+    for (;;) {
+      const t1 = (await jobStatus(cancelDir)).tasks[1];
+      const log = join(cancelDir, 'logs', 'task-1.out');
+      if (t1.state === 'running' && t1.slurmJob && existsSync(log)) {
+        if (readFileSync(log, 'utf8').includes('training')) {
+          const c = spawnSync('scancel', [t1.slurmJob], { encoding: 'utf8' });
+          assert.equal(c.status, 0, c.stderr);
+          break;
+        }
+      }
+      assert.notEqual(t1.state, 'done', 'task 1 finished before it could be cancelled');
+      assert.ok(Date.now() < deadline, `task 1 never ran: ${JSON.stringify(t1)}`);
+      await sleep(250);
+    }
+
+    // 2. the study and the sweep, while the cancelled job ends
     const submitted = json<{ slurmJob: string; tasks: number; jobDir: string }>(
-      sub,
+      cli(submitArgs(studyDir, '3', STEPS)),
       'study submit',
     );
     assert.match(submitted.slurmJob, /^\d+$/);
     assert.equal(submitted.tasks, 6);
     assert.ok(existsSync(join(studyDir, 'submit.sbatch')));
     assert.ok(existsSync(join(studyDir, 'task.sh')));
-
     const sw = cli([
-      '--store',
-      store,
-      '--json',
-      'sweep',
-      '--executor',
-      'slurm',
-      '--dataset',
-      'fake',
-      '--hidden',
-      '16,8',
-      '--lr',
-      '0.1,0.05',
-      '--batch-size',
-      '32,16',
-      '--seed',
-      SEED,
-      '--steps',
-      STEPS,
-      '--job-dir',
-      sweepDir,
+      ...['--store', store, '--json', 'sweep', '--executor', 'slurm', '--dataset', 'fake'],
+      ...['--hidden', '16,8', '--lr', '0.1,0.05', '--batch-size', '32,16', '--seed', SEED],
+      ...['--steps', STEPS, '--job-dir', sweepDir],
     ]);
     assert.equal(json<{ tasks: number }>(sw, 'sweep submit').tasks, 4);
 
-    // the reference: the same study, locally, in another store
-    const local = cli([
+    // 3. the cancelled task is named as missing, and nothing of it is in the store
+    const cst = await waitFor(cancelDir, ended, 'the cancelled array');
+    assert.equal(cst.tasks[0].state, 'done');
+    assert.equal(cst.tasks[1].state, 'failed');
+    assert.match(cst.tasks[1].detail ?? '', /CANCELLED/);
+    assert.deepEqual(
+      readdirSync(cancelDir).filter((f) => f.includes('partial')),
+      [],
+      'no partial bundle is left behind',
+    );
+    const pcol = cli([
       '--store',
-      join(work, 'local-store'),
+      store,
       '--json',
       'study',
-      '--runs',
-      '3',
-      ...TRAIN,
-      '--steps',
-      STEPS,
-      '--seed',
-      SEED,
-      '--parallel',
-      '1',
+      'collect',
+      cancelDir,
+      '--verify',
+      'none',
+    ]);
+    const partial = json<StudyReport>(pcol, 'partial collect');
+    assert.equal(pcol.code, 1, 'a missing run is a negative answer');
+    assert.equal(partial.results?.length, 1);
+    assert.deepEqual(
+      partial.missing?.map((m) => [m.task, m.state]),
+      [[1, 'failed']],
+    );
+    const missingBranch = partial.missing![0].branch;
+    assert.ok(!cli(['--store', store, 'log']).stdout.includes(missingBranch));
+    const fsck = cli(['--store', store, '--json', 'fsck']);
+    assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
+
+    // 4. resubmit only the missing index (it queues behind the study and the sweep)
+    const re = cli(['--store', store, '--json', 'study', 'resubmit', cancelDir, '--tasks', '1']);
+    assert.equal(re.code, 0, re.stderr);
+    assert.deepEqual(json<{ tasks: number[] }>(re, 'resubmit').tasks, [1]);
+
+    // 5. the reference: the same study, locally, in another store
+    const local = cli([
+      ...['--store', join(work, 'local-store'), '--json', 'study', '--runs', '3'],
+      ...[...TRAIN, '--steps', STEPS, '--seed', SEED, '--parallel', '1'],
     ]);
     const reference = json<StudyReport>(local, 'local study');
     assert.equal(local.code, 0);
 
-    // --- the study
+    // 6. the study: equal to the local one, bit for bit
     const st = await waitFor(studyDir, ended, 'the study array');
     assert.equal(st.counts.done, 6, `every task done: ${JSON.stringify(st.tasks)}`);
     const col = cli(['--store', store, '--json', 'study', 'collect', studyDir, '--verify', '2']);
@@ -195,7 +208,7 @@ describe('studies and sweeps on a real Slurm', { skip, timeout: 600_000 }, () =>
     );
     assert.equal(report.executor, 'slurm');
 
-    // --- the sweep: 4 grid points; (lr 0.1, batch 32, seed) is the study's same-seed run
+    // 7. the sweep: 4 grid points; (lr 0.1, batch 32, seed) is the study's same-seed run
     await waitFor(sweepDir, ended, 'the sweep array');
     const scol = cli(['--store', store, '--json', 'study', 'collect', sweepDir, '--verify', '1']);
     const sweep = json<SweepReport>(scol, 'sweep collect');
@@ -208,74 +221,7 @@ describe('studies and sweeps on a real Slurm', { skip, timeout: 600_000 }, () =>
     );
     assert.equal(first?.checkpoint, reference.results?.[0].checkpoint);
 
-    // --- a 1+1 study whose task 1 is cancelled mid-run (more steps, so it is caught running)
-    const cs = cli([
-      '--store',
-      store,
-      '--json',
-      'study',
-      '--executor',
-      'slurm',
-      '--runs',
-      '1',
-      ...TRAIN,
-      '--steps',
-      '800',
-      '--seed',
-      SEED,
-      '--job-dir',
-      cancelDir,
-    ]);
-    json(cs, 'cancel-study submit');
-
-    // cancel task 1 of the third job while it trains
-    const end = Date.now() + 180_000;
-    for (;;) {
-      const s = await jobStatus(cancelDir);
-      const t1 = s.tasks[1];
-      const log = join(cancelDir, 'logs', 'task-1.out');
-      if (
-        t1.state === 'running' &&
-        t1.slurmJob &&
-        existsSync(log) &&
-        readFileSync(log, 'utf8').includes('training')
-      ) {
-        const c = spawnSync('scancel', [t1.slurmJob], { encoding: 'utf8' });
-        assert.equal(c.status, 0, c.stderr);
-        break;
-      }
-      assert.notEqual(t1.state, 'done', 'task 1 finished before it could be cancelled');
-      assert.ok(Date.now() < end, `task 1 never ran: ${JSON.stringify(s.tasks)}`);
-      await sleep(500);
-    }
-    const cst = await waitFor(cancelDir, ended, 'the cancelled array');
-    assert.equal(cst.tasks[0].state, 'done');
-    assert.equal(cst.tasks[1].state, 'failed');
-    assert.match(cst.tasks[1].detail ?? '', /CANCELLED/);
-    assert.deepEqual(
-      readdirSync(cancelDir).filter((f) => f.includes('partial')),
-      [],
-      'no partial bundle is left behind',
-    );
-    const branchesBefore = cli(['--store', store, '--json', 'log']);
-    const pcol = cli(['--store', store, '--json', 'study', 'collect', cancelDir]);
-    const partial = json<StudyReport>(pcol, 'partial collect');
-    assert.equal(pcol.code, 1, 'a missing run is a negative answer');
-    assert.equal(partial.results?.length, 1);
-    assert.equal(partial.missing?.length, 1);
-    assert.equal(partial.missing?.[0].task, 1);
-    assert.equal(partial.missing?.[0].state, 'failed');
-    const missingBranch = partial.missing![0].branch;
-    const log = cli(['--store', store, 'log']).stdout;
-    assert.ok(!log.includes(missingBranch), 'nothing of the missing task is in the store');
-    assert.ok(branchesBefore.code === 0);
-    const fsck = cli(['--store', store, '--json', 'fsck']);
-    assert.equal(fsck.code, 0, fsck.stdout + fsck.stderr);
-
-    // resubmit only the missing index; collect completes the study
-    const re = cli(['--store', store, '--json', 'study', 'resubmit', cancelDir, '--tasks', '1']);
-    assert.equal(re.code, 0, re.stderr);
-    assert.deepEqual(json<{ tasks: number[] }>(re, 'resubmit').tasks, [1]);
+    // 8. the resubmitted task completes the cancelled study
     const rst = await waitFor(
       cancelDir,
       (s) =>
