@@ -394,29 +394,6 @@ export interface LockstepService {
 
 export type MethodName = keyof LockstepService;
 
-<<<<<<< HEAD
-/** Every method name, in contract order (the generated wiring iterates over this list). */
-export const METHOD_NAMES = [
-  'startRun',
-  'continueRun',
-  'stopJob',
-  'pauseJob',
-  'resumeJob',
-  'listJobs',
-  'listGraph',
-  'showCheckpoint',
-  'histograms',
-  'trace',
-  'compare',
-  'verify',
-  'study',
-  'listStudies',
-  'openStudy',
-  'exportBundle',
-  'importBundle',
-  'storeInfo',
-] as const satisfies readonly MethodName[];
-=======
 /** The names of a record that lists each one once: the compiler checks that none is missing. */
 function namesOf<N extends string>(all: Record<N, true>): readonly N[] {
   return Object.keys(all) as N[];
@@ -437,11 +414,12 @@ export const METHOD_NAMES = namesOf<MethodName>({
   compare: true,
   verify: true,
   study: true,
+  listStudies: true,
+  openStudy: true,
   exportBundle: true,
   importBundle: true,
   storeInfo: true,
 });
->>>>>>> main
 
 export type RequestOf<M extends MethodName> = Parameters<LockstepService[M]>[0];
 export type ResponseOf<M extends MethodName> = Awaited<ReturnType<LockstepService[M]>>;
