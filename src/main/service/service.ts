@@ -215,6 +215,16 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       );
     },
 
+    async listStudies() {
+      const { listStudySummaries } = await import('./study-list');
+      return listStudySummaries(store);
+    },
+
+    async openStudy({ id }) {
+      const { openStudy } = await import('./study-list');
+      return openStudy(store, id);
+    },
+
     async exportBundle({ ref, path }) {
       await store.resolveRef(ref);
       return jobs.submit('export', `export ${refLabel(ref)}`, {
