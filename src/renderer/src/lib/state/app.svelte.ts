@@ -13,7 +13,7 @@ import type {
   StartRunRequest,
   StoreInfo,
 } from '../../../../shared/contract';
-import { LiveJob, isTrainResult, type Finished } from './live.svelte';
+import { LiveJob, trainResultOf, type Finished } from './live.svelte';
 
 export type View = 'runs' | 'charts' | 'compare' | 'study' | 'bundles';
 
@@ -86,11 +86,14 @@ export class AppState {
         this.#verified(f);
         if (f.error) {
           this.notify('error', `${job?.info.label ?? f.kind} failed: ${f.error.message}`);
-        } else if (isTrainResult(f.result) && f.result.reproduced > 0 && f.result.created === 0) {
-          this.notify(
-            'success',
-            `Identical: ${f.result.reproduced} checkpoint(s) reproduced bit for bit, none new.`,
-          );
+        } else {
+          const r = trainResultOf(f);
+          if (r !== null && r.reproduced > 0 && r.created === 0) {
+            this.notify(
+              'success',
+              `Identical: ${r.reproduced} checkpoint(s) reproduced bit for bit, none new.`,
+            );
+          }
         }
         this.refreshSoon(0);
       }),
@@ -213,10 +216,10 @@ export class AppState {
 
   #verified(f: Finished): void {
     const ref = this.#verifying.get(f.job);
-    const r = f.result;
-    if (ref === undefined || !r || !('verified' in r) || !('checkpoints' in r)) {
+    if (ref === undefined || f.kind !== 'verify' || f.result === undefined) {
       return;
     }
+    const r = f.result;
     this.#verifying.delete(f.job);
     if (r.verified) {
       // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a timestamp, not state
