@@ -208,27 +208,33 @@ describe('collect', () => {
   });
 
   test('a foreign or damaged bundle is refused before it touches the store', async () => {
+    const fresh = await Store.open(join(work, 'store-rejects'));
     const saved = join(work, 'saved-task-2.lockstep');
     await copyFile(bundlePath(dir, 2), saved);
-    // task 0's bundle in task 2's place: valid, but not task 2's run
-    await copyFile(bundlePath(dir, 0), bundlePath(dir, 2));
-    let r = (await collectJob(store, dir, { verify: 'none' })) as StudyReport;
-    assert.deepEqual(
-      r.missing?.map((m) => [m.task, m.state]),
-      [[2, 'rejected']],
-    );
-    assert.match(r.missing?.[0].detail ?? '', /task 2: the bundle's branch/);
-    // a damaged one: bytes cut off
-    const bytes = await readFile(saved);
-    await writeFile(bundlePath(dir, 2), bytes.subarray(0, bytes.length - 100));
-    r = (await collectJob(store, dir, { verify: 'none' })) as StudyReport;
-    assert.deepEqual(
-      r.missing?.map((m) => [m.task, m.state]),
-      [[2, 'rejected']],
-    );
-    assert.equal(await store.hasBranch(spec.tasks[2].branch), false);
-    assert.equal((await store.fsck()).ok, true);
-    await copyFile(saved, bundlePath(dir, 2));
+    try {
+      // task 0's bundle in task 2's place: valid, but not task 2's run
+      await copyFile(bundlePath(dir, 0), bundlePath(dir, 2));
+      let r = (await collectJob(fresh, dir, { verify: 'none' })) as StudyReport;
+      assert.deepEqual(
+        r.missing?.map((m) => [m.task, m.state]),
+        [[2, 'rejected']],
+      );
+      assert.match(r.missing?.[0].detail ?? '', /task 2: the bundle's branch/);
+      // a damaged one: bytes cut off
+      const bytes = await readFile(saved);
+      await writeFile(bundlePath(dir, 2), bytes.subarray(0, bytes.length - 100));
+      r = (await collectJob(fresh, dir, { verify: 'none' })) as StudyReport;
+      assert.deepEqual(
+        r.missing?.map((m) => [m.task, m.state]),
+        [[2, 'rejected']],
+      );
+      assert.match(r.missing?.[0].detail ?? '', /truncated/);
+      assert.equal(await fresh.hasBranch(spec.tasks[2].branch), false);
+      assert.equal(await fresh.hasBranch(spec.tasks[3].branch), true);
+      assert.equal((await fresh.fsck()).ok, true);
+    } finally {
+      await copyFile(saved, bundlePath(dir, 2));
+    }
   });
 
   test('every task collected: the report equals a local study bit for bit, verified', async () => {
