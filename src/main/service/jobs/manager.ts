@@ -8,12 +8,15 @@
  * - stop: a queued job is dropped (`stopped`, error CANCELLED); a running or paused one is asked
  *   to stop — training writes a checkpoint at its current step and ends `stopped`.
  * - pause / resume apply to running training jobs (`paused` holds its slot).
+ * - history: every job keeps what it reported (losses, evaluations, checkpoints, work, the end;
+ *   see ./history.ts) for clients that re-attach; only the newest finished jobs keep their curve.
  * - close: no new jobs; queued ones are dropped, running ones stopped and awaited (killed after
  *   `graceMs`).
  */
 import { randomBytes } from 'node:crypto';
 import {
   ServiceError,
+  type JobHistory,
   type JobInfo,
   type JobKind,
   type ServiceEvents,
@@ -21,6 +24,7 @@ import {
 } from '../../../shared/contract';
 import { toWireError } from '../../../shared/rpc';
 import type { Emitter } from './emitter';
+import { JobRecord } from './history';
 import type { JobEvent, JobSpec } from './protocol';
 import type { JobHandle, JobRunner } from './runner';
 
@@ -32,9 +36,13 @@ interface Job {
   ended?: Promise<void>;
   /** checkpoint events that came before the job knew its branch (a new run's step 0) */
   early: Extract<JobEvent, { type: 'checkpoint' }>[];
+  /** everything the job reported so far */
+  record: JobRecord;
 }
 
 const FINISHED_KEPT = 500;
+/** finished jobs whose loss curves stay in memory (older ones keep evals and checkpoints) */
+const CURVES_KEPT = 20;
 const TERMINAL = new Set(['done', 'stopped', 'diverged', 'failed']);
 
 export class JobManager {
@@ -65,7 +73,7 @@ export class JobManager {
       label,
       createdAt: new Date().toISOString(),
     };
-    const job: Job = { info, spec, stopRequested: false, early: [] };
+    const job: Job = { info, spec, stopRequested: false, early: [], record: new JobRecord() };
     this.jobs.set(id, job);
     this.queue.push(job);
     this.changed(job);
@@ -81,6 +89,12 @@ export class JobManager {
     return { ...this.find(id).info };
   }
 
+  /** The job's info and everything it reported so far. */
+  history(id: string): JobHistory {
+    const job = this.find(id);
+    return job.record.view({ ...job.info });
+  }
+
   stop(id: string): JobInfo {
     const job = this.find(id);
     if (TERMINAL.has(job.info.state)) {
@@ -91,7 +105,7 @@ export class JobManager {
       this.queue.splice(this.queue.indexOf(job), 1);
       job.info.state = 'stopped';
       this.changed(job);
-      this.events.emit('finished', {
+      this.emitFinished(job, {
         job: id,
         kind: job.info.kind,
         error: { name: 'ServiceError', code: 'CANCELLED', message: 'stopped before it started' },
@@ -220,6 +234,7 @@ export class JobManager {
         return;
       case 'progress':
         job.info.step = e.step;
+        job.record.addLosses(e.losses);
         this.events.emit('progress', {
           job: id,
           step: e.step,
@@ -233,6 +248,12 @@ export class JobManager {
           job.early.push(e);
           return;
         }
+        job.record.checkpoints.push({
+          id: e.id,
+          step: e.step,
+          branch: job.info.branch,
+          created: e.created,
+        });
         this.events.emit('checkpoint', {
           job: id,
           id: e.id,
@@ -242,12 +263,14 @@ export class JobManager {
         });
         return;
       case 'metrics':
+        job.record.evals.push({ step: e.step, eval: e.eval });
         this.events.emit('metrics', { job: id, step: e.step, eval: e.eval });
         return;
       case 'notice':
         this.events.emit('notice', { job: id, message: e.message });
         return;
       case 'work':
+        job.record.work = { done: e.done, total: e.total, label: e.label };
         this.events.emit('work', { job: id, done: e.done, total: e.total, label: e.label });
         return;
     }
@@ -268,7 +291,7 @@ export class JobManager {
         info.state = 'done';
       }
       this.changed(job);
-      this.events.emit('finished', {
+      this.emitFinished(job, {
         job: info.id,
         kind: info.kind,
         result: result as NonNullable<ServiceEvents['finished']['result']>,
@@ -277,7 +300,7 @@ export class JobManager {
       const wire = toWireError(error);
       info.state = job.stopRequested ? 'stopped' : 'failed';
       this.changed(job);
-      this.events.emit('finished', {
+      this.emitFinished(job, {
         job: info.id,
         kind: info.kind,
         error:
@@ -288,10 +311,18 @@ export class JobManager {
     this.pump();
   }
 
+  private emitFinished(job: Job, f: ServiceEvents['finished']): void {
+    job.record.finished = f;
+    this.events.emit('finished', f);
+  }
+
   private prune(): void {
     const finished = [...this.jobs.values()].filter((j) => TERMINAL.has(j.info.state));
     for (const j of finished.slice(0, Math.max(0, finished.length - FINISHED_KEPT))) {
       this.jobs.delete(j.info.id);
+    }
+    for (const j of finished.slice(0, Math.max(0, finished.length - CURVES_KEPT))) {
+      j.record.dropLosses();
     }
   }
 }
