@@ -92,7 +92,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       const config = trainingConfig(req, seed);
       return jobs.submit(
         'train',
-        `train ${runName(config)}`,
+        `train ${req.branch ?? runName(config)}`,
         {
           kind: 'train',
           storeDir: store.dir,
