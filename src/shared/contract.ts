@@ -352,86 +352,128 @@ export interface LockstepService {
 
 export type MethodName = keyof LockstepService;
 
-/** Every method name, in contract order (the generated wiring iterates over this list). */
-export const METHOD_NAMES = [
-  'startRun',
-  'continueRun',
-  'stopJob',
-  'pauseJob',
-  'resumeJob',
-  'listJobs',
-  'jobHistory',
-  'listGraph',
-  'showCheckpoint',
-  'histograms',
-  'predictions',
-  'trace',
-  'compare',
-  'verify',
-  'study',
-  'exportBundle',
-  'importBundle',
-  'storeInfo',
-] as const satisfies readonly MethodName[];
+/** The names of a record that lists each one once: the compiler checks that none is missing. */
+function namesOf<N extends string>(all: Record<N, true>): readonly N[] {
+  return Object.keys(all) as N[];
+}
 
-// compile-time check: METHOD_NAMES lists every method of LockstepService
-type MissingMethod = Exclude<MethodName, (typeof METHOD_NAMES)[number]>;
-const _allMethodsListed: MissingMethod extends never ? true : MissingMethod = true;
-void _allMethodsListed;
+/** Every method name, in contract order (the generated wiring iterates over this list). */
+export const METHOD_NAMES = namesOf<MethodName>({
+  startRun: true,
+  continueRun: true,
+  stopJob: true,
+  pauseJob: true,
+  resumeJob: true,
+  listJobs: true,
+  jobHistory: true,
+  listGraph: true,
+  showCheckpoint: true,
+  histograms: true,
+  predictions: true,
+  trace: true,
+  compare: true,
+  verify: true,
+  study: true,
+  exportBundle: true,
+  importBundle: true,
+  storeInfo: true,
+});
+
 export type RequestOf<M extends MethodName> = Parameters<LockstepService[M]>[0];
 export type ResponseOf<M extends MethodName> = Awaited<ReturnType<LockstepService[M]>>;
 
 // ---------- events ----------
 
-export interface ServiceEvents {
-  /** a job changed state (queued → running → paused → done | stopped | diverged | failed) */
-  job: JobInfo;
+/** What an export job produced. */
+export interface ExportResult {
+  path: string;
+  bytes: number;
+}
+
+/** What an import job did. */
+export interface ImportResult {
+  /** branches created in the store (their names there) */
+  imported: string[];
+  /** bundle name → store name, for every branch (and `run:<id>`) that had to be renamed */
+  renamed: Record<string, string>;
+  /** branches that were already in the store, identical (a repeated import) */
+  existing: string[];
+}
+
+/** A job's result, tagged by the job's kind: a consumer switches on `kind`, never on fields. */
+export type JobOutcome =
+  | { kind: 'train' | 'continue'; result: TrainResult }
+  | { kind: 'verify'; result: VerifyReport }
+  | { kind: 'study'; result: StudyReport }
+  | { kind: 'export'; result: ExportResult }
+  | { kind: 'import'; result: ImportResult };
+
+/**
+ * The events a running job produces, declared once: service/train.ts and the other job bodies
+ * emit them in this shape, the job protocol carries them unchanged, and the service adds only
+ * the job id (`ServiceEvents[K] = { job } & JobEventPayloads[K]`).
+ */
+export interface JobEventPayloads {
   /** training progress, at most ~10 per second per job: the steps since the last event */
   progress: {
-    job: string;
     step: number;
     toStep: number;
     stepsPerSecond: number;
     losses: { step: number; loss: number }[];
   };
   /** an evaluation was made */
-  metrics: { job: string; step: number; eval: EvalResult };
+  metrics: { step: number; eval: EvalResult };
   /** a checkpoint was written (created false: it already existed, identical) */
-  checkpoint: { job: string; id: string; step: number; branch: string; created: boolean };
-  /** a job finished; exactly one of result / error */
-  finished: {
-    job: string;
-    kind: JobKind;
-    result?:
-      | TrainResult
-      | VerifyReport
-      | StudyReport
-      | { path: string; bytes: number }
-      | { imported: string[]; renamed: Record<string, string> };
-    error?: WireError;
-  };
+  checkpoint: { id: string; step: number; branch: string; created: boolean };
   /** progress of non-training jobs (verify, study, export, import) as a fraction */
-  work: { job: string; done: number; total: number; label: string };
+  work: { done: number; total: number; label: string };
   /** a human-readable note from a job (a backend fallback, a new branch, reproduced steps) */
-  notice: { job: string; message: string };
+  notice: { message: string };
 }
+
+/**
+ * What a training job says once it knows its run, branch and step range, before any other
+ * training event (its step-0 checkpoint included). The service merges it into the job's
+ * {@link JobInfo} and announces it as a `job` event.
+ */
+export interface JobStarted {
+  run: string;
+  branch: string;
+  seed: number;
+  fromStep: number;
+  toStep: number;
+  backend: BackendName;
+}
+
+/** One event of a running job as it crosses the job protocol: its name in `type`. */
+export type JobEvent =
+  | ({ type: 'started' } & JobStarted)
+  | { [K in keyof JobEventPayloads]: { type: K } & JobEventPayloads[K] }[keyof JobEventPayloads];
+
+/** The `finished` event: the tagged outcome, or the error (then `result` is absent). */
+export type FinishedEvent = { job: string } & (
+  (JobOutcome & { error?: undefined }) | { kind: JobKind; error: WireError; result?: undefined }
+);
+
+export type ServiceEvents = {
+  /** a job changed state (queued → running → paused → done | stopped | diverged | failed) */
+  job: JobInfo;
+  /** a job finished; exactly one of result / error */
+  finished: FinishedEvent;
+} & { [K in keyof JobEventPayloads]: { job: string } & JobEventPayloads[K] };
 
 export type EventName = keyof ServiceEvents;
 
 /** Every event name (the generated wiring iterates over this list). */
-export const EVENT_NAMES = [
-  'job',
-  'progress',
-  'metrics',
-  'checkpoint',
-  'finished',
-  'work',
-  'notice',
-] as const satisfies readonly EventName[];
-
-type MissingEvent = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
-const _allEventsListed: MissingEvent extends never ? true : MissingEvent = true;
-void _allEventsListed;
+export const EVENT_NAMES = namesOf<EventName>({
+  job: true,
+  progress: true,
+  metrics: true,
+  checkpoint: true,
+  finished: true,
+  work: true,
+  notice: true,
+});
 
 // ---------- errors ----------
 
@@ -471,11 +513,8 @@ export interface WireError {
 }
 
 /**
- * An error rebuilt on the client side from a {@link WireError}.
- *
- * Electron's contextBridge drops custom properties of errors, so the preload rethrows a
- * ServiceError as a plain Error whose message is `[CODE] message`; {@link ServiceError.from}
- * turns that (or anything else thrown by a client call) back into a ServiceError.
+ * An error rebuilt on the client side from a {@link WireError}. Every transport (Electron IPC
+ * included) carries errors as data, so the client rebuilds it from `{ name, code, message }`.
  */
 export class ServiceError extends Error {
   constructor(
@@ -491,26 +530,6 @@ export class ServiceError extends Error {
   toWire(): WireError {
     return { name: this.name, code: this.code, message: this.message };
   }
-
-  /**
-   * Any error thrown by a client call as a ServiceError: itself, a rebuilt `[CODE] message`
-   * error from the Electron bridge (Electron may prefix the message), or INTERNAL otherwise.
-   */
-  static from(e: unknown): ServiceError {
-    if (e instanceof ServiceError) {
-      return e;
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    const m = /\[([A-Z_]+)\] ([\s\S]*)$/.exec(message);
-    if (m !== null && (ERROR_CODES as readonly string[]).includes(m[1])) {
-      return new ServiceError(m[1] as ErrorCode, m[2]);
-    }
-    const code = (e as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-      return new ServiceError(code as ErrorCode, message);
-    }
-    return new ServiceError('INTERNAL', message);
-  }
 }
 
 /** Subscriptions return a disposer. */
@@ -521,12 +540,5 @@ export type LockstepClient = LockstepService & {
   on<E extends EventName>(event: E, listener: (payload: ServiceEvents[E]) => void): Disposer;
 };
 
-/** Form limits shared by the UI's field validation and the service's schemas. */
-export const LIMITS = {
-  maxSteps: 100_000_000,
-  maxHiddenLayers: 8,
-  maxHiddenUnits: 4096,
-  maxBatchSize: { mnist: 55000, fake: 2000 } as Record<DatasetName, number>,
-  maxSeed: 0xffffffff,
-  maxStudyRuns: 50,
-} as const;
+/** Form limits shared by the UI's field validation and the service's schemas (./limits.ts). */
+export { LIMITS } from './limits';

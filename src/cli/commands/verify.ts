@@ -5,13 +5,11 @@
  * JSON: `{ verified, checkpoints, steps, firstMismatch, … }`. Exit 0 verified, 1 not verified.
  */
 import type { Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { isBundlePath } from '../../main/bundle/path';
+import { verifyBundle } from '../../main/bundle/verify';
 import { verifyRef, type VerifyOptions, type VerifyReport } from '../../main/service/verify';
-// registers the trace-overhead and verify-speed sections of `lockstep bench`
 import { emit, globalOptions, openStore } from '../context';
-import { CliError, EXIT_NEGATIVE } from '../errors';
-
-type BundleVerifier = (path: string, opts: VerifyOptions) => Promise<VerifyReport>;
+import { EXIT_NEGATIVE } from '../errors';
 
 export function register(program: Command): void {
   program
@@ -27,8 +25,8 @@ export function register(program: Command): void {
       const vopts: VerifyOptions = { from: opts.from, signal: abort.signal, onProgress: progress };
       let r: VerifyReport;
       try {
-        if (ref.endsWith('.lockstep') && existsSync(ref) && statSync(ref).isFile()) {
-          r = await (await bundleVerifier())(ref, vopts);
+        if (isBundlePath(ref)) {
+          r = await verifyBundle(ref, vopts);
         } else {
           r = await verifyRef(await openStore(cmd, false), ref, vopts);
         }
@@ -41,23 +39,6 @@ export function register(program: Command): void {
         process.exitCode = EXIT_NEGATIVE;
       }
     });
-}
-
-async function bundleVerifier(): Promise<BundleVerifier> {
-  const path = '../../main/bundle/verify';
-  let mod: { verifyBundle?: BundleVerifier };
-  try {
-    mod = (await import(path)) as { verifyBundle?: BundleVerifier };
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new CliError('verifying a .lockstep bundle is not available in this build');
-    }
-    throw e;
-  }
-  if (typeof mod.verifyBundle !== 'function') {
-    throw new CliError('verifying a .lockstep bundle is not available in this build');
-  }
-  return mod.verifyBundle;
 }
 
 /** Progress on stderr when it is a terminal: `verify: 1200/5000 steps`. done < 0 clears it. */

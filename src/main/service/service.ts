@@ -16,10 +16,8 @@
  * - close() stops every job (training writes a checkpoint at its current step) and waits for
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
-import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import {
   ServiceError,
   type BranchInfo,
@@ -39,9 +37,12 @@ import { checkBranchName } from '../store/layout';
 import { Store } from '../store/store';
 import { histograms } from './histogram';
 import { describeCheckpoint, graphView } from './inspect';
-import { Emitter } from './jobs/emitter';
+import { Emitter } from '../../shared/emitter';
 import { JobManager } from './jobs/manager';
-import { isBundlePath, type ProbeResult } from './jobs/protocol';
+import type { ProbeResult } from './jobs/protocol';
+import { isBundlePath } from '../bundle/path';
+import { defaultBranchName } from './train';
+import { APP_VERSION } from '../version';
 import { inlineRunner, processRunner, type JobRunner, type ProcessFactory } from './jobs/runner';
 
 export interface ServiceOptions {
@@ -70,13 +71,13 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
   const maxParallel = Math.max(1, opts.maxParallel ?? availableParallelism());
   const jobs = new JobManager(runner, maxParallel, events);
   const lifetime = new AbortController();
-  const version = opts.version ?? packageVersion();
+  const version = opts.version ?? APP_VERSION;
   let probe: Promise<ProbeResult> | null = null;
   const backends = (): Promise<ProbeResult> => {
     probe ??= runner
       .start({ kind: 'probe' }, () => {})
       .done.then(
-        (r) => r as ProbeResult,
+        (r) => (r.kind === 'probe' ? r.result : { tensorflow: false }),
         () => ({ tensorflow: false }),
       );
     return probe;
@@ -92,7 +93,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       const config = trainingConfig(req, seed);
       return jobs.submit(
         'train',
-        `train ${req.branch ?? runName(config)}`,
+        `train ${req.branch ?? defaultBranchName(config)}`,
         {
           kind: 'train',
           storeDir: store.dir,
@@ -189,9 +190,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     },
 
     async verify({ ref, from }) {
-      if (isBundlePath(ref)) {
-        await mustBeFile(ref);
-      } else {
+      if (!isBundlePath(ref)) {
         await store.resolveRef(ref);
       }
       if (from !== undefined) {
@@ -207,13 +206,17 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
 
     async study({ runs, train }) {
       const cfg = trainingConfig(train, train.seed ?? 0);
-      return jobs.submit('study', `study ${runs}×2 ${runName(cfg).replace(/-s\d+$/, '')}`, {
-        kind: 'study',
-        storeDir: store.dir,
-        runs,
-        train,
-        ...(train.seed !== undefined ? { seed: train.seed } : {}),
-      });
+      return jobs.submit(
+        'study',
+        `study ${runs}×2 ${defaultBranchName(cfg).replace(/-s\d+$/, '')}`,
+        {
+          kind: 'study',
+          storeDir: store.dir,
+          runs,
+          train,
+          ...(train.seed !== undefined ? { seed: train.seed } : {}),
+        },
+      );
     },
 
     async exportBundle({ ref, path }) {
@@ -281,7 +284,7 @@ async function makeRunner(opts: ServiceOptions): Promise<JobRunner> {
   if (opts.processFactory !== undefined) {
     return processRunner(opts.processFactory);
   }
-  const { nodeProcessFactory } = await import('../worker/node-process');
+  const { nodeProcessFactory } = await import('../job-process/fork-node');
   return processRunner(nodeProcessFactory);
 }
 
@@ -308,12 +311,6 @@ function trainingConfig(
   };
 }
 
-/** The default branch name of a config, as train.ts names it (for job labels). */
-function runName(c: TrainingConfig): string {
-  const model = c.model.kind === 'mlp' ? `mlp${c.model.hidden.join('x')}` : c.model.kind;
-  return `${c.dataset}-${model}-${c.optimizer.kind}-s${c.seed}`;
-}
-
 function checkpointInfo(n: CheckpointNode): CheckpointInfo {
   return {
     id: n.id,
@@ -324,26 +321,6 @@ function checkpointInfo(n: CheckpointNode): CheckpointInfo {
     ...(n.verified !== undefined ? { verified: n.verified } : {}),
     createdAt: n.createdAt,
   };
-}
-
-/** package.json's version, found upward from this module (source tree or out/main). */
-function packageVersion(): string {
-  let dir = import.meta.dirname;
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'lockstep' && typeof pkg.version === 'string') {
-        return pkg.version;
-      }
-    } catch {
-      // not here: look one folder up
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
 }
 
 export type { JobInfo };

@@ -12,8 +12,12 @@
  *   hyperparameters (or `--branch`), it starts a new branch whose base is the checkpoint.
  * - A non-finite loss or weight stops the job at that step: the branch is marked `diverged`
  *   with the step in its note and no non-finite checkpoint is stored.
- * - An aborted signal stops after the current step and writes a checkpoint there (`stopped`).
- * Process-agnostic: runs in the CLI process, a worker or Electron's utility process alike.
+ * - An aborted signal stops after the current step and writes a checkpoint there (`stopped`);
+ *   a stop while paused at the gate takes no further step.
+ * - Events are the contract's {@link JobEvent}s, emitted in their final shape: `started` first
+ *   (before the step-0 checkpoint of a new run), then `progress` batches (see ./progress.ts),
+ *   `metrics`, `checkpoint` (with its branch) and `notice`, in step order.
+ * Process-agnostic: runs in the CLI process, a job process or in-line alike.
  */
 import { randomBytes } from 'node:crypto';
 import { encodeState } from '../engine/state';
@@ -27,9 +31,11 @@ import {
   type TrainingConfig,
   type TrainingState,
 } from '../engine/types';
-import type { TrainResult } from '../../shared/contract';
+import type { JobEvent, TrainResult } from '../../shared/contract';
 import type { BranchRecord } from '../store/api';
 import type { Store } from '../store/store';
+import type { JobControl } from './jobs/protocol';
+import { ProgressBatcher } from './progress';
 
 export const DEFAULT_CHECKPOINT_EVERY = 500;
 export const DEFAULT_EVAL_EVERY = 1000;
@@ -41,13 +47,15 @@ export interface Schedule {
   evalEvery?: number;
 }
 
-export interface StartRequest extends Schedule {
+/** A new run as a training job takes it (the service builds it from a StartRunRequest). */
+export interface TrainSpec extends Schedule {
   config: TrainingConfig;
   seedSource?: 'explicit' | 'auto' | 'env';
   branch?: string;
 }
 
-export interface ContinueRequest extends Schedule {
+/** A continuation as a training job takes it: `from` is a ref (the service passes a resolved id). */
+export interface ContinueSpec extends Schedule {
   from: string;
   lr?: number;
   optimizer?: OptimizerKind;
@@ -55,26 +63,11 @@ export interface ContinueRequest extends Schedule {
   branch?: string;
 }
 
-export interface JobEvents {
-  /** once, when the job knows its run, branch and step range */
-  started?(info: {
-    run: string;
-    branch: string;
-    fromStep: number;
-    toStep: number;
-    config: TrainingConfig;
-  }): void;
-  /** after every step */
-  step?(info: { step: number; loss: number }): void;
-  checkpoint?(info: { id: string; step: number; created: boolean }): void;
-  evaluated?(info: { step: number; eval: EvalResult }): void;
-  notice?(message: string): void;
-  /** awaited before every step: resolves when the job may go on (pause) */
-  gate?(): Promise<void> | void;
-}
-
-/** The result of a training job: the CLI's train JSON plus status (the contract's TrainResult). */
-export type JobResult = TrainResult;
+/**
+ * How a training job is driven and heard: the job controls (all optional: a bare call trains to
+ * the end in silence) plus the spacing of progress events (0: one per step, for a terminal).
+ */
+export type TrainControl = Partial<JobControl> & { progressEveryMs?: number };
 
 /**
  * Test-only hooks into the step loop. `afterStep` runs after every update, before its trace entry
@@ -107,13 +100,14 @@ function newRunId(): string {
 /** Starts a new run at step 0 and trains it. */
 export async function startRun(
   store: Store,
-  req: StartRequest,
-  events: JobEvents = {},
-  signal?: AbortSignal,
+  req: TrainSpec,
+  ctl: TrainControl = {},
   hooks: JobHooks = {},
-): Promise<JobResult> {
+): Promise<TrainResult> {
   const sched = checkSchedule(req);
-  const trainer = await Trainer.create(req.config, (m) => events.notice?.(m));
+  const trainer = await Trainer.create(req.config, (message) =>
+    ctl.emit?.({ type: 'notice', message }),
+  );
   const live = { trainer };
   try {
     const state = trainer.snapshot();
@@ -141,13 +135,11 @@ export async function startRun(
       updatedAt: now,
     };
     await store.createBranch(branch);
-    events.checkpoint?.({ id: root.id, step: 0, created: root.created });
     return await drive(
       store,
       live,
-      { branch, start: root.id, sched, mustCheckpoint: new Set() },
-      events,
-      signal,
+      { branch, start: root.id, root: root.created, sched, mustCheckpoint: new Set() },
+      ctl,
       hooks,
     );
   } finally {
@@ -158,11 +150,10 @@ export async function startRun(
 /** Continues (or branches) from any checkpoint. */
 export async function continueFrom(
   store: Store,
-  req: ContinueRequest,
-  events: JobEvents = {},
-  signal?: AbortSignal,
+  req: ContinueSpec,
+  ctl: TrainControl = {},
   hooks: JobHooks = {},
-): Promise<JobResult> {
+): Promise<TrainResult> {
   const sched = checkSchedule(req);
   const fromId = await store.resolveRef(req.from);
   const state = await store.readState(fromId);
@@ -175,7 +166,9 @@ export async function continueFrom(
     throw new InputError(`checkpoint ${fromId.slice(0, 12)} is on no branch`);
   }
   const tipOwner = owners.find((b) => b.tip === fromId);
-  const trainer = await Trainer.restore(state, overrides, (m) => events.notice?.(m));
+  const trainer = await Trainer.restore(state, overrides, (message) =>
+    ctl.emit?.({ type: 'notice', message }),
+  );
   const live = { trainer };
   try {
     let branch: BranchRecord;
@@ -206,22 +199,18 @@ export async function continueFrom(
         updatedAt: now,
       };
       await store.createBranch(branch);
-      events.notice?.(`new branch '${name}' from ${fromId.slice(0, 12)} at step ${fromNode.step}`);
+      ctl.emit?.({
+        type: 'notice',
+        message: `new branch '${name}' from ${fromId.slice(0, 12)} at step ${fromNode.step}`,
+      });
     }
-    return await drive(
-      store,
-      live,
-      { branch, start: fromId, sched, mustCheckpoint },
-      events,
-      signal,
-      hooks,
-    );
+    return await drive(store, live, { branch, start: fromId, sched, mustCheckpoint }, ctl, hooks);
   } finally {
     live.trainer.dispose();
   }
 }
 
-function overridesOf(config: TrainingConfig, req: ContinueRequest): ConfigOverrides {
+function overridesOf(config: TrainingConfig, req: ContinueSpec): ConfigOverrides {
   const out: ConfigOverrides = {};
   const kind = req.optimizer ?? config.optimizer.kind;
   const lr = req.lr ?? config.optimizer.lr;
@@ -249,7 +238,8 @@ async function branchesContaining(
   return out;
 }
 
-function defaultBranchName(c: TrainingConfig): string {
+/** The default branch name of a new run's config (also the service's job label). */
+export function defaultBranchName(c: TrainingConfig): string {
   const model = c.model.kind === 'mlp' ? `mlp${c.model.hidden.join('x')}` : c.model.kind;
   return `${c.dataset}-${model}-${c.optimizer.kind}-s${c.seed}`;
 }
@@ -271,6 +261,8 @@ function branchNameFor(parent: string, before: TrainingConfig, after: TrainingCo
 interface DrivePlan {
   branch: BranchRecord;
   start: string;
+  /** a new run: whether its step-0 checkpoint (`start`) was created, announced after `started` */
+  root?: boolean;
   sched: Required<Schedule>;
   mustCheckpoint: Set<number>;
 }
@@ -280,22 +272,33 @@ async function drive(
   store: Store,
   live: { trainer: Trainer },
   plan: DrivePlan,
-  events: JobEvents,
-  signal: AbortSignal | undefined,
+  ctl: TrainControl,
   hooks: JobHooks,
-): Promise<JobResult> {
+): Promise<TrainResult> {
   const { branch, sched } = plan;
+  const { signal } = ctl;
   let trainer = live.trainer;
   const digester = await createDigester();
   const fromStep = trainer.step;
   const toStep = fromStep + sched.steps;
-  events.started?.({
+  const progress = new ProgressBatcher((e) => ctl.emit?.(e), fromStep, toStep, ctl.progressEveryMs);
+  /** every event but progress: the steps before it go out first */
+  const emit = (e: JobEvent): void => {
+    progress.flush();
+    ctl.emit?.(e);
+  };
+  emit({
+    type: 'started',
     run: branch.run,
     branch: branch.name,
+    seed: trainer.config.seed,
     fromStep,
     toStep,
-    config: trainer.config,
+    backend: trainer.config.backend,
   });
+  if (plan.root !== undefined) {
+    emit({ type: 'checkpoint', id: plan.start, step: 0, branch: branch.name, created: plan.root });
+  }
   const trace = new TraceRecorder(fromStep, digester.algorithm);
   let last = plan.start;
   let tip = branch.tip;
@@ -305,7 +308,7 @@ async function drive(
   let reproduced = 0;
   let created = 0;
   let loss: number | null = null;
-  let status: JobResult['status'] = 'done';
+  let status: TrainResult['status'] = 'done';
   let note: string | undefined;
   let lastEval: EvalResult = {};
   const t0 = performance.now();
@@ -340,7 +343,13 @@ async function drive(
       tipStep = state.step;
       onTip = true;
     }
-    events.checkpoint?.({ id: res.id, step: state.step, created: res.created });
+    emit({
+      type: 'checkpoint',
+      id: res.id,
+      step: state.step,
+      branch: branch.name,
+      created: res.created,
+    });
   };
 
   while (trainer.step < toStep) {
@@ -348,7 +357,7 @@ async function drive(
       status = 'stopped';
       break;
     }
-    await events.gate?.();
+    await ctl.gate?.();
     if (signal?.aborted) {
       // stopped while paused: no further step
       status = 'stopped';
@@ -375,13 +384,13 @@ async function drive(
       batchDigest: digester.batch(r.indices),
       stateDigest: digester.state(trainer.readTensors()),
     });
-    events.step?.({ step: r.step, loss: r.loss });
+    progress.step(r.step, r.loss);
     if (r.step % sched.evalEvery === 0 || r.step === toStep) {
       lastEval = trainer.evaluate(
         r.step === toStep ? ['train', 'validation', 'test'] : ['validation', 'test'],
       );
       trace.recordEval(r.step, lastEval);
-      events.evaluated?.({ step: r.step, eval: lastEval });
+      emit({ type: 'metrics', step: r.step, eval: lastEval });
     }
     if (willCheckpoint) {
       if (!trainer.allFinite()) {
@@ -403,6 +412,7 @@ async function drive(
   ) {
     await checkpoint();
   }
+  progress.flush();
   const finalNode = await store.getNode(last);
   await store.updateBranch(branch.name, { status, ...(note ? { note } : {}) });
   return {

@@ -10,7 +10,7 @@
  *   thinned evenly (every 2nd, 4th, … step, like a zoomed-out chart) and the latest reported step
  *   is always included, so the curve spans the whole job up to now.
  */
-import type { JobHistory, JobInfo, ServiceEvents } from '../../../shared/contract';
+import type { JobEvent, JobHistory, JobInfo, ServiceEvents } from '../../../shared/contract';
 
 /** Most loss points a history returns (a chart is a few thousand pixels wide at most). */
 export const MAX_LOSS_POINTS = 20_000;
@@ -25,6 +25,26 @@ export class JobRecord {
   readonly checkpoints: JobHistory['checkpoints'] = [];
   work: JobHistory['work'];
   finished: ServiceEvents['finished'] | undefined;
+
+  /** Records one event of the job (as the job made it). */
+  add(e: JobEvent): void {
+    switch (e.type) {
+      case 'progress':
+        this.addLosses(e.losses);
+        return;
+      case 'metrics':
+        this.evals.push({ step: e.step, eval: e.eval });
+        return;
+      case 'checkpoint':
+        this.checkpoints.push({ id: e.id, step: e.step, branch: e.branch, created: e.created });
+        return;
+      case 'work':
+        this.work = { done: e.done, total: e.total, label: e.label };
+        return;
+      default:
+        return;
+    }
+  }
 
   /** Records reported losses (every step since the previous report). */
   addLosses(points: readonly { step: number; loss: number }[]): void {

@@ -13,7 +13,7 @@ import type {
   StartRunRequest,
   StoreInfo,
 } from '../../../../shared/contract';
-import { LiveJob, isTrainResult, type Finished } from './live.svelte';
+import { LiveJob, trainResultOf, type Finished } from './live.svelte';
 import { branchColors, branchIndex } from '../colors';
 import { theme } from './theme.svelte';
 
@@ -94,17 +94,20 @@ export class AppState {
         this.#verified(f);
         if (f.error) {
           this.notify('error', `${job?.info.label ?? f.kind} failed: ${f.error.message}`);
-        } else if (isTrainResult(f.result) && f.result.status === 'diverged') {
-          this.notify(
-            'error',
-            `${f.result.branch} diverged: ${f.result.note ?? 'the loss became non-finite'}. Try a lower learning rate.`,
-          );
-        } else if (isTrainResult(f.result) && f.result.reproduced > 0 && f.result.created === 0) {
-          const n = f.result.reproduced;
-          this.notify(
-            'success',
-            `Identical: ${n === 1 ? 'the checkpoint was' : `all ${n} checkpoints were`} reproduced bit for bit; no new checkpoint.`,
-          );
+        } else {
+          const r = trainResultOf(f);
+          if (r !== null && r.status === 'diverged') {
+            this.notify(
+              'error',
+              `${r.branch} diverged: ${r.note ?? 'the loss became non-finite'}. Try a lower learning rate.`,
+            );
+          } else if (r !== null && r.reproduced > 0 && r.created === 0) {
+            const n = r.reproduced;
+            this.notify(
+              'success',
+              `Identical: ${n === 1 ? 'the checkpoint was' : `all ${n} checkpoints were`} reproduced bit for bit; no new checkpoint.`,
+            );
+          }
         }
         this.refreshSoon(0);
       }),
@@ -262,10 +265,10 @@ export class AppState {
 
   #verified(f: Finished): void {
     const ref = this.#verifying.get(f.job);
-    const r = f.result;
-    if (ref === undefined || !r || !('verified' in r) || !('checkpoints' in r)) {
+    if (ref === undefined || f.kind !== 'verify' || f.result === undefined) {
       return;
     }
+    const r = f.result;
     this.#verifying.delete(f.job);
     if (r.verified) {
       // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a timestamp, not state

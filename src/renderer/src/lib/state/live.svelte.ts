@@ -3,7 +3,13 @@
  * checkpoints written (and whether each already existed), work progress and the final result.
  * Series are `$state.raw` arrays replaced whole on each event (the chart takes them as they are).
  */
-import type { JobHistory, JobInfo, ServiceEvents, TrainResult } from '../../../../shared/contract';
+import type {
+  FinishedEvent,
+  JobHistory,
+  JobInfo,
+  ServiceEvents,
+  TrainResult,
+} from '../../../../shared/contract';
 import type { EvalResult } from '../../../../shared/training';
 
 export interface Point {
@@ -11,11 +17,13 @@ export interface Point {
   y: number;
 }
 
-export type Finished = ServiceEvents['finished'];
+export type Finished = FinishedEvent;
 
-/** Whether a finished payload is a train/continue result. */
-export function isTrainResult(r: Finished['result']): r is TrainResult {
-  return r !== undefined && 'stateHash' in r && 'reproduced' in r;
+/** The result of a finished train/continue job, or null (failed, or another kind of job). */
+export function trainResultOf(f: Finished | null | undefined): TrainResult | null {
+  return (f?.kind === 'train' || f?.kind === 'continue') && f.result !== undefined
+    ? f.result
+    : null;
 }
 
 export class LiveJob {
@@ -67,8 +75,7 @@ export class LiveJob {
   }
 
   get trainResult(): TrainResult | null {
-    const r = this.finished?.result;
-    return isTrainResult(r) ? r : null;
+    return trainResultOf(this.finished);
   }
 
   setInfo(info: JobInfo): void {
@@ -140,8 +147,8 @@ export class LiveJob {
 
   onFinished(f: Finished): void {
     this.finished = f;
-    const r = f.result;
-    if (isTrainResult(r)) {
+    const r = trainResultOf(f);
+    if (r !== null) {
       this.step = r.step;
     }
   }
