@@ -349,6 +349,45 @@ export interface TrainResult {
   created: number;
 }
 
+/**
+ * What a client needs to re-attach to a job it did not follow from the start (after a reload):
+ * the job's info and everything its events carried so far, in order.
+ */
+export interface JobHistory {
+  info: JobInfo;
+  /** every training loss the job reported so far (train/continue jobs; empty otherwise) */
+  losses: { step: number; loss: number }[];
+  evals: { step: number; eval: EvalResult }[];
+  checkpoints: { id: string; step: number; branch: string; created: boolean }[];
+  /** the latest work progress of a non-training job */
+  work?: { done: number; total: number; label: string };
+  /** the job's `finished` event, once it has ended */
+  finished?: ServiceEvents['finished'];
+}
+
+/** One test image of a {@link PredictionsReport}: its index in the split, label and prediction. */
+export interface PredictionSample {
+  index: number;
+  label: number;
+  prediction: number;
+  /** the 28×28 grey pixels (0–255, row by row) as base64 */
+  pixels: string;
+}
+
+/** What a checkpoint's model predicts on a dataset split: a confusion matrix and sample images. */
+export interface PredictionsReport {
+  checkpoint: string;
+  step: number;
+  dataset: DatasetName;
+  split: 'test';
+  /** matrix[label][prediction] = count of examples; classes 0–9 */
+  matrix: number[][];
+  examples: number;
+  correct: number;
+  /** misclassified examples first (in split order), then correct ones, at most `limit` in all */
+  samples: PredictionSample[];
+}
+
 export interface StoreInfo {
   dir: string;
   objects: number;
@@ -368,9 +407,13 @@ export interface LockstepService {
   pauseJob(req: { job: string }): Promise<JobInfo>;
   resumeJob(req: { job: string }): Promise<JobInfo>;
   listJobs(req: Record<string, never>): Promise<JobInfo[]>;
+  /** a job's info and every loss, evaluation and checkpoint it reported so far */
+  jobHistory(req: { job: string }): Promise<JobHistory>;
   listGraph(req: Record<string, never>): Promise<RunInfo[]>;
   showCheckpoint(req: { ref: string }): Promise<CheckpointDetails>;
   histograms(req: { ref: string; bins?: number }): Promise<TensorHistogram[]>;
+  /** the checkpoint's predictions on the test split (computed by the engine, in the service) */
+  predictions(req: { ref: string; limit?: number }): Promise<PredictionsReport>;
   trace(req: {
     ref: string;
     from?: number;
@@ -407,9 +450,11 @@ export const METHOD_NAMES = namesOf<MethodName>({
   pauseJob: true,
   resumeJob: true,
   listJobs: true,
+  jobHistory: true,
   listGraph: true,
   showCheckpoint: true,
   histograms: true,
+  predictions: true,
   trace: true,
   compare: true,
   verify: true,

@@ -32,6 +32,8 @@ export const MAX_NODES = 10_000;
 export const MAX_FRAME = 1 << 20;
 /** Most histogram bins. */
 export const MAX_BINS = 512;
+/** most sample images one predictions call returns */
+export const MAX_PREDICTION_SAMPLES = 256;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -118,9 +120,14 @@ export const REQUEST_SCHEMAS = {
   pauseJob: jobRef,
   resumeJob: jobRef,
   listJobs: empty,
+  jobHistory: jobRef,
   listGraph: empty,
   showCheckpoint: z.strictObject({ ref }),
   histograms: z.strictObject({ ref, bins: z.number().int().min(1).max(MAX_BINS).optional() }),
+  predictions: z.strictObject({
+    ref,
+    limit: z.number().int().min(0).max(MAX_PREDICTION_SAMPLES).optional(),
+  }),
   trace: z.strictObject({
     ref,
     from: z.number().int().min(0).max(LIMITS.maxSteps).optional(),

@@ -6,6 +6,7 @@
  * the local executor.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -29,7 +30,7 @@ import { startRun } from '../../src/main/service/train';
 import { Store } from '../../src/main/store/store';
 import type { StudyReport } from '../../src/shared/contract';
 import { slurmOptions } from '../../src/cli/executor-options';
-import { tempDir } from '../helpers/cli';
+import { cli, tempDir } from '../helpers/cli';
 
 const CONFIG: TrainingConfig = {
   dataset: 'fake',
@@ -207,27 +208,33 @@ describe('collect', () => {
   });
 
   test('a foreign or damaged bundle is refused before it touches the store', async () => {
+    const fresh = await Store.open(join(work, 'store-rejects'));
     const saved = join(work, 'saved-task-2.lockstep');
     await copyFile(bundlePath(dir, 2), saved);
-    // task 0's bundle in task 2's place: valid, but not task 2's run
-    await copyFile(bundlePath(dir, 0), bundlePath(dir, 2));
-    let r = (await collectJob(store, dir, { verify: 'none' })) as StudyReport;
-    assert.deepEqual(
-      r.missing?.map((m) => [m.task, m.state]),
-      [[2, 'rejected']],
-    );
-    assert.match(r.missing?.[0].detail ?? '', /task 2: the bundle's branch/);
-    // a damaged one: bytes cut off
-    const bytes = await readFile(saved);
-    await writeFile(bundlePath(dir, 2), bytes.subarray(0, bytes.length - 100));
-    r = (await collectJob(store, dir, { verify: 'none' })) as StudyReport;
-    assert.deepEqual(
-      r.missing?.map((m) => [m.task, m.state]),
-      [[2, 'rejected']],
-    );
-    assert.equal(await store.hasBranch(spec.tasks[2].branch), false);
-    assert.equal((await store.fsck()).ok, true);
-    await copyFile(saved, bundlePath(dir, 2));
+    try {
+      // task 0's bundle in task 2's place: valid, but not task 2's run
+      await copyFile(bundlePath(dir, 0), bundlePath(dir, 2));
+      let r = (await collectJob(fresh, dir, { verify: 'none' })) as StudyReport;
+      assert.deepEqual(
+        r.missing?.map((m) => [m.task, m.state]),
+        [[2, 'rejected']],
+      );
+      assert.match(r.missing?.[0].detail ?? '', /task 2: the bundle's branch/);
+      // a damaged one: bytes cut off
+      const bytes = await readFile(saved);
+      await writeFile(bundlePath(dir, 2), bytes.subarray(0, bytes.length - 100));
+      r = (await collectJob(fresh, dir, { verify: 'none' })) as StudyReport;
+      assert.deepEqual(
+        r.missing?.map((m) => [m.task, m.state]),
+        [[2, 'rejected']],
+      );
+      assert.match(r.missing?.[0].detail ?? '', /truncated/);
+      assert.equal(await fresh.hasBranch(spec.tasks[2].branch), false);
+      assert.equal(await fresh.hasBranch(spec.tasks[3].branch), true);
+      assert.equal((await fresh.fsck()).ok, true);
+    } finally {
+      await copyFile(saved, bundlePath(dir, 2));
+    }
   });
 
   test('every task collected: the report equals a local study bit for bit, verified', async () => {
@@ -315,5 +322,41 @@ describe('local executor', () => {
     assert.equal(r.results?.length, 1);
     assert.equal(r.verification?.[0].verified, true);
     assert.equal(r.missing?.[0].task, 1);
+  });
+});
+
+describe('bad input on the command line', () => {
+  test('each is one line on stderr, exit 2, and writes no job directory', () => {
+    const dir = join(work, 'never');
+    const cases: [string[], RegExp][] = [
+      [['study', 'status', join(work, 'nope')], /is not a job directory/],
+      [['study', 'collect', join(work, 'nope')], /is not a job directory/],
+      [
+        [
+          'study',
+          '--executor',
+          'slurm',
+          '--runs',
+          '1',
+          '--dataset',
+          'fake',
+          '--mem',
+          '2G;x',
+          '--job-dir',
+          dir,
+        ],
+        /slurm option mem/,
+      ],
+      [['study', '--executor', 'pbs', '--runs', '1'], /--executor/],
+      [['sweep', '--lr', '0.1,,0.2', '--job-dir', dir], /comma-separated/],
+      [['study', 'resubmit', join(work, 'nope'), '--tasks', 'x'], /task indices/],
+    ];
+    for (const [args, re] of cases) {
+      const r = cli(['--store', join(work, 'bad-store'), ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, re);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    }
+    assert.equal(existsSync(dir), false);
   });
 });

@@ -10,7 +10,7 @@
  *   service's thread — a process per job (Node child process, or Electron utility process when
  *   the shell passes its factory) — at most `maxParallel` at once (default: one per core).
  *   The call returns the job's info at once; progress arrives as events.
- * - Cheap reads (graph, checkpoint, histograms, trace, compare) run here, on the store.
+ * - Cheap reads (graph, checkpoint, histograms, predictions, trace, compare) run here, on the store.
  * - Modules that load the engine (compare, trace, and in job processes verify, study, export,
  *   import) are imported on first use, so the host process starts light.
  * - While anyone listens for `graphChanged`, the store is polled (../store/watch.ts) and the
@@ -97,7 +97,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       const config = trainingConfig(req, seed);
       return jobs.submit(
         'train',
-        `train ${defaultBranchName(config)}`,
+        `train ${req.branch ?? defaultBranchName(config)}`,
         {
           kind: 'train',
           storeDir: store.dir,
@@ -141,6 +141,9 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     async listJobs() {
       return jobs.list();
     },
+    async jobHistory({ job }) {
+      return jobs.history(job);
+    },
 
     async listGraph() {
       return (await graphView(store)).map((run): RunInfo => ({
@@ -173,6 +176,11 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     async histograms({ ref, bins }) {
       const state = await store.readState(await store.resolveRef(ref));
       return histograms(state, bins);
+    },
+
+    async predictions({ ref, limit }) {
+      const { predictions } = await import('./predictions');
+      return predictions(store, ref, limit);
     },
 
     async trace({ ref, from, to, withIndices }) {
