@@ -318,37 +318,10 @@ export class Trainer {
   predict(name: SplitName): Uint8Array {
     this.assertLive();
     const split = this.dataset[name];
-    const chunk = 1000;
-    const out = new Uint8Array(split.count);
-    const idx = new Uint32Array(chunk);
-    const scratch = new Float32Array(chunk * INPUT_SIZE);
-    for (let start = 0; start < split.count; start += chunk) {
-      const n = Math.min(chunk, split.count - start);
-      const ids = idx.subarray(0, n);
-      for (let i = 0; i < n; i++) {
-        ids[i] = start + i;
-      }
-      const pred = tf.tidy(() =>
-        tf.argMax(forward(this.layers, this.params, gatherPixels(split.pixels, ids, scratch)), 1),
-      );
-      out.set(pred.dataSync(), start);
-      pred.dispose();
-    }
-    return out;
-  }
-
-  /** The split's examples as the dataset holds them (labels and 784 grey bytes each). */
-  split(name: SplitName): { count: number; labels: Uint8Array; pixels: Uint8Array } {
-    const s = this.dataset[name];
-    return { count: s.count, labels: s.labels, pixels: s.pixels };
-  }
-
-  private evaluateSplit(name: SplitName): SplitEval {
-    const split = this.dataset[name];
     const size = exampleSize(this.dataset);
     // image layers hold im2col buffers per chunk: keep those a few hundred MB at most
     const chunk = isDenseModel(this.config.model) ? 1000 : 200;
-    let correct = 0;
+    const out = new Uint8Array(split.count);
     const idx = new Uint32Array(chunk);
     const scratch = new Float32Array(chunk * size);
     for (let start = 0; start < split.count; start += chunk) {
@@ -363,12 +336,25 @@ export class Trainer {
           1,
         ),
       );
-      const p = pred.dataSync();
+      out.set(pred.dataSync(), start);
       pred.dispose();
-      for (let i = 0; i < n; i++) {
-        if (p[i] === split.labels[start + i]) {
-          correct++;
-        }
+    }
+    return out;
+  }
+
+  /** The split's examples as the dataset holds them (labels and the raw bytes of each example). */
+  split(name: SplitName): { count: number; labels: Uint8Array; pixels: Uint8Array } {
+    const s = this.dataset[name];
+    return { count: s.count, labels: s.labels, pixels: s.pixels };
+  }
+
+  private evaluateSplit(name: SplitName): SplitEval {
+    const split = this.dataset[name];
+    const p = this.predict(name);
+    let correct = 0;
+    for (let i = 0; i < split.count; i++) {
+      if (p[i] === split.labels[i]) {
+        correct++;
       }
     }
     return { precision: correct / split.count, correct, examples: split.count };
