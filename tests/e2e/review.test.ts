@@ -204,6 +204,7 @@ test('finding 9: the wheel over a chart scrolls the page; Ctrl + wheel zooms bot
   const ctx = await app.browser.newContext({ viewport: { width: 1024, height: 700 } });
   const page = await ctx.newPage();
   await page.goto(app.server.url);
+  await page.locator('button[data-branch="fake-base"]').waitFor();
   await page.keyboard.press('g');
   const canvas = page.locator('canvas[aria-label="Loss by step for the chosen branches"]');
   await canvas.waitFor();
