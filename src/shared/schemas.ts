@@ -138,6 +138,8 @@ export const REQUEST_SCHEMAS = {
   /** `ref` may also be the absolute path of a .lockstep bundle */
   verify: z.strictObject({ ref: z.string().min(1).max(MAX_PATH_LENGTH), from: ref.optional() }),
   study,
+  listStudies: empty,
+  openStudy: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/) }),
   exportBundle: z.strictObject({ ref, path: absPath }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,

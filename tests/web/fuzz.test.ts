@@ -65,6 +65,8 @@ function templates(branch: string): Record<MethodName, Record<string, unknown>> 
     compare: { a: branch, b: branch },
     verify: { ref: branch },
     study: { runs: 2, train: studyTrain },
+    listStudies: {},
+    openStudy: { id: 'study-x' },
     exportBundle: { ref: branch, path: '/tmp/x.lockstep' },
     importBundle: { path: '/tmp/x.lockstep' },
     storeInfo: {},

@@ -1,7 +1,8 @@
 /**
  * The application's shared state: the run graph, the jobs the UI follows, the store, the current
  * view and selection, and notices. Everything comes from one LockstepClient; events update the
- * live jobs at once and refresh the run graph (throttled) when checkpoints land.
+ * live jobs at once and refresh the run graph (throttled) when checkpoints land or the store
+ * changes on disk (`graphChanged`, e.g. a run trained with the CLI).
  */
 import { SvelteMap } from 'svelte/reactivity';
 import type {
@@ -111,6 +112,8 @@ export class AppState {
         }
         this.refreshSoon(0);
       }),
+      // the store changed on disk (e.g. a CLI run in another terminal)
+      c.on('graphChanged', () => this.refreshSoon(100)),
     );
     await Promise.all([this.refreshGraph(), this.#loadJobs(), this.#loadStore()]);
     this.loaded = true;
