@@ -230,6 +230,8 @@ export interface ContinueRequest {
   branch?: string;
   checkpointEvery?: number;
   evalEvery?: number;
+  /** refuse, instead of starting a new branch, when the backend fingerprint differs */
+  sameBranch?: boolean;
 }
 
 export type JobKind = 'train' | 'continue' | 'verify' | 'study' | 'export' | 'import';

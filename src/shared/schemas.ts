@@ -112,6 +112,7 @@ export const REQUEST_SCHEMAS = {
     branch: branchName.optional(),
     checkpointEvery: interval.optional(),
     evalEvery: interval.optional(),
+    sameBranch: z.boolean().optional(),
   }),
   stopJob: jobRef,
   pauseJob: jobRef,

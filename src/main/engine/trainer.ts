@@ -10,7 +10,7 @@
  * not influence each other (I3); the dataset cache is immutable.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fingerprint, resolveBackend, useBackend } from './backend';
+import { fingerprint, resolveBackend, sameBits, useBackend } from './backend';
 import { INPUT_SIZE, loadDataset, type Dataset, type SplitName } from './data';
 import { BatchFeeder } from './feeder';
 import { gatherPixels } from './ops';
@@ -22,6 +22,7 @@ import {
   DATASETS,
   InputError,
   MODELS,
+  type BackendFingerprint,
   type EvalResult,
   type NamedTensor,
   type OptimizerConfig,
@@ -94,6 +95,8 @@ export class Trainer {
     private cursor: number,
     private readonly counters: Record<string, number>,
     tensors: Record<string, NamedTensor>,
+    /** the fingerprint this trainer's states record */
+    readonly backendFingerprint: BackendFingerprint,
   ) {
     this.layers = layersOf(config.model);
     this.dataset = loadDataset(config.dataset);
@@ -111,12 +114,27 @@ export class Trainer {
     return !name.endsWith('/weights') && !name.endsWith('/biases');
   }
 
-  /** A new run at step 0. `warn` receives a notice when the backend falls back. */
-  static async create(config: TrainingConfig, warn?: (m: string) => void): Promise<Trainer> {
+  /**
+   * A new run at step 0. `warn` receives a notice when the backend falls back. `recorded` is the
+   * fingerprint a stored root carries (a replay): when it promises the same bits as this machine's
+   * it is kept as it is, so records written before a fingerprint field became inert keep their ids.
+   */
+  static async create(
+    config: TrainingConfig,
+    warn?: (m: string) => void,
+    recorded?: BackendFingerprint,
+  ): Promise<Trainer> {
     const cfg = validateConfig({ ...config, backend: resolveBackend(config.backend, warn) });
     await useBackend(cfg.backend);
     const tensors = { ...initialParameters(cfg.model, cfg.seed), ...zeroSlots(cfg) };
-    return new Trainer(cfg, 0, 0, initialCounters(cfg.optimizer.kind), tensors);
+    return new Trainer(
+      cfg,
+      0,
+      0,
+      initialCounters(cfg.optimizer.kind),
+      tensors,
+      keptFingerprint(cfg.backend, recorded),
+    );
   }
 
   /**
@@ -158,7 +176,14 @@ export class Trainer {
     const counters = sameOptimizer
       ? { ...initialCounters(cfg.optimizer.kind), ...state.counters }
       : initialCounters(cfg.optimizer.kind);
-    return new Trainer(cfg, state.step, state.cursor, counters, tensors);
+    return new Trainer(
+      cfg,
+      state.step,
+      state.cursor,
+      counters,
+      tensors,
+      keptFingerprint(cfg.backend, state.backend),
+    );
   }
 
   get step(): number {
@@ -214,7 +239,7 @@ export class Trainer {
       cursor: this.cursor,
       rng: { scheme: RNG_SCHEME, root: this.config.seed },
       datasetDigest: this.dataset.digest,
-      backend: fingerprint(this.config.backend),
+      backend: this.backendFingerprint,
       counters: { ...this.counters },
       tensors,
     };
@@ -313,6 +338,15 @@ export class Trainer {
       throw new Error('Trainer used after dispose()');
     }
   }
+}
+
+/** This machine's fingerprint, or `recorded` when it promises the same bits (see sameBits). */
+function keptFingerprint(
+  backend: TrainingConfig['backend'],
+  recorded: BackendFingerprint | undefined,
+): BackendFingerprint {
+  const here = fingerprint(backend);
+  return recorded !== undefined && sameBits(recorded, here) ? recorded : here;
 }
 
 function zeroSlots(cfg: TrainingConfig): Record<string, NamedTensor> {

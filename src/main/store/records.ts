@@ -115,6 +115,19 @@ export function decodeBranch(bytes: Uint8Array, name: string, branch: string): B
   if (r.note !== undefined && !isStr(r.note)) {
     fail(name, 'note is not a string');
   }
+  if (r.schedule !== undefined) {
+    const sc = r.schedule as Record<string, unknown>;
+    const interval = (v: unknown): boolean => Number.isSafeInteger(v) && (v as number) >= 1;
+    if (!isObj(sc) || !interval(sc.checkpointEvery) || !interval(sc.evalEvery)) {
+      fail(name, 'schedule is not {checkpointEvery, evalEvery} with positive integers');
+    }
+  }
+  if (r.origin !== undefined && r.origin !== 'fingerprint' && r.origin !== 'reachable') {
+    fail(name, `origin ${String(r.origin)} is unknown`);
+  }
+  if (r.fingerprintFrom !== undefined && !isStr(r.fingerprintFrom)) {
+    fail(name, 'fingerprintFrom is not a string');
+  }
   return r as unknown as BranchRecord;
 }
 
