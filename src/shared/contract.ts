@@ -428,11 +428,8 @@ export interface WireError {
 }
 
 /**
- * An error rebuilt on the client side from a {@link WireError}.
- *
- * Electron's contextBridge drops custom properties of errors, so the preload rethrows a
- * ServiceError as a plain Error whose message is `[CODE] message`; {@link ServiceError.from}
- * turns that (or anything else thrown by a client call) back into a ServiceError.
+ * An error rebuilt on the client side from a {@link WireError}. Every transport (Electron IPC
+ * included) carries errors as data, so the client rebuilds it from `{ name, code, message }`.
  */
 export class ServiceError extends Error {
   constructor(
@@ -447,26 +444,6 @@ export class ServiceError extends Error {
   /** The error as data, for a wire. */
   toWire(): WireError {
     return { name: this.name, code: this.code, message: this.message };
-  }
-
-  /**
-   * Any error thrown by a client call as a ServiceError: itself, a rebuilt `[CODE] message`
-   * error from the Electron bridge (Electron may prefix the message), or INTERNAL otherwise.
-   */
-  static from(e: unknown): ServiceError {
-    if (e instanceof ServiceError) {
-      return e;
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    const m = /\[([A-Z_]+)\] ([\s\S]*)$/.exec(message);
-    if (m !== null && (ERROR_CODES as readonly string[]).includes(m[1])) {
-      return new ServiceError(m[1] as ErrorCode, m[2]);
-    }
-    const code = (e as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-      return new ServiceError(code as ErrorCode, message);
-    }
-    return new ServiceError('INTERNAL', message);
   }
 }
 

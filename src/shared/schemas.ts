@@ -11,7 +11,8 @@
  * - {@link issuesText} turns a schema failure into one bounded line that never echoes the
  *   offending value (a huge string stays out of the reply).
  *
- * No Node imports: the renderer imports this file.
+ * Server side only (the service's boundary); the renderer's client half (rpc-client.ts) never
+ * imports it, so zod stays out of the preload and the renderer bundle.
  */
 import { z } from 'zod';
 import { LIMITS, type MethodName, type RequestOf } from './contract';
@@ -144,22 +145,6 @@ export const callMessage = z.strictObject({
   params: z.unknown(),
 });
 export type CallMessage = z.infer<typeof callMessage>;
-
-/** What a message transport's server may send. */
-export const serverMessage = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('result'),
-    id: z.number(),
-    result: z.unknown(),
-  }),
-  z.object({
-    type: z.literal('error'),
-    id: z.number().nullable(),
-    error: z.object({ name: z.string(), code: z.string(), message: z.string() }),
-  }),
-  z.object({ type: z.literal('event'), event: z.string(), payload: z.unknown() }),
-]);
-export type ServerMessage = z.infer<typeof serverMessage>;
 
 /**
  * Why `value` may not be looked at by a schema: a forbidden key, too deep, or too big; null

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ERROR_CODES, METHOD_NAMES, type MethodName } from '../../src/shared/contract';
-import { serveChannel } from '../../src/shared/rpc';
+import { serveChannel } from '../../src/shared/rpc-server';
 import { memoryPair } from '../../src/shared/rpc-memory';
 import { MAX_FRAME } from '../../src/shared/schemas';
 import type { LockstepHost } from '../../src/main/service/service';

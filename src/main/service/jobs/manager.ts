@@ -19,7 +19,7 @@ import {
   type ServiceEvents,
   type TrainResult,
 } from '../../../shared/contract';
-import { toWireError } from '../../../shared/rpc';
+import { toWireError } from '../../../shared/rpc-server';
 import type { Emitter } from './emitter';
 import type { JobEvent, JobSpec } from './protocol';
 import type { JobHandle, JobRunner } from './runner';

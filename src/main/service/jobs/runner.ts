@@ -7,7 +7,7 @@
  *   loop every step, but the steps themselves run on the caller's thread.
  */
 import { ServiceError, type WireError } from '../../../shared/contract';
-import { toWireError } from '../../../shared/rpc';
+import { toWireError } from '../../../shared/rpc-server';
 import { JobSwitch } from './switch';
 import type { FromJob, JobEvent, JobSpec, ToJob } from './protocol';
 
