@@ -23,8 +23,18 @@ async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) => write(s.replace(/^error: /, 'lockstep: ').split('\n')[0] + '\n'),
-    });
+      // one line, keeping commander's "(Did you mean …?)" hint
+      outputError: (s, write) =>
+        write(
+          s
+            .replace(/^error: /, 'lockstep: ')
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .join(' ') + '\n',
+        ),
+    })
+    .configureHelp({ sortSubcommands: true, showGlobalOptions: true });
   const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
   for (const file of readdirSync(dir)
     .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts'))
@@ -34,8 +44,20 @@ async function main(argv: string[]): Promise<void> {
     };
     mod.register?.(program);
   }
-  for (const cmd of program.commands) {
-    cmd.exitOverride().configureOutput(program.configureOutput());
+  const configure = (cmds: readonly Command[]): void => {
+    for (const cmd of cmds) {
+      cmd
+        .exitOverride()
+        .configureOutput(program.configureOutput())
+        .configureHelp({ showGlobalOptions: true });
+      configure(cmd.commands);
+    }
+  };
+  configure(program.commands);
+  if (argv.length <= 2) {
+    process.stderr.write('lockstep: no command given: run `lockstep --help` for the list\n');
+    process.exitCode = EXIT_ERROR;
+    return;
   }
   try {
     await program.parseAsync(argv);

@@ -307,6 +307,18 @@ export interface LockstepService {
   exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
+  /** removes a branch record; gc later frees what nothing else reaches */
+  deleteBranch(req: { name: string }): Promise<RemovedInfo>;
+  /** removes a run, all its branches, and its checkpoints from keep refs */
+  deleteRun(req: { id: string }): Promise<RemovedInfo>;
+}
+
+/** What deleteBranch / deleteRun removed. */
+export interface RemovedInfo {
+  branches: string[];
+  run?: string;
+  /** keep refs (e.g. studies) that no longer hold the run's checkpoints */
+  keeps: string[];
 }
 
 export type MethodName = keyof LockstepService;
@@ -329,6 +341,8 @@ export const METHOD_NAMES = [
   'exportBundle',
   'importBundle',
   'storeInfo',
+  'deleteBranch',
+  'deleteRun',
 ] as const satisfies readonly MethodName[];
 
 // compile-time check: METHOD_NAMES lists every method of LockstepService

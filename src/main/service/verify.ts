@@ -95,6 +95,9 @@ async function verifyId(
     }
   }
   const last = lin.nodes.length - 1;
+  if (opts.from !== undefined && start === last) {
+    throw new RefError(`--from ${opts.from} is the checkpoint being verified: nothing to replay`);
+  }
   const fromStep = lin.nodes[start].step;
   const total = lin.nodes[last].step - fromStep;
   const trace = (await loadTraces(store, lin, fromStep + 1)).steps;
