@@ -3,7 +3,7 @@
  * src/main/desktop/shell.ts, given the real Electron API here:
  * - the service (src/main/service) on the store the CLI shares (`LOCKSTEP_STORE` or the
  *   platform's data folder, src/main/store/location.ts), training jobs in Electron utility
- *   processes (src/main/trainer-process.ts);
+ *   processes (src/main/job-process/entry-electron.ts);
  * - the built files: the sandboxed preload (out/preload/index.cjs), the renderer page and the
  *   icon;
  * - electron-vite's dev server URL in `dev` mode.
@@ -14,7 +14,7 @@ import { app, BrowserWindow, dialog, ipcMain, Menu, session } from 'electron';
 import { startShell } from './desktop/shell';
 import { createService } from './service/service';
 import { defaultStoreDir } from './store/location';
-import { electronProcessFactory } from './worker/electron-process';
+import { electronProcessFactory } from './job-process/fork-electron';
 
 startShell(
   { app, BrowserWindow, dialog, ipcMain, Menu, session },

@@ -12,7 +12,8 @@ import { encodeState } from '../../src/main/engine/state';
 import { Trainer } from '../../src/main/engine/trainer';
 import type { TrainingState } from '../../src/main/engine/types';
 import { verifyRef } from '../../src/main/service/verify';
-import { continueFrom, startRun, type JobResult } from '../../src/main/service/train';
+import { continueFrom, startRun } from '../../src/main/service/train';
+import type { TrainResult as JobResult } from '../../src/shared/contract';
 import { Store } from '../../src/main/store/store';
 import { tempDir, treeDigest } from '../helpers/cli';
 import { fakeConfig } from '../helpers/engine';
@@ -112,8 +113,7 @@ describe('a branch keeps its config and schedule', () => {
     const big = await continueFrom(
       store,
       { from: 'main@10', steps: 5, lr: 0.2, branch: 'big' },
-      {},
-      stop.signal,
+      { signal: stop.signal },
     );
     assert.equal(big.status, 'stopped');
     assert.equal((await store.getBranch('big')).tip, await store.resolveRef('main@10'));
@@ -218,7 +218,7 @@ describe('data and fingerprint checks (F1, F3, F5)', () => {
     const r = await continueFrom(
       store,
       { from: 'old-kernels', steps: 5 },
-      { notice: (m) => notices.push(m) },
+      { emit: (e) => (e.type === 'notice' ? notices.push(e.message) : undefined) },
     );
     assert.match(r.branch, /^old-kernels-kernels-lockstep-kernels-1$/);
     const b = await store.getBranch(r.branch);

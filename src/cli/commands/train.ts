@@ -13,7 +13,8 @@ import {
 import { OPTIMIZERS, type TrainingConfig } from '../../main/engine/types';
 import { validateConfig } from '../../main/engine/trainer';
 import { checkBranchName } from '../../main/store/layout';
-import { continueFrom, startRun, type JobEvents, type JobResult } from '../../main/service/train';
+import type { JobEvent, TrainResult } from '../../shared/contract';
+import { continueFrom, startRun, type TrainControl } from '../../main/service/train';
 import { openStore, globalOptions, say, emit } from '../context';
 import { EXIT_NEGATIVE } from '../errors';
 import { choice, intArg, positiveNumber } from '../options';
@@ -48,7 +49,7 @@ export function register(program: Command): void {
       };
       validateConfig(config); // bad input fails before the store is opened or created
       const store = await openStore(cmd);
-      await runJob(cmd, (events, signal) =>
+      await runJob(cmd, (ctl) =>
         startRun(
           store,
           {
@@ -59,8 +60,7 @@ export function register(program: Command): void {
             evalEvery: opts.evalEvery,
             branch: opts.branch,
           },
-          events,
-          signal,
+          ctl,
         ),
       );
     });
@@ -103,7 +103,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         const store = await openStore(cmd, false);
-        await runJob(cmd, (events, signal) =>
+        await runJob(cmd, (ctl) =>
           continueFrom(
             store,
             {
@@ -117,8 +117,7 @@ export function register(program: Command): void {
               branch: opts.branch,
               sameBranch: opts.sameBranch,
             },
-            events,
-            signal,
+            ctl,
           ),
         );
       },
@@ -127,7 +126,7 @@ export function register(program: Command): void {
 
 async function runJob(
   cmd: Command,
-  job: (events: JobEvents, signal: AbortSignal) => Promise<JobResult>,
+  job: (ctl: TrainControl) => Promise<TrainResult>,
 ): Promise<void> {
   const json = globalOptions(cmd).json ?? false;
   const progress = createProgress(json);
@@ -138,22 +137,29 @@ async function runJob(
     process.off('SIGINT', onSigint);
   };
   process.on('SIGINT', onSigint);
-  let result: JobResult;
+  const onEvent = (e: JobEvent): void => {
+    switch (e.type) {
+      case 'started':
+        say(
+          cmd,
+          `${e.fromStep === 0 ? 'training' : 'continuing'} ${e.branch} (run ${e.run}) from step ${e.fromStep} to ${e.toStep} on ${e.backend}`,
+        );
+        progress.start(e.fromStep, e.toStep);
+        return;
+      case 'progress':
+        for (const s of e.losses) {
+          progress.step(s.step, s.loss);
+        }
+        return;
+      case 'notice':
+        process.stderr.write(`note: ${e.message}\n`);
+        return;
+    }
+  };
+  let result: TrainResult;
   try {
-    result = await job(
-      {
-        started: (i) => {
-          say(
-            cmd,
-            `${i.fromStep === 0 ? 'training' : 'continuing'} ${i.branch} (run ${i.run}) from step ${i.fromStep} to ${i.toStep} on ${i.config.backend}`,
-          );
-          progress.start(i.fromStep, i.toStep);
-        },
-        step: (s) => progress.step(s.step, s.loss),
-        notice: (m) => process.stderr.write(`note: ${m}\n`),
-      },
-      abort.signal,
-    );
+    // one progress event per step: the status lines and the bar time each step as it ends
+    result = await job({ emit: onEvent, signal: abort.signal, progressEveryMs: 0 });
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
@@ -172,7 +178,7 @@ function pct(x: number | undefined): string {
   return x === undefined ? '-' : `${(x * 100).toFixed(2)}%`;
 }
 
-function formatResult(r: JobResult): string {
+function formatResult(r: TrainResult): string {
   const lines = [
     `${r.status === 'done' ? 'done' : r.status}: branch ${r.branch} at step ${r.step}`,
     `  checkpoint ${r.checkpoint}`,

@@ -2,21 +2,19 @@
  * `verify <ref|file.lockstep> [--from <checkpoint>]`: replays a ref's history (from its root, or
  * from a checkpoint on it) and checks every stored checkpoint and every trace step. A path to an
  * existing `.lockstep` file is handed to the bundle verifier (src/main/bundle/verify.ts).
- * Any existing zip file is a bundle (whatever its name); a `.lockstep`/`.zip` path that does not
- * exist is a file error. JSON: `{ verified, checkpoints, steps, firstMismatch, checkpoint,
- * fromStep, msPerStep }` for refs and bundles alike.
+ * Any existing zip file is a bundle whatever its name (src/main/bundle/path.ts); a `.lockstep` /
+ * `.zip` path that does not exist is a file error. JSON: `{ verified, checkpoints, steps,
+ * firstMismatch, checkpoint, fromStep, msPerStep }` for refs and bundles alike.
  * Exit codes: 0 verified; 1 the answer is no (a mismatch, a damaged store or bundle, a backend not
  * available here to replay on); 2 the question could not be asked (bad ref, missing file, not a
  * bundle), with the reason in one line.
  */
 import type { Command } from 'commander';
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { isBundlePath, missingBundleFile } from '../../main/bundle/path';
+import { verifyBundle } from '../../main/bundle/verify';
 import { verifyRef, type VerifyOptions, type VerifyReport } from '../../main/service/verify';
-// registers the trace-overhead and verify-speed sections of `lockstep bench`
 import { emit, globalOptions, openStore } from '../context';
 import { CliError, EXIT_NEGATIVE } from '../errors';
-
-type BundleVerifier = (path: string, opts: VerifyOptions) => Promise<VerifyReport>;
 
 export function register(program: Command): void {
   program
@@ -32,11 +30,15 @@ export function register(program: Command): void {
       const vopts: VerifyOptions = { from: opts.from, signal: abort.signal, onProgress: progress };
       let r: VerifyReport;
       try {
-        if (isBundleFile(ref)) {
+        const missing = missingBundleFile(ref);
+        if (missing !== null) {
+          throw new CliError(missing);
+        }
+        if (isBundlePath(ref)) {
           if (opts.from !== undefined) {
             throw new CliError('--from applies to a ref in the store, not to a bundle');
           }
-          r = await (await bundleVerifier())(ref, vopts);
+          r = await verifyBundle(ref, vopts);
         } else {
           r = await verifyRef(await openStore(cmd, false), ref, vopts);
         }
@@ -51,67 +53,16 @@ export function register(program: Command): void {
     });
 }
 
-const ZIP_MAGIC = [0x50, 0x4b, 0x03, 0x04];
-
-/**
- * Whether `ref` names a bundle: an existing file that is a zip (whatever its name, e.g. a bundle
- * renamed `.zip`), or an existing `.lockstep` file (the bundle reader then says what is wrong).
- * A `.lockstep` / `.zip` path that does not exist is a file error, not an unknown ref.
- */
-function isBundleFile(ref: string): boolean {
-  const st = statSync(ref, { throwIfNoEntry: false });
-  if (st === undefined) {
-    if (/\.(lockstep|zip)$/i.test(ref)) {
-      throw new CliError(`no such file: ${ref}`);
-    }
-    return false;
-  }
-  if (!st.isFile()) {
-    if (/\.(lockstep|zip)$/i.test(ref)) {
-      throw new CliError(`${ref} is not a file`);
-    }
-    return false;
-  }
-  if (ref.toLowerCase().endsWith('.lockstep')) {
-    return true;
-  }
-  const head = Buffer.alloc(4);
-  const fd = openSync(ref, 'r');
-  try {
-    readSync(fd, head, 0, 4, 0);
-  } finally {
-    closeSync(fd);
-  }
-  return ZIP_MAGIC.every((b, i) => head[i] === b);
-}
-
-async function bundleVerifier(): Promise<BundleVerifier> {
-  const path = '../../main/bundle/verify';
-  let mod: { verifyBundle?: BundleVerifier };
-  try {
-    mod = (await import(path)) as { verifyBundle?: BundleVerifier };
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new CliError('verifying a .lockstep bundle is not available in this build');
-    }
-    throw e;
-  }
-  if (typeof mod.verifyBundle !== 'function') {
-    throw new CliError('verifying a .lockstep bundle is not available in this build');
-  }
-  return mod.verifyBundle;
-}
-
 /**
  * Progress on stderr: on a terminal one line kept up to date (`verify: 1200/5000 steps`), else a
  * line per 10% (so CI logs show it too). done < 0 clears the terminal line.
  */
 function progressLine(json: boolean): (done: number, total: number) => void {
   if (!process.stderr.isTTY) {
-    let shown = -1;
+    let shown = 0;
     return (done, total) => {
-      const tenth = total > 0 && done >= 0 ? Math.floor((done * 10) / total) : -1;
-      if (!json && tenth > shown && tenth > 0 && total >= 100) {
+      const tenth = total >= 100 && done >= 0 ? Math.floor((done * 10) / total) : 0;
+      if (!json && tenth > shown) {
         shown = tenth;
         process.stderr.write(`verify: ${done}/${total} steps\n`);
       }

@@ -12,8 +12,13 @@
  *   hyperparameters (or `--branch`), it starts a new branch whose base is the checkpoint.
  * - A non-finite loss or weight stops the job at that step: the branch is marked `diverged`
  *   with the step in its note and no non-finite checkpoint is stored.
- * - An aborted signal stops after the current step and writes a checkpoint there (`stopped`).
- * Process-agnostic: runs in the CLI process, a worker or Electron's utility process alike.
+ * - An aborted signal stops after the current step and writes a checkpoint there (`stopped`);
+ *   a stop while paused at the gate takes no further step.
+ * - Events are the contract's {@link JobEvent}s, emitted in their final shape: `started` first
+ *   (before the step-0 checkpoint of a new run), then `progress` batches (see ./progress.ts),
+ *   `metrics`, `checkpoint` (with its branch) and `notice`, in step order.
+ * - ms/step counts the training steps only: evaluations and checkpoint writes are left out.
+ * Process-agnostic: runs in the CLI process, a job process or in-line alike.
  */
 import { randomBytes } from 'node:crypto';
 import { describeFingerprint, sameBits } from '../engine/backend';
@@ -30,9 +35,11 @@ import {
   type TrainingConfig,
   type TrainingState,
 } from '../engine/types';
-import type { TrainResult } from '../../shared/contract';
+import type { JobEvent, TrainResult } from '../../shared/contract';
 import type { BranchRecord } from '../store/api';
 import type { Store } from '../store/store';
+import type { JobControl } from './jobs/protocol';
+import { ProgressBatcher } from './progress';
 
 export const DEFAULT_CHECKPOINT_EVERY = 500;
 export const DEFAULT_EVAL_EVERY = 1000;
@@ -44,13 +51,15 @@ export interface Schedule {
   evalEvery?: number;
 }
 
-export interface StartRequest extends Schedule {
+/** A new run as a training job takes it (the service builds it from a StartRunRequest). */
+export interface TrainSpec extends Schedule {
   config: TrainingConfig;
   seedSource?: 'explicit' | 'auto' | 'env';
   branch?: string;
 }
 
-export interface ContinueRequest extends Schedule {
+/** A continuation as a training job takes it: `from` is a ref (the service passes a resolved id). */
+export interface ContinueSpec extends Schedule {
   from: string;
   lr?: number;
   optimizer?: OptimizerKind;
@@ -60,26 +69,11 @@ export interface ContinueRequest extends Schedule {
   sameBranch?: boolean;
 }
 
-export interface JobEvents {
-  /** once, when the job knows its run, branch and step range */
-  started?(info: {
-    run: string;
-    branch: string;
-    fromStep: number;
-    toStep: number;
-    config: TrainingConfig;
-  }): void;
-  /** after every step */
-  step?(info: { step: number; loss: number }): void;
-  checkpoint?(info: { id: string; step: number; created: boolean }): void;
-  evaluated?(info: { step: number; eval: EvalResult }): void;
-  notice?(message: string): void;
-  /** awaited before every step: resolves when the job may go on (pause) */
-  gate?(): Promise<void> | void;
-}
-
-/** The result of a training job: the CLI's train JSON plus status (the contract's TrainResult). */
-export type JobResult = TrainResult;
+/**
+ * How a training job is driven and heard: the job controls (all optional: a bare call trains to
+ * the end in silence) plus the spacing of progress events (0: one per step, for a terminal).
+ */
+export type TrainControl = Partial<JobControl> & { progressEveryMs?: number };
 
 /**
  * Test-only hooks into the step loop. `afterStep` runs after every update, before its trace entry
@@ -133,20 +127,20 @@ async function nameTaken(store: Store, name: string, why: string): Promise<Input
  */
 export async function startRun(
   store: Store,
-  req: StartRequest,
-  events: JobEvents = {},
-  signal?: AbortSignal,
+  req: TrainSpec,
+  ctl: TrainControl = {},
   hooks: JobHooks = {},
-): Promise<JobResult> {
+): Promise<TrainResult> {
   const sched = checkSchedule(req);
-  const trainer = await Trainer.create(req.config, (m) => events.notice?.(m));
+  const notice = (message: string): void => ctl.emit?.({ type: 'notice', message });
+  const trainer = await Trainer.create(req.config, notice);
   const live = { trainer };
   try {
     const state = trainer.snapshot();
     const enc = encodeState(state);
     const twin = await identicalRunBranch(store, enc.id, trainer.config, req.branch);
     if (twin !== null) {
-      events.notice?.(
+      notice(
         `same config and seed as branch '${twin.name}' (run ${twin.run}): retracing it, nothing is duplicated`,
       );
       const mustCheckpoint = new Set<number>();
@@ -159,8 +153,7 @@ export async function startRun(
         store,
         live,
         { branch: twin, start: enc.id, sched, mustCheckpoint, owned: false },
-        events,
-        signal,
+        ctl,
         hooks,
       );
     }
@@ -191,13 +184,18 @@ export async function startRun(
       updatedAt: now,
     };
     await store.createBranch(branch);
-    events.checkpoint?.({ id: root.id, step: 0, created: root.created });
     return await drive(
       store,
       live,
-      { branch, start: root.id, sched, mustCheckpoint: new Set(), owned: true },
-      events,
-      signal,
+      {
+        branch,
+        start: root.id,
+        root: root.created,
+        sched,
+        mustCheckpoint: new Set(),
+        owned: true,
+      },
+      ctl,
       hooks,
     );
   } finally {
@@ -252,11 +250,11 @@ async function identicalRunBranch(
  */
 export async function continueFrom(
   store: Store,
-  req: ContinueRequest,
-  events: JobEvents = {},
-  signal?: AbortSignal,
+  req: ContinueSpec,
+  ctl: TrainControl = {},
   hooks: JobHooks = {},
-): Promise<JobResult> {
+): Promise<TrainResult> {
+  const notice = (message: string): void => ctl.emit?.({ type: 'notice', message });
   const fromId = await store.resolveRef(req.from);
   const state = await store.readState(fromId);
   const fromNode = await store.getNode(fromId);
@@ -274,9 +272,7 @@ export async function continueFrom(
   const wanted = wantedConfig(current, req);
   const changed = !sameConfig(wanted, current);
   const sched = checkSchedule(req, ctx.schedule);
-  const trainer = await Trainer.restore(state, overridesOf(state.config, wanted), (m) =>
-    events.notice?.(m),
-  );
+  const trainer = await Trainer.restore(state, overridesOf(state.config, wanted), notice);
   const live = { trainer };
   try {
     if (trainer.datasetDigest !== state.datasetDigest) {
@@ -317,7 +313,7 @@ export async function continueFrom(
               (req.branch === undefined || req.branch === b.name),
           );
       if (twin !== undefined) {
-        events.notice?.(
+        notice(
           `branch '${twin.name}' already continues ${fromId.slice(0, 12)} with these settings: retracing it`,
         );
         plan = retrace(twin);
@@ -348,7 +344,7 @@ export async function continueFrom(
           updatedAt: now,
         };
         await store.createBranch(branch);
-        events.notice?.(
+        notice(
           fpChanged
             ? `checkpoint ${fromId.slice(0, 12)} was recorded on ${describeFingerprint(state.backend)}; this machine runs ${describeFingerprint(trainer.backendFingerprint)}, so the continuation goes on a new branch '${name}' (--same-branch refuses instead)`
             : `new branch '${name}' from ${fromId.slice(0, 12)} at step ${fromNode.step}`,
@@ -363,7 +359,7 @@ export async function continueFrom(
         }
       }
     }
-    return await drive(store, live, plan, events, signal, hooks);
+    return await drive(store, live, plan, ctl, hooks);
   } finally {
     live.trainer.dispose();
   }
@@ -377,7 +373,7 @@ function namedBranch(ref: string, owners: BranchRecord[]): BranchRecord | null {
 }
 
 /** `current` with the request's optimizer, learning rate and batch size applied. */
-function wantedConfig(current: TrainingConfig, req: ContinueRequest): TrainingConfig {
+function wantedConfig(current: TrainingConfig, req: ContinueSpec): TrainingConfig {
   const kind = req.optimizer ?? current.optimizer.kind;
   const lr = req.lr ?? current.optimizer.lr;
   const optimizer =
@@ -429,7 +425,8 @@ async function branchesContaining(
   return out;
 }
 
-function defaultBranchName(c: TrainingConfig): string {
+/** The default branch name of a new run's config (also the service's job label). */
+export function defaultBranchName(c: TrainingConfig): string {
   const model = c.model.kind === 'mlp' ? `mlp${c.model.hidden.join('x')}` : c.model.kind;
   return `${c.dataset}-${model}-${c.optimizer.kind}-s${c.seed}`;
 }
@@ -451,6 +448,8 @@ function branchNameFor(parent: string, before: TrainingConfig, after: TrainingCo
 interface DrivePlan {
   branch: BranchRecord;
   start: string;
+  /** a new run: whether its step-0 checkpoint (`start`) was created, announced after `started` */
+  root?: boolean;
   sched: Required<Schedule>;
   mustCheckpoint: Set<number>;
   /**
@@ -465,23 +464,34 @@ async function drive(
   store: Store,
   live: { trainer: Trainer },
   plan: DrivePlan,
-  events: JobEvents,
-  signal: AbortSignal | undefined,
+  ctl: TrainControl,
   hooks: JobHooks,
-): Promise<JobResult> {
+): Promise<TrainResult> {
   let { branch } = plan;
   const { sched } = plan;
+  const { signal } = ctl;
   let trainer = live.trainer;
   const digester = await createDigester();
   const fromStep = trainer.step;
   const toStep = fromStep + sched.steps;
-  events.started?.({
+  const progress = new ProgressBatcher((e) => ctl.emit?.(e), fromStep, toStep, ctl.progressEveryMs);
+  /** every event but progress: the steps before it go out first */
+  const emit = (e: JobEvent): void => {
+    progress.flush();
+    ctl.emit?.(e);
+  };
+  emit({
+    type: 'started',
     run: branch.run,
     branch: branch.name,
+    seed: trainer.config.seed,
     fromStep,
     toStep,
-    config: trainer.config,
+    backend: trainer.config.backend,
   });
+  if (plan.root !== undefined) {
+    emit({ type: 'checkpoint', id: plan.start, step: 0, branch: branch.name, created: plan.root });
+  }
   const trace = new TraceRecorder(fromStep, digester.algorithm);
   let last = plan.start;
   let tip = branch.tip;
@@ -493,7 +503,7 @@ async function drive(
   let created = 0;
   let lastCreated = false;
   let loss: number | null = null;
-  let status: JobResult['status'] = 'done';
+  let status: TrainResult['status'] = 'done';
   let note: string | undefined;
   let lastEval: EvalResult = {};
   // time spent evaluating and writing checkpoints: not part of ms/step
@@ -539,7 +549,13 @@ async function drive(
       onTip = true;
       owned = true;
     }
-    events.checkpoint?.({ id: res.id, step: state.step, created: res.created });
+    emit({
+      type: 'checkpoint',
+      id: res.id,
+      step: state.step,
+      branch: branch.name,
+      created: res.created,
+    });
   };
 
   while (trainer.step < toStep) {
@@ -547,7 +563,7 @@ async function drive(
       status = 'stopped';
       break;
     }
-    await events.gate?.();
+    await ctl.gate?.();
     if (signal?.aborted) {
       // stopped while paused: no further step
       status = 'stopped';
@@ -574,14 +590,14 @@ async function drive(
       batchDigest: digester.batch(r.indices),
       stateDigest: digester.state(trainer.readTensors()),
     });
-    events.step?.({ step: r.step, loss: r.loss });
+    progress.step(r.step, r.loss);
     const t1 = performance.now();
     if (r.step % sched.evalEvery === 0 || r.step === toStep) {
       lastEval = trainer.evaluate(
         r.step === toStep ? ['train', 'validation', 'test'] : ['validation', 'test'],
       );
       trace.recordEval(r.step, lastEval);
-      events.evaluated?.({ step: r.step, eval: lastEval });
+      emit({ type: 'metrics', step: r.step, eval: lastEval });
     }
     if (willCheckpoint) {
       if (!trainer.allFinite()) {
@@ -605,6 +621,7 @@ async function drive(
   ) {
     await checkpoint();
   }
+  progress.flush();
   // every checkpoint reported must be reachable: a result off the branch gets its own branch
   if (last !== plan.start && !(await store.lineage(tip)).some((n) => n.id === last)) {
     const fromStepNode = (await store.getNode(plan.start)).step;
@@ -624,9 +641,10 @@ async function drive(
       updatedAt: now,
     };
     await store.createBranch(kept);
-    events.notice?.(
-      `step ${trainer.step} falls between the stored checkpoints of branch '${branch.name}' (tip at step ${tipStep}): its checkpoint is kept on a new branch '${name}'`,
-    );
+    emit({
+      type: 'notice',
+      message: `step ${trainer.step} falls between the stored checkpoints of branch '${branch.name}' (tip at step ${tipStep}): its checkpoint is kept on a new branch '${name}'`,
+    });
     branch = kept;
   } else if (owned) {
     branch = await store.updateBranch(branch.name, { status, ...(note ? { note } : {}) });
