@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import {
   addTrainingOptions,
   DEFAULT_LR,
+  modelAndDataOf,
   resolveSeed,
   type TrainingOptionValues,
 } from '../training-options';
@@ -47,6 +48,7 @@ export function register(program: Command): void {
         throw new CliError('study needs --runs K (or --list)');
       }
       const seed = await baseSeed(cmd, opts.seed);
+      const { model, augment } = modelAndDataOf(opts, cmd);
       const store = await openStore(cmd);
       const abort = new AbortController();
       const onSigint = (): void => {
@@ -63,8 +65,10 @@ export function register(program: Command): void {
             seed,
             train: {
               dataset: opts.dataset,
-              model: opts.model,
-              hidden: opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : [],
+              model: model.kind,
+              hidden: model.hidden,
+              ...(model.layers !== undefined ? { layers: model.layers } : {}),
+              ...(augment ? { augment } : {}),
               optimizer: opts.optimizer,
               lr: opts.lr ?? DEFAULT_LR[opts.optimizer],
               batchSize: opts.batchSize,
