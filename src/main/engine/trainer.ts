@@ -316,10 +316,33 @@ export class Trainer {
 
   private evaluateSplit(name: SplitName): SplitEval {
     const split = this.dataset[name];
+    const { classes } = this.graph;
+    const logits = this.logits(name);
+    let correct = 0;
+    for (let i = 0; i < split.count; i++) {
+      // argmax, first maximum wins (as tf.argMax)
+      let best = 0;
+      for (let c = 1; c < classes; c++) {
+        if (logits[i * classes + c] > logits[i * classes + best]) {
+          best = c;
+        }
+      }
+      if (best === split.labels[i]) {
+        correct++;
+      }
+    }
+    return { precision: correct / split.count, correct, examples: split.count };
+  }
+
+  /** The model's logits [count, classes] (row-major) for every example of a split, inference mode. */
+  logits(name: SplitName): Float32Array {
+    this.assertLive();
+    const split = this.dataset[name];
     const size = exampleSize(this.dataset);
+    const { classes } = this.graph;
     // image layers hold im2col buffers per chunk: keep those a few hundred MB at most
     const chunk = isDenseModel(this.config.model) ? 1000 : 200;
-    let correct = 0;
+    const out = new Float32Array(split.count * classes);
     const idx = new Uint32Array(chunk);
     const scratch = new Float32Array(chunk * size);
     for (let start = 0; start < split.count; start += chunk) {
@@ -328,21 +351,14 @@ export class Trainer {
       for (let i = 0; i < n; i++) {
         ids[i] = start + i;
       }
-      const pred = tf.tidy(() =>
-        tf.argMax(
-          predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
-          1,
-        ),
+      const y = tf.tidy(
+        () =>
+        predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
       );
-      const p = pred.dataSync();
-      pred.dispose();
-      for (let i = 0; i < n; i++) {
-        if (p[i] === split.labels[start + i]) {
-          correct++;
-        }
-      }
+      out.set(y.dataSync() as Float32Array, start * classes);
+      y.dispose();
     }
-    return { precision: correct / split.count, correct, examples: split.count };
+    return out;
   }
 
   dispose(): void {
