@@ -32,6 +32,8 @@ export const MAX_NODES = 10_000;
 export const MAX_FRAME = 1 << 20;
 /** Most histogram bins. */
 export const MAX_BINS = 512;
+/** most sample images one predictions call returns */
+export const MAX_PREDICTION_SAMPLES = 256;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -120,9 +122,14 @@ export const REQUEST_SCHEMAS = {
   pauseJob: jobRef,
   resumeJob: jobRef,
   listJobs: empty,
+  jobHistory: jobRef,
   listGraph: empty,
   showCheckpoint: z.strictObject({ ref }),
   histograms: z.strictObject({ ref, bins: z.number().int().min(1).max(MAX_BINS).optional() }),
+  predictions: z.strictObject({
+    ref,
+    limit: z.number().int().min(0).max(MAX_PREDICTION_SAMPLES).optional(),
+  }),
   trace: z.strictObject({
     ref,
     from: z.number().int().min(0).max(LIMITS.maxSteps).optional(),
@@ -133,6 +140,8 @@ export const REQUEST_SCHEMAS = {
   /** `ref` may also be the absolute path of a .lockstep bundle */
   verify: z.strictObject({ ref: z.string().min(1).max(MAX_PATH_LENGTH), from: ref.optional() }),
   study,
+  listStudies: empty,
+  openStudy: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/) }),
   exportBundle: z.strictObject({ ref, path: absPath }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,

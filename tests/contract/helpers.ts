@@ -137,6 +137,7 @@ export class Recorder {
     finished: [],
     work: [],
     notice: [],
+    graphChanged: [],
   };
   private waiters: (() => void)[] = [];
   private readonly disposers: (() => void)[] = [];

@@ -314,24 +314,24 @@ export class Trainer {
     return out;
   }
 
-  private evaluateSplit(name: SplitName): SplitEval {
-    const split = this.dataset[name];
+  /**
+   * The predicted class (argmax of the logits; the first maximum wins, as tf.argMax) of every
+   * example of a split, in split order.
+   */
+  predict(name: SplitName): Uint8Array {
     const { classes } = this.graph;
     const logits = this.logits(name);
-    let correct = 0;
-    for (let i = 0; i < split.count; i++) {
-      // argmax, first maximum wins (as tf.argMax)
+    const out = new Uint8Array(logits.length / classes);
+    for (let i = 0; i < out.length; i++) {
       let best = 0;
       for (let c = 1; c < classes; c++) {
         if (logits[i * classes + c] > logits[i * classes + best]) {
           best = c;
         }
       }
-      if (best === split.labels[i]) {
-        correct++;
-      }
+      out[i] = best;
     }
-    return { precision: correct / split.count, correct, examples: split.count };
+    return out;
   }
 
   /** The model's logits [count, classes] (row-major) for every example of a split, inference mode. */
@@ -359,6 +359,24 @@ export class Trainer {
       y.dispose();
     }
     return out;
+  }
+
+  /** The split's examples as the dataset holds them (labels and the raw bytes of each example). */
+  split(name: SplitName): { count: number; labels: Uint8Array; pixels: Uint8Array } {
+    const s = this.dataset[name];
+    return { count: s.count, labels: s.labels, pixels: s.pixels };
+  }
+
+  private evaluateSplit(name: SplitName): SplitEval {
+    const split = this.dataset[name];
+    const p = this.predict(name);
+    let correct = 0;
+    for (let i = 0; i < split.count; i++) {
+      if (p[i] === split.labels[i]) {
+        correct++;
+      }
+    }
+    return { precision: correct / split.count, correct, examples: split.count };
   }
 
   dispose(): void {
