@@ -11,6 +11,7 @@
  * Pure types and constants: safe to import from the renderer.
  */
 import type {
+  AugmentConfig,
   BackendFingerprint,
   BackendName,
   DatasetName,
@@ -290,6 +291,10 @@ export interface StartRunRequest {
   dataset: DatasetName;
   model: ModelKind;
   hidden: number[];
+  /** the `--layers` spec when model is 'layers' */
+  layers?: string;
+  /** seeded augmentation (crop padding, horizontal flip); absent = none */
+  augment?: AugmentConfig;
   optimizer: OptimizerKind;
   lr: number;
   batchSize: number;
