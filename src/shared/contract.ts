@@ -19,6 +19,7 @@ import type {
   OptimizerKind,
   TrainingConfig,
 } from './training';
+import type { WireError } from './errors';
 
 export type {
   BackendFingerprint,
@@ -432,83 +433,7 @@ export const EVENT_NAMES = namesOf<EventName>({
 
 // ---------- errors ----------
 
-export type ErrorCode =
-  | 'BAD_INPUT'
-  | 'BAD_REF'
-  | 'UNKNOWN_METHOD'
-  | 'STORE_CORRUPT'
-  | 'STORE_WRITE'
-  | 'STORE_CONFLICT'
-  | 'BUNDLE'
-  | 'NOT_FOUND'
-  | 'CANCELLED'
-  | 'UNAUTHORIZED'
-  | 'INTERNAL';
-
-/** Every error code, for validating errors that arrive over a wire. */
-export const ERROR_CODES: readonly ErrorCode[] = [
-  'BAD_INPUT',
-  'BAD_REF',
-  'UNKNOWN_METHOD',
-  'STORE_CORRUPT',
-  'STORE_WRITE',
-  'STORE_CONFLICT',
-  'BUNDLE',
-  'NOT_FOUND',
-  'CANCELLED',
-  'UNAUTHORIZED',
-  'INTERNAL',
-];
-
-/** An error as data on the wire. */
-export interface WireError {
-  name: string;
-  code: ErrorCode;
-  message: string;
-}
-
-/**
- * An error rebuilt on the client side from a {@link WireError}.
- *
- * Electron's contextBridge drops custom properties of errors, so the preload rethrows a
- * ServiceError as a plain Error whose message is `[CODE] message`; {@link ServiceError.from}
- * turns that (or anything else thrown by a client call) back into a ServiceError.
- */
-export class ServiceError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    name = 'ServiceError',
-  ) {
-    super(message);
-    this.name = name;
-  }
-
-  /** The error as data, for a wire. */
-  toWire(): WireError {
-    return { name: this.name, code: this.code, message: this.message };
-  }
-
-  /**
-   * Any error thrown by a client call as a ServiceError: itself, a rebuilt `[CODE] message`
-   * error from the Electron bridge (Electron may prefix the message), or INTERNAL otherwise.
-   */
-  static from(e: unknown): ServiceError {
-    if (e instanceof ServiceError) {
-      return e;
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    const m = /\[([A-Z_]+)\] ([\s\S]*)$/.exec(message);
-    if (m !== null && (ERROR_CODES as readonly string[]).includes(m[1])) {
-      return new ServiceError(m[1] as ErrorCode, m[2]);
-    }
-    const code = (e as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-      return new ServiceError(code as ErrorCode, message);
-    }
-    return new ServiceError('INTERNAL', message);
-  }
-}
+export { ERROR_CODES, ServiceError, type ErrorCode, type WireError } from './errors';
 
 /** Subscriptions return a disposer. */
 export type Disposer = () => void;

@@ -39,6 +39,7 @@ import {
   serverMessage,
   type ServerMessage,
 } from './schemas';
+import { LockstepError, toWireError } from './errors';
 
 /** The answer to one call. */
 export type Reply = { ok: true; result: unknown } | { ok: false; error: WireError };
@@ -65,36 +66,7 @@ export type ServedService = LockstepService & {
 const METHOD_SET = new Set<string>(METHOD_NAMES);
 const EVENT_SET = new Set<string>(EVENT_NAMES);
 
-/** Known error names of the engine and store mapped to contract codes (by `name`). */
-const NAME_CODES: Record<string, ErrorCode> = {
-  InputError: 'BAD_INPUT',
-  RefError: 'BAD_REF',
-  StoreCorruptError: 'STORE_CORRUPT',
-  StoreWriteError: 'STORE_WRITE',
-  StoreConflictError: 'STORE_CONFLICT',
-  BundleError: 'BUNDLE',
-  AbortError: 'CANCELLED',
-};
-
-/** Any thrown value as a {@link WireError}; unknown errors become INTERNAL with their name. */
-export function toWireError(e: unknown): WireError {
-  if (e instanceof ServiceError) {
-    return e.toWire();
-  }
-  if (e instanceof Error) {
-    const known = NAME_CODES[e.name];
-    const code = (e as { code?: unknown }).code;
-    const message = e.message.slice(0, 2000);
-    if (known !== undefined) {
-      return { name: e.name, code: known, message };
-    }
-    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-      return { name: e.name, code: code as ErrorCode, message };
-    }
-    return { name: e.name, code: 'INTERNAL', message: `${e.name}: ${message}` };
-  }
-  return { name: 'Error', code: 'INTERNAL', message: String(e).slice(0, 2000) };
-}
+export { toWireError } from './errors';
 
 function fail(code: ErrorCode, message: string): Reply {
   return { ok: false, error: { name: 'ServiceError', code, message } };
@@ -314,7 +286,7 @@ export function createClient(transport: ClientTransport): LockstepClient {
       if (reply.ok) {
         return reply.result;
       }
-      throw new ServiceError(reply.error.code, reply.error.message, reply.error.name);
+      throw LockstepError.fromWire(reply.error);
     };
   }
   client.on = <E extends EventName>(

@@ -21,7 +21,7 @@ import {
   type JobKind,
   type ServiceEvents,
 } from '../../../shared/contract';
-import { toWireError } from '../../../shared/rpc';
+import { toWireError } from '../../../shared/errors';
 import type { Emitter } from '../../../shared/emitter';
 import type { JobReturn, JobSpec } from './protocol';
 import type { JobHandle, JobRunner } from './runner';
