@@ -16,6 +16,7 @@ import { register as log } from './commands/log';
 import { register as serve } from './commands/serve';
 import { register as show } from './commands/show';
 import { register as study } from './commands/study';
+import { register as sweep } from './commands/sweep';
 import { register as trace } from './commands/trace';
 import { register as train } from './commands/train';
 import { register as verify } from './commands/verify';
@@ -32,6 +33,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   serve,
   show,
   study,
+  sweep,
   trace,
   train,
   verify,

@@ -199,9 +199,90 @@ export interface StudyReport {
     checkpoint: string;
     finalLoss: number | null;
     testPrecision: number | null;
+    /** the job directory's task index (collected studies) */
+    task?: number;
   }[];
   /** the store object holding this report */
   object?: string;
+  /** how the runs ran: in this store ('inprocess'), or as a job directory ('local' | 'slurm') */
+  executor?: 'inprocess' | ExecutorKind;
+  /** collected studies: the job directory */
+  jobDir?: string;
+  /** collected studies: tasks with no imported result, each with why (the stats leave them out) */
+  missing?: MissingTask[];
+  /** collected studies: the runs re-verified by replay here, and the outcome */
+  verification?: TaskVerification[];
+}
+
+/** Where a study's or sweep's tasks run. */
+export type ExecutorKind = 'local' | 'slurm';
+
+/** A task of a job directory with no imported result. */
+export interface MissingTask {
+  task: number;
+  seed: number;
+  branch: string;
+  /** pending, running, failed, missing, or rejected (its bundle failed the import checks) */
+  state: 'pending' | 'running' | 'failed' | 'missing' | 'rejected';
+  detail: string;
+}
+
+/** One collected run re-verified by replay. */
+export interface TaskVerification {
+  task: number;
+  checkpoint: string;
+  verified: boolean;
+  /** the first mismatch, when not verified */
+  detail?: string;
+}
+
+/** A collected sweep: one row per grid point. */
+export interface SweepReport {
+  id: string;
+  kind: 'sweep';
+  createdAt: string;
+  jobDir: string;
+  executor: ExecutorKind;
+  steps: number;
+  axes: { lr: number[]; batchSize: number[]; seed: number[]; optimizer: OptimizerKind[] };
+  results: {
+    task: number;
+    config: TrainingConfig;
+    run: string;
+    branch: string;
+    checkpoint: string;
+    finalLoss: number | null;
+    testPrecision: number | null;
+  }[];
+  missing: MissingTask[];
+  verification: TaskVerification[];
+  object?: string;
+}
+
+/** A stored or submitted study or sweep, as the Seed study view lists it. */
+export interface StudySummary {
+  id: string;
+  kind: 'study' | 'sweep';
+  executor: 'inprocess' | ExecutorKind;
+  /**
+   * submitted: tasks are still pending or running; partial: collected with tasks missing;
+   * collected: every run is in the store (a local in-process study is `collected` too);
+   * uncollected: every task has ended but the results are not in the store yet
+   */
+  state: 'submitted' | 'uncollected' | 'partial' | 'collected';
+  createdAt: string;
+  /** runs per group (study) or grid points (sweep) */
+  runs: number;
+  tasks: number;
+  done: number;
+  failed: number;
+  config?: TrainingConfig;
+  steps?: number;
+  jobDir?: string;
+  /** a stored report exists: openStudy returns it */
+  hasReport: boolean;
+  /** a determinism bug was found */
+  determinismBug?: boolean;
 }
 
 // ---------- requests ----------
@@ -269,6 +350,45 @@ export interface TrainResult {
   created: number;
 }
 
+/**
+ * What a client needs to re-attach to a job it did not follow from the start (after a reload):
+ * the job's info and everything its events carried so far, in order.
+ */
+export interface JobHistory {
+  info: JobInfo;
+  /** every training loss the job reported so far (train/continue jobs; empty otherwise) */
+  losses: { step: number; loss: number }[];
+  evals: { step: number; eval: EvalResult }[];
+  checkpoints: { id: string; step: number; branch: string; created: boolean }[];
+  /** the latest work progress of a non-training job */
+  work?: { done: number; total: number; label: string };
+  /** the job's `finished` event, once it has ended */
+  finished?: ServiceEvents['finished'];
+}
+
+/** One test image of a {@link PredictionsReport}: its index in the split, label and prediction. */
+export interface PredictionSample {
+  index: number;
+  label: number;
+  prediction: number;
+  /** the 28×28 grey pixels (0–255, row by row) as base64 */
+  pixels: string;
+}
+
+/** What a checkpoint's model predicts on a dataset split: a confusion matrix and sample images. */
+export interface PredictionsReport {
+  checkpoint: string;
+  step: number;
+  dataset: DatasetName;
+  split: 'test';
+  /** matrix[label][prediction] = count of examples; classes 0–9 */
+  matrix: number[][];
+  examples: number;
+  correct: number;
+  /** misclassified examples first (in split order), then correct ones, at most `limit` in all */
+  samples: PredictionSample[];
+}
+
 export interface StoreInfo {
   dir: string;
   objects: number;
@@ -288,9 +408,13 @@ export interface LockstepService {
   pauseJob(req: { job: string }): Promise<JobInfo>;
   resumeJob(req: { job: string }): Promise<JobInfo>;
   listJobs(req: Record<string, never>): Promise<JobInfo[]>;
+  /** a job's info and every loss, evaluation and checkpoint it reported so far */
+  jobHistory(req: { job: string }): Promise<JobHistory>;
   listGraph(req: Record<string, never>): Promise<RunInfo[]>;
   showCheckpoint(req: { ref: string }): Promise<CheckpointDetails>;
   histograms(req: { ref: string; bins?: number }): Promise<TensorHistogram[]>;
+  /** the checkpoint's predictions on the test split (computed by the engine, in the service) */
+  predictions(req: { ref: string; limit?: number }): Promise<PredictionsReport>;
   trace(req: {
     ref: string;
     from?: number;
@@ -303,6 +427,10 @@ export interface LockstepService {
     runs: number;
     train: Omit<StartRunRequest, 'seed' | 'branch'> & { seed?: number };
   }): Promise<JobInfo>;
+  /** every stored study and sweep, and every submitted job directory, newest first */
+  listStudies(req: Record<string, never>): Promise<StudySummary[]>;
+  /** a stored study's or sweep's report (NOT_FOUND when it has none yet) */
+  openStudy(req: { id: string }): Promise<StudyReport | SweepReport>;
   exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
@@ -323,13 +451,17 @@ export const METHOD_NAMES = namesOf<MethodName>({
   pauseJob: true,
   resumeJob: true,
   listJobs: true,
+  jobHistory: true,
   listGraph: true,
   showCheckpoint: true,
   histograms: true,
+  predictions: true,
   trace: true,
   compare: true,
   verify: true,
   study: true,
+  listStudies: true,
+  openStudy: true,
   exportBundle: true,
   importBundle: true,
   storeInfo: true,
@@ -416,6 +548,11 @@ export type ServiceEvents = {
   job: JobInfo;
   /** a job finished; exactly one of result / error */
   finished: FinishedEvent;
+  /**
+   * the store's run graph changed on disk (a run, branch or checkpoint written by this service
+   * or by another process, e.g. the CLI): re-read it with listGraph
+   */
+  graphChanged: Record<string, never>;
 } & { [K in keyof JobEventPayloads]: { job: string } & JobEventPayloads[K] };
 
 export type EventName = keyof ServiceEvents;
@@ -429,6 +566,7 @@ export const EVENT_NAMES = namesOf<EventName>({
   finished: true,
   work: true,
   notice: true,
+  graphChanged: true,
 });
 
 // ---------- errors ----------
@@ -443,12 +581,5 @@ export type LockstepClient = LockstepService & {
   on<E extends EventName>(event: E, listener: (payload: ServiceEvents[E]) => void): Disposer;
 };
 
-/** Form limits shared by the UI's field validation and the service's schemas. */
-export const LIMITS = {
-  maxSteps: 100_000_000,
-  maxHiddenLayers: 8,
-  maxHiddenUnits: 4096,
-  maxBatchSize: { mnist: 55000, fake: 2000 } as Record<DatasetName, number>,
-  maxSeed: 0xffffffff,
-  maxStudyRuns: 50,
-} as const;
+/** Form limits shared by the UI's field validation and the service's schemas (./limits.ts). */
+export { LIMITS } from './limits';

@@ -82,26 +82,6 @@ export class ServiceError extends LockstepError {
   ) {
     super(code, message, name);
   }
-
-  /**
-   * Any error thrown by a client call as a ServiceError: itself, a rebuilt `[CODE] message`
-   * error from the Electron bridge (Electron may prefix the message), or INTERNAL otherwise.
-   */
-  static from(e: unknown): ServiceError {
-    if (e instanceof ServiceError) {
-      return e;
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    const m = /\[([A-Z_]+)\] ([\s\S]*)$/.exec(message);
-    if (m !== null && (ERROR_CODES as readonly string[]).includes(m[1])) {
-      return new ServiceError(m[1] as ErrorCode, m[2]);
-    }
-    const code = (e as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-      return new ServiceError(code as ErrorCode, message);
-    }
-    return new ServiceError('INTERNAL', message);
-  }
 }
 
 /** Any thrown value as a {@link WireError}; unknown errors become INTERNAL with their name. */

@@ -36,7 +36,9 @@ export type BundleErrorCode =
   | 'MISSING_OBJECT'
   | 'UNEXPECTED_ENTRY'
   | 'BAD_OBJECT'
-  | 'BAD_GRAPH';
+  | 'BAD_GRAPH'
+  // import into a store
+  | 'NAME_CLASH';
 
 /** Where a refusal points when it is about one object of a bundle (for verify's report). */
 export interface BundleErrorDetail {

@@ -14,9 +14,20 @@
  * of the wrong type, an invalid branch name or run id, a duplicate). It checks the shape of every
  * record; graph consistency (parents, tips, objects present, hashes) is ./read.ts's job.
  */
+import type { z } from 'zod';
 import type { BackendFingerprint, TrainingConfig } from '../engine/types';
 import type { BranchRecord, CheckpointNode, RunRecord } from '../store/api';
-import { branchNameProblem, isObjectId } from '../store/layout';
+import { seedProblem } from '../../shared/limits';
+import { isObjectId, nameKey } from '../../shared/names';
+import {
+  MAX_RECORD_DEPTH,
+  branchSchema,
+  jsonShapeProblem,
+  nodeSchema,
+  recordIssues,
+  runSchema,
+  trainingConfigSchema,
+} from '../../shared/record-schemas';
 import { BundleError } from './errors';
 
 export const BUNDLE_FORMAT = 'lockstep/bundle@1';
@@ -54,8 +65,11 @@ export interface BundleManifest {
 
 const KINDS: readonly BundleKind[] = ['branch', 'checkpoint', 'run'];
 const OBJECT_KINDS: readonly ObjectKind[] = ['manifest', 'tensors', 'trace'];
-const STATUSES = ['running', 'done', 'stopped', 'diverged', 'failed'];
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** Deepest nesting of manifest.json (records sit two levels down: `nodes[i].eval.test`). */
+const MAX_MANIFEST_DEPTH = MAX_RECORD_DEPTH + 2;
+/** Most values manifest.json may hold (200 000 objects and their records). */
+const MAX_MANIFEST_VALUES = 20_000_000;
 
 function bad(where: string, why: string): never {
   throw new BundleError('BAD_MANIFEST', `bundle manifest is invalid: ${where} ${why}`);
@@ -81,91 +95,55 @@ function needId(v: unknown, where: string): string {
   return v;
 }
 
-function checkConfig(v: unknown, where: string): void {
-  if (!isObj(v) || !isStr(v.dataset) || !isObj(v.model) || !isObj(v.optimizer)) {
-    bad(where, 'is not a training config');
+/** Checks `v` against one of the store's record schemas (the bundle's grammar is the store's). */
+function record<T>(schema: z.ZodType, v: unknown, where: string): T {
+  const res = schema.safeParse(v);
+  if (!res.success) {
+    bad(where, `is not a valid record: ${recordIssues(res.error)}`);
   }
-  if (!Number.isSafeInteger(v.seed) || !Number.isSafeInteger(v.batchSize) || !isStr(v.backend)) {
-    bad(where, 'is not a training config (seed, batchSize or backend)');
-  }
+  return v as T;
 }
+
+const newBranch = branchSchema(true);
 
 function checkNode(v: unknown, i: number): CheckpointNode {
   const w = `nodes[${i}]`;
-  if (!isObj(v)) {
-    bad(w, 'is not an object');
-  }
-  needId(v.id, `${w}.id`);
-  if (v.parent !== null) {
-    needId(v.parent, `${w}.parent`);
-  }
-  if (!isCount(v.step)) {
-    bad(`${w}.step`, 'is not a non-negative integer');
-  }
-  if ((v.step === 0) !== (v.parent === null)) {
+  const n = record<CheckpointNode>(nodeSchema, v, w);
+  if ((n.step === 0) !== (n.parent === null)) {
     bad(w, 'must have no parent exactly when it is at step 0');
   }
-  if (v.trace !== undefined) {
-    needId(v.trace, `${w}.trace`);
+  if (n.parent === n.id) {
+    bad(w, 'is its own parent');
   }
-  if (v.loss !== undefined && typeof v.loss !== 'number') {
-    bad(`${w}.loss`, 'is not a number');
-  }
-  if (v.eval !== undefined && !isObj(v.eval)) {
-    bad(`${w}.eval`, 'is not an object');
-  }
-  if (!isStr(v.createdAt)) {
-    bad(`${w}.createdAt`, 'is missing');
-  }
-  return v as unknown as CheckpointNode;
+  return n;
 }
 
-function checkRun(v: unknown, i: number): RunRecord {
-  const w = `runs[${i}]`;
-  if (!isObj(v)) {
-    bad(w, 'is not an object');
+/**
+ * Branch names of one bundle must be creatable side by side in one store: no two equal up to
+ * case and Unicode form, and no name that is a namespace prefix of another (`ns` and `ns/child`).
+ */
+function checkNamesTogether(branches: BranchRecord[]): void {
+  const keys = new Map<string, string>();
+  for (const b of branches) {
+    const key = nameKey(b.name);
+    const other = keys.get(key);
+    if (other !== undefined) {
+      bad('branches', `hold '${other}' and '${b.name}', which are one file on macOS and Windows`);
+    }
+    keys.set(key, b.name);
   }
-  if (!isStr(v.id) || !RUN_ID.test(v.id)) {
-    bad(`${w}.id`, 'is not a valid run id');
+  for (const b of branches) {
+    const parts = nameKey(b.name).split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const prefix = keys.get(parts.slice(0, i).join('/'));
+      if (prefix !== undefined) {
+        bad(
+          'branches',
+          `hold '${prefix}' and '${b.name}': a name cannot be both a branch and a namespace of branches`,
+        );
+      }
+    }
   }
-  needId(v.root, `${w}.root`);
-  if (typeof v.seed !== 'number' || !isStr(v.seedSource) || !isStr(v.createdAt)) {
-    bad(w, 'lacks seed, seedSource or createdAt');
-  }
-  checkConfig(v.config, `${w}.config`);
-  return v as unknown as RunRecord;
-}
-
-function checkBranch(v: unknown, i: number): BranchRecord {
-  const w = `branches[${i}]`;
-  if (!isObj(v)) {
-    bad(w, 'is not an object');
-  }
-  if (!isStr(v.name)) {
-    bad(`${w}.name`, 'is not a string');
-  }
-  const problem = branchNameProblem(v.name);
-  if (problem !== null) {
-    bad(`${w}.name`, `'${v.name}' is not a valid branch name: ${problem}`);
-  }
-  if (!isStr(v.run)) {
-    bad(`${w}.run`, 'is not a string');
-  }
-  needId(v.tip, `${w}.tip`);
-  if (v.base !== null) {
-    needId(v.base, `${w}.base`);
-  }
-  if (!STATUSES.includes(v.status as string)) {
-    bad(`${w}.status`, `'${String(v.status)}' is unknown`);
-  }
-  if (!isStr(v.createdAt) || !isStr(v.updatedAt)) {
-    bad(w, 'lacks createdAt or updatedAt');
-  }
-  if (v.note !== undefined && !isStr(v.note)) {
-    bad(`${w}.note`, 'is not a string');
-  }
-  checkConfig(v.config, `${w}.config`);
-  return v as unknown as BranchRecord;
 }
 
 function unique<T>(items: T[], key: (t: T) => string, what: string): void {
@@ -186,6 +164,10 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
     m = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
   } catch {
     throw new BundleError('NOT_A_BUNDLE', `not a Lockstep bundle: ${MANIFEST_ENTRY} is not JSON`);
+  }
+  const shape = jsonShapeProblem(m, MAX_MANIFEST_DEPTH, MAX_MANIFEST_VALUES);
+  if (shape !== null) {
+    bad(MANIFEST_ENTRY, shape);
   }
   if (!isObj(m) || !isStr(m.format)) {
     throw new BundleError(
@@ -217,16 +199,18 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
   if (!isObj(m.engine) || !isStr(m.engine.stateFormat) || !isStr(m.engine.traceFormat)) {
     bad('engine', 'lacks stateFormat or traceFormat');
   }
-  arrayOf(m, 'configs').forEach((c, i) => checkConfig(c, `configs[${i}]`));
+  arrayOf(m, 'configs').forEach((c, i) => record(trainingConfigSchema, c, `configs[${i}]`));
   arrayOf(m, 'seeds').forEach(
-    (s, i) => typeof s === 'number' || bad(`seeds[${i}]`, 'is not a number'),
+    (s, i) => seedProblem(s as number) === null || bad(`seeds[${i}]`, 'is not a 32-bit seed'),
   );
   arrayOf(m, 'datasetDigests').forEach(
-    (d, i) => isStr(d) || bad(`datasetDigests[${i}]`, 'is not a string'),
+    (d, i) => (isStr(d) && d.length <= 256) || bad(`datasetDigests[${i}]`, 'is not a digest'),
   );
   arrayOf(m, 'backends').forEach((b, i) => isObj(b) || bad(`backends[${i}]`, 'is not an object'));
-  const runs = arrayOf(m, 'runs').map(checkRun);
-  const branches = arrayOf(m, 'branches').map(checkBranch);
+  const runs = arrayOf(m, 'runs').map((r, i) => record<RunRecord>(runSchema, r, `runs[${i}]`));
+  const branches = arrayOf(m, 'branches').map((b, i) =>
+    record<BranchRecord>(newBranch, b, `branches[${i}]`),
+  );
   const nodes = arrayOf(m, 'nodes').map(checkNode);
   const tips = arrayOf(m, 'tips').map((t, i) => needId(t, `tips[${i}]`));
   const objects = arrayOf(m, 'objects').map((o, i) => {
@@ -238,6 +222,7 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
   });
   unique(runs, (r) => r.id, 'runs');
   unique(branches, (b) => b.name, 'branches');
+  checkNamesTogether(branches);
   unique(nodes, (n) => n.id, 'nodes');
   unique(objects, (o) => o.id, 'objects');
   if (nodes.length === 0 || tips.length === 0) {

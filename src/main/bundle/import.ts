@@ -10,7 +10,10 @@
  *  - branches: a branch the store already has with the same tip, base and run, under the same
  *    name or one an earlier import gave it (`<name>-imported…`), is left as it is and reported in
  *    `existing`; any other clash imports the branch as `<name>-imported` (or
- *    `-imported-2`, …): an existing branch is never overwritten.
+ *    `-imported-2`, … at most 1000 tries): an existing branch is never overwritten. Names are
+ *    compared as the store compares them (up to case and Unicode form); a branch whose namespace
+ *    is a branch of the store (`mine/sub` into a store with `mine`) is refused (NAME_CLASH), as
+ *    no suffix could make it fit. The store's branches are read once: planning is O(n log n).
  * A refused bundle is a BundleError and the store is byte-for-byte unchanged. Then it merges:
  * trace objects, checkpoints parents first (store.putCheckpoint: objects dedupe, an existing
  * checkpoint is kept), new runs, new branches. A branch recorded as `running` arrives `stopped`
@@ -19,7 +22,9 @@
  * `onProgress(done, total)` counts checkpoints merged.
  */
 import { canonicalJson } from '../engine/canonical-json';
+import { branchNameProblem as newBranchNameProblem, nameKey } from '../../shared/names';
 import { RefError, type BranchRecord, type RunRecord } from '../store/api';
+import { objectKindProblem } from '../store/kinds';
 import type { Store } from '../store/store';
 import { BundleError } from './errors';
 import { readBundle, type ReadBundle } from './read';
@@ -87,6 +92,15 @@ export async function planImport(store: Store, b: ReadBundle): Promise<Plan> {
         { object: id },
       );
     }
+    // an object is typed where it is referenced: the store's object must be a trace
+    const kind = objectKindProblem('trace', await store.getObject(id));
+    if (kind !== null) {
+      throw new BundleError(
+        'BAD_OBJECT',
+        `object ${id} (${what}) in the store is not a trace segment: ${kind}`,
+        { object: id },
+      );
+    }
   }
   for (const id of b.external.runs) {
     if (!(await runExists(store, id))) {
@@ -107,11 +121,8 @@ export async function planImport(store: Store, b: ReadBundle): Promise<Plan> {
         runIds.set(r.id, r.id);
         continue;
       }
-      const base = `${r.id.slice(0, 88)}-imported`;
-      let id = base;
-      for (let i = 2; takenRuns.has(id); i++) {
-        id = `${base}-${i}`;
-      }
+      const base = `${r.id.slice(0, 80)}-imported`;
+      const id = firstFree(base, (c) => !takenRuns.has(c), `run id like '${base}'`);
       renamed[`run:${r.id}`] = `run:${id}`;
       runIds.set(r.id, id);
       takenRuns.add(id);
@@ -122,9 +133,11 @@ export async function planImport(store: Store, b: ReadBundle): Promise<Plan> {
       runs.push(r);
     }
   }
+
+  // every branch of the store, read once: the plan is O(n log n) in branches, not O(n²)
+  const names = new Names(await store.listBranches());
   const branches: BranchRecord[] = [];
   const existing: string[] = [];
-  const planned = new Set<string>();
   for (const rec of b.manifest.branches) {
     const run = runIds.get(rec.run) ?? rec.run;
     const next: BranchRecord = {
@@ -134,29 +147,110 @@ export async function planImport(store: Store, b: ReadBundle): Promise<Plan> {
         ? { status: 'stopped' as const, note: 'imported while it was running' }
         : {}),
     };
-    if ((await store.uniqueBranchName(rec.name)) === rec.name && !planned.has(rec.name)) {
-      planned.add(rec.name);
+    const clash = names.conflict(rec.name);
+    if (clash === null) {
+      names.add(rec.name);
       branches.push(next);
       continue;
     }
     // the same branch already here (under its name, or renamed by an earlier import)
-    const same = (await store.listBranches()).find(
-      (cur) =>
-        (cur.name === rec.name || cur.name.startsWith(`${rec.name.slice(0, 88)}-imported`)) &&
-        cur.tip === rec.tip &&
-        cur.base === rec.base &&
-        cur.run === run,
-    );
+    const same = names.same(rec, run);
     if (same !== undefined) {
       existing.push(rec.name);
       continue;
     }
-    const name = await freeName(store, `${rec.name.slice(0, 88)}-imported`, planned);
-    planned.add(name);
+    if (clash.namespace) {
+      throw new BundleError(
+        'NAME_CLASH',
+        `branch '${rec.name}' of the bundle cannot be imported: ${clash.message}; rename the store's branch first`,
+      );
+    }
+    const base = `${rec.name.slice(0, 80)}-imported`;
+    const name = firstFree(
+      base,
+      (c) => newBranchNameProblem(c) === null && names.conflict(c) === null,
+      `branch name like '${base}'`,
+    );
+    names.add(name);
     renamed[rec.name] = name;
     branches.push({ ...next, name });
   }
   return { runs, runIds, branches, existing, renamed };
+}
+
+/** How many `-N` suffixes a name search tries before it gives up. */
+const MAX_CANDIDATES = 1000;
+
+/** `base`, else `base-2` … `base-1000`: the first that `free` accepts; a BundleError if none. */
+function firstFree(base: string, free: (c: string) => boolean, what: string): string {
+  for (let i = 1; i <= MAX_CANDIDATES; i++) {
+    const cand = i === 1 ? base : `${base}-${i}`;
+    if (free(cand)) {
+      return cand;
+    }
+  }
+  throw new BundleError('NAME_CLASH', `no free ${what}: the first ${MAX_CANDIDATES} are taken`);
+}
+
+/**
+ * The branch names of a store plus those planned, compared as the store compares them (up to
+ * case and Unicode form, namespaces included), with an index of branches by tip, base and run.
+ */
+class Names {
+  private readonly keys = new Set<string>();
+  /** keys of every namespace prefix (`a` and `a/b` for `a/b/c`) */
+  private readonly prefixes = new Set<string>();
+  private readonly byTarget = new Map<string, string[]>();
+
+  constructor(branches: BranchRecord[]) {
+    for (const b of branches) {
+      this.add(b.name);
+      const k = `${b.tip}|${b.base}|${b.run}`;
+      this.byTarget.set(k, [...(this.byTarget.get(k) ?? []), b.name]);
+    }
+  }
+
+  add(name: string): void {
+    const key = nameKey(name);
+    this.keys.add(key);
+    const parts = key.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      this.prefixes.add(parts.slice(0, i).join('/'));
+    }
+  }
+
+  /** Why `name` is not free, or null; `namespace` when one of its prefixes is a branch. */
+  conflict(name: string): { message: string; namespace: boolean } | null {
+    const key = nameKey(name);
+    const parts = key.split('/');
+    for (let i = 1; i < parts.length; i++) {
+      const p = parts.slice(0, i).join('/');
+      if (this.keys.has(p)) {
+        return {
+          message: `branch '${p}' (up to case) exists, and a name cannot be both a branch and a namespace of branches`,
+          namespace: true,
+        };
+      }
+    }
+    if (this.keys.has(key)) {
+      return { message: `branch '${name}' (up to case) exists`, namespace: false };
+    }
+    if (this.prefixes.has(key)) {
+      return { message: `branches exist under '${name}/'`, namespace: false };
+    }
+    return null;
+  }
+
+  /** A store branch equal to `rec` (same tip, base and run) under its name or an import's. */
+  same(rec: BranchRecord, run: string): string | undefined {
+    const cands = this.byTarget.get(`${rec.tip}|${rec.base}|${run}`) ?? [];
+    return cands.find(
+      (n) =>
+        n === rec.name ||
+        n.startsWith(`${rec.name.slice(0, 80)}-imported`) ||
+        n.startsWith(`${rec.name.slice(0, 88)}-imported`),
+    );
+  }
 }
 
 async function runExists(store: Store, id: string): Promise<boolean> {
@@ -168,15 +262,6 @@ async function runExists(store: Store, id: string): Promise<boolean> {
       return false;
     }
     throw e;
-  }
-}
-
-async function freeName(store: Store, base: string, planned: Set<string>): Promise<string> {
-  for (let i = 1; ; i++) {
-    const cand = i === 1 ? base : `${base}-${i}`;
-    if (!planned.has(cand) && (await store.uniqueBranchName(cand)) === cand) {
-      return cand;
-    }
   }
 }
 
@@ -236,7 +321,7 @@ export async function applyImport(
           throw e;
         }
         const original = Object.entries(plan.renamed).find(([, v]) => v === rec.name)?.[0];
-        name = await freeName(store, `${(original ?? rec.name).slice(0, 88)}-imported`, new Set());
+        name = await store.uniqueBranchName(`${(original ?? rec.name).slice(0, 80)}-imported`);
         renamed[original ?? rec.name] = name;
       }
     }

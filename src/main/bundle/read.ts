@@ -21,6 +21,7 @@
  */
 import { sha256Hex, decodeState, parseManifest, type StateManifest } from '../engine/state';
 import type { CheckpointNode } from '../store/api';
+import { objectKindProblem } from '../store/kinds';
 import { BundleError, type BundleErrorDetail } from './errors';
 import {
   MANIFEST_ENTRY,
@@ -124,6 +125,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
 
   const checkpoints: CheckedCheckpoint[] = [];
   const byId = new Map<string, CheckpointNode>();
+  const nodeIds = new Set(manifest.nodes.map((n) => n.id));
   for (const node of manifest.nodes) {
     const detail = { checkpoint: node.id, step: node.step };
     const mBytes = object(node.id, 'manifest', detail);
@@ -136,6 +138,10 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
     }
     let m: StateManifest;
     try {
+      const kind = objectKindProblem('manifest', mBytes);
+      if (kind !== null) {
+        throw new Error(kind);
+      }
       m = parseManifest(mBytes);
     } catch (e) {
       throw badObject(node, (e as Error).message);
@@ -160,13 +166,21 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
     } catch (e) {
       throw badObject(node, (e as Error).message);
     }
-    if (node.trace !== undefined && object(node.trace, 'trace', detail) === null) {
-      external.objects.set(node.trace, `trace of checkpoint ${node.id.slice(0, 12)}`);
+    if (node.trace !== undefined) {
+      const trace = object(node.trace, 'trace', detail);
+      if (trace === null) {
+        external.objects.set(node.trace, `trace of checkpoint ${node.id.slice(0, 12)}`);
+      } else {
+        const kind = objectKindProblem('trace', trace);
+        if (kind !== null) {
+          throw badObject(node, `its trace ${node.trace} is not a trace segment: ${kind}`);
+        }
+      }
     }
     if (node.parent !== null) {
       const parent = byId.get(node.parent);
       if (parent === undefined) {
-        if (manifest.nodes.some((n) => n.id === node.parent)) {
+        if (nodeIds.has(node.parent)) {
           throw graph(`checkpoint ${node.id} comes before its parent ${node.parent}`);
         }
         external.checkpoints.set(node.parent, `parent of checkpoint ${node.id.slice(0, 12)}`);
@@ -197,6 +211,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
     return out;
   };
   const runIds = new Set(manifest.runs.map((r) => r.id));
+  const runsById = new Map(manifest.runs.map((r) => [r.id, r]));
   for (const r of manifest.runs) {
     const root = byId.get(r.root);
     if (root === undefined) {
@@ -217,7 +232,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
       external.runs.add(b.run);
     }
     const first = line[line.length - 1];
-    const run = manifest.runs.find((r) => r.id === b.run);
+    const run = runsById.get(b.run);
     if (run && first.parent === null && first.id !== run.root) {
       throw graph(`branch '${b.name}' does not start at the root of its run '${b.run}'`);
     }

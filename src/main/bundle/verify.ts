@@ -7,6 +7,9 @@
  * if every branch verified; shared history is replayed once (a branch is replayed from the
  * latest checkpoint an earlier replay certified, see replayPlan), so `checkpoints` and `steps`
  * add up without double counting; `firstMismatch` is the first one found.
+ * Then every field the bundle displays is checked against the replay (checkDisplayed): run and
+ * branch configs against the checkpoints they name, node losses against the replayed trace,
+ * node evaluations by evaluating the checkpoint again; a lie is a negative answer naming it.
  * The temporary store is always removed. A damaged object (HASH_MISMATCH, MISSING_OBJECT,
  * BAD_OBJECT with an object named) is a negative answer, not an error: the report says
  * verified false and its firstMismatch names the object and the checkpoint that needs it.
@@ -17,6 +20,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VerifyReport } from '../../shared/contract';
+import { canonicalJson } from '../engine/canonical-json';
+import { parseTrace } from '../engine/trace';
+import { Trainer } from '../engine/trainer';
 import { Store } from '../store/store';
 import { BundleError } from './errors';
 import { applyImport, planImport } from './import';
@@ -92,11 +98,101 @@ export async function verifyBundle(
         out.firstMismatch ??= r.firstMismatch;
       }
     }
+    if (out.verified) {
+      const lie = await checkDisplayed(store, bundle, opts.signal);
+      if (lie !== null) {
+        out.verified = false;
+        out.firstMismatch = lie;
+      }
+    }
     opts.onProgress?.(total, total);
     return out;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+type Mismatch = NonNullable<VerifyReport['firstMismatch']>;
+
+/**
+ * The bundle's displayed metadata against what the replay certified (null when all of it holds):
+ * a run's config is its root checkpoint's, a branch's config is the config its own checkpoints
+ * were trained with, a node's loss is the trace's loss at its step, and a node's evaluation is
+ * what evaluating its (replayed) checkpoint gives, field for field. (A run's seed is its config's
+ * seed: the record schema refuses anything else.)
+ */
+async function checkDisplayed(
+  store: Store,
+  b: ReadBundle,
+  signal?: AbortSignal,
+): Promise<Mismatch | null> {
+  const byId = new Map(b.checkpoints.map((c) => [c.node.id, c]));
+  const same = (x: unknown, y: unknown): boolean => canonicalJson(x) === canonicalJson(y);
+  for (const r of b.manifest.runs) {
+    const root = byId.get(r.root);
+    if (root !== undefined && !same(r.config, root.manifest.config)) {
+      return {
+        step: 0,
+        checkpoint: r.root,
+        detail: `run '${r.id}' displays a config that is not its root checkpoint's`,
+      };
+    }
+  }
+  for (const br of b.manifest.branches) {
+    const tip = byId.get(br.tip);
+    if (tip !== undefined && br.tip !== br.base && !same(br.config, tip.manifest.config)) {
+      return {
+        step: tip.node.step,
+        checkpoint: br.tip,
+        detail: `branch '${br.name}' displays a config (lr ${br.config.optimizer.lr}) that is not the one its checkpoints were trained with (lr ${tip.manifest.config.optimizer.lr})`,
+      };
+    }
+  }
+  for (const c of b.checkpoints) {
+    const { node } = c;
+    if (node.loss !== undefined && node.trace !== undefined && b.objects.has(node.trace)) {
+      const seg = parseTrace(b.objects.get(node.trace)!);
+      const rec = seg.steps.find((st) => st.step === node.step);
+      if (rec !== undefined && !Object.is(rec.loss, node.loss)) {
+        return {
+          step: node.step,
+          checkpoint: node.id,
+          detail: `checkpoint at step ${node.step} displays loss ${node.loss}; the replayed trace has ${rec.loss}`,
+        };
+      }
+    }
+    if (node.eval === undefined) {
+      continue;
+    }
+    signal?.throwIfAborted();
+    const splits = (['train', 'validation', 'test'] as const).filter(
+      (k) => node.eval![k] !== undefined,
+    );
+    if (splits.length === 0) {
+      continue;
+    }
+    const trainer = await Trainer.restore(await store.readState(node.id));
+    let got;
+    try {
+      got = trainer.evaluate([...splits]);
+    } finally {
+      trainer.dispose();
+    }
+    for (const k of splits) {
+      if (!same(pick(node.eval[k]!), pick(got[k]!))) {
+        return {
+          step: node.step,
+          checkpoint: node.id,
+          detail: `checkpoint at step ${node.step} displays ${k} precision ${node.eval[k]!.precision} (${node.eval[k]!.correct}/${node.eval[k]!.examples}); evaluating it gives ${got[k]!.precision} (${got[k]!.correct}/${got[k]!.examples})`,
+        };
+      }
+    }
+  }
+  return null;
+}
+
+function pick(e: { precision: number; correct: number; examples: number }) {
+  return { precision: e.precision, correct: e.correct, examples: e.examples };
 }
 
 /**

@@ -18,6 +18,7 @@ export type {
   BackendName,
   OptimizerConfig,
   ModelConfig,
+  AugmentConfig,
   TrainingConfig,
   BackendFingerprint,
   NamedTensor,

@@ -54,8 +54,15 @@ export async function graphView(store: Store, onlyBranch?: string): Promise<RunV
   const g = await store.listGraph();
   const nodes = new Map(g.nodes.map((n) => [n.id, n]));
   const lineage = (tip: string): CheckpointNode[] => {
+    // cycle-safe: a damaged store's parents may loop (fsck reports it)
     const out: CheckpointNode[] = [];
-    for (let n = nodes.get(tip); n; n = n.parent ? nodes.get(n.parent) : undefined) {
+    const seen = new Set<string>();
+    for (
+      let n = nodes.get(tip);
+      n && !seen.has(n.id);
+      n = n.parent ? nodes.get(n.parent) : undefined
+    ) {
+      seen.add(n.id);
       out.push(n);
     }
     return out;

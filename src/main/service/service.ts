@@ -10,9 +10,11 @@
  *   service's thread — a process per job (Node child process, or Electron utility process when
  *   the shell passes its factory) — at most `maxParallel` at once (default: one per core).
  *   The call returns the job's info at once; progress arrives as events.
- * - Cheap reads (graph, checkpoint, histograms, trace, compare) run here, on the store.
+ * - Cheap reads (graph, checkpoint, histograms, predictions, trace, compare) run here, on the store.
  * - Modules that load the engine (compare, trace, and in job processes verify, study, export,
  *   import) are imported on first use, so the host process starts light.
+ * - While anyone listens for `graphChanged`, the store is polled (../store/watch.ts) and the
+ *   event fires when its run graph changed on disk, whoever changed it (a CLI run included).
  * - close() stops every job (training writes a checkpoint at its current step) and waits for
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
@@ -21,6 +23,7 @@ import { availableParallelism } from 'node:os';
 import {
   ServiceError,
   type BranchInfo,
+  type Disposer,
   type CheckpointInfo,
   type JobInfo,
   type LockstepClient,
@@ -35,6 +38,7 @@ import type { TrainingConfig } from '../engine/types';
 import type { CheckpointNode } from '../store/api';
 import { checkBranchName } from '../store/layout';
 import { Store } from '../store/store';
+import { watchStore } from '../store/watch';
 import { histograms } from './histogram';
 import { describeCheckpoint, graphView } from './inspect';
 import { Emitter } from '../../shared/emitter';
@@ -93,7 +97,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       const config = trainingConfig(req, seed);
       return jobs.submit(
         'train',
-        `train ${defaultBranchName(config)}`,
+        `train ${req.branch ?? defaultBranchName(config)}`,
         {
           kind: 'train',
           storeDir: store.dir,
@@ -137,6 +141,9 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     async listJobs() {
       return jobs.list();
     },
+    async jobHistory({ job }) {
+      return jobs.history(job);
+    },
 
     async listGraph() {
       return (await graphView(store)).map((run): RunInfo => ({
@@ -169,6 +176,11 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     async histograms({ ref, bins }) {
       const state = await store.readState(await store.resolveRef(ref));
       return histograms(state, bins);
+    },
+
+    async predictions({ ref, limit }) {
+      const { predictions } = await import('./predictions');
+      return predictions(store, ref, limit);
     },
 
     async trace({ ref, from, to, withIndices }) {
@@ -209,6 +221,16 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
           ...(train.seed !== undefined ? { seed: train.seed } : {}),
         },
       );
+    },
+
+    async listStudies() {
+      const { listStudySummaries } = await import('./study-list');
+      return listStudySummaries(store);
+    },
+
+    async openStudy({ id }) {
+      const { openStudy } = await import('./study-list');
+      return openStudy(store, id);
     },
 
     async exportBundle({ ref, path }) {
@@ -255,12 +277,38 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     },
   };
 
+  // The store is polled for graph changes only while someone listens for them.
+  let graphListeners = 0;
+  let stopWatching: Disposer | null = null;
+  const onGraphChanged = (listener: (payload: ServiceEvents['graphChanged']) => void): Disposer => {
+    const off = events.on('graphChanged', listener);
+    if (graphListeners++ === 0 && !lifetime.signal.aborted) {
+      stopWatching = watchStore(store.dir, () => events.emit('graphChanged', {}));
+    }
+    let done = false;
+    return () => {
+      off();
+      if (!done) {
+        done = true;
+        if (--graphListeners === 0) {
+          stopWatching?.();
+          stopWatching = null;
+        }
+      }
+    };
+  };
+
   let closed: Promise<void> | null = null;
   return {
     ...service,
-    on: (event, listener) => events.on(event, listener),
+    on: (event, listener) =>
+      event === 'graphChanged'
+        ? onGraphChanged(listener as (payload: ServiceEvents['graphChanged']) => void)
+        : events.on(event, listener),
     close() {
       closed ??= (async () => {
+        stopWatching?.();
+        stopWatching = null;
         lifetime.abort();
         await jobs.close();
       })();

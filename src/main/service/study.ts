@@ -138,6 +138,43 @@ export async function runStudy(
     }
   }
 
+  return storeStudyReport(
+    store,
+    await buildStudyReport(
+      store,
+      { id, runs: K, baseSeed: base, config, steps: t.steps, results, executor: 'inprocess' },
+      opts.signal,
+    ),
+  );
+}
+
+/** What a study report is computed from (a local study, or a collected job directory). */
+export interface StudyInput {
+  id: string;
+  runs: number;
+  baseSeed: number;
+  config: TrainingConfig;
+  steps: number;
+  /** the runs that have a result (a collected study may miss some) */
+  results: Result[];
+  executor: NonNullable<StudyReport['executor']>;
+  createdAt?: string;
+  jobDir?: string;
+  missing?: StudyReport['missing'];
+  verification?: StudyReport['verification'];
+}
+
+/**
+ * The study report of the given results: group stats, the same-seed share, and the first pair
+ * of same-seed runs whose final checkpoints differ (named by task when collected, with the first
+ * differing step from compareRefs).
+ */
+export async function buildStudyReport(
+  store: Store,
+  input: StudyInput,
+  signal?: AbortSignal,
+): Promise<StudyReport> {
+  const { results } = input;
   const same = results.filter((r) => r.group === 'same');
   const diff = results.filter((r) => r.group === 'different');
   const sameSeed = stats(same);
@@ -145,36 +182,49 @@ export async function runStudy(
   let determinismBug: StudyReport['determinismBug'] = null;
   const odd = same.find((r) => r.checkpoint !== same[0].checkpoint);
   if (odd) {
-    const c = await compareRefs(store, same[0].checkpoint, odd.checkpoint, {
-      signal: opts.signal,
-    });
+    const c = await compareRefs(store, same[0].checkpoint, odd.checkpoint, { signal });
+    const name = (r: Result): string =>
+      r.task !== undefined ? `task ${r.task} (${r.branch})` : r.branch;
     determinismBug = {
       firstDifferingStep: c.firstDivergentStep,
-      detail: `determinism bug: same-seed runs ${same[0].branch} and ${odd.branch} differ${
+      detail: `determinism bug: same-seed runs ${name(same[0])} and ${name(odd)} differ${
         c.firstDivergentStep !== null ? ` from step ${c.firstDivergentStep}` : ''
       }${c.tensor ? ` (first tensor ${c.tensor})` : ''}`,
     };
   }
-  const report: StudyReport = {
-    id,
-    runs: K,
+  return {
+    id: input.id,
+    runs: input.runs,
     sameSeed,
     differentSeeds,
     sameSeedShare: share(sameSeed.finalLoss.std, differentSeeds.finalLoss.std),
     determinismBug,
-    createdAt: new Date().toISOString(),
-    baseSeed: base,
-    config,
-    steps: t.steps,
+    createdAt: input.createdAt ?? new Date().toISOString(),
+    baseSeed: input.baseSeed,
+    config: input.config,
+    steps: input.steps,
     sameSeedPrecisionShare: share(sameSeed.testPrecision.std, differentSeeds.testPrecision.std),
     results,
+    executor: input.executor,
+    ...(input.jobDir !== undefined ? { jobDir: input.jobDir } : {}),
+    ...(input.missing !== undefined ? { missing: input.missing } : {}),
+    ...(input.verification !== undefined ? { verification: input.verification } : {}),
   };
-  const object = await store.putObject(new TextEncoder().encode(canonicalJson(report)));
-  await store.setKeep(`${STUDY_KEEP_PREFIX}${id}`, [
+}
+
+/**
+ * Stores the report as an object kept by `study/<id>` with every run's final checkpoint (so gc
+ * keeps them); replaces an earlier report of the same study (a re-collect). Returns the report
+ * with its object id.
+ */
+export async function storeStudyReport(store: Store, report: StudyReport): Promise<StudyReport> {
+  const { object: _old, ...plain } = report;
+  const object = await store.putObject(new TextEncoder().encode(canonicalJson(plain)));
+  await store.setKeep(`${STUDY_KEEP_PREFIX}${report.id}`, [
     object,
-    ...new Set(results.map((r) => r.checkpoint)),
+    ...new Set((report.results ?? []).map((r) => r.checkpoint)),
   ]);
-  return { ...report, object };
+  return { ...plain, object };
 }
 
 /** Every stored study, oldest first. */

@@ -11,14 +11,17 @@
  *   operation and path; if the hook throws (e.g. an Error with code 'ENOSPC'), the operation
  *   fails exactly as if the OS had failed it. Tests use this to simulate a full disk or a
  *   read-only store at any write position.
+ * - Reads (`readIfExists`, `hashFile`) never follow a symbolic link and never read a file
+ *   larger than they can hold: a store holds no links, and an oversized file is damage.
  * - Errors of the OS (EACCES, EROFS, EPERM, ENOSPC, EDQUOT, …) become a {@link StoreWriteError}
  *   whose message names the path: "store is read-only: …", "disk full while writing …".
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { StoreWriteError } from './api';
+import { StoreCorruptError, StoreWriteError } from './api';
 
 /** Disk-changing operations the fault hook sees. */
 export type FsOp =
@@ -85,16 +88,84 @@ export function toWriteError(e: unknown, file: string): unknown {
   return new StoreWriteError(`cannot write ${file}: ${msg}`);
 }
 
-/** Reads a file as a plain Uint8Array, or returns null when it does not exist. */
-export async function readIfExists(file: string): Promise<Uint8Array | null> {
+/** Largest file the store reads into memory (Node's readFile limit: 2 GiB − 1). */
+export const MAX_READ_BYTES = 2 ** 31 - 1;
+
+const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
+
+/**
+ * Reads a file as a plain Uint8Array, or returns null when it does not exist. Never follows a
+ * symbolic link as the last part of the path and never reads more than `maxBytes`: a link, a
+ * folder or a larger file is a StoreCorruptError naming the file (a store holds none of them).
+ */
+export async function readIfExists(
+  file: string,
+  maxBytes = MAX_READ_BYTES,
+): Promise<Uint8Array | null> {
+  let fh: FileHandle;
   try {
-    const b = await fsp.readFile(file);
-    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW);
   } catch (e) {
-    if (errCode(e) === 'ENOENT' || errCode(e) === 'ENOTDIR') {
+    const code = errCode(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
       return null;
     }
+    if (code === 'ELOOP' || code === 'EMLINK') {
+      throw new StoreCorruptError(file, `${file} is a symbolic link; a store holds no links`);
+    }
     throw e;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) {
+      throw new StoreCorruptError(file, `${file} is not a regular file`);
+    }
+    if (st.size > maxBytes) {
+      throw new StoreCorruptError(
+        file,
+        `${file} is oversized: ${st.size} bytes, more than the ${maxBytes} the store reads`,
+      );
+    }
+    const b = await fh.readFile();
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * SHA-256 of a file, streamed (any size), without following a final symbolic link; null when it
+ * does not exist.
+ */
+export async function hashFile(file: string): Promise<{ hash: string; size: number } | null> {
+  let fh: FileHandle;
+  try {
+    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW);
+  } catch (e) {
+    const code = errCode(e);
+    if (code === 'ENOENT' || code === 'ENOTDIR') {
+      return null;
+    }
+    if (code === 'ELOOP' || code === 'EMLINK') {
+      throw new StoreCorruptError(file, `${file} is a symbolic link; a store holds no links`);
+    }
+    throw e;
+  }
+  try {
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) {
+        break;
+      }
+      h.update(buf.subarray(0, bytesRead));
+      size += bytesRead;
+    }
+    return { hash: h.digest('hex'), size };
+  } finally {
+    await fh.close();
   }
 }
 

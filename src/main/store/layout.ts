@@ -12,90 +12,64 @@
  * ```
  * Temp files (`.tmp-<pid>-<random>`) live next to their final name until renamed.
  *
- * Branch and keep names follow git's ref rules, plus: no `@` (it separates `branch@N`), at most
- * 100 characters, and no Windows device names, so a name is a valid path on every platform.
+ * Branch and keep names, run ids and object ids follow ../../shared/names.ts (one grammar for the
+ * store, bundles, the service, the CLI and the form): git's ref rules plus portable file names.
  */
 import path from 'node:path';
+import {
+  branchNameProblem as newBranchNameProblem,
+  isObjectId,
+  runIdProblem,
+  storedBranchNameProblem,
+} from '../../shared/names';
 import { RefError } from './api';
 
 export const STORE_FORMAT = 'lockstep/store@1';
 export const MARKER = 'lockstep-store.json';
 
-const HEX64 = /^[0-9a-f]{64}$/;
-const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
-const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])(\..*)?$/i;
-
-export const MAX_NAME = 100;
-
-export function isObjectId(s: unknown): s is string {
-  return typeof s === 'string' && HEX64.test(s);
-}
+export { MAX_NAME, isObjectId } from '../../shared/names';
 
 /** Throws RefError unless `id` is a full lowercase 64-hex id. */
 export function checkObjectId(id: unknown, what = 'object id'): string {
   if (!isObjectId(id)) {
-    throw new RefError(`bad ${what} '${String(id)}': expected 64 lowercase hex digits`);
+    throw new RefError(
+      `bad ${what} '${String(id).slice(0, 80)}': expected 64 lowercase hex digits`,
+    );
   }
   return id;
 }
 
-/** Why `name` is not a valid branch (or keep) name, or null when it is valid. */
+/**
+ * Why `name` is not a branch (or keep) name a store may hold, or null (the looser grammar of
+ * stores written before the portable-name rules: such names are read, never created).
+ */
 export function branchNameProblem(name: string): string | null {
-  if (typeof name !== 'string' || name.length === 0) {
-    return 'it is empty';
-  }
-  if (name.length > MAX_NAME) {
-    return `it is longer than ${MAX_NAME} characters`;
-  }
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0020\u007f]/.test(name)) {
-    return 'it contains whitespace or a control character';
-  }
-  const bad = /[~^:?*[\\@]/.exec(name);
-  if (bad) {
-    return `it contains '${bad[0]}'`;
-  }
-  if (name.startsWith('-')) {
-    return "it starts with '-'";
-  }
-  if (name.includes('..')) {
-    return "it contains '..'";
-  }
-  if (name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
-    return "it has an empty '/'-separated part";
-  }
-  if (name.endsWith('.')) {
-    return "it ends with '.'";
-  }
-  for (const part of name.split('/')) {
-    if (part.startsWith('.')) {
-      return `its part '${part}' starts with '.'`;
-    }
-    if (part.endsWith('.lock')) {
-      return `its part '${part}' ends with '.lock'`;
-    }
-    if (WINDOWS_DEVICE.test(part)) {
-      return `its part '${part}' is a reserved device name on Windows`;
-    }
-  }
-  return null;
+  return storedBranchNameProblem(name);
 }
 
-/** Throws a RefError with a clear message unless `name` is a valid branch name. */
+/** Throws a RefError unless `name` is a branch name a store may hold (reading). */
 export function checkBranchName(name: string, what = 'branch name'): string {
-  const problem = branchNameProblem(name);
+  const problem = storedBranchNameProblem(name);
   if (problem !== null) {
-    throw new RefError(`invalid ${what} '${name}': ${problem}`);
+    throw new RefError(`invalid ${what} '${String(name).slice(0, 120)}': ${problem}`);
+  }
+  return name;
+}
+
+/** Throws a RefError unless `name` may be given to a new branch or keep ref (../../shared/names.ts). */
+export function checkNewBranchName(name: string, what = 'branch name'): string {
+  const problem = newBranchNameProblem(name);
+  if (problem !== null) {
+    throw new RefError(`invalid ${what} '${String(name).slice(0, 120)}': ${problem}`);
   }
   return name;
 }
 
 /** Throws a RefError unless `id` is a valid run id ([A-Za-z0-9][A-Za-z0-9._-]*, ≤ 100). */
 export function checkRunId(id: string): string {
-  if (typeof id !== 'string' || !RUN_ID.test(id) || WINDOWS_DEVICE.test(id)) {
-    throw new RefError(
-      `invalid run id '${String(id)}': use letters, digits, '.', '_' and '-' (at most 100, not starting with '.', '_' or '-')`,
-    );
+  const problem = runIdProblem(id);
+  if (problem !== null) {
+    throw new RefError(`invalid run id '${String(id).slice(0, 120)}': ${problem}`);
   }
   return id;
 }

@@ -19,6 +19,13 @@
  * objects, so a crash mid-gc never leaves a node pointing at a missing object. It refuses to run
  * (StoreCorruptError) when a record is damaged or a reachable object is missing, since then it
  * cannot know what is reachable.
+ *
+ * Hostile or damaged stores: objects are hashed as streams (any size; one over the 2 GiB the
+ * store reads is reported oversized), every object is checked to be of the kind its reference
+ * needs (manifest, tensor blob, trace; ./kinds.ts), parents that are the node itself, at the same
+ * or a later step, or that form a cycle are reported, and so is every symbolic link inside the
+ * store (never followed; gc refuses while one is there). A folder named like a temp file is
+ * listed, and gc leaves it alone.
  */
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -30,7 +37,16 @@ import {
   type FsckReport,
   type GcReport,
 } from './api';
-import { isTempName, listDir, pidAlive, readIfExists, tempOwnerPid } from './fsutil';
+import {
+  MAX_READ_BYTES,
+  hashFile,
+  isTempName,
+  listDir,
+  pidAlive,
+  readIfExists,
+  tempOwnerPid,
+} from './fsutil';
+import { objectKindProblem } from './kinds';
 import { isObjectId } from './layout';
 import type { Store } from './store';
 
@@ -63,6 +79,7 @@ async function scanObjects(store: Store): Promise<{
   temps: FileEntry[];
   strays: string[];
 }> {
+  // (symbolic links are strays here; fsck names them as links, see scanLinks)
   const root = store.layout.objects;
   const objects = new Map<string, FileEntry>();
   const temps: FileEntry[] = [];
@@ -70,7 +87,7 @@ async function scanObjects(store: Store): Promise<{
   for (const d of await listDir(root)) {
     const dir = path.join(root, d.name);
     if (!d.isDirectory() || !/^[0-9a-f]{2}$/.test(d.name)) {
-      if (isTempName(d.name)) {
+      if (isTempName(d.name) && d.isFile()) {
         temps.push(await entry(dir));
       } else {
         strays.push(dir);
@@ -80,7 +97,7 @@ async function scanObjects(store: Store): Promise<{
     for (const f of await listDir(dir)) {
       const file = path.join(dir, f.name);
       const id = d.name + f.name;
-      if (isTempName(f.name)) {
+      if (isTempName(f.name) && f.isFile()) {
         temps.push(await entry(file));
       } else if (f.isFile() && isObjectId(id)) {
         objects.set(id, await entry(file));
@@ -93,24 +110,111 @@ async function scanObjects(store: Store): Promise<{
 }
 
 async function entry(file: string): Promise<FileEntry> {
-  const st = await fsp.stat(file);
+  const st = await fsp.lstat(file);
   return { file, size: st.size, mtimeMs: st.mtimeMs };
 }
 
-/** Temp files outside objects/ (store root, nodes, runs, refs), recursively. */
-async function scanOtherTemps(store: Store): Promise<FileEntry[]> {
-  const out: FileEntry[] = [];
+/**
+ * Temp files outside objects/ (store root, nodes, runs, refs), recursively; `dirs` are folders
+ * named like temp files (nothing writes those: gc leaves them, fsck names them).
+ */
+async function scanOtherTemps(store: Store): Promise<FileEntry[] & { dirs?: string[] }> {
+  const out: FileEntry[] & { dirs?: string[] } = [];
+  out.dirs = [];
   const walk = async (dir: string): Promise<void> => {
     for (const e of await listDir(dir)) {
       const file = path.join(dir, e.name);
-      if (isTempName(e.name) || e.name === 'lock.break') {
+      if ((isTempName(e.name) || e.name === 'lock.break') && e.isFile()) {
         out.push(await entry(file));
+      } else if (isTempName(e.name) && e.isDirectory()) {
+        out.dirs!.push(file);
       } else if (e.isDirectory() && file !== store.layout.objects) {
         await walk(file);
       }
     }
   };
   await walk(store.dir);
+  return out;
+}
+
+/** Every symbolic link inside the store (never followed). */
+async function scanLinks(store: Store): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await listDir(dir)) {
+      const file = path.join(dir, e.name);
+      if (e.isSymbolicLink()) {
+        out.push(file);
+      } else if (e.isDirectory()) {
+        await walk(file);
+      }
+    }
+  };
+  if ((await fsp.lstat(store.dir).catch(() => null))?.isDirectory()) {
+    await walk(store.dir);
+  }
+  return out.sort();
+}
+
+/** What kind of thing a path inside the store is, for fsck's problem kinds. */
+function kindOfPath(rel: string): FsckProblem['kind'] {
+  if (rel.startsWith('refs/')) {
+    return 'ref';
+  }
+  if (rel.startsWith('runs/')) {
+    return 'run';
+  }
+  if (rel.startsWith('nodes/')) {
+    return 'node';
+  }
+  return 'object';
+}
+
+/**
+ * Parent problems of the graph: self-parents, parents at the same or a later step, and cycles
+ * (each cycle reported once, naming its checkpoints). Iterative, O(nodes).
+ */
+export function graphProblems(
+  nodes: Map<string, CheckpointNode>,
+): { id: string; message: string }[] {
+  const out: { id: string; message: string }[] = [];
+  for (const [id, n] of nodes) {
+    if (n.parent === id) {
+      out.push({ id, message: `checkpoint ${id} (step ${n.step}) is its own parent` });
+      continue;
+    }
+    const p = n.parent === null ? undefined : nodes.get(n.parent);
+    if (p !== undefined && p.step >= n.step) {
+      out.push({
+        id,
+        message: `checkpoint ${id} (step ${n.step}) has its parent ${p.id} at step ${p.step}, not before it`,
+      });
+    }
+  }
+  const state = new Map<string, 1 | 2>(); // 1: on the current walk, 2: done
+  for (const start of nodes.keys()) {
+    if (state.has(start)) {
+      continue;
+    }
+    const walk: string[] = [];
+    let cur: string | undefined = start;
+    while (cur !== undefined && !state.has(cur)) {
+      state.set(cur, 1);
+      walk.push(cur);
+      const parent: string | null | undefined = nodes.get(cur)?.parent;
+      cur = parent === null || parent === undefined || !nodes.has(parent) ? undefined : parent;
+    }
+    if (cur !== undefined && state.get(cur) === 1 && nodes.get(cur)!.parent !== cur) {
+      const cycle = walk.slice(walk.indexOf(cur));
+      out.push({
+        id: cur,
+        message: `checkpoints ${cycle.map((c) => c.slice(0, 12)).join(' → ')} → ${cur.slice(0, 12)} form a cycle of parents`,
+      });
+    }
+    for (const w of walk) {
+      state.set(w, 2);
+    }
+  }
   return out;
 }
 
@@ -140,9 +244,19 @@ async function check(store: Store): Promise<FsckReport> {
   const scan = await scanObjects(store);
   const good = new Set<string>();
   const corrupt = new Set<string>();
+  const links = await scanLinks(store);
+  const linked = new Set(links);
   for (const [id, e] of scan.objects) {
-    const bytes = await readIfExists(e.file);
-    const actual = bytes === null ? null : sha256Hex(bytes);
+    if (e.size > MAX_READ_BYTES) {
+      corrupt.add(id);
+      add(
+        'object',
+        id,
+        `object ${id} is oversized: ${e.size} bytes, more than the ${MAX_READ_BYTES} the store reads (damaged or not a Lockstep object)`,
+      );
+      continue;
+    }
+    const actual = (await hashFile(e.file))?.hash ?? null;
     if (actual === id) {
       good.add(id);
     } else if (actual !== null) {
@@ -151,7 +265,16 @@ async function check(store: Store): Promise<FsckReport> {
     }
   }
   for (const s of scan.strays) {
-    add('object', L.rel(s), `unexpected file ${L.rel(s)} in objects/`);
+    if (!linked.has(s)) {
+      add('object', L.rel(s), `unexpected file ${L.rel(s)} in objects/`);
+    }
+  }
+  for (const link of links) {
+    add(
+      kindOfPath(L.rel(link)),
+      L.rel(link),
+      `${L.rel(link)} is a symbolic link: Lockstep does not follow links inside a store; replace it with the real folder or file`,
+    );
   }
   const state = (id: string): string => (corrupt.has(id) ? 'corrupt' : 'missing');
 
@@ -173,7 +296,12 @@ async function check(store: Store): Promise<FsckReport> {
       );
     } else {
       try {
-        const manifest = parseManifest((await readIfExists(L.object(id)))!);
+        const mBytes = (await readIfExists(L.object(id)))!;
+        const kind = objectKindProblem('manifest', mBytes);
+        if (kind !== null) {
+          throw new Error(kind);
+        }
+        const manifest = parseManifest(mBytes);
         if (manifest.step !== node.step) {
           add(
             'node',
@@ -205,7 +333,19 @@ async function check(store: Store): Promise<FsckReport> {
     }
     if (node.trace !== undefined && !good.has(node.trace)) {
       add('object', node.trace, `trace ${node.trace} of checkpoint ${id} is ${state(node.trace)}`);
+    } else if (node.trace !== undefined) {
+      const kind = objectKindProblem('trace', (await readIfExists(L.object(node.trace)))!);
+      if (kind !== null) {
+        add(
+          'object',
+          node.trace,
+          `trace ${node.trace} of checkpoint ${id} is not a trace: ${kind}`,
+        );
+      }
     }
+  }
+  for (const g of graphProblems(nodes)) {
+    add('node', g.id, g.message);
   }
   const isCheckpoint = (id: string | null): boolean => id !== null && nodes.has(id) && good.has(id);
 
@@ -267,6 +407,14 @@ async function check(store: Store): Promise<FsckReport> {
     }
   }
 
+  for (const d of (await scanOtherTemps(store)).dirs ?? []) {
+    add(
+      'temp',
+      L.rel(d),
+      `folder ${L.rel(d)} is named like a temp file; nothing of Lockstep's is in it and gc leaves it alone: remove it by hand`,
+    );
+  }
+
   const ok = problems.every((p) => p.kind === 'temp' || p.kind === 'lock');
   return {
     ok,
@@ -294,6 +442,10 @@ export async function gc(store: Store, opts: GcOptions = {}): Promise<GcReport> 
       }
     };
 
+    const links = await scanLinks(store);
+    if (links.length > 0) {
+      throw refuse(L.rel(links[0]), `${L.rel(links[0])} is a symbolic link inside the store`);
+    }
     const runs = await strict(() => store.listRuns());
     const branches = await strict(() => store.listBranches());
     const keeps = await strict(() => store.listKeeps());
@@ -345,6 +497,10 @@ export async function gc(store: Store, opts: GcOptions = {}): Promise<GcReport> 
           id,
           `manifest of reachable checkpoint ${id} is ${bytes === null ? 'missing' : 'corrupt'}`,
         );
+      }
+      const kind = objectKindProblem('manifest', bytes);
+      if (kind !== null) {
+        throw refuse(id, `manifest of reachable checkpoint ${id} is not a manifest: ${kind}`);
       }
       keepObjects.add(parseManifest(bytes).tensors.blob);
       if (n.node.parent !== null) {

@@ -2,29 +2,50 @@
  * Encoding and checked decoding of the store's mutable records (node, run, branch, keep).
  *
  * Records are canonical JSON plus a newline, so equal records are equal bytes and diffs are
- * stable. Decoding checks every field the store relies on and throws a StoreCorruptError that
- * names the record's file (relative to the store) when anything is off: a damaged record is
- * refused, never guessed at.
+ * stable. Decoding checks every record against the shared schemas of src/shared/
+ * record-schemas.ts (the same ones a bundle's manifest is checked with) after a shape check
+ * (size, depth, finite numbers) and throws a StoreCorruptError that names the record's file
+ * (relative to the store) when anything is off: a damaged record is refused, never guessed at.
+ * `checkRecord` is the same check for a record about to be written, as a RefError: the store
+ * never writes a record it could not read back.
  */
+import type { z } from 'zod';
 import { canonicalJson } from '../engine/canonical-json';
-import type { BranchRecord, BranchStatus, CheckpointNode, RunRecord } from './api';
-import { StoreCorruptError } from './api';
+import {
+  branchSchema,
+  jsonShapeProblem,
+  nodeSchema,
+  recordIssues,
+  runSchema,
+} from '../../shared/record-schemas';
+import type { BranchRecord, CheckpointNode, RunRecord } from './api';
+import { RefError, StoreCorruptError } from './api';
 import { isObjectId } from './layout';
 
-const STATUSES: readonly BranchStatus[] = ['running', 'done', 'stopped', 'diverged', 'failed'];
+/** Largest record file read (a node, run or branch record is a few kB). */
+export const MAX_RECORD_BYTES = 1 << 20;
 
-/** Canonical JSON + '\n'; a non-finite number is a caller bug and says where it is. */
+/** Canonical JSON + '\n'; a value that cannot be stored is a RefError saying where it is. */
 export function encodeRecord(what: string, rec: object): Uint8Array {
+  const problem = jsonShapeProblem(rec);
+  if (problem !== null) {
+    throw new RefError(`cannot store ${what}: ${problem}`);
+  }
   let text: string;
   try {
     text = canonicalJson(rec);
   } catch (e) {
-    throw new TypeError(`cannot store ${what}: ${(e as Error).message}`);
+    throw new RefError(
+      `cannot store ${what}: ${(e as Error).message.replace(/^canonicalJson: /, '')}`,
+    );
   }
   return new TextEncoder().encode(text + '\n');
 }
 
 function parseJson(bytes: Uint8Array, name: string): Record<string, unknown> {
+  if (bytes.length > MAX_RECORD_BYTES) {
+    fail(name, `it is larger than ${MAX_RECORD_BYTES} bytes`);
+  }
   let v: unknown;
   try {
     v = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -34,6 +55,10 @@ function parseJson(bytes: Uint8Array, name: string): Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw new StoreCorruptError(name, `record ${name} is damaged: not a JSON object`);
   }
+  const problem = jsonShapeProblem(v);
+  if (problem !== null) {
+    fail(name, problem);
+  }
   return v as Record<string, unknown>;
 }
 
@@ -41,85 +66,58 @@ function fail(name: string, why: string): never {
   throw new StoreCorruptError(name, `record ${name} is damaged: ${why}`);
 }
 
-const isStr = (v: unknown): v is string => typeof v === 'string';
-const isObj = (v: unknown): boolean => v !== null && typeof v === 'object' && !Array.isArray(v);
+function checked<T>(schema: z.ZodType, r: unknown, name: string): T {
+  const res = schema.safeParse(r);
+  if (!res.success) {
+    fail(name, recordIssues(res.error));
+  }
+  return r as T;
+}
+
+/** Throws a RefError unless `rec` passes `schema` (a record about to be written). */
+export function checkRecord<T>(schema: z.ZodType, what: string, rec: T): T {
+  const problem = jsonShapeProblem(rec);
+  if (problem !== null) {
+    throw new RefError(`cannot store ${what}: ${problem}`);
+  }
+  const res = schema.safeParse(rec);
+  if (!res.success) {
+    throw new RefError(`cannot store ${what}: ${recordIssues(res.error)}`);
+  }
+  return rec;
+}
 
 export function decodeNode(bytes: Uint8Array, name: string, id: string): CheckpointNode {
   const r = parseJson(bytes, name);
   if (r.id !== id) {
-    fail(name, `its id ${String(r.id)} does not match its file name`);
+    fail(name, `its id ${String(r.id).slice(0, 80)} does not match its file name`);
   }
-  if (r.parent !== null && !isObjectId(r.parent)) {
-    fail(name, 'parent is not a checkpoint id or null');
-  }
-  if (!Number.isInteger(r.step) || (r.step as number) < 0) {
-    fail(name, 'step is not a non-negative integer');
-  }
-  if (r.trace !== undefined && !isObjectId(r.trace)) {
-    fail(name, 'trace is not an object id');
-  }
-  if (r.loss !== undefined && typeof r.loss !== 'number') {
-    fail(name, 'loss is not a number');
-  }
-  if (r.eval !== undefined && !isObj(r.eval)) {
-    fail(name, 'eval is not an object');
-  }
-  if (r.verified !== undefined && !isStr(r.verified)) {
-    fail(name, 'verified is not a string');
-  }
-  if (!isStr(r.createdAt)) {
-    fail(name, 'createdAt is missing');
-  }
-  return r as unknown as CheckpointNode;
+  return checked<CheckpointNode>(nodeSchema, r, name);
 }
 
 export function decodeRun(bytes: Uint8Array, name: string, id: string): RunRecord {
   const r = parseJson(bytes, name);
   if (r.id !== id) {
-    fail(name, `its id ${String(r.id)} does not match its file name`);
+    fail(name, `its id ${String(r.id).slice(0, 80)} does not match its file name`);
   }
-  if (!isObjectId(r.root)) {
-    fail(name, 'root is not a checkpoint id');
-  }
-  if (
-    typeof r.seed !== 'number' ||
-    !isStr(r.seedSource) ||
-    !isObj(r.config) ||
-    !isStr(r.createdAt)
-  ) {
-    fail(name, 'seed, seedSource, config or createdAt is missing');
-  }
-  return r as unknown as RunRecord;
+  return checked<RunRecord>(runSchema, r, name);
 }
+
+const storedBranch = branchSchema(false);
 
 export function decodeBranch(bytes: Uint8Array, name: string, branch: string): BranchRecord {
   const r = parseJson(bytes, name);
   if (r.name !== branch) {
-    fail(name, `its name ${String(r.name)} does not match its file name`);
+    fail(name, `its name ${String(r.name).slice(0, 120)} does not match its file name`);
   }
-  if (!isStr(r.run)) {
-    fail(name, 'run is missing');
-  }
-  if (!isObjectId(r.tip)) {
-    fail(name, 'tip is not a checkpoint id');
-  }
-  if (r.base !== null && !isObjectId(r.base)) {
-    fail(name, 'base is not a checkpoint id or null');
-  }
-  if (!STATUSES.includes(r.status as BranchStatus)) {
-    fail(name, `status ${String(r.status)} is unknown`);
-  }
-  if (!isObj(r.config) || !isStr(r.createdAt) || !isStr(r.updatedAt)) {
-    fail(name, 'config, createdAt or updatedAt is missing');
-  }
-  if (r.note !== undefined && !isStr(r.note)) {
-    fail(name, 'note is not a string');
-  }
-  return r as unknown as BranchRecord;
+  return checked<BranchRecord>(storedBranch, r, name);
 }
 
 /** A keep file: ids one per line; blank lines and lines starting with '#' are ignored. */
 export function decodeKeep(bytes: Uint8Array, name: string): string[] {
+  if (bytes.length > 64 * MAX_RECORD_BYTES) {
+    fail(name, `it is larger than ${64 * MAX_RECORD_BYTES} bytes`);
+  }
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);

@@ -39,7 +39,8 @@ import { exists, Io, isTempName, listDir, readIfExists, type FaultHook } from '.
 import { checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
 import { WriterLock } from './lock';
 import { fsck, gc, storeInfo, type GcOptions, type StoreInfo } from './maintenance';
-import { decodeNode, decodeRun, encodeRecord } from './records';
+import { nodeSchema, runSchema } from '../../shared/record-schemas';
+import { MAX_RECORD_BYTES, checkRecord, decodeNode, decodeRun, encodeRecord } from './records';
 import { resolveRef } from './refs';
 
 export interface StoreOptions {
@@ -167,6 +168,10 @@ export class Store {
     if (node.step !== enc.manifest.step || enc.manifest.tensors.blob !== enc.blobId) {
       throw new Error(`putCheckpoint: node step ${node.step} or blob does not match the state`);
     }
+    // everything is checked before the first write: a record the store could not read back
+    // (a step past MAX_STEP, a non-finite loss) is refused with nothing written
+    const draft: CheckpointNode = { ...node, id, createdAt: new Date().toISOString() };
+    checkRecord(nodeSchema, `checkpoint ${id}`, draft);
     if (await this.hasCheckpoint(id)) {
       return { id, created: false };
     }
@@ -184,9 +189,8 @@ export class Store {
         throw new Error('putCheckpoint: manifest bytes do not hash to the checkpoint id');
       }
     };
+    const bytes = encodeRecord(`checkpoint ${id}`, draft);
     await write();
-    const record: CheckpointNode = { ...node, id, createdAt: new Date().toISOString() };
-    const bytes = encodeRecord(`checkpoint ${id}`, record);
     const created = await this.lock.run(async () => {
       if (await exists(this.layout.node(id))) {
         return false;
@@ -214,7 +218,7 @@ export class Store {
   async getNode(id: string): Promise<CheckpointNode> {
     checkObjectId(id, 'checkpoint id');
     const file = this.layout.node(id);
-    const bytes = await readIfExists(file);
+    const bytes = await readIfExists(file, MAX_RECORD_BYTES);
     if (bytes === null) {
       throw new RefError(`unknown checkpoint ${id}`);
     }
@@ -257,6 +261,7 @@ export class Store {
       if (patch.verified !== undefined) {
         next.verified = patch.verified;
       }
+      checkRecord(nodeSchema, `checkpoint ${id}`, next);
       await this.io.writeAtomic(this.layout.node(id), encodeRecord(`checkpoint ${id}`, next));
       return next;
     });
@@ -294,6 +299,7 @@ export class Store {
 
   async createRun(rec: RunRecord): Promise<void> {
     checkRunId(rec.id);
+    checkRecord(runSchema, `run '${rec.id}'`, rec);
     await this.lock.run(async () => {
       if (await exists(this.layout.run(rec.id))) {
         throw new RefError(`run '${rec.id}' already exists`);
@@ -306,7 +312,7 @@ export class Store {
   async getRun(id: string): Promise<RunRecord> {
     checkRunId(id);
     const file = this.layout.run(id);
-    const bytes = await readIfExists(file);
+    const bytes = await readIfExists(file, MAX_RECORD_BYTES);
     if (bytes === null) {
       throw new RefError(`unknown run '${id}'`);
     }

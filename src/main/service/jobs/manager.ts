@@ -8,6 +8,8 @@
  * - stop: a queued job is dropped (`stopped`, error CANCELLED); a running or paused one is asked
  *   to stop — training writes a checkpoint at its current step and ends `stopped`.
  * - pause / resume apply to running training jobs (`paused` holds its slot).
+ * - history: every job keeps what it reported (losses, evaluations, checkpoints, work, the end;
+ *   see ./history.ts) for clients that re-attach; only the newest finished jobs keep their curve.
  * - close: no new jobs; queued ones are dropped, running ones stopped and awaited (killed after
  *   `graceMs`).
  * - A job's events reach listeners as the job made them, with only its id added; its `started`
@@ -17,12 +19,14 @@ import { randomBytes } from 'node:crypto';
 import {
   ServiceError,
   type JobEvent,
+  type JobHistory,
   type JobInfo,
   type JobKind,
   type ServiceEvents,
 } from '../../../shared/contract';
 import { toWireError } from '../../../shared/errors';
 import type { Emitter } from '../../../shared/emitter';
+import { JobRecord } from './history';
 import type { JobReturn, JobSpec } from './protocol';
 import type { JobHandle, JobRunner } from './runner';
 
@@ -32,9 +36,13 @@ interface Job {
   handle?: JobHandle;
   stopRequested: boolean;
   ended?: Promise<void>;
+  /** everything the job reported so far */
+  record: JobRecord;
 }
 
 const FINISHED_KEPT = 500;
+/** finished jobs whose loss curves stay in memory (older ones keep evals and checkpoints) */
+const CURVES_KEPT = 20;
 const TERMINAL = new Set(['done', 'stopped', 'diverged', 'failed']);
 
 export class JobManager {
@@ -65,7 +73,7 @@ export class JobManager {
       label,
       createdAt: new Date().toISOString(),
     };
-    const job: Job = { info, spec, stopRequested: false };
+    const job: Job = { info, spec, stopRequested: false, record: new JobRecord() };
     this.jobs.set(id, job);
     this.queue.push(job);
     this.changed(job);
@@ -81,6 +89,12 @@ export class JobManager {
     return { ...this.find(id).info };
   }
 
+  /** The job's info and everything it reported so far. */
+  history(id: string): JobHistory {
+    const job = this.find(id);
+    return job.record.view({ ...job.info });
+  }
+
   stop(id: string): JobInfo {
     const job = this.find(id);
     if (TERMINAL.has(job.info.state)) {
@@ -91,7 +105,7 @@ export class JobManager {
       this.queue.splice(this.queue.indexOf(job), 1);
       job.info.state = 'stopped';
       this.changed(job);
-      this.events.emit('finished', {
+      this.emitFinished(job, {
         job: id,
         kind: job.info.kind,
         error: { name: 'ServiceError', code: 'CANCELLED', message: 'stopped before it started' },
@@ -211,6 +225,7 @@ export class JobManager {
     if (e.type === 'progress') {
       job.info.step = e.step;
     }
+    job.record.add(e);
     const { type, ...payload } = e;
     this.events.emit(type, { job: job.info.id, ...payload } as ServiceEvents[typeof type]);
   }
@@ -229,14 +244,14 @@ export class JobManager {
         info.state = 'done';
       }
       this.changed(job);
-      this.events.emit('finished', { job: info.id, ...outcome });
+      this.emitFinished(job, { job: info.id, ...outcome });
     } else {
       const wire = toWireError(
         outcome === null ? error : new Error(`a ${info.kind} job answered as a probe`),
       );
       info.state = job.stopRequested ? 'stopped' : 'failed';
       this.changed(job);
-      this.events.emit('finished', {
+      this.emitFinished(job, {
         job: info.id,
         kind: info.kind,
         error:
@@ -247,10 +262,18 @@ export class JobManager {
     this.pump();
   }
 
+  private emitFinished(job: Job, f: ServiceEvents['finished']): void {
+    job.record.finished = f;
+    this.events.emit('finished', f);
+  }
+
   private prune(): void {
     const finished = [...this.jobs.values()].filter((j) => TERMINAL.has(j.info.state));
     for (const j of finished.slice(0, Math.max(0, finished.length - FINISHED_KEPT))) {
       this.jobs.delete(j.info.id);
+    }
+    for (const j of finished.slice(0, Math.max(0, finished.length - CURVES_KEPT))) {
+      j.record.dropLosses();
     }
   }
 }

@@ -5,6 +5,7 @@
  */
 import type {
   FinishedEvent,
+  JobHistory,
   JobInfo,
   ServiceEvents,
   TrainResult,
@@ -87,6 +88,39 @@ export class LiveJob {
     }
     if (info.step !== undefined && info.step > this.step) {
       this.step = info.step;
+    }
+  }
+
+  /**
+   * Re-attaches to a job this window did not follow from its start: takes everything the job
+   * reported so far (its history), then keeps whatever events arrived meanwhile that are newer.
+   */
+  load(h: JobHistory): void {
+    const lastLoss = h.losses.at(-1)?.step ?? -Infinity;
+    const later = this.losses.filter((p) => p.x > lastLoss);
+    this.losses = [...h.losses.map((l) => ({ x: l.step, y: l.loss })), ...later];
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local lookup, never rendered
+    const evalSteps = new Set(h.evals.map((e) => e.step));
+    this.evals = [...h.evals, ...this.evals.filter((e) => !evalSteps.has(e.step))];
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local lookup, never rendered
+    const ids = new Set(h.checkpoints.map((c) => `${c.id}@${c.step}`));
+    this.checkpoints = [
+      ...h.checkpoints.map((c) => ({ id: c.id, step: c.step, created: c.created })),
+      ...this.checkpoints.filter((c) => !ids.has(`${c.id}@${c.step}`)),
+    ];
+    if (h.work !== undefined && this.work === null) {
+      this.work = h.work;
+    }
+    this.setInfo(h.info);
+    if (h.info.fromStep !== undefined) {
+      this.fromStep = h.info.fromStep;
+    }
+    const last = this.losses.at(-1)?.x;
+    if (last !== undefined && last > this.step) {
+      this.step = last;
+    }
+    if (h.finished !== undefined && this.finished === null) {
+      this.onFinished(h.finished);
     }
   }
 

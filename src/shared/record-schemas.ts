@@ -1,0 +1,193 @@
+/**
+ * The grammar of stored records, defined once (zod 4): the store's node, run and branch records
+ * (src/main/store/records.ts) and the records a bundle's manifest carries (src/main/bundle/
+ * format.ts) are checked by these same schemas, so whatever a bundle may hold, the store can
+ * write — and nothing the store refuses can enter through an import.
+ *
+ * Promises:
+ * - {@link jsonShapeProblem} runs first on any parsed JSON: at most `maxDepth` levels and
+ *   `maxValues` values (walked without recursion, so 6,000 levels cannot overflow the stack),
+ *   every number finite (`1e400` parses as Infinity and is refused), no `__proto__`,
+ *   `constructor` or `prototype` key.
+ * - Records are loose objects: a field this version does not know is kept (forward
+ *   compatibility), but every known field is checked: ids are 64 lowercase hex digits, steps are
+ *   integers in [0, MAX_STEP], counters in [0, MAX_COUNTER], losses and precisions finite, names
+ *   follow ./names.ts, strings are bounded. A run's seed is its config's seed.
+ * - The config schema checks what a stored config may hold (the engine applies the form's
+ *   ranges when it trains): known dataset, model, optimizer and backend; a learning rate that is
+ *   a finite number > 0; whole batch sizes and layer sizes; a 32-bit seed.
+ * - {@link recordIssues} turns a failure into one line naming the field, never the value.
+ *
+ * No Node imports: the renderer may import this file.
+ */
+import { z } from 'zod';
+import { LIMITS, MAX_COUNTER, MAX_STEP } from './limits';
+import { branchNameProblem, isObjectId, runIdProblem, storedBranchNameProblem } from './names';
+import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from './training';
+
+/** Deepest nesting a record may have (a bundle manifest adds two levels around its records). */
+export const MAX_RECORD_DEPTH = 16;
+/** Most values one record may hold. */
+export const MAX_RECORD_VALUES = 100_000;
+/** Longest string field of a record (notes, times, versions). */
+export const MAX_STRING = 4096;
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Why a parsed JSON value may not be looked at: too deep, too many values, a non-finite number,
+ * a forbidden key; null when it is fine. Iterative: safe on any depth.
+ */
+export function jsonShapeProblem(
+  value: unknown,
+  maxDepth = MAX_RECORD_DEPTH,
+  maxValues = MAX_RECORD_VALUES,
+): string | null {
+  const stack: { v: unknown; depth: number; where: string }[] = [{ v: value, depth: 0, where: '' }];
+  let count = 0;
+  while (stack.length > 0) {
+    const { v, depth, where } = stack.pop()!;
+    if (++count > maxValues) {
+      return `it holds more than ${maxValues} values`;
+    }
+    if (typeof v === 'number' && !Number.isFinite(v)) {
+      return `${where || 'the value'} is not a finite number`;
+    }
+    if (v === null || typeof v !== 'object') {
+      continue;
+    }
+    if (depth >= maxDepth) {
+      return `it is nested deeper than ${maxDepth} levels`;
+    }
+    for (const key of Object.keys(v)) {
+      if (FORBIDDEN_KEYS.has(key)) {
+        return `it has a forbidden key '${key}'`;
+      }
+      const at = Array.isArray(v) ? `${where}[${key}]` : where ? `${where}.${key}` : key;
+      stack.push({ v: (v as Record<string, unknown>)[key], depth: depth + 1, where: at });
+    }
+  }
+  return null;
+}
+
+const str = z.string().max(MAX_STRING);
+export const objectIdSchema = z.string().refine(isObjectId, 'is not a 64-hex object id');
+const step = z.number().int().min(0).max(MAX_STEP);
+const finite = z.number().finite();
+
+export const runIdSchema = z.string().superRefine((id, ctx) => {
+  const p = runIdProblem(id);
+  if (p !== null) {
+    ctx.addIssue({ code: 'custom', message: `is not a valid run id: ${p}` });
+  }
+});
+
+/** A branch name as a store may hold it (read), or as one may be created (`strict`). */
+export function branchNameSchema(strict: boolean) {
+  return z.string().superRefine((name, ctx) => {
+    const p = strict ? branchNameProblem(name) : storedBranchNameProblem(name);
+    if (p !== null) {
+      ctx.addIssue({ code: 'custom', message: `is not a valid branch name: ${p}` });
+    }
+  });
+}
+
+export const optimizerConfigSchema = z.looseObject({
+  kind: z.enum(OPTIMIZERS),
+  lr: finite.gt(0),
+  momentum: finite.optional(),
+  beta1: finite.optional(),
+  beta2: finite.optional(),
+  epsilon: finite.optional(),
+});
+
+export const trainingConfigSchema = z.looseObject({
+  dataset: z.enum(DATASETS),
+  model: z.looseObject({
+    kind: z.enum(MODELS),
+    hidden: z.array(z.number().int().min(1).max(LIMITS.maxHiddenUnits)).max(64),
+  }),
+  optimizer: optimizerConfigSchema,
+  batchSize: z.number().int().min(1).max(1_000_000),
+  seed: z.number().int().min(0).max(LIMITS.maxSeed),
+  backend: z.enum(BACKENDS),
+});
+
+const splitEval = z.looseObject({
+  precision: finite.min(0).max(1),
+  correct: z.number().int().min(0).max(MAX_COUNTER),
+  examples: z.number().int().min(0).max(MAX_COUNTER),
+});
+export const evalSchema = z.looseObject({
+  train: splitEval.optional(),
+  validation: splitEval.optional(),
+  test: splitEval.optional(),
+});
+
+export const backendFingerprintSchema = z.looseObject({
+  backend: z.enum(BACKENDS),
+  tfjs: str,
+  platform: str,
+  arch: str,
+});
+
+/** A checkpoint node record. */
+export const nodeSchema = z.looseObject({
+  id: objectIdSchema,
+  parent: objectIdSchema.nullable(),
+  step,
+  trace: objectIdSchema.optional(),
+  eval: evalSchema.optional(),
+  loss: finite.optional(),
+  createdAt: str,
+  verified: str.optional(),
+});
+
+/** A run record; its seed is its config's seed. */
+export const runSchema = z
+  .looseObject({
+    id: runIdSchema,
+    createdAt: str,
+    seed: z.number().int().min(0).max(LIMITS.maxSeed),
+    seedSource: z.enum(['explicit', 'auto', 'env']),
+    root: objectIdSchema,
+    config: trainingConfigSchema,
+  })
+  .refine((r) => r.seed === r.config.seed, {
+    message: "the run's seed is not its config's seed",
+    path: ['seed'],
+  });
+
+const STATUSES = ['running', 'done', 'stopped', 'diverged', 'failed'] as const;
+
+/** A branch record (`strict`: the name must be creatable, as for an import). */
+export function branchSchema(strict: boolean) {
+  return z.looseObject({
+    name: branchNameSchema(strict),
+    run: runIdSchema,
+    tip: objectIdSchema,
+    base: objectIdSchema.nullable(),
+    config: trainingConfigSchema,
+    status: z.enum(STATUSES),
+    note: str.optional(),
+    createdAt: str,
+    updatedAt: str,
+  });
+}
+
+/** A checkpoint manifest's counters (step, cursor, optimizer counters) as far as records go. */
+export const stateCountersSchema = z.looseObject({
+  step,
+  cursor: z.number().int().min(0).max(MAX_COUNTER),
+  counters: z.record(z.string().max(200), z.number().int().min(0).max(MAX_COUNTER)),
+});
+
+/** One line naming the fields that failed (at most three), never their values. */
+export function recordIssues(error: z.ZodError): string {
+  const parts = error.issues.slice(0, 3).map((i) => {
+    const where = i.path.map((p) => String(p).slice(0, 40)).join('.');
+    return `${where || 'the record'} ${i.message.slice(0, 200)}`;
+  });
+  const more = error.issues.length > 3 ? ` (+${error.issues.length - 3} more)` : '';
+  return parts.join('; ') + more;
+}
