@@ -520,8 +520,8 @@ export interface JobEventPayloads {
 }
 
 /**
- * What a training job says once it knows its run, branch and step range, before any other
- * training event (its step-0 checkpoint included). The service merges it into the job's
+ * What a training job says once it knows its run, branch and step range, before any progress,
+ * metrics or checkpoint event (its step-0 checkpoint included). The service merges it into the job's
  * {@link JobInfo} and announces it as a `job` event.
  */
 export interface JobStarted {
