@@ -312,6 +312,8 @@ export interface ContinueRequest {
   branch?: string;
   checkpointEvery?: number;
   evalEvery?: number;
+  /** refuse, instead of starting a new branch, when the backend fingerprint differs */
+  sameBranch?: boolean;
 }
 
 export type JobKind = 'train' | 'continue' | 'verify' | 'study' | 'export' | 'import';
@@ -434,6 +436,18 @@ export interface LockstepService {
   exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
+  /** removes a branch record; gc later frees what nothing else reaches */
+  deleteBranch(req: { name: string }): Promise<RemovedInfo>;
+  /** removes a run, all its branches, and its checkpoints from keep refs */
+  deleteRun(req: { id: string }): Promise<RemovedInfo>;
+}
+
+/** What deleteBranch / deleteRun removed. */
+export interface RemovedInfo {
+  branches: string[];
+  run?: string;
+  /** keep refs (e.g. studies) that no longer hold the run's checkpoints */
+  keeps: string[];
 }
 
 export type MethodName = keyof LockstepService;
@@ -465,6 +479,8 @@ export const METHOD_NAMES = namesOf<MethodName>({
   exportBundle: true,
   importBundle: true,
   storeInfo: true,
+  deleteBranch: true,
+  deleteRun: true,
 });
 
 export type RequestOf<M extends MethodName> = Parameters<LockstepService[M]>[0];

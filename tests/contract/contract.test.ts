@@ -331,6 +331,16 @@ for (const transport of TRANSPORTS) {
       );
       assert.equal(study.error, undefined, JSON.stringify(study.error));
       assert.ok(study.kind === 'study' && study.result?.runs === 2);
+      // the stored study is listed and reopens as it was reported
+      const report = study.result;
+      const listed = (await client.listStudies({})).find((st) => st.id === report.id);
+      assert.equal(listed?.state, 'collected');
+      assert.equal(listed?.executor, 'inprocess');
+      assert.equal(listed?.hasReport, true);
+      const opened = await client.openStudy({ id: report.id });
+      assert.deepEqual(opened, report);
+      const missing = await failure(client.openStudy({ id: 'study-none' }));
+      assert.equal(missing.code, 'NOT_FOUND');
 
       const file = `${dir}/out.lockstep`;
       const exported = await rec.finished((await client.exportBundle({ ref, path: file })).id);
