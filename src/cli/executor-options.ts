@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { writeJobDir, type JobSpec, type SlurmOptions } from '../main/executors/jobdir';
 import { runLocal } from '../main/executors/local';
 import { submit } from '../main/executors/slurm';
-import { collectJob, registerJob, type VerifyChoice } from '../main/service/study-collect';
+import type { VerifyChoice } from '../main/service/study-collect';
 import type { StudyReport, SweepReport } from '../shared/contract';
 import { emit, openStore, say } from './context';
 import { CliError, EXIT_NEGATIVE } from './errors';
@@ -119,6 +119,8 @@ export async function launchJob(
   format: (r: StudyReport | SweepReport) => string,
 ): Promise<void> {
   const store = await openStore(cmd);
+  // loaded on use (tfjs): the CLI's light commands never pay for it
+  const { collectJob, registerJob } = await import('../main/service/study-collect');
   const dir = await writeJobDir(resolve(o.jobDir ?? spec.id), spec);
   await registerJob(store, dir, spec);
   if (spec.executor === 'slurm') {

@@ -7,7 +7,6 @@
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { formatBenchTable, runBench } from '../../main/bench/bench';
 import { emit, globalOptions } from '../context';
 
 export function register(program: Command): void {
@@ -19,6 +18,8 @@ export function register(program: Command): void {
     .option('--out <file>', 'JSON report file (default bench-results/bench-<date>.json)')
     .action(async (opts: { quick?: boolean; peer?: boolean; out?: string }, cmd: Command) => {
       const json = globalOptions(cmd).json === true;
+      // loaded on use: tfjs and the engine stay out of every other command's start
+      const { formatBenchTable, runBench } = await import('../../main/bench/bench');
       const report = await runBench({
         quick: opts.quick === true,
         peer: opts.peer === true,

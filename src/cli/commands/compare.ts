@@ -6,7 +6,7 @@
  * 1 differences found.
  */
 import type { Command } from 'commander';
-import { compareRefs, type CompareReport } from '../../main/service/compare';
+import type { CompareReport } from '../../main/service/compare';
 import { emit, openStore } from '../context';
 import { EXIT_NEGATIVE } from '../errors';
 
@@ -18,6 +18,7 @@ export function register(program: Command): void {
     .argument('<refB>', 'checkpoint id or prefix, branch, or branch@step')
     .action(async (a: string, b: string, _opts: unknown, cmd: Command) => {
       const store = await openStore(cmd, false);
+      const { compareRefs } = await import('../../main/service/compare'); // loaded on use (tfjs)
       const abort = new AbortController();
       const onSigint = (): void => abort.abort();
       process.once('SIGINT', onSigint);

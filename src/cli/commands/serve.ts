@@ -10,9 +10,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createService } from '../../main/service/service';
 import { defaultStoreDir } from '../../main/store/location';
-import { startWebServer } from '../../main/web/server';
 import { globalOptions } from '../context';
 import { CliError } from '../errors';
 import { intArg } from '../options';
@@ -46,6 +44,9 @@ export function register(program: Command): void {
       if (port > 65535) {
         throw new CliError(`--port must be from 0 to 65535, got ${port}`);
       }
+      // loaded on use: tfjs and the engine stay out of every other command's start
+      const { createService } = await import('../../main/service/service');
+      const { startWebServer } = await import('../../main/web/server');
       const service = await createService({
         storeDir: g.store ?? defaultStoreDir(),
         ...(opts.maxParallel !== undefined ? { maxParallel: opts.maxParallel } : {}),

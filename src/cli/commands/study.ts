@@ -22,14 +22,12 @@ import {
   resolveSeed,
   type TrainingOptionValues,
 } from '../training-options';
-import { listStudies, runStudy, type StudyReport } from '../../main/service/study';
-import { collectJob } from '../../main/service/study-collect';
+import type { StudyReport } from '../../main/service/study';
 import { readJobDir } from '../../main/executors/jobdir';
 import { runLocal } from '../../main/executors/local';
 import { submit } from '../../main/executors/slurm';
 import { jobStatus, type JobStatus } from '../../main/executors/status';
 import { planStudy } from '../../main/executors/plan';
-import { validateConfig } from '../../main/engine/trainer';
 import type { TrainingConfig } from '../../main/engine/types';
 import type { SweepReport } from '../../shared/contract';
 import { emit, openStore, openStoreIfAny, say } from '../context';
@@ -68,6 +66,7 @@ export function register(program: Command): void {
   ).action(async (opts: StudyOptions, cmd: Command) => {
     if (opts.list) {
       const store = await openStoreIfAny(cmd);
+      const { listStudies } = await import('../../main/service/study'); // loaded on use (tfjs)
       const studies = store === null ? [] : await listStudies(store);
       emit(cmd, { studies }, () =>
         studies.length === 0 ? 'no studies yet' : studies.map(formatStudy).join('\n\n'),
@@ -89,6 +88,7 @@ export function register(program: Command): void {
         seed,
         backend: opts.backend,
       };
+      const { validateConfig } = await import('../../main/engine/trainer'); // loaded on use (tfjs)
       validateConfig(config);
       const executor = opts.executor ?? 'local';
       const spec = planStudy(
@@ -112,6 +112,7 @@ export function register(program: Command): void {
     };
     process.once('SIGINT', onSigint);
     let r: StudyReport;
+    const { runStudy } = await import('../../main/service/study'); // loaded on use (tfjs)
     try {
       r = await runStudy(
         store,
@@ -169,6 +170,7 @@ function registerJobCommands(study: Command): void {
       const o = cmd.optsWithGlobals<{ verify?: ExecutorOptionValues['verify'] }>();
       await readJobDir(dir); // a bad directory fails before the store is opened
       const store = await openStore(cmd);
+      const { collectJob } = await import('../../main/service/study-collect'); // loaded on use (tfjs)
       const r = await collectJob(store, dir, {
         verify: o.verify,
         onProgress: (done, total, label) => {

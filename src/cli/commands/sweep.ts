@@ -9,7 +9,6 @@
  * LOCKSTEP_SEED or the OS (printed).
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { validateConfig } from '../../main/engine/trainer';
 import {
   BACKENDS,
   DATASETS,
@@ -110,6 +109,7 @@ export function register(program: Command): void {
       seed: seeds[0],
       backend: o.backend,
     };
+    const { validateConfig } = await import('../../main/engine/trainer'); // loaded on use (tfjs)
     for (const batchSize of o.batchSize) {
       validateConfig({ ...config, batchSize });
     }

@@ -4,7 +4,7 @@
  * --with-indices. JSON: TraceInfo (src/shared/contract.ts).
  */
 import type { Command } from 'commander';
-import { readTrace, type TraceInfo } from '../../main/service/trace-view';
+import type { TraceInfo } from '../../main/service/trace-view';
 import { emit, openStore } from '../context';
 import { intArg } from '../options';
 
@@ -23,6 +23,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         const store = await openStore(cmd, false);
+        const { readTrace } = await import('../../main/service/trace-view'); // loaded on use (tfjs)
         const t = await readTrace(store, ref, opts);
         emit(cmd, t, () => formatTrace(t, opts.from));
       },

@@ -12,10 +12,9 @@ import {
   type TrainingOptionValues,
 } from '../training-options';
 import { OPTIMIZERS, type TrainingConfig } from '../../main/engine/types';
-import { validateConfig } from '../../main/engine/trainer';
 import { checkBranchName } from '../../main/store/layout';
 import type { JobEvent, TrainResult } from '../../shared/contract';
-import { continueFrom, startRun, type TrainControl } from '../../main/service/train';
+import type { TrainControl } from '../../main/service/train';
 import { openStore, globalOptions, say, emit } from '../context';
 import { EXIT_NEGATIVE } from '../errors';
 import { choice, intArg, positiveNumber } from '../options';
@@ -49,6 +48,9 @@ export function register(program: Command): void {
         seed,
         backend: opts.backend,
       };
+      // the engine (tfjs) is loaded on use, so commands that never train start fast
+      const { validateConfig } = await import('../../main/engine/trainer');
+      const { startRun } = await import('../../main/service/train');
       validateConfig(config); // bad input fails before the store is opened or created
       const store = await openStore(cmd);
       await runJob(cmd, (ctl) =>
@@ -105,6 +107,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         const store = await openStore(cmd, false);
+        const { continueFrom } = await import('../../main/service/train'); // loaded on use (tfjs)
         await runJob(cmd, (ctl) =>
           continueFrom(
             store,

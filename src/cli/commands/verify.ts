@@ -11,8 +11,7 @@
  */
 import type { Command } from 'commander';
 import { isBundlePath, missingBundleFile } from '../../main/bundle/path';
-import { verifyBundle } from '../../main/bundle/verify';
-import { verifyRef, type VerifyOptions, type VerifyReport } from '../../main/service/verify';
+import type { VerifyOptions, VerifyReport } from '../../main/service/verify';
 import { emit, globalOptions, openStore } from '../context';
 import { CliError, EXIT_NEGATIVE } from '../errors';
 
@@ -38,8 +37,10 @@ export function register(program: Command): void {
           if (opts.from !== undefined) {
             throw new CliError('--from applies to a ref in the store, not to a bundle');
           }
+          const { verifyBundle } = await import('../../main/bundle/verify'); // loaded on use (tfjs)
           r = await verifyBundle(ref, vopts);
         } else {
+          const { verifyRef } = await import('../../main/service/verify'); // loaded on use (tfjs)
           r = await verifyRef(await openStore(cmd, false), ref, vopts);
         }
       } finally {

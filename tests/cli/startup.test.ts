@@ -1,0 +1,87 @@
+/**
+ * Issue 16, "a CLI that starts like git": commands that never train do not load tfjs or the
+ * engine's backends. Each command runs as a real process with a resolve hook that records every
+ * module it loads (tests/cli/fixtures/record-imports.mjs); training is the control that shows the
+ * hook sees tfjs when it is loaded.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { BIN, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
+
+const HOOK = join(ROOT, 'tests/cli/fixtures/record-imports.mjs');
+
+/** Runs `lockstep args…` and returns its exit code and the module URLs it resolved. */
+function loaded(args: string[]): { code: number; stderr: string; modules: string[] } {
+  const log = join(tempDir('lockstep-imports-'), 'imports.log');
+  const r = spawnSync(process.execPath, ['--import', HOOK, BIN, ...args], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, CI: '1', LOCKSTEP_IMPORT_LOG: log },
+    timeout: 600_000,
+  });
+  let text = '';
+  try {
+    text = readFileSync(log, 'utf8');
+  } finally {
+    rmSync(join(log, '..'), { recursive: true, force: true });
+  }
+  const modules = text
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.split(' -> ')[1] ?? '');
+  return { code: r.status ?? -1, stderr: r.stderr, modules };
+}
+
+const TFJS = /@tensorflow\/tfjs/;
+
+describe('commands that never train do not load tfjs', () => {
+  let store = '';
+  let control: ReturnType<typeof loaded>;
+  before(() => {
+    store = join(tempDir(), 'store');
+    control = loaded([
+      'train',
+      '--store',
+      store,
+      ...FAKE_TRAIN,
+      '--steps',
+      '2',
+      '--seed',
+      '1',
+      '--branch',
+      'b1',
+    ]);
+  });
+
+  test('control: training loads tfjs, and the hook sees it', () => {
+    assert.equal(control.code, 0, control.stderr);
+    assert.ok(
+      control.modules.some((m) => TFJS.test(m)),
+      'the hook recorded no tfjs module',
+    );
+  });
+
+  const cases: [string, (store: string) => string[], number][] = [
+    ['--help', () => ['--help'], 0],
+    ['--version', () => ['--version'], 0],
+    ['train --help', () => ['train', '--help'], 0],
+    ['log', (s) => ['log', '--store', s], 0],
+    ['log on no store', (s) => ['log', '--store', join(s, 'none')], 0],
+    ['show', (s) => ['show', 'b1', '--store', s], 0],
+    ['fsck', (s) => ['fsck', '--store', s], 0],
+    ['gc', (s) => ['gc', '--store', s], 0],
+    ['study status of a missing job dir', (s) => ['study', 'status', join(s, 'no-job')], 2],
+  ];
+  for (const [name, args, code] of cases) {
+    test(name, () => {
+      const r = loaded(args(store));
+      assert.equal(r.code, code, r.stderr);
+      assert.ok(r.modules.length > 0, 'the hook recorded nothing');
+      const tf = r.modules.filter((m) => TFJS.test(m));
+      assert.deepEqual(tf, [], `${name} loaded tfjs`);
+    });
+  }
+});
