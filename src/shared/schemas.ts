@@ -46,7 +46,7 @@ const absPath = z
   });
 const stepCount = z.number().int().min(1).max(LIMITS.maxSteps);
 const interval = z.number().int().min(1).max(LIMITS.maxSteps);
-const learningRate = z.number().gt(0).max(1000);
+const learningRate = z.number().gt(0).max(LIMITS.maxLr);
 const seed = z.number().int().min(0).max(LIMITS.maxSeed);
 const batchSize = z
   .number()
