@@ -6,6 +6,7 @@
  */
 // registers the trace-overhead and verify-speed sections into the bench
 import '../../main/bench/trace-verify';
+import '../../main/bench/bundle-import';
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
