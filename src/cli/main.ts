@@ -1,41 +1,85 @@
 /**
  * `npx lockstep <command>`: the command-line front of the service (DESIGN.md "CLI contract").
  *
- * Every file in ./commands exports `register(program)`; they are loaded in name order, so a new
- * command is one new file. Exit codes: 0 success, 1 a negative answer, 2 bad input or an error
+ * Every file in ./commands exports `register(program)`, listed in {@link COMMANDS} (a new command
+ * is one new file and one line there). Exit codes: 0 success, 1 a negative answer, 2 bad input or an error
  * with one clear line on stderr (commander's usage errors included).
  */
 import { Command, CommanderError } from 'commander';
-import { readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { APP_VERSION } from '../main/version';
+import { register as bench } from './commands/bench';
+import { register as compare } from './commands/compare';
+import { register as exportCommand } from './commands/export';
+import { register as fsck } from './commands/fsck';
+import { register as importCommand } from './commands/import';
+import { register as log } from './commands/log';
+import { register as remove } from './commands/remove';
+import { register as serve } from './commands/serve';
+import { register as show } from './commands/show';
+import { register as study } from './commands/study';
+import { register as sweep } from './commands/sweep';
+import { register as trace } from './commands/trace';
+import { register as train } from './commands/train';
+import { register as verify } from './commands/verify';
 import { describeError, EXIT_ERROR } from './errors';
 
-const VERSION = '0.1.0';
+/** Every command, in the order `--help` lists them. */
+const COMMANDS: readonly ((program: Command) => void)[] = [
+  bench,
+  compare,
+  exportCommand,
+  fsck,
+  importCommand,
+  log,
+  remove,
+  serve,
+  show,
+  study,
+  sweep,
+  trace,
+  train,
+  verify,
+];
 
 async function main(argv: string[]): Promise<void> {
   const program = new Command('lockstep')
     .description('Deterministic neural-network training: the same inputs give the same bits.')
-    .version(VERSION)
+    .version(APP_VERSION)
     .option('--store <dir>', 'checkpoint store (default: LOCKSTEP_STORE or the app data folder)')
     .option('--json', 'print the result as one JSON object on the last line of stdout')
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) => write(s.replace(/^error: /, 'lockstep: ').split('\n')[0] + '\n'),
-    });
-  const dir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
-  for (const file of readdirSync(dir)
-    .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts'))
-    .sort()) {
-    const mod = (await import(pathToFileURL(join(dir, file)).href)) as {
-      register?: (p: Command) => void;
-    };
-    mod.register?.(program);
+      // one line, keeping commander's "(Did you mean …?)" hint
+      outputError: (s, write) =>
+        write(
+          s
+            .replace(/^error: /, 'lockstep: ')
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .join(' ') + '\n',
+        ),
+    })
+    .configureHelp({ sortSubcommands: true, showGlobalOptions: true });
+  for (const register of COMMANDS) {
+    register(program);
   }
-  for (const cmd of program.commands) {
-    cmd.exitOverride().configureOutput(program.configureOutput());
+  const configure = (cmds: readonly Command[]): void => {
+    for (const cmd of cmds) {
+      cmd
+        .exitOverride()
+        .configureOutput(program.configureOutput())
+        .configureHelp({ showGlobalOptions: true });
+      configure(cmd.commands);
+    }
+  };
+  configure(program.commands);
+  if (argv.length <= 2) {
+    process.stderr.write('lockstep: no command given: run `lockstep --help` for the list\n');
+    process.exitCode = EXIT_ERROR;
+    return;
   }
   try {
     await program.parseAsync(argv);

@@ -198,9 +198,90 @@ export interface StudyReport {
     checkpoint: string;
     finalLoss: number | null;
     testPrecision: number | null;
+    /** the job directory's task index (collected studies) */
+    task?: number;
   }[];
   /** the store object holding this report */
   object?: string;
+  /** how the runs ran: in this store ('inprocess'), or as a job directory ('local' | 'slurm') */
+  executor?: 'inprocess' | ExecutorKind;
+  /** collected studies: the job directory */
+  jobDir?: string;
+  /** collected studies: tasks with no imported result, each with why (the stats leave them out) */
+  missing?: MissingTask[];
+  /** collected studies: the runs re-verified by replay here, and the outcome */
+  verification?: TaskVerification[];
+}
+
+/** Where a study's or sweep's tasks run. */
+export type ExecutorKind = 'local' | 'slurm';
+
+/** A task of a job directory with no imported result. */
+export interface MissingTask {
+  task: number;
+  seed: number;
+  branch: string;
+  /** pending, running, failed, missing, or rejected (its bundle failed the import checks) */
+  state: 'pending' | 'running' | 'failed' | 'missing' | 'rejected';
+  detail: string;
+}
+
+/** One collected run re-verified by replay. */
+export interface TaskVerification {
+  task: number;
+  checkpoint: string;
+  verified: boolean;
+  /** the first mismatch, when not verified */
+  detail?: string;
+}
+
+/** A collected sweep: one row per grid point. */
+export interface SweepReport {
+  id: string;
+  kind: 'sweep';
+  createdAt: string;
+  jobDir: string;
+  executor: ExecutorKind;
+  steps: number;
+  axes: { lr: number[]; batchSize: number[]; seed: number[]; optimizer: OptimizerKind[] };
+  results: {
+    task: number;
+    config: TrainingConfig;
+    run: string;
+    branch: string;
+    checkpoint: string;
+    finalLoss: number | null;
+    testPrecision: number | null;
+  }[];
+  missing: MissingTask[];
+  verification: TaskVerification[];
+  object?: string;
+}
+
+/** A stored or submitted study or sweep, as the Seed study view lists it. */
+export interface StudySummary {
+  id: string;
+  kind: 'study' | 'sweep';
+  executor: 'inprocess' | ExecutorKind;
+  /**
+   * submitted: tasks are still pending or running; partial: collected with tasks missing;
+   * collected: every run is in the store (a local in-process study is `collected` too);
+   * uncollected: every task has ended but the results are not in the store yet
+   */
+  state: 'submitted' | 'uncollected' | 'partial' | 'collected';
+  createdAt: string;
+  /** runs per group (study) or grid points (sweep) */
+  runs: number;
+  tasks: number;
+  done: number;
+  failed: number;
+  config?: TrainingConfig;
+  steps?: number;
+  jobDir?: string;
+  /** a stored report exists: openStudy returns it */
+  hasReport: boolean;
+  /** a determinism bug was found */
+  determinismBug?: boolean;
 }
 
 // ---------- requests ----------
@@ -230,6 +311,8 @@ export interface ContinueRequest {
   branch?: string;
   checkpointEvery?: number;
   evalEvery?: number;
+  /** refuse, instead of starting a new branch, when the backend fingerprint differs */
+  sameBranch?: boolean;
 }
 
 export type JobKind = 'train' | 'continue' | 'verify' | 'study' | 'export' | 'import';
@@ -268,6 +351,45 @@ export interface TrainResult {
   created: number;
 }
 
+/**
+ * What a client needs to re-attach to a job it did not follow from the start (after a reload):
+ * the job's info and everything its events carried so far, in order.
+ */
+export interface JobHistory {
+  info: JobInfo;
+  /** every training loss the job reported so far (train/continue jobs; empty otherwise) */
+  losses: { step: number; loss: number }[];
+  evals: { step: number; eval: EvalResult }[];
+  checkpoints: { id: string; step: number; branch: string; created: boolean }[];
+  /** the latest work progress of a non-training job */
+  work?: { done: number; total: number; label: string };
+  /** the job's `finished` event, once it has ended */
+  finished?: ServiceEvents['finished'];
+}
+
+/** One test image of a {@link PredictionsReport}: its index in the split, label and prediction. */
+export interface PredictionSample {
+  index: number;
+  label: number;
+  prediction: number;
+  /** the 28×28 grey pixels (0–255, row by row) as base64 */
+  pixels: string;
+}
+
+/** What a checkpoint's model predicts on a dataset split: a confusion matrix and sample images. */
+export interface PredictionsReport {
+  checkpoint: string;
+  step: number;
+  dataset: DatasetName;
+  split: 'test';
+  /** matrix[label][prediction] = count of examples; classes 0–9 */
+  matrix: number[][];
+  examples: number;
+  correct: number;
+  /** misclassified examples first (in split order), then correct ones, at most `limit` in all */
+  samples: PredictionSample[];
+}
+
 export interface StoreInfo {
   dir: string;
   objects: number;
@@ -287,9 +409,13 @@ export interface LockstepService {
   pauseJob(req: { job: string }): Promise<JobInfo>;
   resumeJob(req: { job: string }): Promise<JobInfo>;
   listJobs(req: Record<string, never>): Promise<JobInfo[]>;
+  /** a job's info and every loss, evaluation and checkpoint it reported so far */
+  jobHistory(req: { job: string }): Promise<JobHistory>;
   listGraph(req: Record<string, never>): Promise<RunInfo[]>;
   showCheckpoint(req: { ref: string }): Promise<CheckpointDetails>;
   histograms(req: { ref: string; bins?: number }): Promise<TensorHistogram[]>;
+  /** the checkpoint's predictions on the test split (computed by the engine, in the service) */
+  predictions(req: { ref: string; limit?: number }): Promise<PredictionsReport>;
   trace(req: {
     ref: string;
     from?: number;
@@ -302,91 +428,161 @@ export interface LockstepService {
     runs: number;
     train: Omit<StartRunRequest, 'seed' | 'branch'> & { seed?: number };
   }): Promise<JobInfo>;
+  /** every stored study and sweep, and every submitted job directory, newest first */
+  listStudies(req: Record<string, never>): Promise<StudySummary[]>;
+  /** a stored study's or sweep's report (NOT_FOUND when it has none yet) */
+  openStudy(req: { id: string }): Promise<StudyReport | SweepReport>;
   exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
+  /** removes a branch record; gc later frees what nothing else reaches */
+  deleteBranch(req: { name: string }): Promise<RemovedInfo>;
+  /** removes a run, all its branches, and its checkpoints from keep refs */
+  deleteRun(req: { id: string }): Promise<RemovedInfo>;
+}
+
+/** What deleteBranch / deleteRun removed. */
+export interface RemovedInfo {
+  branches: string[];
+  run?: string;
+  /** keep refs (e.g. studies) that no longer hold the run's checkpoints */
+  keeps: string[];
 }
 
 export type MethodName = keyof LockstepService;
 
-/** Every method name, in contract order (the generated wiring iterates over this list). */
-export const METHOD_NAMES = [
-  'startRun',
-  'continueRun',
-  'stopJob',
-  'pauseJob',
-  'resumeJob',
-  'listJobs',
-  'listGraph',
-  'showCheckpoint',
-  'histograms',
-  'trace',
-  'compare',
-  'verify',
-  'study',
-  'exportBundle',
-  'importBundle',
-  'storeInfo',
-] as const satisfies readonly MethodName[];
+/** The names of a record that lists each one once: the compiler checks that none is missing. */
+function namesOf<N extends string>(all: Record<N, true>): readonly N[] {
+  return Object.keys(all) as N[];
+}
 
-// compile-time check: METHOD_NAMES lists every method of LockstepService
-type MissingMethod = Exclude<MethodName, (typeof METHOD_NAMES)[number]>;
-const _allMethodsListed: MissingMethod extends never ? true : MissingMethod = true;
-void _allMethodsListed;
+/** Every method name, in contract order (the generated wiring iterates over this list). */
+export const METHOD_NAMES = namesOf<MethodName>({
+  startRun: true,
+  continueRun: true,
+  stopJob: true,
+  pauseJob: true,
+  resumeJob: true,
+  listJobs: true,
+  jobHistory: true,
+  listGraph: true,
+  showCheckpoint: true,
+  histograms: true,
+  predictions: true,
+  trace: true,
+  compare: true,
+  verify: true,
+  study: true,
+  listStudies: true,
+  openStudy: true,
+  exportBundle: true,
+  importBundle: true,
+  storeInfo: true,
+  deleteBranch: true,
+  deleteRun: true,
+});
+
 export type RequestOf<M extends MethodName> = Parameters<LockstepService[M]>[0];
 export type ResponseOf<M extends MethodName> = Awaited<ReturnType<LockstepService[M]>>;
 
 // ---------- events ----------
 
-export interface ServiceEvents {
-  /** a job changed state (queued → running → paused → done | stopped | diverged | failed) */
-  job: JobInfo;
+/** What an export job produced. */
+export interface ExportResult {
+  path: string;
+  bytes: number;
+}
+
+/** What an import job did. */
+export interface ImportResult {
+  /** branches created in the store (their names there) */
+  imported: string[];
+  /** bundle name → store name, for every branch (and `run:<id>`) that had to be renamed */
+  renamed: Record<string, string>;
+  /** branches that were already in the store, identical (a repeated import) */
+  existing: string[];
+}
+
+/** A job's result, tagged by the job's kind: a consumer switches on `kind`, never on fields. */
+export type JobOutcome =
+  | { kind: 'train' | 'continue'; result: TrainResult }
+  | { kind: 'verify'; result: VerifyReport }
+  | { kind: 'study'; result: StudyReport }
+  | { kind: 'export'; result: ExportResult }
+  | { kind: 'import'; result: ImportResult };
+
+/**
+ * The events a running job produces, declared once: service/train.ts and the other job bodies
+ * emit them in this shape, the job protocol carries them unchanged, and the service adds only
+ * the job id (`ServiceEvents[K] = { job } & JobEventPayloads[K]`).
+ */
+export interface JobEventPayloads {
   /** training progress, at most ~10 per second per job: the steps since the last event */
   progress: {
-    job: string;
     step: number;
     toStep: number;
     stepsPerSecond: number;
     losses: { step: number; loss: number }[];
   };
   /** an evaluation was made */
-  metrics: { job: string; step: number; eval: EvalResult };
+  metrics: { step: number; eval: EvalResult };
   /** a checkpoint was written (created false: it already existed, identical) */
-  checkpoint: { job: string; id: string; step: number; branch: string; created: boolean };
-  /** a job finished; exactly one of result / error */
-  finished: {
-    job: string;
-    kind: JobKind;
-    result?:
-      | TrainResult
-      | VerifyReport
-      | StudyReport
-      | { path: string; bytes: number }
-      | { imported: string[]; renamed: Record<string, string> };
-    error?: WireError;
-  };
+  checkpoint: { id: string; step: number; branch: string; created: boolean };
   /** progress of non-training jobs (verify, study, export, import) as a fraction */
-  work: { job: string; done: number; total: number; label: string };
+  work: { done: number; total: number; label: string };
   /** a human-readable note from a job (a backend fallback, a new branch, reproduced steps) */
-  notice: { job: string; message: string };
+  notice: { message: string };
 }
+
+/**
+ * What a training job says once it knows its run, branch and step range, before any other
+ * training event (its step-0 checkpoint included). The service merges it into the job's
+ * {@link JobInfo} and announces it as a `job` event.
+ */
+export interface JobStarted {
+  run: string;
+  branch: string;
+  seed: number;
+  fromStep: number;
+  toStep: number;
+  backend: BackendName;
+}
+
+/** One event of a running job as it crosses the job protocol: its name in `type`. */
+export type JobEvent =
+  | ({ type: 'started' } & JobStarted)
+  | { [K in keyof JobEventPayloads]: { type: K } & JobEventPayloads[K] }[keyof JobEventPayloads];
+
+/** The `finished` event: the tagged outcome, or the error (then `result` is absent). */
+export type FinishedEvent = { job: string } & (
+  (JobOutcome & { error?: undefined }) | { kind: JobKind; error: WireError; result?: undefined }
+);
+
+export type ServiceEvents = {
+  /** a job changed state (queued → running → paused → done | stopped | diverged | failed) */
+  job: JobInfo;
+  /** a job finished; exactly one of result / error */
+  finished: FinishedEvent;
+  /**
+   * the store's run graph changed on disk (a run, branch or checkpoint written by this service
+   * or by another process, e.g. the CLI): re-read it with listGraph
+   */
+  graphChanged: Record<string, never>;
+} & { [K in keyof JobEventPayloads]: { job: string } & JobEventPayloads[K] };
 
 export type EventName = keyof ServiceEvents;
 
 /** Every event name (the generated wiring iterates over this list). */
-export const EVENT_NAMES = [
-  'job',
-  'progress',
-  'metrics',
-  'checkpoint',
-  'finished',
-  'work',
-  'notice',
-] as const satisfies readonly EventName[];
-
-type MissingEvent = Exclude<EventName, (typeof EVENT_NAMES)[number]>;
-const _allEventsListed: MissingEvent extends never ? true : MissingEvent = true;
-void _allEventsListed;
+export const EVENT_NAMES = namesOf<EventName>({
+  job: true,
+  progress: true,
+  metrics: true,
+  checkpoint: true,
+  finished: true,
+  work: true,
+  notice: true,
+  graphChanged: true,
+});
 
 // ---------- errors ----------
 
@@ -426,11 +622,8 @@ export interface WireError {
 }
 
 /**
- * An error rebuilt on the client side from a {@link WireError}.
- *
- * Electron's contextBridge drops custom properties of errors, so the preload rethrows a
- * ServiceError as a plain Error whose message is `[CODE] message`; {@link ServiceError.from}
- * turns that (or anything else thrown by a client call) back into a ServiceError.
+ * An error rebuilt on the client side from a {@link WireError}. Every transport (Electron IPC
+ * included) carries errors as data, so the client rebuilds it from `{ name, code, message }`.
  */
 export class ServiceError extends Error {
   constructor(
@@ -445,26 +638,6 @@ export class ServiceError extends Error {
   /** The error as data, for a wire. */
   toWire(): WireError {
     return { name: this.name, code: this.code, message: this.message };
-  }
-
-  /**
-   * Any error thrown by a client call as a ServiceError: itself, a rebuilt `[CODE] message`
-   * error from the Electron bridge (Electron may prefix the message), or INTERNAL otherwise.
-   */
-  static from(e: unknown): ServiceError {
-    if (e instanceof ServiceError) {
-      return e;
-    }
-    const message = e instanceof Error ? e.message : String(e);
-    const m = /\[([A-Z_]+)\] ([\s\S]*)$/.exec(message);
-    if (m !== null && (ERROR_CODES as readonly string[]).includes(m[1])) {
-      return new ServiceError(m[1] as ErrorCode, m[2]);
-    }
-    const code = (e as { code?: unknown } | null)?.code;
-    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-      return new ServiceError(code as ErrorCode, message);
-    }
-    return new ServiceError('INTERNAL', message);
   }
 }
 

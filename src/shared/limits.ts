@@ -24,7 +24,10 @@ export const LIMITS = {
   maxSteps: 100_000_000,
   maxHiddenLayers: 8,
   maxHiddenUnits: 4096,
-  maxBatchSize: { mnist: 55000, fake: 2000 } as Record<DatasetName, number>,
+  maxBatchSize: { mnist: 55000, fake: 2000, 'fashion-mnist': 55000, cifar10: 45000 } as Record<
+    DatasetName,
+    number
+  >,
   maxSeed: 0xffffffff,
   maxStudyRuns: 50,
   /** learning rate: a finite number > 0 and at most this */

@@ -3,13 +3,8 @@
  * asynchronously (a macrotask later), as over a real wire, so ordering bugs show up here too.
  */
 import type { Disposer, LockstepClient } from './contract';
-import {
-  createClient,
-  frameClientTransport,
-  serveChannel,
-  type FrameEndpoint,
-  type ServedService,
-} from './rpc';
+import { createClient, frameClientTransport, type FrameEndpoint } from './rpc-client';
+import { serveChannel, type ServedService } from './rpc-server';
 
 /** Two endpoints: what one sends, the other receives. Closing either closes both. */
 export function memoryPair(): [FrameEndpoint, FrameEndpoint] {

@@ -6,7 +6,7 @@
  * imports this file.
  */
 import type { Disposer, LockstepClient } from './contract';
-import { createClient, frameClientTransport, type FrameEndpoint } from './rpc';
+import { createClient, frameClientTransport, type FrameEndpoint } from './rpc-client';
 
 /** The part of the WebSocket API this transport uses (the browser's and `ws` both fit). */
 export interface WebSocketLike {

@@ -11,7 +11,8 @@
  * - {@link issuesText} turns a schema failure into one bounded line that never echoes the
  *   offending value (a huge string stays out of the reply).
  *
- * No Node imports: the renderer imports this file.
+ * Server side only (the service's boundary); the renderer's client half (rpc-client.ts) never
+ * imports it, so zod stays out of the preload and the renderer bundle.
  */
 import { z } from 'zod';
 import { LIMITS, type MethodName, type RequestOf } from './contract';
@@ -31,6 +32,8 @@ export const MAX_NODES = 10_000;
 export const MAX_FRAME = 1 << 20;
 /** Most histogram bins. */
 export const MAX_BINS = 512;
+/** most sample images one predictions call returns */
+export const MAX_PREDICTION_SAMPLES = 256;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
@@ -112,14 +115,20 @@ export const REQUEST_SCHEMAS = {
     branch: branchName.optional(),
     checkpointEvery: interval.optional(),
     evalEvery: interval.optional(),
+    sameBranch: z.boolean().optional(),
   }),
   stopJob: jobRef,
   pauseJob: jobRef,
   resumeJob: jobRef,
   listJobs: empty,
+  jobHistory: jobRef,
   listGraph: empty,
   showCheckpoint: z.strictObject({ ref }),
   histograms: z.strictObject({ ref, bins: z.number().int().min(1).max(MAX_BINS).optional() }),
+  predictions: z.strictObject({
+    ref,
+    limit: z.number().int().min(0).max(MAX_PREDICTION_SAMPLES).optional(),
+  }),
   trace: z.strictObject({
     ref,
     from: z.number().int().min(0).max(LIMITS.maxSteps).optional(),
@@ -130,9 +139,13 @@ export const REQUEST_SCHEMAS = {
   /** `ref` may also be the absolute path of a .lockstep bundle */
   verify: z.strictObject({ ref: z.string().min(1).max(MAX_PATH_LENGTH), from: ref.optional() }),
   study,
+  listStudies: empty,
+  openStudy: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/) }),
   exportBundle: z.strictObject({ ref, path: absPath }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,
+  deleteBranch: z.strictObject({ name: branchName }),
+  deleteRun: z.strictObject({ id: z.string().min(1).max(100) }),
 } satisfies { [M in MethodName]: z.ZodType<RequestOf<M>> };
 
 /** A call from a client: `id` pairs it with its reply. */
@@ -143,22 +156,6 @@ export const callMessage = z.strictObject({
   params: z.unknown(),
 });
 export type CallMessage = z.infer<typeof callMessage>;
-
-/** What a message transport's server may send. */
-export const serverMessage = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('result'),
-    id: z.number(),
-    result: z.unknown(),
-  }),
-  z.object({
-    type: z.literal('error'),
-    id: z.number().nullable(),
-    error: z.object({ name: z.string(), code: z.string(), message: z.string() }),
-  }),
-  z.object({ type: z.literal('event'), event: z.string(), payload: z.unknown() }),
-]);
-export type ServerMessage = z.infer<typeof serverMessage>;
 
 /**
  * Why `value` may not be looked at by a schema: a forbidden key, too deep, or too big; null

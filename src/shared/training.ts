@@ -2,8 +2,9 @@
  * Training vocabulary shared by every process: the config that shapes a run, the backend
  * fingerprint and evaluation results. Pure types and constants; the engine re-exports them.
  */
-export const DATASETS = ['mnist', 'fake'] as const;
-export const MODELS = ['softmax', 'mlp'] as const;
+export const DATASETS = ['mnist', 'fake', 'fashion-mnist', 'cifar10'] as const;
+/** `layers` is a custom stack from a `--layers` spec (ModelConfig.layers) */
+export const MODELS = ['softmax', 'mlp', 'lenet5', 'resnet20', 'layers'] as const;
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 
@@ -26,8 +27,20 @@ export interface OptimizerConfig {
 
 export interface ModelConfig {
   kind: ModelKind;
-  /** hidden layer sizes; empty for softmax */
+  /** hidden layer sizes; empty for every model but mlp */
   hidden: number[];
+  /** the `--layers` spec of a `layers` model (absent for every other kind) */
+  layers?: string;
+}
+
+/**
+ * Seeded augmentation of training images, drawn per step from the stream `augment/<step>`:
+ * a random crop after zero-padding `crop` pixels on every side (0 = none) and a random
+ * horizontal flip. Absent from a config = no augmentation.
+ */
+export interface AugmentConfig {
+  crop: number;
+  flip: boolean;
 }
 
 /**
@@ -42,6 +55,8 @@ export interface TrainingConfig {
   /** root seed of every random stream (an unsigned 32-bit integer) */
   seed: number;
   backend: BackendName;
+  /** absent when the run does not augment (so older configs keep their canonical JSON) */
+  augment?: AugmentConfig;
 }
 
 /** Identifies the numeric environment; bitwise replay is promised within one fingerprint. */

@@ -5,7 +5,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { readZipSafely, writeZip } from '../../src/main/bundle/zip-safe';
 import { BUNDLE_LIMITS } from '../../src/main/bundle/read';
-import { startRun, type JobResult } from '../../src/main/service/train';
+import { startRun } from '../../src/main/service/train';
+import type { TrainResult } from '../../src/shared/contract';
 import type { Store } from '../../src/main/store/store';
 import type { TrainingConfig } from '../../src/main/engine/types';
 
@@ -21,7 +22,7 @@ export const CONFIG: TrainingConfig = {
 };
 
 /** 120 steps with checkpoints and evaluations every 40. */
-export function trainSmall(store: Store, branch?: string): Promise<JobResult> {
+export function trainSmall(store: Store, branch?: string): Promise<TrainResult> {
   return startRun(store, {
     config: CONFIG,
     steps: 120,

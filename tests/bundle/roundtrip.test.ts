@@ -16,13 +16,14 @@ import type { BundleManifest, ObjectKind } from '../../src/main/bundle/format';
 import { verifyBundle } from '../../src/main/bundle/verify';
 import { writeZip } from '../../src/main/bundle/zip-safe';
 import { encodeState, parseManifest } from '../../src/main/engine/state';
-import { continueFrom, startRun, type JobResult } from '../../src/main/service/train';
+import { continueFrom, startRun } from '../../src/main/service/train';
+import type { TrainResult } from '../../src/shared/contract';
 import { Store } from '../../src/main/store/store';
 import { CONFIG, hashTree, rewriteBundle, trainSmall } from './helpers';
 
 let dir = '';
 let storeA: Store;
-let run: JobResult;
+let run: TrainResult;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockstep-bundle-'));
   storeA = await Store.open(join(dir, 'a'));

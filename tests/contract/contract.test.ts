@@ -355,6 +355,16 @@ for (const transport of TRANSPORTS) {
         const job = await client.study({ runs: 2, train: train as never });
         const fin = await rec.finished(job.id, 300_000);
         assert.equal(fin.error, undefined, JSON.stringify(fin.error));
+        // the stored study is listed and reopens as it was reported
+        const report = fin.result as { id: string; object?: string };
+        const listed = (await client.listStudies({})).find((st) => st.id === report.id);
+        assert.equal(listed?.state, 'collected');
+        assert.equal(listed?.executor, 'inprocess');
+        assert.equal(listed?.hasReport, true);
+        const opened = await client.openStudy({ id: report.id });
+        assert.deepEqual(opened, report);
+        const missing = await failure(client.openStudy({ id: 'study-none' }));
+        assert.equal(missing.code, 'NOT_FOUND');
       } else {
         await expectMissing(
           client.study({ runs: 2, train: train as never }),

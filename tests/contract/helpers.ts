@@ -16,9 +16,9 @@ import type {
 import {
   createClient,
   frameClientTransport,
-  serveChannel,
   type ClientTransport,
-} from '../../src/shared/rpc';
+} from '../../src/shared/rpc-client';
+import { serveChannel } from '../../src/shared/rpc-server';
 import { memoryPair } from '../../src/shared/rpc-memory';
 import { webSocketEndpoint, type WebSocketLike } from '../../src/shared/rpc-websocket';
 import {
@@ -137,6 +137,7 @@ export class Recorder {
     finished: [],
     work: [],
     notice: [],
+    graphChanged: [],
   };
   private waiters: (() => void)[] = [];
   private readonly disposers: (() => void)[] = [];

@@ -22,7 +22,8 @@ import {
   exportTfjs,
   lineageMetrics,
 } from '../../src/main/export/from-store';
-import { continueFrom, startRun, type JobResult } from '../../src/main/service/train';
+import { continueFrom, startRun } from '../../src/main/service/train';
+import type { TrainResult } from '../../src/shared/contract';
 import { Store } from '../../src/main/store/store';
 import { cli } from '../bundle/helpers';
 import { loadFromDir } from './helpers';
@@ -30,7 +31,7 @@ import { loadFromDir } from './helpers';
 let dir = '';
 let storeDir = '';
 let store: Store;
-let run: JobResult;
+let run: TrainResult;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'lockstep-exports-'));
   storeDir = join(dir, 'store');

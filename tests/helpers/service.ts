@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrainingConfig, TrainingState } from '../../src/main/engine/types';
 import { Store } from '../../src/main/store/store';
-import { startRun, type JobHooks, type StartRequest } from '../../src/main/service/train';
+import { startRun, type JobHooks, type TrainSpec } from '../../src/main/service/train';
 
 export const N_STEPS = 70;
 
@@ -32,7 +32,7 @@ export function train(
   store: Store,
   branch: string,
   steps: number,
-  over: Partial<StartRequest> & { config?: TrainingConfig } = {},
+  over: Partial<TrainSpec> & { config?: TrainingConfig } = {},
   hooks?: JobHooks,
 ) {
   return startRun(
@@ -46,7 +46,6 @@ export function train(
       ...over,
     },
     {},
-    undefined,
     hooks,
   );
 }

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import WebSocket from 'ws';
 import { ERROR_CODES, METHOD_NAMES, type MethodName } from '../../src/shared/contract';
-import { serveChannel } from '../../src/shared/rpc';
+import { serveChannel } from '../../src/shared/rpc-server';
 import { memoryPair } from '../../src/shared/rpc-memory';
 import { MAX_FRAME } from '../../src/shared/schemas';
 import type { LockstepHost } from '../../src/main/service/service';
@@ -56,16 +56,23 @@ function templates(branch: string): Record<MethodName, Record<string, unknown>> 
     pauseJob: { job: 'job-x' },
     resumeJob: { job: 'job-x' },
     listJobs: {},
+    jobHistory: { job: 'job-x' },
     listGraph: {},
     showCheckpoint: { ref: branch },
     histograms: { ref: branch, bins: 10 },
+    predictions: { ref: branch, limit: 4 },
     trace: { ref: branch, from: 0, to: 5 },
     compare: { a: branch, b: branch },
     verify: { ref: branch },
     study: { runs: 2, train: studyTrain },
+    listStudies: {},
+    openStudy: { id: 'study-x' },
     exportBundle: { ref: branch, path: '/tmp/x.lockstep' },
     importBundle: { path: '/tmp/x.lockstep' },
     storeInfo: {},
+    // names that do not exist: even a variant that passes the schema removes nothing
+    deleteBranch: { name: 'fuzz-no-such-branch' },
+    deleteRun: { id: 'run-fuzz-none' },
   };
 }
 

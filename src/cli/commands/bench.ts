@@ -4,9 +4,6 @@
  * Writes the report as JSON to --out (default bench-results/bench-<date>.json) and prints the
  * table (with --json: the report as the last stdout line; progress on stderr).
  */
-// registers the trace-overhead and verify-speed sections into the bench
-import '../../main/bench/trace-verify';
-import '../../main/bench/bundle-import';
 import type { Command } from 'commander';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';

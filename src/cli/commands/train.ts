@@ -12,7 +12,9 @@ import {
 } from '../training-options';
 import { OPTIMIZERS, type TrainingConfig } from '../../main/engine/types';
 import { validateConfig } from '../../main/engine/trainer';
-import { continueFrom, startRun, type JobEvents, type JobResult } from '../../main/service/train';
+import { checkBranchName } from '../../main/store/layout';
+import type { JobEvent, TrainResult } from '../../shared/contract';
+import { continueFrom, startRun, type TrainControl } from '../../main/service/train';
 import { openStore, globalOptions, say, emit } from '../context';
 import { EXIT_NEGATIVE } from '../errors';
 import { batchSizeArg, choice, intervalArg, lrArg, stepsArg } from '../options';
@@ -29,6 +31,9 @@ export function register(program: Command): void {
   )
     .option('--branch <name>', 'name of the new branch')
     .action(async (opts: TrainOptions, cmd: Command) => {
+      if (opts.branch !== undefined) {
+        checkBranchName(opts.branch); // before a seed is drawn and printed
+      }
       const { seed, source } = await resolveSeed(opts.seed);
       if (source !== 'explicit') {
         say(cmd, `seed ${seed} (${source}; pass --seed ${seed} to repeat this run)`);
@@ -44,7 +49,7 @@ export function register(program: Command): void {
       };
       validateConfig(config); // bad input fails before the store is opened or created
       const store = await openStore(cmd);
-      await runJob(cmd, (events, signal) =>
+      await runJob(cmd, (ctl) =>
         startRun(
           store,
           {
@@ -55,8 +60,7 @@ export function register(program: Command): void {
             evalEvery: opts.evalEvery,
             branch: opts.branch,
           },
-          events,
-          signal,
+          ctl,
         ),
       );
     });
@@ -73,20 +77,33 @@ export function register(program: Command): void {
       choice(OPTIMIZERS),
     )
     .option('--batch-size <n>', 'new batch size (starts a branch)', batchSizeArg)
-    .option('--checkpoint-every <n>', 'store a checkpoint every n steps (default 500)', intervalArg)
-    .option('--eval-every <n>', 'evaluate every n steps (default 1000)', intervalArg)
+    .option(
+      '--checkpoint-every <n>',
+      'store a checkpoint every n steps (default: the branch’s, else 500)',
+      intervalArg,
+    )
+    .option(
+      '--eval-every <n>',
+      'evaluate every n steps (default: the branch’s, else 1000)',
+      intervalArg,
+    )
     .option('--branch <name>', 'name of the new branch (starts a branch)')
+    .option(
+      '--same-branch',
+      'refuse, instead of starting a new branch, when this machine’s backend fingerprint differs from the checkpoint’s',
+    )
     .action(
       async (
         ref: string,
         opts: Omit<TrainOptions, 'dataset' | 'model' | 'optimizer' | 'batchSize'> & {
           optimizer?: TrainOptions['optimizer'];
           batchSize?: number;
+          sameBranch?: boolean;
         },
         cmd: Command,
       ) => {
         const store = await openStore(cmd, false);
-        await runJob(cmd, (events, signal) =>
+        await runJob(cmd, (ctl) =>
           continueFrom(
             store,
             {
@@ -98,9 +115,9 @@ export function register(program: Command): void {
               checkpointEvery: opts.checkpointEvery,
               evalEvery: opts.evalEvery,
               branch: opts.branch,
+              sameBranch: opts.sameBranch,
             },
-            events,
-            signal,
+            ctl,
           ),
         );
       },
@@ -109,7 +126,7 @@ export function register(program: Command): void {
 
 async function runJob(
   cmd: Command,
-  job: (events: JobEvents, signal: AbortSignal) => Promise<JobResult>,
+  job: (ctl: TrainControl) => Promise<TrainResult>,
 ): Promise<void> {
   const json = globalOptions(cmd).json ?? false;
   const progress = createProgress(json);
@@ -120,22 +137,29 @@ async function runJob(
     process.off('SIGINT', onSigint);
   };
   process.on('SIGINT', onSigint);
-  let result: JobResult;
+  const onEvent = (e: JobEvent): void => {
+    switch (e.type) {
+      case 'started':
+        say(
+          cmd,
+          `${e.fromStep === 0 ? 'training' : 'continuing'} ${e.branch} (run ${e.run}) from step ${e.fromStep} to ${e.toStep} on ${e.backend}`,
+        );
+        progress.start(e.fromStep, e.toStep);
+        return;
+      case 'progress':
+        for (const s of e.losses) {
+          progress.step(s.step, s.loss);
+        }
+        return;
+      case 'notice':
+        process.stderr.write(`note: ${e.message}\n`);
+        return;
+    }
+  };
+  let result: TrainResult;
   try {
-    result = await job(
-      {
-        started: (i) => {
-          say(
-            cmd,
-            `${i.fromStep === 0 ? 'training' : 'continuing'} ${i.branch} (run ${i.run}) from step ${i.fromStep} to ${i.toStep} on ${i.config.backend}`,
-          );
-          progress.start(i.fromStep, i.toStep);
-        },
-        step: (s) => progress.step(s.step, s.loss),
-        notice: (m) => process.stderr.write(`note: ${m}\n`),
-      },
-      abort.signal,
-    );
+    // one progress event per step: the status lines and the bar time each step as it ends
+    result = await job({ emit: onEvent, signal: abort.signal, progressEveryMs: 0 });
   } finally {
     progress.stop();
     process.off('SIGINT', onSigint);
@@ -154,7 +178,7 @@ function pct(x: number | undefined): string {
   return x === undefined ? '-' : `${(x * 100).toFixed(2)}%`;
 }
 
-function formatResult(r: JobResult): string {
+function formatResult(r: TrainResult): string {
   const lines = [
     `${r.status === 'done' ? 'done' : r.status}: branch ${r.branch} at step ${r.step}`,
     `  checkpoint ${r.checkpoint}`,

@@ -2,16 +2,19 @@
  * `verify <ref|file.lockstep> [--from <checkpoint>]`: replays a ref's history (from its root, or
  * from a checkpoint on it) and checks every stored checkpoint and every trace step. A path to an
  * existing `.lockstep` file is handed to the bundle verifier (src/main/bundle/verify.ts).
- * JSON: `{ verified, checkpoints, steps, firstMismatch, … }`. Exit 0 verified, 1 not verified.
+ * Any existing zip file is a bundle whatever its name (src/main/bundle/path.ts); a `.lockstep` /
+ * `.zip` path that does not exist is a file error. JSON: `{ verified, checkpoints, steps,
+ * firstMismatch, checkpoint, fromStep, msPerStep }` for refs and bundles alike.
+ * Exit codes: 0 verified; 1 the answer is no (a mismatch, a damaged store or bundle, a backend not
+ * available here to replay on); 2 the question could not be asked (bad ref, missing file, not a
+ * bundle), with the reason in one line.
  */
 import type { Command } from 'commander';
-import { existsSync, statSync } from 'node:fs';
+import { isBundlePath, missingBundleFile } from '../../main/bundle/path';
+import { verifyBundle } from '../../main/bundle/verify';
 import { verifyRef, type VerifyOptions, type VerifyReport } from '../../main/service/verify';
-// registers the trace-overhead and verify-speed sections of `lockstep bench`
 import { emit, globalOptions, openStore } from '../context';
 import { CliError, EXIT_NEGATIVE } from '../errors';
-
-type BundleVerifier = (path: string, opts: VerifyOptions) => Promise<VerifyReport>;
 
 export function register(program: Command): void {
   program
@@ -27,8 +30,15 @@ export function register(program: Command): void {
       const vopts: VerifyOptions = { from: opts.from, signal: abort.signal, onProgress: progress };
       let r: VerifyReport;
       try {
-        if (ref.endsWith('.lockstep') && existsSync(ref) && statSync(ref).isFile()) {
-          r = await (await bundleVerifier())(ref, vopts);
+        const missing = missingBundleFile(ref);
+        if (missing !== null) {
+          throw new CliError(missing);
+        }
+        if (isBundlePath(ref)) {
+          if (opts.from !== undefined) {
+            throw new CliError('--from applies to a ref in the store, not to a bundle');
+          }
+          r = await verifyBundle(ref, vopts);
         } else {
           r = await verifyRef(await openStore(cmd, false), ref, vopts);
         }
@@ -43,26 +53,22 @@ export function register(program: Command): void {
     });
 }
 
-async function bundleVerifier(): Promise<BundleVerifier> {
-  const path = '../../main/bundle/verify';
-  let mod: { verifyBundle?: BundleVerifier };
-  try {
-    mod = (await import(path)) as { verifyBundle?: BundleVerifier };
-  } catch (e) {
-    if ((e as { code?: string }).code === 'ERR_MODULE_NOT_FOUND') {
-      throw new CliError('verifying a .lockstep bundle is not available in this build');
-    }
-    throw e;
-  }
-  if (typeof mod.verifyBundle !== 'function') {
-    throw new CliError('verifying a .lockstep bundle is not available in this build');
-  }
-  return mod.verifyBundle;
-}
-
-/** Progress on stderr when it is a terminal: `verify: 1200/5000 steps`. done < 0 clears it. */
+/**
+ * Progress on stderr: on a terminal one line kept up to date (`verify: 1200/5000 steps`), else a
+ * line per 10% (so CI logs show it too). done < 0 clears the terminal line.
+ */
 function progressLine(json: boolean): (done: number, total: number) => void {
-  if (!process.stderr.isTTY || json) {
+  if (!process.stderr.isTTY) {
+    let shown = 0;
+    return (done, total) => {
+      const tenth = total >= 100 && done >= 0 ? Math.floor((done * 10) / total) : 0;
+      if (!json && tenth > shown) {
+        shown = tenth;
+        process.stderr.write(`verify: ${done}/${total} steps\n`);
+      }
+    };
+  }
+  if (json) {
     return () => {};
   }
   let last = 0;
@@ -84,7 +90,8 @@ function formatReport(ref: string, r: VerifyReport): string {
     r.msPerStep ? ` (${r.msPerStep.toFixed(2)} ms/step)` : ''
   }`;
   if (r.verified) {
-    return `verified: ${ref} (${r.checkpoint?.slice(0, 12)}) — ${head}; every checkpoint and trace step matches`;
+    const which = r.checkpoint !== undefined ? ` (${r.checkpoint.slice(0, 12)})` : '';
+    return `verified: ${ref}${which} — ${head}; every checkpoint and trace step matches`;
   }
   const m = r.firstMismatch;
   return [

@@ -9,8 +9,8 @@
  *   resume time (Trainer.restore + the first step) at step 10 and at step 1,000,000 (I6).
  * - with `peer`, the PyTorch peer (../shared/peers/torch_mlp.py, one thread) in the same
  *   invocation, and the ratio ours/peer.
- * - `extraBenchSections`: further measurements other parts of the app register (trace overhead,
- *   verify speed…); each returns a titled list of rows for the table and the JSON.
+ * - `BENCH_SECTIONS`: further measurements (trace overhead, verify speed, ./trace-verify.ts);
+ *   each returns a titled list of rows for the table and the JSON.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -18,6 +18,8 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { bundleImportSection } from './bundle-import';
+import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
 import type { BackendName, OptimizerKind } from '../engine/types';
@@ -77,9 +79,15 @@ export interface BenchContext {
   log: (line: string) => void;
 }
 
-/** Hook: measurements added by other parts of the app (trace overhead, verify speed, …). */
+/** A further measurement: a titled list of rows. */
 export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
-export const extraBenchSections: BenchSection[] = [];
+
+/** The further measurements, in table order. */
+const BENCH_SECTIONS: readonly BenchSection[] = [
+  traceOverheadSection,
+  verifySpeedSection,
+  bundleImportSection,
+];
 
 export interface GoalCheck {
   goal: string;
@@ -258,7 +266,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     peer.ratio = ours.msPerStep / peer.msPerStep;
   }
   const extra: ExtraSection[] = [];
-  for (const section of extraBenchSections) {
+  for (const section of BENCH_SECTIONS) {
     extra.push(await section({ quick, repoRoot: REPO_ROOT, log }));
   }
   const find = (b: BackendName, m: string, o: string): TrainRow | undefined =>

@@ -4,7 +4,7 @@
  * branches. The measurement itself is in ../bundle/measure.ts.
  */
 import { measureManyBranchImport } from '../bundle/measure';
-import { extraBenchSections, type BenchContext, type ExtraSection } from './bench';
+import type { BenchContext, ExtraSection } from './bench';
 
 export async function bundleImportSection(ctx: BenchContext): Promise<ExtraSection> {
   const n = ctx.quick ? 200 : 2000;
@@ -23,8 +23,4 @@ export async function bundleImportSection(ctx: BenchContext): Promise<ExtraSecti
       },
     ],
   };
-}
-
-if (!extraBenchSections.includes(bundleImportSection)) {
-  extraBenchSections.push(bundleImportSection);
 }

@@ -1,10 +1,10 @@
 /**
- * Bench sections of the trace and verify feature (registered into extraBenchSections on import):
+ * Bench sections of the trace and verify feature (listed in ./bench.ts's BENCH_SECTIONS):
  * "trace overhead in % of step time" (default MLP, sgd and adam) and "verify speed relative to
- * training speed". The measurements themselves are in ../service/measure.ts.
+ * training speed". The measurements themselves are in ./measure.ts.
  */
-import { measureTraceOverhead, measureVerifySpeed } from '../service/measure';
-import { extraBenchSections, type BenchContext, type ExtraSection } from './bench';
+import { measureTraceOverhead, measureVerifySpeed } from './measure';
+import type { BenchContext, ExtraSection } from './bench';
 
 export async function traceOverheadSection(ctx: BenchContext): Promise<ExtraSection> {
   ctx.log('trace: digest cost per step (default MLP, wasm)');
@@ -35,8 +35,4 @@ export async function verifySpeedSection(ctx: BenchContext): Promise<ExtraSectio
       },
     ],
   };
-}
-
-if (!extraBenchSections.includes(traceOverheadSection)) {
-  extraBenchSections.push(traceOverheadSection, verifySpeedSection);
 }

@@ -6,13 +6,16 @@
  * of the float32 size) and become float32 x/255 when a batch is gathered. The dataset digest is
  * the SHA-256 of the four raw files in a fixed order. `fake` (Mechanics 101's fake_data) has the
  * same shapes and is a pure function of FAKE_SEED: ten noisy prototypes, learnable in a few
- * steps. Loaded datasets are cached per process; they are immutable.
+ * steps. `fashion-mnist` and `cifar10` are read from files (./image-datasets.ts). Every dataset
+ * has an image shape [h, w, c] (pixels stored HWC). Loaded datasets are cached per process and
+ * directory; they are immutable.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parseIdxImages, parseIdxLabels } from './idx';
+import { cifar10Dir, fashionMnistDir, loadCifar10, loadFashionMnist } from './image-datasets';
 import { stream } from './rng';
 import { InputError, type DatasetName } from './types';
 
@@ -24,7 +27,7 @@ const FAKE_SIZES = { train: 2000, validation: 200, test: 500 };
 
 export interface Split {
   count: number;
-  /** count * 784 bytes */
+  /** count · h·w·c bytes (HWC per example) */
   pixels: Uint8Array;
   /** count labels 0–9 */
   labels: Uint8Array;
@@ -33,6 +36,8 @@ export interface Split {
 export interface Dataset {
   name: DatasetName;
   digest: string;
+  /** per-example image shape [h, w, c] */
+  shape: [number, number, number];
   train: Split;
   validation: Split;
   test: Split;
@@ -62,13 +67,29 @@ export function mnistDir(): string {
 
 /** Loads (once per process and directory) the named dataset. */
 export function loadDataset(name: DatasetName): Dataset {
-  const key = name === 'mnist' ? `mnist:${mnistDir()}` : `fake:${FAKE_SEED}`;
+  const where: Record<DatasetName, () => [string, () => Dataset]> = {
+    mnist: () => [mnistDir(), () => loadMnist(mnistDir())],
+    fake: () => [String(FAKE_SEED), () => makeFake(FAKE_SEED)],
+    'fashion-mnist': () => [fashionMnistDir(), () => loadFashionMnist(fashionMnistDir())],
+    cifar10: () => [cifar10Dir(), () => loadCifar10(cifar10Dir())],
+  };
+  const source = where[name];
+  if (!source) {
+    throw new InputError(`unknown dataset '${String(name)}'`);
+  }
+  const [at, load] = source();
+  const key = `${name}:${at}`;
   let ds = cache.get(key);
   if (!ds) {
-    ds = name === 'mnist' ? loadMnist(mnistDir()) : makeFake(FAKE_SEED);
+    ds = load();
     cache.set(key, ds);
   }
   return ds;
+}
+
+/** Values per example (h·w·c). */
+export function exampleSize(ds: Dataset): number {
+  return ds.shape[0] * ds.shape[1] * ds.shape[2];
 }
 
 function readIdx(dir: string, file: string): Uint8Array {
@@ -100,6 +121,7 @@ function loadMnist(dir: string): Dataset {
   return {
     name: 'mnist',
     digest: hash.digest('hex'),
+    shape: [28, 28, 1],
     validation: {
       count: v,
       pixels: trainImages.pixels.subarray(0, v * INPUT_SIZE),
@@ -140,7 +162,7 @@ export function makeFake(seed: number): Dataset {
   const train = split('train', FAKE_SIZES.train);
   const validation = split('validation', FAKE_SIZES.validation);
   const test = split('test', FAKE_SIZES.test);
-  return { name: 'fake', digest: hash.digest('hex'), train, validation, test };
+  return { name: 'fake', digest: hash.digest('hex'), shape: [28, 28, 1], train, validation, test };
 }
 
 /** Gathers examples `indices` of a split as float32 pixels [n, 784] and labels. */

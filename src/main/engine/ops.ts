@@ -70,30 +70,31 @@ export function softmaxCrossEntropy(
 }
 
 /**
- * The float32 pixels [n, 784] of examples `indices` of a split of bytes (x/255). With our
+ * The float32 pixels [n, rowBytes] of examples `indices` of a split of bytes (x/255). With our
  * kernels the bytes stay on the backend and the batch is gathered there; otherwise it is
- * gathered in JS into `scratch` (at least n·784 floats) and uploaded.
+ * gathered in JS into `scratch` (at least n·rowBytes floats) and uploaded.
  */
 export function gatherPixels(
   pixels: Uint8Array,
   indices: Uint32Array,
   scratch: Float32Array,
+  rowBytes = INPUT_SIZE,
 ): tf.Tensor2D {
   if (kernelsActive()) {
     const idx = tf.tensor1d(
       new Int32Array(indices.buffer, indices.byteOffset, indices.length),
       'int32',
     );
-    return run<tf.Tensor2D>(K.gatherPixels, { indices: idx }, { pixels });
+    return run<tf.Tensor2D>(K.gatherPixels, { indices: idx }, { pixels, rowBytes });
   }
   const n = indices.length;
-  const x = scratch.subarray(0, n * INPUT_SIZE);
+  const x = scratch.subarray(0, n * rowBytes);
   for (let r = 0; r < n; r++) {
-    const src = indices[r] * INPUT_SIZE;
-    const dst = r * INPUT_SIZE;
-    for (let i = 0; i < INPUT_SIZE; i++) {
+    const src = indices[r] * rowBytes;
+    const dst = r * rowBytes;
+    for (let i = 0; i < rowBytes; i++) {
       x[dst + i] = PIXEL_TO_FLOAT[pixels[src + i]];
     }
   }
-  return tf.tensor2d(x, [n, INPUT_SIZE], 'float32');
+  return tf.tensor2d(x, [n, rowBytes], 'float32');
 }

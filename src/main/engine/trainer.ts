@@ -8,13 +8,20 @@
  * optimizer. `snapshot()` reads everything back into a TrainingState whose stateHash names the
  * checkpoint. Nothing here keeps global state between trainers, so two trainers in one process do
  * not influence each other (I3); the dataset cache is immutable.
+ *
+ * The model is a layer graph (./graph.ts): its parameters are trained, its state tensors (batch
+ * norm's running statistics) are replaced after each step, and every other tensor is an optimizer
+ * slot. Step s (0-based: the number of updates before it) draws its dropout masks from
+ * `dropout/<s>/<layer>` and its augmentation from `augment/<s>`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fingerprint, resolveBackend, useBackend } from './backend';
-import { INPUT_SIZE, loadDataset, type Dataset, type SplitName } from './data';
+import { fingerprint, resolveBackend, sameBits, useBackend } from './backend';
+import { augmentBatch, normalizeAugment } from './augment';
+import { exampleSize, loadDataset, NUM_CLASSES, type Dataset, type SplitName } from './data';
 import { BatchFeeder } from './feeder';
+import { buildGraph, initialTensors, isDenseModel, type Graph } from './graph';
+import { assertRunnable, lossAndGradients, predict } from './network';
 import { gatherPixels } from './ops';
-import { initialParameters, layersOf, lossAndGradients, forward, type LayerSpec } from './models';
 import { applyUpdate, initialCounters, normalizeOptimizer, slotNames } from './optimizers';
 import { isValidSeed, RNG_SCHEME } from './rng';
 import {
@@ -22,6 +29,7 @@ import {
   DATASETS,
   InputError,
   MODELS,
+  type BackendFingerprint,
   type EvalResult,
   type NamedTensor,
   type OptimizerConfig,
@@ -58,30 +66,48 @@ export function validateConfig(config: TrainingConfig): TrainingConfig {
   if (!isValidSeed(config.seed)) {
     throw new InputError(`seed must be an integer from 0 to 4294967295, got ${config.seed}`);
   }
-  layersOf(config.model);
+  if (!isDenseModel(config.model) && config.backend === 'tensorflow') {
+    throw new InputError(
+      `model ${config.model.kind} runs on the wasm and cpu backends only (not tensorflow)`,
+    );
+  }
   const optimizer = normalizeOptimizer(
     config.optimizer.kind,
     config.optimizer.lr,
     config.optimizer,
   );
-  const trainSize = loadDataset(config.dataset).train.count;
+  const dataset = loadDataset(config.dataset);
+  graphOf(config.model, dataset);
+  const augment = normalizeAugment(config.augment);
+  const trainSize = dataset.train.count;
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1 || config.batchSize > trainSize) {
     throw new InputError(
       `batch size must be an integer from 1 to ${trainSize} (the ${config.dataset} training set), got ${config.batchSize}`,
     );
   }
-  return {
-    ...config,
-    model: { kind: config.model.kind, hidden: [...config.model.hidden] },
-    optimizer,
-  };
+  const model: TrainingConfig['model'] = { kind: config.model.kind, hidden: [...config.model.hidden] }; // prettier-ignore
+  if (config.model.kind === 'layers') {
+    model.layers = config.model.layers;
+  }
+  const out: TrainingConfig = { ...config, model, optimizer };
+  delete out.augment;
+  if (augment && (augment.crop > 0 || augment.flip)) {
+    out.augment = augment;
+  }
+  return out;
+}
+
+/** The layer graph of a model on a dataset. */
+export function graphOf(model: TrainingConfig['model'], dataset: Dataset): Graph {
+  return buildGraph(model, dataset.shape, NUM_CLASSES);
 }
 
 export class Trainer {
-  private readonly layers: LayerSpec[];
+  readonly graph: Graph;
   private readonly dataset: Dataset;
   private readonly feeder: BatchFeeder;
   private readonly params = new Map<string, tf.Tensor>();
+  private readonly modelState = new Map<string, tf.Tensor>();
   private readonly slots = new Map<string, tf.Tensor>();
   private readonly batchX: Float32Array;
   private readonly batchY: Int32Array;
@@ -94,29 +120,50 @@ export class Trainer {
     private cursor: number,
     private readonly counters: Record<string, number>,
     tensors: Record<string, NamedTensor>,
+    /** the fingerprint this trainer's states record */
+    readonly backendFingerprint: BackendFingerprint,
   ) {
-    this.layers = layersOf(config.model);
     this.dataset = loadDataset(config.dataset);
+    this.graph = graphOf(config.model, this.dataset);
+    assertRunnable(this.graph);
     this.feeder = new BatchFeeder(config.seed, this.dataset.train.count);
+    const paramNames = new Set(this.graph.params.map((p) => p.name));
+    const stateNames = new Set(this.graph.state.map((p) => p.name));
     for (const [name, t] of Object.entries(tensors)) {
-      const target = this.isSlot(name) ? this.slots : this.params;
+      const target = paramNames.has(name)
+        ? this.params
+        : stateNames.has(name)
+          ? this.modelState
+          : this.slots;
       target.set(name, tf.tensor(t.data, t.shape, 'float32'));
     }
-    this.batchX = new Float32Array(config.batchSize * INPUT_SIZE);
+    this.batchX = new Float32Array(config.batchSize * exampleSize(this.dataset));
     this.batchY = new Int32Array(config.batchSize);
     this.indices = new Uint32Array(config.batchSize);
   }
 
-  private isSlot(name: string): boolean {
-    return !name.endsWith('/weights') && !name.endsWith('/biases');
-  }
-
-  /** A new run at step 0. `warn` receives a notice when the backend falls back. */
-  static async create(config: TrainingConfig, warn?: (m: string) => void): Promise<Trainer> {
+  /**
+   * A new run at step 0. `warn` receives a notice when the backend falls back. `recorded` is the
+   * fingerprint a stored root carries (a replay): when it promises the same bits as this machine's
+   * it is kept as it is, so records written before a fingerprint field became inert keep their ids.
+   */
+  static async create(
+    config: TrainingConfig,
+    warn?: (m: string) => void,
+    recorded?: BackendFingerprint,
+  ): Promise<Trainer> {
     const cfg = validateConfig({ ...config, backend: resolveBackend(config.backend, warn) });
     await useBackend(cfg.backend);
-    const tensors = { ...initialParameters(cfg.model, cfg.seed), ...zeroSlots(cfg) };
-    return new Trainer(cfg, 0, 0, initialCounters(cfg.optimizer.kind), tensors);
+    const graph = graphOf(cfg.model, loadDataset(cfg.dataset));
+    const tensors = { ...initialTensors(graph, cfg.seed), ...zeroSlots(cfg, graph) };
+    return new Trainer(
+      cfg,
+      0,
+      0,
+      initialCounters(cfg.optimizer.kind),
+      tensors,
+      keptFingerprint(cfg.backend, recorded),
+    );
   }
 
   /**
@@ -138,27 +185,30 @@ export class Trainer {
     await useBackend(cfg.backend);
     const sameOptimizer = cfg.optimizer.kind === base.optimizer.kind;
     // the parameters' names and shapes (without drawing initial weights: restoring is O(1))
-    const shapes = new Map<string, number[]>();
-    for (const l of layersOf(cfg.model)) {
-      shapes.set(`${l.name}/weights`, [l.inputs, l.outputs]);
-      shapes.set(`${l.name}/biases`, [l.outputs]);
-    }
+    const graph = graphOf(cfg.model, loadDataset(cfg.dataset));
     const tensors: Record<string, NamedTensor> = {};
-    for (const [name, shape] of shapes) {
+    for (const { name, shape } of [...graph.params, ...graph.state]) {
       const t = state.tensors[name];
       if (!t || t.shape.join(',') !== shape.join(',')) {
-        throw new InputError(`checkpoint does not hold parameter ${name} of shape [${shape}]`);
+        throw new InputError(`checkpoint does not hold tensor ${name} of shape [${shape}]`);
       }
       tensors[name] = t;
     }
-    const slots = zeroSlots(cfg);
+    const slots = zeroSlots(cfg, graph);
     for (const name of Object.keys(slots)) {
       tensors[name] = sameOptimizer && state.tensors[name] ? state.tensors[name] : slots[name];
     }
     const counters = sameOptimizer
       ? { ...initialCounters(cfg.optimizer.kind), ...state.counters }
       : initialCounters(cfg.optimizer.kind);
-    return new Trainer(cfg, state.step, state.cursor, counters, tensors);
+    return new Trainer(
+      cfg,
+      state.step,
+      state.cursor,
+      counters,
+      tensors,
+      keptFingerprint(cfg.backend, state.backend),
+    );
   }
 
   get step(): number {
@@ -182,11 +232,18 @@ export class Trainer {
     for (let i = 0; i < indices.length; i++) {
       this.batchY[i] = train.labels[indices[i]];
     }
+    const step = this.stepCount;
     const lossTensor = tf.tidy(() => {
-      const x = gatherPixels(train.pixels, indices, this.batchX);
+      const x = this.batchTensor(train.pixels, indices, step);
       const y = tf.tensor1d(this.batchY, 'int32');
-      const { loss, grads } = lossAndGradients(this.layers, this.params, x, y);
+      const ctx = { seed: this.config.seed, step };
+      const { loss, grads, newState } = lossAndGradients(this.graph, this.params, this.modelState, x, y, ctx); // prettier-ignore
       applyUpdate(this.config.optimizer, this.params, this.slots, this.counters, grads);
+      for (const [name, t] of newState) {
+        const old = this.modelState.get(name);
+        this.modelState.set(name, tf.keep(t));
+        old?.dispose();
+      }
       return loss;
     });
     const loss = lossTensor.dataSync()[0];
@@ -196,11 +253,22 @@ export class Trainer {
     return { step: this.stepCount, loss, indices };
   }
 
+  /** The batch's float32 pixels: gathered on the backend, or augmented in JS and uploaded. */
+  private batchTensor(pixels: Uint8Array, indices: Uint32Array, step: number): tf.Tensor2D {
+    const size = exampleSize(this.dataset);
+    const aug = this.config.augment;
+    if (!aug) {
+      return gatherPixels(pixels, indices, this.batchX, size);
+    }
+    augmentBatch(pixels, indices, this.dataset.shape, aug, this.config.seed, step, this.batchX);
+    return tf.tensor2d(this.batchX, [indices.length, size], 'float32');
+  }
+
   /** Everything that determines the future of this run, read back from the backend. */
   snapshot(): TrainingState {
     this.assertLive();
     const tensors: Record<string, NamedTensor> = {};
-    for (const map of [this.params, this.slots]) {
+    for (const map of [this.params, this.modelState, this.slots]) {
       for (const [name, t] of map) {
         tensors[name] = {
           shape: [...t.shape],
@@ -214,7 +282,7 @@ export class Trainer {
       cursor: this.cursor,
       rng: { scheme: RNG_SCHEME, root: this.config.seed },
       datasetDigest: this.dataset.digest,
-      backend: fingerprint(this.config.backend),
+      backend: this.backendFingerprint,
       counters: { ...this.counters },
       tensors,
     };
@@ -232,7 +300,7 @@ export class Trainer {
     };
     const heap = be.wasm?.HEAPU8;
     const out: Array<[string, Float32Array]> = [];
-    for (const map of [this.params, this.slots]) {
+    for (const map of [this.params, this.modelState, this.slots]) {
       for (const [name, t] of map) {
         const off = heap ? be.dataIdMap?.get(t.dataId)?.memoryOffset : undefined;
         out.push([
@@ -248,7 +316,7 @@ export class Trainer {
 
   /** True when every parameter and slot is finite. */
   allFinite(): boolean {
-    for (const map of [this.params, this.slots]) {
+    for (const map of [this.params, this.modelState, this.slots]) {
       for (const t of map.values()) {
         const d = t.dataSync();
         for (let i = 0; i < d.length; i++) {
@@ -271,12 +339,16 @@ export class Trainer {
     return out;
   }
 
-  private evaluateSplit(name: SplitName): SplitEval {
+  /** The predicted class (argmax of the logits) of every example of a split, in split order. */
+  predict(name: SplitName): Uint8Array {
+    this.assertLive();
     const split = this.dataset[name];
-    const chunk = 1000;
-    let correct = 0;
+    const size = exampleSize(this.dataset);
+    // image layers hold im2col buffers per chunk: keep those a few hundred MB at most
+    const chunk = isDenseModel(this.config.model) ? 1000 : 200;
+    const out = new Uint8Array(split.count);
     const idx = new Uint32Array(chunk);
-    const scratch = new Float32Array(chunk * INPUT_SIZE);
+    const scratch = new Float32Array(chunk * size);
     for (let start = 0; start < split.count; start += chunk) {
       const n = Math.min(chunk, split.count - start);
       const ids = idx.subarray(0, n);
@@ -284,14 +356,30 @@ export class Trainer {
         ids[i] = start + i;
       }
       const pred = tf.tidy(() =>
-        tf.argMax(forward(this.layers, this.params, gatherPixels(split.pixels, ids, scratch)), 1),
+        tf.argMax(
+          predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
+          1,
+        ),
       );
-      const p = pred.dataSync();
+      out.set(pred.dataSync(), start);
       pred.dispose();
-      for (let i = 0; i < n; i++) {
-        if (p[i] === split.labels[start + i]) {
-          correct++;
-        }
+    }
+    return out;
+  }
+
+  /** The split's examples as the dataset holds them (labels and the raw bytes of each example). */
+  split(name: SplitName): { count: number; labels: Uint8Array; pixels: Uint8Array } {
+    const s = this.dataset[name];
+    return { count: s.count, labels: s.labels, pixels: s.pixels };
+  }
+
+  private evaluateSplit(name: SplitName): SplitEval {
+    const split = this.dataset[name];
+    const p = this.predict(name);
+    let correct = 0;
+    for (let i = 0; i < split.count; i++) {
+      if (p[i] === split.labels[i]) {
+        correct++;
       }
     }
     return { precision: correct / split.count, correct, examples: split.count };
@@ -300,10 +388,15 @@ export class Trainer {
   dispose(): void {
     if (!this.disposed) {
       this.disposed = true;
-      for (const t of [...this.params.values(), ...this.slots.values()]) {
+      for (const t of [
+        ...this.params.values(),
+        ...this.modelState.values(),
+        ...this.slots.values(),
+      ]) {
         t.dispose();
       }
       this.params.clear();
+      this.modelState.clear();
       this.slots.clear();
     }
   }
@@ -315,17 +408,20 @@ export class Trainer {
   }
 }
 
-function zeroSlots(cfg: TrainingConfig): Record<string, NamedTensor> {
+/** This machine's fingerprint, or `recorded` when it promises the same bits (see sameBits). */
+function keptFingerprint(
+  backend: TrainingConfig['backend'],
+  recorded: BackendFingerprint | undefined,
+): BackendFingerprint {
+  const here = fingerprint(backend);
+  return recorded !== undefined && sameBits(recorded, here) ? recorded : here;
+}
+
+function zeroSlots(cfg: TrainingConfig, graph: Graph): Record<string, NamedTensor> {
   const out: Record<string, NamedTensor> = {};
-  for (const l of layersOf(cfg.model)) {
-    const shapes: [string, number[]][] = [
-      [`${l.name}/weights`, [l.inputs, l.outputs]],
-      [`${l.name}/biases`, [l.outputs]],
-    ];
-    for (const [p, shape] of shapes) {
-      for (const s of slotNames(cfg.optimizer.kind)) {
-        out[`${p}/${s}`] = { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
-      }
+  for (const { name: p, shape } of graph.params) {
+    for (const s of slotNames(cfg.optimizer.kind)) {
+      out[`${p}/${s}`] = { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
     }
   }
   return out;

@@ -16,6 +16,7 @@ export type {
   BackendName,
   OptimizerConfig,
   ModelConfig,
+  AugmentConfig,
   TrainingConfig,
   BackendFingerprint,
   NamedTensor,

@@ -10,19 +10,20 @@
  *   service's thread — a process per job (Node child process, or Electron utility process when
  *   the shell passes its factory) — at most `maxParallel` at once (default: one per core).
  *   The call returns the job's info at once; progress arrives as events.
- * - Cheap reads (graph, checkpoint, histograms, trace, compare) run here, on the store.
+ * - Cheap reads (graph, checkpoint, histograms, predictions, trace, compare) run here, on the store.
  * - Modules that load the engine (compare, trace, and in job processes verify, study, export,
  *   import) are imported on first use, so the host process starts light.
+ * - While anyone listens for `graphChanged`, the store is polled (../store/watch.ts) and the
+ *   event fires when its run graph changed on disk, whoever changed it (a CLI run included).
  * - close() stops every job (training writes a checkpoint at its current step) and waits for
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
-import { readFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
 import {
   ServiceError,
   type BranchInfo,
+  type Disposer,
   type CheckpointInfo,
   type JobInfo,
   type LockstepClient,
@@ -37,11 +38,15 @@ import type { TrainingConfig } from '../engine/types';
 import type { CheckpointNode } from '../store/api';
 import { checkBranchName } from '../store/layout';
 import { Store } from '../store/store';
+import { watchStore } from '../store/watch';
 import { histograms } from './histogram';
 import { describeCheckpoint, graphView } from './inspect';
-import { Emitter } from './jobs/emitter';
+import { Emitter } from '../../shared/emitter';
 import { JobManager } from './jobs/manager';
-import { isBundlePath, type ProbeResult } from './jobs/protocol';
+import type { ProbeResult } from './jobs/protocol';
+import { isBundlePath } from '../bundle/path';
+import { defaultBranchName } from './train';
+import { APP_VERSION } from '../version';
 import { inlineRunner, processRunner, type JobRunner, type ProcessFactory } from './jobs/runner';
 
 export interface ServiceOptions {
@@ -70,13 +75,13 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
   const maxParallel = Math.max(1, opts.maxParallel ?? availableParallelism());
   const jobs = new JobManager(runner, maxParallel, events);
   const lifetime = new AbortController();
-  const version = opts.version ?? packageVersion();
+  const version = opts.version ?? APP_VERSION;
   let probe: Promise<ProbeResult> | null = null;
   const backends = (): Promise<ProbeResult> => {
     probe ??= runner
       .start({ kind: 'probe' }, () => {})
       .done.then(
-        (r) => r as ProbeResult,
+        (r) => (r.kind === 'probe' ? r.result : { tensorflow: false }),
         () => ({ tensorflow: false }),
       );
     return probe;
@@ -92,7 +97,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       const config = trainingConfig(req, seed);
       return jobs.submit(
         'train',
-        `train ${runName(config)}`,
+        `train ${req.branch ?? defaultBranchName(config)}`,
         {
           kind: 'train',
           storeDir: store.dir,
@@ -136,6 +141,9 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     async listJobs() {
       return jobs.list();
     },
+    async jobHistory({ job }) {
+      return jobs.history(job);
+    },
 
     async listGraph() {
       return (await graphView(store)).map((run): RunInfo => ({
@@ -170,6 +178,11 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       return histograms(state, bins);
     },
 
+    async predictions({ ref, limit }) {
+      const { predictions } = await import('./predictions');
+      return predictions(store, ref, limit);
+    },
+
     async trace({ ref, from, to, withIndices }) {
       const { readTrace } = await import('./trace-view');
       return readTrace(store, ref, { from, to, withIndices });
@@ -181,9 +194,7 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     },
 
     async verify({ ref, from }) {
-      if (isBundlePath(ref)) {
-        await mustBeFile(ref);
-      } else {
+      if (!isBundlePath(ref)) {
         await store.resolveRef(ref);
       }
       if (from !== undefined) {
@@ -199,13 +210,27 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
 
     async study({ runs, train }) {
       const cfg = trainingConfig(train, train.seed ?? 0);
-      return jobs.submit('study', `study ${runs}×2 ${runName(cfg).replace(/-s\d+$/, '')}`, {
-        kind: 'study',
-        storeDir: store.dir,
-        runs,
-        train,
-        ...(train.seed !== undefined ? { seed: train.seed } : {}),
-      });
+      return jobs.submit(
+        'study',
+        `study ${runs}×2 ${defaultBranchName(cfg).replace(/-s\d+$/, '')}`,
+        {
+          kind: 'study',
+          storeDir: store.dir,
+          runs,
+          train,
+          ...(train.seed !== undefined ? { seed: train.seed } : {}),
+        },
+      );
+    },
+
+    async listStudies() {
+      const { listStudySummaries } = await import('./study-list');
+      return listStudySummaries(store);
+    },
+
+    async openStudy({ id }) {
+      const { openStudy } = await import('./study-list');
+      return openStudy(store, id);
     },
 
     async exportBundle({ ref, path }) {
@@ -225,6 +250,29 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
         storeDir: store.dir,
         path,
       });
+    },
+
+    async deleteBranch({ name }) {
+      checkBranchName(name);
+      if (
+        jobs
+          .list()
+          .some((j) => j.branch === name && (j.state === 'running' || j.state === 'paused'))
+      ) {
+        throw new ServiceError('BAD_INPUT', `branch '${name}' has a running job: stop it first`);
+      }
+      const { removeBranch } = await import('./remove');
+      return removeBranch(store, name);
+    },
+
+    async deleteRun({ id }) {
+      if (
+        jobs.list().some((j) => j.run === id && (j.state === 'running' || j.state === 'paused'))
+      ) {
+        throw new ServiceError('BAD_INPUT', `run '${id}' has a running job: stop it first`);
+      }
+      const { removeRun } = await import('./remove');
+      return removeRun(store, id);
     },
 
     async storeInfo(): Promise<StoreInfo> {
@@ -252,12 +300,38 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     },
   };
 
+  // The store is polled for graph changes only while someone listens for them.
+  let graphListeners = 0;
+  let stopWatching: Disposer | null = null;
+  const onGraphChanged = (listener: (payload: ServiceEvents['graphChanged']) => void): Disposer => {
+    const off = events.on('graphChanged', listener);
+    if (graphListeners++ === 0 && !lifetime.signal.aborted) {
+      stopWatching = watchStore(store.dir, () => events.emit('graphChanged', {}));
+    }
+    let done = false;
+    return () => {
+      off();
+      if (!done) {
+        done = true;
+        if (--graphListeners === 0) {
+          stopWatching?.();
+          stopWatching = null;
+        }
+      }
+    };
+  };
+
   let closed: Promise<void> | null = null;
   return {
     ...service,
-    on: (event, listener) => events.on(event, listener),
+    on: (event, listener) =>
+      event === 'graphChanged'
+        ? onGraphChanged(listener as (payload: ServiceEvents['graphChanged']) => void)
+        : events.on(event, listener),
     close() {
       closed ??= (async () => {
+        stopWatching?.();
+        stopWatching = null;
         lifetime.abort();
         await jobs.close();
       })();
@@ -273,7 +347,7 @@ async function makeRunner(opts: ServiceOptions): Promise<JobRunner> {
   if (opts.processFactory !== undefined) {
     return processRunner(opts.processFactory);
   }
-  const { nodeProcessFactory } = await import('../worker/node-process');
+  const { nodeProcessFactory } = await import('../job-process/fork-node');
   return processRunner(nodeProcessFactory);
 }
 
@@ -300,12 +374,6 @@ function trainingConfig(
   };
 }
 
-/** The default branch name of a config, as train.ts names it (for job labels). */
-function runName(c: TrainingConfig): string {
-  const model = c.model.kind === 'mlp' ? `mlp${c.model.hidden.join('x')}` : c.model.kind;
-  return `${c.dataset}-${model}-${c.optimizer.kind}-s${c.seed}`;
-}
-
 function checkpointInfo(n: CheckpointNode): CheckpointInfo {
   return {
     id: n.id,
@@ -316,26 +384,6 @@ function checkpointInfo(n: CheckpointNode): CheckpointInfo {
     ...(n.verified !== undefined ? { verified: n.verified } : {}),
     createdAt: n.createdAt,
   };
-}
-
-/** package.json's version, found upward from this module (source tree or out/main). */
-function packageVersion(): string {
-  let dir = import.meta.dirname;
-  for (let i = 0; i < 5; i++) {
-    try {
-      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
-        name?: string;
-        version?: string;
-      };
-      if (pkg.name === 'lockstep' && typeof pkg.version === 'string') {
-        return pkg.version;
-      }
-    } catch {
-      // not here: look one folder up
-    }
-    dir = dirname(dir);
-  }
-  return '0.0.0';
 }
 
 export type { JobInfo };

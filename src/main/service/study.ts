@@ -5,30 +5,32 @@
  * different-seed spread. Zero is the goal; any difference between the same-seed runs' final
  * states is flagged as a determinism bug with the first differing step (from compareRefs).
  *
- * Runs go one process per core at most: with `parallel` > 1 each run is a child process
- * (`node --import tsx study-runner.ts`) writing into the same store (the store's writer lock
- * serialises records); with `parallel` = 1, or when the runner file is not there (a bundled
- * build), they run one after the other in this process. The signal stops a study: running jobs
- * stop after their current step (their checkpoints are kept) and runStudy rejects with the
- * signal's reason.
+ * Runs go one process per core at most: with `parallel` > 1 each run is a training job in a job
+ * process of its own (./jobs/runner.ts over ../job-process/fork-node.ts: the same protocol as
+ * every service job) writing into the same store (the store's writer lock serialises records);
+ * with `parallel` = 1 they run one after the other in this process. The signal stops a study:
+ * running jobs stop after their current step (their checkpoints are kept) and runStudy rejects
+ * with the signal's reason.
  *
  * Results: the report is stored as an object and kept by the keep ref `study/<id>` (first line:
  * the report object, then every run's final checkpoint), so gc keeps them and listStudies finds
  * them. Each run is also an ordinary run with a branch `<id>-same-<i>` / `<id>-seed-<seed>`.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { canonicalJson } from '../engine/canonical-json';
 import { drawSeed } from '../engine/rng';
 import { InputError, type TrainingConfig } from '../engine/types';
 import type { Store } from '../store/store';
-import type { StartRunRequest, StudyGroupStats, StudyReport } from '../../shared/contract';
-import { LIMITS } from '../../shared/contract';
+import type {
+  StartRunRequest,
+  StudyGroupStats,
+  StudyReport,
+  TrainResult,
+} from '../../shared/contract';
+import { LIMITS, ServiceError } from '../../shared/contract';
 import { compareRefs } from './compare';
-import { startRun, type JobResult, type StartRequest } from './train';
+import { startRun, type TrainSpec } from './train';
 
 export type { StudyReport } from '../../shared/contract';
 
@@ -48,7 +50,6 @@ export interface StudyOptions {
 }
 
 export const STUDY_KEEP_PREFIX = 'study/';
-const RUNNER = fileURLToPath(new URL('./study-runner.ts', import.meta.url));
 
 interface Task {
   group: 'same' | 'different';
@@ -90,7 +91,7 @@ export async function runStudy(
     const seed = (base + i) % (LIMITS.maxSeed + 1);
     tasks.push({ group: 'different', seed, branch: `${id}-seed-${seed}` });
   }
-  const requestOf = (task: Task): StartRequest => ({
+  const requestOf = (task: Task): TrainSpec => ({
     config: { ...config, seed: task.seed },
     seedSource: 'explicit',
     steps: t.steps,
@@ -103,15 +104,15 @@ export async function runStudy(
     1,
     Math.min(opts.parallel ?? availableParallelism(), availableParallelism(), tasks.length),
   );
-  const inProcess = parallel === 1 || !existsSync(RUNNER);
+  const inProcess = parallel === 1;
   const results: Result[] = new Array(tasks.length);
   let done = 0;
   opts.onProgress?.(0, tasks.length);
   const runOne = async (k: number): Promise<void> => {
     const task = tasks[k];
     const r = inProcess
-      ? await startRun(store, requestOf(task), {}, opts.signal)
-      : await runChild(store.dir, requestOf(task), opts.signal);
+      ? await startRun(store, requestOf(task), opts.signal ? { signal: opts.signal } : {})
+      : await runInJobProcess(store.dir, requestOf(task), opts.signal);
     results[k] = {
       group: task.group,
       seed: task.seed,
@@ -137,6 +138,43 @@ export async function runStudy(
     }
   }
 
+  return storeStudyReport(
+    store,
+    await buildStudyReport(
+      store,
+      { id, runs: K, baseSeed: base, config, steps: t.steps, results, executor: 'inprocess' },
+      opts.signal,
+    ),
+  );
+}
+
+/** What a study report is computed from (a local study, or a collected job directory). */
+export interface StudyInput {
+  id: string;
+  runs: number;
+  baseSeed: number;
+  config: TrainingConfig;
+  steps: number;
+  /** the runs that have a result (a collected study may miss some) */
+  results: Result[];
+  executor: NonNullable<StudyReport['executor']>;
+  createdAt?: string;
+  jobDir?: string;
+  missing?: StudyReport['missing'];
+  verification?: StudyReport['verification'];
+}
+
+/**
+ * The study report of the given results: group stats, the same-seed share, and the first pair
+ * of same-seed runs whose final checkpoints differ (named by task when collected, with the first
+ * differing step from compareRefs).
+ */
+export async function buildStudyReport(
+  store: Store,
+  input: StudyInput,
+  signal?: AbortSignal,
+): Promise<StudyReport> {
+  const { results } = input;
   const same = results.filter((r) => r.group === 'same');
   const diff = results.filter((r) => r.group === 'different');
   const sameSeed = stats(same);
@@ -144,36 +182,49 @@ export async function runStudy(
   let determinismBug: StudyReport['determinismBug'] = null;
   const odd = same.find((r) => r.checkpoint !== same[0].checkpoint);
   if (odd) {
-    const c = await compareRefs(store, same[0].checkpoint, odd.checkpoint, {
-      signal: opts.signal,
-    });
+    const c = await compareRefs(store, same[0].checkpoint, odd.checkpoint, { signal });
+    const name = (r: Result): string =>
+      r.task !== undefined ? `task ${r.task} (${r.branch})` : r.branch;
     determinismBug = {
       firstDifferingStep: c.firstDivergentStep,
-      detail: `determinism bug: same-seed runs ${same[0].branch} and ${odd.branch} differ${
+      detail: `determinism bug: same-seed runs ${name(same[0])} and ${name(odd)} differ${
         c.firstDivergentStep !== null ? ` from step ${c.firstDivergentStep}` : ''
       }${c.tensor ? ` (first tensor ${c.tensor})` : ''}`,
     };
   }
-  const report: StudyReport = {
-    id,
-    runs: K,
+  return {
+    id: input.id,
+    runs: input.runs,
     sameSeed,
     differentSeeds,
     sameSeedShare: share(sameSeed.finalLoss.std, differentSeeds.finalLoss.std),
     determinismBug,
-    createdAt: new Date().toISOString(),
-    baseSeed: base,
-    config,
-    steps: t.steps,
+    createdAt: input.createdAt ?? new Date().toISOString(),
+    baseSeed: input.baseSeed,
+    config: input.config,
+    steps: input.steps,
     sameSeedPrecisionShare: share(sameSeed.testPrecision.std, differentSeeds.testPrecision.std),
     results,
+    executor: input.executor,
+    ...(input.jobDir !== undefined ? { jobDir: input.jobDir } : {}),
+    ...(input.missing !== undefined ? { missing: input.missing } : {}),
+    ...(input.verification !== undefined ? { verification: input.verification } : {}),
   };
-  const object = await store.putObject(new TextEncoder().encode(canonicalJson(report)));
-  await store.setKeep(`${STUDY_KEEP_PREFIX}${id}`, [
+}
+
+/**
+ * Stores the report as an object kept by `study/<id>` with every run's final checkpoint (so gc
+ * keeps them); replaces an earlier report of the same study (a re-collect). Returns the report
+ * with its object id.
+ */
+export async function storeStudyReport(store: Store, report: StudyReport): Promise<StudyReport> {
+  const { object: _old, ...plain } = report;
+  const object = await store.putObject(new TextEncoder().encode(canonicalJson(plain)));
+  await store.setKeep(`${STUDY_KEEP_PREFIX}${report.id}`, [
     object,
-    ...new Set(results.map((r) => r.checkpoint)),
+    ...new Set((report.results ?? []).map((r) => r.checkpoint)),
   ]);
-  return { ...report, object };
+  return { ...plain, object };
 }
 
 /** Every stored study, oldest first. */
@@ -211,38 +262,31 @@ function share(same: number, different: number): number {
   return different === 0 ? 1 : same / different;
 }
 
-/** Runs one training job in a child process (tsx), stopping it with SIGTERM on abort. */
-function runChild(
+/** Runs one training job in a job process of its own; the signal asks it to stop. */
+async function runInJobProcess(
   storeDir: string,
-  request: StartRequest,
+  req: TrainSpec,
   signal?: AbortSignal,
-): Promise<JobResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), RUNNER], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const onAbort = (): void => {
-      child.kill('SIGTERM');
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    child.on('error', (e) => {
-      signal?.removeEventListener('abort', onAbort);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      signal?.removeEventListener('abort', onAbort);
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code === 0 && last.startsWith('{')) {
-        resolve(JSON.parse(last) as JobResult);
-      } else {
-        const line = err.trim().split('\n').pop() ?? `exit code ${code}`;
-        reject(new Error(`study run ${request.branch} failed: ${line}`));
-      }
-    });
-    child.stdin.end(JSON.stringify({ store: storeDir, request }));
-  });
+): Promise<TrainResult> {
+  const { processRunner } = await import('./jobs/runner');
+  const { nodeProcessFactory } = await import('../job-process/fork-node');
+  const handle = processRunner(nodeProcessFactory).start(
+    { kind: 'train', storeDir, req },
+    () => {},
+  );
+  const onAbort = (): void => handle.stop();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const out = await handle.done;
+    if (out.kind !== 'train') {
+      throw new Error(`study run ${req.branch}: a ${out.kind} result from a training job`);
+    }
+    return out.result;
+  } catch (e) {
+    throw e instanceof ServiceError
+      ? new ServiceError(e.code, `study run ${req.branch} failed: ${e.message}`, e.name)
+      : e;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
 }

@@ -43,6 +43,19 @@ export interface BranchRecord {
   status: BranchStatus;
   /** human-readable detail for diverged/failed (e.g. "loss became NaN at step 412") */
   note?: string;
+  /**
+   * the checkpoint and evaluation intervals of the job that created the branch: a `continue` of
+   * the branch keeps them unless it overrides them (absent in records written before 2026-11-30)
+   */
+  schedule?: { checkpointEvery: number; evalEvery: number };
+  /**
+   * why the branch exists when no hyperparameter or name asked for it: `fingerprint` (continued on
+   * another backend fingerprint, see `fingerprintFrom`), `reachable` (a continue from a middle
+   * checkpoint ended between the branch's checkpoints, so its result is kept on its own branch)
+   */
+  origin?: 'fingerprint' | 'reachable';
+  /** with origin `fingerprint`: the fingerprint of the checkpoint it was continued from, one line */
+  fingerprintFrom?: string;
   createdAt: string;
   updatedAt: string;
 }

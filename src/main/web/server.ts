@@ -23,7 +23,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Disposer } from '../../shared/contract';
 import { CONTENT_SECURITY_POLICY } from '../../shared/csp';
-import { serveChannel, type FrameEndpoint, type ServedService } from '../../shared/rpc';
+import { serveChannel, type FrameEndpoint, type ServedService } from '../../shared/rpc-server';
 import { WEBSOCKET_PATH } from '../../shared/rpc-websocket';
 import { MAX_FRAME } from '../../shared/schemas';
 

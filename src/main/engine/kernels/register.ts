@@ -8,18 +8,22 @@
  * - LockstepSgd          {w, g} {lr}                              → [w']
  * - LockstepMomentum     {w, g, acc} {lr, mu}                     → [w', acc']
  * - LockstepAdam         {w, g, m, v} {lr, b1, b2, c1, c2, eps}   → [w', m', v']
- * - LockstepGatherPixels {indices int32[n]} {pixels: Uint8Array}  → x[n, 784] = pixel / 255
+ * - LockstepGatherPixels {indices int32[n]} {pixels: Uint8Array, rowBytes = 784}
+ *                                                                → x[n, rowBytes] = pixel / 255
+ * - the image-layer kernels of ./layer-kernels.ts (convolution, pooling, batch norm, …)
  *   (on wasm the dataset's bytes are copied once into the backend's heap, so a batch is
  *   gathered and converted there: no per-step upload)
  *
  * On `wasm` the heavy parts run in our WebAssembly SIMD module (./wasm-module.ts) instantiated
  * on the backend's own heap, reading and writing tensors in place; on `cpu` they run in plain JS
- * (./reference.ts). Both compute the same float32 operations in the same order, so the two
+ * (./reference.ts) — and on `wasm` too when the engine has no wasm SIMD (the module does not
+ * compile there; the JS twins work on the backend's heap instead). Both compute the same float32 operations in the same order, so the two
  * backends give the same bits. Every kernel is deterministic: single-threaded, fixed order.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
+import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import * as ref from './reference';
 import {
   instantiateKernels,
@@ -42,13 +46,13 @@ export const K = {
 /** Version of our kernels' numerics; changes whenever any kernel's bits could change. */
 export const KERNELS_VERSION = 'lockstep-kernels@1';
 
-type Attrs = Record<string, unknown>;
-interface Inputs {
+export type Attrs = Record<string, unknown>;
+export interface Inputs {
   [name: string]: tf.TensorInfo;
 }
 
 /** What a kernel needs from a backend: float32 views of tensors, and new outputs. */
-interface Mem {
+export interface Mem {
   /** allocates an output (views taken before an allocation may be stale afterwards) */
   alloc(shape: number[]): tf.TensorInfo;
   free(t: tf.TensorInfo): void;
@@ -74,15 +78,20 @@ interface Mem {
   sgd(w: tf.TensorInfo, g: tf.TensorInfo, outW: tf.TensorInfo, lr: number): void;
   momentum(ins: tf.TensorInfo[], outs: tf.TensorInfo[], lr: number, mu: number): void;
   adam(ins: tf.TensorInfo[], outs: tf.TensorInfo[], s: AdamScalars): void;
-  gatherPixels(pixels: Uint8Array, indices: tf.TensorInfo, out: tf.TensorInfo): void;
+  gatherPixels(
+    pixels: Uint8Array,
+    indices: tf.TensorInfo,
+    out: tf.TensorInfo,
+    rowBytes: number,
+  ): void;
 }
 
-/** out[r, :] = PIXEL_TO_FLOAT[pixels[indices[r]·784 + i]] */
-function gatherJs(pixels: Uint8Array, idx: Int32Array, out: Float32Array): void {
+/** out[r, :] = PIXEL_TO_FLOAT[pixels[indices[r]·rowBytes + i]] */
+function gatherJs(pixels: Uint8Array, idx: Int32Array, out: Float32Array, rowBytes: number): void {
   for (let r = 0; r < idx.length; r++) {
-    const src = idx[r] * INPUT_SIZE;
-    const dst = r * INPUT_SIZE;
-    for (let i = 0; i < INPUT_SIZE; i++) {
+    const src = idx[r] * rowBytes;
+    const dst = r * rowBytes;
+    for (let i = 0; i < rowBytes; i++) {
       out[dst + i] = PIXEL_TO_FLOAT[pixels[src + i]];
     }
   }
@@ -115,6 +124,21 @@ interface WasmBackendLike {
 
 const wasmMems = new WeakMap<object, Mem>();
 
+/**
+ * Our SIMD module on `memory`, or null when this engine cannot compile it (no wasm SIMD, e.g.
+ * V8 on a CPU without SSE4.1): the JS twins then run on the same heap and give the same bits.
+ */
+function kernelsOrNull(memory: WasmMemory): WasmKernels | null {
+  try {
+    return instantiateKernels(memory);
+  } catch (e) {
+    if (e instanceof WA.CompileError) {
+      return null;
+    }
+    throw e;
+  }
+}
+
 function wasmMem(backend: WasmBackendLike): Mem {
   let mem = wasmMems.get(backend);
   if (mem) {
@@ -123,7 +147,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const memory = backend.wasm.asm?.memory;
   let k: WasmKernels | null = null;
   if (memory instanceof WA.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
-    k = instantiateKernels(memory);
+    k = kernelsOrNull(memory);
   }
   const onePtr = backend.wasm._malloc(16) >>> 0;
   const buf = (): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;
@@ -133,17 +157,17 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const heap = (): Float32Array => new Float32Array(buf());
   const datasets = new WeakMap<Uint8Array, number>();
   mem = {
-    gatherPixels: (pixels, indices, out) => {
+    gatherPixels: (pixels, indices, out, rowBytes) => {
       let p = datasets.get(pixels);
       if (p === undefined) {
         p = backend.wasm._malloc(pixels.length) >>> 0;
         new Uint8Array(buf(), p, pixels.length).set(pixels);
         datasets.set(pixels, p);
       }
-      if (k && INPUT_SIZE === ROW_BYTES) {
+      if (k && rowBytes === ROW_BYTES) {
         k.gatherRows(p, off(indices), indices.shape[0], off(out));
       } else {
-        gatherJs(pixels, new Int32Array(buf(), off(indices), indices.shape[0]), f32(out));
+        gatherJs(pixels, new Int32Array(buf(), off(indices), indices.shape[0]), f32(out), rowBytes);
       }
     },
     alloc: (shape) => backend.makeOutput(shape, 'float32'),
@@ -226,7 +250,8 @@ function cpuMem(backend: MathBackendCPU): Mem {
     backend.data.get(t.dataId).values as Float32Array | Int32Array;
   const f32 = (t: tf.TensorInfo): Float32Array => vals(t) as Float32Array;
   mem = {
-    gatherPixels: (pixels, indices, out) => gatherJs(pixels, vals(indices) as Int32Array, f32(out)),
+    gatherPixels: (pixels, indices, out, rowBytes) =>
+      gatherJs(pixels, vals(indices) as Int32Array, f32(out), rowBytes),
     alloc: (shape) =>
       backend.makeTensorInfo(shape, 'float32', new Float32Array(shape.reduce((a, b) => a * b, 1))),
     free: (t) => {
@@ -326,8 +351,9 @@ function adam(mem: Mem, { w, g, m, v }: Inputs, attrs: Attrs): tf.TensorInfo[] {
 }
 
 function gatherPixels(mem: Mem, { indices }: Inputs, attrs: Attrs): tf.TensorInfo {
-  const out = mem.alloc([indices.shape[0], INPUT_SIZE]);
-  mem.gatherPixels(attrs.pixels as Uint8Array, indices, out);
+  const rowBytes = (attrs.rowBytes as number | undefined) ?? INPUT_SIZE;
+  const out = mem.alloc([indices.shape[0], rowBytes]);
+  mem.gatherPixels(attrs.pixels as Uint8Array, indices, out, rowBytes);
   return out;
 }
 
@@ -354,6 +380,7 @@ export function registerKernels(backendName: string): void {
     [K.momentum, momentum],
     [K.adam, adam],
     [K.gatherPixels, gatherPixels],
+    ...LAYER_KERNEL_FUNCS,
   ];
   for (const [kernelName, fn] of kernels) {
     tf.registerKernel({

@@ -8,20 +8,26 @@
  * - stop: a queued job is dropped (`stopped`, error CANCELLED); a running or paused one is asked
  *   to stop — training writes a checkpoint at its current step and ends `stopped`.
  * - pause / resume apply to running training jobs (`paused` holds its slot).
+ * - history: every job keeps what it reported (losses, evaluations, checkpoints, work, the end;
+ *   see ./history.ts) for clients that re-attach; only the newest finished jobs keep their curve.
  * - close: no new jobs; queued ones are dropped, running ones stopped and awaited (killed after
  *   `graceMs`).
+ * - A job's events reach listeners as the job made them, with only its id added; its `started`
+ *   event is merged into its JobInfo (a `job` event) and comes before any other.
  */
 import { randomBytes } from 'node:crypto';
 import {
   ServiceError,
+  type JobEvent,
+  type JobHistory,
   type JobInfo,
   type JobKind,
   type ServiceEvents,
-  type TrainResult,
 } from '../../../shared/contract';
-import { toWireError } from '../../../shared/rpc';
-import type { Emitter } from './emitter';
-import type { JobEvent, JobSpec } from './protocol';
+import { toWireError } from '../../../shared/rpc-server';
+import type { Emitter } from '../../../shared/emitter';
+import { JobRecord } from './history';
+import type { JobReturn, JobSpec } from './protocol';
 import type { JobHandle, JobRunner } from './runner';
 
 interface Job {
@@ -30,11 +36,13 @@ interface Job {
   handle?: JobHandle;
   stopRequested: boolean;
   ended?: Promise<void>;
-  /** checkpoint events that came before the job knew its branch (a new run's step 0) */
-  early: Extract<JobEvent, { type: 'checkpoint' }>[];
+  /** everything the job reported so far */
+  record: JobRecord;
 }
 
 const FINISHED_KEPT = 500;
+/** finished jobs whose loss curves stay in memory (older ones keep evals and checkpoints) */
+const CURVES_KEPT = 20;
 const TERMINAL = new Set(['done', 'stopped', 'diverged', 'failed']);
 
 export class JobManager {
@@ -65,7 +73,7 @@ export class JobManager {
       label,
       createdAt: new Date().toISOString(),
     };
-    const job: Job = { info, spec, stopRequested: false, early: [] };
+    const job: Job = { info, spec, stopRequested: false, record: new JobRecord() };
     this.jobs.set(id, job);
     this.queue.push(job);
     this.changed(job);
@@ -81,6 +89,12 @@ export class JobManager {
     return { ...this.find(id).info };
   }
 
+  /** The job's info and everything it reported so far. */
+  history(id: string): JobHistory {
+    const job = this.find(id);
+    return job.record.view({ ...job.info });
+  }
+
   stop(id: string): JobInfo {
     const job = this.find(id);
     if (TERMINAL.has(job.info.state)) {
@@ -91,7 +105,7 @@ export class JobManager {
       this.queue.splice(this.queue.indexOf(job), 1);
       job.info.state = 'stopped';
       this.changed(job);
-      this.events.emit('finished', {
+      this.emitFinished(job, {
         job: id,
         kind: job.info.kind,
         error: { name: 'ServiceError', code: 'CANCELLED', message: 'stopped before it started' },
@@ -196,70 +210,32 @@ export class JobManager {
     const handle = this.runner.start(job.spec, (e) => this.onEvent(job, e));
     job.handle = handle;
     job.ended = handle.done.then(
-      (result) => this.finish(job, result, null),
+      (outcome) => this.finish(job, outcome, null),
       (error: unknown) => this.finish(job, null, error),
     );
   }
 
   private onEvent(job: Job, e: JobEvent): void {
-    const id = job.info.id;
-    switch (e.type) {
-      case 'started':
-        Object.assign(job.info, {
-          run: e.run,
-          branch: e.branch,
-          seed: e.seed,
-          fromStep: e.fromStep,
-          toStep: e.toStep,
-          step: e.fromStep,
-        });
-        this.changed(job);
-        for (const c of job.early.splice(0)) {
-          this.onEvent(job, c);
-        }
-        return;
-      case 'progress':
-        job.info.step = e.step;
-        this.events.emit('progress', {
-          job: id,
-          step: e.step,
-          toStep: e.toStep,
-          stepsPerSecond: e.stepsPerSecond,
-          losses: e.losses,
-        });
-        return;
-      case 'checkpoint':
-        if (job.info.branch === undefined) {
-          job.early.push(e);
-          return;
-        }
-        this.events.emit('checkpoint', {
-          job: id,
-          id: e.id,
-          step: e.step,
-          branch: job.info.branch,
-          created: e.created,
-        });
-        return;
-      case 'metrics':
-        this.events.emit('metrics', { job: id, step: e.step, eval: e.eval });
-        return;
-      case 'notice':
-        this.events.emit('notice', { job: id, message: e.message });
-        return;
-      case 'work':
-        this.events.emit('work', { job: id, done: e.done, total: e.total, label: e.label });
-        return;
+    if (e.type === 'started') {
+      const { run, branch, seed, fromStep, toStep } = e;
+      Object.assign(job.info, { run, branch, seed, fromStep, toStep, step: fromStep });
+      this.changed(job);
+      return;
     }
+    if (e.type === 'progress') {
+      job.info.step = e.step;
+    }
+    job.record.add(e);
+    const { type, ...payload } = e;
+    this.events.emit(type, { job: job.info.id, ...payload } as ServiceEvents[typeof type]);
   }
 
-  private finish(job: Job, result: unknown, error: unknown): void {
+  private finish(job: Job, outcome: JobReturn | null, error: unknown): void {
     this.active--;
     const { info } = job;
-    if (error === null) {
-      const train = info.kind === 'train' || info.kind === 'continue';
-      if (train) {
-        const r = result as TrainResult;
+    if (outcome !== null && outcome.kind !== 'probe') {
+      if (outcome.kind === 'train' || outcome.kind === 'continue') {
+        const r = outcome.result;
         info.state = r.status;
         info.step = r.step;
         info.run ??= r.run;
@@ -268,16 +244,14 @@ export class JobManager {
         info.state = 'done';
       }
       this.changed(job);
-      this.events.emit('finished', {
-        job: info.id,
-        kind: info.kind,
-        result: result as NonNullable<ServiceEvents['finished']['result']>,
-      });
+      this.emitFinished(job, { job: info.id, ...outcome });
     } else {
-      const wire = toWireError(error);
+      const wire = toWireError(
+        outcome === null ? error : new Error(`a ${info.kind} job answered as a probe`),
+      );
       info.state = job.stopRequested ? 'stopped' : 'failed';
       this.changed(job);
-      this.events.emit('finished', {
+      this.emitFinished(job, {
         job: info.id,
         kind: info.kind,
         error:
@@ -288,10 +262,18 @@ export class JobManager {
     this.pump();
   }
 
+  private emitFinished(job: Job, f: ServiceEvents['finished']): void {
+    job.record.finished = f;
+    this.events.emit('finished', f);
+  }
+
   private prune(): void {
     const finished = [...this.jobs.values()].filter((j) => TERMINAL.has(j.info.state));
     for (const j of finished.slice(0, Math.max(0, finished.length - FINISHED_KEPT))) {
       this.jobs.delete(j.info.id);
+    }
+    for (const j of finished.slice(0, Math.max(0, finished.length - CURVES_KEPT))) {
+      j.record.dropLosses();
     }
   }
 }

@@ -7,9 +7,10 @@
  *   loop every step, but the steps themselves run on the caller's thread.
  */
 import { ServiceError, type WireError } from '../../../shared/contract';
-import { toWireError } from '../../../shared/rpc';
+import { toWireError } from '../../../shared/rpc-server';
 import { JobSwitch } from './switch';
-import type { FromJob, JobEvent, JobSpec, ToJob } from './protocol';
+import type { JobEvent } from '../../../shared/contract';
+import type { FromJob, JobReturn, JobSpec, ToJob } from './protocol';
 
 /** One job process as the service sees it. */
 export interface JobProcess {
@@ -34,8 +35,8 @@ export interface JobHandle {
   stop(): void;
   /** ends the job at once, without a checkpoint (only after stop had its chance) */
   kill(): void;
-  /** the job's result; rejects with a ServiceError */
-  readonly done: Promise<unknown>;
+  /** the job's tagged result; rejects with a ServiceError */
+  readonly done: Promise<JobReturn>;
 }
 
 export interface JobRunner {
@@ -61,21 +62,21 @@ export function processRunner(factory: ProcessFactory): JobRunner {
           held.push(m);
         }
       };
-      let resolveDone!: (v: unknown) => void;
+      let resolveDone!: (v: JobReturn) => void;
       let rejectDone!: (e: unknown) => void;
-      const done = new Promise<unknown>((res, rej) => {
+      const done = new Promise<JobReturn>((res, rej) => {
         resolveDone = res;
         rejectDone = rej;
       });
-      const settle = (ok: boolean, value: unknown): void => {
+      const settle = (outcome: { ok: true; value: JobReturn } | { ok: false; error: unknown }) => {
         if (settled) {
           return;
         }
         settled = true;
-        if (ok) {
-          resolveDone(value);
+        if (outcome.ok) {
+          resolveDone(outcome.value);
         } else {
-          rejectDone(value);
+          rejectDone(outcome.error);
         }
         proc.end();
       };
@@ -94,21 +95,21 @@ export function processRunner(factory: ProcessFactory): JobRunner {
             }
             return;
           case 'done':
-            settle(true, m.result);
+            settle({ ok: true, value: m.result });
             return;
           case 'failed':
-            settle(false, rebuild(m.error));
+            settle({ ok: false, error: rebuild(m.error) });
             return;
         }
       });
       proc.onExit((code, detail) => {
-        settle(
-          false,
-          new ServiceError(
+        settle({
+          ok: false,
+          error: new ServiceError(
             'INTERNAL',
             `the job process exited before finishing (${detail ?? `code ${code}`})`,
           ),
-        );
+        });
       });
       return {
         pause: () => control({ type: 'pause' }),

@@ -68,3 +68,45 @@ export function evalLine(e: EvalResult | undefined): string {
   }
   return parts.length > 0 ? parts.join(' · ') : '—';
 }
+
+/** A long name cut in the middle ("mnist-mlp…-s239097032-lr0.1"), keeping what tells it apart. */
+export function middle(name: string, max = 28): string {
+  if (name.length <= max) {
+    return name;
+  }
+  const tail = Math.ceil((max - 1) * 0.55);
+  return `${name.slice(0, max - 1 - tail)}…${name.slice(name.length - tail)}`;
+}
+
+/** "mlp 16,8" or "softmax". */
+export function modelLine(c: TrainingConfig): string {
+  return c.model.kind === 'mlp' ? `mlp ${c.model.hidden.join(',')}` : c.model.kind;
+}
+
+/**
+ * What a branch's config changes from its parent's, e.g. "lr 0.01 → 0.1 @ 1,000" or
+ * "sgd → adam, lr 0.1 → 0.01 @ 200"; "same config @ 1,000" when nothing changed.
+ */
+export function configDiff(
+  parent: TrainingConfig,
+  child: TrainingConfig,
+  at: number | null,
+): string {
+  const parts: string[] = [];
+  if (parent.optimizer.kind !== child.optimizer.kind) {
+    parts.push(`${parent.optimizer.kind} → ${child.optimizer.kind}`);
+  }
+  if (parent.optimizer.lr !== child.optimizer.lr) {
+    parts.push(`lr ${parent.optimizer.lr} → ${child.optimizer.lr}`);
+  }
+  if (parent.batchSize !== child.batchSize) {
+    parts.push(`batch ${parent.batchSize} → ${child.batchSize}`);
+  }
+  const where = at === null ? '' : ` @ ${int(at)}`;
+  return (parts.length > 0 ? parts.join(', ') : 'same config') + where;
+}
+
+/** The hyperparameters that shape updates: "sgd lr 0.1 · batch 32". */
+export function hyperLine(c: TrainingConfig): string {
+  return `${c.optimizer.kind} lr ${c.optimizer.lr} · batch ${c.batchSize}`;
+}

@@ -28,3 +28,19 @@ export const SPLIT_DASH: Record<Split, number[]> = {
   validation: [6, 3],
   test: [2, 2],
 };
+
+/**
+ * TensorBoard's smoothing: an exponential moving average with weight `w` in [0, 1), debiased so
+ * the first points are not pulled towards 0 (s_n = w·s_{n-1} + (1−w)·y_n, shown as s_n / (1−w^n)).
+ */
+export function emaSmooth(data: readonly Point[], w: number): Point[] {
+  const out: Point[] = new Array<Point>(data.length);
+  let s = 0;
+  let debias = 1;
+  for (let i = 0; i < data.length; i++) {
+    s = w * s + (1 - w) * data[i].y;
+    debias *= w;
+    out[i] = { x: data[i].x, y: s / (1 - debias) };
+  }
+  return out;
+}

@@ -1,7 +1,8 @@
 /**
  * Chart.js registration (only the parts the views use) and the two small plugins of our own:
- * vertical markers (branch points, divergence steps) and x-axis zoom and pan (wheel zooms around
- * the cursor, drag pans, double-click resets). Our own zoom instead of chartjs-plugin-zoom keeps
+ * vertical markers (branch points, divergence steps) and x-axis zoom and pan (Ctrl/Shift/⌘ +
+ * wheel zooms around the cursor — a plain wheel scrolls the page, as on the timeline —, drag pans,
+ * double-click resets). Our own zoom instead of chartjs-plugin-zoom keeps
  * hammerjs out of the bundle; the x axis is all these charts need.
  */
 import {
@@ -55,7 +56,10 @@ export function markerPlugin(getMarkers: () => readonly Marker[]): Plugin<'line'
       ctx.save();
       ctx.font = '11px system-ui, sans-serif';
       ctx.textBaseline = 'top';
-      for (const m of getMarkers()) {
+      const all = getMarkers();
+      // labels are staggered in rows so that markers at nearby steps do not print over each other
+      let row = 0;
+      for (const m of all) {
         if (m.x < x.min || m.x > x.max) {
           continue;
         }
@@ -69,9 +73,12 @@ export function markerPlugin(getMarkers: () => readonly Marker[]): Plugin<'line'
         ctx.lineTo(px, chartArea.bottom);
         ctx.stroke();
         ctx.setLineDash([]);
-        const w = ctx.measureText(m.label).width;
-        const tx = px + 4 + w > chartArea.right ? px - 4 - w : px + 4;
-        ctx.fillText(m.label, tx, chartArea.top + 2);
+        if (m.label !== '') {
+          const w = ctx.measureText(m.label).width;
+          const tx = px + 4 + w > chartArea.right ? px - 4 - w : px + 4;
+          ctx.fillText(m.label, tx, chartArea.top + 2 + (row % 4) * 13);
+          row++;
+        }
       }
       ctx.restore();
     },
@@ -101,6 +108,11 @@ export function installZoom(
   onChange: (zoomed: boolean) => void,
   /** the unzoomed x range the caller asked for (undefined: the data's) */
   home: () => { min?: number; max?: number } = () => ({}),
+  /**
+   * When given, the x range is the caller's (several charts share one axis): zoom, pan and reset
+   * report the new range here (null = reset) instead of changing this chart by themselves.
+   */
+  onRange?: (range: { min: number; max: number } | null) => void,
 ): () => void {
   const canvas = chart.canvas;
   const x = chart.options.scales?.x;
@@ -110,19 +122,34 @@ export function installZoom(
   const setRange = (min: number | undefined, max: number | undefined): void => {
     const h = home();
     const reset = min === undefined && max === undefined;
+    if (onRange) {
+      onRange(reset ? null : { min: min!, max: max! });
+      return;
+    }
     x.min = reset ? h.min : min;
     x.max = reset ? h.max : max;
     chart.update('none');
     onChange(!reset);
   };
+  /** the range zoom and pan stay within: the caller's home range, else the data's */
+  const fullRange = (): { min: number; max: number } | null => {
+    const h = home();
+    return h.min !== undefined && h.max !== undefined && h.max > h.min
+      ? { min: h.min, max: h.max }
+      : dataRange(chart);
+  };
   const onWheel = (ev: WheelEvent): void => {
-    const full = dataRange(chart);
+    if (!ev.ctrlKey && !ev.shiftKey && !ev.metaKey) {
+      return; // a plain wheel scrolls the page
+    }
+    const full = fullRange();
     const scale = chart.scales.x;
     if (!full || !scale) {
       return;
     }
     ev.preventDefault();
-    const factor = Math.exp(ev.deltaY * 0.0015);
+    const delta = ev.deltaY !== 0 ? ev.deltaY : ev.deltaX;
+    const factor = Math.exp(delta * 0.0015);
     const at = scale.getValueForPixel(ev.offsetX) ?? (scale.min + scale.max) / 2;
     let min = at - (at - scale.min) * factor;
     let max = at + (scale.max - at) * factor;
@@ -145,7 +172,7 @@ export function installZoom(
   };
   const onMove = (ev: PointerEvent): void => {
     const scale = chart.scales.x;
-    const full = dataRange(chart);
+    const full = fullRange();
     if (!drag || !scale || !full) {
       return;
     }

@@ -1,7 +1,8 @@
 /**
  * The application's shared state: the run graph, the jobs the UI follows, the store, the current
  * view and selection, and notices. Everything comes from one LockstepClient; events update the
- * live jobs at once and refresh the run graph (throttled) when checkpoints land.
+ * live jobs at once and refresh the run graph (throttled) when checkpoints land or the store
+ * changes on disk (`graphChanged`, e.g. a run trained with the CLI).
  */
 import { SvelteMap } from 'svelte/reactivity';
 import type {
@@ -13,7 +14,9 @@ import type {
   StartRunRequest,
   StoreInfo,
 } from '../../../../shared/contract';
-import { LiveJob, isTrainResult, type Finished } from './live.svelte';
+import { LiveJob, trainResultOf, type Finished } from './live.svelte';
+import { branchColors, branchIndex } from '../colors';
+import { theme } from './theme.svelte';
 
 export type View = 'runs' | 'charts' | 'compare' | 'study' | 'bundles';
 
@@ -46,6 +49,12 @@ export class AppState {
   verified = new SvelteMap<string, string>();
   /** bumped after every graph refresh (for views that re-query) */
   graphVersion = $state(0);
+  /** false once the connection to the service is lost (web mode) */
+  connected = $state(true);
+  /** branch name → its colour, the same in every view */
+  colors = $derived(branchColors(this.runs, theme.dark));
+  /** branch name → its number in the graph (for line styles once colours repeat) */
+  branchNumbers = $derived(branchIndex(this.runs));
 
   #disposers: Disposer[] = [];
   #refreshTimer: ReturnType<typeof setTimeout> | null = null;
@@ -86,14 +95,25 @@ export class AppState {
         this.#verified(f);
         if (f.error) {
           this.notify('error', `${job?.info.label ?? f.kind} failed: ${f.error.message}`);
-        } else if (isTrainResult(f.result) && f.result.reproduced > 0 && f.result.created === 0) {
-          this.notify(
-            'success',
-            `Identical: ${f.result.reproduced} checkpoint(s) reproduced bit for bit, none new.`,
-          );
+        } else {
+          const r = trainResultOf(f);
+          if (r !== null && r.status === 'diverged') {
+            this.notify(
+              'error',
+              `${r.branch} diverged: ${r.note ?? 'the loss became non-finite'}. Try a lower learning rate.`,
+            );
+          } else if (r !== null && r.reproduced > 0 && r.created === 0) {
+            const n = r.reproduced;
+            this.notify(
+              'success',
+              `Identical: ${n === 1 ? 'the checkpoint was' : `all ${n} checkpoints were`} reproduced bit for bit; no new checkpoint.`,
+            );
+          }
         }
         this.refreshSoon(0);
       }),
+      // the store changed on disk (e.g. a CLI run in another terminal)
+      c.on('graphChanged', () => this.refreshSoon(100)),
     );
     await Promise.all([this.refreshGraph(), this.#loadJobs(), this.#loadStore()]);
     this.loaded = true;
@@ -122,12 +142,47 @@ export class AppState {
     return job;
   }
 
+  /**
+   * Loads every job the service knows; re-attaches to the unfinished ones with their history so
+   * far (loss curve, evaluations, checkpoints), so a reload loses nothing.
+   */
   async #loadJobs(): Promise<void> {
-    for (const info of await this.client.listJobs({})) {
+    const infos = await this.client.listJobs({});
+    const histories: Promise<void>[] = [];
+    for (const info of infos) {
       // a job that ended before this window opened has no curve to show: the timeline has it
       const ended = info.state !== 'queued' && info.state !== 'running' && info.state !== 'paused';
-      this.#job(info, !ended).setInfo(info);
+      const job = this.#job(info, !ended);
+      job.setInfo(info);
+      if (!ended) {
+        histories.push(
+          this.client.jobHistory({ job: info.id }).then(
+            (h) => job.load(h),
+            (err: unknown) =>
+              this.notify('error', `Could not load ${info.label}'s progress: ${messageOf(err)}`),
+          ),
+        );
+      }
     }
+    await Promise.all(histories);
+  }
+
+  /** Loads a job's history so far (e.g. an ended job the user opens from the job list). */
+  async loadHistory(id: string): Promise<void> {
+    const job = this.jobs.get(id);
+    if (job === undefined) {
+      return;
+    }
+    try {
+      job.load(await this.client.jobHistory({ job: id }));
+    } catch (err) {
+      this.notify('error', `Could not load the job's progress: ${messageOf(err)}`);
+    }
+  }
+
+  /** Marks the service connection as lost: jobs are no longer live, nothing can be started. */
+  lose(): void {
+    this.connected = false;
   }
 
   async #loadStore(): Promise<void> {
@@ -213,10 +268,10 @@ export class AppState {
 
   #verified(f: Finished): void {
     const ref = this.#verifying.get(f.job);
-    const r = f.result;
-    if (ref === undefined || !r || !('verified' in r) || !('checkpoints' in r)) {
+    if (ref === undefined || f.kind !== 'verify' || f.result === undefined) {
       return;
     }
+    const r = f.result;
     this.#verifying.delete(f.job);
     if (r.verified) {
       // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a timestamp, not state

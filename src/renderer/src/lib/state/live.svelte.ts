@@ -3,7 +3,13 @@
  * checkpoints written (and whether each already existed), work progress and the final result.
  * Series are `$state.raw` arrays replaced whole on each event (the chart takes them as they are).
  */
-import type { JobInfo, ServiceEvents, TrainResult } from '../../../../shared/contract';
+import type {
+  FinishedEvent,
+  JobHistory,
+  JobInfo,
+  ServiceEvents,
+  TrainResult,
+} from '../../../../shared/contract';
 import type { EvalResult } from '../../../../shared/training';
 
 export interface Point {
@@ -11,11 +17,13 @@ export interface Point {
   y: number;
 }
 
-export type Finished = ServiceEvents['finished'];
+export type Finished = FinishedEvent;
 
-/** Whether a finished payload is a train/continue result. */
-export function isTrainResult(r: Finished['result']): r is TrainResult {
-  return r !== undefined && 'stateHash' in r && 'reproduced' in r;
+/** The result of a finished train/continue job, or null (failed, or another kind of job). */
+export function trainResultOf(f: Finished | null | undefined): TrainResult | null {
+  return (f?.kind === 'train' || f?.kind === 'continue') && f.result !== undefined
+    ? f.result
+    : null;
 }
 
 export class LiveJob {
@@ -30,8 +38,12 @@ export class LiveJob {
   work = $state.raw<{ done: number; total: number; label: string } | null>(null);
   finished = $state.raw<Finished | null>(null);
 
+  /** whether this window saw the job unfinished (jobs that ended before it opened are history) */
+  readonly followed: boolean;
+
   constructor(info: JobInfo) {
     this.info = $state.raw(info);
+    this.followed = info.state === 'queued' || info.state === 'running' || info.state === 'paused';
     this.fromStep = info.fromStep ?? info.step ?? 0;
     this.step = info.step ?? this.fromStep;
     this.toStep = info.toStep ?? 0;
@@ -67,8 +79,7 @@ export class LiveJob {
   }
 
   get trainResult(): TrainResult | null {
-    const r = this.finished?.result;
-    return isTrainResult(r) ? r : null;
+    return trainResultOf(this.finished);
   }
 
   setInfo(info: JobInfo): void {
@@ -81,6 +92,39 @@ export class LiveJob {
     }
     if (info.step !== undefined && info.step > this.step) {
       this.step = info.step;
+    }
+  }
+
+  /**
+   * Re-attaches to a job this window did not follow from its start: takes everything the job
+   * reported so far (its history), then keeps whatever events arrived meanwhile that are newer.
+   */
+  load(h: JobHistory): void {
+    const lastLoss = h.losses.at(-1)?.step ?? -Infinity;
+    const later = this.losses.filter((p) => p.x > lastLoss);
+    this.losses = [...h.losses.map((l) => ({ x: l.step, y: l.loss })), ...later];
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local lookup, never rendered
+    const evalSteps = new Set(h.evals.map((e) => e.step));
+    this.evals = [...h.evals, ...this.evals.filter((e) => !evalSteps.has(e.step))];
+    // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local lookup, never rendered
+    const ids = new Set(h.checkpoints.map((c) => `${c.id}@${c.step}`));
+    this.checkpoints = [
+      ...h.checkpoints.map((c) => ({ id: c.id, step: c.step, created: c.created })),
+      ...this.checkpoints.filter((c) => !ids.has(`${c.id}@${c.step}`)),
+    ];
+    if (h.work !== undefined && this.work === null) {
+      this.work = h.work;
+    }
+    this.setInfo(h.info);
+    if (h.info.fromStep !== undefined) {
+      this.fromStep = h.info.fromStep;
+    }
+    const last = this.losses.at(-1)?.x;
+    if (last !== undefined && last > this.step) {
+      this.step = last;
+    }
+    if (h.finished !== undefined && this.finished === null) {
+      this.onFinished(h.finished);
     }
   }
 
@@ -107,8 +151,8 @@ export class LiveJob {
 
   onFinished(f: Finished): void {
     this.finished = f;
-    const r = f.result;
-    if (isTrainResult(r)) {
+    const r = trainResultOf(f);
+    if (r !== null) {
       this.step = r.step;
     }
   }

@@ -34,15 +34,9 @@ export interface DrawInput {
   running: ReadonlyMap<string, RunningBranch>;
   /** animation phase in [0, 1) */
   phase: number;
+  /** branch name → its colour (lib/colors); a missing branch is drawn in the muted colour */
+  colors?: ReadonlyMap<string, string>;
 }
-
-const STATUS_COLORS: Record<string, keyof Palette> = {
-  running: 'accent',
-  done: 'ok',
-  stopped: 'warn',
-  diverged: 'bad',
-  failed: 'bad',
-};
 
 /** Step → x pixel. */
 export function stepToX(view: Viewport, step: number): number {
@@ -73,11 +67,13 @@ function tickStep(span: number, target: number): number {
   return Math.max(1, 10 * mag);
 }
 
-function laneColor(lane: Lane, p: Palette, running: boolean): string {
-  if (running) {
-    return p.accent;
-  }
-  return p[STATUS_COLORS[lane.branch.status] ?? 'muted'];
+/** A lane's colour is its branch's (status is shown by the label's dot and the lane's end). */
+function laneColor(
+  lane: Lane,
+  p: Palette,
+  colors: ReadonlyMap<string, string> | undefined,
+): string {
+  return colors?.get(lane.branch.name) ?? p.muted;
 }
 
 /** Draws one frame. `ctx` is already scaled for devicePixelRatio. */
@@ -137,8 +133,7 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
     }
     const x = stepToX(view, lane.branch.baseStep);
     const xEnd = stepToX(view, lane.nodes.length > 0 ? lane.nodes[0].step : lane.endStep);
-    const isRunning = d.running.has(lane.branch.name);
-    const color = laneColor(lane, p, isRunning);
+    const color = laneColor(lane, p, d.colors);
     ctx.strokeStyle = color;
     ctx.globalAlpha = 0.8;
     ctx.lineWidth = 1.5;
@@ -191,15 +186,35 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
     }
     const y = rowToY(view, r);
     const run = d.running.get(lane.branch.name);
-    const color = laneColor(lane, p, run !== undefined);
+    const color = laneColor(lane, p, d.colors);
     const xs = stepToX(view, lane.startStep);
     const xe = stepToX(view, lane.endStep);
     ctx.strokeStyle = color;
-    ctx.lineWidth = 2;
+    ctx.lineWidth = run !== undefined ? 3 : 2;
     ctx.beginPath();
     ctx.moveTo(Math.max(-10, xs), y);
     ctx.lineTo(Math.min(view.width + 10, xe), y);
     ctx.stroke();
+    const status = lane.branch.status;
+    if (
+      run === undefined &&
+      (status === 'diverged' || status === 'failed' || status === 'stopped')
+    ) {
+      // the lane's end says how it ended: a bar for stopped, a cross for diverged or failed
+      ctx.strokeStyle = status === 'stopped' ? p.warn : p.bad;
+      ctx.lineWidth = 2;
+      ctx.beginPath();
+      if (status === 'stopped') {
+        ctx.moveTo(xe + 7, y - 5);
+        ctx.lineTo(xe + 7, y + 5);
+      } else {
+        ctx.moveTo(xe + 4, y - 4);
+        ctx.lineTo(xe + 12, y + 4);
+        ctx.moveTo(xe + 12, y - 4);
+        ctx.lineTo(xe + 4, y + 4);
+      }
+      ctx.stroke();
+    }
 
     if (run !== undefined && run.toStep > lane.endStep) {
       // the running job: marching dashes up to the target step and a pulsing head
@@ -241,7 +256,8 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
     for (let i = lo; i < hi; i++) {
       const node = lane.nodes[i];
       const x = stepToX(view, node.step);
-      if (node.id === d.selected) {
+      // a checkpoint shared by several lanes is selected on the lane that owns it (layout.where)
+      if (node.id === d.selected && layout.where.get(node.id)?.row === r) {
         selectedAt = { x, y };
       }
       if (x - lastPx < 2.5 && i !== hi - 1) {
@@ -249,16 +265,30 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
       }
       lastPx = x;
       ctx.beginPath();
-      ctx.arc(x, y, node.checkpoint.eval ? 4.5 : 3.5, 0, Math.PI * 2);
-      ctx.fill();
-      ctx.stroke();
+      if (node.checkpoint.eval) {
+        // an evaluated checkpoint: a larger dot with a ring
+        ctx.arc(x, y, 5, 0, Math.PI * 2);
+        ctx.fill();
+        ctx.stroke();
+        ctx.strokeStyle = color;
+        ctx.lineWidth = 1;
+        ctx.beginPath();
+        ctx.arc(x, y, 7, 0, Math.PI * 2);
+        ctx.stroke();
+        ctx.strokeStyle = p.bg;
+        ctx.lineWidth = 1.5;
+      } else {
+        ctx.arc(x, y, 3.5, 0, Math.PI * 2);
+        ctx.fill();
+        ctx.stroke();
+      }
     }
   }
   if (selectedAt !== null) {
     ctx.strokeStyle = p.fg;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    ctx.arc(selectedAt.x, selectedAt.y, 7.5, 0, Math.PI * 2);
+    ctx.arc(selectedAt.x, selectedAt.y, 9.5, 0, Math.PI * 2);
     ctx.stroke();
   }
   ctx.restore();

@@ -1,9 +1,9 @@
 /**
- * Entry of a job process under Node (forked by ./node-process.ts with tsx): serves one job over
+ * Entry of a job process under Node (forked by ./fork-node.ts with tsx): serves one job over
  * the child-process IPC channel. A lost parent (channel closed) stops the job, which writes a
  * checkpoint at its current step before the process exits.
  */
-import { serveJob } from './host';
+import { serveJob } from './serve';
 import type { FromJob, ToJob } from '../service/jobs/protocol';
 
 if (process.send === undefined) {

@@ -1,20 +1,17 @@
 /**
- * Transport-independent wiring of the contract (after VS Code's `ipc.ts` channels).
+ * The server half of the contract's wiring (after VS Code's `ipc.ts` channel server).
  *
- * A transport offers `call(method, params) → Reply` and `listen(listener)` for events. The
- * helpers here generate both sides from the contract's method list, so nobody writes a channel
- * per method:
  * - {@link handleCall} is the server's one entry for a call that arrived from anywhere: it
  *   refuses unknown methods and invalid params (schema of the method, prototype-pollution keys)
  *   before the service sees them, and turns every error into a {@link WireError}.
- * - {@link serveChannel} serves a service over a frame endpoint (a WebSocket, the in-memory
- *   pair): JSON frames in, replies and events out. A frame that cannot be a call gets an error
- *   reply (id null when none can be read); nothing a client sends can stop the channel.
- * - {@link createClient} builds a {@link LockstepClient} over any transport: one method per
- *   contract method, errors rebuilt as {@link ServiceError}, typed event subscriptions.
- * - {@link frameClientTransport} is the client half over a frame endpoint.
+ * - {@link serveChannel} serves a service over a frame endpoint: JSON frames in, replies and
+ *   events out. Every transport goes through it: the WebSocket of web mode, Electron IPC
+ *   (src/main/desktop/ipc-endpoint.ts) and the in-memory pair of the tests. A frame that cannot
+ *   be a call gets an error reply (id null when none can be read); nothing a client sends can
+ *   stop the channel.
  *
- * No Node imports: the renderer and the preload import this file.
+ * Uses zod (./schemas.ts): main-process and Node code only. The client half, without zod, is
+ * ./rpc-client.ts.
  */
 import {
   ERROR_CODES,
@@ -24,38 +21,15 @@ import {
   type Disposer,
   type ErrorCode,
   type EventName,
-  type LockstepClient,
   type LockstepService,
   type MethodName,
   type ServiceEvents,
   type WireError,
 } from './contract';
-import {
-  callMessage,
-  issuesText,
-  MAX_FRAME,
-  payloadProblem,
-  REQUEST_SCHEMAS,
-  serverMessage,
-  type ServerMessage,
-} from './schemas';
+import type { FrameEndpoint, Reply, ServerMessage } from './rpc-client';
+import { callMessage, issuesText, MAX_FRAME, payloadProblem, REQUEST_SCHEMAS } from './schemas';
 
-/** The answer to one call. */
-export type Reply = { ok: true; result: unknown } | { ok: false; error: WireError };
-
-/** The client side of any transport. */
-export interface ClientTransport {
-  call(method: MethodName, params: unknown): Promise<Reply>;
-  /** every event the server sends; returns a disposer */
-  listen(listener: (event: EventName, payload: unknown) => void): Disposer;
-}
-
-/** A duplex of text frames (a WebSocket, one end of the in-memory pair). */
-export interface FrameEndpoint {
-  send(frame: string): void;
-  onFrame(listener: (frame: string) => void): Disposer;
-  onClose(listener: () => void): Disposer;
-}
+export type { FrameEndpoint, Reply } from './rpc-client';
 
 /** What a server serves: the service methods plus its events. */
 export type ServedService = LockstepService & {
@@ -63,7 +37,6 @@ export type ServedService = LockstepService & {
 };
 
 const METHOD_SET = new Set<string>(METHOD_NAMES);
-const EVENT_SET = new Set<string>(EVENT_NAMES);
 
 /** Known error names of the engine and store mapped to contract codes (by `name`). */
 const NAME_CODES: Record<string, ErrorCode> = {
@@ -212,128 +185,4 @@ function idOf(raw: unknown): number | null {
     }
   }
   return null;
-}
-
-/**
- * The client half over a frame endpoint: numbered calls, replies matched by id, events
- * dispatched. Calls pending when the endpoint closes fail with INTERNAL "connection closed".
- */
-export function frameClientTransport(endpoint: FrameEndpoint): ClientTransport {
-  let nextId = 1;
-  let closed = false;
-  const pending = new Map<number, (r: Reply) => void>();
-  const listeners = new Set<(event: EventName, payload: unknown) => void>();
-  endpoint.onFrame((frame) => {
-    let msg: ServerMessage;
-    try {
-      const parsed = serverMessage.safeParse(JSON.parse(frame));
-      if (!parsed.success) {
-        return;
-      }
-      msg = parsed.data;
-    } catch {
-      return;
-    }
-    if (msg.type === 'event') {
-      if (EVENT_SET.has(msg.event)) {
-        for (const l of listeners) {
-          l(msg.event as EventName, msg.payload);
-        }
-      }
-      return;
-    }
-    if (msg.id === null) {
-      return;
-    }
-    const resolve = pending.get(msg.id);
-    if (resolve === undefined) {
-      return;
-    }
-    pending.delete(msg.id);
-    if (msg.type === 'result') {
-      resolve({ ok: true, result: msg.result });
-    } else {
-      const code = (ERROR_CODES as readonly string[]).includes(msg.error.code)
-        ? (msg.error.code as ErrorCode)
-        : 'INTERNAL';
-      resolve({ ok: false, error: { ...msg.error, code } });
-    }
-  });
-  endpoint.onClose(() => {
-    closed = true;
-    for (const resolve of pending.values()) {
-      resolve(fail('INTERNAL', 'connection to the Lockstep service closed'));
-    }
-    pending.clear();
-  });
-  return {
-    call(method, params) {
-      if (closed) {
-        return Promise.resolve(fail('INTERNAL', 'connection to the Lockstep service closed'));
-      }
-      const id = nextId++;
-      return new Promise<Reply>((resolve) => {
-        pending.set(id, resolve);
-        try {
-          endpoint.send(JSON.stringify({ type: 'call', id, method, params }));
-        } catch (e) {
-          pending.delete(id);
-          resolve(fail('INTERNAL', `cannot send: ${(e as Error).message}`));
-        }
-      });
-    },
-    listen(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-  };
-}
-
-/**
- * A typed client over `transport`: one method per contract method (a plain object, so it can
- * cross Electron's contextBridge), rejecting with a {@link ServiceError} rebuilt from the wire.
- */
-export function createClient(transport: ClientTransport): LockstepClient {
-  const listeners = new Map<EventName, Set<(payload: never) => void>>();
-  let listening: Disposer | null = null;
-  const ensureListening = (): void => {
-    listening ??= transport.listen((event, payload) => {
-      for (const l of listeners.get(event) ?? []) {
-        try {
-          l(payload as never);
-        } catch (e) {
-          console.error(`lockstep: a '${event}' listener threw`, e);
-        }
-      }
-    });
-  };
-  const client: Record<string, unknown> = {};
-  for (const method of METHOD_NAMES) {
-    client[method] = async (req: unknown): Promise<unknown> => {
-      const reply = await transport.call(method, req ?? {});
-      if (reply.ok) {
-        return reply.result;
-      }
-      throw new ServiceError(reply.error.code, reply.error.message, reply.error.name);
-    };
-  }
-  client.on = <E extends EventName>(
-    event: E,
-    listener: (payload: ServiceEvents[E]) => void,
-  ): Disposer => {
-    if (!EVENT_SET.has(event)) {
-      throw new ServiceError('BAD_INPUT', `unknown event '${String(event)}'`);
-    }
-    ensureListening();
-    let set = listeners.get(event);
-    if (set === undefined) {
-      set = new Set();
-      listeners.set(event, set);
-    }
-    set.add(listener as (payload: never) => void);
-    return () => {
-      set.delete(listener as (payload: never) => void);
-    };
-  };
-  return client as unknown as LockstepClient;
 }

@@ -1,19 +1,19 @@
 /**
  * Job processes under Electron: one `utilityProcess` per job running the bundled
- * `trainer-process.js` (src/main/trainer-process.ts), next to the main bundle in out/main.
+ * `job-process.js` (./entry-electron.ts), next to the main bundle in out/main.
  */
 import { join } from 'node:path';
 import { utilityProcess } from 'electron';
 import type { JobProcess, ProcessFactory } from '../service/jobs/runner';
 import type { FromJob, ToJob } from '../service/jobs/protocol';
 
-/** A factory forking `entry` (default: trainer-process.js beside the main bundle). */
+/** A factory forking `entry` (default: job-process.js beside the main bundle). */
 export function electronProcessFactory(
-  entry = join(import.meta.dirname, 'trainer-process.js'),
+  entry = join(import.meta.dirname, 'job-process.js'),
 ): ProcessFactory {
   return (): JobProcess => {
     const child = utilityProcess.fork(entry, [], {
-      serviceName: 'Lockstep trainer',
+      serviceName: 'Lockstep job',
       stdio: 'inherit',
     });
     let exited = false;

@@ -1,5 +1,5 @@
 /**
- * Job processes under plain Node: `child_process.fork` of ./node-entry.ts through tsx (the
+ * Job processes under plain Node: `child_process.fork` of ./entry-node.ts through tsx (the
  * loader is resolved to an absolute URL, so it works from any working directory). Whatever the
  * job prints (tfjs banners) goes to this process's stderr.
  */
@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { JobProcess, ProcessFactory } from '../service/jobs/runner';
 import type { FromJob, ToJob } from '../service/jobs/protocol';
 
-const ENTRY = fileURLToPath(new URL('./node-entry.ts', import.meta.url));
+const ENTRY = fileURLToPath(new URL('./entry-node.ts', import.meta.url));
 
 /** Forks one job process per job. */
 export const nodeProcessFactory: ProcessFactory = (): JobProcess => {

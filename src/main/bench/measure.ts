@@ -1,5 +1,5 @@
 /**
- * Measurements for the bench (src/main/bench/trace-verify.ts) and the issue's note:
+ * Measurements for the bench (./trace-verify.ts) and the issue's note:
  * - trace overhead: per step, the time of the state and batch digests as a percentage of the
  *   time of the update itself, for the default MLP (MNIST, 128,32, batch 100, wasm) with sgd
  *   (parameters only) and adam (parameters and two slots each); medians of repetitions after a
@@ -7,7 +7,7 @@
  * - verify speed: a training job (checkpoints every 100 steps, evaluation only at the end) into a
  *   temporary store, then verifyRef on it; the ratio of replayed steps per second to trained
  *   steps per second (≥ 1: verifying is at least as fast as training was).
- * Runnable by itself: `node --import tsx src/main/service/measure.ts [--quick]` prints the JSON.
+ * Runnable by itself: `node --import tsx src/main/bench/measure.ts [--quick]` prints the JSON.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -17,8 +17,8 @@ import { createDigester } from '../engine/trace';
 import { Trainer } from '../engine/trainer';
 import type { OptimizerKind, TrainingConfig } from '../engine/types';
 import { Store } from '../store/store';
-import { startRun } from './train';
-import { verifyRef } from './verify';
+import { startRun } from '../service/train';
+import { verifyRef } from '../service/verify';
 
 export interface TraceOverhead {
   optimizer: OptimizerKind;

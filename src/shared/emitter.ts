@@ -1,5 +1,8 @@
-/** A small typed event hub: `on` returns a disposer; a throwing listener does not stop others. */
-import type { Disposer } from '../../../shared/contract';
+/**
+ * A small typed event hub, the one listener registry of every process (no Node imports): `on`
+ * returns a disposer; a throwing listener does not stop others.
+ */
+import type { Disposer } from './contract';
 
 export class Emitter<Events extends object> {
   private readonly listeners = new Map<keyof Events, Set<(payload: never) => void>>();
