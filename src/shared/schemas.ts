@@ -141,7 +141,7 @@ export const REQUEST_SCHEMAS = {
   study,
   listStudies: empty,
   openStudy: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/) }),
-  exportBundle: z.strictObject({ ref, path: absPath }),
+  exportBundle: z.strictObject({ ref, path: absPath, overwrite: z.boolean().optional() }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,
   deleteBranch: z.strictObject({ name: branchName }),
