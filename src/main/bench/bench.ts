@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
+import { cnnSection } from './cnn';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
@@ -75,6 +76,8 @@ export interface ExtraSection {
 
 export interface BenchContext {
   quick: boolean;
+  /** run the peers too (`bench --peer`) */
+  peer: boolean;
   repoRoot: string;
   log: (line: string) => void;
 }
@@ -87,6 +90,7 @@ const BENCH_SECTIONS: readonly BenchSection[] = [
   traceOverheadSection,
   verifySpeedSection,
   bundleImportSection,
+  cnnSection,
 ];
 
 export interface GoalCheck {
@@ -267,7 +271,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   }
   const extra: ExtraSection[] = [];
   for (const section of BENCH_SECTIONS) {
-    extra.push(await section({ quick, repoRoot: REPO_ROOT, log }));
+    extra.push(await section({ quick, peer: options.peer === true, repoRoot: REPO_ROOT, log }));
   }
   const find = (b: BackendName, m: string, o: string): TrainRow | undefined =>
     training.find((r) => r.backend === b && r.model === m && r.optimizer === o);

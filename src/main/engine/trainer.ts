@@ -339,14 +339,35 @@ export class Trainer {
     return out;
   }
 
-  /** The predicted class (argmax of the logits) of every example of a split, in split order. */
+  /**
+   * The predicted class (argmax of the logits; the first maximum wins, as tf.argMax) of every
+   * example of a split, in split order.
+   */
   predict(name: SplitName): Uint8Array {
+    const { classes } = this.graph;
+    const logits = this.logits(name);
+    const out = new Uint8Array(logits.length / classes);
+    for (let i = 0; i < out.length; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) {
+        if (logits[i * classes + c] > logits[i * classes + best]) {
+          best = c;
+        }
+      }
+      out[i] = best;
+    }
+    return out;
+  }
+
+  /** The model's logits [count, classes] (row-major) for every example of a split, inference mode. */
+  logits(name: SplitName): Float32Array {
     this.assertLive();
     const split = this.dataset[name];
     const size = exampleSize(this.dataset);
+    const { classes } = this.graph;
     // image layers hold im2col buffers per chunk: keep those a few hundred MB at most
     const chunk = isDenseModel(this.config.model) ? 1000 : 200;
-    const out = new Uint8Array(split.count);
+    const out = new Float32Array(split.count * classes);
     const idx = new Uint32Array(chunk);
     const scratch = new Float32Array(chunk * size);
     for (let start = 0; start < split.count; start += chunk) {
@@ -355,14 +376,12 @@ export class Trainer {
       for (let i = 0; i < n; i++) {
         ids[i] = start + i;
       }
-      const pred = tf.tidy(() =>
-        tf.argMax(
-          predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
-          1,
-        ),
+      const y = tf.tidy(
+        () =>
+        predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
       );
-      out.set(pred.dataSync(), start);
-      pred.dispose();
+      out.set(y.dataSync() as Float32Array, start * classes);
+      y.dispose();
     }
     return out;
   }

@@ -19,6 +19,7 @@
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
 import { realpathSync } from 'node:fs';
+import { modelOfRequest } from './model-request';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -400,7 +401,8 @@ function trainingConfig(
 ): TrainingConfig {
   return {
     dataset: req.dataset,
-    model: { kind: req.model, hidden: req.model === 'mlp' ? [...req.hidden] : [] },
+    model: modelOfRequest(req),
+    ...(req.augment ? { augment: { ...req.augment } } : {}),
     optimizer: { kind: req.optimizer, lr: req.lr },
     batchSize: req.batchSize,
     seed,
