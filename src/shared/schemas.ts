@@ -81,6 +81,8 @@ const trainFields = {
   dataset: z.enum(DATASETS),
   model: z.enum(MODELS),
   hidden,
+  layers: z.string().min(1).max(2000).optional(),
+  augment: z.strictObject({ crop: z.number().int().min(0).max(16), flip: z.boolean() }).optional(),
   optimizer: z.enum(OPTIMIZERS),
   lr: learningRate,
   batchSize,

@@ -18,6 +18,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   addTrainingOptions,
   DEFAULT_LR,
+  modelAndDataOf,
   resolveSeed,
   type TrainingOptionValues,
 } from '../training-options';
@@ -77,10 +78,12 @@ export function register(program: Command): void {
       throw new CliError('study needs --runs K (or --list)');
     }
     const seed = await baseSeed(cmd, opts.seed);
+    const { model, augment } = modelAndDataOf(opts, cmd);
     if (opts.executor !== undefined || opts.jobDir !== undefined) {
       const config: TrainingConfig = {
         dataset: opts.dataset,
-        model: { kind: opts.model, hidden: opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : [] },
+        model,
+        ...(augment ? { augment } : {}),
         optimizer: { kind: opts.optimizer, lr: opts.lr ?? DEFAULT_LR[opts.optimizer] },
         batchSize: opts.batchSize,
         seed,
@@ -117,8 +120,10 @@ export function register(program: Command): void {
           seed,
           train: {
             dataset: opts.dataset,
-            model: opts.model,
-            hidden: opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : [],
+            model: model.kind,
+            hidden: model.hidden,
+            ...(model.layers !== undefined ? { layers: model.layers } : {}),
+            ...(augment ? { augment } : {}),
             optimizer: opts.optimizer,
             lr: opts.lr ?? DEFAULT_LR[opts.optimizer],
             batchSize: opts.batchSize,

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import {
   addTrainingOptions,
   DEFAULT_LR,
+  modelAndDataOf,
   resolveSeed,
   type TrainingOptionValues,
 } from '../training-options';
@@ -38,10 +39,11 @@ export function register(program: Command): void {
       if (source !== 'explicit') {
         say(cmd, `seed ${seed} (${source}; pass --seed ${seed} to repeat this run)`);
       }
-      const hidden = opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : (opts.hidden ?? []);
+      const { model, augment } = modelAndDataOf(opts, cmd);
       const config: TrainingConfig = {
         dataset: opts.dataset,
-        model: { kind: opts.model, hidden },
+        model,
+        ...(augment ? { augment } : {}),
         optimizer: { kind: opts.optimizer, lr: opts.lr ?? DEFAULT_LR[opts.optimizer] },
         batchSize: opts.batchSize,
         seed,

@@ -339,41 +339,35 @@ export class Trainer {
     return out;
   }
 
-  /** The predicted class (argmax of the logits) of every example of a split, in split order. */
+  /**
+   * The predicted class (argmax of the logits; the first maximum wins, as tf.argMax) of every
+   * example of a split, in split order.
+   */
   predict(name: SplitName): Uint8Array {
-    this.assertLive();
-    const split = this.dataset[name];
-    const chunk = 1000;
-    const out = new Uint8Array(split.count);
-    const idx = new Uint32Array(chunk);
-    const scratch = new Float32Array(chunk * INPUT_SIZE);
-    for (let start = 0; start < split.count; start += chunk) {
-      const n = Math.min(chunk, split.count - start);
-      const ids = idx.subarray(0, n);
-      for (let i = 0; i < n; i++) {
-        ids[i] = start + i;
+    const { classes } = this.graph;
+    const logits = this.logits(name);
+    const out = new Uint8Array(logits.length / classes);
+    for (let i = 0; i < out.length; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) {
+        if (logits[i * classes + c] > logits[i * classes + best]) {
+          best = c;
+        }
       }
-      const pred = tf.tidy(() =>
-        tf.argMax(forward(this.layers, this.params, gatherPixels(split.pixels, ids, scratch)), 1),
-      );
-      out.set(pred.dataSync(), start);
-      pred.dispose();
+      out[i] = best;
     }
     return out;
   }
 
-  /** The split's examples as the dataset holds them (labels and 784 grey bytes each). */
-  split(name: SplitName): { count: number; labels: Uint8Array; pixels: Uint8Array } {
-    const s = this.dataset[name];
-    return { count: s.count, labels: s.labels, pixels: s.pixels };
-  }
-
-  private evaluateSplit(name: SplitName): SplitEval {
+  /** The model's logits [count, classes] (row-major) for every example of a split, inference mode. */
+  logits(name: SplitName): Float32Array {
+    this.assertLive();
     const split = this.dataset[name];
     const size = exampleSize(this.dataset);
+    const { classes } = this.graph;
     // image layers hold im2col buffers per chunk: keep those a few hundred MB at most
     const chunk = isDenseModel(this.config.model) ? 1000 : 200;
-    let correct = 0;
+    const out = new Float32Array(split.count * classes);
     const idx = new Uint32Array(chunk);
     const scratch = new Float32Array(chunk * size);
     for (let start = 0; start < split.count; start += chunk) {
@@ -382,18 +376,29 @@ export class Trainer {
       for (let i = 0; i < n; i++) {
         ids[i] = start + i;
       }
-      const pred = tf.tidy(() =>
-        tf.argMax(
-          predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
-          1,
-        ),
+      const y = tf.tidy(
+        () =>
+        predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
       );
-      const p = pred.dataSync();
-      pred.dispose();
-      for (let i = 0; i < n; i++) {
-        if (p[i] === split.labels[start + i]) {
-          correct++;
-        }
+      out.set(y.dataSync() as Float32Array, start * classes);
+      y.dispose();
+    }
+    return out;
+  }
+
+  /** The split's examples as the dataset holds them (labels and the raw bytes of each example). */
+  split(name: SplitName): { count: number; labels: Uint8Array; pixels: Uint8Array } {
+    const s = this.dataset[name];
+    return { count: s.count, labels: s.labels, pixels: s.pixels };
+  }
+
+  private evaluateSplit(name: SplitName): SplitEval {
+    const split = this.dataset[name];
+    const p = this.predict(name);
+    let correct = 0;
+    for (let i = 0; i < split.count; i++) {
+      if (p[i] === split.labels[i]) {
+        correct++;
       }
     }
     return { precision: correct / split.count, correct, examples: split.count };

@@ -53,7 +53,16 @@ async function writeAtomic(file: string, bytes: Uint8Array | string): Promise<vo
   }
 }
 
-const isParameter = (name: string) => name.endsWith('/weights') || name.endsWith('/biases');
+const SLOT_SUFFIXES = new Set(['m', 'v', 'momentum']);
+
+/**
+ * An optimizer slot is `<tensor>/<m|v|momentum>` where `<tensor>` is another tensor of the state;
+ * everything else (weights, biases, batch norm's γ, β and running statistics) is the model.
+ */
+const isSlot = (name: string, all: Record<string, NamedTensor>): boolean => {
+  const cut = name.lastIndexOf('/');
+  return cut > 0 && SLOT_SUFFIXES.has(name.slice(cut + 1)) && name.slice(0, cut) in all;
+};
 
 export async function exportSafetensors(
   store: Store,
@@ -65,7 +74,7 @@ export async function exportSafetensors(
   const state = await store.readState(id);
   const tensors: Record<string, NamedTensor> = {};
   for (const [name, t] of Object.entries(state.tensors)) {
-    if (opts.withSlots || isParameter(name)) {
+    if (opts.withSlots || !isSlot(name, state.tensors)) {
       tensors[name] = t;
     }
   }

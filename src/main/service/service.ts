@@ -18,6 +18,7 @@
  * - close() stops every job (training writes a checkpoint at its current step) and waits for
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
+import { modelOfRequest } from './model-request';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import {
@@ -366,7 +367,8 @@ function trainingConfig(
 ): TrainingConfig {
   return {
     dataset: req.dataset,
-    model: { kind: req.model, hidden: req.model === 'mlp' ? [...req.hidden] : [] },
+    model: modelOfRequest(req),
+    ...(req.augment ? { augment: { ...req.augment } } : {}),
     optimizer: { kind: req.optimizer, lr: req.lr },
     batchSize: req.batchSize,
     seed,

@@ -14,9 +14,10 @@
  *   with the step in its note and no non-finite checkpoint is stored.
  * - An aborted signal stops after the current step and writes a checkpoint there (`stopped`);
  *   a stop while paused at the gate takes no further step.
- * - Events are the contract's {@link JobEvent}s, emitted in their final shape: `started` first
- *   (before the step-0 checkpoint of a new run), then `progress` batches (see ./progress.ts),
- *   `metrics`, `checkpoint` (with its branch) and `notice`, in step order.
+ * - Events are the contract's {@link JobEvent}s, emitted in their final shape: `started` before
+ *   any progress, metrics or checkpoint (a new run's step-0 checkpoint included), then
+ *   `progress` batches (see ./progress.ts), `metrics` and `checkpoint` (with its branch) in step
+ *   order; `notice`s (a backend fallback, a new branch) may come before `started`.
  * - ms/step counts the training steps only: evaluations and checkpoint writes are left out.
  * Process-agnostic: runs in the CLI process, a job process or in-line alike.
  */

@@ -24,7 +24,7 @@
 import { canonicalJson } from '../engine/canonical-json';
 import { backendAvailable, describeFingerprint, fingerprint, sameBits } from '../engine/backend';
 import { encodeState } from '../engine/state';
-import { createDigester, legacyDigester } from '../engine/trace';
+import { createDigester } from '../engine/trace';
 import { Trainer } from '../engine/trainer';
 import type { TrainingState } from '../engine/types';
 import { RefError, StoreCorruptError } from '../store/api';
@@ -150,8 +150,7 @@ async function verifyId(
   }
 
   if (mismatch === null && start < last) {
-    const fast = await createDigester();
-    const legacy = legacyDigester();
+    const d = await createDigester();
     t0 = performance.now();
     try {
       const trainer = await replay(store, lin, {
@@ -168,7 +167,6 @@ async function verifyId(
           if (!rec) {
             return;
           }
-          const d = rec.digest === fast.algorithm ? fast : legacy;
           if (!Object.is(rec.loss, loss)) {
             mismatch = { step, detail: `loss ${loss} replayed, ${rec.loss} recorded in the trace` };
           } else if (d.batch(indices) !== rec.batchDigest) {
