@@ -117,6 +117,7 @@ export const REQUEST_SCHEMAS = {
     branch: branchName.optional(),
     checkpointEvery: interval.optional(),
     evalEvery: interval.optional(),
+    sameBranch: z.boolean().optional(),
   }),
   stopJob: jobRef,
   pauseJob: jobRef,
@@ -145,6 +146,8 @@ export const REQUEST_SCHEMAS = {
   exportBundle: z.strictObject({ ref, path: absPath }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,
+  deleteBranch: z.strictObject({ name: branchName }),
+  deleteRun: z.strictObject({ id: z.string().min(1).max(100) }),
 } satisfies { [M in MethodName]: z.ZodType<RequestOf<M>> };
 
 /** A call from a client: `id` pairs it with its reply. */

@@ -1,13 +1,16 @@
 /// <reference lib="dom" />
 /**
- * Render performance measured in Chromium, reported, not asserted: the benchmark harness page
+ * Render performance measured in Chromium, reported and held to budgets: the benchmark harness page
  * (`?perf=1`, src/renderer/src/PerfBench.svelte) renders the real Timeline with 50 synthetic
  * branches and 1,000 synthetic checkpoints (and 50,000), and the real LineChart with 100,000
  * synthetic points (min-max decimation), and publishes its timings. This test reads them, prints
  * them, writes artifacts/perf.json and screenshots the 50-branch timeline (and the dark theme).
+ * Budgets (issue 17): the 50×1,000 timeline's first render and the 100,000-point chart's first
+ * render each under {@link BUDGET_MS} ms.
  */
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PerfResults } from '../../src/renderer/src/lib/perf-results';
@@ -15,10 +18,15 @@ import { openApp, ROOT, screenshot, SCREENSHOTS, useApp } from './helpers';
 
 const app = useApp('lockstep-e2e-perf-');
 
+/** The render budget of the timeline (50 × 1,000) and of the chart (100,000 points), in ms. */
+const BUDGET_MS = 200;
+/** Above this 1-minute load average per core, wall-clock budgets are reported, not asserted. */
+const MAX_LOAD_PER_CORE = 1.5;
+
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const round = (n: number): number => Math.round(n * 100) / 100;
 
-test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) render times', async () => {
+test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) render times', async (t) => {
   const { page, errors } = await openApp(app.browser, `${app.server.url}&perf=1`);
   await page.getByRole('heading', { name: /Benchmark harness — synthetic data/ }).waitFor();
   await page.locator('[data-testid="perf-bench"][data-done="true"]').waitFor({ timeout: 60_000 });
@@ -39,7 +47,7 @@ test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) rende
     browser: r.userAgent,
     viewport: r.viewport,
     devicePixelRatio: r.devicePixelRatio,
-    note: 'Synthetic data in the ?perf=1 benchmark harness; headless Chromium, software rendering. Measured, not asserted.',
+    note: `Synthetic data in the ?perf=1 benchmark harness; headless Chromium, software rendering. First renders asserted under ${BUDGET_MS} ms.`,
     timeline50x1000: {
       firstRenderMs: round(r.timeline.first.renderMs),
       firstPaintMs: round(r.timeline.first.paintMs),
@@ -63,7 +71,6 @@ test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) rende
   console.log(JSON.stringify({ ...summary, raw: undefined }, null, 2));
   mkdirSync(join(ROOT, 'artifacts'), { recursive: true });
   writeFileSync(join(ROOT, 'artifacts', 'perf.json'), `${JSON.stringify(summary, null, 2)}\n`);
-
   // the 50-branch timeline as a user sees it: the top of the lanes, then scrolled down
   const timeline = page.getByRole('region', { name: 'Run timeline' });
   mkdirSync(SCREENSHOTS, { recursive: true });
@@ -73,6 +80,23 @@ test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) rende
   await page.waitForTimeout(100);
   await timeline.screenshot({ path: join(SCREENSHOTS, '19-timeline-50-branches-scrolled.png') });
   assert.deepEqual(errors, []);
+  // wall-clock budgets mean nothing on an oversubscribed machine (load average many times the
+  // cores, as on a shared build box): there the numbers are reported and the budget is not held
+  const load = loadavg()[0] / availableParallelism();
+  if (load > MAX_LOAD_PER_CORE) {
+    t.diagnostic(
+      `render budgets not asserted: load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores`,
+    );
+  } else {
+    assert.ok(
+      r.timeline.first.renderMs < BUDGET_MS,
+      `timeline 50×1,000 first render ${round(r.timeline.first.renderMs)} ms ≥ ${BUDGET_MS} ms`,
+    );
+    assert.ok(
+      r.chart.first.renderMs < BUDGET_MS,
+      `chart 100,000 points first render ${round(r.chart.first.renderMs)} ms ≥ ${BUDGET_MS} ms`,
+    );
+  }
 });
 
 test('the benchmark harness in the dark theme', async () => {

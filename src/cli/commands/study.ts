@@ -32,7 +32,7 @@ import { planStudy } from '../../main/executors/plan';
 import { validateConfig } from '../../main/engine/trainer';
 import type { TrainingConfig } from '../../main/engine/types';
 import type { SweepReport } from '../../shared/contract';
-import { emit, openStore, say } from '../context';
+import { emit, openStore, openStoreIfAny, say } from '../context';
 import { formatSweepReport } from './sweep';
 import { CliError, EXIT_NEGATIVE } from '../errors';
 import { intArg } from '../options';
@@ -67,9 +67,9 @@ export function register(program: Command): void {
     addTrainingOptions(study, 'base seed (default: LOCKSTEP_SEED, else auto)'),
   ).action(async (opts: StudyOptions, cmd: Command) => {
     if (opts.list) {
-      const store = await openStore(cmd, false);
-      const studies = await listStudies(store);
-      emit(cmd, studies, () =>
+      const store = await openStoreIfAny(cmd);
+      const studies = store === null ? [] : await listStudies(store);
+      emit(cmd, { studies }, () =>
         studies.length === 0 ? 'no studies yet' : studies.map(formatStudy).join('\n\n'),
       );
       return;

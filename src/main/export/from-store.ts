@@ -18,7 +18,7 @@
  * segments (engine/trace.ts parseTrace) and node evals along the lineage from step 0.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '../engine/canonical-json';
@@ -140,10 +140,12 @@ export async function lineageMetrics(
   return { steps, evals };
 }
 
+/** With `replace`, the folder's other events files are removed after the new one is written. */
 export async function exportTensorboard(
   store: Store,
   ref: string,
   dir: string,
+  opts: { replace?: boolean } = {},
 ): Promise<{ path: string; checkpoint: string; file: string; scalars: number }> {
   const id = await checkpointOf(store, ref);
   const { steps, evals } = await lineageMetrics(store, id);
@@ -176,6 +178,13 @@ export async function exportTensorboard(
   await mkdir(dir, { recursive: true });
   const file = join(dir, name);
   await writeAtomic(file, encodeEventFile(scalars, { fileWallTime }));
+  if (opts.replace) {
+    for (const old of await readdir(dir)) {
+      if (old.startsWith('events.out.tfevents.') && join(dir, old) !== file) {
+        await rm(join(dir, old), { force: true });
+      }
+    }
+  }
   return { path: dir, checkpoint: id, file, scalars: scalars.length };
 }
 

@@ -253,6 +253,29 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       });
     },
 
+    async deleteBranch({ name }) {
+      checkBranchName(name);
+      if (
+        jobs
+          .list()
+          .some((j) => j.branch === name && (j.state === 'running' || j.state === 'paused'))
+      ) {
+        throw new ServiceError('BAD_INPUT', `branch '${name}' has a running job: stop it first`);
+      }
+      const { removeBranch } = await import('./remove');
+      return removeBranch(store, name);
+    },
+
+    async deleteRun({ id }) {
+      if (
+        jobs.list().some((j) => j.run === id && (j.state === 'running' || j.state === 'paused'))
+      ) {
+        throw new ServiceError('BAD_INPUT', `run '${id}' has a running job: stop it first`);
+      }
+      const { removeRun } = await import('./remove');
+      return removeRun(store, id);
+    },
+
     async storeInfo(): Promise<StoreInfo> {
       const info = await store.storeInfo();
       const probed = await backends();

@@ -38,8 +38,12 @@ export class LiveJob {
   work = $state.raw<{ done: number; total: number; label: string } | null>(null);
   finished = $state.raw<Finished | null>(null);
 
+  /** whether this window saw the job unfinished (jobs that ended before it opened are history) */
+  readonly followed: boolean;
+
   constructor(info: JobInfo) {
     this.info = $state.raw(info);
+    this.followed = info.state === 'queued' || info.state === 'running' || info.state === 'paused';
     this.fromStep = info.fromStep ?? info.step ?? 0;
     this.step = info.step ?? this.fromStep;
     this.toStep = info.toStep ?? 0;
