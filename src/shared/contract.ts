@@ -22,15 +22,7 @@ import type {
 } from './training';
 import type { WireError } from './errors';
 
-export type {
-  BackendFingerprint,
-  BackendName,
-  DatasetName,
-  EvalResult,
-  ModelKind,
-  OptimizerKind,
-  TrainingConfig,
-} from './training';
+export type * from './training';
 
 // ---------- the run graph ----------
 
@@ -396,12 +388,17 @@ export interface PredictionsReport {
   samples: PredictionSample[];
 }
 
-export interface StoreInfo {
+/** What the store holds, counted (the store's own report, src/main/store/maintenance.ts). */
+export interface StoreCounts {
   dir: string;
   objects: number;
   bytes: number;
   branches: number;
   runs: number;
+}
+
+/** The service's storeInfo: the store's counts, what can run here and the app version. */
+export interface StoreInfo extends StoreCounts {
   /** backends that can run here, and the default */
   backends: { name: BackendName; available: boolean; note?: string }[];
   version: string;

@@ -112,15 +112,7 @@ export interface BenchReport {
     tfjs: string;
   };
   training: TrainRow[];
-  checkpoint: {
-    model: string;
-    saveMs: number;
-    readMs: number;
-    bytes: number;
-    resumeStep10Ms: number;
-    resumeFarMs: number;
-    farStep: number;
-  } | null;
+  checkpoint: ({ model: string } & Omit<CheckpointResult, 'peakRssMB'>) | null;
   peer: PeerResult | null;
   extra: ExtraSection[];
   goals: GoalCheck[];
