@@ -137,22 +137,18 @@ if (unitFiles.length === 0) {
 }
 
 // (d) end-to-end tests
-if (!existsSync(e2eDir)) {
-  banner('e2e tests: skipped (tests/e2e does not exist yet)');
+const e2eFiles = filtered(findTestFiles(e2eDir));
+if (e2eFiles.length === 0) {
+  banner(`e2e tests: no test files${filter === '' ? '' : ` match "${filter}"`}`);
 } else {
-  const e2eFiles = filtered(findTestFiles(e2eDir));
-  if (e2eFiles.length === 0) {
-    banner(`e2e tests: no test files${filter === '' ? '' : ` match "${filter}"`}`);
+  banner('e2e build: npx electron-vite build');
+  const built = run('npx', ['electron-vite', 'build']);
+  steps.push({ name: 'e2e build', ok: built });
+  if (built) {
+    banner(`e2e tests: ${e2eFiles.length} file(s), concurrency 1`);
+    steps.push({ name: 'e2e tests', ok: runTests(e2eFiles, 1) });
   } else {
-    banner('e2e build: npx electron-vite build');
-    const built = run('npx', ['electron-vite', 'build']);
-    steps.push({ name: 'e2e build', ok: built });
-    if (built) {
-      banner(`e2e tests: ${e2eFiles.length} file(s), concurrency 1`);
-      steps.push({ name: 'e2e tests', ok: runTests(e2eFiles, 1) });
-    } else {
-      console.error('e2e tests: not run, the build failed');
-    }
+    console.error('e2e tests: not run, the build failed');
   }
 }
 

@@ -4,8 +4,14 @@
  * progress go elsewhere).
  */
 import type { Command } from 'commander';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { RefError } from '../main/store/api';
 import { defaultStoreDir } from '../main/store/location';
 import { Store } from '../main/store/store';
+
+/** What every command says when there is no store yet. */
+export const NO_RUNS_YET = 'no runs yet: start one with `lockstep train`';
 
 export interface GlobalOptions {
   store?: string;
@@ -16,10 +22,35 @@ export function globalOptions(cmd: Command): GlobalOptions {
   return cmd.optsWithGlobals() as GlobalOptions;
 }
 
-/** Opens the store; `create: false` for read-only commands, so they never create one. */
+/** The store folder the command works on. */
+export function storeDir(cmd: Command): string {
+  return path.resolve(globalOptions(cmd).store ?? defaultStoreDir());
+}
+
+/** Whether the store folder does not exist yet (or is an empty folder): nobody has trained yet. */
+function noStoreYet(dir: string): boolean {
+  const st = statSync(dir, { throwIfNoEntry: false });
+  return st === undefined || (st.isDirectory() && readdirSync(dir).length === 0);
+}
+
+/**
+ * Opens the store; `create: false` for read-only commands, so they never create one. A store that
+ * does not exist yet is a RefError saying so ("no runs yet …"), for commands that need a ref.
+ */
 export async function openStore(cmd: Command, create = true): Promise<Store> {
-  const dir = globalOptions(cmd).store ?? defaultStoreDir();
+  const dir = storeDir(cmd);
+  if (!create && noStoreYet(dir)) {
+    throw new RefError(`${NO_RUNS_YET} (no store at ${dir})`);
+  }
   return Store.open(dir, { create });
+}
+
+/**
+ * For listing commands (log, study --list, fsck, gc): the store, or null when there is none yet —
+ * the command then answers "no runs yet" and exits 0.
+ */
+export async function openStoreIfAny(cmd: Command): Promise<Store | null> {
+  return noStoreYet(storeDir(cmd)) ? null : Store.open(storeDir(cmd), { create: false });
 }
 
 /** Prints human text (not in --json mode). */

@@ -3,32 +3,23 @@
  * differences, fsck found damage, training diverged); 2 bad input or an error, with one clear line
  * on stderr.
  */
-export const EXIT_OK = 0;
+import { LockstepError } from '../shared/errors';
+
 export const EXIT_NEGATIVE = 1;
 export const EXIT_ERROR = 2;
 
 /** A user-facing error: its message is printed as one line and the CLI exits with 2. */
-export class CliError extends Error {
+export class CliError extends LockstepError {
   constructor(message: string) {
-    super(message);
-    this.name = 'CliError';
+    super('BAD_INPUT', message, 'CliError');
   }
 }
 
-/** One line for any error: known errors by message, unknown ones with their name. */
+/** One line for any error: the app's own errors by message, unknown ones with their name. */
 export function describeError(e: unknown): string {
   if (e instanceof Error) {
-    const known = [
-      'CliError',
-      'InputError',
-      'RefError',
-      'StoreCorruptError',
-      'StoreWriteError',
-      'StoreConflictError',
-      'BundleError',
-    ];
     const line = e.message.split('\n')[0];
-    return known.includes(e.name) ? line : `${e.name}: ${line}`;
+    return e instanceof LockstepError ? line : `${e.name}: ${line}`;
   }
   return String(e);
 }

@@ -13,6 +13,7 @@ import { register as exportCommand } from './commands/export';
 import { register as fsck } from './commands/fsck';
 import { register as importCommand } from './commands/import';
 import { register as log } from './commands/log';
+import { register as remove } from './commands/remove';
 import { register as serve } from './commands/serve';
 import { register as show } from './commands/show';
 import { register as study } from './commands/study';
@@ -30,6 +31,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   fsck,
   importCommand,
   log,
+  remove,
   serve,
   show,
   study,
@@ -49,13 +51,35 @@ async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .configureOutput({
       writeErr: (s) => process.stderr.write(s),
-      outputError: (s, write) => write(s.replace(/^error: /, 'lockstep: ').split('\n')[0] + '\n'),
-    });
+      // one line, keeping commander's "(Did you mean …?)" hint
+      outputError: (s, write) =>
+        write(
+          s
+            .replace(/^error: /, 'lockstep: ')
+            .split('\n')
+            .map((l) => l.trim())
+            .filter(Boolean)
+            .join(' ') + '\n',
+        ),
+    })
+    .configureHelp({ sortSubcommands: true, showGlobalOptions: true });
   for (const register of COMMANDS) {
     register(program);
   }
-  for (const cmd of program.commands) {
-    cmd.exitOverride().configureOutput(program.configureOutput());
+  const configure = (cmds: readonly Command[]): void => {
+    for (const cmd of cmds) {
+      cmd
+        .exitOverride()
+        .configureOutput(program.configureOutput())
+        .configureHelp({ showGlobalOptions: true });
+      configure(cmd.commands);
+    }
+  };
+  configure(program.commands);
+  if (argv.length <= 2) {
+    process.stderr.write('lockstep: no command given: run `lockstep --help` for the list\n');
+    process.exitCode = EXIT_ERROR;
+    return;
   }
   try {
     await program.parseAsync(argv);

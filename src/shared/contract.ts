@@ -11,6 +11,7 @@
  * Pure types and constants: safe to import from the renderer.
  */
 import type {
+  AugmentConfig,
   BackendFingerprint,
   BackendName,
   DatasetName,
@@ -19,6 +20,7 @@ import type {
   OptimizerKind,
   TrainingConfig,
 } from './training';
+import type { WireError } from './errors';
 
 export type {
   BackendFingerprint,
@@ -290,6 +292,10 @@ export interface StartRunRequest {
   dataset: DatasetName;
   model: ModelKind;
   hidden: number[];
+  /** the `--layers` spec when model is 'layers' */
+  layers?: string;
+  /** seeded augmentation (crop padding, horizontal flip); absent = none */
+  augment?: AugmentConfig;
   optimizer: OptimizerKind;
   lr: number;
   batchSize: number;
@@ -311,6 +317,8 @@ export interface ContinueRequest {
   branch?: string;
   checkpointEvery?: number;
   evalEvery?: number;
+  /** refuse, instead of starting a new branch, when the backend fingerprint differs */
+  sameBranch?: boolean;
 }
 
 export type JobKind = 'train' | 'continue' | 'verify' | 'study' | 'export' | 'import';
@@ -433,6 +441,18 @@ export interface LockstepService {
   exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
+  /** removes a branch record; gc later frees what nothing else reaches */
+  deleteBranch(req: { name: string }): Promise<RemovedInfo>;
+  /** removes a run, all its branches, and its checkpoints from keep refs */
+  deleteRun(req: { id: string }): Promise<RemovedInfo>;
+}
+
+/** What deleteBranch / deleteRun removed. */
+export interface RemovedInfo {
+  branches: string[];
+  run?: string;
+  /** keep refs (e.g. studies) that no longer hold the run's checkpoints */
+  keeps: string[];
 }
 
 export type MethodName = keyof LockstepService;
@@ -464,6 +484,8 @@ export const METHOD_NAMES = namesOf<MethodName>({
   exportBundle: true,
   importBundle: true,
   storeInfo: true,
+  deleteBranch: true,
+  deleteRun: true,
 });
 
 export type RequestOf<M extends MethodName> = Parameters<LockstepService[M]>[0];
@@ -519,8 +541,8 @@ export interface JobEventPayloads {
 }
 
 /**
- * What a training job says once it knows its run, branch and step range, before any other
- * training event (its step-0 checkpoint included). The service merges it into the job's
+ * What a training job says once it knows its run, branch and step range, before any progress,
+ * metrics or checkpoint event (its step-0 checkpoint included). The service merges it into the job's
  * {@link JobInfo} and announces it as a `job` event.
  */
 export interface JobStarted {
@@ -570,60 +592,7 @@ export const EVENT_NAMES = namesOf<EventName>({
 
 // ---------- errors ----------
 
-export type ErrorCode =
-  | 'BAD_INPUT'
-  | 'BAD_REF'
-  | 'UNKNOWN_METHOD'
-  | 'STORE_CORRUPT'
-  | 'STORE_WRITE'
-  | 'STORE_CONFLICT'
-  | 'BUNDLE'
-  | 'NOT_FOUND'
-  | 'CANCELLED'
-  | 'UNAUTHORIZED'
-  | 'INTERNAL';
-
-/** Every error code, for validating errors that arrive over a wire. */
-export const ERROR_CODES: readonly ErrorCode[] = [
-  'BAD_INPUT',
-  'BAD_REF',
-  'UNKNOWN_METHOD',
-  'STORE_CORRUPT',
-  'STORE_WRITE',
-  'STORE_CONFLICT',
-  'BUNDLE',
-  'NOT_FOUND',
-  'CANCELLED',
-  'UNAUTHORIZED',
-  'INTERNAL',
-];
-
-/** An error as data on the wire. */
-export interface WireError {
-  name: string;
-  code: ErrorCode;
-  message: string;
-}
-
-/**
- * An error rebuilt on the client side from a {@link WireError}. Every transport (Electron IPC
- * included) carries errors as data, so the client rebuilds it from `{ name, code, message }`.
- */
-export class ServiceError extends Error {
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    name = 'ServiceError',
-  ) {
-    super(message);
-    this.name = name;
-  }
-
-  /** The error as data, for a wire. */
-  toWire(): WireError {
-    return { name: this.name, code: this.code, message: this.message };
-  }
-}
+export { ERROR_CODES, ServiceError, type ErrorCode, type WireError } from './errors';
 
 /** Subscriptions return a disposer. */
 export type Disposer = () => void;

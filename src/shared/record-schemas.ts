@@ -170,6 +170,15 @@ export function branchSchema(strict: boolean) {
     config: trainingConfigSchema,
     status: z.enum(STATUSES),
     note: str.optional(),
+    // the intervals continues of the branch keep, and why it was started (see store/api.ts)
+    schedule: z
+      .strictObject({
+        checkpointEvery: z.number().int().min(1).max(LIMITS.maxSteps),
+        evalEvery: z.number().int().min(1).max(LIMITS.maxSteps),
+      })
+      .optional(),
+    origin: z.enum(['fingerprint', 'reachable']).optional(),
+    fingerprintFrom: str.optional(),
     createdAt: str,
     updatedAt: str,
   });

@@ -14,20 +14,18 @@
  * ./rpc-client.ts.
  */
 import {
-  ERROR_CODES,
   EVENT_NAMES,
   METHOD_NAMES,
-  ServiceError,
   type Disposer,
   type ErrorCode,
   type EventName,
   type LockstepService,
   type MethodName,
   type ServiceEvents,
-  type WireError,
 } from './contract';
 import type { FrameEndpoint, Reply, ServerMessage } from './rpc-client';
 import { callMessage, issuesText, MAX_FRAME, payloadProblem, REQUEST_SCHEMAS } from './schemas';
+import { toWireError } from './errors';
 
 export type { FrameEndpoint, Reply } from './rpc-client';
 
@@ -38,36 +36,7 @@ export type ServedService = LockstepService & {
 
 const METHOD_SET = new Set<string>(METHOD_NAMES);
 
-/** Known error names of the engine and store mapped to contract codes (by `name`). */
-const NAME_CODES: Record<string, ErrorCode> = {
-  InputError: 'BAD_INPUT',
-  RefError: 'BAD_REF',
-  StoreCorruptError: 'STORE_CORRUPT',
-  StoreWriteError: 'STORE_WRITE',
-  StoreConflictError: 'STORE_CONFLICT',
-  BundleError: 'BUNDLE',
-  AbortError: 'CANCELLED',
-};
-
-/** Any thrown value as a {@link WireError}; unknown errors become INTERNAL with their name. */
-export function toWireError(e: unknown): WireError {
-  if (e instanceof ServiceError) {
-    return e.toWire();
-  }
-  if (e instanceof Error) {
-    const known = NAME_CODES[e.name];
-    const code = (e as { code?: unknown }).code;
-    const message = e.message.slice(0, 2000);
-    if (known !== undefined) {
-      return { name: e.name, code: known, message };
-    }
-    if (typeof code === 'string' && (ERROR_CODES as readonly string[]).includes(code)) {
-      return { name: e.name, code: code as ErrorCode, message };
-    }
-    return { name: e.name, code: 'INTERNAL', message: `${e.name}: ${message}` };
-  }
-  return { name: 'Error', code: 'INTERNAL', message: String(e).slice(0, 2000) };
-}
+export { toWireError } from './errors';
 
 function fail(code: ErrorCode, message: string): Reply {
   return { ok: false, error: { name: 'ServiceError', code, message } };

@@ -81,6 +81,8 @@ const trainFields = {
   dataset: z.enum(DATASETS),
   model: z.enum(MODELS),
   hidden,
+  layers: z.string().min(1).max(2000).optional(),
+  augment: z.strictObject({ crop: z.number().int().min(0).max(16), flip: z.boolean() }).optional(),
   optimizer: z.enum(OPTIMIZERS),
   lr: learningRate,
   batchSize,
@@ -115,6 +117,7 @@ export const REQUEST_SCHEMAS = {
     branch: branchName.optional(),
     checkpointEvery: interval.optional(),
     evalEvery: interval.optional(),
+    sameBranch: z.boolean().optional(),
   }),
   stopJob: jobRef,
   pauseJob: jobRef,
@@ -143,6 +146,8 @@ export const REQUEST_SCHEMAS = {
   exportBundle: z.strictObject({ ref, path: absPath }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,
+  deleteBranch: z.strictObject({ name: branchName }),
+  deleteRun: z.strictObject({ id: z.string().min(1).max(100) }),
 } satisfies { [M in MethodName]: z.ZodType<RequestOf<M>> };
 
 /** A call from a client: `id` pairs it with its reply. */

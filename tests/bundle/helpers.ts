@@ -9,17 +9,11 @@ import { startRun } from '../../src/main/service/train';
 import type { TrainResult } from '../../src/shared/contract';
 import type { Store } from '../../src/main/store/store';
 import type { TrainingConfig } from '../../src/main/engine/types';
+import { fakeConfig } from '../helpers/fixtures';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
-export const CONFIG: TrainingConfig = {
-  dataset: 'fake',
-  model: { kind: 'mlp', hidden: [16, 8] },
-  optimizer: { kind: 'sgd', lr: 0.05 },
-  batchSize: 32,
-  seed: 3,
-  backend: 'wasm',
-};
+export const CONFIG: TrainingConfig = fakeConfig({ seed: 3 });
 
 /** 120 steps with checkpoints and evaluations every 40. */
 export function trainSmall(store: Store, branch?: string): Promise<TrainResult> {

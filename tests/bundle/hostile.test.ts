@@ -8,8 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { BundleError } from '../../src/main/bundle/errors';
@@ -20,6 +19,7 @@ import { verifyBundle } from '../../src/main/bundle/verify';
 import { Store } from '../../src/main/store/store';
 import { craftZip, deflated, stored } from './craft-zip';
 import { cli, hashTree, rewriteBundle, trainSmall } from './helpers';
+import { removeDir, tempDir } from '../helpers/fixtures';
 
 let dir = '';
 let storeDir = '';
@@ -27,7 +27,7 @@ let store: Store;
 let good = '';
 let goodEntries: Map<string, Uint8Array>;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lockstep-hostile-'));
+  dir = tempDir('lockstep-hostile-');
   storeDir = join(dir, 'store');
   const source = await Store.open(join(dir, 'source'));
   await trainSmall(source, 'main');
@@ -39,7 +39,7 @@ before(async () => {
   await trainSmall(store, 'mine');
 });
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 const manifestOf = async (): Promise<Record<string, unknown>> => {

@@ -6,8 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exportBundle } from '../../src/main/bundle/export';
 import { importBundle } from '../../src/main/bundle/import';
@@ -20,17 +19,18 @@ import { continueFrom, startRun } from '../../src/main/service/train';
 import type { TrainResult } from '../../src/shared/contract';
 import { Store } from '../../src/main/store/store';
 import { CONFIG, hashTree, rewriteBundle, trainSmall } from './helpers';
+import { removeDir, tempDir } from '../helpers/fixtures';
 
 let dir = '';
 let storeA: Store;
 let run: TrainResult;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lockstep-bundle-'));
+  dir = tempDir('lockstep-bundle-');
   storeA = await Store.open(join(dir, 'a'));
   run = await trainSmall(storeA, 'main');
 });
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 test('export → import into an empty store → same hashes; both continue to the same hash', async () => {

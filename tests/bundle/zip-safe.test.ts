@@ -5,8 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, readdir, stat, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createDeflateRaw } from 'node:zlib';
@@ -19,13 +18,14 @@ import {
   type BundleErrorCode,
   type ZipLimits,
 } from '../../src/main/bundle/zip-safe';
+import { removeDir, tempDir } from '../helpers/fixtures';
 
 let dir = '';
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lockstep-zip-'));
+  dir = tempDir('lockstep-zip-');
 });
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 const LIMITS: ZipLimits = { maxEntries: 100, maxTotalBytes: 10 << 20, maxEntryBytes: 4 << 20 };

@@ -17,7 +17,6 @@ import type { LockstepHost } from '../../src/main/service/service';
 import {
   cleanup,
   fakeRun,
-  hasModule,
   Recorder,
   startService,
   tempDir,
@@ -37,15 +36,6 @@ async function failure(p: Promise<unknown>): Promise<ServiceError> {
   }
   assert.fail('the call succeeded');
 }
-
-const OPTIONAL = {
-  compare: 'src/main/service/compare.ts',
-  verify: 'src/main/service/verify.ts',
-  study: 'src/main/service/study.ts',
-  trace: 'src/main/service/trace-view.ts',
-  export: 'src/main/bundle/export.ts',
-  import: 'src/main/bundle/import.ts',
-};
 
 for (const transport of TRANSPORTS) {
   describe(`contract over ${transport.name}`, () => {
@@ -320,63 +310,48 @@ for (const transport of TRANSPORTS) {
       }
     });
 
-    test('optional features: real results, or a clear "not available" error', async () => {
-      const expectMissing = async (p: Promise<unknown>, label: RegExp): Promise<void> => {
-        const e = await failure(p);
-        assert.equal(e.code, 'INTERNAL');
-        assert.match(e.message, label);
-      };
+    test('verify, compare, trace, study, export and import: each finished result is tagged with its kind', async () => {
       const ref = first.branch;
-      if (hasModule(OPTIONAL.compare)) {
-        const rep = await client.compare({ a: ref, b: ref });
-        assert.equal(rep.identical, true);
-      } else {
-        await expectMissing(client.compare({ a: ref, b: ref }), /compare is not available/);
-      }
-      if (hasModule(OPTIONAL.trace)) {
-        const t = await client.trace({ ref, from: 1, to: 10 });
-        assert.ok(t.steps.length > 0);
-      } else {
-        await expectMissing(client.trace({ ref }), /trace is not available/);
-      }
-      if (hasModule(OPTIONAL.verify)) {
-        const job = await client.verify({ ref });
-        const fin = await rec.finished(job.id);
-        assert.equal(fin.error, undefined, JSON.stringify(fin.error));
-        assert.equal((fin.result as { verified: boolean }).verified, true);
-        assert.ok(rec.of('work', job.id).length > 0, 'verify reports work events');
-      } else {
-        await expectMissing(client.verify({ ref }), /verify is not available/);
-      }
+      const rep = await client.compare({ a: ref, b: ref });
+      assert.equal(rep.identical, true);
+      const t = await client.trace({ ref, from: 1, to: 10 });
+      assert.ok(t.steps.length > 0);
+
+      const verify = await rec.finished((await client.verify({ ref })).id);
+      assert.equal(verify.error, undefined, JSON.stringify(verify.error));
+      assert.ok(verify.kind === 'verify' && verify.result?.verified === true);
+      assert.ok(rec.of('work', verify.job).length > 0, 'verify reports work events');
+
       const train = { ...fakeRun({ steps: 20 }) } as Partial<ReturnType<typeof fakeRun>>;
       delete train.seed;
       delete train.branch;
-      if (hasModule(OPTIONAL.study)) {
-        const job = await client.study({ runs: 2, train: train as never });
-        const fin = await rec.finished(job.id, 300_000);
-        assert.equal(fin.error, undefined, JSON.stringify(fin.error));
-      } else {
-        await expectMissing(
-          client.study({ runs: 2, train: train as never }),
-          /study is not available/,
-        );
-      }
+      const study = await rec.finished(
+        (await client.study({ runs: 2, train: train as never })).id,
+        300_000,
+      );
+      assert.equal(study.error, undefined, JSON.stringify(study.error));
+      assert.ok(study.kind === 'study' && study.result?.runs === 2);
+      // the stored study is listed and reopens as it was reported
+      const report = study.result;
+      const listed = (await client.listStudies({})).find((st) => st.id === report.id);
+      assert.equal(listed?.state, 'collected');
+      assert.equal(listed?.executor, 'inprocess');
+      assert.equal(listed?.hasReport, true);
+      const opened = await client.openStudy({ id: report.id });
+      assert.deepEqual(opened, report);
+      const missing = await failure(client.openStudy({ id: 'study-none' }));
+      assert.equal(missing.code, 'NOT_FOUND');
+
       const file = `${dir}/out.lockstep`;
-      if (hasModule(OPTIONAL.export)) {
-        const job = await client.exportBundle({ ref, path: file });
-        const fin = await rec.finished(job.id);
-        assert.equal(fin.error, undefined, JSON.stringify(fin.error));
-        assert.ok((fin.result as { bytes: number }).bytes > 0);
-      } else {
-        await expectMissing(client.exportBundle({ ref, path: file }), /export is not available/);
-      }
-      if (hasModule(OPTIONAL.import) && hasModule(OPTIONAL.export)) {
-        const job = await client.importBundle({ path: file });
-        const fin = await rec.finished(job.id);
-        assert.equal(fin.error, undefined, JSON.stringify(fin.error));
-      } else if (!hasModule(OPTIONAL.import)) {
-        await expectMissing(client.importBundle({ path: file }), /import is not available/);
-      }
+      const exported = await rec.finished((await client.exportBundle({ ref, path: file })).id);
+      assert.equal(exported.error, undefined, JSON.stringify(exported.error));
+      assert.ok(exported.kind === 'export' && exported.result !== undefined);
+      assert.ok(exported.result.bytes > 0 && exported.result.path === file);
+
+      const imported = await rec.finished((await client.importBundle({ path: file })).id);
+      assert.equal(imported.error, undefined, JSON.stringify(imported.error));
+      assert.ok(imported.kind === 'import' && Array.isArray(imported.result?.existing));
+
       assert.equal(
         (await failure(client.exportBundle({ ref, path: 'relative.lockstep' }))).code,
         'BAD_INPUT',
@@ -385,9 +360,8 @@ for (const transport of TRANSPORTS) {
 
     test('every event kind was delivered', () => {
       const seen = EVENT_NAMES.filter((e) => rec.events[e].length > 0);
-      const needsWork = Object.values(OPTIONAL).some((m) => hasModule(m)) ? [] : ['work'];
       assert.deepEqual(
-        EVENT_NAMES.filter((e) => !seen.includes(e) && !needsWork.includes(e)),
+        EVENT_NAMES.filter((e) => !seen.includes(e)),
         [],
         `seen: ${seen.join(', ')}`,
       );

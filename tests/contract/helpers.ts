@@ -2,8 +2,7 @@
  * Helpers for the contract, web and job tests: temp stores, the service over each transport, an
  * event recorder, and the small fake-data training request they all use.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type {
@@ -28,14 +27,7 @@ import {
 } from '../../src/main/service/service';
 import { startWebServer, type WebServer } from '../../src/main/web/server';
 
-/** A fresh temp folder (removed by `cleanup`). */
-export function tempDir(prefix = 'lockstep-svc-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-export function cleanup(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
+export { removeDir as cleanup, tempDir } from '../helpers/fixtures';
 
 /** The fake-data MLP [16, 8] request of these tests. */
 export function fakeRun(over: Partial<StartRunRequest> = {}): StartRunRequest {
@@ -205,13 +197,3 @@ export class Recorder {
 import { snapshot } from '../helpers/fs';
 
 export { snapshot };
-
-/** True when a module of another engineer exists in this checkout. */
-export function hasModule(rel: string): boolean {
-  try {
-    readFileSync(path.join(import.meta.dirname, '..', '..', rel));
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -5,9 +5,9 @@
  * `fake` dataset (small MLP, a few hundred steps).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeDir, tempDir as makeTempDir } from '../helpers/fixtures';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
@@ -27,8 +27,8 @@ export interface Server {
 
 /** A fresh temp directory; removed by `cleanup`. */
 export function tempDir(prefix: string): { dir: string; cleanup(): void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  const dir = makeTempDir(prefix);
+  return { dir, cleanup: () => removeDir(dir) };
 }
 
 /** Starts `lockstep serve --port 0 --store <store>` and resolves with the URL it prints. */

@@ -49,7 +49,9 @@ test('a collected cluster study is listed, opens like a local one and survives a
   await registerJob(store, pendingDir, pending);
 
   const { page, errors } = await openApp(app.browser, app.server.url);
-  await page.keyboard.press('s');
+  const tab = (name: string) =>
+    page.getByRole('navigation', { name: 'Views' }).getByRole('button', { name });
+  await tab('Seed study').click({ timeout: 60_000 });
   const view = page.getByRole('region', { name: 'Seed study' });
   const list = view.getByTestId('study-list');
   const collected = list.locator(`[data-study="${spec.id}"]`);
@@ -57,7 +59,10 @@ test('a collected cluster study is listed, opens like a local one and survives a
   await collected.waitFor({ timeout: 30_000 });
   assert.match((await collected.textContent()) ?? '', /slurm/);
   assert.equal(await collected.getByTestId('study-state').textContent(), 'collected');
-  assert.match((await notRun.getByTestId('study-state').textContent()) ?? '', /not collected/);
+  assert.match(
+    (await notRun.getByTestId('study-state').textContent()) ?? '',
+    /no results yet \(0 of 4 done\)/,
+  );
   assert.equal(await notRun.getByRole('button', { name: 'Open' }).isDisabled(), true);
 
   // the newest collected study opens by itself; it reads like a local one
@@ -68,11 +73,11 @@ test('a collected cluster study is listed, opens like a local one and survives a
   await screenshot(page, '17-study-list');
 
   // another view and back, then a reload: the same study is still shown
-  await page.keyboard.press('r');
-  await page.keyboard.press('s');
+  await tab('Runs').click();
+  await tab('Seed study').click();
   await view.getByTestId('study-report').waitFor({ timeout: 30_000 });
   await page.reload();
-  await page.keyboard.press('s');
+  await tab('Seed study').click({ timeout: 60_000 });
   await page
     .getByRole('region', { name: 'Seed study' })
     .getByTestId('study-report')

@@ -7,8 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
@@ -27,24 +26,18 @@ import type { TrainResult } from '../../src/shared/contract';
 import { Store } from '../../src/main/store/store';
 import { cli } from '../bundle/helpers';
 import { loadFromDir } from './helpers';
+import { fakeConfig, removeDir, tempDir } from '../helpers/fixtures';
 
 let dir = '';
 let storeDir = '';
 let store: Store;
 let run: TrainResult;
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'lockstep-exports-'));
+  dir = tempDir('lockstep-exports-');
   storeDir = join(dir, 'store');
   store = await Store.open(storeDir);
   run = await startRun(store, {
-    config: {
-      dataset: 'fake',
-      model: { kind: 'mlp', hidden: [16, 8] },
-      optimizer: { kind: 'sgd', lr: 0.05 },
-      batchSize: 32,
-      seed: 3,
-      backend: 'wasm',
-    },
+    config: fakeConfig({ seed: 3 }),
     steps: 120,
     checkpointEvery: 40,
     evalEvery: 40,
@@ -52,7 +45,7 @@ before(async () => {
   });
 });
 after(async () => {
-  await rm(dir, { recursive: true, force: true });
+  removeDir(dir);
 });
 
 /** Reads a safetensors file in Python with numpy only: {name: values}, metadata. */

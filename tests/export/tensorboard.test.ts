@@ -6,7 +6,6 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { crc32c, maskedCrc32c } from '../../src/main/export/crc32c';
 import {
   encodeEvent,
@@ -51,11 +50,7 @@ test('CRC-32C matches the standard test vectors', () => {
   assert.equal(crc32c(big.subarray(2, 11)), 0xe3069283);
 });
 
-test('the library agrees with its pure-JS fallback and the bitwise reference', () => {
-  const require = createRequire(import.meta.url);
-  const jsImpl = require('fast-crc32c/impls/js_crc32c.js') as {
-    calculate(b: Buffer): number;
-  };
+test('the table CRC agrees with the bitwise reference on many lengths', () => {
   let seed = 12345;
   for (let len = 0; len < 300; len += 7) {
     const bytes = Uint8Array.from({ length: len }, () => {
@@ -64,7 +59,6 @@ test('the library agrees with its pure-JS fallback and the bitwise reference', (
     });
     const expected = refCrc32c(bytes);
     assert.equal(crc32c(bytes), expected);
-    assert.equal(jsImpl.calculate(Buffer.from(bytes)) >>> 0, expected);
     assert.equal(maskedCrc32c(bytes), refMask(expected));
   }
 });

@@ -5,14 +5,12 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import type { NamedTensor } from '../../src/main/engine/types';
 import { toTfjsLayersModel, writeTfjsLayersModel } from '../../src/main/export/tfjs-layers';
 import { loadFromDir } from './helpers';
+import { removeDir, tempDir } from '../helpers/fixtures';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -93,7 +91,7 @@ for (const c of cases) {
     const sizes = [784, ...c.hidden, 10];
     const tensors = randomParams(rand, sizes);
     const layers = [...c.hidden.map((_, i) => `hidden${i + 1}`), 'softmax_linear'];
-    const dir = await mkdtemp(join(tmpdir(), 'lockstep-tfjs-'));
+    const dir = tempDir('lockstep-tfjs-');
     try {
       const { modelJsonPath } = await writeTfjsLayersModel(dir, c, tensors);
       const model = await loadFromDir(modelJsonPath);
@@ -119,7 +117,7 @@ for (const c of cases) {
       }
       model.dispose();
     } finally {
-      await rm(dir, { recursive: true, force: true });
+      removeDir(dir);
     }
   });
 }

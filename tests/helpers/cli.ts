@@ -1,8 +1,7 @@
 /** Runs the real `lockstep` CLI in a child process and snapshots store directories. */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -45,9 +44,7 @@ export function cliAsync(args: string[], env: Record<string, string | undefined>
   });
 }
 
-export function tempDir(prefix = 'lockstep-test-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
-}
+export { tempDir } from './fixtures';
 
 /** SHA-256 of every file under dir, by relative path: equal maps mean an untouched tree. */
 export function treeDigest(dir: string): Record<string, string> {

@@ -8,19 +8,7 @@ import type {
   TrainingState,
 } from '../../src/main/engine/types';
 
-export function fakeConfig(
-  over: Partial<TrainingConfig> & { optimizer?: TrainingConfig['optimizer'] } = {},
-): TrainingConfig {
-  return {
-    dataset: 'fake',
-    model: { kind: 'mlp', hidden: [16, 8] },
-    optimizer: { kind: 'sgd', lr: 0.05 },
-    batchSize: 32,
-    seed: 7,
-    backend: 'wasm',
-    ...over,
-  };
-}
+export { fakeConfig } from './fixtures';
 
 export function optimizerOf(kind: OptimizerKind): TrainingConfig['optimizer'] {
   return { kind, lr: kind === 'adam' ? 0.001 : 0.05 };

@@ -1,30 +1,17 @@
 /** Helpers for service tests: temporary stores, small fake-data runs, planted differences. */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TrainingConfig, TrainingState } from '../../src/main/engine/types';
 import { Store } from '../../src/main/store/store';
 import { startRun, type JobHooks, type TrainSpec } from '../../src/main/service/train';
+import { fakeConfig, removeDir, tempDir } from './fixtures';
 
 export const N_STEPS = 70;
 
-export function fakeTrainConfig(over: Partial<TrainingConfig> = {}): TrainingConfig {
-  return {
-    dataset: 'fake',
-    model: { kind: 'mlp', hidden: [16, 8] },
-    optimizer: { kind: 'sgd', lr: 0.05 },
-    batchSize: 32,
-    seed: 7,
-    backend: 'wasm',
-    ...over,
-  };
-}
-
 /** A fresh store in a temp folder; `done()` removes it. */
 export async function tempStore(): Promise<{ store: Store; dir: string; done(): Promise<void> }> {
-  const dir = await mkdtemp(join(tmpdir(), 'lockstep-svc-'));
+  const dir = tempDir('lockstep-svc-');
   const store = await Store.open(join(dir, 'store'));
-  return { store, dir, done: () => rm(dir, { recursive: true, force: true }) };
+  return { store, dir, done: async () => removeDir(dir) };
 }
 
 /** Trains a new run on fake data (no evaluation until the last step). */
@@ -38,7 +25,7 @@ export function train(
   return startRun(
     store,
     {
-      config: fakeTrainConfig(),
+      config: fakeConfig(),
       steps,
       checkpointEvery: 1000,
       evalEvery: 1000,

@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseManifest } from '../../src/main/engine/state';
 import { Store } from '../../src/main/store/store';
+import { removeDir, tempDir } from '../helpers/fixtures';
 
 const root = join(import.meta.dirname, '..', '..');
 let dir: string;
@@ -47,7 +47,7 @@ const TRAIN = [
 ];
 
 before(() => {
-  dir = mkdtempSync(join(tmpdir(), 'lockstep-cli-'));
+  dir = tempDir('lockstep-cli-');
   storeDir = join(dir, 'store');
   assert.equal(
     cli('train', ...TRAIN, '--steps', '30', '--checkpoint-every', '10', '--branch', 'a').code,
@@ -55,7 +55,7 @@ before(() => {
   );
   assert.equal(cli('continue', 'a@10', '--steps', '20', '--lr', '0.1', '--branch', 'b').code, 0);
 });
-after(() => rmSync(dir, { recursive: true, force: true }));
+after(() => removeDir(dir));
 
 test('trace --json: steps in range with indices', () => {
   const r = cli('trace', 'a', '--from', '9', '--to', '12', '--with-indices');

@@ -12,7 +12,8 @@ import { compareRefs } from '../../src/main/service/compare';
 import { continueFrom } from '../../src/main/service/train';
 import { verifyRef } from '../../src/main/service/verify';
 import type { Store } from '../../src/main/store/store';
-import { fakeTrainConfig, flipBit, N_STEPS, tempStore, train } from '../helpers/service';
+import { fakeConfig } from '../helpers/fixtures';
+import { flipBit, N_STEPS, tempStore, train } from '../helpers/service';
 
 let store: Store;
 let done: () => Promise<void>;
@@ -49,7 +50,7 @@ describe('planted differences at step k', () => {
       // the straight run with a checkpoint at k-1, then a branch there with another lr
       // a seed of its own, so no state of this history exists already on another path
       const base = `lr${k}`;
-      const config = fakeTrainConfig({ seed: 100 + k });
+      const config = fakeConfig({ seed: 100 + k });
       let fork: string;
       if (k > 1) {
         fork = (await train(store, base, k - 1, { config })).checkpoint;
@@ -139,7 +140,7 @@ describe('planted differences at step k', () => {
   test('only checkpoints around the divergence: replay finds the exact step', async () => {
     // an lr branch at k whose trace after the fork is gone: only the checkpoints at k-1 and 70
     const k = 17;
-    const config = fakeTrainConfig({ seed: 200 });
+    const config = fakeConfig({ seed: 200 });
     const fork = (await train(store, 'nt', k - 1, { config })).checkpoint;
     await continueFrom(store, { from: 'nt', steps: N_STEPS - k + 1, checkpointEvery: 1000 });
     await continueFrom(store, {
@@ -202,7 +203,7 @@ describe('models, data and batches', () => {
   });
 
   test('other data (fake vs mnist): data different, batches different', async () => {
-    await train(store, 'mnist', 3, { config: fakeTrainConfig({ dataset: 'mnist' }) });
+    await train(store, 'mnist', 3, { config: fakeConfig({ dataset: 'mnist' }) });
     const r = await compareRefs(store, 'a', 'mnist');
     assert.equal(r.sameData, false);
     assert.equal(r.sameBatchesUntil, 0);
@@ -212,7 +213,7 @@ describe('models, data and batches', () => {
 
   test('another backend fingerprint: compared with tolerance, bitwise equality not promised', async () => {
     await train(store, 'wasm5', 5);
-    await train(store, 'cpu5', 5, { config: fakeTrainConfig({ backend: 'cpu' }) });
+    await train(store, 'cpu5', 5, { config: fakeConfig({ backend: 'cpu' }) });
     const r = await compareRefs(store, 'wasm5', 'cpu5');
     assert.equal(r.sameFingerprint, false);
     assert.equal(r.bitwiseIdentical, false);

@@ -1,8 +1,7 @@
 /**
  * Test helpers for the store: hand-built training states, temp stores, file snapshots.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { encodeState, type EncodedState } from '../../src/main/engine/state';
 import type { TrainingConfig, TrainingState } from '../../src/main/engine/types';
@@ -53,13 +52,7 @@ export function enc(step: number, tag = 0): EncodedState {
   return encodeState(makeState(step, tag));
 }
 
-export function tempDir(prefix = 'lockstep-store-'): string {
-  return mkdtempSync(path.join(tmpdir(), prefix));
-}
-
-export function cleanup(dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-}
+export { removeDir as cleanup, tempDir } from '../helpers/fixtures';
 
 export function runRecord(id: string, root: string): RunRecord {
   return { id, createdAt: new Date().toISOString(), seed: 7, seedSource: 'explicit', root, config };

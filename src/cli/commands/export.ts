@@ -8,6 +8,9 @@
  *   optimizer slots; tfjs: a directory with model.json + weights.bin; tensorboard: a directory
  *   with one events file (loss per step, precision per split at evaluations); csv (default for
  *   .csv): metrics per step. See src/main/export/from-store.ts.
+ * The output is checked first (src/main/service/export-target.ts): never inside a store, an
+ * existing output only with --force, a missing directory or a directory-for-a-file named in one
+ * line; files are written through a temp file and a rename.
  * JSON: `{ format, path, bytes?, checkpoint?, … }`. Progress for bundles over 4 MB: a bar on a
  * terminal, else a line per 10% (on stderr with --json).
  */
@@ -19,6 +22,7 @@ import {
   exportTensorboard,
   exportTfjs,
 } from '../../main/export/from-store';
+import { checkExportTarget, describeFsError } from '../../main/service/export-target';
 import { emit, globalOptions, openStore } from '../context';
 import { CliError } from '../errors';
 import { choice } from '../options';
@@ -54,10 +58,11 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <file>', 'file (or directory for tfjs/tensorboard) to write')
     .option('--format <format>', `output format (${FORMATS.join('|')})`, choice(FORMATS))
     .option('--with-slots', 'safetensors: include the optimizer slots')
+    .option('--force', 'replace an existing output (never one inside a store)')
     .action(
       async (
         ref: string,
-        opts: { output: string; format?: Format; withSlots?: boolean },
+        opts: { output: string; format?: Format; withSlots?: boolean; force?: boolean },
         cmd: Command,
       ) => {
         const format = formatFor(opts.output, opts.format);
@@ -65,45 +70,58 @@ export function register(program: Command): void {
           throw new CliError('--with-slots applies to --format safetensors only');
         }
         const store = await openStore(cmd, false);
-        const json = globalOptions(cmd).json ?? false;
-        let result: { path: string; bytes?: number } & Record<string, unknown>;
-        switch (format) {
-          case 'bundle': {
-            const progress = byteProgress(json, 'export');
-            const controller = new AbortController();
-            const onSigint = () => controller.abort(new CliError('export interrupted'));
-            process.once('SIGINT', onSigint);
-            try {
-              result = await exportBundle(store, ref, opts.output, {
-                onProgress: progress.update,
-                signal: controller.signal,
-              });
-            } finally {
-              process.off('SIGINT', onSigint);
-              progress.stop();
-            }
-            break;
-          }
-          case 'safetensors':
-            result = await exportSafetensors(store, ref, opts.output, {
-              withSlots: opts.withSlots,
-            });
-            break;
-          case 'tfjs':
-            result = await exportTfjs(store, ref, opts.output);
-            break;
-          case 'tensorboard':
-            result = await exportTensorboard(store, ref, opts.output);
-            break;
-          case 'csv':
-            result = await exportCsv(store, ref, opts.output);
-            break;
+        await store.resolveRef(
+          ref.startsWith('run:') ? (await store.getRun(ref.slice(4))).root : ref,
+        );
+        const kind = format === 'tfjs' || format === 'tensorboard' ? 'dir' : 'file';
+        checkExportTarget(opts.output, { kind, force: opts.force, format });
+        try {
+          await write();
+        } catch (e) {
+          const line = describeFsError(e, opts.output);
+          throw line !== null ? new CliError(line) : e;
         }
-        const out = { format, ...result };
-        emit(cmd, out, () => {
-          const size = out.bytes !== undefined ? ` (${formatBytes(out.bytes)})` : '';
-          return `exported ${ref} as ${format} to ${out.path}${size}`;
-        });
+        async function write(): Promise<void> {
+          const json = globalOptions(cmd).json ?? false;
+          let result: { path: string; bytes?: number } & Record<string, unknown>;
+          switch (format) {
+            case 'bundle': {
+              const progress = byteProgress(json, 'export');
+              const controller = new AbortController();
+              const onSigint = () => controller.abort(new CliError('export interrupted'));
+              process.once('SIGINT', onSigint);
+              try {
+                result = await exportBundle(store, ref, opts.output, {
+                  onProgress: progress.update,
+                  signal: controller.signal,
+                });
+              } finally {
+                process.off('SIGINT', onSigint);
+                progress.stop();
+              }
+              break;
+            }
+            case 'safetensors':
+              result = await exportSafetensors(store, ref, opts.output, {
+                withSlots: opts.withSlots,
+              });
+              break;
+            case 'tfjs':
+              result = await exportTfjs(store, ref, opts.output);
+              break;
+            case 'tensorboard':
+              result = await exportTensorboard(store, ref, opts.output, { replace: opts.force });
+              break;
+            case 'csv':
+              result = await exportCsv(store, ref, opts.output);
+              break;
+          }
+          const out = { format, ...result };
+          emit(cmd, out, () => {
+            const size = out.bytes !== undefined ? ` (${formatBytes(out.bytes)})` : '';
+            return `exported ${ref} as ${format} to ${out.path}${size}`;
+          });
+        }
       },
     );
 }

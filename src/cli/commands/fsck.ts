@@ -1,9 +1,10 @@
 /**
  * `fsck`: verify every object, record and ref of the store (exit 1 when anything is damaged) and
  * `gc`: remove what no run, branch or keep ref reaches, reporting the bytes freed.
+ * With no store yet both say "no runs yet" and exit 0 (nothing to check or remove).
  */
 import type { Command } from 'commander';
-import { emit, openStore } from '../context';
+import { emit, NO_RUNS_YET, openStoreIfAny, storeDir } from '../context';
 import { EXIT_NEGATIVE } from '../errors';
 import { intArg } from '../options';
 
@@ -12,7 +13,12 @@ export function register(program: Command): void {
     .command('fsck')
     .description('verify every object and ref in the store')
     .action(async (_opts: unknown, cmd: Command) => {
-      const store = await openStore(cmd, false);
+      const store = await openStoreIfAny(cmd);
+      if (store === null) {
+        const empty = { ok: true, objects: 0, refs: 0, problems: [] };
+        emit(cmd, empty, () => `${NO_RUNS_YET} (no store at ${storeDir(cmd)})`);
+        return;
+      }
       const report = await store.fsck();
       emit(cmd, report, () => {
         const lines = [`checked ${report.objects} objects and ${report.refs} refs in ${store.dir}`];
@@ -43,7 +49,12 @@ export function register(program: Command): void {
       15,
     )
     .action(async (opts: { grace: number }, cmd: Command) => {
-      const store = await openStore(cmd, false);
+      const store = await openStoreIfAny(cmd);
+      if (store === null) {
+        const none = { removedObjects: 0, bytesFreed: 0, keptObjects: 0 };
+        emit(cmd, none, () => `${NO_RUNS_YET} (no store at ${storeDir(cmd)}): nothing to remove`);
+        return;
+      }
       const report = await store.gc({ graceMs: opts.grace * 60_000 });
       emit(
         cmd,

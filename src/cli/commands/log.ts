@@ -1,11 +1,13 @@
 /**
  * `log [<ref>]`: the run graph in the terminal, like `git log --graph`: each run, its branches
  * (a branch drawn indented under the branch it forked from, at its branch point) and their
- * checkpoints newest first. With --json, the same as an array of runs with branches.
+ * checkpoints newest first. With --json, one object `{ runs: [...] }` (runs with branches).
+ * No store yet: "no runs yet", exit 0.
  */
 import type { Command } from 'commander';
+import { RefError } from '../../main/store/api';
 import { graphView, type BranchView, type RunView } from '../../main/service/inspect';
-import { emit, openStore } from '../context';
+import { emit, NO_RUNS_YET, openStoreIfAny } from '../context';
 
 export function register(program: Command): void {
   program
@@ -13,15 +15,16 @@ export function register(program: Command): void {
     .description('list runs, branches and checkpoints')
     .argument('[branch]', 'only this branch')
     .action(async (branch: string | undefined, _opts: unknown, cmd: Command) => {
-      const store = await openStore(cmd, false);
-      if (branch !== undefined) {
+      const store = await openStoreIfAny(cmd);
+      if (store !== null && branch !== undefined) {
         await store.getBranch(branch);
       }
-      const runs = await graphView(store, branch);
-      emit(cmd, runs, () =>
-        runs.length === 0
-          ? 'no runs yet: start one with `lockstep train`'
-          : runs.map(formatRun).join('\n\n'),
+      if (store === null && branch !== undefined) {
+        throw new RefError(`unknown branch '${branch}': ${NO_RUNS_YET}`);
+      }
+      const runs = store === null ? [] : await graphView(store, branch);
+      emit(cmd, { runs }, () =>
+        runs.length === 0 ? NO_RUNS_YET : runs.map(formatRun).join('\n\n'),
       );
     });
 }

@@ -18,6 +18,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import {
   addTrainingOptions,
   DEFAULT_LR,
+  modelAndDataOf,
   resolveSeed,
   type TrainingOptionValues,
 } from '../training-options';
@@ -31,7 +32,7 @@ import { planStudy } from '../../main/executors/plan';
 import { validateConfig } from '../../main/engine/trainer';
 import type { TrainingConfig } from '../../main/engine/types';
 import type { SweepReport } from '../../shared/contract';
-import { emit, openStore, say } from '../context';
+import { emit, openStore, openStoreIfAny, say } from '../context';
 import { formatSweepReport } from './sweep';
 import { CliError, EXIT_NEGATIVE } from '../errors';
 import { intArg } from '../options';
@@ -66,9 +67,9 @@ export function register(program: Command): void {
     addTrainingOptions(study, 'base seed (default: LOCKSTEP_SEED, else auto)'),
   ).action(async (opts: StudyOptions, cmd: Command) => {
     if (opts.list) {
-      const store = await openStore(cmd, false);
-      const studies = await listStudies(store);
-      emit(cmd, studies, () =>
+      const store = await openStoreIfAny(cmd);
+      const studies = store === null ? [] : await listStudies(store);
+      emit(cmd, { studies }, () =>
         studies.length === 0 ? 'no studies yet' : studies.map(formatStudy).join('\n\n'),
       );
       return;
@@ -77,10 +78,12 @@ export function register(program: Command): void {
       throw new CliError('study needs --runs K (or --list)');
     }
     const seed = await baseSeed(cmd, opts.seed);
+    const { model, augment } = modelAndDataOf(opts, cmd);
     if (opts.executor !== undefined || opts.jobDir !== undefined) {
       const config: TrainingConfig = {
         dataset: opts.dataset,
-        model: { kind: opts.model, hidden: opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : [] },
+        model,
+        ...(augment ? { augment } : {}),
         optimizer: { kind: opts.optimizer, lr: opts.lr ?? DEFAULT_LR[opts.optimizer] },
         batchSize: opts.batchSize,
         seed,
@@ -117,8 +120,10 @@ export function register(program: Command): void {
           seed,
           train: {
             dataset: opts.dataset,
-            model: opts.model,
-            hidden: opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : [],
+            model: model.kind,
+            hidden: model.hidden,
+            ...(model.layers !== undefined ? { layers: model.layers } : {}),
+            ...(augment ? { augment } : {}),
             optimizer: opts.optimizer,
             lr: opts.lr ?? DEFAULT_LR[opts.optimizer],
             batchSize: opts.batchSize,

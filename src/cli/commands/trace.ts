@@ -24,12 +24,12 @@ export function register(program: Command): void {
       ) => {
         const store = await openStore(cmd, false);
         const t = await readTrace(store, ref, opts);
-        emit(cmd, t, () => formatTrace(t));
+        emit(cmd, t, () => formatTrace(t, opts.from));
       },
     );
 }
 
-function formatTrace(t: TraceInfo): string {
+function formatTrace(t: TraceInfo, from: number | undefined): string {
   const lines = [
     `trace of ${t.ref} (${t.checkpoint?.slice(0, 12)}, step ${t.step}; digests ${t.digests?.join(', ') || '-'})`,
     `${'step'.padStart(8)}  ${'loss'.padEnd(10)}  ${'batch'.padEnd(16)}  state`,
@@ -48,6 +48,11 @@ function formatTrace(t: TraceInfo): string {
   }
   if (t.missing) {
     lines.push(`(${t.missing} step(s) in the range have no recorded trace)`);
+  }
+  if (from !== undefined && t.step !== undefined && from > t.step) {
+    lines.push(
+      `(nothing to show: the history of ${t.ref} ends at step ${t.step}, before step ${from})`,
+    );
   }
   return lines.join('\n');
 }

@@ -7,11 +7,13 @@ import type { Command } from 'commander';
 import {
   addTrainingOptions,
   DEFAULT_LR,
+  modelAndDataOf,
   resolveSeed,
   type TrainingOptionValues,
 } from '../training-options';
 import { OPTIMIZERS, type TrainingConfig } from '../../main/engine/types';
 import { validateConfig } from '../../main/engine/trainer';
+import { checkBranchName } from '../../main/store/layout';
 import type { JobEvent, TrainResult } from '../../shared/contract';
 import { continueFrom, startRun, type TrainControl } from '../../main/service/train';
 import { openStore, globalOptions, say, emit } from '../context';
@@ -30,14 +32,18 @@ export function register(program: Command): void {
   )
     .option('--branch <name>', 'name of the new branch')
     .action(async (opts: TrainOptions, cmd: Command) => {
+      if (opts.branch !== undefined) {
+        checkBranchName(opts.branch); // before a seed is drawn and printed
+      }
       const { seed, source } = await resolveSeed(opts.seed);
       if (source !== 'explicit') {
         say(cmd, `seed ${seed} (${source}; pass --seed ${seed} to repeat this run)`);
       }
-      const hidden = opts.model === 'mlp' ? (opts.hidden ?? [128, 32]) : (opts.hidden ?? []);
+      const { model, augment } = modelAndDataOf(opts, cmd);
       const config: TrainingConfig = {
         dataset: opts.dataset,
-        model: { kind: opts.model, hidden },
+        model,
+        ...(augment ? { augment } : {}),
         optimizer: { kind: opts.optimizer, lr: opts.lr ?? DEFAULT_LR[opts.optimizer] },
         batchSize: opts.batchSize,
         seed,
@@ -73,15 +79,28 @@ export function register(program: Command): void {
       choice(OPTIMIZERS),
     )
     .option('--batch-size <n>', 'new batch size (starts a branch)', intArg(1))
-    .option('--checkpoint-every <n>', 'store a checkpoint every n steps (default 500)', intArg(1))
-    .option('--eval-every <n>', 'evaluate every n steps (default 1000)', intArg(1))
+    .option(
+      '--checkpoint-every <n>',
+      'store a checkpoint every n steps (default: the branch’s, else 500)',
+      intArg(1),
+    )
+    .option(
+      '--eval-every <n>',
+      'evaluate every n steps (default: the branch’s, else 1000)',
+      intArg(1),
+    )
     .option('--branch <name>', 'name of the new branch (starts a branch)')
+    .option(
+      '--same-branch',
+      'refuse, instead of starting a new branch, when this machine’s backend fingerprint differs from the checkpoint’s',
+    )
     .action(
       async (
         ref: string,
         opts: Omit<TrainOptions, 'dataset' | 'model' | 'optimizer' | 'batchSize'> & {
           optimizer?: TrainOptions['optimizer'];
           batchSize?: number;
+          sameBranch?: boolean;
         },
         cmd: Command,
       ) => {
@@ -98,6 +117,7 @@ export function register(program: Command): void {
               checkpointEvery: opts.checkpointEvery,
               evalEvery: opts.evalEvery,
               branch: opts.branch,
+              sameBranch: opts.sameBranch,
             },
             ctl,
           ),

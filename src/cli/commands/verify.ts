@@ -2,14 +2,19 @@
  * `verify <ref|file.lockstep> [--from <checkpoint>]`: replays a ref's history (from its root, or
  * from a checkpoint on it) and checks every stored checkpoint and every trace step. A path to an
  * existing `.lockstep` file is handed to the bundle verifier (src/main/bundle/verify.ts).
- * JSON: `{ verified, checkpoints, steps, firstMismatch, … }`. Exit 0 verified, 1 not verified.
+ * Any existing zip file is a bundle whatever its name (src/main/bundle/path.ts); a `.lockstep` /
+ * `.zip` path that does not exist is a file error. JSON: `{ verified, checkpoints, steps,
+ * firstMismatch, checkpoint, fromStep, msPerStep }` for refs and bundles alike.
+ * Exit codes: 0 verified; 1 the answer is no (a mismatch, a damaged store or bundle, a backend not
+ * available here to replay on); 2 the question could not be asked (bad ref, missing file, not a
+ * bundle), with the reason in one line.
  */
 import type { Command } from 'commander';
-import { isBundlePath } from '../../main/bundle/path';
+import { isBundlePath, missingBundleFile } from '../../main/bundle/path';
 import { verifyBundle } from '../../main/bundle/verify';
 import { verifyRef, type VerifyOptions, type VerifyReport } from '../../main/service/verify';
 import { emit, globalOptions, openStore } from '../context';
-import { EXIT_NEGATIVE } from '../errors';
+import { CliError, EXIT_NEGATIVE } from '../errors';
 
 export function register(program: Command): void {
   program
@@ -25,7 +30,14 @@ export function register(program: Command): void {
       const vopts: VerifyOptions = { from: opts.from, signal: abort.signal, onProgress: progress };
       let r: VerifyReport;
       try {
+        const missing = missingBundleFile(ref);
+        if (missing !== null) {
+          throw new CliError(missing);
+        }
         if (isBundlePath(ref)) {
+          if (opts.from !== undefined) {
+            throw new CliError('--from applies to a ref in the store, not to a bundle');
+          }
           r = await verifyBundle(ref, vopts);
         } else {
           r = await verifyRef(await openStore(cmd, false), ref, vopts);
@@ -41,9 +53,22 @@ export function register(program: Command): void {
     });
 }
 
-/** Progress on stderr when it is a terminal: `verify: 1200/5000 steps`. done < 0 clears it. */
+/**
+ * Progress on stderr: on a terminal one line kept up to date (`verify: 1200/5000 steps`), else a
+ * line per 10% (so CI logs show it too). done < 0 clears the terminal line.
+ */
 function progressLine(json: boolean): (done: number, total: number) => void {
-  if (!process.stderr.isTTY || json) {
+  if (!process.stderr.isTTY) {
+    let shown = 0;
+    return (done, total) => {
+      const tenth = total >= 100 && done >= 0 ? Math.floor((done * 10) / total) : 0;
+      if (!json && tenth > shown) {
+        shown = tenth;
+        process.stderr.write(`verify: ${done}/${total} steps\n`);
+      }
+    };
+  }
+  if (json) {
     return () => {};
   }
   let last = 0;
@@ -65,7 +90,8 @@ function formatReport(ref: string, r: VerifyReport): string {
     r.msPerStep ? ` (${r.msPerStep.toFixed(2)} ms/step)` : ''
   }`;
   if (r.verified) {
-    return `verified: ${ref} (${r.checkpoint?.slice(0, 12)}) — ${head}; every checkpoint and trace step matches`;
+    const which = r.checkpoint !== undefined ? ` (${r.checkpoint.slice(0, 12)})` : '';
+    return `verified: ${ref}${which} — ${head}; every checkpoint and trace step matches`;
   }
   const m = r.firstMismatch;
   return [

@@ -18,6 +18,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { cnnSection } from './cnn';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
@@ -74,6 +75,8 @@ export interface ExtraSection {
 
 export interface BenchContext {
   quick: boolean;
+  /** run the peers too (`bench --peer`) */
+  peer: boolean;
   repoRoot: string;
   log: (line: string) => void;
 }
@@ -82,7 +85,11 @@ export interface BenchContext {
 export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
 
 /** The further measurements, in table order. */
-const BENCH_SECTIONS: readonly BenchSection[] = [traceOverheadSection, verifySpeedSection];
+const BENCH_SECTIONS: readonly BenchSection[] = [
+  traceOverheadSection,
+  verifySpeedSection,
+  cnnSection,
+];
 
 export interface GoalCheck {
   goal: string;
@@ -262,7 +269,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   }
   const extra: ExtraSection[] = [];
   for (const section of BENCH_SECTIONS) {
-    extra.push(await section({ quick, repoRoot: REPO_ROOT, log }));
+    extra.push(await section({ quick, peer: options.peer === true, repoRoot: REPO_ROOT, log }));
   }
   const find = (b: BackendName, m: string, o: string): TrainRow | undefined =>
     training.find((r) => r.backend === b && r.model === m && r.optimizer === o);

@@ -2,6 +2,8 @@
  * The error of a refused bundle. Every refusal has its own `code` (stable, for tests and the CLI's
  * JSON) and a one-line message naming the file or entry at fault. The CLI maps it to exit code 2.
  */
+import { LockstepError } from '../../shared/errors';
+
 export type BundleErrorCode =
   // the archive as a whole
   | 'NOT_A_ZIP'
@@ -47,13 +49,13 @@ export interface BundleErrorDetail {
   step?: number;
 }
 
-export class BundleError extends Error {
+/** A refused bundle: `code` says why; every refusal crosses a wire as BUNDLE. */
+export class BundleError extends LockstepError {
   constructor(
     readonly code: BundleErrorCode,
     message: string,
     readonly detail: BundleErrorDetail = {},
   ) {
-    super(message);
-    this.name = 'BundleError';
+    super('BUNDLE', message, 'BundleError');
   }
 }

@@ -44,6 +44,9 @@ export function damagedReport(e: BundleError): VerifyReport {
       ...(e.detail.checkpoint ? { checkpoint: e.detail.checkpoint } : {}),
       detail: e.message,
     },
+    ...(e.detail.checkpoint ? { checkpoint: e.detail.checkpoint } : {}),
+    fromStep: 0,
+    msPerStep: 0,
   };
 }
 
@@ -80,7 +83,17 @@ export async function verifyBundle(
     await applyImport(store, bundle, importPlan);
     const plan = replayPlan(bundle);
     const total = plan.reduce((n, p) => n + p.steps, 0);
-    const out: VerifyReport = { verified: true, checkpoints: 0, steps: 0, firstMismatch: null };
+    // the report names the bundle's (first) tip, like a ref's report names its checkpoint
+    const out: VerifyReport = {
+      verified: true,
+      checkpoints: 0,
+      steps: 0,
+      firstMismatch: null,
+      ...(plan.length > 0 ? { checkpoint: plan[0].tip } : {}),
+      fromStep: 0,
+      msPerStep: 0,
+    };
+    let replayMs = 0;
     let offset = 0;
     opts.onProgress?.(0, total);
     for (const p of plan) {
@@ -93,6 +106,7 @@ export async function verifyBundle(
       offset += p.steps;
       out.checkpoints += r.checkpoints;
       out.steps += r.steps;
+      replayMs += (r.msPerStep ?? 0) * r.steps;
       if (!r.verified) {
         out.verified = false;
         out.firstMismatch ??= r.firstMismatch;
@@ -106,6 +120,7 @@ export async function verifyBundle(
       }
     }
     opts.onProgress?.(total, total);
+    out.msPerStep = out.steps > 0 ? replayMs / out.steps : 0;
     return out;
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -7,8 +7,9 @@
 import pkg from '../../../package.json' with { type: 'json' };
 import { STATE_FORMAT } from '../engine/state';
 import { TRACE_FORMAT } from '../engine/trace';
+import { APP_NAME, APP_VERSION } from '../version';
 
-export const APP = { name: pkg.name, version: pkg.version };
+export const APP = { name: APP_NAME, version: APP_VERSION };
 
 export function engineVersions(): {
   stateFormat: string;

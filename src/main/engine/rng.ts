@@ -92,8 +92,9 @@ export function truncatedNormal(
   return out;
 }
 
-/** Draws a seed from the OS (for `--seed auto`). */
+/** Draws a seed from the OS (for `--seed auto`): any integer in [0, 2^32 − 1]. */
 export async function drawSeed(): Promise<number> {
   const { randomInt } = await import('node:crypto');
-  return randomInt(0, 2 ** 32 - 1);
+  // randomInt's upper bound is exclusive, and it accepts at most 2^48
+  return randomInt(0, 2 ** 32);
 }

@@ -11,19 +11,17 @@
  *   name, one 0x00 byte, then its float32 data little-endian. It is computed every step straight
  *   from the backend's memory (Trainer.readTensors), so it costs a few per cent of a step.
  * - batchDigest = XXH64 of the batch's example indices as little-endian uint32, in batch order.
- * Format 1 segments (`lockstep/trace@1`, SHA-256 digests cut to 16 hex digits) are still read;
- * their `digest` is reported as `sha256-16`. Digests of different algorithms never compare equal.
+ * Only format 2 is read: format 1 (SHA-256 digests cut to 16 hex digits) existed during
+ * development only, before the first release, and no store or bundle of it was kept.
  */
-import { createHash } from 'node:crypto';
 import { createXXHash64, type IHasher } from 'hash-wasm';
 import { canonicalJson } from './canonical-json';
-import type { EvalResult, NamedTensor } from './types';
+import type { EvalResult } from './types';
 
 export const TRACE_FORMAT = 'lockstep/trace@2';
-export const TRACE_FORMAT_V1 = 'lockstep/trace@1';
 
-/** Digest algorithms of trace segments: `xxh64` (format 2) or `sha256-16` (format 1). */
-export type DigestAlgorithm = 'xxh64' | 'sha256-16';
+/** The digest algorithm of trace segments. */
+export type DigestAlgorithm = 'xxh64';
 export const DIGEST_ALGORITHM: DigestAlgorithm = 'xxh64';
 
 export interface TraceStep {
@@ -34,8 +32,8 @@ export interface TraceStep {
 }
 
 export interface TraceSegment {
-  format: typeof TRACE_FORMAT | typeof TRACE_FORMAT_V1;
-  /** how batchDigest and stateDigest were computed (absent in format 1: sha256-16) */
+  format: typeof TRACE_FORMAT;
+  /** how batchDigest and stateDigest were computed */
   digest: DigestAlgorithm;
   /** step of the checkpoint the segment starts after */
   fromStep: number;
@@ -83,35 +81,6 @@ export async function createDigester(): Promise<Digester> {
   };
 }
 
-/** The format-1 digests (SHA-256 cut to 16 hex digits), for checking old segments. */
-export function legacyDigester(): Digester {
-  return {
-    algorithm: 'sha256-16',
-    state(tensors) {
-      const h = createHash('sha256');
-      for (const [name, d] of tensors) {
-        h.update(name).update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
-      }
-      return h.digest('hex').slice(0, 16);
-    },
-    batch(indices) {
-      return createHash('sha256')
-        .update(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength))
-        .digest('hex')
-        .slice(0, 16);
-    },
-  };
-}
-
-/** The tensors of a state as [name, data] in name order (the input of Digester.state). */
-export function sortedTensors(
-  tensors: Record<string, NamedTensor>,
-): Array<readonly [string, Float32Array]> {
-  return Object.keys(tensors)
-    .sort()
-    .map((n) => [n, tensors[n].data] as const);
-}
-
 /** Collects one segment's steps; `take()` returns the encoded segment and starts the next. */
 export class TraceRecorder {
   private steps: TraceStep[] = [];
@@ -151,7 +120,7 @@ export class TraceRecorder {
   }
 }
 
-/** Parses a stored trace segment (format 1 or 2); throws if it is not one. */
+/** Parses a stored trace segment (format 2); throws if it is not one. */
 export function parseTrace(bytes: Uint8Array): TraceSegment {
   let seg: TraceSegment;
   try {
@@ -162,15 +131,13 @@ export function parseTrace(bytes: Uint8Array): TraceSegment {
   if (
     seg === null ||
     typeof seg !== 'object' ||
-    (seg.format !== TRACE_FORMAT && seg.format !== TRACE_FORMAT_V1) ||
+    seg.format !== TRACE_FORMAT ||
     !Array.isArray(seg.steps) ||
     !Number.isInteger(seg.fromStep)
   ) {
-    throw new Error(`not a trace segment of format ${TRACE_FORMAT} or ${TRACE_FORMAT_V1}`);
+    throw new Error(`not a trace segment of format ${TRACE_FORMAT}`);
   }
-  if (seg.format === TRACE_FORMAT_V1) {
-    seg.digest = 'sha256-16';
-  } else if (seg.digest !== 'xxh64') {
+  if (seg.digest !== DIGEST_ALGORITHM) {
     throw new Error(`trace segment uses an unknown digest '${String(seg.digest)}'`);
   }
   seg.evals = Array.isArray(seg.evals) ? seg.evals : [];

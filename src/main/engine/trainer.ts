@@ -15,7 +15,7 @@
  * `dropout/<s>/<layer>` and its augmentation from `augment/<s>`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fingerprint, resolveBackend, useBackend } from './backend';
+import { fingerprint, resolveBackend, sameBits, useBackend } from './backend';
 import { augmentBatch, normalizeAugment } from './augment';
 import { exampleSize, loadDataset, NUM_CLASSES, type Dataset, type SplitName } from './data';
 import { BatchFeeder } from './feeder';
@@ -29,6 +29,7 @@ import {
   DATASETS,
   InputError,
   MODELS,
+  type BackendFingerprint,
   type EvalResult,
   type NamedTensor,
   type OptimizerConfig,
@@ -119,6 +120,8 @@ export class Trainer {
     private cursor: number,
     private readonly counters: Record<string, number>,
     tensors: Record<string, NamedTensor>,
+    /** the fingerprint this trainer's states record */
+    readonly backendFingerprint: BackendFingerprint,
   ) {
     this.dataset = loadDataset(config.dataset);
     this.graph = graphOf(config.model, this.dataset);
@@ -139,13 +142,28 @@ export class Trainer {
     this.indices = new Uint32Array(config.batchSize);
   }
 
-  /** A new run at step 0. `warn` receives a notice when the backend falls back. */
-  static async create(config: TrainingConfig, warn?: (m: string) => void): Promise<Trainer> {
+  /**
+   * A new run at step 0. `warn` receives a notice when the backend falls back. `recorded` is the
+   * fingerprint a stored root carries (a replay): when it promises the same bits as this machine's
+   * it is kept as it is, so records written before a fingerprint field became inert keep their ids.
+   */
+  static async create(
+    config: TrainingConfig,
+    warn?: (m: string) => void,
+    recorded?: BackendFingerprint,
+  ): Promise<Trainer> {
     const cfg = validateConfig({ ...config, backend: resolveBackend(config.backend, warn) });
     await useBackend(cfg.backend);
     const graph = graphOf(cfg.model, loadDataset(cfg.dataset));
     const tensors = { ...initialTensors(graph, cfg.seed), ...zeroSlots(cfg, graph) };
-    return new Trainer(cfg, 0, 0, initialCounters(cfg.optimizer.kind), tensors);
+    return new Trainer(
+      cfg,
+      0,
+      0,
+      initialCounters(cfg.optimizer.kind),
+      tensors,
+      keptFingerprint(cfg.backend, recorded),
+    );
   }
 
   /**
@@ -183,7 +201,14 @@ export class Trainer {
     const counters = sameOptimizer
       ? { ...initialCounters(cfg.optimizer.kind), ...state.counters }
       : initialCounters(cfg.optimizer.kind);
-    return new Trainer(cfg, state.step, state.cursor, counters, tensors);
+    return new Trainer(
+      cfg,
+      state.step,
+      state.cursor,
+      counters,
+      tensors,
+      keptFingerprint(cfg.backend, state.backend),
+    );
   }
 
   get step(): number {
@@ -257,7 +282,7 @@ export class Trainer {
       cursor: this.cursor,
       rng: { scheme: RNG_SCHEME, root: this.config.seed },
       datasetDigest: this.dataset.digest,
-      backend: fingerprint(this.config.backend),
+      backend: this.backendFingerprint,
       counters: { ...this.counters },
       tensors,
     };
@@ -314,14 +339,35 @@ export class Trainer {
     return out;
   }
 
-  /** The predicted class (argmax of the logits) of every example of a split, in split order. */
+  /**
+   * The predicted class (argmax of the logits; the first maximum wins, as tf.argMax) of every
+   * example of a split, in split order.
+   */
   predict(name: SplitName): Uint8Array {
+    const { classes } = this.graph;
+    const logits = this.logits(name);
+    const out = new Uint8Array(logits.length / classes);
+    for (let i = 0; i < out.length; i++) {
+      let best = 0;
+      for (let c = 1; c < classes; c++) {
+        if (logits[i * classes + c] > logits[i * classes + best]) {
+          best = c;
+        }
+      }
+      out[i] = best;
+    }
+    return out;
+  }
+
+  /** The model's logits [count, classes] (row-major) for every example of a split, inference mode. */
+  logits(name: SplitName): Float32Array {
     this.assertLive();
     const split = this.dataset[name];
     const size = exampleSize(this.dataset);
+    const { classes } = this.graph;
     // image layers hold im2col buffers per chunk: keep those a few hundred MB at most
     const chunk = isDenseModel(this.config.model) ? 1000 : 200;
-    const out = new Uint8Array(split.count);
+    const out = new Float32Array(split.count * classes);
     const idx = new Uint32Array(chunk);
     const scratch = new Float32Array(chunk * size);
     for (let start = 0; start < split.count; start += chunk) {
@@ -330,14 +376,12 @@ export class Trainer {
       for (let i = 0; i < n; i++) {
         ids[i] = start + i;
       }
-      const pred = tf.tidy(() =>
-        tf.argMax(
-          predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
-          1,
-        ),
+      const y = tf.tidy(
+        () =>
+        predict(this.graph, this.params, this.modelState, gatherPixels(split.pixels, ids, scratch, size)), // prettier-ignore
       );
-      out.set(pred.dataSync(), start);
-      pred.dispose();
+      out.set(y.dataSync() as Float32Array, start * classes);
+      y.dispose();
     }
     return out;
   }
@@ -381,6 +425,15 @@ export class Trainer {
       throw new Error('Trainer used after dispose()');
     }
   }
+}
+
+/** This machine's fingerprint, or `recorded` when it promises the same bits (see sameBits). */
+function keptFingerprint(
+  backend: TrainingConfig['backend'],
+  recorded: BackendFingerprint | undefined,
+): BackendFingerprint {
+  const here = fingerprint(backend);
+  return recorded !== undefined && sameBits(recorded, here) ? recorded : here;
 }
 
 function zeroSlots(cfg: TrainingConfig, graph: Graph): Record<string, NamedTensor> {

@@ -8,6 +8,8 @@
  * (see state.ts) are the same checkpoint.
  */
 
+import { LockstepError } from '../../shared/errors';
+
 export { DATASETS, MODELS, OPTIMIZERS, BACKENDS } from '../../shared/training';
 export type {
   DatasetName,
@@ -26,22 +28,9 @@ export type {
 } from '../../shared/training';
 
 /** The engine's error for bad input (CLI exit code 2). */
-export class InputError extends Error {
+export class InputError extends LockstepError {
   readonly code = 'BAD_INPUT';
   constructor(message: string) {
-    super(message);
-    this.name = 'InputError';
-  }
-}
-
-/** Training stopped because the loss or a weight became NaN or infinite. */
-export class DivergedError extends Error {
-  readonly code = 'DIVERGED';
-  constructor(
-    readonly step: number,
-    readonly loss: number,
-  ) {
-    super(`training diverged at step ${step}: loss is ${loss}`);
-    this.name = 'DivergedError';
+    super('BAD_INPUT', message, 'InputError');
   }
 }

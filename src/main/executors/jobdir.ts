@@ -118,6 +118,16 @@ export const markerPath = (dir: string, i: number, kind: 'running' | 'failed'): 
 /** The `lockstep train` arguments of a task (the CLI contract's options, explicit seed). */
 export function trainArgs(t: TaskSpec): string[] {
   const c = t.config;
+  // what `train` has no option for must not be dropped silently: the task would train another run
+  const o = c.optimizer as unknown as Record<string, unknown>;
+  const extra = [
+    ...(c.model.layers !== undefined ? ['a --layers model'] : []),
+    ...(c.augment !== undefined ? ['augmentation'] : []),
+    ...['momentum', 'beta1', 'beta2', 'epsilon'].filter((k) => o[k] !== undefined),
+  ];
+  if (extra.length > 0) {
+    throw new InputError(`a job directory cannot run ${extra.join(', ')} yet (no train option)`);
+  }
   const args = [
     'train',
     '--dataset',

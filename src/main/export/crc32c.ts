@@ -3,17 +3,29 @@
  *
  * Contract: `crc32c(bytes)` returns the unsigned 32-bit CRC-32C of the bytes (crc32c("123456789")
  * = 0xE3069283). `maskedCrc32c(bytes)` returns TFRecord's mask of it:
- * ((crc >>> 15) | (crc << 17)) + 0xa282ead8, mod 2^32. The CRC itself comes from the npm package
- * `fast-crc32c`, which uses the SSE4.2 instruction through its optional native dependency when that
- * built, and its own pure-JS table implementation otherwise (so it always works, also in Electron).
+ * ((crc >>> 15) | (crc << 17)) + 0xa282ead8, mod 2^32. A byte-at-a-time table in plain
+ * TypeScript: the inputs are TFRecord headers and small event payloads, so no native addon or
+ * dependency is worth its install step.
  */
-import fastCrc32c from 'fast-crc32c';
 
+const POLYNOMIAL = 0x82f63b78;
 const MASK_DELTA = 0xa282ead8;
 
+/** TABLE[b] = the CRC register after shifting the byte b through it (reflected). */
+const TABLE = Uint32Array.from({ length: 256 }, (_, b) => {
+  let c = b;
+  for (let k = 0; k < 8; k++) {
+    c = c & 1 ? (c >>> 1) ^ POLYNOMIAL : c >>> 1;
+  }
+  return c >>> 0;
+});
+
 export function crc32c(bytes: Uint8Array): number {
-  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return fastCrc32c.calculate(buf) >>> 0;
+  let crc = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) {
+    crc = TABLE[(crc ^ bytes[i]) & 0xff] ^ (crc >>> 8);
+  }
+  return (crc ^ 0xffffffff) >>> 0;
 }
 
 export function maskCrc32c(crc: number): number {

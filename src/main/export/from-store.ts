@@ -18,7 +18,7 @@
  * segments (engine/trace.ts parseTrace) and node evals along the lineage from step 0.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '../engine/canonical-json';
@@ -53,7 +53,16 @@ async function writeAtomic(file: string, bytes: Uint8Array | string): Promise<vo
   }
 }
 
-const isParameter = (name: string) => name.endsWith('/weights') || name.endsWith('/biases');
+const SLOT_SUFFIXES = new Set(['m', 'v', 'momentum']);
+
+/**
+ * An optimizer slot is `<tensor>/<m|v|momentum>` where `<tensor>` is another tensor of the state;
+ * everything else (weights, biases, batch norm's γ, β and running statistics) is the model.
+ */
+const isSlot = (name: string, all: Record<string, NamedTensor>): boolean => {
+  const cut = name.lastIndexOf('/');
+  return cut > 0 && SLOT_SUFFIXES.has(name.slice(cut + 1)) && name.slice(0, cut) in all;
+};
 
 export async function exportSafetensors(
   store: Store,
@@ -65,7 +74,7 @@ export async function exportSafetensors(
   const state = await store.readState(id);
   const tensors: Record<string, NamedTensor> = {};
   for (const [name, t] of Object.entries(state.tensors)) {
-    if (opts.withSlots || isParameter(name)) {
+    if (opts.withSlots || !isSlot(name, state.tensors)) {
       tensors[name] = t;
     }
   }
@@ -131,10 +140,12 @@ export async function lineageMetrics(
   return { steps, evals };
 }
 
+/** With `replace`, the folder's other events files are removed after the new one is written. */
 export async function exportTensorboard(
   store: Store,
   ref: string,
   dir: string,
+  opts: { replace?: boolean } = {},
 ): Promise<{ path: string; checkpoint: string; file: string; scalars: number }> {
   const id = await checkpointOf(store, ref);
   const { steps, evals } = await lineageMetrics(store, id);
@@ -167,6 +178,13 @@ export async function exportTensorboard(
   await mkdir(dir, { recursive: true });
   const file = join(dir, name);
   await writeAtomic(file, encodeEventFile(scalars, { fileWallTime }));
+  if (opts.replace) {
+    for (const old of await readdir(dir)) {
+      if (old.startsWith('events.out.tfevents.') && join(dir, old) !== file) {
+        await rm(join(dir, old), { force: true });
+      }
+    }
+  }
   return { path: dir, checkpoint: id, file, scalars: scalars.length };
 }
 

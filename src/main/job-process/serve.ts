@@ -3,7 +3,7 @@
  * runs the one job it is sent, relays its events, answers pause / resume / stop, and ends with
  * `done` or `failed`. The parent ends the process after the last message.
  */
-import { toWireError } from '../../shared/rpc-server';
+import { toWireError } from '../../shared/errors';
 import { executeJob } from '../service/jobs/execute';
 import { JobSwitch } from '../service/jobs/switch';
 import type { FromJob, ToJob } from '../service/jobs/protocol';

@@ -18,6 +18,7 @@
  * - close() stops every job (training writes a checkpoint at its current step) and waits for
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
+import { modelOfRequest } from './model-request';
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import {
@@ -252,6 +253,29 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       });
     },
 
+    async deleteBranch({ name }) {
+      checkBranchName(name);
+      if (
+        jobs
+          .list()
+          .some((j) => j.branch === name && (j.state === 'running' || j.state === 'paused'))
+      ) {
+        throw new ServiceError('BAD_INPUT', `branch '${name}' has a running job: stop it first`);
+      }
+      const { removeBranch } = await import('./remove');
+      return removeBranch(store, name);
+    },
+
+    async deleteRun({ id }) {
+      if (
+        jobs.list().some((j) => j.run === id && (j.state === 'running' || j.state === 'paused'))
+      ) {
+        throw new ServiceError('BAD_INPUT', `run '${id}' has a running job: stop it first`);
+      }
+      const { removeRun } = await import('./remove');
+      return removeRun(store, id);
+    },
+
     async storeInfo(): Promise<StoreInfo> {
       const info = await store.storeInfo();
       const probed = await backends();
@@ -343,7 +367,8 @@ function trainingConfig(
 ): TrainingConfig {
   return {
     dataset: req.dataset,
-    model: { kind: req.model, hidden: req.model === 'mlp' ? [...req.hidden] : [] },
+    model: modelOfRequest(req),
+    ...(req.augment ? { augment: { ...req.augment } } : {}),
     optimizer: { kind: req.optimizer, lr: req.lr },
     batchSize: req.batchSize,
     seed,

@@ -16,6 +16,7 @@
  * the report object, then every run's final checkpoint), so gc keeps them and listStudies finds
  * them. Each run is also an ordinary run with a branch `<id>-same-<i>` / `<id>-seed-<seed>`.
  */
+import { modelOfRequest } from './model-request';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { canonicalJson } from '../engine/canonical-json';
@@ -75,7 +76,8 @@ export async function runStudy(
   }
   const config: TrainingConfig = {
     dataset: t.dataset,
-    model: { kind: t.model, hidden: t.model === 'mlp' ? [...t.hidden] : [] },
+    model: modelOfRequest(t),
+    ...(t.augment ? { augment: { ...t.augment } } : {}),
     optimizer: { kind: t.optimizer, lr: t.lr },
     batchSize: t.batchSize,
     seed: base,

@@ -14,18 +14,23 @@
  *   with the step in its note and no non-finite checkpoint is stored.
  * - An aborted signal stops after the current step and writes a checkpoint there (`stopped`);
  *   a stop while paused at the gate takes no further step.
- * - Events are the contract's {@link JobEvent}s, emitted in their final shape: `started` first
- *   (before the step-0 checkpoint of a new run), then `progress` batches (see ./progress.ts),
- *   `metrics`, `checkpoint` (with its branch) and `notice`, in step order.
+ * - Events are the contract's {@link JobEvent}s, emitted in their final shape: `started` before
+ *   any progress, metrics or checkpoint (a new run's step-0 checkpoint included), then
+ *   `progress` batches (see ./progress.ts), `metrics` and `checkpoint` (with its branch) in step
+ *   order; `notice`s (a backend fallback, a new branch) may come before `started`.
+ * - ms/step counts the training steps only: evaluations and checkpoint writes are left out.
  * Process-agnostic: runs in the CLI process, a job process or in-line alike.
  */
 import { randomBytes } from 'node:crypto';
+import { describeFingerprint, sameBits } from '../engine/backend';
+import { canonicalJson } from '../engine/canonical-json';
 import { encodeState } from '../engine/state';
 import { createDigester, TraceRecorder } from '../engine/trace';
 import { Trainer, type ConfigOverrides } from '../engine/trainer';
 import { normalizeOptimizer } from '../engine/optimizers';
 import {
   InputError,
+  type BackendFingerprint,
   type EvalResult,
   type OptimizerKind,
   type TrainingConfig,
@@ -61,6 +66,8 @@ export interface ContinueSpec extends Schedule {
   optimizer?: OptimizerKind;
   batchSize?: number;
   branch?: string;
+  /** refuse, instead of starting a new branch, when this machine's fingerprint differs */
+  sameBranch?: boolean;
 }
 
 /**
@@ -78,7 +85,7 @@ export interface JobHooks {
   afterStep?(step: number, trainer: Trainer): TrainingState | void;
 }
 
-function checkSchedule(s: Schedule): Required<Schedule> {
+function checkSchedule(s: Schedule, inherited?: BranchRecord['schedule']): Required<Schedule> {
   const int = (name: string, v: number, min: number): number => {
     if (!Number.isInteger(v) || v < min || v > MAX_STEPS) {
       throw new InputError(`${name} must be an integer from ${min} to ${MAX_STEPS}, got ${v}`);
@@ -87,8 +94,12 @@ function checkSchedule(s: Schedule): Required<Schedule> {
   };
   return {
     steps: int('--steps', s.steps, 1),
-    checkpointEvery: int('--checkpoint-every', s.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY, 1),
-    evalEvery: int('--eval-every', s.evalEvery ?? DEFAULT_EVAL_EVERY, 1),
+    checkpointEvery: int(
+      '--checkpoint-every',
+      s.checkpointEvery ?? inherited?.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY,
+      1,
+    ),
+    evalEvery: int('--eval-every', s.evalEvery ?? inherited?.evalEvery ?? DEFAULT_EVAL_EVERY, 1),
   };
 }
 
@@ -97,7 +108,24 @@ function newRunId(): string {
   return `run-${t}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Starts a new run at step 0 and trains it. */
+/** Same training config (what shapes the updates): equal canonical JSON. */
+function sameConfig(a: TrainingConfig, b: TrainingConfig): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** An InputError for an explicit branch name that is taken, with a free name to use instead. */
+async function nameTaken(store: Store, name: string, why: string): Promise<InputError> {
+  const free = await store.uniqueBranchName(name);
+  return new InputError(
+    `${why}: pick another name with --branch (e.g. '${free}'), or continue it with \`lockstep continue ${name} …\``,
+  );
+}
+
+/**
+ * Starts a new run at step 0 and trains it. The same config and seed as an existing run (same
+ * root) retrace that run's first branch instead of duplicating it (see continueFrom's retrace).
+ * An explicit `branch` name that is taken by anything else is an InputError (nothing written).
+ */
 export async function startRun(
   store: Store,
   req: TrainSpec,
@@ -105,17 +133,38 @@ export async function startRun(
   hooks: JobHooks = {},
 ): Promise<TrainResult> {
   const sched = checkSchedule(req);
-  const trainer = await Trainer.create(req.config, (message) =>
-    ctl.emit?.({ type: 'notice', message }),
-  );
+  const notice = (message: string): void => ctl.emit?.({ type: 'notice', message });
+  const trainer = await Trainer.create(req.config, notice);
   const live = { trainer };
   try {
     const state = trainer.snapshot();
     const enc = encodeState(state);
+    const twin = await identicalRunBranch(store, enc.id, trainer.config, req.branch);
+    if (twin !== null) {
+      notice(
+        `same config and seed as branch '${twin.name}' (run ${twin.run}): retracing it, nothing is duplicated`,
+      );
+      const mustCheckpoint = new Set<number>();
+      for (const n of await store.lineage(twin.tip)) {
+        if (n.step > 0) {
+          mustCheckpoint.add(n.step);
+        }
+      }
+      return await drive(
+        store,
+        live,
+        { branch: twin, start: enc.id, sched, mustCheckpoint, owned: false },
+        ctl,
+        hooks,
+      );
+    }
+    if (req.branch !== undefined && (await store.uniqueBranchName(req.branch)) !== req.branch) {
+      throw await nameTaken(store, req.branch, `branch '${req.branch}' already exists`);
+    }
     const root = await store.putCheckpoint(enc, { parent: null, step: 0 });
     const run = newRunId();
     const now = new Date().toISOString();
-    const name = await store.uniqueBranchName(req.branch ?? defaultBranchName(trainer.config));
+    const name = req.branch ?? (await store.uniqueBranchName(defaultBranchName(trainer.config)));
     await store.createRun({
       id: run,
       createdAt: now,
@@ -131,6 +180,7 @@ export async function startRun(
       base: null,
       config: trainer.config,
       status: 'running',
+      schedule: { checkpointEvery: sched.checkpointEvery, evalEvery: sched.evalEvery },
       createdAt: now,
       updatedAt: now,
     };
@@ -138,7 +188,14 @@ export async function startRun(
     return await drive(
       store,
       live,
-      { branch, start: root.id, root: root.created, sched, mustCheckpoint: new Set() },
+      {
+        branch,
+        start: root.id,
+        root: root.created,
+        sched,
+        mustCheckpoint: new Set(),
+        owned: true,
+      },
       ctl,
       hooks,
     );
@@ -147,81 +204,212 @@ export async function startRun(
   }
 }
 
-/** Continues (or branches) from any checkpoint. */
+/**
+ * The first branch (base null) of an existing run rooted at `root` with the same config, when a
+ * new run would duplicate it: with no name asked for, or the name is that branch's.
+ */
+async function identicalRunBranch(
+  store: Store,
+  root: string,
+  config: TrainingConfig,
+  name: string | undefined,
+): Promise<BranchRecord | null> {
+  if (!(await store.hasCheckpoint(root))) {
+    return null;
+  }
+  const runs = new Set((await store.listRuns()).filter((r) => r.root === root).map((r) => r.id));
+  for (const b of await store.listBranches()) {
+    if (
+      runs.has(b.run) &&
+      b.base === null &&
+      sameConfig(b.config, config) &&
+      (name === undefined || name === b.name)
+    ) {
+      return b;
+    }
+  }
+  return null;
+}
+
+/**
+ * Continues (or branches) from any checkpoint.
+ *
+ * - The branch a ref names (`b`, `b@N`) — else the branch whose tip the checkpoint is, else the
+ *   first branch holding it — gives the config a continue keeps (its record's config, so a branch
+ *   whose first job stored nothing keeps its hyperparameters) and its checkpoint and evaluation
+ *   schedule (unless overridden).
+ * - Refused before anything is written: a checkpoint on no branch; data whose digest differs
+ *   from the checkpoint's; with `sameBranch`, a backend fingerprint that differs from the
+ *   checkpoint's; an explicit `branch` name that is taken (other than by the identical branch).
+ * - Another fingerprint without `sameBranch` starts a new branch named for it (origin
+ *   `fingerprint`), with a notice.
+ * - Re-running a branching continue (same checkpoint, same resulting config) retraces the
+ *   branch it made before instead of making a duplicate.
+ * - Every checkpoint reported is reachable: a job from a middle checkpoint that ends between the
+ *   branch's stored checkpoints keeps its result on a new branch `<branch>-from<step>` (origin
+ *   `reachable`); one that only reproduces stored checkpoints writes nothing at all.
+ */
 export async function continueFrom(
   store: Store,
   req: ContinueSpec,
   ctl: TrainControl = {},
   hooks: JobHooks = {},
 ): Promise<TrainResult> {
-  const sched = checkSchedule(req);
+  const notice = (message: string): void => ctl.emit?.({ type: 'notice', message });
   const fromId = await store.resolveRef(req.from);
   const state = await store.readState(fromId);
   const fromNode = await store.getNode(fromId);
-  const overrides = overridesOf(state.config, req);
-  const changed = overrides.optimizer !== undefined || overrides.batchSize !== undefined;
   const branches = await store.listBranches();
   const owners = await branchesContaining(store, branches, fromId);
   if (owners.length === 0) {
     throw new InputError(`checkpoint ${fromId.slice(0, 12)} is on no branch`);
   }
-  const tipOwner = owners.find((b) => b.tip === fromId);
-  const trainer = await Trainer.restore(state, overrides, (message) =>
-    ctl.emit?.({ type: 'notice', message }),
-  );
+  const named = namedBranch(req.from, owners);
+  const tipOwners = owners.filter((b) => b.tip === fromId);
+  const ctx =
+    named ?? tipOwners.find((b) => sameConfig(b.config, state.config)) ?? tipOwners[0] ?? owners[0];
+  // the config in force after this checkpoint on that branch
+  const current = named !== null || ctx.tip === fromId ? ctx.config : state.config;
+  const wanted = wantedConfig(current, req);
+  const changed = !sameConfig(wanted, current);
+  const sched = checkSchedule(req, ctx.schedule);
+  const trainer = await Trainer.restore(state, overridesOf(state.config, wanted), notice);
   const live = { trainer };
   try {
-    let branch: BranchRecord;
-    const mustCheckpoint = new Set<number>();
-    if (!changed && !req.branch && tipOwner) {
-      branch = await store.updateBranch(tipOwner.name, { status: 'running' });
-    } else if (!changed && !req.branch) {
-      // a middle checkpoint with the same config: retrace the descendants on its first branch
-      branch = owners[0];
-      for (const n of await store.lineage(branch.tip)) {
+    if (trainer.datasetDigest !== state.datasetDigest) {
+      throw new InputError(
+        `dataset '${state.config.dataset}' here has digest ${trainer.datasetDigest.slice(0, 12)}, but checkpoint ${fromId.slice(0, 12)} was trained on data with digest ${state.datasetDigest.slice(0, 12)}: refusing to continue on different data`,
+      );
+    }
+    const fpChanged = !sameBits(trainer.backendFingerprint, state.backend);
+    if (fpChanged && req.sameBranch) {
+      throw new InputError(
+        `checkpoint ${fromId.slice(0, 12)} was recorded on ${describeFingerprint(state.backend)}, this machine runs ${describeFingerprint(trainer.backendFingerprint)}: bitwise continuation is not promised, so --same-branch refuses (without it a new branch is started)`,
+      );
+    }
+    const schedule = { checkpointEvery: sched.checkpointEvery, evalEvery: sched.evalEvery };
+    const retrace = (b: BranchRecord): DrivePlan => {
+      const mustCheckpoint = new Set<number>();
+      return { branch: b, start: fromId, sched, mustCheckpoint, owned: false };
+    };
+    let plan: DrivePlan;
+    if (!fpChanged && !changed && req.branch === undefined) {
+      plan =
+        ctx.tip === fromId
+          ? {
+              branch: await store.updateBranch(ctx.name, { status: 'running' }),
+              start: fromId,
+              sched,
+              mustCheckpoint: new Set(),
+              owned: true,
+            }
+          : retrace(ctx);
+    } else {
+      const twin = fpChanged
+        ? undefined
+        : branches.find(
+            (b) =>
+              b.base === fromId &&
+              sameConfig(b.config, trainer.config) &&
+              (req.branch === undefined || req.branch === b.name),
+          );
+      if (twin !== undefined) {
+        notice(
+          `branch '${twin.name}' already continues ${fromId.slice(0, 12)} with these settings: retracing it`,
+        );
+        plan = retrace(twin);
+      } else {
+        if (req.branch !== undefined && (await store.uniqueBranchName(req.branch)) !== req.branch) {
+          throw await nameTaken(store, req.branch, `branch '${req.branch}' already exists`);
+        }
+        const auto = fpChanged
+          ? `${ctx.name}-${fingerprintTag(state.backend, trainer.backendFingerprint)}`
+          : branchNameFor(ctx.name, current, trainer.config);
+        const name = req.branch ?? (await store.uniqueBranchName(auto));
+        const now = new Date().toISOString();
+        const branch: BranchRecord = {
+          name,
+          run: ctx.run,
+          tip: fromId,
+          base: fromId,
+          config: trainer.config,
+          status: 'running',
+          schedule,
+          ...(fpChanged
+            ? {
+                origin: 'fingerprint' as const,
+                fingerprintFrom: describeFingerprint(state.backend),
+              }
+            : {}),
+          createdAt: now,
+          updatedAt: now,
+        };
+        await store.createBranch(branch);
+        notice(
+          fpChanged
+            ? `checkpoint ${fromId.slice(0, 12)} was recorded on ${describeFingerprint(state.backend)}; this machine runs ${describeFingerprint(trainer.backendFingerprint)}, so the continuation goes on a new branch '${name}' (--same-branch refuses instead)`
+            : `new branch '${name}' from ${fromId.slice(0, 12)} at step ${fromNode.step}`,
+        );
+        plan = { branch, start: fromId, sched, mustCheckpoint: new Set(), owned: true };
+      }
+    }
+    if (!plan.owned) {
+      for (const n of await store.lineage(plan.branch.tip)) {
         if (n.step > fromNode.step) {
-          mustCheckpoint.add(n.step);
+          plan.mustCheckpoint.add(n.step);
         }
       }
-    } else {
-      const now = new Date().toISOString();
-      const name = await store.uniqueBranchName(
-        req.branch ?? branchNameFor(owners[0].name, state.config, trainer.config),
-      );
-      branch = {
-        name,
-        run: owners[0].run,
-        tip: fromId,
-        base: fromId,
-        config: trainer.config,
-        status: 'running',
-        createdAt: now,
-        updatedAt: now,
-      };
-      await store.createBranch(branch);
-      ctl.emit?.({
-        type: 'notice',
-        message: `new branch '${name}' from ${fromId.slice(0, 12)} at step ${fromNode.step}`,
-      });
     }
-    return await drive(store, live, { branch, start: fromId, sched, mustCheckpoint }, ctl, hooks);
+    return await drive(store, live, plan, ctl, hooks);
   } finally {
     live.trainer.dispose();
   }
 }
 
-function overridesOf(config: TrainingConfig, req: ContinueSpec): ConfigOverrides {
+/** The branch a ref names (`name` or `name@N`), when it is one of `owners`. */
+function namedBranch(ref: string, owners: BranchRecord[]): BranchRecord | null {
+  const at = ref.lastIndexOf('@');
+  const name = at > 0 && /^\d+$/.test(ref.slice(at + 1)) ? ref.slice(0, at) : ref;
+  return owners.find((b) => b.name === name) ?? null;
+}
+
+/** `current` with the request's optimizer, learning rate and batch size applied. */
+function wantedConfig(current: TrainingConfig, req: ContinueSpec): TrainingConfig {
+  const kind = req.optimizer ?? current.optimizer.kind;
+  const lr = req.lr ?? current.optimizer.lr;
+  const optimizer =
+    kind === current.optimizer.kind && lr === current.optimizer.lr
+      ? current.optimizer
+      : normalizeOptimizer(kind, lr, kind === current.optimizer.kind ? current.optimizer : {});
+  return { ...current, optimizer, batchSize: req.batchSize ?? current.batchSize };
+}
+
+/** What Trainer.restore must change in a checkpoint's config to train under `wanted`. */
+function overridesOf(config: TrainingConfig, wanted: TrainingConfig): ConfigOverrides {
   const out: ConfigOverrides = {};
-  const kind = req.optimizer ?? config.optimizer.kind;
-  const lr = req.lr ?? config.optimizer.lr;
-  if (kind !== config.optimizer.kind || lr !== config.optimizer.lr) {
-    const extra = kind === config.optimizer.kind ? config.optimizer : {};
-    out.optimizer = normalizeOptimizer(kind, lr, extra);
+  if (canonicalJson(config.optimizer) !== canonicalJson(wanted.optimizer)) {
+    out.optimizer = wanted.optimizer;
   }
-  if (req.batchSize !== undefined && req.batchSize !== config.batchSize) {
-    out.batchSize = req.batchSize;
+  if (wanted.batchSize !== config.batchSize) {
+    out.batchSize = wanted.batchSize;
   }
   return out;
+}
+
+/** A branch-name part for the fingerprint a continuation moves to, e.g. `wasm`, `kernels-lockstep-kernels-2`. */
+function fingerprintTag(from: BackendFingerprint, to: BackendFingerprint): string {
+  if (from.backend !== to.backend) {
+    return to.backend;
+  }
+  const keys = ['kernels', 'tfjs', 'library', 'arch', 'platform', 'cpu', 'threads'] as const;
+  const k = keys.find((key) => from[key] !== to[key]);
+  const raw = k === undefined ? 'fingerprint' : `${k}-${String(to[k] ?? 'none')}`;
+  const tag = raw
+    .replace(/[^A-Za-z0-9_-]+/g, '-')
+    .replace(/-+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 40);
+  return tag === '' ? 'fingerprint' : tag;
 }
 
 async function branchesContaining(
@@ -265,6 +453,11 @@ interface DrivePlan {
   root?: boolean;
   sched: Required<Schedule>;
   mustCheckpoint: Set<number>;
+  /**
+   * the job owns the branch's status (it extends the branch from its tip or made it); a retrace
+   * from a middle checkpoint owns it only once it moves the tip
+   */
+  owned: boolean;
 }
 
 /** The step loop shared by start and continue. `live.trainer` may be replaced by a hook. */
@@ -275,7 +468,8 @@ async function drive(
   ctl: TrainControl,
   hooks: JobHooks,
 ): Promise<TrainResult> {
-  const { branch, sched } = plan;
+  let { branch } = plan;
+  const { sched } = plan;
   const { signal } = ctl;
   let trainer = live.trainer;
   const digester = await createDigester();
@@ -303,26 +497,38 @@ async function drive(
   let last = plan.start;
   let tip = branch.tip;
   let tipStep = (await store.getNode(tip)).step;
+  let owned = plan.owned;
   // this job's chain runs along the branch once it starts at (or reproduces) the branch's tip
   let onTip = plan.start === tip;
   let reproduced = 0;
   let created = 0;
+  let lastCreated = false;
   let loss: number | null = null;
   let status: TrainResult['status'] = 'done';
   let note: string | undefined;
   let lastEval: EvalResult = {};
+  // time spent evaluating and writing checkpoints: not part of ms/step
+  let asideMs = 0;
   const t0 = performance.now();
 
   const checkpoint = async (): Promise<void> => {
     const state = trainer.snapshot();
+    const enc = encodeState(state);
     const traceBytes = trace.take(state.step);
-    const traceId = traceBytes ? await store.putObject(traceBytes) : undefined;
-    const res = await store.putCheckpoint(encodeState(state), {
-      parent: last,
-      step: state.step,
-      trace: traceId,
-      ...(loss !== null ? { loss } : {}),
-    });
+    let res: { id: string; created: boolean };
+    if (await store.hasCheckpoint(enc.id)) {
+      // an identical state is stored already: write nothing (no trace object either)
+      res = { id: enc.id, created: false };
+    } else {
+      const traceId = traceBytes ? await store.putObject(traceBytes) : undefined;
+      res = await store.putCheckpoint(enc, {
+        parent: last,
+        step: state.step,
+        trace: traceId,
+        ...(loss !== null ? { loss } : {}),
+      });
+    }
+    lastCreated = res.created;
     if (res.created) {
       created++;
     } else {
@@ -338,10 +544,11 @@ async function drive(
       (onTip && state.step > tipStep) ||
       (await store.lineage(res.id)).some((n) => n.id === tip)
     ) {
-      await store.updateBranch(branch.name, { tip: res.id }, tip);
+      branch = await store.updateBranch(branch.name, { tip: res.id }, tip);
       tip = res.id;
       tipStep = state.step;
       onTip = true;
+      owned = true;
     }
     emit({
       type: 'checkpoint',
@@ -385,6 +592,7 @@ async function drive(
       stateDigest: digester.state(trainer.readTensors()),
     });
     progress.step(r.step, r.loss);
+    const t1 = performance.now();
     if (r.step % sched.evalEvery === 0 || r.step === toStep) {
       lastEval = trainer.evaluate(
         r.step === toStep ? ['train', 'validation', 'test'] : ['validation', 'test'],
@@ -399,12 +607,14 @@ async function drive(
         break;
       }
       await checkpoint();
-      if (r.step === toStep || r.step % sched.evalEvery === 0) {
+      if (lastCreated && (r.step === toStep || r.step % sched.evalEvery === 0)) {
         await store.annotateNode(last, { eval: lastEval });
       }
     }
+    asideMs += performance.now() - t1;
   }
   const ran = trainer.step - fromStep;
+  const trainMs = performance.now() - t0 - asideMs;
   if (
     status === 'stopped' &&
     trainer.step > fromStep &&
@@ -413,8 +623,34 @@ async function drive(
     await checkpoint();
   }
   progress.flush();
+  // every checkpoint reported must be reachable: a result off the branch gets its own branch
+  if (last !== plan.start && !(await store.lineage(tip)).some((n) => n.id === last)) {
+    const fromStepNode = (await store.getNode(plan.start)).step;
+    const name = await store.uniqueBranchName(`${branch.name}-from${fromStepNode}`);
+    const now = new Date().toISOString();
+    const kept: BranchRecord = {
+      name,
+      run: branch.run,
+      tip: last,
+      base: plan.start,
+      config: trainer.config,
+      status,
+      ...(note ? { note } : {}),
+      schedule: { checkpointEvery: sched.checkpointEvery, evalEvery: sched.evalEvery },
+      origin: 'reachable',
+      createdAt: now,
+      updatedAt: now,
+    };
+    await store.createBranch(kept);
+    emit({
+      type: 'notice',
+      message: `step ${trainer.step} falls between the stored checkpoints of branch '${branch.name}' (tip at step ${tipStep}): its checkpoint is kept on a new branch '${name}'`,
+    });
+    branch = kept;
+  } else if (owned) {
+    branch = await store.updateBranch(branch.name, { status, ...(note ? { note } : {}) });
+  }
   const finalNode = await store.getNode(last);
-  await store.updateBranch(branch.name, { status, ...(note ? { note } : {}) });
   return {
     run: branch.run,
     branch: branch.name,
@@ -424,7 +660,7 @@ async function drive(
     seed: trainer.config.seed,
     backend: trainer.config.backend,
     loss,
-    msPerStep: ran > 0 ? (performance.now() - t0) / ran : 0,
+    msPerStep: ran > 0 ? trainMs / ran : 0,
     eval: finalNode.eval ?? lastEval,
     status,
     ...(note ? { note } : {}),

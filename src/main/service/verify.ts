@@ -15,11 +15,16 @@
  * store is read-only).
  * Bitwise replay is promised within one backend fingerprint: a checkpoint recorded on another
  * says so in the detail.
+ * The answer is always a report, never a crash, when the question can be asked: a damaged store
+ * (a corrupt or missing object or node on the ref's history) and a backend that is not available
+ * here ("cannot replay: backend tensorflow not available here") give `verified: false` with the
+ * reason; only a bad ref or `--from` throws (the question cannot be asked). A mismatch on a
+ * checkpoint whose dataset digest differs from the data here names the digests as the cause.
  */
 import { canonicalJson } from '../engine/canonical-json';
-import { fingerprint } from '../engine/backend';
+import { backendAvailable, describeFingerprint, fingerprint, sameBits } from '../engine/backend';
 import { encodeState } from '../engine/state';
-import { createDigester, legacyDigester } from '../engine/trace';
+import { createDigester } from '../engine/trace';
 import { Trainer } from '../engine/trainer';
 import type { TrainingState } from '../engine/types';
 import { RefError, StoreCorruptError } from '../store/api';
@@ -45,6 +50,41 @@ export async function verifyRef(
   opts: VerifyOptions = {},
 ): Promise<VerifyReport> {
   const id = await store.resolveRef(ref);
+  try {
+    return await verifyId(store, ref, id, opts);
+  } catch (e) {
+    if (e instanceof StoreCorruptError || (e instanceof Error && e.name === 'StoreCorruptError')) {
+      // the store itself is damaged on this history: a negative answer, not a failure to answer
+      let step = 0;
+      try {
+        step = (await store.getNode(id)).step;
+      } catch {
+        // the node itself is unreadable: step 0 stands for "unknown"
+      }
+      return {
+        verified: false,
+        checkpoints: 0,
+        steps: 0,
+        firstMismatch: {
+          step,
+          checkpoint: id,
+          detail: `the store is damaged: ${(e as Error).message}`,
+        },
+        checkpoint: id,
+        fromStep: 0,
+        msPerStep: 0,
+      };
+    }
+    throw e;
+  }
+}
+
+async function verifyId(
+  store: Store,
+  ref: string,
+  id: string,
+  opts: VerifyOptions,
+): Promise<VerifyReport> {
   const lin = await loadLineage(store, id);
   let start = 0;
   if (opts.from !== undefined) {
@@ -55,6 +95,9 @@ export async function verifyRef(
     }
   }
   const last = lin.nodes.length - 1;
+  if (opts.from !== undefined && start === last) {
+    throw new RefError(`--from ${opts.from} is the checkpoint being verified: nothing to replay`);
+  }
   const fromStep = lin.nodes[start].step;
   const total = lin.nodes[last].step - fromStep;
   const trace = (await loadTraces(store, lin, fromStep + 1)).steps;
@@ -65,9 +108,29 @@ export async function verifyRef(
   let t0 = performance.now();
   opts.onProgress?.(0, total);
 
+  const missing = lin.manifests
+    .slice(start)
+    .map((m) => m.config.backend)
+    .find((b) => !backendAvailable(b));
+  if (missing !== undefined) {
+    return {
+      verified: false,
+      checkpoints: 0,
+      steps: 0,
+      firstMismatch: {
+        step: fromStep,
+        checkpoint: lin.nodes[start].id,
+        detail: `cannot replay: backend ${missing} not available here${missing === 'tensorflow' ? ' (@tensorflow/tfjs-node or its native library is not installed)' : ''}`,
+      },
+      checkpoint: id,
+      fromStep,
+      msPerStep: 0,
+    };
+  }
+
   let startState: TrainingState | undefined;
   if (start === 0) {
-    const t = await Trainer.create(lin.manifests[0].config);
+    const t = await Trainer.create(lin.manifests[0].config, undefined, lin.manifests[0].backend);
     try {
       startState = t.snapshot();
     } finally {
@@ -87,8 +150,7 @@ export async function verifyRef(
   }
 
   if (mismatch === null && start < last) {
-    const fast = await createDigester();
-    const legacy = legacyDigester();
+    const d = await createDigester();
     t0 = performance.now();
     try {
       const trainer = await replay(store, lin, {
@@ -105,7 +167,6 @@ export async function verifyRef(
           if (!rec) {
             return;
           }
-          const d = rec.digest === fast.algorithm ? fast : legacy;
           if (!Object.is(rec.loss, loss)) {
             mismatch = { step, detail: `loss ${loss} replayed, ${rec.loss} recorded in the trace` };
           } else if (d.batch(indices) !== rec.batchDigest) {
@@ -208,6 +269,7 @@ async function checkCheckpoint(
       detail:
         `the replayed state differs from the stored checkpoint: ${rows.length} tensor(s) differ, first ${r.name} ` +
         `(${r.differing} of ${r.elements} elements, max |Δ| ${r.maxAbsDiff}, max ${r.maxUlp} ULP)` +
+        digestNote(replayed, stored) +
         fingerprintNote(stored),
     };
   }
@@ -219,13 +281,20 @@ async function checkCheckpoint(
   }
   return {
     ...base,
-    detail: `the tensors match but the stored checkpoint differs in ${fields.join(', ') || 'its encoding'}${fingerprintNote(stored)}`,
+    detail: `the tensors match but the stored checkpoint differs in ${fields.join(', ') || 'its encoding'}${digestNote(replayed, stored)}${fingerprintNote(stored)}`,
   };
+}
+
+/** Names a dataset digest mismatch as the cause: the data under the dataset's name changed. */
+function digestNote(replayed: TrainingState, stored: TrainingState): string {
+  return replayed.datasetDigest === stored.datasetDigest
+    ? ''
+    : `; the dataset differs: '${stored.config.dataset}' here has digest ${replayed.datasetDigest.slice(0, 12)}, the checkpoint was recorded on ${stored.datasetDigest.slice(0, 12)}`;
 }
 
 function fingerprintNote(stored: TrainingState): string {
   const here = fingerprint(stored.config.backend);
-  return canonicalJson(here) === canonicalJson(stored.backend)
+  return sameBits(here, stored.backend)
     ? ''
-    : `; it was recorded on ${Object.values(stored.backend).join('/')} and replayed on ${Object.values(here).join('/')}: bitwise equality was not promised`;
+    : `; it was recorded on ${describeFingerprint(stored.backend)} and replayed on ${describeFingerprint(here)}: bitwise equality was not promised`;
 }

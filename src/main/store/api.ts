@@ -7,6 +7,7 @@
  * replaced by lock + rename. Every read re-checks the hash.
  */
 import type { BranchStatus } from '../../shared/contract';
+import { LockstepError } from '../../shared/errors';
 import type { EvalResult, TrainingConfig } from '../engine/types';
 
 /** One checkpoint in the run graph. Immutable except for `eval` / `verified` annotations. */
@@ -43,6 +44,19 @@ export interface BranchRecord {
   status: BranchStatus;
   /** human-readable detail for diverged/failed (e.g. "loss became NaN at step 412") */
   note?: string;
+  /**
+   * the checkpoint and evaluation intervals of the job that created the branch: a `continue` of
+   * the branch keeps them unless it overrides them (absent in records written before 2026-11-30)
+   */
+  schedule?: { checkpointEvery: number; evalEvery: number };
+  /**
+   * why the branch exists when no hyperparameter or name asked for it: `fingerprint` (continued on
+   * another backend fingerprint, see `fingerprintFrom`), `reachable` (a continue from a middle
+   * checkpoint ended between the branch's checkpoints, so its result is kept on its own branch)
+   */
+  origin?: 'fingerprint' | 'reachable';
+  /** with origin `fingerprint`: the fingerprint of the checkpoint it was continued from, one line */
+  fingerprintFrom?: string;
   createdAt: string;
   updatedAt: string;
 }
@@ -90,40 +104,36 @@ export interface GcReport {
 }
 
 /** Thrown when stored bytes do not match their name: refuse, and name the object. */
-export class StoreCorruptError extends Error {
+export class StoreCorruptError extends LockstepError {
   readonly code = 'STORE_CORRUPT';
   constructor(
     readonly object: string,
     message: string,
   ) {
-    super(message);
-    this.name = 'StoreCorruptError';
+    super('STORE_CORRUPT', message, 'StoreCorruptError');
   }
 }
 
 /** Thrown for a ref/branch/object that does not exist or an ambiguous prefix (user error). */
-export class RefError extends Error {
+export class RefError extends LockstepError {
   readonly code = 'BAD_REF';
   constructor(message: string) {
-    super(message);
-    this.name = 'RefError';
+    super('BAD_REF', message, 'RefError');
   }
 }
 
 /** Thrown when the store cannot be written (read-only, disk full, permissions). */
-export class StoreWriteError extends Error {
+export class StoreWriteError extends LockstepError {
   readonly code = 'STORE_WRITE';
   constructor(message: string) {
-    super(message);
-    this.name = 'StoreWriteError';
+    super('STORE_WRITE', message, 'StoreWriteError');
   }
 }
 
 /** Thrown when a compare-and-swap on a record finds it changed by someone else (retry). */
-export class StoreConflictError extends Error {
+export class StoreConflictError extends LockstepError {
   readonly code = 'STORE_CONFLICT';
   constructor(message: string) {
-    super(message);
-    this.name = 'StoreConflictError';
+    super('STORE_CONFLICT', message, 'StoreConflictError');
   }
 }

@@ -334,6 +334,22 @@ export class Store {
     return runs.sort((a, b) => cmp(a.createdAt, b.createdAt) || cmp(a.id, b.id));
   }
 
+  /**
+   * Removes a run record; RefError when it does not exist or a branch still names it (remove its
+   * branches first). Its checkpoints stay until gc finds nothing else reaches them.
+   */
+  async deleteRun(id: string): Promise<void> {
+    checkRunId(id);
+    await this.lock.run(async () => {
+      await this.getRun(id);
+      const users = (await this.listBranches()).filter((b) => b.run === id).map((b) => b.name);
+      if (users.length > 0) {
+        throw new RefError(`run '${id}' still has branches: ${users.join(', ')}`);
+      }
+      await this.io.unlink(this.layout.run(id));
+    });
+  }
+
   // ---- branches (./branches.ts) ----
 
   /** Creates a branch; RefError when the name is invalid or taken, or a ref does not exist. */

@@ -16,7 +16,8 @@
  *
  * On `wasm` the heavy parts run in our WebAssembly SIMD module (./wasm-module.ts) instantiated
  * on the backend's own heap, reading and writing tensors in place; on `cpu` they run in plain JS
- * (./reference.ts). Both compute the same float32 operations in the same order, so the two
+ * (./reference.ts) — and on `wasm` too when the engine has no wasm SIMD (the module does not
+ * compile there; the JS twins work on the backend's heap instead). Both compute the same float32 operations in the same order, so the two
  * backends give the same bits. Every kernel is deterministic: single-threaded, fixed order.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -123,6 +124,21 @@ interface WasmBackendLike {
 
 const wasmMems = new WeakMap<object, Mem>();
 
+/**
+ * Our SIMD module on `memory`, or null when this engine cannot compile it (no wasm SIMD, e.g.
+ * V8 on a CPU without SSE4.1): the JS twins then run on the same heap and give the same bits.
+ */
+function kernelsOrNull(memory: WasmMemory): WasmKernels | null {
+  try {
+    return instantiateKernels(memory);
+  } catch (e) {
+    if (e instanceof WA.CompileError) {
+      return null;
+    }
+    throw e;
+  }
+}
+
 function wasmMem(backend: WasmBackendLike): Mem {
   let mem = wasmMems.get(backend);
   if (mem) {
@@ -131,7 +147,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const memory = backend.wasm.asm?.memory;
   let k: WasmKernels | null = null;
   if (memory instanceof WA.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
-    k = instantiateKernels(memory);
+    k = kernelsOrNull(memory);
   }
   const onePtr = backend.wasm._malloc(16) >>> 0;
   const buf = (): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;

@@ -13,7 +13,7 @@
  * - close: no new jobs; queued ones are dropped, running ones stopped and awaited (killed after
  *   `graceMs`).
  * - A job's events reach listeners as the job made them, with only its id added; its `started`
- *   event is merged into its JobInfo (a `job` event) and comes before any other.
+ *   event is merged into its JobInfo (a `job` event), before its progress and checkpoints.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -24,7 +24,7 @@ import {
   type JobKind,
   type ServiceEvents,
 } from '../../../shared/contract';
-import { toWireError } from '../../../shared/rpc-server';
+import { toWireError } from '../../../shared/errors';
 import type { Emitter } from '../../../shared/emitter';
 import { JobRecord } from './history';
 import type { JobReturn, JobSpec } from './protocol';

@@ -6,8 +6,7 @@
  * - {@link inlineRunner}: in the calling process (tests, tools); its gate yields to the event
  *   loop every step, but the steps themselves run on the caller's thread.
  */
-import { ServiceError, type WireError } from '../../../shared/contract';
-import { toWireError } from '../../../shared/rpc-server';
+import { LockstepError, ServiceError, toWireError } from '../../../shared/errors';
 import { JobSwitch } from './switch';
 import type { JobEvent } from '../../../shared/contract';
 import type { FromJob, JobReturn, JobSpec, ToJob } from './protocol';
@@ -41,10 +40,6 @@ export interface JobHandle {
 
 export interface JobRunner {
   start(spec: JobSpec, onEvent: (event: JobEvent) => void): JobHandle;
-}
-
-function rebuild(e: WireError): ServiceError {
-  return new ServiceError(e.code, e.message, e.name);
 }
 
 /** Runs every job in a process of its own from `factory`. */
@@ -98,7 +93,7 @@ export function processRunner(factory: ProcessFactory): JobRunner {
             settle({ ok: true, value: m.result });
             return;
           case 'failed':
-            settle({ ok: false, error: rebuild(m.error) });
+            settle({ ok: false, error: LockstepError.fromWire(m.error) });
             return;
         }
       });
@@ -138,7 +133,7 @@ export function inlineRunner(): JobRunner {
             emit: onEvent,
           });
         } catch (e) {
-          throw rebuild(toWireError(e));
+          throw LockstepError.fromWire(toWireError(e));
         }
       })();
       return {

@@ -2,7 +2,6 @@
  * Pause / resume / stop of one running job as the two things train.ts understands: a gate
  * awaited before every step, and an abort signal.
  */
-/** Pause / resume / stop state of one job, turned into a gate and a signal. */
 export class JobSwitch {
   private readonly abort = new AbortController();
   private paused = false;
