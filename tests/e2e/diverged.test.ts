@@ -12,7 +12,13 @@ const app = useApp('lockstep-e2e-diverged-', { page: true });
 
 test('a run with learning rate 100 diverges and says so, with advice', async () => {
   const { page } = app;
-  await startFakeRun(page, { lr: '100', steps: '400', branch: 'lr100', seed: '5' });
+  await startFakeRun(page, {
+    lr: '100',
+    hidden: '128,32',
+    steps: '200',
+    branch: 'lr100',
+    seed: '7',
+  });
   await waitForJobState(page, 'diverged');
   const result = (await page.getByTestId('job-result').textContent()) ?? '';
   assert.match(result, /Diverged\./);
