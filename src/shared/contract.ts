@@ -438,7 +438,11 @@ export interface LockstepService {
   listStudies(req: Record<string, never>): Promise<StudySummary[]>;
   /** a stored study's or sweep's report (NOT_FOUND when it has none yet) */
   openStudy(req: { id: string }): Promise<StudyReport | SweepReport>;
-  exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
+  /**
+   * Exports to `path` (absolute; never inside the store; an existing file only with
+   * `overwrite: true`).
+   */
+  exportBundle(req: { ref: string; path: string; overwrite?: boolean }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
   /** removes a branch record; gc later frees what nothing else reaches */
