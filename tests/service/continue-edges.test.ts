@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { fingerprint } from '../../src/main/engine/backend';
+import { fingerprint, nativeAvailable } from '../../src/main/engine/backend';
 import { encodeState } from '../../src/main/engine/state';
 import { Trainer } from '../../src/main/engine/trainer';
 import type { TrainingState } from '../../src/main/engine/types';
@@ -15,7 +15,7 @@ import { verifyRef } from '../../src/main/service/verify';
 import { continueFrom, startRun } from '../../src/main/service/train';
 import type { TrainResult as JobResult } from '../../src/shared/contract';
 import { Store } from '../../src/main/store/store';
-import { tempDir, treeDigest } from '../helpers/cli';
+import { cli, tempDir, treeDigest } from '../helpers/cli';
 import { fakeConfig } from '../helpers/engine';
 
 async function freshStore(): Promise<Store> {
@@ -248,4 +248,38 @@ describe('data and fingerprint checks (F1, F3, F5)', () => {
     const r2 = await continueFrom(store, { from: 'legacy-scalar', steps: 10 });
     assert.equal(r2.branch, 'legacy-scalar');
   });
+
+  test(
+    'F2: verify of a run recorded on a backend not available here is a clean negative answer',
+    {
+      skip: nativeAvailable() ? 'tfjs-node is installed here' : false,
+    },
+    async () => {
+      const store = await freshStore();
+      await forgedRun(store, 'tf', (s) => {
+        s.config = { ...s.config, backend: 'tensorflow' };
+        s.backend = {
+          backend: 'tensorflow',
+          tfjs: s.backend.tfjs,
+          platform: s.backend.platform,
+          arch: s.backend.arch,
+          library: s.backend.tfjs,
+          cpu: 'a CPU elsewhere',
+          threads: 1,
+        };
+      });
+      const before = treeDigest(store.dir);
+      const v = await verifyRef(store, 'tf');
+      assert.equal(v.verified, false);
+      assert.match(
+        v.firstMismatch?.detail ?? '',
+        /^cannot replay: backend tensorflow not available here/,
+      );
+      const r = cli(['verify', 'tf', '--store', store.dir]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /cannot replay: backend tensorflow not available here/);
+      assert.doesNotMatch(r.stderr, /Cannot find module/);
+      assert.deepEqual(treeDigest(store.dir), before);
+    },
+  );
 });

@@ -141,6 +141,30 @@ describe('web mode authorization', () => {
     );
   });
 
+  test('WebSocket: the cookie alone needs the served UI’s exact origin (scheme, host, port)', async () => {
+    const base = `ws://127.0.0.1:${server.port}/ws`;
+    const cookie = `lockstep_token_${server.port}=${server.token}`;
+    const other = server.port === 65535 ? server.port - 1 : server.port + 1;
+    for (const origin of [
+      `http://127.0.0.1:${other}`,
+      `http://localhost:${other}`,
+      `http://127.8.8.8:${server.port}`,
+      'http://127.8.8.8',
+      `https://127.0.0.1:${server.port}`,
+      `http://[::1]:${server.port}`,
+    ]) {
+      assert.equal(await tryWs(base, { cookie, origin }), 403, origin);
+    }
+    for (const origin of [`http://127.0.0.1:${server.port}`, `http://localhost:${server.port}`]) {
+      assert.equal(await tryWs(base, { cookie, origin }), 'open', origin);
+    }
+    // the token itself on the socket authorizes another loopback origin
+    assert.equal(
+      await tryWs(`${base}?token=${server.token}`, { origin: `http://127.0.0.1:${other}` }),
+      'open',
+    );
+  });
+
   test('isLoopbackOrigin', () => {
     assert.equal(isLoopbackOrigin('http://127.0.0.1:5173'), true);
     assert.equal(isLoopbackOrigin('http://localhost'), true);

@@ -82,3 +82,49 @@ test('serve without a built UI: exit 2 and one line telling to run npm run build
   assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
   cleanup(dir);
 });
+
+test('serve exits when the process that started it is killed (npx does not forward signals)', async () => {
+  const dir = tempDir('lockstep-serve-parent-');
+  const ui = stubRenderer(dir);
+  // a parent like `npm exec`: starts serve, prints its pid and port, then waits
+  const parentScript = `
+    const { spawn } = require('node:child_process');
+    const c = spawn(process.execPath, ${JSON.stringify([BIN, '--store', path.join(dir, 'store'), '--json', 'serve', '--port', '0', '--ui', ui])}, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    c.stdout.on('data', (d) => { out += d; const l = out.split('\\n').filter(Boolean); if (l.length >= 2) { process.stdout.write(JSON.stringify({ pid: c.pid, port: JSON.parse(l[1]).port }) + '\\n'); } });
+    setInterval(() => {}, 1000);
+  `;
+  const parent = spawn(process.execPath, ['-e', parentScript], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const info = await new Promise<{ pid: number; port: number }>((resolve, reject) => {
+    let out = '';
+    parent.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('\n')) {
+        resolve(JSON.parse(out.split('\n')[0]) as { pid: number; port: number });
+      }
+    });
+    parent.on('exit', () => reject(new Error('parent exited early')));
+  });
+  const alive = (pid: number): boolean => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  assert.ok(alive(info.pid));
+  parent.kill('SIGKILL'); // like `kill -TERM <npm exec>`: the child gets no signal
+  const deadline = Date.now() + 20_000;
+  while (alive(info.pid) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const stillAlive = alive(info.pid);
+  if (stillAlive) {
+    process.kill(info.pid, 'SIGKILL');
+  }
+  assert.equal(stillAlive, false, 'serve outlived its parent and kept its port');
+  cleanup(dir);
+});

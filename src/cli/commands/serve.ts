@@ -3,8 +3,10 @@
  * 127.0.0.1 only, behind a random token carried by the printed URL (see src/main/web/server.ts).
  *
  * Output: the URL is the first line of stdout; with --json, `{ url, port, token }` follows as the
- * last line. Everything else goes to stderr. Ctrl-C (or SIGTERM) stops running jobs, which write
- * a checkpoint at their current step, then exits.
+ * last line. Everything else goes to stderr. Ctrl-C (or SIGTERM, SIGHUP) stops running jobs,
+ * which write a checkpoint at their current step, then exits. It also stops that way when the
+ * process that started it goes away (e.g. `npx`/`npm exec` killed with SIGTERM, which does not
+ * pass the signal on): the parent pid is watched, so no orphan keeps the port.
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
@@ -22,6 +24,25 @@ const BUILT_RENDERER = resolve(
   join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'out', 'renderer'),
 );
 export const DEFAULT_PORT = 4780;
+
+/** How often the parent pid is checked. */
+const PARENT_POLL_MS = 500;
+
+/**
+ * Calls `gone` once when this process's parent exits (it is re-parented, so its ppid changes).
+ * The timer does not keep the process alive.
+ */
+export function watchParent(gone: () => void): NodeJS.Timeout {
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      gone();
+    }
+  }, PARENT_POLL_MS);
+  timer.unref();
+  return timer;
+}
 
 export function register(program: Command): void {
   program
@@ -86,6 +107,12 @@ export function register(program: Command): void {
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        process.on('SIGHUP', stop);
+        const watch = watchParent(() => {
+          process.stderr.write('lockstep: the parent process is gone\n');
+          stop();
+        });
+        process.once('exit', () => clearInterval(watch));
       });
     });
 }

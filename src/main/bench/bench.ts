@@ -7,7 +7,7 @@
  *   child process (./worker.ts), which also reports its peak RSS.
  * - checkpoint save (snapshot + encode + store) and read (verified) time, bytes per checkpoint;
  *   resume time (Trainer.restore + the first step) at step 10 and at step 1,000,000 (I6).
- * - with `peer`, the PyTorch peer (../shared/peers/torch_mlp.py, one thread) in the same
+ * - with `peer`, the PyTorch peer (scripts/peers/torch_mlp.py, one thread) in the same
  *   invocation, and the ratio ours/peer.
  * - `BENCH_SECTIONS`: further measurements (trace overhead, verify speed, ./trace-verify.ts);
  *   each returns a titled list of rows for the table and the JSON.
@@ -18,6 +18,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
@@ -88,6 +89,7 @@ export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
 const BENCH_SECTIONS: readonly BenchSection[] = [
   traceOverheadSection,
   verifySpeedSection,
+  bundleImportSection,
   cnnSection,
 ];
 
@@ -110,15 +112,7 @@ export interface BenchReport {
     tfjs: string;
   };
   training: TrainRow[];
-  checkpoint: {
-    model: string;
-    saveMs: number;
-    readMs: number;
-    bytes: number;
-    resumeStep10Ms: number;
-    resumeFarMs: number;
-    farStep: number;
-  } | null;
+  checkpoint: ({ model: string } & Omit<CheckpointResult, 'peakRssMB'>) | null;
   peer: PeerResult | null;
   extra: ExtraSection[];
   goals: GoalCheck[];
@@ -129,8 +123,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (src/main/bench → ../../..). */
 export const REPO_ROOT = resolve(here, '..', '..', '..');
 const WORKER = join(here, 'worker.ts');
-/** The PyTorch peer, next to the repository: ../shared/peers/torch_mlp.py */
-export const PEER_SCRIPT = resolve(REPO_ROOT, '..', 'shared', 'peers', 'torch_mlp.py');
+/** The PyTorch peer, kept in the repository (a clone has it): scripts/peers/torch_mlp.py */
+export const PEER_SCRIPT = resolve(REPO_ROOT, 'scripts', 'peers', 'torch_mlp.py');
 const PYTHON = '/usr/bin/python3';
 
 /** Runs one job in a fresh Node process and returns its JSON result. */

@@ -20,7 +20,7 @@
  * tolerance instead, and `identical` means "the same within tolerance" (with the same data and
  * batches); `bitwiseIdentical` keeps the strict answer.
  */
-import { canonicalJson } from '../engine/canonical-json';
+import { describeFingerprint, sameBits } from '../engine/backend';
 import { createDigester, type Digester } from '../engine/trace';
 import type { TrainingConfig, TrainingState } from '../engine/types';
 import type { Store } from '../store/store';
@@ -76,7 +76,7 @@ export async function compareRefs(
   const sameData =
     ta.manifest.datasetDigest === tb.manifest.datasetDigest &&
     ta.manifest.config.dataset === tb.manifest.config.dataset;
-  const sameFingerprint = canonicalJson(ta.manifest.backend) === canonicalJson(tb.manifest.backend);
+  const sameFingerprint = sameBits(ta.manifest.backend, tb.manifest.backend);
   const summary: string[] = [];
 
   // ---- the first step whose states differ ----
@@ -143,15 +143,26 @@ export async function compareRefs(
 
   // ---- fingerprints and tolerance ----
   let tolerance: CompareReport['tolerance'];
+  // across fingerprints: whether every tensor (weights and slots) is equal bit for bit at step N
+  let tensorsBitEqual = false;
   if (!sameFingerprint) {
     const xa = (await stateAt(store, A.lin, N, signal)).state;
     const xb = (await stateAt(store, B.lin, N, signal)).state;
     const t = withinTolerance(xa.tensors, xb.tensors, RTOL, ATOL);
     tolerance = { rtol: RTOL, atol: ATOL, step: N, within: t.ok, worst: finite(t.worst) };
+    tensorsBitEqual = diffTensors(xa.tensors, xb.tensors).every((d) => d.differing === 0);
   }
 
   const sameState = ta.node.id === tb.node.id;
-  const bitwiseIdentical = sameState;
+  // bit-identical: the same checkpoint, or (across fingerprints, which are part of the ids) the
+  // same tensors bit for bit after the same data, batches and steps
+  const bitwiseIdentical =
+    sameState ||
+    (tensorsBitEqual &&
+      first === null &&
+      sameData &&
+      sameBatchesUntil === N &&
+      ta.node.step === tb.node.step);
   const identical = sameFingerprint
     ? sameState
     : (tolerance?.within ?? false) &&
@@ -207,7 +218,9 @@ export async function compareRefs(
     identical
       ? sameState
         ? 'identical: both refs are the same checkpoint'
-        : 'identical within tolerance (not bitwise)'
+        : bitwiseIdentical
+          ? 'bit-identical tensors: every weight and optimizer slot is equal bit for bit; only the backend fingerprints (and so the checkpoint ids) differ'
+          : 'identical within tolerance (not bitwise)'
       : 'not identical',
   );
 
@@ -361,7 +374,7 @@ function configDiff(a: TrainingConfig, b: TrainingConfig): string[] {
 }
 
 function fp(b: TrainingState['backend']): string {
-  return Object.values(b).join('/');
+  return describeFingerprint(b);
 }
 
 function fmt(x: number): string {

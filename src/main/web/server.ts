@@ -7,7 +7,11 @@
  *   parameter, or the cookie set when a page was loaded with it (so the page's assets and its
  *   socket are authorized). Without it: 401. The comparison is constant-time.
  * - The Host header must name the loopback server (DNS-rebinding guard), else 403; the WebSocket
- *   upgrade also refuses an Origin that is not a loopback origin (403).
+ *   upgrade also refuses an Origin that is not a loopback origin (403). An upgrade authorized by
+ *   the cookie alone must come from the exact origin of the served UI (scheme, host and port:
+ *   `http://127.0.0.1:<port>` or `http://localhost:<port>`), else 403: cookies do not separate
+ *   ports, so a page of another local web server would otherwise ride on them. The token itself
+ *   in the socket's URL authorizes any loopback origin (whoever has it is the user).
  * - Static files are served from `rendererDir` only (GET/HEAD; no path escapes it), with the
  *   app's CSP, `nosniff` and `no-referrer` (the token never leaks in a Referer).
  * - Each socket is one {@link serveChannel}: a malformed frame gets an error reply, never a
@@ -76,6 +80,11 @@ export function isLoopbackOrigin(origin: string): boolean {
   return h === 'localhost' || h === '[::1]' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
 }
 
+/** True when `origin` is exactly the served UI's origin: http, 127.0.0.1 or localhost, `port`. */
+export function isServedOrigin(origin: string, port: number): boolean {
+  return origin === `http://${HOST}:${port}` || origin === `http://localhost:${port}`;
+}
+
 /** Starts web mode. */
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const token = opts.token ?? randomBytes(16).toString('hex');
@@ -89,6 +98,9 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
     if (q !== null) {
       return q;
     }
+    return cookieToken(req);
+  };
+  const cookieToken = (req: IncomingMessage): string | null => {
     for (const part of (req.headers.cookie ?? '').split(';')) {
       const [k, ...v] = part.trim().split('=');
       if (k === cookieName()) {
@@ -204,8 +216,14 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       refuse(socket, 403, 'Forbidden');
       return;
     }
+    const byQuery = url.searchParams.has('token');
     if (!authorized(tokenOf(req, url))) {
       refuse(socket, 401, 'Unauthorized');
+      return;
+    }
+    if (!byQuery && origin !== undefined && !isServedOrigin(origin, port)) {
+      // the cookie alone, sent by a page of another local origin
+      refuse(socket, 403, 'Forbidden');
       return;
     }
     if (url.pathname !== WEBSOCKET_PATH) {

@@ -1,0 +1,17 @@
+/**
+ * CLI review finding 4: `bench --peer` runs a PyTorch peer the repository itself holds, so a
+ * clone (without the shared folder next to it) can run it; nothing at run time reads outside the
+ * repository.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { test } from 'node:test';
+import { PEER_SCRIPT, REPO_ROOT } from '../../src/main/bench/bench';
+
+test('the PyTorch peer script is part of the repository', () => {
+  const rel = relative(REPO_ROOT, PEER_SCRIPT);
+  assert.equal(rel, 'scripts/peers/torch_mlp.py');
+  assert.ok(existsSync(PEER_SCRIPT), PEER_SCRIPT);
+  assert.match(readFileSync(PEER_SCRIPT, 'utf8'), /import torch/);
+});
