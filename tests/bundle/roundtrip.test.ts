@@ -90,7 +90,12 @@ test('export → import into an empty store → same hashes; both continue to th
       checkpoints: report.checkpoints,
       steps: 120,
       firstMismatch: null,
+      // like a ref's report: the checkpoint verified (the bundle's tip) and the replay's pace
+      checkpoint: report.checkpoint,
+      fromStep: 0,
+      msPerStep: report.msPerStep,
     });
+    assert.match(report.checkpoint ?? '', /^[0-9a-f]{64}$/);
     assert.ok(report.checkpoints >= 3, JSON.stringify(report));
     assert.equal(steps[steps.length - 1], 120);
     assert.deepEqual(await readdir(privateTmp), []);
