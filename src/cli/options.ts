@@ -3,6 +3,14 @@
  * option and what was expected, so bad input never reaches the engine or the store.
  */
 import { InvalidArgumentError } from 'commander';
+import {
+  LIMITS,
+  MAX_STEP,
+  batchSizeProblem,
+  intProblem,
+  lrProblem,
+  stepsProblem,
+} from '../shared/limits';
 
 /** A non-negative integer (no sign, no decimals, no exponent). */
 export function intArg(min = 0) {
@@ -23,6 +31,41 @@ export function positiveNumber(v: string): number {
   const n = Number(v.trim());
   if (v.trim() === '' || !Number.isFinite(n) || n <= 0) {
     throw new InvalidArgumentError(`expected a finite number > 0, got '${v}'`);
+  }
+  return n;
+}
+
+/**
+ * A whole number checked by one of the shared limit rules (../shared/limits.ts): the form and
+ * the CLI accept and refuse the same values.
+ */
+export function limitedInt(problem: (v: number) => string | null, min = 1) {
+  const parse = intArg(min);
+  return (v: string): number => {
+    const n = parse(v);
+    const p = problem(n);
+    if (p !== null) {
+      throw new InvalidArgumentError(p);
+    }
+    return n;
+  };
+}
+
+/** Steps of one command: 1 … LIMITS.maxSteps. */
+export const stepsArg = limitedInt((v) => stepsProblem(v));
+/** A checkpoint or evaluation interval: 1 … LIMITS.maxSteps. */
+export const intervalArg = limitedInt((v) => intProblem(v, 'the interval', 1, LIMITS.maxSteps));
+/** A batch size: 1 … the largest any dataset allows (the engine checks the dataset's own). */
+export const batchSizeArg = limitedInt((v) => batchSizeProblem(v));
+/** A step number (trace --from/--to): 0 … MAX_STEP. */
+export const stepArg = limitedInt((v) => intProblem(v, 'the step', 0, MAX_STEP), 0);
+
+/** A learning rate: a finite number > 0 and at most LIMITS.maxLr. */
+export function lrArg(v: string): number {
+  const n = positiveNumber(v);
+  const p = lrProblem(n);
+  if (p !== null) {
+    throw new InvalidArgumentError(p);
   }
   return n;
 }

@@ -17,7 +17,7 @@ import {
   type TrainingConfig,
 } from '../main/engine/types';
 import { CliError } from './errors';
-import { choice, intArg, intList, positiveNumber, seedArg } from './options';
+import { batchSizeArg, choice, intList, intervalArg, lrArg, seedArg, stepsArg } from './options';
 
 /** Default learning rate per optimizer. */
 export const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 } as const;
@@ -53,12 +53,12 @@ export function addTrainingOptions(cmd: Command, seedHelp: string): Command {
       'where the dataset files are (same as LOCKSTEP_CIFAR10_DIR / LOCKSTEP_FASHION_MNIST_DIR / LOCKSTEP_MNIST_DIR)',
     )
     .option('--optimizer <kind>', `optimizer (${OPTIMIZERS.join('|')})`, choice(OPTIMIZERS), 'sgd')
-    .option('--lr <x>', 'learning rate (default 0.01; adam 0.001)', positiveNumber)
-    .option('--batch-size <n>', 'examples per batch', intArg(1), 100)
-    .option('--steps <n>', 'parameter updates per run', intArg(1), 2000)
+    .option('--lr <x>', 'learning rate (default 0.01; adam 0.001)', lrArg)
+    .option('--batch-size <n>', 'examples per batch', batchSizeArg, 100)
+    .option('--steps <n>', 'parameter updates per run', stepsArg, 2000)
     .option('--seed <n|auto>', seedHelp, seedArg)
-    .option('--checkpoint-every <n>', 'store a checkpoint every n steps (default 500)', intArg(1))
-    .option('--eval-every <n>', 'evaluate every n steps (default 1000)', intArg(1))
+    .option('--checkpoint-every <n>', 'store a checkpoint every n steps (default 500)', intervalArg)
+    .option('--eval-every <n>', 'evaluate every n steps (default 1000)', intervalArg)
     .option(
       '--backend <name>',
       `compute backend (${BACKENDS.join('|')})`,

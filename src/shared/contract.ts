@@ -22,15 +22,7 @@ import type {
 } from './training';
 import type { WireError } from './errors';
 
-export type {
-  BackendFingerprint,
-  BackendName,
-  DatasetName,
-  EvalResult,
-  ModelKind,
-  OptimizerKind,
-  TrainingConfig,
-} from './training';
+export type * from './training';
 
 // ---------- the run graph ----------
 
@@ -378,7 +370,7 @@ export interface PredictionSample {
   index: number;
   label: number;
   prediction: number;
-  /** the 28×28 grey pixels (0–255, row by row) as base64 */
+  /** the image's bytes (0–255, row by row, channels last: see `imageShape`) as base64 */
   pixels: string;
 }
 
@@ -390,18 +382,25 @@ export interface PredictionsReport {
   split: 'test';
   /** matrix[label][prediction] = count of examples; classes 0–9 */
   matrix: number[][];
+  /** every sample image's shape [height, width, channels] (MNIST: [28, 28, 1]) */
+  imageShape: [number, number, number];
   examples: number;
   correct: number;
   /** misclassified examples first (in split order), then correct ones, at most `limit` in all */
   samples: PredictionSample[];
 }
 
-export interface StoreInfo {
+/** What the store holds, counted (the store's own report, src/main/store/maintenance.ts). */
+export interface StoreCounts {
   dir: string;
   objects: number;
   bytes: number;
   branches: number;
   runs: number;
+}
+
+/** The service's storeInfo: the store's counts, what can run here and the app version. */
+export interface StoreInfo extends StoreCounts {
   /** backends that can run here, and the default */
   backends: { name: BackendName; available: boolean; note?: string }[];
   version: string;
@@ -438,7 +437,11 @@ export interface LockstepService {
   listStudies(req: Record<string, never>): Promise<StudySummary[]>;
   /** a stored study's or sweep's report (NOT_FOUND when it has none yet) */
   openStudy(req: { id: string }): Promise<StudyReport | SweepReport>;
-  exportBundle(req: { ref: string; path: string }): Promise<JobInfo>;
+  /**
+   * Exports to `path` (absolute; never inside the store; an existing file only with
+   * `overwrite: true`).
+   */
+  exportBundle(req: { ref: string; path: string; overwrite?: boolean }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
   /** removes a branch record; gc later frees what nothing else reaches */

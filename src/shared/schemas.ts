@@ -49,7 +49,7 @@ const absPath = z
   });
 const stepCount = z.number().int().min(1).max(LIMITS.maxSteps);
 const interval = z.number().int().min(1).max(LIMITS.maxSteps);
-const learningRate = z.number().gt(0).max(1000);
+const learningRate = z.number().gt(0).max(LIMITS.maxLr);
 const seed = z.number().int().min(0).max(LIMITS.maxSeed);
 const batchSize = z
   .number()
@@ -143,7 +143,7 @@ export const REQUEST_SCHEMAS = {
   study,
   listStudies: empty,
   openStudy: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/) }),
-  exportBundle: z.strictObject({ ref, path: absPath }),
+  exportBundle: z.strictObject({ ref, path: absPath, overwrite: z.boolean().optional() }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,
   deleteBranch: z.strictObject({ name: branchName }),

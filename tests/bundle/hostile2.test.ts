@@ -235,3 +235,35 @@ test(
     assert.deepEqual(await hashTree(join(dir, 'target')), beforeTree);
   },
 );
+
+test(
+  'import plans read the store branches once, however many branches clash (no O(n²) re-import)',
+  { timeout: 300_000 },
+  async () => {
+    const { measureManyBranchImport } = await import('../../src/main/bundle/measure');
+    const r = await measureManyBranchImport(30);
+    assert.ok(r.reImportMs > 0);
+    // the structural check: re-importing a bundle of 30 identical branches lists the store's
+    // branches once, not once per branch
+    const target = await Store.open(join(dir, 'once'));
+    await importBundle(target, good);
+    const real = target.listBranches.bind(target);
+    let calls = 0;
+    target.listBranches = () => {
+      calls++;
+      return real();
+    };
+    const many = join(dir, 'many.lockstep');
+    await rewriteBundle(good, many, (entries) => {
+      const m = JSON.parse(new TextDecoder().decode(entries.get('manifest.json'))) as Manifest;
+      const b0 = m.branches[0];
+      m.branches = Array.from({ length: 30 }, (_, i) => ({ ...b0, name: `copy-${i}` }));
+      entries.set('manifest.json', new TextEncoder().encode(JSON.stringify(m)));
+    });
+    await importBundle(target, many);
+    calls = 0;
+    const again = await importBundle(target, many);
+    assert.equal(again.existing.length, 30);
+    assert.equal(calls, 1);
+  },
+);

@@ -85,17 +85,14 @@ test('export → import into an empty store → same hashes; both continue to th
   try {
     const steps: number[] = [];
     const report = await verifyBundle(file, { onProgress: (d) => steps.push(d) });
-    assert.deepEqual(report, {
-      verified: true,
-      checkpoints: report.checkpoints,
-      steps: 120,
-      firstMismatch: null,
-      // like a ref's report: the checkpoint verified (the bundle's tip) and the replay's pace
-      checkpoint: report.checkpoint,
-      fromStep: 0,
-      msPerStep: report.msPerStep,
-    });
+    const { verified, checkpoints, steps: replayed, firstMismatch } = report;
+    assert.deepEqual(
+      { verified, checkpoints, steps: replayed, firstMismatch },
+      { verified: true, checkpoints: report.checkpoints, steps: 120, firstMismatch: null },
+    );
+    // like a ref's report: the checkpoint verified (the bundle's tip) and where the replay began
     assert.match(report.checkpoint ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(report.fromStep, 0);
     assert.ok(report.checkpoints >= 3, JSON.stringify(report));
     assert.equal(steps[steps.length - 1], 120);
     assert.deepEqual(await readdir(privateTmp), []);

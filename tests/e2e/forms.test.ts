@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Locator } from 'playwright-core';
-import { screenshot, useApp, waitForJobState } from './helpers';
+import { screenshot, settled, useApp, waitForJobState } from './helpers';
 
 const app = useApp('lockstep-e2e-forms-', { page: true, client: true });
 
@@ -69,6 +69,7 @@ test('bad form input is explained next to each field, and nothing starts', async
   await dialog.getByRole('button', { name: 'Start training' }).click();
   await dialog.getByText('Fix the 5 fields marked in red before starting.').waitFor();
   assert.ok(await hidden.evaluate((el) => el === document.activeElement), 'focus on hidden');
+  // not synchronisation: a window in which nothing may be submitted (an absence is asserted)
   await app.page.waitForTimeout(500);
   assert.ok(await dialog.isVisible(), 'the form stays open');
   assert.equal(await app.page.getByTestId('live-panel').count(), 0, 'no job on the page');
@@ -130,7 +131,7 @@ test('the seed study shows both groups with mean and spread, same-seed spread ex
     .locator('canvas')
     .evaluate((c: HTMLCanvasElement) => c.width > 0 && c.height > 0);
   assert.ok(painted);
-  await app.page.waitForTimeout(300);
+  await settled(app.page);
   await screenshot(app.page, '16-study');
 });
 

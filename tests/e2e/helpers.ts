@@ -111,6 +111,40 @@ export async function openApp(
   return { page, errors };
 }
 
+/**
+ * Waits until the page has drawn what it shows: every visible canvas has painted pixels, then two
+ * animation frames pass (the charts do not animate). Use it before a screenshot or a pointer
+ * interaction with a chart instead of a fixed sleep.
+ */
+export async function settled(page: Page, timeout = 30_000): Promise<void> {
+  await page.waitForFunction(
+    () =>
+      Array.from(document.querySelectorAll('canvas'))
+        .filter((c) => c.offsetParent !== null && c.width > 0 && c.height > 0)
+        .every((c) => {
+          const ctx = c.getContext('2d');
+          if (ctx === null) {
+            return true;
+          }
+          const px = ctx.getImageData(0, 0, c.width, c.height).data;
+          for (let i = 3; i < px.length; i += 4) {
+            if (px[i] !== 0) {
+              return true;
+            }
+          }
+          return false;
+        }),
+    undefined,
+    { timeout },
+  );
+  await page.evaluate(
+    () =>
+      new Promise<void>((resolve) =>
+        requestAnimationFrame(() => requestAnimationFrame(() => resolve())),
+      ),
+  );
+}
+
 /** Saves a full-page screenshot as artifacts/screenshots/<name>.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });

@@ -14,7 +14,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { PerfResults } from '../../src/renderer/src/lib/perf-results';
-import { openApp, ROOT, screenshot, SCREENSHOTS, useApp } from './helpers';
+import { openApp, ROOT, screenshot, SCREENSHOTS, settled, useApp } from './helpers';
 
 const app = useApp('lockstep-e2e-perf-');
 
@@ -77,7 +77,7 @@ test('timeline (50 branches, 1,000 checkpoints) and chart (100,000 points) rende
   await screenshot(page, '17-perf-bench');
   await timeline.screenshot({ path: join(SCREENSHOTS, '18-timeline-50-branches.png') });
   await page.getByTestId('timeline-scroller').evaluate((el) => (el.scrollTop = 600));
-  await page.waitForTimeout(100);
+  await settled(page);
   await timeline.screenshot({ path: join(SCREENSHOTS, '19-timeline-50-branches-scrolled.png') });
   assert.deepEqual(errors, []);
   // wall-clock budgets mean nothing on an oversubscribed machine (load average many times the

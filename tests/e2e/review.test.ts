@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { JobInfo, StartRunRequest } from '../../src/shared/contract';
-import { openApp, screenshot, useApp } from './helpers';
+import { openApp, screenshot, settled, useApp } from './helpers';
 
 const app = useApp('lockstep-e2e-review-', { page: true, client: true });
 
@@ -154,6 +154,7 @@ test('finding 6: "Ref to export" can be emptied and stays empty; Export then exp
   const exportCard = page.getByRole('form', { name: 'Export a bundle' });
   const field = exportCard.getByLabel('Ref to export');
   await field.fill('');
+  // not synchronisation: a window in which nothing may refill the field (an absence is asserted)
   await page.waitForTimeout(300);
   assert.equal(await field.inputValue(), '');
   await exportCard.getByRole('button', { name: 'Export' }).click();
@@ -208,7 +209,7 @@ test('finding 9: the wheel over a chart scrolls the page; Ctrl + wheel zooms bot
   await page.keyboard.press('g');
   const canvas = page.locator('canvas[aria-label="Loss by step for the chosen branches"]');
   await canvas.waitFor();
-  await page.waitForTimeout(800);
+  await settled(page);
   const box = (await canvas.boundingBox())!;
   await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
   await page.mouse.wheel(0, 300);
@@ -246,7 +247,7 @@ test('10 branches in Charts: one legend entry each, in its own colour (screensho
     colors.length,
     'every branch has its own colour or line style',
   );
-  await page.waitForTimeout(800);
+  await settled(page);
   await screenshot(page, '43-charts-ten-branches');
   // click to hide
   await legend.getByRole('button').first().click();
@@ -297,7 +298,7 @@ test('screenshots of every main screen at 1440×900 and 1024×700, light and dar
       await page.locator('button[data-branch="fake-base"]').waitFor();
       await page.locator('button[data-branch="fake-lr0.3"]').click();
       await page.getByTestId('ckpt-step').waitFor();
-      await page.waitForTimeout(600);
+      await settled(page);
       const tag = `${scheme}-${w}x${h}`;
       await page.screenshot({ path: shot(`50-runs-${tag}`) });
       for (const [key, name, n] of [
@@ -316,7 +317,7 @@ test('screenshots of every main screen at 1440×900 and 1024×700, light and dar
             .click();
           await page.getByTestId('compare-report').waitFor();
         }
-        await page.waitForTimeout(700);
+        await settled(page);
         await page.screenshot({ path: shot(`${n}-${name}-${tag}`) });
       }
       assert.deepEqual(errors, []);

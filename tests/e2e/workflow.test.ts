@@ -12,6 +12,7 @@ import {
   openApp,
   runJobToDone,
   screenshot,
+  settled,
   startFakeRun,
   useApp,
   waitForJobState,
@@ -61,6 +62,7 @@ test('create a run and watch it progress, with pause and resume', async () => {
   await waitForJobState(app.page, 'paused', 30_000);
   const paused = await stepOf();
   assert.ok(paused > 0 && paused < 3000, `paused at step ${paused}`);
+  // not synchronisation: a window in which no step may arrive (an absence is asserted)
   await app.page.waitForTimeout(500);
   assert.equal(await stepOf(), paused, 'no progress while paused');
   await screenshot(app.page, '02-live-training-paused');
@@ -145,7 +147,7 @@ test('compare the two branches and see the divergence step', async () => {
   const report = (await app.page.getByTestId('compare-report').textContent()) ?? '';
   assert.match(report, /Same data/);
   assert.match(report, /Same batches up to step/);
-  await app.page.waitForTimeout(300);
+  await settled(app.page);
   await screenshot(app.page, '07-compare');
 });
 
@@ -153,7 +155,7 @@ test('charts overlay the branches', async () => {
   await app.page.keyboard.press('g');
   await app.page.getByRole('checkbox', { name: 'main-lr0.5' }).waitFor();
   assert.ok(await app.page.getByRole('checkbox', { name: 'main-lr0.5' }).isChecked());
-  await app.page.waitForTimeout(800);
+  await settled(app.page);
   await screenshot(app.page, '08-charts');
 });
 
@@ -176,14 +178,14 @@ test('light and dark follow the system: the same store in the dark theme', async
   await screenshot(p, '21-dark-runs');
   await p.keyboard.press('g');
   await p.getByRole('checkbox', { name: 'main-lr0.5' }).waitFor();
-  await p.waitForTimeout(500);
+  await settled(p);
   await screenshot(p, '22-dark-charts');
   await p.keyboard.press('c');
   await p.getByLabel('Ref A').fill('main');
   await p.getByLabel('Ref B').fill('main-lr0.5');
   await p.getByRole('region', { name: 'Compare' }).getByRole('button', { name: 'Compare' }).click();
   await p.getByTestId('divergent-step').waitFor();
-  await p.waitForTimeout(300);
+  await settled(p);
   await screenshot(p, '23-dark-compare');
   assert.deepEqual(dark.errors, []);
   await p.context().close();

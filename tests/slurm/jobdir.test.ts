@@ -11,11 +11,13 @@ import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { exportBundle } from '../../src/main/bundle/export';
+import { parseAugment } from '../../src/main/engine/augment';
 import type { TrainingConfig } from '../../src/main/engine/types';
 import {
   bundlePath,
   readJobDir,
   sbatchScript,
+  trainArgs,
   writeJobDir,
   type JobSpec,
 } from '../../src/main/executors/jobdir';
@@ -148,6 +150,28 @@ describe('job directory files', () => {
         [0.05, 32],
         [0.05, 16],
       ],
+    );
+    // layer stacks and augmentation reach the train command as its own options
+    const args = trainArgs({
+      ...sw.tasks[0],
+      config: {
+        ...CONFIG,
+        model: { kind: 'layers', hidden: [], layers: 'conv:8x3,relu,maxpool:2' },
+        augment: { crop: 2, flip: true },
+      },
+    });
+    assert.deepEqual(args.slice(args.indexOf('--layers'), args.indexOf('--layers') + 2), [
+      '--layers',
+      'conv:8x3,relu,maxpool:2',
+    ]);
+    assert.deepEqual(parseAugment(args[args.indexOf('--augment') + 1]), { crop: 2, flip: true });
+    assert.throws(
+      () =>
+        trainArgs({
+          ...sw.tasks[0],
+          config: { ...CONFIG, optimizer: { kind: 'momentum', lr: 0.1, momentum: 0.5 } },
+        }),
+      /momentum/,
     );
     assert.deepEqual(spread(6, 2), [0, 5]);
     assert.deepEqual(spread(6, 3), [0, 3, 5]);

@@ -14,7 +14,7 @@ import WebSocket from 'ws';
 import { ERROR_CODES, METHOD_NAMES, type MethodName } from '../../src/shared/contract';
 import { serveChannel } from '../../src/shared/rpc-server';
 import { memoryPair } from '../../src/shared/rpc-memory';
-import { MAX_FRAME } from '../../src/shared/schemas';
+import { MAX_FRAME, REQUEST_SCHEMAS } from '../../src/shared/schemas';
 import type { LockstepHost } from '../../src/main/service/service';
 import { startWebServer, type WebServer } from '../../src/main/web/server';
 import {
@@ -149,7 +149,11 @@ class Fuzzer {
     const key = this.pick(keys);
     switch (mutation) {
       case 1: {
-        const required = keys.filter((k) => !['bins', 'from', 'to', 'withIndices'].includes(k));
+        // only keys the method's schema requires: dropping an optional one leaves a valid call
+        const required = keys.filter((k) => {
+          const { [k]: _dropped, ...rest } = base;
+          return !REQUEST_SCHEMAS[method].safeParse(rest).success;
+        });
         if (required.length > 0) {
           delete base[this.pick(required)];
           return this.call(method, base);

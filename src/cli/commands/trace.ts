@@ -6,15 +6,15 @@
 import type { Command } from 'commander';
 import { readTrace, type TraceInfo } from '../../main/service/trace-view';
 import { emit, openStore } from '../context';
-import { intArg } from '../options';
+import { stepArg } from '../options';
 
 export function register(program: Command): void {
   program
     .command('trace')
     .description('show the per-step trace of a ref: loss, batch digest, state digest')
     .argument('<ref>', 'checkpoint id or prefix, branch, or branch@step')
-    .option('--from <n>', 'first step to show', intArg(0))
-    .option('--to <n>', 'last step to show', intArg(0))
+    .option('--from <n>', 'first step to show', stepArg)
+    .option('--to <n>', 'last step to show', stepArg)
     .option('--with-indices', "also show each batch's example indices")
     .action(
       async (

@@ -18,7 +18,7 @@ import type { JobEvent, TrainResult } from '../../shared/contract';
 import { continueFrom, startRun, type TrainControl } from '../../main/service/train';
 import { openStore, globalOptions, say, emit } from '../context';
 import { EXIT_NEGATIVE } from '../errors';
-import { choice, intArg, positiveNumber } from '../options';
+import { batchSizeArg, choice, intervalArg, lrArg, stepsArg } from '../options';
 import { createProgress } from '../progress';
 
 interface TrainOptions extends TrainingOptionValues {
@@ -71,23 +71,23 @@ export function register(program: Command): void {
     .command('continue')
     .description('continue from a checkpoint; changed hyperparameters start a new branch')
     .argument('<ref>', 'checkpoint id or prefix, branch, or branch@step')
-    .requiredOption('--steps <n>', 'parameter updates to run', intArg(1))
-    .option('--lr <x>', 'new learning rate (starts a branch)', positiveNumber)
+    .requiredOption('--steps <n>', 'parameter updates to run', stepsArg)
+    .option('--lr <x>', 'new learning rate (starts a branch)', lrArg)
     .option(
       '--optimizer <kind>',
       `new optimizer (${OPTIMIZERS.join('|')}; starts a branch)`,
       choice(OPTIMIZERS),
     )
-    .option('--batch-size <n>', 'new batch size (starts a branch)', intArg(1))
+    .option('--batch-size <n>', 'new batch size (starts a branch)', batchSizeArg)
     .option(
       '--checkpoint-every <n>',
       'store a checkpoint every n steps (default: the branch’s, else 500)',
-      intArg(1),
+      intervalArg,
     )
     .option(
       '--eval-every <n>',
       'evaluate every n steps (default: the branch’s, else 1000)',
-      intArg(1),
+      intervalArg,
     )
     .option('--branch <name>', 'name of the new branch (starts a branch)')
     .option(

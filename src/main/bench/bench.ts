@@ -18,6 +18,7 @@ import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
+import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
@@ -88,6 +89,7 @@ export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
 const BENCH_SECTIONS: readonly BenchSection[] = [
   traceOverheadSection,
   verifySpeedSection,
+  bundleImportSection,
   cnnSection,
 ];
 
@@ -110,15 +112,7 @@ export interface BenchReport {
     tfjs: string;
   };
   training: TrainRow[];
-  checkpoint: {
-    model: string;
-    saveMs: number;
-    readMs: number;
-    bytes: number;
-    resumeStep10Ms: number;
-    resumeFarMs: number;
-    farStep: number;
-  } | null;
+  checkpoint: ({ model: string } & Omit<CheckpointResult, 'peakRssMB'>) | null;
   peer: PeerResult | null;
   extra: ExtraSection[];
   goals: GoalCheck[];

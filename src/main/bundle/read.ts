@@ -3,8 +3,12 @@
  *
  * `readBundle(path, limits?)` returns the checked manifest, every object's bytes by id and the
  * decoded checkpoints, or throws a BundleError naming what is wrong — it never touches a store:
- *  1. the zip through readZipSafely (path escapes, symlinks, duplicates, sizes that lie, caps,
- *     truncation, CRCs; see ./zip-safe.ts) with BUNDLE_LIMITS;
+ *  1. the zip's central directory through openZipSafely (path escapes, symlinks, duplicates,
+ *     declared sizes against the caps; see ./zip-safe.ts) with BUNDLE_LIMITS, then — before any
+ *     object is inflated — every entry against the format and manifest.json: listed, with the
+ *     size the manifest gives it, checkpoint manifests and traces within their caps, and tensor
+ *     blobs with the size their checkpoint manifests' shapes give them (SIZE_MISMATCH). Entries
+ *     are then inflated one at a time (sizes that lie, truncation, CRCs);
  *  2. NOT_A_BUNDLE without manifest.json; UNEXPECTED_ENTRY for any entry other than README.txt,
  *     manifest.json and objects/<64-hex id>; the manifest's schema (./format.ts: NOT_A_BUNDLE,
  *     UNKNOWN_VERSION, BAD_MANIFEST);
@@ -30,7 +34,7 @@ import {
   type BundleManifest,
   type ObjectKind,
 } from './format';
-import { readZipSafely, type ZipLimits } from './zip-safe';
+import { openZipSafely, type ZipLimits } from './zip-safe';
 
 /** 2 GiB in all (one entry may use all of it), at most 200 000 entries. */
 export const BUNDLE_LIMITS: ZipLimits = {
@@ -58,37 +62,120 @@ export interface ReadBundle {
 
 const OBJECT_ENTRY = /^objects\/([0-9a-f]{64})$/;
 
+/** Largest manifest.json read (a 200 000-object bundle's manifest is ~60 MB). */
+const MAX_MANIFEST_ENTRY = 256 * 2 ** 20;
+/** Largest checkpoint manifest or trace segment object. */
+const MAX_SMALL_OBJECT: Record<Exclude<ObjectKind, 'tensors'>, number> = {
+  manifest: 64 * 2 ** 20,
+  trace: 512 * 2 ** 20,
+};
+/** Room a safetensors header may take beyond the tensor data it describes. */
+const HEADER_SLACK = 2 ** 20;
+
 export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<ReadBundle> {
-  const entries = await readZipSafely(path, limits);
-  const manifestBytes = entries.get(MANIFEST_ENTRY);
-  if (manifestBytes === undefined) {
-    throw new BundleError(
-      'NOT_A_BUNDLE',
-      `${path} is a zip but not a Lockstep bundle: it has no ${MANIFEST_ENTRY}`,
-    );
-  }
+  const zip = await openZipSafely(path, limits);
+  let manifest: BundleManifest;
+  let manifestBytes: Uint8Array;
   const present = new Map<string, Uint8Array>();
-  for (const [name, data] of entries) {
-    const m = OBJECT_ENTRY.exec(name);
-    if (m) {
-      present.set(m[1], data);
-    } else if (name !== MANIFEST_ENTRY && name !== README_ENTRY) {
+  try {
+    if (!zip.names.includes(MANIFEST_ENTRY)) {
       throw new BundleError(
-        'UNEXPECTED_ENTRY',
-        `bundle entry ${JSON.stringify(name)} is not part of the bundle format`,
+        'NOT_A_BUNDLE',
+        `${path} is a zip but not a Lockstep bundle: it has no ${MANIFEST_ENTRY}`,
       );
     }
+    // 1. the central directory against the format, then against the manifest: nothing but
+    //    manifest.json is inflated until every entry is known and its size is what it must be
+    const objectNames = new Map<string, string>();
+    for (const name of zip.names) {
+      const m = OBJECT_ENTRY.exec(name);
+      if (m) {
+        objectNames.set(m[1], name);
+      } else if (name !== MANIFEST_ENTRY && name !== README_ENTRY) {
+        throw new BundleError(
+          'UNEXPECTED_ENTRY',
+          `bundle entry ${JSON.stringify(name)} is not part of the bundle format`,
+        );
+      }
+    }
+    if (zip.declared(MANIFEST_ENTRY) > MAX_MANIFEST_ENTRY) {
+      throw new BundleError(
+        'BAD_MANIFEST',
+        `bundle manifest is invalid: ${MANIFEST_ENTRY} declares ${zip.declared(MANIFEST_ENTRY)} bytes, more than ${MAX_MANIFEST_ENTRY}`,
+      );
+    }
+    manifestBytes = await zip.read(MANIFEST_ENTRY);
+    manifest = parseBundleManifest(manifestBytes);
+    const listedObjects = new Map(manifest.objects.map((o) => [o.id, o]));
+    for (const [id, name] of objectNames) {
+      const o = listedObjects.get(id);
+      if (o === undefined) {
+        throw new BundleError(
+          'UNEXPECTED_ENTRY',
+          `bundle entry objects/${id} is not listed in the manifest`,
+        );
+      }
+      if (zip.declared(name) !== o.bytes) {
+        throw new BundleError(
+          'BAD_MANIFEST',
+          `bundle manifest is invalid: it lists ${o.kind} object ${id} with ${o.bytes} bytes, but its entry declares ${zip.declared(name)}`,
+        );
+      }
+      if (o.kind !== 'tensors' && o.bytes > MAX_SMALL_OBJECT[o.kind]) {
+        throw new BundleError(
+          'ENTRY_TOO_LARGE',
+          `${o.kind} object ${id} declares ${o.bytes} bytes, more than the ${MAX_SMALL_OBJECT[o.kind]} such an object may have`,
+        );
+      }
+    }
+    // 2. checkpoint manifests (small) first: a tensor blob must have the size its manifest's
+    //    shapes give it before it is inflated
+    const expected = new Map<string, number>();
+    for (const o of manifest.objects) {
+      const name = objectNames.get(o.id);
+      if (o.kind !== 'manifest' || name === undefined) {
+        continue;
+      }
+      const bytes = await zip.read(name);
+      present.set(o.id, bytes);
+      try {
+        const m = parseManifest(bytes);
+        const floats = Object.values(m.tensors?.shapes ?? {}).reduce(
+          (n, shape) => n + (Array.isArray(shape) ? shape.reduce((a, d) => a * Number(d), 1) : 0),
+          0,
+        );
+        if (typeof m.tensors?.blob === 'string' && Number.isFinite(floats)) {
+          expected.set(m.tensors.blob, Math.max(expected.get(m.tensors.blob) ?? 0, floats * 4));
+        }
+      } catch {
+        // reported with its checkpoint below
+      }
+    }
+    for (const o of manifest.objects) {
+      const name = objectNames.get(o.id);
+      if (o.kind !== 'tensors' || name === undefined) {
+        continue;
+      }
+      const want = expected.get(o.id);
+      if (want !== undefined && (o.bytes < want || o.bytes > want + HEADER_SLACK)) {
+        throw new BundleError(
+          'SIZE_MISMATCH',
+          `tensor blob ${o.id} declares ${o.bytes} bytes, but its checkpoint's tensors take ${want}`,
+          { object: o.id },
+        );
+      }
+    }
+    // 3. the rest, one entry at a time
+    for (const [id, name] of objectNames) {
+      if (!present.has(id)) {
+        present.set(id, await zip.read(name));
+      }
+    }
+  } finally {
+    zip.close();
   }
-  const manifest = parseBundleManifest(manifestBytes);
   const listed = new Map(manifest.objects.map((o) => [o.id, o.kind]));
-  for (const id of present.keys()) {
-    if (!listed.has(id)) {
-      throw new BundleError(
-        'UNEXPECTED_ENTRY',
-        `bundle entry objects/${id} is not listed in the manifest`,
-      );
-    }
-  }
+  void manifestBytes;
 
   const used = new Set<string>();
   const external = {

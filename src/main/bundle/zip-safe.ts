@@ -25,6 +25,9 @@
  *     — streamed and counted, aborted at the first byte over — or fewer bytes than declared);
  *     CRC_MISMATCH (the data's CRC-32 differs from the header's).
  * Directory entries (`name/`, empty) are validated and skipped. Memory is bounded by the limits.
+ * openZipSafely(path, limits) makes the same checks of the whole central directory first and
+ * then inflates only the entries its caller asks for, one at a time (the bundle reader checks
+ * the directory against its manifest before it inflates any object).
  *
  * writeZip(path, entries, onProgress?) contract: writes the entries in the given order with fixed
  * metadata (mtime 1980-01-01 00:00 DOS time, no extended timestamp, mode 0644, deflate level 6),
@@ -91,10 +94,23 @@ export function checkEntryName(name: string): void {
   }
 }
 
-export async function readZipSafely(
-  path: string,
-  limits: ZipLimits,
-): Promise<Map<string, Uint8Array>> {
+/** A zip whose central directory passed every check; entries are inflated one at a time. */
+export interface SafeZip {
+  /** file entries (directories left out), in directory order */
+  readonly names: string[];
+  /** the declared (uncompressed) size of an entry */
+  declared(name: string): number;
+  /** inflates one entry (streamed, counted, CRC-checked); throws a BundleError */
+  read(name: string): Promise<Uint8Array>;
+  close(): void;
+}
+
+/**
+ * Opens a zip and checks its whole central directory (names, kinds, declared sizes against the
+ * limits) before any entry is inflated; the caller then reads only the entries it has checked
+ * against its own manifest, one at a time, so memory holds at most what it keeps.
+ */
+export async function openZipSafely(path: string, limits: ZipLimits): Promise<SafeZip> {
   const zip = await openZip(path);
   try {
     if (zip.entryCount > limits.maxEntries) {
@@ -103,10 +119,10 @@ export async function readZipSafely(
         `${path} has ${zip.entryCount} entries, more than the limit of ${limits.maxEntries}`,
       );
     }
-    const out = new Map<string, Uint8Array>();
+    const files = new Map<string, yauzl.Entry>();
     const seen = new Set<string>();
     const headerOffsets = new Set<number>();
-    let total = 0;
+    let declaredTotal = 0;
     for (;;) {
       const entry = await nextEntry(zip);
       if (entry === null) {
@@ -165,18 +181,55 @@ export async function readZipSafely(
           `entry ${q} declares ${declared} bytes, more than the limit of ${limits.maxEntryBytes}`,
         );
       }
-      if (total + declared > limits.maxTotalBytes) {
+      if (declaredTotal + declared > limits.maxTotalBytes) {
         throw new BundleError(
           'TOTAL_TOO_LARGE',
           `${path} holds more than the limit of ${limits.maxTotalBytes} bytes (at entry ${q})`,
         );
       }
-      const data = await readEntryData(zip, entry, q, declared);
-      total += data.length;
-      if (crc32(data) >>> 0 !== entry.crc32) {
-        throw new BundleError('CRC_MISMATCH', `entry ${q} is damaged: its CRC-32 does not match`);
-      }
-      out.set(name, data);
+      declaredTotal += declared;
+      files.set(name, entry);
+    }
+    let total = 0;
+    return {
+      names: [...files.keys()],
+      declared: (name) => files.get(name)?.uncompressedSize ?? 0,
+      async read(name) {
+        const entry = files.get(name);
+        if (entry === undefined) {
+          throw new BundleError('CORRUPT', `the zip has no entry ${JSON.stringify(name)}`);
+        }
+        const q = JSON.stringify(name);
+        const data = await readEntryData(zip, entry, q, entry.uncompressedSize);
+        total += data.length;
+        if (total > limits.maxTotalBytes) {
+          throw new BundleError(
+            'TOTAL_TOO_LARGE',
+            `${path} holds more than the limit of ${limits.maxTotalBytes} bytes (at entry ${q})`,
+          );
+        }
+        if (crc32(data) >>> 0 !== entry.crc32) {
+          throw new BundleError('CRC_MISMATCH', `entry ${q} is damaged: its CRC-32 does not match`);
+        }
+        return data;
+      },
+      close: () => zip.close(),
+    };
+  } catch (e) {
+    zip.close();
+    throw e;
+  }
+}
+
+export async function readZipSafely(
+  path: string,
+  limits: ZipLimits,
+): Promise<Map<string, Uint8Array>> {
+  const zip = await openZipSafely(path, limits);
+  try {
+    const out = new Map<string, Uint8Array>();
+    for (const name of zip.names) {
+      out.set(name, await zip.read(name));
     }
     return out;
   } finally {

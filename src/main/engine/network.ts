@@ -29,7 +29,11 @@ export interface StepContext {
   step: number;
 }
 
+/** Keep a convolution's im2col matrix for the backward pass up to this many floats (32 MB). */
+export const KEEP_COL_FLOATS = 8 * 1024 * 1024;
+
 interface Saved {
+  col?: tf.Tensor;
   mean?: tf.Tensor;
   invstd?: tf.Tensor;
   mask?: tf.Tensor;
@@ -81,7 +85,19 @@ function forwardNode(
       if (node.bias) {
         inputs.b = p('biases');
       }
-      return run<tf.Tensor>(L.conv2d, inputs, { geom: windowOf(node, n), relu: node.relu });
+      const geom = windowOf(node, n);
+      const cols = n * geom.oh * geom.ow * geom.kh * geom.kw * geom.c;
+      const pointwise = geom.kh === 1 && geom.kw === 1 && geom.stride === 1;
+      if (train && !pointwise && cols <= KEEP_COL_FLOATS) {
+        const [y, col] = run<tf.Tensor[]>(L.conv2d, inputs, {
+          geom,
+          relu: node.relu,
+          keepCol: true,
+        });
+        train.saved.col = col;
+        return y;
+      }
+      return run<tf.Tensor>(L.conv2d, inputs, { geom, relu: node.relu });
     }
     case 'maxPool':
     case 'avgPool':
@@ -215,11 +231,16 @@ function backwardNode(
       return g.dx;
     }
     case 'conv2d': {
-      const outs = run<tf.Tensor[]>(
-        L.conv2dGrad,
-        { x, w: p('weights'), y, dy },
-        { geom: windowOf(node, n), relu: node.relu, bias: node.bias, wantDx },
-      );
+      const inputs: Record<string, tf.Tensor> = { x, w: p('weights'), y, dy };
+      if (saved.col) {
+        inputs.col = saved.col;
+      }
+      const outs = run<tf.Tensor[]>(L.conv2dGrad, inputs, {
+        geom: windowOf(node, n),
+        relu: node.relu,
+        bias: node.bias,
+        wantDx,
+      });
       grads.set(`${node.name}/weights`, outs[0]);
       if (node.bias) {
         grads.set(`${node.name}/biases`, outs[1]);

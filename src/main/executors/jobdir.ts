@@ -120,14 +120,23 @@ export function trainArgs(t: TaskSpec): string[] {
   const c = t.config;
   // what `train` has no option for must not be dropped silently: the task would train another run
   const o = c.optimizer as unknown as Record<string, unknown>;
-  const extra = [
-    ...(c.model.layers !== undefined ? ['a --layers model'] : []),
-    ...(c.augment !== undefined ? ['augmentation'] : []),
-    ...['momentum', 'beta1', 'beta2', 'epsilon'].filter((k) => o[k] !== undefined),
-  ];
+  const extra = ['momentum', 'beta1', 'beta2', 'epsilon'].filter((k) => o[k] !== undefined);
+  if (c.augment !== undefined && c.augment.crop === 0 && !c.augment.flip) {
+    extra.push('an empty augmentation');
+  }
   if (extra.length > 0) {
     throw new InputError(`a job directory cannot run ${extra.join(', ')} yet (no train option)`);
   }
+  const augment =
+    c.augment === undefined
+      ? []
+      : [
+          '--augment',
+          [
+            ...(c.augment.crop > 0 ? [`crop:${c.augment.crop}`] : []),
+            ...(c.augment.flip ? ['flip'] : []),
+          ].join(','),
+        ];
   const args = [
     'train',
     '--dataset',
@@ -135,6 +144,8 @@ export function trainArgs(t: TaskSpec): string[] {
     '--model',
     c.model.kind,
     ...(c.model.kind === 'mlp' ? ['--hidden', c.model.hidden.join(',')] : []),
+    ...(c.model.layers !== undefined ? ['--layers', c.model.layers] : []),
+    ...augment,
     '--optimizer',
     c.optimizer.kind,
     '--lr',

@@ -38,7 +38,9 @@ export function toTfjsLayersModel(
       ? [...model.hidden.map((_, i) => `hidden${i + 1}`), 'softmax_linear']
       : model.kind === 'softmax'
         ? ['softmax_linear']
-        : fail(`unknown model kind ${String(model.kind)}`);
+        : fail(
+            `the tfjs LayersModel export covers the dense models (softmax, mlp); export ${String(model.kind)} as safetensors`,
+          );
   if (model.kind === 'softmax' && model.hidden.length > 0) {
     fail('a softmax model has no hidden layers');
   }

@@ -18,8 +18,10 @@
  * - close() stops every job (training writes a checkpoint at its current step) and waits for
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
+import { realpathSync } from 'node:fs';
 import { modelOfRequest } from './model-request';
 import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
 import {
   ServiceError,
@@ -35,7 +37,8 @@ import {
   type StoreInfo,
 } from '../../shared/contract';
 import { drawSeed } from '../engine/rng';
-import type { TrainingConfig } from '../engine/types';
+import { InputError, type TrainingConfig } from '../engine/types';
+import { checkExportTarget, enclosingStore } from './export-target';
 import type { CheckpointNode } from '../store/api';
 import { checkBranchName } from '../store/layout';
 import { Store } from '../store/store';
@@ -234,8 +237,9 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       return openStudy(store, id);
     },
 
-    async exportBundle({ ref, path }) {
+    async exportBundle({ ref, path, overwrite }) {
       await store.resolveRef(ref);
+      webPathRule(() => checkExportTarget(path, { kind: 'file', force: overwrite === true }));
       return jobs.submit('export', `export ${refLabel(ref)}`, {
         kind: 'export',
         storeDir: store.dir,
@@ -246,6 +250,14 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
 
     async importBundle({ path }) {
       await mustBeFile(path);
+      webPathRule(() => {
+        const inside = enclosingStore(dirname(realpathSync(path)));
+        if (inside !== null) {
+          throw new InputError(
+            `refusing to import ${path.slice(-200)}: it is inside the Lockstep store ${inside} (bundles are read from outside a store)`,
+          );
+        }
+      });
       return jobs.submit('import', `import ${path.slice(-60)}`, {
         kind: 'import',
         storeDir: store.dir,
@@ -353,6 +365,28 @@ async function makeRunner(opts: ServiceOptions): Promise<JobRunner> {
 }
 
 /** NOT_FOUND unless `path` is an existing file. */
+/**
+ * The path rules of the API's export and import (the desktop and web UI's own user picks the
+ * path; a page must not be able to aim it at the store or at a file it did not mean to
+ * replace): never inside a Lockstep store, never over an existing file without `overwrite`
+ * (./export-target.ts, the CLI's rule). Throws InputError with one line.
+ */
+function webPathRule(check: () => void): void {
+  try {
+    check();
+  } catch (e) {
+    if (e instanceof InputError) {
+      throw new InputError(
+        e.message.replace(
+          'pass --force to overwrite it',
+          'confirm with overwrite: true to replace it',
+        ),
+      );
+    }
+    throw e;
+  }
+}
+
 async function mustBeFile(path: string): Promise<void> {
   const st = await stat(path).catch(() => null);
   if (st === null || !st.isFile()) {

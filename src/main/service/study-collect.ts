@@ -183,7 +183,12 @@ export async function registerJob(store: Store, dir: string, spec: JobSpec): Pro
 function essentials(c: TrainingConfig): string {
   return canonicalJson({
     dataset: c.dataset,
-    model: { kind: c.model.kind, hidden: c.model.kind === 'mlp' ? c.model.hidden : [] },
+    model: {
+      kind: c.model.kind,
+      hidden: c.model.kind === 'mlp' ? c.model.hidden : [],
+      layers: c.model.layers ?? null,
+    },
+    augment: c.augment ?? null,
     optimizer: { kind: c.optimizer.kind, lr: c.optimizer.lr },
     batchSize: c.batchSize,
     seed: c.seed,

@@ -49,18 +49,11 @@ import {
 import { objectKindProblem } from './kinds';
 import { isObjectId } from './layout';
 import type { Store } from './store';
+import type { StoreCounts } from '../../shared/contract';
 
 export interface GcOptions {
   /** unreferenced objects and node records younger than this are kept (default 15 min) */
   graceMs?: number;
-}
-
-export interface StoreInfo {
-  dir: string;
-  objects: number;
-  bytes: number;
-  branches: number;
-  runs: number;
 }
 
 export const DEFAULT_GC_GRACE_MS = 15 * 60 * 1000;
@@ -541,7 +534,7 @@ export async function gc(store: Store, opts: GcOptions = {}): Promise<GcReport> 
   });
 }
 
-export async function storeInfo(store: Store): Promise<StoreInfo> {
+export async function storeInfo(store: Store): Promise<StoreCounts> {
   const { objects } = await scanObjects(store);
   let bytes = 0;
   for (const e of objects.values()) {

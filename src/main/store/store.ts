@@ -38,7 +38,8 @@ import * as branches from './branches';
 import { exists, Io, isTempName, listDir, readIfExists, type FaultHook } from './fsutil';
 import { checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
 import { WriterLock } from './lock';
-import { fsck, gc, storeInfo, type GcOptions, type StoreInfo } from './maintenance';
+import { fsck, gc, storeInfo, type GcOptions } from './maintenance';
+import type { StoreCounts } from '../../shared/contract';
 import { nodeSchema, runSchema } from '../../shared/record-schemas';
 import { MAX_RECORD_BYTES, checkRecord, decodeNode, decodeRun, encodeRecord } from './records';
 import { resolveRef } from './refs';
@@ -465,7 +466,7 @@ export class Store {
     return gc(this, opts);
   }
 
-  storeInfo(): Promise<StoreInfo> {
+  storeInfo(): Promise<StoreCounts> {
     return storeInfo(this);
   }
 }

@@ -2,8 +2,10 @@
  * Our image-layer kernels (convolution, pooling, batch norm, elementwise), written once against
  * the backend-neutral {@link Mem} of ./register.ts and registered for `wasm` and `cpu` there.
  *
- * - LockstepConv2d       {x, w, b?} {geom, relu}                  → y = act(im2col(x)·W + b)
- * - LockstepConv2dGrad   {x, w, y, dy} {geom, relu, bias, wantDx} → [dW, db?, dx?]
+ * - LockstepConv2d       {x, w, b?} {geom, relu, keepCol}         → y = act(im2col(x)·W + b)
+ *   (with keepCol: [y, col], the im2col matrix kept for the backward pass)
+ * - LockstepConv2dGrad   {x, w, y, dy, col?} {geom, relu, bias, wantDx} → [dW, db?, dx?]
+ *   (col: the forward pass's im2col of x, else it is recomputed: the same values either way)
  *   dW = colᵀ·dz (GEMM, rows in order), db = 1ᵀ·dz, dx = col2im(dz·Wᵀ) (fixed-order scatter-add)
  * - LockstepMaxPool / LockstepAvgPool {x} {geom}                  → y
  * - LockstepMaxPoolGrad {x, dy} {geom}, LockstepAvgPoolGrad {dy} {geom} → dx
@@ -65,13 +67,16 @@ const conv2d: Kernel = (mem, { x, w, b }, attrs) => {
   const col = columns(mem, x, g);
   const y = mem.alloc([g.n, g.oh * g.ow * oc]);
   mem.gemm(col, k, 1, w, oc, y, oc, rows, oc, k, b ?? null, attrs.relu === true);
+  if (attrs.keepCol === true && col !== x) {
+    return [y, col];
+  }
   if (col !== x) {
     mem.free(col);
   }
   return y;
 };
 
-const conv2dGrad: Kernel = (mem, { x, w, y, dy }, attrs) => {
+const conv2dGrad: Kernel = (mem, { x, w, y, dy, col: kept }, attrs) => {
   const g = attrs.geom as Window2d;
   const rows = g.n * g.oh * g.ow;
   const k = g.kh * g.kw * g.c;
@@ -81,11 +86,11 @@ const conv2dGrad: Kernel = (mem, { x, w, y, dy }, attrs) => {
     dz = mem.alloc([...dy.shape]);
     mem.reluMask(dy, y, dz);
   }
-  const col = columns(mem, x, g);
+  const col = kept ?? columns(mem, x, g);
   const dw = mem.alloc([...w.shape]);
   // dW[i, j] = Σ_rows col[row, i]·dz[row, j], rows in order
   mem.gemm(col, 1, k, dz, oc, dw, oc, k, oc, rows, null, false);
-  if (col !== x) {
+  if (col !== x && col !== kept) {
     mem.free(col);
   }
   const out = [dw];

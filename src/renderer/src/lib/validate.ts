@@ -1,9 +1,12 @@
 /**
- * Field validation for the run forms, against the contract's LIMITS. Pure: raw field strings in,
+ * Field validation for the run forms, against the shared limits and name rules (src/shared/
+ * limits.ts, names.ts: the CLI uses the same). Pure: raw field strings in,
  * one message per invalid field out, so every error can be shown next to its field before a job
  * is started. The service validates again at its boundary; these messages are for people.
  */
 import { LIMITS, type StartRunRequest, type ContinueRequest } from '../../../shared/contract';
+import { lrProblem } from '../../../shared/limits';
+import { branchNameProblem as sharedBranchNameProblem } from '../../../shared/names';
 import type { BackendName, DatasetName, ModelKind, OptimizerKind } from '../../../shared/training';
 
 /** The form's raw values, as typed. */
@@ -97,49 +100,29 @@ export function parseHidden(raw: string): number[] | string {
   return sizes;
 }
 
-/** Why `name` cannot be a branch name (the store's rules), or null. Empty means "automatic". */
+/**
+ * Why `name` cannot be a branch name (the store's rules for a new name, ../../../shared/names.ts),
+ * or null. Empty means "automatic".
+ */
 export function branchNameProblem(name: string): string | null {
   if (name === '') {
     return null;
   }
-  if (name.length > 100) {
-    return 'A branch name has at most 100 characters.';
-  }
-  if (/\s/.test(name)) {
-    return 'A branch name cannot contain spaces.';
-  }
-  const bad = /[~^:?*[\\@]/.exec(name);
-  if (bad) {
-    return `A branch name cannot contain '${bad[0]}'.`;
-  }
-  if (name.startsWith('-') || name.startsWith('/') || name.endsWith('/') || name.includes('//')) {
-    return "A branch name cannot start with '-' or have an empty '/' part.";
-  }
-  if (name.includes('..') || name.endsWith('.') || name.split('/').some((p) => p.startsWith('.'))) {
-    return "A branch name cannot contain '..', end with '.', or have a part starting with '.'.";
-  }
-  if (name.split('/').some((p) => p.endsWith('.lock'))) {
-    return "A branch name part cannot end with '.lock'.";
-  }
-  return null;
+  const p = sharedBranchNameProblem(name);
+  return p === null ? null : `This branch name cannot be used: ${p}.`;
 }
 
-/** Checks the learning rate: a finite number > 0 and ≤ 100. */
-function lrProblem(raw: string): string | null {
+/** Checks the learning rate with the shared rule (a finite number > 0, at most LIMITS.maxLr). */
+function lrFieldProblem(raw: string): string | null {
   if (raw.trim() === '') {
     return 'Enter a learning rate, e.g. 0.01.';
   }
-  const v = Number(raw);
+  const v = Number(raw.trim());
   if (!Number.isFinite(v)) {
     return 'The learning rate must be a number, e.g. 0.01.';
   }
-  if (v <= 0) {
-    return 'The learning rate must be greater than 0.';
-  }
-  if (v > 100) {
-    return 'A learning rate above 100 will diverge at once.';
-  }
-  return null;
+  const p = lrProblem(v);
+  return p === null ? null : `${capital(p)}.`;
 }
 
 /**
@@ -169,7 +152,7 @@ export function validateRunForm(
       put('backend', `The ${v.backend} backend is not available here.`);
     }
   }
-  put('lr', lrProblem(v.lr));
+  put('lr', lrFieldProblem(v.lr));
   const maxBatch = LIMITS.maxBatchSize[v.dataset];
   if (INTEGER.test(v.batchSize) && Number(v.batchSize) > maxBatch) {
     put(
