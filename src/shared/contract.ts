@@ -370,7 +370,7 @@ export interface PredictionSample {
   index: number;
   label: number;
   prediction: number;
-  /** the 28×28 grey pixels (0–255, row by row) as base64 */
+  /** the image's bytes (0–255, row by row, channels last: see `imageShape`) as base64 */
   pixels: string;
 }
 
@@ -382,6 +382,8 @@ export interface PredictionsReport {
   split: 'test';
   /** matrix[label][prediction] = count of examples; classes 0–9 */
   matrix: number[][];
+  /** every sample image's shape [height, width, channels] (MNIST: [28, 28, 1]) */
+  imageShape: [number, number, number];
   examples: number;
   correct: number;
   /** misclassified examples first (in split order), then correct ones, at most `limit` in all */

@@ -90,6 +90,9 @@ test('export → import into an empty store → same hashes; both continue to th
       { verified, checkpoints, steps: replayed, firstMismatch },
       { verified: true, checkpoints: report.checkpoints, steps: 120, firstMismatch: null },
     );
+    // like a ref's report: the checkpoint verified (the bundle's tip) and where the replay began
+    assert.match(report.checkpoint ?? '', /^[0-9a-f]{64}$/);
+    assert.equal(report.fromStep, 0);
     assert.ok(report.checkpoints >= 3, JSON.stringify(report));
     assert.equal(steps[steps.length - 1], 120);
     assert.deepEqual(await readdir(privateTmp), []);

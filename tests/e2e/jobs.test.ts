@@ -136,7 +136,9 @@ test('two concurrent jobs are both listed and controllable, also after a reload'
     .click();
   await row(page, 'job-one').and(page.locator('[data-state="paused"]')).waitFor();
   const jobs = await app.client.listJobs({});
-  const state = (b: string): string | undefined => jobs.find((j) => j.branch === b)?.state;
+  // a job paused before its process said which branch it trains has only its label
+  const state = (b: string): string | undefined =>
+    jobs.find((j) => j.branch === b || j.label === `train ${b}`)?.state;
   assert.equal(state('job-one'), 'paused');
   assert.equal(state('job-two'), 'running');
   // focus a job from the list: the live panel follows it
@@ -154,7 +156,10 @@ test('two concurrent jobs are both listed and controllable, also after a reload'
 test('a lost connection shows the job as lost, with no controls and no New run', async () => {
   const { page } = app;
   await startFakeRun(page, { steps: '60000', branch: 'orphan', seed: '4' });
-  await page.locator('[data-testid="live-panel"][data-state="running"]').waitFor();
+  await page.getByTestId('live-panel').filter({ hasText: 'orphan' }).waitFor();
+  await page
+    .locator('[data-testid="live-panel"][data-state="running"]')
+    .waitFor({ timeout: 120_000 });
   await app.server.proc.kill('SIGKILL');
   await page
     .getByRole('alert')

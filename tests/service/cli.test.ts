@@ -99,7 +99,8 @@ test('compare --json: exit 1 with the divergence, exit 0 when identical', () => 
 test('verify --json: exit 0 verified, 1 on a damaged checkpoint, 2 on a bad ref or missing bundle', async () => {
   const ok = cli('verify', 'b');
   assert.equal(ok.code, 0);
-  assert.deepEqual([ok.json.verified, ok.json.checkpoints, ok.json.steps], [true, 3, 30]);
+  // b keeps a's --checkpoint-every 10: checkpoints 0, 10, 20, 30
+  assert.deepEqual([ok.json.verified, ok.json.checkpoints, ok.json.steps], [true, 4, 30]);
   const store = await Store.open(storeDir, { create: false });
   const id = await store.resolveRef('a@20');
   const file = store.layout.object(parseManifest(await store.getObject(id)).tensors.blob);

@@ -99,6 +99,7 @@ test('predictions: the confusion matrix agrees with the recorded test precision'
   assert.equal(p.checkpoint, r.checkpoint);
   assert.equal(p.step, 30);
   assert.equal(p.matrix.length, 10);
+  assert.deepEqual(p.imageShape, [28, 28, 1]);
   const total = p.matrix.flat().reduce((a, b) => a + b, 0);
   assert.equal(total, p.examples);
   assert.equal(p.examples, r.eval.test?.examples);

@@ -1,5 +1,6 @@
 /** `show <ref>`: one checkpoint — config, step, stateHash, parent, eval, tensors, branches. */
 import type { Command } from 'commander';
+import { describeFingerprint } from '../../main/engine/backend';
 import { describeCheckpoint, type CheckpointDetails } from '../../main/service/inspect';
 import { emit, openStore } from '../context';
 
@@ -17,16 +18,22 @@ export function register(program: Command): void {
 
 function formatDetails(d: CheckpointDetails): string {
   const c = d.config;
-  const opt = Object.entries(c.optimizer)
-    .map(([k, v]) => (k === 'kind' ? v : `${k} ${v}`))
-    .join(', ');
+  // the kind and lr first, then the other hyperparameters by name
+  const { kind, lr, ...rest } = c.optimizer as { kind: string; lr: number } & Record<
+    string,
+    unknown
+  >;
+  const opt = [
+    `${kind} lr ${lr}`,
+    ...Object.entries(rest).map(([k, v]) => `${k} ${String(v)}`),
+  ].join(', ');
   const lines = [
     `checkpoint ${d.stateHash}`,
     `step       ${d.step}   (cursor ${d.cursor} examples)`,
     `parent     ${d.parent ?? '(none: step 0)'}`,
     `branches   ${d.branches.length > 0 ? d.branches.join(', ') : '(none)'}`,
     `config     ${c.dataset} · ${c.model.kind}${c.model.hidden.length ? ' ' + c.model.hidden.join(',') : ''} · ${opt} · batch ${c.batchSize} · seed ${c.seed} · ${c.backend}`,
-    `backend    ${Object.values(d.backend).join(' / ')}`,
+    `backend    ${describeFingerprint(d.backend)}`,
     `dataset    ${d.datasetDigest}`,
   ];
   if (d.loss !== undefined) {

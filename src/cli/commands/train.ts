@@ -185,9 +185,11 @@ function pct(x: number | undefined): string {
 
 function formatResult(r: TrainResult): string {
   const lines = [
-    `${r.status === 'done' ? 'done' : r.status}: branch ${r.branch} at step ${r.step}`,
+    r.status === 'diverged'
+      ? `diverged (${r.note ?? 'non-finite values'}); branch ${r.branch} stays at its last good checkpoint, step ${r.step}`
+      : `${r.status}: branch ${r.branch} at step ${r.step}`,
     `  checkpoint ${r.checkpoint}`,
-    `  seed ${r.seed} · backend ${r.backend} · loss ${r.loss === null ? '-' : r.loss.toFixed(4)} · ${r.msPerStep.toFixed(2)} ms/step`,
+    `  seed ${r.seed} · backend ${r.backend} · last finite loss ${r.loss === null ? '-' : r.loss.toPrecision(6)} · ${r.msPerStep.toFixed(2)} ms/step (training steps only)`,
     `  precision@1 train ${pct(r.eval.train?.precision)} · validation ${pct(r.eval.validation?.precision)} · test ${pct(r.eval.test?.precision)}`,
   ];
   if (r.reproduced > 0) {
@@ -195,7 +197,7 @@ function formatResult(r: TrainResult): string {
       `  ${r.reproduced} checkpoint(s) reproduced bit-for-bit: identical to the existing ones, nothing new stored for them`,
     );
   }
-  if (r.note) {
+  if (r.note && r.status !== 'diverged') {
     lines.push(`  ${r.note}`);
   }
   return lines.join('\n');

@@ -387,9 +387,14 @@ export class Trainer {
   }
 
   /** The split's examples as the dataset holds them (labels and the raw bytes of each example). */
-  split(name: SplitName): { count: number; labels: Uint8Array; pixels: Uint8Array } {
+  split(name: SplitName): {
+    count: number;
+    labels: Uint8Array;
+    pixels: Uint8Array;
+    shape: [number, number, number];
+  } {
     const s = this.dataset[name];
-    return { count: s.count, labels: s.labels, pixels: s.pixels };
+    return { count: s.count, labels: s.labels, pixels: s.pixels, shape: this.dataset.shape };
   }
 
   private evaluateSplit(name: SplitName): SplitEval {

@@ -8,9 +8,10 @@
  *   on the checkpoint's own weights; nothing is written to the store.
  * - `correct / examples` equals the checkpoint's recorded test precision when it has one.
  * - Samples: every misclassified example in split order, then correct ones in split order, cut
- *   at `limit` (default {@link DEFAULT_SAMPLES}); pixels are the dataset's bytes (0–255), base64.
+ *   at `limit` (default {@link DEFAULT_SAMPLES}); pixels are the dataset's bytes (0–255, HWC as
+ *   `imageShape` says), base64.
  */
-import { NUM_CLASSES, INPUT_SIZE } from '../engine/data';
+import { NUM_CLASSES } from '../engine/data';
 import { Trainer } from '../engine/trainer';
 import type { PredictionSample, PredictionsReport } from '../../shared/contract';
 import type { Store } from '../store/store';
@@ -28,6 +29,7 @@ export async function predictions(
   try {
     const predicted = trainer.predict('test');
     const split = trainer.split('test');
+    const size = split.shape[0] * split.shape[1] * split.shape[2];
     const matrix = Array.from({ length: NUM_CLASSES }, () =>
       new Array<number>(NUM_CLASSES).fill(0),
     );
@@ -51,11 +53,9 @@ export async function predictions(
       index: i,
       label: split.labels[i],
       prediction: predicted[i],
-      pixels: Buffer.from(
-        split.pixels.buffer,
-        split.pixels.byteOffset + i * INPUT_SIZE,
-        INPUT_SIZE,
-      ).toString('base64'),
+      pixels: Buffer.from(split.pixels.buffer, split.pixels.byteOffset + i * size, size).toString(
+        'base64',
+      ),
     }));
     return {
       checkpoint: id,
@@ -63,6 +63,7 @@ export async function predictions(
       dataset: state.config.dataset,
       split: 'test',
       matrix,
+      imageShape: split.shape,
       examples: split.count,
       correct,
       samples,

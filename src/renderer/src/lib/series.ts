@@ -1,6 +1,6 @@
 /** Turning evaluations into chart series. Pure. */
 import type { EvalResult } from '../../../shared/training';
-import type { Point } from './state/live.svelte';
+import type { Point } from './point';
 
 export const SPLITS = ['train', 'validation', 'test'] as const;
 export type Split = (typeof SPLITS)[number];

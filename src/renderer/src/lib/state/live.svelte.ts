@@ -12,10 +12,8 @@ import type {
 } from '../../../../shared/contract';
 import type { EvalResult } from '../../../../shared/training';
 
-export interface Point {
-  x: number;
-  y: number;
-}
+export type { Point } from '../point';
+import type { Point } from '../point';
 
 export type Finished = FinishedEvent;
 
