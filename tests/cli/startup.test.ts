@@ -70,7 +70,8 @@ describe('commands that never train do not load tfjs', () => {
     ['train --help', () => ['train', '--help'], 0],
     ['log', (s) => ['log', '--store', s], 0],
     ['log on no store', (s) => ['log', '--store', join(s, 'none')], 0],
-    ['show', (s) => ['show', 'b1', '--store', s], 0],
+    // text `show` formats the fingerprint with engine/backend.ts (tfjs): --json does not need it
+    ['show --json', (s) => ['show', 'b1', '--store', s, '--json'], 0],
     ['fsck', (s) => ['fsck', '--store', s], 0],
     ['gc', (s) => ['gc', '--store', s], 0],
     ['study status of a missing job dir', (s) => ['study', 'status', join(s, 'no-job')], 2],
