@@ -22,6 +22,8 @@ import { RefError, StoreCorruptError } from '../../src/main/store/api';
 import { Store } from '../../src/main/store/store';
 import { graphView } from '../../src/main/service/inspect';
 import { MAX_STEP } from '../../src/shared/limits';
+import { continueFrom } from '../../src/main/service/train';
+import { InputError } from '../../src/main/engine/types';
 import {
   branchRecord,
   cleanup,
@@ -270,5 +272,17 @@ test('a trace that points at another kind of object is reported by fsck', async 
       report.problems.some((p) => p.name === e.blobId && /is not a trace/.test(p.message)),
       JSON.stringify(report.problems),
     );
+  });
+});
+
+test('continue past MAX_STEP is refused before anything is trained or written', async () => {
+  await withStore(async (store, dir) => {
+    await writeLine(store, 'r1', 'main', [0, MAX_STEP - 5]);
+    const before = snapshot(dir);
+    await assert.rejects(
+      continueFrom(store, { from: 'main', steps: 10, checkpointEvery: 1 }),
+      (e: unknown) => e instanceof InputError && /would pass the largest step/.test(e.message),
+    );
+    assert.deepEqual(snapshot(dir), before);
   });
 });

@@ -37,6 +37,7 @@ import {
   type TrainingState,
 } from '../engine/types';
 import type { JobEvent, TrainResult } from '../../shared/contract';
+import { reachProblem } from '../../shared/limits';
 import type { BranchRecord } from '../store/api';
 import type { Store } from '../store/store';
 import type { JobControl } from './jobs/protocol';
@@ -258,6 +259,11 @@ export async function continueFrom(
   const notice = (message: string): void => ctl.emit?.({ type: 'notice', message });
   const fromId = await store.resolveRef(req.from);
   const state = await store.readState(fromId);
+  // refuse before anything is trained or written: steps past the cap are not exact arithmetic
+  const reach = reachProblem(state.step, req.steps);
+  if (reach !== null) {
+    throw new InputError(reach);
+  }
   const fromNode = await store.getNode(fromId);
   const branches = await store.listBranches();
   const owners = await branchesContaining(store, branches, fromId);
