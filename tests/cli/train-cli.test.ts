@@ -137,10 +137,11 @@ describe('train / continue across processes', () => {
     assert.equal(r.code, 0, r.stderr);
     const seed = (r.json as TrainJson).seed;
     assert.match(r.stderr, new RegExp(`seed ${seed} \\(auto`));
-    const log = cli(['log', '--store', store, '--json']).json as {
-      seed: number;
-      seedSource: string;
-    }[];
+    const log = (
+      cli(['log', '--store', store, '--json']).json as {
+        runs: { seed: number; seedSource: string }[];
+      }
+    ).runs;
     assert.equal(log[0].seed, seed);
     assert.equal(log[0].seedSource, 'auto');
     const env = train(tempDir(), ['--steps', '3'], { LOCKSTEP_SEED: '42' });
@@ -155,7 +156,9 @@ describe('train / continue across processes', () => {
       'train',
       ...FAKE_TRAIN,
       '--lr',
-      '1e30',
+      '1000', // the largest learning rate the limits allow: 128,32 units blow up at it
+      '--hidden',
+      '128,32',
       '--steps',
       '50',
       '--seed',
@@ -173,9 +176,11 @@ describe('train / continue across processes', () => {
     assert.equal(j.status, 'diverged');
     assert.match(j.note, /at step \d+/);
     assert.match(r.stderr, /diverged: .* at step \d+/);
-    const log = cli(['log', '--store', store, '--json']).json as {
-      branches: { status: string; checkpoints: { step: number }[] }[];
-    }[];
+    const log = (
+      cli(['log', '--store', store, '--json']).json as {
+        runs: { branches: { status: string; checkpoints: { step: number }[] }[] }[];
+      }
+    ).runs;
     const b = log[0].branches[0];
     assert.equal(b.status, 'diverged');
     const divergedAt = Number(/at step (\d+)/.exec(j.note)![1]);
