@@ -4,6 +4,7 @@ import { readFileSync, unlinkSync, writeFileSync, statSync, utimesSync } from 'n
 import path from 'node:path';
 import { test } from 'node:test';
 import { StoreCorruptError } from '../../src/main/store/api';
+import { TraceRecorder } from '../../src/main/engine/trace';
 import { Store } from '../../src/main/store/store';
 import { branchRecord, cleanup, enc, snapshot, tempDir, writeLine } from './helpers';
 
@@ -127,7 +128,15 @@ test('gc removes unreachable checkpoints and objects, keeps reachable ones, repo
   try {
     const store = await Store.open(dir);
     const main = await writeLine(store, 'r', 'main', [0, 10, 20]);
-    const trace = await store.putObject(new TextEncoder().encode('trace of 20..30'));
+    // a real (tiny) trace segment: fsck checks that a checkpoint's trace is one
+    const recorder = new TraceRecorder(20);
+    recorder.record({
+      step: 21,
+      loss: 0.5,
+      batchDigest: '0'.repeat(16),
+      stateDigest: '1'.repeat(16),
+    });
+    const trace = await store.putObject(recorder.take(30)!);
     const { id: c30 } = await store.putCheckpoint(enc(30), { parent: main[2], step: 30, trace });
     await store.updateBranch('main', { tip: c30 });
     // an abandoned branch: two checkpoints, then the branch is deleted
