@@ -130,7 +130,7 @@ const unitFiles = filtered(
 );
 if (unitFiles.length === 0) {
   banner(`unit tests: no test files${filter === '' ? '' : ` match "${filter}"`}`);
-  steps.push({ name: 'unit tests', ok: filter !== '', note: 'no files' });
+  steps.push({ name: 'unit tests', ok: filter !== '', note: 'no files match' });
 } else {
   banner(`unit tests: ${unitFiles.length} file(s), concurrency 2`);
   steps.push({ name: 'unit tests', ok: runTests(unitFiles, 2) });
@@ -150,6 +150,11 @@ if (e2eFiles.length === 0) {
   } else {
     console.error('e2e tests: not run, the build failed');
   }
+}
+
+// a filter that matches no test file at all is a typo, not a pass
+if (filter !== '' && unitFiles.length === 0 && e2eFiles.length === 0) {
+  steps.push({ name: `LOCKSTEP_TEST_FILTER="${filter}"`, ok: false, note: 'matches no test file' });
 }
 
 banner('summary');
