@@ -36,7 +36,17 @@ die() {
   exit 1
 }
 
-alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# True when the pid file names a running daemon of ours (a stale file whose pid now belongs to
+# another process, or to a zombie, does not count: its comm is checked).
+alive() {
+  local pid comm
+  [ -f "$1" ] || return 1
+  pid="$(cat "$1" 2>/dev/null)"
+  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+  comm="$(cat "/proc/$pid/comm" 2>/dev/null)"
+  grep -q "^State:[[:space:]]*Z" "/proc/$pid/status" 2>/dev/null && return 1
+  case "$comm" in slurmctld | slurmd | munged) return 0 ;; *) return 1 ;; esac
+}
 
 install_packages() {
   local missing=()
