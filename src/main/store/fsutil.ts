@@ -94,17 +94,12 @@ export const MAX_READ_BYTES = 2 ** 31 - 1;
 const O_NOFOLLOW = fs.constants.O_NOFOLLOW ?? 0;
 
 /**
- * Reads a file as a plain Uint8Array, or returns null when it does not exist. Never follows a
- * symbolic link as the last part of the path and never reads more than `maxBytes`: a link, a
- * folder or a larger file is a StoreCorruptError naming the file (a store holds none of them).
+ * Opens a store file for reading without following a final symbolic link; null when it does not
+ * exist. A link is corrupt data (a store holds none).
  */
-export async function readIfExists(
-  file: string,
-  maxBytes = MAX_READ_BYTES,
-): Promise<Uint8Array | null> {
-  let fh: FileHandle;
+async function openNoFollow(file: string): Promise<FileHandle | null> {
   try {
-    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW);
+    return await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW);
   } catch (e) {
     const code = errCode(e);
     if (code === 'ENOENT' || code === 'ENOTDIR') {
@@ -114,6 +109,21 @@ export async function readIfExists(
       throw new StoreCorruptError(file, `${file} is a symbolic link; a store holds no links`);
     }
     throw e;
+  }
+}
+
+/**
+ * Reads a file as a plain Uint8Array, or returns null when it does not exist. Never follows a
+ * symbolic link as the last part of the path and never reads more than `maxBytes`: a link, a
+ * folder or a larger file is a StoreCorruptError naming the file (a store holds none of them).
+ */
+export async function readIfExists(
+  file: string,
+  maxBytes = MAX_READ_BYTES,
+): Promise<Uint8Array | null> {
+  const fh = await openNoFollow(file);
+  if (fh === null) {
+    return null;
   }
   try {
     const st = await fh.stat();
@@ -138,18 +148,9 @@ export async function readIfExists(
  * does not exist.
  */
 export async function hashFile(file: string): Promise<{ hash: string; size: number } | null> {
-  let fh: FileHandle;
-  try {
-    fh = await fsp.open(file, fs.constants.O_RDONLY | O_NOFOLLOW);
-  } catch (e) {
-    const code = errCode(e);
-    if (code === 'ENOENT' || code === 'ENOTDIR') {
-      return null;
-    }
-    if (code === 'ELOOP' || code === 'EMLINK') {
-      throw new StoreCorruptError(file, `${file} is a symbolic link; a store holds no links`);
-    }
-    throw e;
+  const fh = await openNoFollow(file);
+  if (fh === null) {
+    return null;
   }
   try {
     const h = createHash('sha256');
