@@ -11,6 +11,7 @@
 import { canonicalJson } from '../engine/canonical-json';
 import { loadDataset } from '../engine/data';
 import { BatchFeeder } from '../engine/feeder';
+import { SHUFFLE_BUFFER_TENSOR, ShuffleBuffer } from '../engine/shuffle-buffer';
 import { parseManifest, type StateManifest } from '../engine/state';
 import { parseTrace, type DigestAlgorithm, type TraceStep } from '../engine/trace';
 import { Trainer } from '../engine/trainer';
@@ -117,19 +118,52 @@ export function cursorBefore(lin: Lineage, s: number): { cursor: number; batchSi
   return { cursor: lin.manifests[i].cursor + (s - 1 - lin.nodes[i].step) * batchSize, batchSize };
 }
 
-/** Example indices of the batches of a lineage, computed from the feeder (never replayed). */
+/**
+ * Example indices of the batches of a lineage, never replaying training: from the feeder at the
+ * cursor, or for a shuffle-buffer run from the buffer of the last stored checkpoint before the
+ * step, advanced through the batches since (at most one checkpoint interval of draws; kept for
+ * the next step, so walking the steps in order draws each batch once).
+ */
 export class BatchOracle {
   private feeder: BatchFeeder | null = null;
-  constructor(private readonly lin: Lineage) {}
+  private buffer: { at: number; b: ShuffleBuffer } | null = null;
+  constructor(
+    private readonly lin: Lineage,
+    private readonly store: Store,
+  ) {}
 
   /** Indices of the batch of the update to step `s` (≥ 1). */
-  indices(s: number): Uint32Array {
+  async indices(s: number): Promise<Uint32Array> {
     const { cursor, batchSize } = cursorBefore(this.lin, s);
+    const c = this.lin.manifests[0].config;
+    if (c.shuffle) {
+      return (await this.bufferBefore(s)).next(batchSize);
+    }
     if (!this.feeder) {
-      const c = this.lin.manifests[0].config;
       this.feeder = new BatchFeeder(c.seed, loadDataset(c.dataset).train.count);
     }
     return this.feeder.batchAt(cursor, batchSize);
+  }
+
+  /** The shuffle buffer before the update to step s; the caller takes that step's batch. */
+  private async bufferBefore(s: number): Promise<ShuffleBuffer> {
+    if (this.buffer !== null && this.buffer.at === s) {
+      this.buffer.at = s + 1;
+      return this.buffer.b;
+    }
+    const i = nodeAtOrBefore(this.lin, s - 1);
+    const state = await this.store.readState(this.lin.nodes[i].id);
+    const t = state.tensors[SHUFFLE_BUFFER_TENSOR];
+    if (!t) {
+      throw new Error(`checkpoint ${this.lin.nodes[i].id.slice(0, 12)} holds no shuffle buffer`);
+    }
+    const count = loadDataset(state.config.dataset).train.count;
+    const b = new ShuffleBuffer(state.config.seed, count, t.data, state.cursor);
+    for (let k = state.step + 1; k < s; k++) {
+      b.next(configForStep(this.lin, k).batchSize);
+    }
+    this.buffer = { at: s + 1, b };
+    return b;
   }
 }
 

@@ -16,7 +16,7 @@
  * the report object, then every run's final checkpoint), so gc keeps them and listStudies finds
  * them. Each run is also an ordinary run with a branch `<id>-same-<i>` / `<id>-seed-<seed>`.
  */
-import { modelOfRequest } from './model-request';
+import { configOfRequest } from './model-request';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { canonicalJson } from '../engine/canonical-json';
@@ -74,15 +74,7 @@ export async function runStudy(
   if (!Number.isInteger(base) || base < 0 || base > LIMITS.maxSeed) {
     throw new InputError(`seed must be an integer from 0 to ${LIMITS.maxSeed}, got ${base}`);
   }
-  const config: TrainingConfig = {
-    dataset: t.dataset,
-    model: modelOfRequest(t),
-    ...(t.augment ? { augment: { ...t.augment } } : {}),
-    optimizer: { kind: t.optimizer, lr: t.lr },
-    batchSize: t.batchSize,
-    seed: base,
-    backend: t.backend,
-  };
+  const config: TrainingConfig = configOfRequest(t, base);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const id = `study-${stamp}-${randomBytes(3).toString('hex')}`;
   const tasks: Task[] = [];
