@@ -170,8 +170,13 @@ export interface VerifyReport {
 
 export interface StudyGroupStats {
   seeds: number[];
+  /** a gan's: the discriminator's final loss */
   finalLoss: { mean: number; std: number; values: number[] };
   testPrecision: { mean: number; std: number; values: number[] };
+  /** gan studies: the generator's final loss */
+  generatorLoss?: { mean: number; std: number; values: number[] };
+  /** gan studies: mean max-softmax confidence of a fixed classifier on the 64 samples */
+  sampleQuality?: { mean: number; std: number; values: number[] };
 }
 
 export interface StudyReport {
@@ -188,6 +193,8 @@ export interface StudyReport {
   steps?: number;
   /** same-seed spread of test precision as a share of the different-seed one */
   sameSeedPrecisionShare?: number;
+  /** gan studies: same-seed spread of the sample quality as a share of the different-seed one */
+  sameSeedQualityShare?: number;
   /** every run of the study */
   results?: {
     group: 'same' | 'different';
@@ -197,6 +204,9 @@ export interface StudyReport {
     checkpoint: string;
     finalLoss: number | null;
     testPrecision: number | null;
+    /** gan studies: the generator's final loss and the samples' quality (see sampleQuality) */
+    generatorLoss?: number | null;
+    sampleQuality?: number | null;
     /** the job directory's task index (collected studies) */
     task?: number;
   }[];

@@ -267,5 +267,16 @@ function formatStudy(r: StudyReport): string {
       ? `DETERMINISM BUG: ${r.determinismBug.detail}`
       : 'same-seed runs identical: zero spread, every final checkpoint the same',
   ];
+  if (r.sameSeed.sampleQuality && r.differentSeeds.sampleQuality) {
+    const g = (name: string, s: StudyReport['sameSeed']) =>
+      `${name.padEnd(16)} d_loss ${f(s.finalLoss.mean)} ± ${f(s.finalLoss.std)} · g_loss ${f(s.generatorLoss!.mean)} ± ${f(s.generatorLoss!.std)} · sample quality ${f(s.sampleQuality!.mean, 4)} ± ${f(s.sampleQuality!.std)}`; // prettier-ignore
+    lines.splice(
+      5,
+      0,
+      'gan (sample quality: mean max-softmax confidence of a fixed classifier on 64 samples):',
+      g('same seed', r.sameSeed),
+      g('different seeds', r.differentSeeds),
+    );
+  }
   return lines.join('\n');
 }

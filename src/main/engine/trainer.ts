@@ -571,6 +571,29 @@ export class Trainer {
     return out;
   }
 
+  /**
+   * The model's logits [count, classes] (inference mode) for images given as bytes in the
+   * dataset's layout (count · h·w·c bytes), e.g. a gan's samples; pixels become x/255 as in training.
+   */
+  classify(pixels: Uint8Array, count: number): Float32Array {
+    this.assertLive();
+    if (this.gan) {
+      throw new InputError('model gan classifies nothing (see `lockstep samples`)');
+    }
+    const size = exampleSize(this.dataset);
+    if (pixels.length !== count * size) {
+      throw new Error(`bug: ${count} images need ${count * size} bytes, got ${pixels.length}`);
+    }
+    const ids = new Uint32Array(count).map((_, i) => i);
+    const y = tf.tidy(
+      () =>
+      predict(this.graph, this.params, this.modelState, gatherPixels(pixels, ids, new Float32Array(count * size), size)), // prettier-ignore
+    );
+    const out = new Float32Array(y.dataSync() as Float32Array);
+    y.dispose();
+    return out;
+  }
+
   /** The split's examples as the dataset holds them (labels and the raw bytes of each example). */
   split(name: SplitName): {
     count: number;

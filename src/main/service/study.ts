@@ -168,7 +168,10 @@ export async function buildStudyReport(
   input: StudyInput,
   signal?: AbortSignal,
 ): Promise<StudyReport> {
-  const { results } = input;
+  const results =
+    input.config.model.kind === 'gan'
+      ? await withGanMeasures(store, input.results, signal)
+      : input.results;
   const same = results.filter((r) => r.group === 'same');
   const diff = results.filter((r) => r.group === 'different');
   const sameSeed = stats(same);
@@ -203,6 +206,11 @@ export async function buildStudyReport(
     ...(input.jobDir !== undefined ? { jobDir: input.jobDir } : {}),
     ...(input.missing !== undefined ? { missing: input.missing } : {}),
     ...(input.verification !== undefined ? { verification: input.verification } : {}),
+    ...(sameSeed.sampleQuality && differentSeeds.sampleQuality
+      ? {
+          sameSeedQualityShare: share(sameSeed.sampleQuality.std, differentSeeds.sampleQuality.std),
+        }
+      : {}),
   };
 }
 
@@ -235,16 +243,46 @@ export async function listStudies(store: Store): Promise<StudyReport[]> {
   return out.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
 }
 
+/**
+ * A gan study's results with each run's final generator loss (from its checkpoint's record) and
+ * sample quality (./sample-quality.ts: the fixed classifier is trained once per store).
+ */
+async function withGanMeasures(
+  store: Store,
+  results: Result[],
+  signal?: AbortSignal,
+): Promise<Result[]> {
+  const { sampleQuality } = await import('./sample-quality');
+  const out: Result[] = [];
+  for (const r of results) {
+    signal?.throwIfAborted();
+    const node = await store.getNode(r.checkpoint);
+    out.push({
+      ...r,
+      generatorLoss: node.gLoss ?? null,
+      sampleQuality: await sampleQuality(store, r.checkpoint),
+    });
+  }
+  return out;
+}
+
 function stats(rs: Result[]): StudyGroupStats {
   const of = (xs: number[]) => {
     const mean = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0;
     const v = xs.length > 1 ? xs.reduce((a, x) => a + (x - mean) ** 2, 0) / (xs.length - 1) : 0;
     return { mean, std: Math.sqrt(v), values: xs };
   };
+  const gan = rs.some((r) => r.sampleQuality !== undefined);
   return {
     seeds: rs.map((r) => r.seed),
     finalLoss: of(rs.map((r) => r.finalLoss ?? NaN).filter(Number.isFinite)),
     testPrecision: of(rs.map((r) => r.testPrecision ?? NaN).filter(Number.isFinite)),
+    ...(gan
+      ? {
+          generatorLoss: of(rs.map((r) => r.generatorLoss ?? NaN).filter(Number.isFinite)),
+          sampleQuality: of(rs.map((r) => r.sampleQuality ?? NaN).filter(Number.isFinite)),
+        }
+      : {}),
   };
 }
 
