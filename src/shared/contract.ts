@@ -324,7 +324,10 @@ export interface StartRunRequest {
 export interface ContinueRequest {
   ref: string;
   steps: number;
+  /** a gan's: the generator's learning rate */
   lr?: number;
+  /** a gan's discriminator learning rate (starts a branch) */
+  dLr?: number;
   optimizer?: OptimizerKind;
   batchSize?: number;
   branch?: string;

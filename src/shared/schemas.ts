@@ -121,6 +121,7 @@ export const REQUEST_SCHEMAS = {
     ref,
     steps: stepCount,
     lr: learningRate.optional(),
+    dLr: learningRate.optional(),
     optimizer: z.enum(OPTIMIZERS).optional(),
     batchSize: batchSize.optional(),
     branch: branchName.optional(),

@@ -19,16 +19,7 @@ import { Trainer, validateConfig } from '../../src/main/engine/trainer';
 import { InputError, type TrainingConfig } from '../../src/main/engine/types';
 import { trainFrom } from '../helpers/engine';
 import { fakeConfig } from '../helpers/fixtures';
-
-export function ganConfig(over: Partial<TrainingConfig> = {}): TrainingConfig {
-  return fakeConfig({
-    model: { kind: 'gan', hidden: [], gan: { noiseDims: 8, generator: [16], discriminator: [16] } },
-    optimizer: { kind: 'adam', lr: 0.001, beta1: 0.5 },
-    discriminatorOptimizer: { kind: 'adam', lr: 0.002, beta1: 0.5 },
-    batchSize: 40,
-    ...over,
-  });
-}
+import { ganConfig } from './helpers';
 
 /** stateHash and both losses after every step (index 0 = step 0, losses from step 1). */
 async function runOf(config: TrainingConfig, steps: number) {

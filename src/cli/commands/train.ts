@@ -65,7 +65,8 @@ export function register(program: Command): void {
     .description('continue from a checkpoint; changed hyperparameters start a new branch')
     .argument('<ref>', 'checkpoint id or prefix, branch, or branch@step')
     .requiredOption('--steps <n>', 'parameter updates to run', stepsArg)
-    .option('--lr <x>', 'new learning rate (starts a branch)', lrArg)
+    .option('--lr <x>', 'new learning rate (a gan: the generator’s; starts a branch)', lrArg)
+    .option('--d-lr <x>', 'a gan: new discriminator learning rate (starts a branch)', lrArg)
     .option(
       '--optimizer <kind>',
       `new optimizer (${OPTIMIZERS.join('|')}; starts a branch)`,
@@ -106,6 +107,7 @@ export function register(program: Command): void {
               from: ref,
               steps: opts.steps,
               lr: opts.lr,
+              dLr: opts.dLr,
               optimizer: opts.optimizer,
               batchSize: opts.batchSize,
               checkpointEvery: opts.checkpointEvery,

@@ -64,6 +64,8 @@ export interface TrainSpec extends Schedule {
 export interface ContinueSpec extends Schedule {
   from: string;
   lr?: number;
+  /** a gan's discriminator learning rate */
+  dLr?: number;
   optimizer?: OptimizerKind;
   batchSize?: number;
   branch?: string;
@@ -387,7 +389,18 @@ function wantedConfig(current: TrainingConfig, req: ContinueSpec): TrainingConfi
     kind === current.optimizer.kind && lr === current.optimizer.lr
       ? current.optimizer
       : normalizeOptimizer(kind, lr, kind === current.optimizer.kind ? current.optimizer : {});
-  return { ...current, optimizer, batchSize: req.batchSize ?? current.batchSize };
+  const d = current.discriminatorOptimizer;
+  if (req.dLr !== undefined && d === undefined) {
+    throw new InputError('--d-lr applies to a gan only');
+  }
+  const discriminatorOptimizer =
+    d && req.dLr !== undefined && req.dLr !== d.lr ? normalizeOptimizer(d.kind, req.dLr, d) : d;
+  return {
+    ...current,
+    optimizer,
+    ...(discriminatorOptimizer ? { discriminatorOptimizer } : {}),
+    batchSize: req.batchSize ?? current.batchSize,
+  };
 }
 
 /** What Trainer.restore must change in a checkpoint's config to train under `wanted`. */
@@ -398,6 +411,10 @@ function overridesOf(config: TrainingConfig, wanted: TrainingConfig): ConfigOver
   }
   if (wanted.batchSize !== config.batchSize) {
     out.batchSize = wanted.batchSize;
+  }
+  const [d, w] = [config.discriminatorOptimizer, wanted.discriminatorOptimizer];
+  if (w !== undefined && canonicalJson(d) !== canonicalJson(w)) {
+    out.discriminatorOptimizer = w;
   }
   return out;
 }
@@ -448,6 +465,10 @@ function branchNameFor(parent: string, before: TrainingConfig, after: TrainingCo
   }
   if (after.batchSize !== before.batchSize) {
     parts.push(`bs${after.batchSize}`);
+  }
+  const [d0, d1] = [before.discriminatorOptimizer, after.discriminatorOptimizer];
+  if (d0 && d1 && d0.lr !== d1.lr) {
+    parts.push(`dlr${d1.lr}`);
   }
   return `${parent}-${parts.length > 0 ? parts.join('-') : 'branch'}`;
 }
