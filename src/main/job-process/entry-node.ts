@@ -1,5 +1,5 @@
 /**
- * Entry of a job process under Node (forked by ./fork-node.ts with tsx): serves one job over
+ * Entry of a job process under Node (forked by ./fork-node.ts; bundled as `job-node.js`): serves one job over
  * the child-process IPC channel. A lost parent (channel closed) stops the job, which writes a
  * checkpoint at its current step before the process exits.
  */
