@@ -19,6 +19,7 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
+import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
@@ -91,6 +92,7 @@ const BENCH_SECTIONS: readonly BenchSection[] = [
   verifySpeedSection,
   bundleImportSection,
   cnnSection,
+  startupSection,
 ];
 
 export interface GoalCheck {
@@ -278,6 +280,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     check('softmax (wasm) ms/step ≤ 0.5', find('wasm', 'softmax', 'sgd')?.msPerStep, 0.5),
     check('cpu MLP sgd ms/step ≤ 33 (2× faster than 66)', find('cpu', 'mlp', 'sgd')?.msPerStep, 33),
     check('peak RSS of a training process (wasm MLP) ≤ 400 MB', ours?.peakRssMB, 400),
+    ...STARTUP_GOALS.map((g) =>
+      check(
+        `${g.label}: median wall ms ≤ ${g.limitMs}`,
+        extra.find((s) => s.title === STARTUP_TITLE)?.rows.find((r) => r.label === g.label)?.value,
+        g.limitMs,
+      ),
+    ),
   ];
   return {
     date: new Date().toISOString(),
