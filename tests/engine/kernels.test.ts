@@ -67,6 +67,9 @@ const SHAPES: [number, number, number][] = [
   [9, 17, 33],
   [100, 128, 784],
   [100, 10, 32],
+  // k in several chunks (GEMM_KC = 256, the last one short), rows in several blocks (GEMM_MC = 64)
+  [70, 19, 600],
+  [131, 6, 257],
 ];
 
 test('wasm gemm equals the JS kernel bit for bit and a float64 reference within rounding', () => {

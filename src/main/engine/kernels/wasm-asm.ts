@@ -49,6 +49,7 @@ const SIMD = {
   const: 0x0c,
   f32x4Splat: 0x13,
   f32x4ExtractLane: 0x1f,
+  f32x4ReplaceLane: 0x20,
   f32x4Gt: 0x44,
   and: 0x4e,
   f32x4Sqrt: 0xe3,
@@ -178,6 +179,9 @@ export class FnBuilder {
   i32GeS(): this {
     return this.op(0x4e);
   }
+  i32LeS(): this {
+    return this.op(0x4c);
+  }
   i32LoadU8(offset = 0): this {
     return this.op(0x2d).memarg(0, offset);
   }
@@ -264,6 +268,12 @@ export class FnBuilder {
   }
   f32x4ExtractLane(lane: number): this {
     this.simd(SIMD.f32x4ExtractLane);
+    this.code.push(lane);
+    return this;
+  }
+  /** [v128, f32] → v128 with lane `lane` replaced */
+  f32x4ReplaceLane(lane: number): this {
+    this.simd(SIMD.f32x4ReplaceLane);
     this.code.push(lane);
     return this;
   }

@@ -82,15 +82,18 @@ export interface WasmKernels {
 export const ROW_BYTES = 784;
 
 // tile parameters
-const T = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, k: 7, bias: 8, relu: 9 };
-const TILE_PARAMS: ValType[] = new Array<ValType>(10).fill('i32');
+const T = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, k: 7, bias: 8, relu: 9, first: 10 };
+const TILE_PARAMS: ValType[] = new Array<ValType>(11).fill('i32');
 
 /**
  * A register tile: `mr` rows × (`nv` f32x4 vectors, or one scalar column when nv = 0). With
  * `lanes` < 4 (nv = 1) only the first `lanes` columns are stored: the loads of B and the bias
  * read up to 12 bytes past the last column, whose lanes are computed and dropped (lanes are
  * independent, so the stored ones are exactly those of the other tiles).
- * C[r, v] = act(Σ_p A[r,p]·B[p,v] + bias[v]), p ascending.
+ * The accumulators start at 0 (`first` ≠ 0) or at the partial sums stored in C by the previous
+ * chunk of k (float32 stored and reloaded exactly, so chunking k changes no bit); then
+ * C[r, v] = acc + Σ_p A[r,p]·B[p,v], p ascending, and finally act(· + bias[v]) when the driver
+ * passes a bias or relu (only on the last chunk).
  */
 function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   const f = new FnBuilder(`tile${mr}x${nv}${lanes < 4 ? `l${lanes}` : ''}`, TILE_PARAMS, false);
@@ -111,7 +114,9 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   const bp = f.local('i32');
   const kk = f.local('i32');
   const av = f.local(vec ? 'v128' : 'f32');
-  // init
+  const cp = f.local('i32');
+  // init: zeros, or the partial sums in C
+  f.get(T.first).if();
   for (const x of acc) {
     if (vec) {
       f.v128Zero().set(x);
@@ -119,6 +124,32 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
       f.f32(0).set(x);
     }
   }
+  f.else();
+  f.get(T.c).set(cp);
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < cols; v++) {
+      const x = acc[r * cols + v];
+      if (vec && lanes < 4) {
+        f.v128Zero();
+        for (let l = 0; l < lanes; l++) {
+          f.get(cp)
+            .f32Load(16 * v + 4 * l)
+            .f32x4ReplaceLane(l);
+        }
+        f.set(x);
+      } else if (vec) {
+        f.get(cp)
+          .v128Load(16 * v)
+          .set(x);
+      } else {
+        f.get(cp).f32Load().set(x);
+      }
+    }
+    if (r + 1 < mr) {
+      f.incBy(cp, T.ldc);
+    }
+  }
+  f.end();
   f.get(T.a).set(ap[0]);
   for (let r = 1; r < mr; r++) {
     f.get(ap[r - 1])
@@ -161,7 +192,6 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   f.inc(kk, -1);
   f.br(0).end().end();
   // epilogue: bias, relu, store
-  const cp = f.local('i32');
   f.get(T.c).set(cp);
   for (let r = 0; r < mr; r++) {
     for (let v = 0; v < cols; v++) {
@@ -204,59 +234,103 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   return f;
 }
 
-/** gemm driver: column blocks of 8, then 4, then single columns; row tiles of MR, then 1. */
+/** Depth of a chunk of k: a B panel of GEMM_KC × 8 floats stays in L1 while A streams. */
+export const GEMM_KC = 256;
+/** Rows per block: GEMM_MC × GEMM_KC floats of A stay in L2 while the column blocks reuse them. */
+export const GEMM_MC = 64;
+
+/**
+ * gemm driver. For each chunk of GEMM_KC values of k (in order), for each block of GEMM_MC rows,
+ * for column blocks of 8, then 4, then single columns: row tiles of MR, then 1. Each output
+ * element accumulates its chunks in order (the partial sum waits in C between chunks), so the
+ * sum is the same sequence of float32 operations as one pass over k; bias and ReLU are applied
+ * in the last chunk only.
+ */
 function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number): FnBuilder {
   const P = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11, tail: 12 }; // prettier-ignore
   const f = new FnBuilder('gemm', new Array<ValType>(13).fill('i32'));
   const j = f.local('i32');
   const i = f.local('i32');
+  const pc = f.local('i32');
+  const kc = f.local('i32');
+  const i0 = f.local('i32');
+  const iEnd = f.local('i32');
+  const first = f.local('i32');
+  const last = f.local('i32');
   const emitRows = (nv: number, lanes = 4): void => {
-    f.i32(0).set(i);
+    f.get(i0).set(i);
     for (const mr of [GEMM_MR, 1]) {
       f.block().loop();
-      // exit when i + mr > m
-      f.get(P.m).get(i).i32Sub().i32(mr).i32LtS().brIf(1);
-      f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add();
+      // exit when i + mr > iEnd
+      f.get(iEnd).get(i).i32Sub().i32(mr).i32LtS().brIf(1);
+      // a + i·rsA + pc·ksA
+      f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add().get(pc).get(P.ksA).i32Mul().i32Add();
       f.get(P.rsA).get(P.ksA);
-      f.get(P.b).get(j).i32(4).i32Mul().i32Add();
+      // b + pc·ldb + 4j
+      f.get(P.b).get(pc).get(P.ldb).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
       f.get(P.ldb);
       f.get(P.c).get(i).get(P.ldc).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
-      f.get(P.ldc).get(P.k);
+      f.get(P.ldc).get(kc);
+      // bias + 4j in the last chunk (when there is a bias), else 0
       f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
-      f.get(P.relu);
+      f.i32(0).get(last).select();
+      f.get(P.relu).get(last).i32And();
+      f.get(first);
       f.call(tileIndex(mr, nv, lanes));
       f.inc(i, mr).br(0);
       f.end().end();
     }
   };
-  f.i32(0).set(j);
-  // blocks of 4·GEMM_NV columns, then of 4
-  for (const nv of GEMM_NV > 1 ? [GEMM_NV, 1] : [1]) {
-    f.block().loop();
-    f.get(P.n)
-      .get(j)
-      .i32Sub()
-      .i32(4 * nv)
-      .i32LtS()
-      .brIf(1);
-    emitRows(nv);
-    f.inc(j, 4 * nv).br(0);
-    f.end().end();
-  }
-  // the last 1–3 columns: one partial vector when over-reading is allowed, else scalar columns
-  f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
-  for (const lanes of [1, 2, 3]) {
-    f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
-    emitRows(1, lanes);
+  const emitColumns = (): void => {
+    f.i32(0).set(j);
+    // blocks of 4·GEMM_NV columns, then of 4
+    for (const nv of GEMM_NV > 1 ? [GEMM_NV, 1] : [1]) {
+      f.block().loop();
+      f.get(P.n)
+        .get(j)
+        .i32Sub()
+        .i32(4 * nv)
+        .i32LtS()
+        .brIf(1);
+      emitRows(nv);
+      f.inc(j, 4 * nv).br(0);
+      f.end().end();
+    }
+    // the last 1–3 columns: one partial vector when over-reading is allowed, else scalar columns
+    f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
+    for (const lanes of [1, 2, 3]) {
+      f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
+      emitRows(1, lanes);
+      f.end();
+    }
+    f.get(P.n).set(j);
     f.end();
-  }
-  f.get(P.n).set(j);
-  f.end();
+    f.block().loop();
+    f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
+    emitRows(0);
+    f.inc(j, 1).br(0);
+    f.end().end();
+  };
+  f.i32(0).set(pc);
+  // chunks of k (at least one, so k = 0 still writes act(0 + bias))
+  f.loop();
+  // kc = min(GEMM_KC, k − pc); first = pc == 0; last = pc + kc ≥ k
+  f.get(P.k).get(pc).i32Sub().set(kc);
+  f.get(kc).i32(GEMM_KC).i32GtS().if().i32(GEMM_KC).set(kc).end();
+  f.get(pc).i32Eqz().set(first);
+  f.get(pc).get(kc).i32Add().get(P.k).i32GeS().set(last);
+  f.i32(0).set(i0);
   f.block().loop();
-  f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
-  emitRows(0);
-  f.inc(j, 1).br(0);
+  f.get(i0).get(P.m).i32GeS().brIf(1);
+  // iEnd = min(i0 + MC, m)
+  f.get(i0).i32(GEMM_MC).i32Add().set(iEnd);
+  f.get(iEnd).get(P.m).i32GtS().if().get(P.m).set(iEnd).end();
+  emitColumns();
+  f.inc(i0, GEMM_MC).br(0);
   f.end().end();
+  f.incBy(pc, kc);
+  f.get(pc).get(P.k).i32LtS().brIf(0);
+  f.end();
   return f;
 }
 
