@@ -23,6 +23,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
+import * as conv from './conv-ref';
+import type { Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import * as ref from './reference';
 import {
@@ -31,6 +33,7 @@ import {
   WA,
   type WasmKernels,
   type WasmMemory,
+  type WindowArgs,
 } from './wasm-module';
 
 export const K = {
@@ -74,6 +77,14 @@ export interface Mem {
     relu: boolean,
   ): void;
   reluMask(dy: tf.TensorInfo, y: tf.TensorInfo, out: tf.TensorInfo): void;
+  /** conv-ref's im2col of x into col (same values) */
+  im2col(x: tf.TensorInfo, g: Window2d, col: tf.TensorInfo): void;
+  /** conv-ref's col2im of dcol into dx (same additions, same order) */
+  col2im(dcol: tf.TensorInfo, g: Window2d, dx: tf.TensorInfo): void;
+  /** out = a + b (float32) */
+  add(a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo): void;
+  /** out = x > 0 || x ≠ x ? x : 0 */
+  relu(x: tf.TensorInfo, out: tf.TensorInfo): void;
   transpose(src: tf.TensorInfo, dst: tf.TensorInfo, rows: number, cols: number): void;
   sgd(w: tf.TensorInfo, g: tf.TensorInfo, outW: tf.TensorInfo, lr: number): void;
   momentum(ins: tf.TensorInfo[], outs: tf.TensorInfo[], lr: number, mu: number): void;
@@ -107,6 +118,11 @@ interface AdamScalars {
 }
 
 const size = (t: tf.TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
+
+/** The arguments of the wasm im2col / col2im: x (or dx) and col (or dcol) byte offsets, geometry. */
+function windowArgs(x: number, col: number, g: Window2d): WindowArgs {
+  return [x, col, g.n, g.h, g.w, g.c, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.oh, g.ow];
+}
 
 // ---------------------------------------------------------------- wasm backend memory access
 
@@ -197,6 +213,34 @@ function wasmMem(backend: WasmBackendLike): Mem {
         ref.reluMask(h, off(dy) / 4, h, off(y) / 4, h, off(out) / 4, size(out));
       }
     },
+    im2col: (x, g, col) => {
+      if (k) {
+        k.im2col(...windowArgs(off(x), off(col), g));
+      } else {
+        conv.im2col(f32(x), 0, g, f32(col), 0);
+      }
+    },
+    col2im: (dcol, g, dx) => {
+      if (k) {
+        k.col2im(...windowArgs(off(dx), off(dcol), g));
+      } else {
+        conv.col2im(f32(dcol), 0, g, f32(dx), 0);
+      }
+    },
+    add: (a, b, out) => {
+      if (k) {
+        k.add(off(a), off(b), off(out), size(out));
+      } else {
+        conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out));
+      }
+    },
+    relu: (x, out) => {
+      if (k) {
+        k.relu(off(x), off(out), size(out));
+      } else {
+        conv.relu(f32(x), 0, f32(out), 0, size(out));
+      }
+    },
     transpose: (src, dst, rows, cols) => {
       if (k) {
         k.transpose(off(src), off(dst), rows, cols);
@@ -263,6 +307,10 @@ function cpuMem(backend: MathBackendCPU): Mem {
       ref.gemm(a === 'ones' ? ONES : f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu); // prettier-ignore
     },
     reluMask: (dy, y, out) => ref.reluMask(f32(dy), 0, f32(y), 0, f32(out), 0, size(out)),
+    im2col: (x, g, col) => conv.im2col(f32(x), 0, g, f32(col), 0),
+    col2im: (dcol, g, dx) => conv.col2im(f32(dcol), 0, g, f32(dx), 0),
+    add: (a, b, out) => conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out)),
+    relu: (x, out) => conv.relu(f32(x), 0, f32(out), 0, size(out)),
     transpose: (src, dst, rows, cols) => {
       const s = f32(src);
       const d = f32(dst);

@@ -50,8 +50,10 @@ const SIMD = {
   f32x4Splat: 0x13,
   f32x4ExtractLane: 0x1f,
   f32x4ReplaceLane: 0x20,
+  f32x4Ne: 0x42,
   f32x4Gt: 0x44,
   and: 0x4e,
+  or: 0x50,
   f32x4Sqrt: 0xe3,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
@@ -164,6 +166,9 @@ export class FnBuilder {
   i32And(): this {
     return this.op(0x71);
   }
+  i32Or(): this {
+    return this.op(0x72);
+  }
   i32Eqz(): this {
     return this.op(0x45);
   }
@@ -230,6 +235,9 @@ export class FnBuilder {
   }
   f32Gt(): this {
     return this.op(0x5e);
+  }
+  f32Ne(): this {
+    return this.op(0x5c);
   }
   select(): this {
     return this.op(0x1b);
@@ -300,6 +308,12 @@ export class FnBuilder {
   }
   v128And(): this {
     return this.simd(SIMD.and);
+  }
+  v128Or(): this {
+    return this.simd(SIMD.or);
+  }
+  f32x4Ne(): this {
+    return this.simd(SIMD.f32x4Ne);
   }
 
   /** The function body as bytes (local declarations, code, final `end`). */

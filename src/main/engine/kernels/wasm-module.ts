@@ -76,7 +76,28 @@ export interface WasmKernels {
   ): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
   gatherRows(pixels: number, indices: number, n: number, out: number): void;
+  im2col(...args: WindowArgs): void;
+  col2im(...args: WindowArgs): void;
+  relu(x: number, out: number, count: number): void;
+  add(a: number, b: number, out: number, count: number): void;
 }
+
+/** (x, col, n, h, w, c, kh, kw, stride, padTop, padLeft, oh, ow); pointers in bytes */
+export type WindowArgs = [
+  x: number,
+  col: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  padTop: number,
+  padLeft: number,
+  oh: number,
+  ow: number,
+];
 
 /** Bytes per image row for gatherRows (MNIST's 28×28; a multiple of 8). */
 export const ROW_BYTES = 784;
@@ -521,6 +542,185 @@ function gatherRows(): FnBuilder {
   return f;
 }
 
+/**
+ * A run of `count` float32s, SIMD body and scalar tail: copy (dst = src), zero (dst = 0) or
+ * add (dst = dst + src, float32; each element once, so the order of elements is immaterial).
+ */
+function run(kind: 'copy' | 'zero' | 'add'): FnBuilder {
+  // (dst, src, count)
+  const f = new FnBuilder(`${kind}Run`, ['i32', 'i32', 'i32'], false);
+  const off = f.local('i32');
+  const end4 = f.local('i32');
+  const endAll = f.local('i32');
+  f.get(2).i32(4).i32Mul().set(endAll);
+  f.get(2).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.i32(0).set(off);
+  for (const vec of [true, false]) {
+    f.block().loop();
+    f.get(off)
+      .get(vec ? end4 : endAll)
+      .i32GeS()
+      .brIf(1);
+    f.get(0).get(off).i32Add();
+    if (kind === 'zero') {
+      if (vec) {
+        f.v128Zero();
+      } else {
+        f.f32(0);
+      }
+    } else {
+      if (kind === 'add') {
+        f.get(0).get(off).i32Add();
+        if (vec) {
+          f.v128Load();
+        } else {
+          f.f32Load();
+        }
+      }
+      f.get(1).get(off).i32Add();
+      if (vec) {
+        f.v128Load();
+      } else {
+        f.f32Load();
+      }
+      if (kind === 'add') {
+        if (vec) {
+          f.f32x4Add();
+        } else {
+          f.f32Add();
+        }
+      }
+    }
+    if (vec) {
+      f.v128Store();
+    } else {
+      f.f32Store();
+    }
+    f.inc(off, vec ? 16 : 4).br(0);
+    f.end().end();
+  }
+  return f;
+}
+
+/**
+ * im2col / col2im over an NHWC batch (see ../kernels/conv-ref.ts for the layout), pointers in
+ * bytes: (x, col, n, h, w, c, kh, kw, stride, padTop, padLeft, oh, ow). im2col writes every col
+ * row (zeros in the padding); col2im (adjoint: x is dx, zeroed first, col is dcol) adds every
+ * col row in order into dx, dropping the padding — the same float32 additions in the same
+ * order as conv-ref's col2im.
+ */
+function window(kind: 'im2col' | 'col2im', copy: number, zero: number, add: number): FnBuilder {
+  const f = new FnBuilder(kind, new Array<ValType>(13).fill('i32'));
+  const P = { x: 0, col: 1, n: 2, h: 3, w: 4, c: 5, kh: 6, kw: 7, stride: 8, padTop: 9, padLeft: 10, oh: 11, ow: 12 }; // prettier-ignore
+  const [b, oy, ox, ky, xb, o, ix0, kx0, kx1, iy, rowBytes, imgBytes] = [
+    f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'),
+    f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'),
+  ]; // prettier-ignore
+  const loopTo = (v: number, limit: number, body: () => void): void => {
+    f.i32(0).set(v);
+    f.block().loop();
+    f.get(v).get(limit).i32GeS().brIf(1);
+    body();
+    f.inc(v, 1).br(0);
+    f.end().end();
+  };
+  // rowBytes = kw·c·4; imgBytes = h·w·c·4
+  f.get(P.kw).get(P.c).i32Mul().i32(4).i32Mul().set(rowBytes);
+  f.get(P.h).get(P.w).i32Mul().get(P.c).i32Mul().i32(4).i32Mul().set(imgBytes);
+  if (kind === 'col2im') {
+    f.get(P.x).i32(0).get(P.n).get(P.h).i32Mul().get(P.w).i32Mul().get(P.c).i32Mul();
+    f.call(zero);
+  }
+  f.get(P.col).set(o);
+  f.get(P.x).set(xb);
+  loopTo(b, P.n, () => {
+    loopTo(oy, P.oh, () => {
+      loopTo(ox, P.ow, () => {
+        // ix0 = ox·stride − padLeft; kx0 = max(0, −ix0); kx1 = min(kw, w − ix0)
+        f.get(ox).get(P.stride).i32Mul().get(P.padLeft).i32Sub().set(ix0);
+        f.i32(0).get(ix0).i32Sub().i32(0).get(ix0).i32(0).i32LtS().select().set(kx0);
+        f.get(P.w).get(ix0).i32Sub().set(kx1);
+        f.get(kx1).get(P.kw).i32GtS().if().get(P.kw).set(kx1).end();
+        loopTo(ky, P.kh, () => {
+          f.get(oy).get(P.stride).i32Mul().get(ky).i32Add().get(P.padTop).i32Sub().set(iy);
+          // outside the image (a padding row, or no column inside)?
+          f.get(iy).i32(0).i32LtS();
+          f.get(iy).get(P.h).i32GeS().i32Or();
+          f.get(kx1).get(kx0).i32LeS().i32Or();
+          f.if();
+          if (kind === 'im2col') {
+            f.get(o).i32(0).get(P.kw).get(P.c).i32Mul().call(zero);
+          }
+          f.else();
+          if (kind === 'im2col') {
+            f.get(o).i32(0).get(kx0).get(P.c).i32Mul().call(zero);
+          }
+          // x + xb-relative ((iy·w + ix0 + kx0)·c)·4 and col o + kx0·c·4, (kx1 − kx0)·c floats
+          const dstCol = (): void => {
+            f.get(o).get(kx0).get(P.c).i32Mul().i32(4).i32Mul().i32Add();
+          };
+          const srcX = (): void => {
+            f.get(xb).get(iy).get(P.w).i32Mul().get(ix0).i32Add().get(kx0).i32Add();
+            f.get(P.c).i32Mul().i32(4).i32Mul().i32Add();
+          };
+          if (kind === 'im2col') {
+            dstCol();
+            srcX();
+          } else {
+            srcX();
+            dstCol();
+          }
+          f.get(kx1).get(kx0).i32Sub().get(P.c).i32Mul();
+          f.call(kind === 'im2col' ? copy : add);
+          if (kind === 'im2col') {
+            f.get(o).get(kx1).get(P.c).i32Mul().i32(4).i32Mul().i32Add();
+            f.i32(0);
+            f.get(P.kw).get(kx1).i32Sub().get(P.c).i32Mul();
+            f.call(zero);
+          }
+          f.end();
+          f.incBy(o, rowBytes);
+        });
+      });
+    });
+    f.incBy(xb, imgBytes);
+  });
+  return f;
+}
+
+/** relu(x, out, count): out = x > 0 || x ≠ x ? x : 0 (bits kept: NaN stays the same NaN). */
+function reluFn(): FnBuilder {
+  const f = new FnBuilder('relu', ['i32', 'i32', 'i32']);
+  const off = f.local('i32');
+  const end4 = f.local('i32');
+  const endAll = f.local('i32');
+  const v = f.local('v128');
+  const s = f.local('f32');
+  f.get(2).i32(4).i32Mul().set(endAll);
+  f.get(2).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.i32(0).set(off);
+  f.block().loop();
+  f.get(off).get(end4).i32GeS().brIf(1);
+  f.get(1).get(off).i32Add();
+  f.get(0).get(off).i32Add().v128Load().tee(v);
+  f.get(v).v128Zero().f32x4Gt();
+  f.get(v).get(v).f32x4Ne().v128Or();
+  f.v128And().v128Store();
+  f.inc(off, 16).br(0);
+  f.end().end();
+  f.block().loop();
+  f.get(off).get(endAll).i32GeS().brIf(1);
+  f.get(1).get(off).i32Add();
+  f.get(0).get(off).i32Add().f32Load().tee(s);
+  f.f32(0);
+  f.get(s).f32(0).f32Gt();
+  f.get(s).get(s).f32Ne().i32Or();
+  f.select().f32Store();
+  f.inc(off, 4).br(0);
+  f.end().end();
+  return f;
+}
+
 /** The module's bytes (built once per process). */
 let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
 
@@ -610,6 +810,21 @@ export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
     );
     fns.push(transpose());
     fns.push(gatherRows());
+    const copy = fns.push(run('copy')) - 1;
+    const zero = fns.push(run('zero')) - 1;
+    const add = fns.push(run('add')) - 1;
+    fns.push(window('im2col', copy, zero, add));
+    fns.push(window('col2im', copy, zero, add));
+    fns.push(reluFn());
+    // add(a, b, out, count): out = a + b
+    fns.push(
+      elementwise('add', 2, 1, 0, (e) => {
+        e.inp(0);
+        e.inp(1);
+        e.add();
+        e.out(0);
+      }),
+    );
     moduleBytes = assemble(fns);
   }
   return moduleBytes;
