@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
+import { marginalTrainSection } from './marginal';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
@@ -72,6 +73,8 @@ export interface ExtraRow {
 export interface ExtraSection {
   title: string;
   rows: ExtraRow[];
+  /** goals this section checks (added to the report's goal table) */
+  goals?: GoalCheck[];
 }
 
 export interface BenchContext {
@@ -87,6 +90,7 @@ export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
 
 /** The further measurements, in table order. */
 const BENCH_SECTIONS: readonly BenchSection[] = [
+  marginalTrainSection,
   traceOverheadSection,
   verifySpeedSection,
   bundleImportSection,
@@ -278,6 +282,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     check('softmax (wasm) ms/step ≤ 0.5', find('wasm', 'softmax', 'sgd')?.msPerStep, 0.5),
     check('cpu MLP sgd ms/step ≤ 33 (2× faster than 66)', find('cpu', 'mlp', 'sgd')?.msPerStep, 33),
     check('peak RSS of a training process (wasm MLP) ≤ 400 MB', ours?.peakRssMB, 400),
+    ...extra.flatMap((s) => s.goals ?? []),
   ];
   return {
     date: new Date().toISOString(),
