@@ -18,7 +18,9 @@
  * on the backend's own heap, reading and writing tensors in place; on `cpu` they run in plain JS
  * (./reference.ts) — and on `wasm` too when the engine has no wasm SIMD (the module does not
  * compile there; the JS twins work on the backend's heap instead). Both compute the same float32 operations in the same order, so the two
- * backends give the same bits. Every kernel is deterministic: single-threaded, fixed order.
+ * backends give the same bits. Every kernel is deterministic, with a fixed order; on `wasm` large
+ * GEMMs are split by rows across threads (./threads.ts), each element computed by one thread in
+ * the one-thread order, so the thread count changes no bit.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -26,6 +28,7 @@ import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
 import * as conv from './conv-ref';
 import type { Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
+import { gemmPool } from './threads';
 import * as ref from './reference';
 import {
   instantiateKernels,
@@ -195,6 +198,27 @@ function wasmMem(backend: WasmBackendLike): Mem {
     gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
       const aOff = a === 'ones' ? onePtr : off(a);
       const biasOff = bias ? off(bias) : 0;
+      const pool = k ? gemmPool() : null;
+      if (
+        pool?.gemm(
+          backend.wasm.HEAPU8,
+          aOff,
+          rsA,
+          ksA,
+          off(b),
+          ldb,
+          off(c),
+          ldc,
+          m,
+          n,
+          kk,
+          biasOff,
+          relu,
+        )
+      ) {
+        // prettier-ignore
+        return;
+      }
       if (k) {
         // the SIMD column tail reads up to 16 bytes past the end of B's last row and the bias
         const end = Math.max(off(b) + (kk * ldb + n) * 4, biasOff + n * 4) + 16;

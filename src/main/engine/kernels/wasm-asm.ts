@@ -332,10 +332,15 @@ export class FnBuilder {
 }
 
 /**
- * Assembles a module that imports `env.memory` (at least `minPages` pages) and holds `fns` in
+ * Assembles a module that imports `env.memory` (at least `minPages` pages; a shared memory of at
+ * most `sharedMaxPages` pages when that is given, for threads) and holds `fns` in
  * order (function index = position). Every function has no results.
  */
-export function assemble(fns: FnBuilder[], minPages = 1): Uint8Array<ArrayBuffer> {
+export function assemble(
+  fns: FnBuilder[],
+  minPages = 1,
+  sharedMaxPages?: number,
+): Uint8Array<ArrayBuffer> {
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const section = (id: number, content: number[]): void => {
     out.push(id);
@@ -358,8 +363,15 @@ export function assemble(fns: FnBuilder[], minPages = 1): Uint8Array<ArrayBuffer
   uleb(1, imports);
   name('env', imports);
   name('memory', imports);
-  imports.push(0x02, 0x00);
-  uleb(minPages, imports);
+  imports.push(0x02);
+  if (sharedMaxPages === undefined) {
+    imports.push(0x00);
+    uleb(minPages, imports);
+  } else {
+    imports.push(0x03);
+    uleb(minPages, imports);
+    uleb(sharedMaxPages, imports);
+  }
   section(2, imports);
   const funcs: number[] = [];
   uleb(fns.length, funcs);

@@ -721,113 +721,124 @@ function reluFn(): FnBuilder {
   return f;
 }
 
-/** The module's bytes (built once per process). */
+/** The module's bytes (built once per process; the shared-memory variant for threads). */
 let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
+let sharedModuleBytes: Uint8Array<ArrayBuffer> | undefined;
 
-export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
-  if (!moduleBytes) {
-    const fns: FnBuilder[] = [];
-    const tiles = new Map<string, number>();
-    for (const mr of [GEMM_MR, 1]) {
-      for (const [nv, lanes] of [
-        [2, 4],
-        [1, 4],
-        [0, 4],
-        [1, 1],
-        [1, 2],
-        [1, 3],
-      ]) {
-        tiles.set(`${mr}x${nv}l${lanes}`, fns.length);
-        fns.push(tile(mr, nv, lanes));
-      }
-    }
-    fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!));
-    fns.push(reluMask());
-    // sgd(w, g, outW, count, lr)
-    fns.push(
-      elementwise('sgd', 2, 1, 1, (e) => {
-        e.inp(0);
-        e.sc(0);
-        e.inp(1);
-        e.mul();
-        e.sub();
-        e.out(0);
-      }),
-    );
-    // momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
-    fns.push(
-      elementwise('momentum', 3, 2, 2, (e) => {
-        e.sc(1);
-        e.inp(2);
-        e.mul();
-        e.inp(1);
-        e.add();
-        e.out(1);
-        e.inp(0);
-        e.sc(0);
-        e.res(1);
-        e.mul();
-        e.sub();
-        e.out(0);
-      }),
-    );
-    // adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
-    fns.push(
-      elementwise('adam', 4, 3, 6, (e) => {
-        // m' = b1·m + c1·g
-        e.sc(1);
-        e.inp(2);
-        e.mul();
-        e.sc(3);
-        e.inp(1);
-        e.mul();
-        e.add();
-        e.out(1);
-        // v' = b2·v + c2·(g·g)
-        e.sc(2);
-        e.inp(3);
-        e.mul();
-        e.sc(4);
-        e.inp(1);
-        e.inp(1);
-        e.mul();
-        e.mul();
-        e.add();
-        e.out(2);
-        // w' = w − (lr·m') / (√v' + eps)
-        e.inp(0);
-        e.sc(0);
-        e.res(1);
-        e.mul();
-        e.res(2);
-        e.sqrt();
-        e.sc(5);
-        e.add();
-        e.div();
-        e.sub();
-        e.out(0);
-      }),
-    );
-    fns.push(transpose());
-    fns.push(gatherRows());
-    const copy = fns.push(run('copy')) - 1;
-    const zero = fns.push(run('zero')) - 1;
-    const add = fns.push(run('add')) - 1;
-    fns.push(window('im2col', copy, zero, add));
-    fns.push(window('col2im', copy, zero, add));
-    fns.push(reluFn());
-    // add(a, b, out, count): out = a + b
-    fns.push(
-      elementwise('add', 2, 1, 0, (e) => {
-        e.inp(0);
-        e.inp(1);
-        e.add();
-        e.out(0);
-      }),
-    );
-    moduleBytes = assemble(fns);
+/** Largest shared memory the threaded GEMM imports (pages of 64 KiB: 2 GiB). */
+export const SHARED_MAX_PAGES = 32768;
+
+export function kernelModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
+  if (shared) {
+    sharedModuleBytes ??= assemble(kernelFunctions(), 1, SHARED_MAX_PAGES);
+    return sharedModuleBytes;
   }
+  moduleBytes ??= assemble(kernelFunctions());
   return moduleBytes;
+}
+
+/** Every function of the module, in index order. */
+function kernelFunctions(): FnBuilder[] {
+  const fns: FnBuilder[] = [];
+  const tiles = new Map<string, number>();
+  for (const mr of [GEMM_MR, 1]) {
+    for (const [nv, lanes] of [
+      [2, 4],
+      [1, 4],
+      [0, 4],
+      [1, 1],
+      [1, 2],
+      [1, 3],
+    ]) {
+      tiles.set(`${mr}x${nv}l${lanes}`, fns.length);
+      fns.push(tile(mr, nv, lanes));
+    }
+  }
+  fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!));
+  fns.push(reluMask());
+  // sgd(w, g, outW, count, lr)
+  fns.push(
+    elementwise('sgd', 2, 1, 1, (e) => {
+      e.inp(0);
+      e.sc(0);
+      e.inp(1);
+      e.mul();
+      e.sub();
+      e.out(0);
+    }),
+  );
+  // momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
+  fns.push(
+    elementwise('momentum', 3, 2, 2, (e) => {
+      e.sc(1);
+      e.inp(2);
+      e.mul();
+      e.inp(1);
+      e.add();
+      e.out(1);
+      e.inp(0);
+      e.sc(0);
+      e.res(1);
+      e.mul();
+      e.sub();
+      e.out(0);
+    }),
+  );
+  // adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
+  fns.push(
+    elementwise('adam', 4, 3, 6, (e) => {
+      // m' = b1·m + c1·g
+      e.sc(1);
+      e.inp(2);
+      e.mul();
+      e.sc(3);
+      e.inp(1);
+      e.mul();
+      e.add();
+      e.out(1);
+      // v' = b2·v + c2·(g·g)
+      e.sc(2);
+      e.inp(3);
+      e.mul();
+      e.sc(4);
+      e.inp(1);
+      e.inp(1);
+      e.mul();
+      e.mul();
+      e.add();
+      e.out(2);
+      // w' = w − (lr·m') / (√v' + eps)
+      e.inp(0);
+      e.sc(0);
+      e.res(1);
+      e.mul();
+      e.res(2);
+      e.sqrt();
+      e.sc(5);
+      e.add();
+      e.div();
+      e.sub();
+      e.out(0);
+    }),
+  );
+  fns.push(transpose());
+  fns.push(gatherRows());
+  const copy = fns.push(run('copy')) - 1;
+  const zero = fns.push(run('zero')) - 1;
+  const add = fns.push(run('add')) - 1;
+  fns.push(window('im2col', copy, zero, add));
+  fns.push(window('col2im', copy, zero, add));
+  fns.push(reluFn());
+  // add(a, b, out, count): out = a + b
+  fns.push(
+    elementwise('add', 2, 1, 0, (e) => {
+      e.inp(0);
+      e.inp(1);
+      e.add();
+      e.out(0);
+    }),
+  );
+  return fns;
 }
 
 /** The parts of the WebAssembly JS API used here (the Node typings do not declare them). */
@@ -838,7 +849,7 @@ export interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   CompileError: new (message?: string) => Error;
 }
 export const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -848,5 +859,14 @@ let compiled: object | undefined;
 export function instantiateKernels(memory: WasmMemory): WasmKernels {
   compiled ??= new WA.Module(kernelModuleBytes());
   const instance = new WA.Instance(compiled, { env: { memory } });
+  return instance.exports as WasmKernels;
+}
+
+let compiledShared: object | undefined;
+
+/** The kernels on a shared memory (for the threads of ./threads.ts). */
+export function instantiateSharedKernels(memory: WasmMemory): WasmKernels {
+  compiledShared ??= new WA.Module(kernelModuleBytes(true));
+  const instance = new WA.Instance(compiledShared, { env: { memory } });
   return instance.exports as WasmKernels;
 }
