@@ -45,9 +45,15 @@ test('a GEMM split over 2, 3 and 4 threads equals the one-thread kernel bit for 
           const f32 = new Float32Array(memory.buffer as ArrayBuffer);
           const u8 = new Uint8Array(memory.buffer as ArrayBuffer);
           const [pa, pb, pbias, pc1, pc2] = [1028, 300_000, 500_000, 600_000, 800_000];
-          for (let i = 0; i < m * kk; i++) f32[pa / 4 + i] = rnd();
-          for (let i = 0; i < kk * n; i++) f32[pb / 4 + i] = rnd();
-          for (let i = 0; i < n; i++) f32[pbias / 4 + i] = rnd();
+          for (let i = 0; i < m * kk; i++) {
+            f32[pa / 4 + i] = rnd();
+          }
+          for (let i = 0; i < kk * n; i++) {
+            f32[pb / 4 + i] = rnd();
+          }
+          for (let i = 0; i < n; i++) {
+            f32[pbias / 4 + i] = rnd();
+          }
           const [rsA, ksA] = transA ? [1, m] : [kk, 1];
           k.gemm(pa, rsA * 4, ksA * 4, pb, n * 4, pc1, n * 4, m, n, kk, bias ? pbias : 0, relu ? 1 : 0, 1); // prettier-ignore
           const want = f32.slice(pc1 / 4, pc1 / 4 + m * n);
