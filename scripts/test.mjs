@@ -30,6 +30,8 @@ const skipStatic = process.env.LOCKSTEP_SKIP_STATIC === '1';
 /** @type {{ name: string, ok: boolean, note?: string }[]} */
 const steps = [];
 const totals = { passed: 0, failed: 0 };
+/** One entry per failed test: its name, file and the first lines of its error, for the summary. */
+const failures = [];
 
 /** Prints a step banner. */
 function banner(text) {
@@ -76,6 +78,44 @@ function parseTapSummary(text) {
 }
 
 /**
+ * The failed tests in a TAP report: for each `not ok` line that is a test (a suite's failure only
+ * repeats its children's), its name and the first lines of its YAML block without the stack.
+ */
+function parseTapFailures(text) {
+  const lines = text.split('\n');
+  const found = [];
+  for (let i = 0; i < lines.length; i++) {
+    const match = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
+    if (match === null) {
+      continue;
+    }
+    const keyIndent = match[1].length + 2;
+    const details = [];
+    let isSuite = false;
+    let skipping = false;
+    for (let j = i + 2; j < lines.length; j++) {
+      const line = lines[j];
+      const indent = line.length - line.trimStart().length;
+      if (line.trim() === '...' && indent === keyIndent) {
+        break;
+      }
+      if (indent === keyIndent) {
+        const key = line.trim().split(':')[0];
+        isSuite ||= line.trim() === "type: 'suite'";
+        skipping = key === 'stack' || key === 'duration_ms' || key === 'type';
+      }
+      if (!skipping && line.trim() !== '') {
+        details.push(line.trim());
+      }
+    }
+    if (!isSuite) {
+      found.push({ name: match[2], details: details.slice(0, 12) });
+    }
+  }
+  return found;
+}
+
+/**
  * Runs `files` with Node's test runner: spec output on the console, TAP into a temporary file
  * for the counts. Adds the counts to the totals and returns true when the runner exits with 0.
  */
@@ -97,6 +137,9 @@ function runTests(files, concurrency) {
     const counts = existsSync(tapFile)
       ? parseTapSummary(readFileSync(tapFile, 'utf8'))
       : { passed: 0, failed: 0 };
+    if (existsSync(tapFile)) {
+      failures.push(...parseTapFailures(readFileSync(tapFile, 'utf8')));
+    }
     if (!ok && counts.failed === 0) {
       // The runner failed without reporting a failed test (e.g. it crashed): count one.
       counts.failed = 1;
@@ -158,6 +201,12 @@ if (filter !== '' && unitFiles.length === 0 && e2eFiles.length === 0) {
 }
 
 banner('summary');
+for (const failure of failures) {
+  console.log(`not ok: ${failure.name}`);
+  for (const line of failure.details) {
+    console.log(`    ${line}`);
+  }
+}
 for (const step of steps) {
   console.log(`${step.ok ? 'ok    ' : 'FAILED'} ${step.name}${step.note ? ` (${step.note})` : ''}`);
 }
