@@ -17,7 +17,16 @@ import {
   type TrainingConfig,
 } from '../main/engine/types';
 import { CliError } from './errors';
-import { batchSizeArg, choice, intList, intervalArg, lrArg, seedArg, stepsArg } from './options';
+import {
+  batchSizeArg,
+  choice,
+  datasetArg,
+  intList,
+  intervalArg,
+  lrArg,
+  seedArg,
+  stepsArg,
+} from './options';
 
 /** Default learning rate per optimizer. */
 export const DEFAULT_LR = { sgd: 0.01, momentum: 0.01, adam: 0.001 } as const;
@@ -43,7 +52,12 @@ export interface TrainingOptionValues {
 /** Adds --dataset … --backend to a command. */
 export function addTrainingOptions(cmd: Command, seedHelp: string): Command {
   return cmd
-    .option('--dataset <name>', `dataset (${DATASETS.join('|')})`, choice(DATASETS), 'mnist')
+    .option(
+      '--dataset <name>',
+      `dataset (${DATASETS.join('|')}, or one added with lockstep data add)`,
+      datasetArg,
+      'mnist',
+    )
     .option('--model <kind>', `model (${MODELS.join('|')})`, choice(MODELS), 'mlp')
     .option('--hidden <sizes>', 'hidden layer sizes for mlp (default 128,32)', intList)
     .option('--layers <spec>', 'a custom layer stack (implies --model layers; see README)')
@@ -124,7 +138,7 @@ export function modelAndDataOf(
     model.layers = opts.layers;
   }
   if (opts.dataDir !== undefined) {
-    const env = DATA_DIR_ENV[opts.dataset];
+    const env = DATA_DIR_ENV[opts.dataset] ?? null;
     if (env === null) {
       throw new CliError(`--data-dir does not apply to the ${opts.dataset} dataset`);
     }

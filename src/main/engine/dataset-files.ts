@@ -158,7 +158,10 @@ function squareShape(n: number): [number, number, number] | null {
   return null;
 }
 
-function readCsv(file: string, shape: [number, number, number] | undefined): Examples & {
+function readCsv(
+  file: string,
+  shape: [number, number, number] | undefined,
+): Examples & {
   shape: [number, number, number];
 } {
   const text = new TextDecoder('utf-8').decode(read(file));

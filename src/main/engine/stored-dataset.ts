@@ -96,7 +96,12 @@ export function encodeDatasetObject(parts: DatasetParts): Uint8Array {
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
   out.set(json, 8);
   let at = 8 + json.length;
-  for (const chunk of [parts.train.pixels, parts.train.labels, parts.test.pixels, parts.test.labels]) {
+  for (const chunk of [
+    parts.train.pixels,
+    parts.train.labels,
+    parts.test.pixels,
+    parts.test.labels,
+  ]) {
     out.set(chunk, at);
     at += chunk.length;
   }

@@ -37,6 +37,7 @@ import {
 import * as branches from './branches';
 import { exists, hashFile, Io, isTempName, listDir, readIfExists, type FaultHook } from './fsutil';
 import { checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
+import { useStoreDatasets } from './datasets';
 import { WriterLock } from './lock';
 import { fsck, gc, storeInfo, type GcOptions } from './maintenance';
 import type { ObjectStaging } from './staging';
@@ -74,6 +75,8 @@ export class Store {
   /** Opens the store at `dir`, creating its layout when missing (unless create is false). */
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
     const store = new Store(path.resolve(dir), opts);
+    // its datasets become loadable by name (./datasets.ts)
+    useStoreDatasets(store);
     const { marker } = store.layout;
     let text: Uint8Array | null;
     try {
