@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { APP_VERSION } from '../main/version';
 import { register as bench } from './commands/bench';
 import { register as compare } from './commands/compare';
+import { register as data } from './commands/data';
 import { register as exportCommand } from './commands/export';
 import { register as fsck } from './commands/fsck';
 import { register as importCommand } from './commands/import';
@@ -29,6 +30,7 @@ import { threadsArg } from './options';
 const COMMANDS: readonly ((program: Command) => void)[] = [
   bench,
   compare,
+  data,
   exportCommand,
   fsck,
   importCommand,
