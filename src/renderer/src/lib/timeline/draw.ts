@@ -116,10 +116,10 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): DrawO
   ctx.rect(0, AXIS_H, view.width, view.height - AXIS_H);
   ctx.clip();
 
-  // run separators
+  // run and study separators
   for (let r = first; r <= last; r++) {
     const row = layout.rows[r];
-    if (row.kind === 'run') {
+    if (row.kind !== 'branch') {
       const y = Math.round(rowToY(view, r) - ROW_H / 2) + 0.5;
       ctx.strokeStyle = p.grid;
       ctx.beginPath();
