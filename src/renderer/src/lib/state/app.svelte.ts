@@ -66,6 +66,8 @@ export class AppState {
   /** verify job id → the ref it verifies */
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   #verifying = new Map<string, string>();
+  /** ref → the newest verify job started for it from this window (the inspector shows it) */
+  #verifyOf = new SvelteMap<string, string>();
 
   constructor(client: LockstepClient) {
     this.client = client;
@@ -263,12 +265,19 @@ export class AppState {
     try {
       const job = this.follow(await this.client.verify({ ref }));
       this.#verifying.set(job.info.id, ref);
+      this.#verifyOf.set(ref, job.info.id);
       this.notify('info', `Verifying ${ref.slice(0, 12)}: replaying from the start…`);
       return job;
     } catch (err) {
       this.notify('error', `Could not verify: ${messageOf(err)}`);
       return null;
     }
+  }
+
+  /** The newest verify job this window started for `ref`, if any (running or ended). */
+  verifyJob(ref: string): LiveJob | null {
+    const id = this.#verifyOf.get(ref);
+    return id === undefined ? null : (this.jobs.get(id) ?? null);
   }
 
   #verified(f: Finished): void {
