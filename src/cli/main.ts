@@ -14,6 +14,7 @@ import { register as fsck } from './commands/fsck';
 import { register as importCommand } from './commands/import';
 import { register as log } from './commands/log';
 import { register as remove } from './commands/remove';
+import { register as samples } from './commands/samples';
 import { register as serve } from './commands/serve';
 import { register as show } from './commands/show';
 import { register as study } from './commands/study';
@@ -32,6 +33,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   importCommand,
   log,
   remove,
+  samples,
   serve,
   show,
   study,

@@ -19,6 +19,8 @@ export type {
   OptimizerConfig,
   ModelConfig,
   AugmentConfig,
+  GanConfig,
+  ShuffleConfig,
   TrainingConfig,
   BackendFingerprint,
   NamedTensor,

@@ -23,6 +23,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
+import { GAN_KERNEL_FUNCS } from './gan-kernels';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import * as ref from './reference';
 import {
@@ -381,6 +382,7 @@ export function registerKernels(backendName: string): void {
     [K.adam, adam],
     [K.gatherPixels, gatherPixels],
     ...LAYER_KERNEL_FUNCS,
+    ...GAN_KERNEL_FUNCS,
   ];
   for (const [kernelName, fn] of kernels) {
     tf.registerKernel({
