@@ -66,7 +66,7 @@ export function register(program: Command): void {
   ).action(async (opts: StudyOptions, cmd: Command) => {
     if (opts.list) {
       const store = await openStoreIfAny(cmd);
-      const { listStudies } = await import('../../main/service/study'); // loaded on use (tfjs)
+      const { listStudies } = await import('../../main/service/study'); // loaded on use
       const studies = store === null ? [] : await listStudies(store);
       emit(cmd, { studies }, () =>
         studies.length === 0 ? 'no studies yet' : studies.map(formatStudy).join('\n\n'),

@@ -23,7 +23,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         const store = await openStore(cmd, false);
-        const { readTrace } = await import('../../main/service/trace-view'); // loaded on use (tfjs)
+        const { readTrace } = await import('../../main/service/trace-view'); // loaded on use
         const t = await readTrace(store, ref, opts);
         emit(cmd, t, () => formatTrace(t, opts.from));
       },

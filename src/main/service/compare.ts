@@ -20,7 +20,7 @@
  * tolerance instead, and `identical` means "the same within tolerance" (with the same data and
  * batches); `bitwiseIdentical` keeps the strict answer.
  */
-import { describeFingerprint, sameBits } from '../engine/backend';
+import { describeFingerprint, sameBits } from '../engine/fingerprint';
 import { createDigester, type Digester } from '../engine/trace';
 import type { TrainingConfig, TrainingState } from '../engine/types';
 import type { Store } from '../store/store';

@@ -6,7 +6,9 @@
  * the config of the later one (a branch with a new learning rate starts at its base and its first
  * checkpoint carries the new config), so a replay restores the earlier state with the later
  * config's optimizer and batch size, exactly as `continue` did. Replays stay within one process
- * and run one after the other (the tfjs backend is process-wide).
+ * and run one after the other (the tfjs backend is process-wide). The trainer (and with it tfjs)
+ * is loaded by the first replay, so reading lineages and traces (`trace`, `compare` of stored
+ * states) never loads tfjs.
  */
 import { canonicalJson } from '../engine/canonical-json';
 import { loadDataset } from '../engine/data';
@@ -14,7 +16,7 @@ import { BatchFeeder } from '../engine/feeder';
 import { SHUFFLE_BUFFER_TENSOR, ShuffleBuffer } from '../engine/shuffle-buffer';
 import { parseManifest, type StateManifest } from '../engine/state';
 import { parseTrace, type DigestAlgorithm, type TraceStep } from '../engine/trace';
-import { Trainer } from '../engine/trainer';
+import type { Trainer } from '../engine/trainer';
 import type { EvalResult, NamedTensor, TrainingConfig, TrainingState } from '../engine/types';
 import { StoreCorruptError, type CheckpointNode } from '../store/api';
 import type { Store } from '../store/store';
@@ -202,6 +204,7 @@ function sameOptimizer(a: TrainingConfig, b: TrainingConfig): boolean {
  * batch size.
  */
 export async function replay(store: Store, lin: Lineage, opts: ReplayOptions): Promise<Trainer> {
+  const { Trainer } = await import('../engine/trainer');
   const state = opts.startState ?? (await store.readState(lin.nodes[opts.start].id));
   let trainer: Trainer | null = null;
   try {

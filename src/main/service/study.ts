@@ -31,7 +31,7 @@ import type {
 } from '../../shared/contract';
 import { LIMITS, ServiceError } from '../../shared/contract';
 import { compareRefs } from './compare';
-import { startRun, type TrainSpec } from './train';
+import type { TrainSpec } from './train';
 
 export type { StudyReport } from '../../shared/contract';
 
@@ -105,7 +105,7 @@ export async function runStudy(
   const runOne = async (k: number): Promise<void> => {
     const task = tasks[k];
     const r = inProcess
-      ? await startRun(store, requestOf(task), opts.signal ? { signal: opts.signal } : {})
+      ? await runInThisProcess(store, requestOf(task), opts.signal)
       : await runInJobProcess(store.dir, requestOf(task), opts.signal);
     results[k] = {
       group: task.group,
@@ -292,6 +292,19 @@ function share(same: number, different: number): number {
     return 0;
   }
   return different === 0 ? 1 : same / different;
+}
+
+/**
+ * Runs one training job in this process. ./train (and with it tfjs) is loaded here, on first use,
+ * so that listing or reporting studies never loads tfjs.
+ */
+async function runInThisProcess(
+  store: Store,
+  req: TrainSpec,
+  signal?: AbortSignal,
+): Promise<TrainResult> {
+  const { startRun } = await import('./train');
+  return startRun(store, req, signal ? { signal } : {});
 }
 
 /** Runs one training job in a job process of its own; the signal asks it to stop. */
