@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from '../engine/canonical-json';
 import { encodeState } from '../engine/state';
 import { Trainer } from '../engine/trainer';
-import type { BackendName, DatasetName, TrainingConfig, TrainingState } from '../engine/types';
+import type { BackendName, DatasetRef, TrainingConfig, TrainingState } from '../engine/types';
 import type { Store } from '../store/store';
 
 export const CLASSIFIER_STEPS = 1000;
@@ -23,7 +23,7 @@ export const QUALITY_SAMPLES = 64;
 export const CLASSIFIER_KEEP_PREFIX = 'gan-classifier/';
 
 /** The fixed classifier's config for a dataset and backend. */
-export function classifierConfig(dataset: DatasetName, backend: BackendName): TrainingConfig {
+export function classifierConfig(dataset: DatasetRef, backend: BackendName): TrainingConfig {
   return {
     dataset,
     model: { kind: 'mlp', hidden: [128, 32] },
@@ -42,7 +42,7 @@ function keepName(config: TrainingConfig): string {
 /** The classifier's trained state: from the store's cache, else trained now and cached. */
 export async function classifierState(
   store: Store,
-  dataset: DatasetName,
+  dataset: DatasetRef,
   backend: BackendName,
 ): Promise<TrainingState> {
   const config = classifierConfig(dataset, backend);
