@@ -253,8 +253,11 @@ async function baseSeed(cmd: Command, opt: number | 'auto' | undefined): Promise
 
 function formatStudy(r: StudyReport): string {
   const f = (x: number, d = 6) => x.toFixed(d);
+  // a gan has no test precision: its columns show '-'
+  const prec = (g: StudyReport['sameSeed'], x: number, d: number) =>
+    g.testPrecision.values.length === 0 && g.sampleQuality ? '-'.padStart(d + 2) : f(x, d);
   const row = (name: string, g: StudyReport['sameSeed']) =>
-    `${name.padEnd(16)} ${String(g.seeds.length).padStart(4)}  ${f(g.finalLoss.mean)}  ${f(g.finalLoss.std)}  ${f(g.testPrecision.mean, 4)}  ${f(g.testPrecision.std, 6)}`;
+    `${name.padEnd(16)} ${String(g.seeds.length).padStart(4)}  ${f(g.finalLoss.mean)}  ${f(g.finalLoss.std)}  ${prec(g, g.testPrecision.mean, 4)}  ${prec(g, g.testPrecision.std, 6)}`;
   const lines = [
     `study ${r.id}${r.createdAt ? ` (${r.createdAt})` : ''}: ${r.runs} + ${r.runs} runs, base seed ${r.baseSeed ?? '?'}${r.steps ? `, ${r.steps} steps` : ''}`,
     `${'group'.padEnd(16)} runs  loss mean  loss std  test mean  test std`,
