@@ -75,6 +75,29 @@ export interface ShuffleConfig {
   size: number;
 }
 
+/** The largest shuffle buffer. */
+export const MAX_SHUFFLE_BUFFER = 1_000_000;
+
+/**
+ * Reads a `--shuffle` value: 'epoch' → undefined (the default), 'buffer:N' → a buffer of N
+ * (1 … MAX_SHUFFLE_BUFFER), anything else → a one-line problem (the CLI, service and form share it).
+ */
+export function parseShuffleSpec(text: string): ShuffleConfig | undefined | { problem: string } {
+  const t = text.trim();
+  if (t === 'epoch') {
+    return undefined;
+  }
+  const m = /^buffer:(\d{1,7})$/.exec(t);
+  if (!m) {
+    return { problem: `--shuffle must be 'epoch' or 'buffer:N', got '${t.slice(0, 40)}'` };
+  }
+  const size = Number(m[1]);
+  if (size < 1 || size > MAX_SHUFFLE_BUFFER) {
+    return { problem: `a shuffle buffer holds 1 to ${MAX_SHUFFLE_BUFFER} examples, got ${size}` };
+  }
+  return { kind: 'buffer', size };
+}
+
 /**
  * Seeded augmentation of training images, drawn per step from the stream `augment/<step>`:
  * a random crop after zero-padding `crop` pixels on every side (0 = none) and a random

@@ -13,26 +13,24 @@
  * draws, whatever the step (I6). The draws do not depend on the batch size.
  */
 import { stream, type RandomStream } from './rng';
+import { MAX_SHUFFLE_BUFFER, parseShuffleSpec } from '../../shared/training';
 import { InputError, type ShuffleConfig } from './types';
 
 /** The state tensor holding the buffer's contents (example indices) in slot order. */
 export const SHUFFLE_BUFFER_TENSOR = 'input/shuffle_buffer';
 /** Draws per named stream. */
 export const DRAWS_PER_STREAM = 256;
-export const MAX_SHUFFLE_BUFFER = 1_000_000;
+export { MAX_SHUFFLE_BUFFER };
 /** float32 holds every integer below this exactly */
 const MAX_EXACT_INDEX = 2 ** 24;
 
 /** Parses `epoch` (→ undefined: the default) or `buffer:N`. */
 export function parseShuffle(text: string): ShuffleConfig | undefined {
-  if (text === 'epoch') {
-    return undefined;
+  const s = parseShuffleSpec(text);
+  if (s !== undefined && 'problem' in s) {
+    throw new InputError(s.problem);
   }
-  const m = /^buffer:(\d{1,7})$/.exec(text);
-  if (!m) {
-    throw new InputError(`--shuffle must be 'epoch' or 'buffer:N', got '${text}'`);
-  }
-  return normalizeShuffle({ kind: 'buffer', size: Number(m[1]) });
+  return s;
 }
 
 /** Checks a shuffle config (undefined = per-epoch). */

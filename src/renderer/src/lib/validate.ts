@@ -7,7 +7,14 @@
 import { LIMITS, type StartRunRequest, type ContinueRequest } from '../../../shared/contract';
 import { lrProblem } from '../../../shared/limits';
 import { branchNameProblem as sharedBranchNameProblem } from '../../../shared/names';
-import type { BackendName, DatasetName, ModelKind, OptimizerKind } from '../../../shared/training';
+import {
+  GAN_DEFAULTS,
+  parseShuffleSpec,
+  type BackendName,
+  type DatasetName,
+  type ModelKind,
+  type OptimizerKind,
+} from '../../../shared/training';
 
 /** The form's raw values, as typed. */
 export interface RunFormValues {
@@ -24,6 +31,10 @@ export interface RunFormValues {
   evalEvery: string;
   backend: BackendName;
   branch: string;
+  /** model gan: noise values per sample (default 64) */
+  noiseDims?: string;
+  /** 'epoch' (default) or 'buffer:N' */
+  shuffle?: string;
 }
 
 export type RunFormField = keyof RunFormValues;
@@ -145,6 +156,11 @@ export function validateRunForm(
       const h = parseHidden(v.hidden);
       put('hidden', typeof h === 'string' ? h : null);
     }
+    if (v.model === 'gan') {
+      put('noiseDims', intField(v.noiseDims ?? String(GAN_DEFAULTS.noiseDims), 'the noise size', 1, 1024)); // prettier-ignore
+    }
+    const sh = parseShuffleSpec(v.shuffle ?? 'epoch');
+    put('shuffle', sh !== undefined && 'problem' in sh ? `${capital(sh.problem)}.` : null);
     if (v.seedMode === 'explicit') {
       put('seed', intField(v.seed, 'the seed', 0, LIMITS.maxSeed));
     }
@@ -175,10 +191,15 @@ export function validateRunForm(
 /** The start request of a valid form (call validateRunForm first). */
 export function toStartRequest(v: RunFormValues): StartRunRequest {
   const hidden = v.model === 'mlp' ? parseHidden(v.hidden) : [];
+  const shuffle = parseShuffleSpec(v.shuffle ?? 'epoch');
   return {
     dataset: v.dataset,
     model: v.model,
     hidden: typeof hidden === 'string' ? [] : hidden,
+    ...(shuffle !== undefined && !('problem' in shuffle) ? { shuffle } : {}),
+    ...(v.model === 'gan'
+      ? { gan: { ...GAN_DEFAULTS, noiseDims: Number(v.noiseDims ?? GAN_DEFAULTS.noiseDims) } }
+      : {}),
     optimizer: v.optimizer,
     lr: Number(v.lr),
     batchSize: Number(v.batchSize),

@@ -31,6 +31,8 @@ export class LiveJob {
   toStep = $state(0);
   stepsPerSecond = $state(0);
   losses = $state.raw<Point[]>([]);
+  /** a gan's generator losses (`losses` are then the discriminator's); from live progress only */
+  gLosses = $state.raw<Point[]>([]);
   evals = $state.raw<{ step: number; eval: EvalResult }[]>([]);
   checkpoints = $state.raw<{ id: string; step: number; created: boolean }[]>([]);
   work = $state.raw<{ done: number; total: number; label: string } | null>(null);
@@ -132,6 +134,10 @@ export class LiveJob {
     this.stepsPerSecond = p.stepsPerSecond;
     if (p.losses.length > 0) {
       this.losses = this.losses.concat(p.losses.map((l) => ({ x: l.step, y: l.loss })));
+      const g = p.losses.filter((l) => l.gLoss !== undefined);
+      if (g.length > 0) {
+        this.gLosses = this.gLosses.concat(g.map((l) => ({ x: l.step, y: l.gLoss! })));
+      }
     }
   }
 
