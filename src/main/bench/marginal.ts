@@ -1,7 +1,7 @@
 /**
  * Bench section "what a user gets" (listed in ./bench.ts): the marginal ms/step of a real
  * `lockstep train` of the default MLP (MNIST, 128,32, sgd, batch 100, wasm) with its per-step
- * trace, checkpoints and final evaluation — (T(n2) − T(n1)) / (n2 − n1) of two whole CLI runs
+ * trace, checkpoints and final evaluation, on one thread (`--threads 1`, like the peer) — (T(n2) − T(n1)) / (n2 − n1) of two whole CLI runs
  * into fresh temporary stores, so start-up, data loading, the final checkpoint and evaluation
  * cancel out. Both runs checkpoint and evaluate only at their end (--checkpoint-every and
  * --eval-every n2). Repeated in pairs; the median pair counts. With `--peer`, the PyTorch peer
@@ -25,6 +25,8 @@ function timeTrain(root: string, steps: number, last: number): number {
   try {
     const args = [
       join(root, 'bin', 'lockstep.mjs'),
+      '--threads',
+      '1',
       'train',
       '--steps',
       String(steps),
