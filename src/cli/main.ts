@@ -9,11 +9,13 @@ import { Command, CommanderError } from 'commander';
 import { APP_VERSION } from '../main/version';
 import { register as bench } from './commands/bench';
 import { register as compare } from './commands/compare';
+import { register as data } from './commands/data';
 import { register as exportCommand } from './commands/export';
 import { register as fsck } from './commands/fsck';
 import { register as importCommand } from './commands/import';
 import { register as log } from './commands/log';
 import { register as remove } from './commands/remove';
+import { register as samples } from './commands/samples';
 import { register as serve } from './commands/serve';
 import { register as show } from './commands/show';
 import { register as study } from './commands/study';
@@ -28,11 +30,13 @@ import { threadsArg } from './options';
 const COMMANDS: readonly ((program: Command) => void)[] = [
   bench,
   compare,
+  data,
   exportCommand,
   fsck,
   importCommand,
   log,
   remove,
+  samples,
   serve,
   show,
   study,

@@ -11,6 +11,12 @@ import {
   lrProblem,
   stepsProblem,
 } from '../shared/limits';
+import {
+  DATASETS,
+  STORED_DATASET_NAME,
+  isBuiltinDataset,
+  type DatasetRef,
+} from '../shared/training';
 
 /** A non-negative integer (no sign, no decimals, no exponent). */
 export function intArg(min = 0) {
@@ -83,6 +89,16 @@ export function choice<T extends string>(choices: readonly T[]) {
     }
     return v as T;
   };
+}
+
+/** A built-in dataset's name, or a stored one's (`lockstep data add`; existence is checked on use). */
+export function datasetArg(v: string): DatasetRef {
+  if (!isBuiltinDataset(v) && !STORED_DATASET_NAME.test(v)) {
+    throw new InvalidArgumentError(
+      `expected one of ${DATASETS.join(', ')} or a stored dataset's name (lockstep data ls), got '${v}'`,
+    );
+  }
+  return v;
 }
 
 /** Comma-separated positive integers, e.g. `128,32`. */

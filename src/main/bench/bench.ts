@@ -15,16 +15,17 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
+import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
 import { marginalTrainSection } from './marginal';
 import { threadsSection } from './threads-speed';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
+import { entryPoint, repoRoot } from '../entry-points';
 import type { BackendName, OptimizerKind } from '../engine/types';
 import type { BenchJob, CheckpointResult, TrainResult } from './worker';
 
@@ -97,6 +98,7 @@ const BENCH_SECTIONS: readonly BenchSection[] = [
   bundleImportSection,
   cnnSection,
   threadsSection,
+  startupSection,
 ];
 
 export interface GoalCheck {
@@ -125,10 +127,8 @@ export interface BenchReport {
   notes: string[];
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root (src/main/bench → ../../..). */
-export const REPO_ROOT = resolve(here, '..', '..', '..');
-const WORKER = join(here, 'worker.ts');
+/** The repository root. */
+export const REPO_ROOT = repoRoot();
 /** The PyTorch peer, kept in the repository (a clone has it): scripts/peers/torch_mlp.py */
 export const PEER_SCRIPT = resolve(REPO_ROOT, 'scripts', 'peers', 'torch_mlp.py');
 const PYTHON = '/usr/bin/python3';
@@ -139,7 +139,9 @@ const PYTHON = '/usr/bin/python3';
  */
 export function runWorker<T>(job: BenchJob, threads = 1): Promise<T> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+    const worker = entryPoint('bench-worker');
+    const args = [...worker.execArgv, worker.script, JSON.stringify(job)];
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOCKSTEP_THREADS: String(threads) },
@@ -288,6 +290,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     check('softmax (wasm) ms/step ≤ 0.5', find('wasm', 'softmax', 'sgd')?.msPerStep, 0.5),
     check('cpu MLP sgd ms/step ≤ 33 (2× faster than 66)', find('cpu', 'mlp', 'sgd')?.msPerStep, 33),
     check('peak RSS of a training process (wasm MLP) ≤ 400 MB', ours?.peakRssMB, 400),
+    ...STARTUP_GOALS.map((g) =>
+      check(
+        `${g.label}: median wall ms ≤ ${g.limitMs}`,
+        extra.find((s) => s.title === STARTUP_TITLE)?.rows.find((r) => r.label === g.label)?.value,
+        g.limitMs,
+      ),
+    ),
     ...extra.flatMap((s) => s.goals ?? []),
   ];
   return {

@@ -25,6 +25,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
+import { GAN_KERNEL_FUNCS } from './gan-kernels';
 import * as conv from './conv-ref';
 import type { Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
@@ -453,6 +454,7 @@ export function registerKernels(backendName: string): void {
     [K.adam, adam],
     [K.gatherPixels, gatherPixels],
     ...LAYER_KERNEL_FUNCS,
+    ...GAN_KERNEL_FUNCS,
   ];
   for (const [kernelName, fn] of kernels) {
     tf.registerKernel({
