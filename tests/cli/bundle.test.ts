@@ -138,10 +138,19 @@ describe('a checkout with no bundle yet', () => {
         `'${marker}.'`,
       ),
     );
+    // a build superseded more than a week ago is deleted by the next build; the one superseded
+    // now stays (a process may still run from it)
+    const old = join(root, 'out', 'cli', 'b-old');
+    mkdirSync(old);
+    const weekAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+    utimesSync(old, weekAgo, weekAgo);
     const help = run('--help');
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, new RegExp(marker));
-    assert.equal(builds(root).length, 2);
+    const after = builds(root);
+    assert.equal(after.length, 2);
+    assert.ok(after.includes(built[0]), 'the build superseded now was deleted');
+    assert.ok(!after.includes('b-old'), 'a build superseded a week ago was kept');
   });
 });
 
