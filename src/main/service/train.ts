@@ -524,8 +524,22 @@ async function drive(
     const traceBytes = trace.take(state.step);
     let res: { id: string; created: boolean };
     if (await store.hasCheckpoint(enc.id)) {
-      // an identical state is stored already: write nothing (no trace object either)
+      // an identical state is stored already: write nothing (no trace object either) ...
       res = { id: enc.id, created: false };
+      // ... unless this job stored a checkpoint between it and its stored parent (a finer
+      // interval): then the stored chain is refined through it, so that checkpoint is on every
+      // branch through this one instead of an orphan (review finding 11)
+      const stored = await store.getNode(enc.id);
+      if (lastCreated && stored.parent !== null && stored.parent !== last) {
+        const [lastNode, oldParent] = await Promise.all([
+          store.getNode(last),
+          store.getNode(stored.parent),
+        ]);
+        if (lastNode.step > oldParent.step) {
+          const traceId = traceBytes ? await store.putObject(traceBytes) : undefined;
+          await store.refineParent(enc.id, last, traceId);
+        }
+      }
     } else {
       const traceId = traceBytes ? await store.putObject(traceBytes) : undefined;
       res = await store.putCheckpoint(enc, {
