@@ -104,6 +104,7 @@ describe('commands that never train do not load tfjs', () => {
       2,
     ],
     ['branch rm of a missing branch', (s) => ['branch', 'rm', 'nope', '--store', s], 2],
+    ['data ls', (s) => ['data', 'ls', '--store', s], 0],
     ['fsck', (s) => ['fsck', '--store', s], 0],
     ['gc', (s) => ['gc', '--store', s], 0],
     ['study status of a missing job dir', (s) => ['study', 'status', join(s, 'no-job')], 2],
