@@ -14,6 +14,8 @@ export interface RunFormValues {
   dataset: DatasetName;
   model: ModelKind;
   hidden: string;
+  /** the `--layers` spec, for model `layers` (checked by the service's parser) */
+  layers?: string;
   optimizer: OptimizerKind;
   lr: string;
   batchSize: string;
@@ -47,6 +49,8 @@ export const MECHANICS_101: RunFormValues = {
 };
 
 const INTEGER = /^\s*\d+\s*$/;
+/** the service's limit on a `--layers` spec (src/shared/schemas.ts) */
+const MAX_LAYERS_SPEC = 2000;
 
 /** Parses a whole number in [min, max] or explains why not. */
 function intField(raw: string, what: string, min: number, max: number): string | null {
@@ -145,6 +149,17 @@ export function validateRunForm(
       const h = parseHidden(v.hidden);
       put('hidden', typeof h === 'string' ? h : null);
     }
+    if (v.model === 'layers') {
+      const spec = (v.layers ?? '').trim();
+      put(
+        'layers',
+        spec === ''
+          ? 'Enter a layer stack, e.g. conv:8x3,relu,maxpool:2,dense:64,relu.'
+          : spec.length > MAX_LAYERS_SPEC
+            ? `At most ${fmtInt(MAX_LAYERS_SPEC)} characters.`
+            : null,
+      );
+    }
     if (v.seedMode === 'explicit') {
       put('seed', intField(v.seed, 'the seed', 0, LIMITS.maxSeed));
     }
@@ -179,6 +194,7 @@ export function toStartRequest(v: RunFormValues): StartRunRequest {
     dataset: v.dataset,
     model: v.model,
     hidden: typeof hidden === 'string' ? [] : hidden,
+    ...(v.model === 'layers' ? { layers: (v.layers ?? '').trim() } : {}),
     optimizer: v.optimizer,
     lr: Number(v.lr),
     batchSize: Number(v.batchSize),
