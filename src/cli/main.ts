@@ -9,6 +9,7 @@ import { Command, CommanderError } from 'commander';
 import { APP_VERSION } from '../main/version';
 import { register as bench } from './commands/bench';
 import { register as compare } from './commands/compare';
+import { register as data } from './commands/data';
 import { register as exportCommand } from './commands/export';
 import { register as fsck } from './commands/fsck';
 import { register as importCommand } from './commands/import';
@@ -23,11 +24,13 @@ import { register as trace } from './commands/trace';
 import { register as train } from './commands/train';
 import { register as verify } from './commands/verify';
 import { describeError, EXIT_ERROR } from './errors';
+import { threadsArg } from './options';
 
 /** Every command, in the order `--help` lists them. */
 const COMMANDS: readonly ((program: Command) => void)[] = [
   bench,
   compare,
+  data,
   exportCommand,
   fsck,
   importCommand,
@@ -49,6 +52,19 @@ async function main(argv: string[]): Promise<void> {
     .version(APP_VERSION)
     .option('--store <dir>', 'checkpoint store (default: LOCKSTEP_STORE or the app data folder)')
     .option('--json', 'print the result as one JSON object on the last line of stdout')
+    .option(
+      '--threads <n>',
+      'compute threads for training and verifying (default: LOCKSTEP_THREADS, else the cores, at most 4); never changes a bit',
+      threadsArg,
+    )
+    .hook('preAction', () => {
+      // read by the engine when it first computes (and inherited by job processes); not part of
+      // any config or fingerprint: the bits are the same for every thread count
+      const threads = program.opts<{ threads?: number }>().threads;
+      if (threads !== undefined) {
+        process.env.LOCKSTEP_THREADS = String(threads);
+      }
+    })
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({

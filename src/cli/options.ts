@@ -11,6 +11,12 @@ import {
   lrProblem,
   stepsProblem,
 } from '../shared/limits';
+import {
+  DATASETS,
+  STORED_DATASET_NAME,
+  isBuiltinDataset,
+  type DatasetRef,
+} from '../shared/training';
 
 /** A non-negative integer (no sign, no decimals, no exponent). */
 export function intArg(min = 0) {
@@ -60,6 +66,11 @@ export const batchSizeArg = limitedInt((v) => batchSizeProblem(v));
 /** A step number (trace --from/--to): 0 … MAX_STEP. */
 export const stepArg = limitedInt((v) => intProblem(v, 'the step', 0, MAX_STEP), 0);
 
+/** Largest `--threads` (the engine's MAX_THREADS in src/main/engine/kernels/threads.ts). */
+export const MAX_THREADS = 64;
+/** A kernel thread count: 1 … MAX_THREADS. */
+export const threadsArg = limitedInt((v) => intProblem(v, 'the thread count', 1, MAX_THREADS));
+
 /** A learning rate: a finite number > 0 and at most LIMITS.maxLr. */
 export function lrArg(v: string): number {
   const n = positiveNumber(v);
@@ -78,6 +89,16 @@ export function choice<T extends string>(choices: readonly T[]) {
     }
     return v as T;
   };
+}
+
+/** A built-in dataset's name, or a stored one's (`lockstep data add`; existence is checked on use). */
+export function datasetArg(v: string): DatasetRef {
+  if (!isBuiltinDataset(v) && !STORED_DATASET_NAME.test(v)) {
+    throw new InvalidArgumentError(
+      `expected one of ${DATASETS.join(', ')} or a stored dataset's name (lockstep data ls), got '${v}'`,
+    );
+  }
+  return v;
 }
 
 /** Comma-separated positive integers, e.g. `128,32`. */

@@ -24,6 +24,7 @@ import {
   batchSizeArg,
   choice,
   intArg,
+  datasetArg,
   intList,
   intervalArg,
   lrArg,
@@ -60,7 +61,12 @@ export interface TrainingOptionValues {
 /** Adds --dataset … --backend to a command. */
 export function addTrainingOptions(cmd: Command, seedHelp: string): Command {
   return cmd
-    .option('--dataset <name>', `dataset (${DATASETS.join('|')})`, choice(DATASETS), 'mnist')
+    .option(
+      '--dataset <name>',
+      `dataset (${DATASETS.join('|')}, or one added with lockstep data add)`,
+      datasetArg,
+      'mnist',
+    )
     .option('--model <kind>', `model (${MODELS.join('|')})`, choice(MODELS), 'mlp')
     .option('--hidden <sizes>', 'hidden layer sizes for mlp (default 128,32)', intList)
     .option('--layers <spec>', 'a custom layer stack (implies --model layers; see README)')
@@ -161,7 +167,7 @@ export function modelAndDataOf(
     model.layers = opts.layers;
   }
   if (opts.dataDir !== undefined) {
-    const env = DATA_DIR_ENV[opts.dataset];
+    const env = DATA_DIR_ENV[opts.dataset] ?? null;
     if (env === null) {
       throw new CliError(`--data-dir does not apply to the ${opts.dataset} dataset`);
     }

@@ -14,7 +14,7 @@ import type {
   AugmentConfig,
   BackendFingerprint,
   BackendName,
-  DatasetName,
+  DatasetRef,
   EvalResult,
   GanConfig,
   ModelKind,
@@ -286,7 +286,8 @@ export interface StudySummary {
 // ---------- requests ----------
 
 export interface StartRunRequest {
-  dataset: DatasetName;
+  /** a built-in dataset or a stored one's name (listDatasets) */
+  dataset: DatasetRef;
   model: ModelKind;
   hidden: number[];
   /** the `--layers` spec when model is 'layers' */
@@ -392,7 +393,7 @@ export interface PredictionSample {
 export interface PredictionsReport {
   checkpoint: string;
   step: number;
-  dataset: DatasetName;
+  dataset: DatasetRef;
   split: 'test';
   /** matrix[label][prediction] = count of examples; classes 0–9 */
   matrix: number[][];

@@ -23,7 +23,7 @@
 import { z } from 'zod';
 import { LIMITS, MAX_COUNTER, MAX_STEP } from './limits';
 import { branchNameProblem, isObjectId, runIdProblem, storedBranchNameProblem } from './names';
-import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from './training';
+import { BACKENDS, DATASETS, MODELS, OPTIMIZERS, STORED_DATASET_NAME } from './training';
 
 /** Deepest nesting a record may have (a bundle manifest adds two levels around its records). */
 export const MAX_RECORD_DEPTH = 16;
@@ -102,7 +102,7 @@ export const optimizerConfigSchema = z.looseObject({
 });
 
 export const trainingConfigSchema = z.looseObject({
-  dataset: z.enum(DATASETS),
+  dataset: z.union([z.enum(DATASETS), z.string().regex(STORED_DATASET_NAME)]),
   model: z.looseObject({
     kind: z.enum(MODELS),
     hidden: z.array(z.number().int().min(1).max(LIMITS.maxHiddenUnits)).max(64),

@@ -16,7 +16,16 @@
  */
 import { z } from 'zod';
 import { LIMITS, type MethodName, type RequestOf } from './contract';
-import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from './training';
+import { MAX_BATCH_SIZE } from './limits';
+import {
+  BACKENDS,
+  DATASETS,
+  MODELS,
+  OPTIMIZERS,
+  STORED_DATASET_NAME,
+  isBuiltinDataset,
+  type DatasetRef,
+} from './training';
 
 /** Longest ref (checkpoint id, prefix, branch name or branch@N) accepted. */
 export const MAX_REF_LENGTH = 256;
@@ -64,10 +73,10 @@ const jobRef = z.strictObject({ job: z.string().min(1).max(64) });
 
 /** A batch size must fit the dataset's training split. */
 function batchFitsDataset(
-  v: { dataset: (typeof DATASETS)[number]; batchSize: number },
+  v: { dataset: DatasetRef; batchSize: number },
   ctx: z.core.$RefinementCtx,
 ): void {
-  const max = LIMITS.maxBatchSize[v.dataset];
+  const max = isBuiltinDataset(v.dataset) ? LIMITS.maxBatchSize[v.dataset] : MAX_BATCH_SIZE;
   if (v.batchSize > max) {
     ctx.addIssue({
       code: 'custom',
@@ -78,7 +87,7 @@ function batchFitsDataset(
 }
 
 const trainFields = {
-  dataset: z.enum(DATASETS),
+  dataset: z.union([z.enum(DATASETS), z.string().regex(STORED_DATASET_NAME)]),
   model: z.enum(MODELS),
   hidden,
   layers: z.string().min(1).max(2000).optional(),

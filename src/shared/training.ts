@@ -9,6 +9,18 @@ export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 
 export type DatasetName = (typeof DATASETS)[number];
+/**
+ * What a config's `dataset` names: a built-in dataset, or one the user stored with
+ * `lockstep data add` (its name: {@link STORED_DATASET_NAME}, never a built-in's).
+ */
+export type DatasetRef = DatasetName | (string & {});
+/** The grammar of a stored dataset's name: lowercase letters, digits, `.`, `_`, `-`; ≤ 64. */
+export const STORED_DATASET_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Whether `name` is a built-in dataset. */
+export function isBuiltinDataset(name: string): name is DatasetName {
+  return (DATASETS as readonly string[]).includes(name);
+}
 export type ModelKind = (typeof MODELS)[number];
 export type OptimizerKind = (typeof OPTIMIZERS)[number];
 export type BackendName = (typeof BACKENDS)[number];
@@ -78,7 +90,7 @@ export interface AugmentConfig {
  * Canonical JSON of it is part of the state hash.
  */
 export interface TrainingConfig {
-  dataset: DatasetName;
+  dataset: DatasetRef;
   model: ModelConfig;
   optimizer: OptimizerConfig;
   batchSize: number;

@@ -61,6 +61,17 @@ export async function rewriteBundle(
   );
 }
 
+/** Every object of a bundle by id (all in memory: for tests on small bundles). */
+export async function bundleObjects(file: string): Promise<Map<string, Uint8Array>> {
+  const out = new Map<string, Uint8Array>();
+  for (const [name, data] of await readZipSafely(file, BUNDLE_LIMITS)) {
+    if (name.startsWith('objects/')) {
+      out.set(name.slice('objects/'.length), data);
+    }
+  }
+  return out;
+}
+
 export interface CliResult {
   code: number;
   stdout: string;

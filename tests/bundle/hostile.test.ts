@@ -18,7 +18,7 @@ import { readBundle } from '../../src/main/bundle/read';
 import { verifyBundle } from '../../src/main/bundle/verify';
 import { Store } from '../../src/main/store/store';
 import { craftZip, deflated, stored } from './craft-zip';
-import { cli, hashTree, rewriteBundle, trainSmall } from './helpers';
+import { bundleObjects, cli, hashTree, rewriteBundle, trainSmall } from './helpers';
 import { removeDir, tempDir } from '../helpers/fixtures';
 
 let dir = '';
@@ -33,7 +33,7 @@ before(async () => {
   await trainSmall(source, 'main');
   good = join(dir, 'good.lockstep');
   await exportBundle(source, 'main', good);
-  goodEntries = (await readBundle(good)).objects;
+  goodEntries = await bundleObjects(good);
   // the target store already has a run of its own
   store = await Store.open(storeDir);
   await trainSmall(store, 'mine');

@@ -18,7 +18,7 @@ import { encodeState, parseManifest } from '../../src/main/engine/state';
 import { continueFrom, startRun } from '../../src/main/service/train';
 import type { TrainResult } from '../../src/shared/contract';
 import { Store } from '../../src/main/store/store';
-import { CONFIG, hashTree, rewriteBundle, trainSmall } from './helpers';
+import { bundleObjects, CONFIG, hashTree, rewriteBundle, trainSmall } from './helpers';
 import { removeDir, tempDir } from '../helpers/fixtures';
 
 let dir = '';
@@ -261,6 +261,7 @@ test('verify of a bundle whose checkpoint is not what its parent produces fails 
   const good = join(dir, 'at40.lockstep');
   await exportBundle(storeA, 'main@40', good);
   const b = await readBundle(good);
+  const held = await bundleObjects(good);
   const m = JSON.parse(JSON.stringify(b.manifest)) as BundleManifest;
   const fake = await other.getNode(res.checkpoint);
   const root = m.nodes[0];
@@ -268,11 +269,11 @@ test('verify of a bundle whose checkpoint is not what its parent produces fails 
   m.branches[0].tip = fake.id;
   m.tips = [fake.id];
   const objects = new Map<string, { kind: ObjectKind; data: Uint8Array }>();
-  const rootManifest = parseManifest(b.objects.get(root.id)!);
-  objects.set(root.id, { kind: 'manifest', data: b.objects.get(root.id)! });
+  const rootManifest = parseManifest(held.get(root.id)!);
+  objects.set(root.id, { kind: 'manifest', data: held.get(root.id)! });
   objects.set(rootManifest.tensors.blob, {
     kind: 'tensors',
-    data: b.objects.get(rootManifest.tensors.blob)!,
+    data: held.get(rootManifest.tensors.blob)!,
   });
   const fm = await other.getObject(fake.id);
   objects.set(fake.id, { kind: 'manifest', data: fm });

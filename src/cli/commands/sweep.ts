@@ -26,7 +26,7 @@ import {
   slurmOptions,
   type ExecutorOptionValues,
 } from '../executor-options';
-import { choice, intArg, intList, positiveNumber, seedArg } from '../options';
+import { choice, datasetArg, intArg, intList, positiveNumber, seedArg } from '../options';
 import { DEFAULT_LR, resolveSeed } from '../training-options';
 import { say } from '../context';
 
@@ -61,7 +61,12 @@ export function register(program: Command): void {
   const sweep = program
     .command('sweep')
     .description('grid sweep over lr, batch size, optimizer and seed, as a job directory')
-    .option('--dataset <name>', `dataset (${DATASETS.join('|')})`, choice(DATASETS), 'mnist')
+    .option(
+      '--dataset <name>',
+      `dataset (${DATASETS.join('|')}, or one added with lockstep data add)`,
+      datasetArg,
+      'mnist',
+    )
     .option('--model <kind>', `model (${MODELS.join('|')})`, choice(MODELS), 'mlp')
     .option('--hidden <sizes>', 'hidden layer sizes for mlp (default 128,32)', intList)
     .option(

@@ -11,7 +11,7 @@ import {
   type TrainingOptionValues,
 } from '../training-options';
 import { configOfRequest } from '../../main/service/model-request';
-import { OPTIMIZERS, type TrainingConfig } from '../../main/engine/types';
+import { OPTIMIZERS, isBuiltinDataset, type TrainingConfig } from '../../main/engine/types';
 import { checkBranchName } from '../../main/store/layout';
 import type { JobEvent, TrainResult } from '../../shared/contract';
 import type { TrainControl } from '../../main/service/train';
@@ -42,6 +42,10 @@ export function register(program: Command): void {
       // the engine (tfjs) is loaded on use, so commands that never train start fast
       const { validateConfig } = await import('../../main/engine/trainer');
       const { startRun } = await import('../../main/service/train');
+      if (!isBuiltinDataset(config.dataset)) {
+        // a stored dataset (`lockstep data add`) is read from the store, which must exist
+        await openStore(cmd, false);
+      }
       validateConfig(config); // bad input fails before the store is opened or created
       const store = await openStore(cmd);
       await runJob(cmd, (ctl) =>

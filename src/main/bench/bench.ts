@@ -20,6 +20,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
+import { marginalTrainSection } from './marginal';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
@@ -73,6 +74,8 @@ export interface ExtraRow {
 export interface ExtraSection {
   title: string;
   rows: ExtraRow[];
+  /** goals this section checks (added to the report's goal table) */
+  goals?: GoalCheck[];
 }
 
 export interface BenchContext {
@@ -88,6 +91,7 @@ export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
 
 /** The further measurements, in table order. */
 const BENCH_SECTIONS: readonly BenchSection[] = [
+  marginalTrainSection,
   traceOverheadSection,
   verifySpeedSection,
   bundleImportSection,
@@ -287,6 +291,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
         g.limitMs,
       ),
     ),
+    ...extra.flatMap((s) => s.goals ?? []),
   ];
   return {
     date: new Date().toISOString(),

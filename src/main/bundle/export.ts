@@ -2,7 +2,9 @@
  * Writing a `.lockstep` bundle (format: ./format.ts; what goes in: ./select.ts).
  *
  * `exportBundle(store, ref, path, opts)` reads every object the selected graph needs from the
- * store (each re-checked against its hash by the store), builds the manifest and writes the zip
+ * store (each re-checked against its hash by the store; tensor blobs are hashed streaming and
+ * read again, re-checked, when their entry is written, so memory holds one blob at a time),
+ * builds the manifest and writes the zip
  * through writeZip: README.txt, manifest.json, then objects/<id> sorted by id, with fixed zip
  * metadata, so the same graph exported to the same file name always gives the same bytes (the
  * manifest has no export time; README.txt names the file).
@@ -53,7 +55,9 @@ export async function exportBundle(
   const { signal, onProgress } = opts;
   signal?.throwIfAborted();
   const sel = await selectForBundle(store, ref);
-  const objects = new Map<string, { kind: ObjectKind; data: Uint8Array }>();
+  // tensor blobs are only checked and sized here, and read again when the zip writes them, so
+  // memory holds one blob at a time whatever the bundle's size
+  const objects = new Map<string, { kind: ObjectKind; data?: Uint8Array; bytes: number }>();
   const configs: TrainingConfig[] = [
     ...sel.runs.map((r) => r.config),
     ...sel.branches.map((b) => b.config),
@@ -63,16 +67,22 @@ export async function exportBundle(
   const add = async (id: string, kind: ObjectKind): Promise<Uint8Array> => {
     signal?.throwIfAborted();
     const have = objects.get(id);
-    if (have) {
+    if (have?.data) {
       return have.data;
     }
     const data = await store.getObject(id);
-    objects.set(id, { kind, data });
+    objects.set(id, { kind, data, bytes: data.length });
     return data;
+  };
+  const addLazily = async (id: string, kind: ObjectKind): Promise<void> => {
+    signal?.throwIfAborted();
+    if (!objects.has(id)) {
+      objects.set(id, { kind, bytes: await store.objectSize(id) });
+    }
   };
   for (const n of sel.nodes) {
     const m = parseManifest(await add(n.id, 'manifest'));
-    await add(m.tensors.blob, 'tensors');
+    await addLazily(m.tensors.blob, 'tensors');
     if (n.trace !== undefined) {
       await add(n.trace, 'trace');
     }
@@ -99,14 +109,19 @@ export async function exportBundle(
     objects: ids.map((id) => ({
       id,
       kind: objects.get(id)!.kind,
-      bytes: objects.get(id)!.data.length,
+      bytes: objects.get(id)!.bytes,
     })),
   };
   const enc = new TextEncoder();
   const entries = [
     { name: README_ENTRY, data: enc.encode(bundleReadme(manifest, basename(path))) },
     { name: MANIFEST_ENTRY, data: enc.encode(canonicalJson(manifest) + '\n') },
-    ...ids.map((id) => ({ name: OBJECTS_PREFIX + id, data: objects.get(id)!.data })),
+    ...ids.map((id) => {
+      const o = objects.get(id)!;
+      return o.data !== undefined
+        ? { name: OBJECTS_PREFIX + id, data: o.data }
+        : { name: OBJECTS_PREFIX + id, size: o.bytes, load: () => store.getObject(id) };
+    }),
   ];
   await writeZip(path, entries, (done, total) => {
     signal?.throwIfAborted();

@@ -14,9 +14,12 @@
  *    compared as the store compares them (up to case and Unicode form); a branch whose namespace
  *    is a branch of the store (`mine/sub` into a store with `mine`) is refused (NAME_CLASH), as
  *    no suffix could make it fit. The store's branches are read once: planning is O(n log n).
- * A refused bundle is a BundleError and the store is byte-for-byte unchanged. Then it merges:
- * trace objects, checkpoints parents first (store.putCheckpoint: objects dedupe, an existing
- * checkpoint is kept), new runs, new branches. A branch recorded as `running` arrives `stopped`
+ * A refused bundle is a BundleError and the store is byte-for-byte unchanged. Then it merges in
+ * two steps, holding one object in memory at a time: every object the store lacks is read from
+ * the file again (re-checked against its id) and staged (../store/staging.ts: temp files, removed
+ * again if anything fails before the commit); then checkpoints are committed parents first
+ * (store.putStagedCheckpoint: staged objects renamed into place, then the node record; an
+ * existing checkpoint is kept), new runs, new branches. A branch recorded as `running` arrives `stopped`
  * (nothing is running it here). Node records get the importer's createdAt (the store sets it).
  * `renamed` maps old to new branch names, and `run:<old>` to `run:<new>` for runs.
  * `onProgress(done, total)` counts checkpoints merged.
@@ -27,7 +30,8 @@ import { RefError, type BranchRecord, type RunRecord } from '../store/api';
 import { objectKindProblem } from '../store/kinds';
 import type { Store } from '../store/store';
 import { BundleError } from './errors';
-import { readBundle, type ReadBundle } from './read';
+import { ObjectStaging } from '../store/staging';
+import { openBundleObjects, readBundle, type ReadBundle } from './read';
 
 export interface ImportOptions {
   onProgress?: (done: number, total: number) => void;
@@ -276,33 +280,50 @@ export async function applyImport(
   let done = 0;
   let created = 0;
   opts.onProgress?.(0, total);
-  for (const c of b.checkpoints) {
-    const { node } = c;
-    if (node.trace !== undefined && b.objects.has(node.trace)) {
-      await store.putObject(b.objects.get(node.trace)!);
+  // pass 2: every object the store lacks is staged (one in memory at a time, re-checked against
+  // its id); nothing is committed unless all of them are
+  const staging = new ObjectStaging(store);
+  try {
+    const src = await openBundleObjects(b);
+    try {
+      for (const c of b.checkpoints) {
+        const { node } = c;
+        if (node.trace !== undefined && b.objects.has(node.trace) && !staging.has(node.trace)) {
+          await staging.stage(node.trace, await src.read(node.trace));
+        }
+        if (await store.hasCheckpoint(node.id)) {
+          continue;
+        }
+        if (!staging.has(c.blobId)) {
+          await staging.stage(c.blobId, await src.read(c.blobId));
+        }
+        await staging.stage(node.id, c.manifestBytes);
+      }
+    } finally {
+      src.close();
     }
-    const res = await store.putCheckpoint(
-      {
-        id: node.id,
-        manifest: c.manifest,
-        manifestBytes: c.manifestBytes,
-        blobId: c.blobId,
-        blobBytes: c.blobBytes,
-      },
-      {
-        parent: node.parent,
-        step: node.step,
-        ...(node.trace !== undefined ? { trace: node.trace } : {}),
-        ...(node.eval !== undefined ? { eval: node.eval } : {}),
-        ...(node.loss !== undefined ? { loss: node.loss } : {}),
-      },
-    );
-    if (res.created) {
-      created++;
-    } else if (node.eval !== undefined && (await store.getNode(node.id)).eval === undefined) {
-      await store.annotateNode(node.id, { eval: node.eval });
+    for (const c of b.checkpoints) {
+      const { node } = c;
+      const res = await store.putStagedCheckpoint(
+        staging,
+        { id: node.id, blobId: c.blobId, step: c.manifest.step },
+        {
+          parent: node.parent,
+          step: node.step,
+          ...(node.trace !== undefined ? { trace: node.trace } : {}),
+          ...(node.eval !== undefined ? { eval: node.eval } : {}),
+          ...(node.loss !== undefined ? { loss: node.loss } : {}),
+        },
+      );
+      if (res.created) {
+        created++;
+      } else if (node.eval !== undefined && (await store.getNode(node.id)).eval === undefined) {
+        await store.annotateNode(node.id, { eval: node.eval });
+      }
+      opts.onProgress?.(++done, total);
     }
-    opts.onProgress?.(++done, total);
+  } finally {
+    await staging.discard();
   }
   for (const r of plan.runs) {
     await store.createRun(r);

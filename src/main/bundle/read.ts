@@ -1,14 +1,19 @@
 /**
  * Reading and validating a `.lockstep` bundle without any store (used by import and verify).
  *
- * `readBundle(path, limits?)` returns the checked manifest, every object's bytes by id and the
- * decoded checkpoints, or throws a BundleError naming what is wrong — it never touches a store:
+ * `readBundle(path, limits?)` returns the checked manifest and the decoded checkpoint manifests
+ * (not the objects' bytes), or throws a BundleError naming what is wrong — it never touches a
+ * store. Memory is bounded whatever the bundle's size: at most about twice the largest object
+ * (one entry inflated, and a tensor blob decoded against its manifest) plus the checkpoint
+ * manifests and manifest.json, which are small. Checks, in order:
  *  1. the zip's central directory through openZipSafely (path escapes, symlinks, duplicates,
  *     declared sizes against the caps; see ./zip-safe.ts) with BUNDLE_LIMITS, then — before any
  *     object is inflated — every entry against the format and manifest.json: listed, with the
  *     size the manifest gives it, checkpoint manifests and traces within their caps, and tensor
  *     blobs with the size their checkpoint manifests' shapes give them (SIZE_MISMATCH). Entries
- *     are then inflated one at a time (sizes that lie, truncation, CRCs);
+ *     are then inflated one at a time (sizes that lie, truncation, CRCs), hashed, checked for
+ *     their kind (a blob decodes to its manifests' tensors, a trace parses) and dropped: only
+ *     checkpoint manifests are kept;
  *  2. NOT_A_BUNDLE without manifest.json; UNEXPECTED_ENTRY for any entry other than README.txt,
  *     manifest.json and objects/<64-hex id>; the manifest's schema (./format.ts: NOT_A_BUNDLE,
  *     UNKNOWN_VERSION, BAD_MANIFEST);
@@ -22,6 +27,10 @@
  *     lineage starts at its run's root. Parents, traces and runs may be absent from the bundle
  *     only if the store that imports it has them: they are returned in `external` for the
  *     importer to check.
+ * `openBundleObjects(bundle)` is the second pass: it opens the file again and hands out one
+ * object at a time, re-checked against its id (a file changed since the first pass is refused
+ * with HASH_MISMATCH or the zip's own errors), so an importer can stream the objects into a
+ * store's staging area without ever holding them all.
  */
 import { sha256Hex, decodeState, parseManifest, type StateManifest } from '../engine/state';
 import type { CheckpointNode } from '../store/api';
@@ -29,6 +38,7 @@ import { objectKindProblem } from '../store/kinds';
 import { BundleError, type BundleErrorDetail } from './errors';
 import {
   MANIFEST_ENTRY,
+  OBJECTS_PREFIX,
   README_ENTRY,
   parseBundleManifest,
   type BundleManifest,
@@ -48,12 +58,15 @@ export interface CheckedCheckpoint {
   manifest: StateManifest;
   manifestBytes: Uint8Array;
   blobId: string;
-  blobBytes: Uint8Array;
 }
 
 export interface ReadBundle {
+  /** the file it was read from (the second pass reads the objects from it again) */
+  path: string;
+  limits: ZipLimits;
   manifest: BundleManifest;
-  objects: Map<string, Uint8Array>;
+  /** every object the bundle holds: id → its kind */
+  objects: Map<string, ObjectKind>;
   /** every checkpoint of the bundle, parents first */
   checkpoints: CheckedCheckpoint[];
   /** what the bundle refers to but does not hold: the importing store must have it */
@@ -75,8 +88,10 @@ const HEADER_SLACK = 2 ** 20;
 export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<ReadBundle> {
   const zip = await openZipSafely(path, limits);
   let manifest: BundleManifest;
-  let manifestBytes: Uint8Array;
-  const present = new Map<string, Uint8Array>();
+  /** what pass 1 saw of each present object (bytes kept for checkpoint manifests only) */
+  const present = new Map<string, Seen>();
+  /** checkpoint manifests (by id) that name each tensor blob */
+  const blobUsers = new Map<string, Map<string, StateManifest>>();
   try {
     if (!zip.names.includes(MANIFEST_ENTRY)) {
       throw new BundleError(
@@ -104,8 +119,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
         `bundle manifest is invalid: ${MANIFEST_ENTRY} declares ${zip.declared(MANIFEST_ENTRY)} bytes, more than ${MAX_MANIFEST_ENTRY}`,
       );
     }
-    manifestBytes = await zip.read(MANIFEST_ENTRY);
-    manifest = parseBundleManifest(manifestBytes);
+    manifest = parseBundleManifest(await zip.read(MANIFEST_ENTRY));
     const listedObjects = new Map(manifest.objects.map((o) => [o.id, o]));
     for (const [id, name] of objectNames) {
       const o = listedObjects.get(id);
@@ -137,9 +151,14 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
         continue;
       }
       const bytes = await zip.read(name);
-      present.set(o.id, bytes);
+      present.set(o.id, { hash: sha256Hex(bytes), bytes });
       try {
         const m = parseManifest(bytes);
+        if (typeof m.tensors?.blob === 'string') {
+          const users = blobUsers.get(m.tensors.blob) ?? new Map<string, StateManifest>();
+          users.set(o.id, m);
+          blobUsers.set(m.tensors.blob, users);
+        }
         const floats = Object.values(m.tensors?.shapes ?? {}).reduce(
           (n, shape) => n + (Array.isArray(shape) ? shape.reduce((a, d) => a * Number(d), 1) : 0),
           0,
@@ -165,17 +184,34 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
         );
       }
     }
-    // 3. the rest, one entry at a time
+    // 3. the rest, one entry at a time: hashed and checked for its kind, then dropped
+    const kinds = new Map(manifest.objects.map((o) => [o.id, o.kind]));
     for (const [id, name] of objectNames) {
-      if (!present.has(id)) {
-        present.set(id, await zip.read(name));
+      if (present.has(id)) {
+        continue;
       }
+      let bytes: Uint8Array | null = await zip.read(name);
+      const seen: Seen = { hash: sha256Hex(bytes) };
+      if (seen.hash === id && kinds.get(id) === 'tensors') {
+        seen.decoded = new Map();
+        for (const [user, m] of blobUsers.get(id) ?? []) {
+          try {
+            decodeState(m, bytes);
+            seen.decoded.set(user, null);
+          } catch (e) {
+            seen.decoded.set(user, (e as Error).message);
+          }
+        }
+      } else if (seen.hash === id && kinds.get(id) === 'trace') {
+        seen.kindProblem = objectKindProblem('trace', bytes);
+      }
+      bytes = null;
+      present.set(id, seen);
     }
   } finally {
     zip.close();
   }
   const listed = new Map(manifest.objects.map((o) => [o.id, o.kind]));
-  void manifestBytes;
 
   const used = new Set<string>();
   const external = {
@@ -183,8 +219,8 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
     objects: new Map<string, string>(),
     runs: new Set<string>(),
   };
-  /** The bytes of an object after checking its hash; null when neither listed nor present. */
-  const object = (id: string, kind: ObjectKind, detail: BundleErrorDetail): Uint8Array | null => {
+  /** What pass 1 saw of an object after checking its hash; null when neither listed nor present. */
+  const object = (id: string, kind: ObjectKind, detail: BundleErrorDetail): Seen | null => {
     const data = present.get(id);
     const what = `${kind} object ${id}${detail.checkpoint ? ` (of checkpoint ${detail.checkpoint.slice(0, 12)} at step ${detail.step})` : ''}`;
     if (data === undefined) {
@@ -199,7 +235,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
     if (listed.get(id) !== kind) {
       throw new BundleError('BAD_MANIFEST', `the manifest lists ${what} as ${listed.get(id)}`);
     }
-    const actual = sha256Hex(data);
+    const actual = data.hash;
     if (actual !== id) {
       throw new BundleError('HASH_MISMATCH', `${what} is damaged: its bytes hash to ${actual}`, {
         ...detail,
@@ -215,7 +251,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
   const nodeIds = new Set(manifest.nodes.map((n) => n.id));
   for (const node of manifest.nodes) {
     const detail = { checkpoint: node.id, step: node.step };
-    const mBytes = object(node.id, 'manifest', detail);
+    const mBytes = object(node.id, 'manifest', detail)?.bytes ?? null;
     if (mBytes === null) {
       throw new BundleError(
         'MISSING_OBJECT',
@@ -248,17 +284,16 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
         { ...detail, object: blobId },
       );
     }
-    try {
-      decodeState(m, blob);
-    } catch (e) {
-      throw badObject(node, (e as Error).message);
+    const decoded = blob.decoded?.get(node.id);
+    if (decoded !== null) {
+      throw badObject(node, decoded ?? 'its tensor blob was not checked against its manifest');
     }
     if (node.trace !== undefined) {
       const trace = object(node.trace, 'trace', detail);
       if (trace === null) {
         external.objects.set(node.trace, `trace of checkpoint ${node.id.slice(0, 12)}`);
       } else {
-        const kind = objectKindProblem('trace', trace);
+        const kind = trace.kindProblem ?? null;
         if (kind !== null) {
           throw badObject(node, `its trace ${node.trace} is not a trace segment: ${kind}`);
         }
@@ -278,7 +313,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
       }
     }
     byId.set(node.id, node);
-    checkpoints.push({ node, manifest: m, manifestBytes: mBytes, blobId, blobBytes: blob });
+    checkpoints.push({ node, manifest: m, manifestBytes: mBytes, blobId });
   }
   for (const id of listed.keys()) {
     if (!used.has(id)) {
@@ -329,7 +364,55 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
       throw graph(`tip ${t} is not a checkpoint of the bundle`);
     }
   }
-  return { manifest, objects: present, checkpoints, external };
+  return { path, limits, manifest, objects: listed, checkpoints, external };
+}
+
+/** What pass 1 saw of one object of the bundle. */
+interface Seen {
+  /** SHA-256 of its bytes */
+  hash: string;
+  /** kept for checkpoint manifests only */
+  bytes?: Uint8Array;
+  /** tensor blobs: per checkpoint manifest naming it, null or why it does not decode */
+  decoded?: Map<string, string | null>;
+  /** traces: why it is not a trace segment, or null */
+  kindProblem?: string | null;
+}
+
+/** The second pass over a bundle readBundle accepted: its objects, one at a time. */
+export interface BundleObjects {
+  /** an object's bytes, re-checked against its id; a BundleError if the file changed */
+  read(id: string): Promise<Uint8Array>;
+  close(): void;
+}
+
+/** Opens a checked bundle's file again to read its objects one at a time (see the header). */
+export async function openBundleObjects(b: ReadBundle): Promise<BundleObjects> {
+  const zip = await openZipSafely(b.path, b.limits);
+  const names = new Set(zip.names);
+  return {
+    async read(id) {
+      const name = OBJECTS_PREFIX + id;
+      if (!b.objects.has(id) || !names.has(name)) {
+        throw new BundleError(
+          'MISSING_OBJECT',
+          `${b.path} changed while it was read: it no longer holds object ${id}`,
+          { object: id },
+        );
+      }
+      const bytes = await zip.read(name);
+      const actual = sha256Hex(bytes);
+      if (actual !== id) {
+        throw new BundleError(
+          'HASH_MISMATCH',
+          `${b.path} changed while it was read: object ${id} now hashes to ${actual}`,
+          { object: id },
+        );
+      }
+      return bytes;
+    },
+    close: () => zip.close(),
+  };
 }
 
 function badObject(node: CheckpointNode, why: string): BundleError {

@@ -2,14 +2,16 @@
  * `verify run.lockstep`: replay a bundle without importing it into the user's store.
  *
  * `verifyBundle(path, opts)` validates the bundle (./read.ts), imports it into a fresh temporary
- * store under os.tmpdir(), and replays every branch tip with the service's
+ * store under os.tmpdir() (objects go to disk one at a time, so memory stays bounded as for
+ * import: the replay loads one checkpoint's tensors at a time from that store), and replays every branch tip with the service's
  * `verifyRef(store, tip, opts)` (src/main/service/verify.ts), combining the reports: verified only
  * if every branch verified; shared history is replayed once (a branch is replayed from the
  * latest checkpoint an earlier replay certified, see replayPlan), so `checkpoints` and `steps`
  * add up without double counting; `firstMismatch` is the first one found.
- * Then every field the bundle displays is checked against the replay (checkDisplayed): run and
- * branch configs against the checkpoints they name, node losses against the replayed trace,
- * node evaluations by evaluating the checkpoint again; a lie is a negative answer naming it.
+ * Every field the bundle displays is checked against the replay: node losses against the replayed
+ * trace and node evaluations by evaluating the checkpoint again (verifyRef does this for every
+ * checkpoint it reproduces), then run and branch configs against the checkpoints they name
+ * (checkDisplayed); a lie is a negative answer naming it.
  * The temporary store is always removed. A damaged object (HASH_MISMATCH, MISSING_OBJECT,
  * BAD_OBJECT with an object named) is a negative answer, not an error: the report says
  * verified false and its firstMismatch names the object and the checkpoint that needs it.
@@ -21,8 +23,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { VerifyReport } from '../../shared/contract';
 import { canonicalJson } from '../engine/canonical-json';
-import { parseTrace } from '../engine/trace';
-import { Trainer } from '../engine/trainer';
 import { Store } from '../store/store';
 import { BundleError } from './errors';
 import { applyImport, planImport } from './import';
@@ -113,7 +113,7 @@ export async function verifyBundle(
       }
     }
     if (out.verified) {
-      const lie = await checkDisplayed(store, bundle, opts.signal);
+      const lie = checkDisplayed(bundle);
       if (lie !== null) {
         out.verified = false;
         out.firstMismatch = lie;
@@ -130,17 +130,12 @@ export async function verifyBundle(
 type Mismatch = NonNullable<VerifyReport['firstMismatch']>;
 
 /**
- * The bundle's displayed metadata against what the replay certified (null when all of it holds):
+ * The bundle's displayed records against what the replay certified (null when all of it holds):
  * a run's config is its root checkpoint's, a branch's config is the config its own checkpoints
- * were trained with, a node's loss is the trace's loss at its step, and a node's evaluation is
- * what evaluating its (replayed) checkpoint gives, field for field. (A run's seed is its config's
- * seed: the record schema refuses anything else.)
+ * were trained with. (Node losses and evaluations: verifyRef's checkDisplayedNode. A run's seed is
+ * its config's seed: the record schema refuses anything else.)
  */
-async function checkDisplayed(
-  store: Store,
-  b: ReadBundle,
-  signal?: AbortSignal,
-): Promise<Mismatch | null> {
+function checkDisplayed(b: ReadBundle): Mismatch | null {
   const byId = new Map(b.checkpoints.map((c) => [c.node.id, c]));
   const same = (x: unknown, y: unknown): boolean => canonicalJson(x) === canonicalJson(y);
   for (const r of b.manifest.runs) {
@@ -163,51 +158,7 @@ async function checkDisplayed(
       };
     }
   }
-  for (const c of b.checkpoints) {
-    const { node } = c;
-    if (node.loss !== undefined && node.trace !== undefined && b.objects.has(node.trace)) {
-      const seg = parseTrace(b.objects.get(node.trace)!);
-      const rec = seg.steps.find((st) => st.step === node.step);
-      if (rec !== undefined && !Object.is(rec.loss, node.loss)) {
-        return {
-          step: node.step,
-          checkpoint: node.id,
-          detail: `checkpoint at step ${node.step} displays loss ${node.loss}; the replayed trace has ${rec.loss}`,
-        };
-      }
-    }
-    if (node.eval === undefined) {
-      continue;
-    }
-    signal?.throwIfAborted();
-    const splits = (['train', 'validation', 'test'] as const).filter(
-      (k) => node.eval![k] !== undefined,
-    );
-    if (splits.length === 0) {
-      continue;
-    }
-    const trainer = await Trainer.restore(await store.readState(node.id));
-    let got;
-    try {
-      got = trainer.evaluate([...splits]);
-    } finally {
-      trainer.dispose();
-    }
-    for (const k of splits) {
-      if (!same(pick(node.eval[k]!), pick(got[k]!))) {
-        return {
-          step: node.step,
-          checkpoint: node.id,
-          detail: `checkpoint at step ${node.step} displays ${k} precision ${node.eval[k]!.precision} (${node.eval[k]!.correct}/${node.eval[k]!.examples}); evaluating it gives ${got[k]!.precision} (${got[k]!.correct}/${got[k]!.examples})`,
-        };
-      }
-    }
-  }
   return null;
-}
-
-function pick(e: { precision: number; correct: number; examples: number }) {
-  return { precision: e.precision, correct: e.correct, examples: e.examples };
 }
 
 /**

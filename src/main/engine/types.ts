@@ -10,9 +10,17 @@
 
 import { LockstepError } from '../../shared/errors';
 
-export { DATASETS, MODELS, OPTIMIZERS, BACKENDS } from '../../shared/training';
+export {
+  DATASETS,
+  MODELS,
+  OPTIMIZERS,
+  BACKENDS,
+  STORED_DATASET_NAME,
+  isBuiltinDataset,
+} from '../../shared/training';
 export type {
   DatasetName,
+  DatasetRef,
   ModelKind,
   OptimizerKind,
   BackendName,

@@ -7,7 +7,10 @@
  * are replayed under each segment's config. Every recorded trace step must give the same loss,
  * batch digest and state digest; every stored checkpoint must hash to its id (so its config,
  * cursor, counters, dataset digest and backend fingerprint match too) and its stored bytes must be
- * intact. The first mismatch stops the replay and is reported with its step, and for a checkpoint
+ * intact. What the store displays of every reproduced checkpoint outside its hashed state — its
+ * loss and its evaluation (node record annotations) — is checked too: the loss against the
+ * replayed trace, the evaluation by evaluating the checkpoint again (checkDisplayedNode); a lie
+ * is a mismatch naming it. The first mismatch stops the replay and is reported with its step, and for a checkpoint
  * with the first differing tensor (name, differing elements, max |Δ|, max ULP). A segment costs
  * only its own steps: `--from` starts at any checkpoint (which is then neither counted nor
  * annotated: it is the premise). On success every checkpoint the replay reproduced (and a root
@@ -27,7 +30,7 @@ import { encodeState } from '../engine/state';
 import { createDigester } from '../engine/trace';
 import { Trainer } from '../engine/trainer';
 import type { TrainingState } from '../engine/types';
-import { RefError, StoreCorruptError } from '../store/api';
+import { RefError, StoreCorruptError, type CheckpointNode } from '../store/api';
 import type { Store } from '../store/store';
 import type { VerifyReport } from '../../shared/contract';
 import { diffTensors, loadLineage, loadTraces, replay, ReplayError, type Lineage } from './replay';
@@ -203,6 +206,18 @@ async function verifyId(
     }
   }
   opts.onProgress?.(steps, total);
+  if (mismatch === null) {
+    // what `show`/`log` display of each reproduced checkpoint (its loss and evaluation live in
+    // its node record, outside the hashed state) must be what the replay gives
+    for (const c of checked) {
+      opts.signal?.throwIfAborted();
+      const i = lin.nodes.findIndex((n) => n.id === c);
+      mismatch = await checkDisplayedNode(store, lin.nodes[i], trace.get(lin.nodes[i].step));
+      if (mismatch !== null) {
+        break;
+      }
+    }
+  }
 
   const verified = mismatch === null;
   if (verified) {
@@ -226,6 +241,47 @@ async function verifyId(
     fromStep,
     msPerStep: steps > 0 ? (performance.now() - t0) / steps : 0,
   };
+}
+
+/**
+ * Null when a reproduced checkpoint's displayed loss is the trace's (replayed) loss at its step
+ * and its displayed evaluation is what evaluating it gives, field for field; else the lie.
+ */
+export async function checkDisplayedNode(
+  store: Store,
+  node: CheckpointNode,
+  traced: { loss: number } | undefined,
+): Promise<Mismatch | null> {
+  const at = { step: node.step, checkpoint: node.id };
+  if (node.loss !== undefined && traced !== undefined && !Object.is(traced.loss, node.loss)) {
+    return {
+      ...at,
+      detail: `checkpoint at step ${node.step} displays loss ${node.loss}; the replayed trace has ${traced.loss}`,
+    };
+  }
+  const shown = node.eval;
+  const splits = (['train', 'validation', 'test'] as const).filter((k) => shown?.[k] !== undefined);
+  if (shown === undefined || splits.length === 0) {
+    return null;
+  }
+  const trainer = await Trainer.restore(await store.readState(node.id));
+  let got;
+  try {
+    got = trainer.evaluate([...splits]);
+  } finally {
+    trainer.dispose();
+  }
+  for (const k of splits) {
+    const a = shown[k]!;
+    const b = got[k]!;
+    if (a.precision !== b.precision || a.correct !== b.correct || a.examples !== b.examples) {
+      return {
+        ...at,
+        detail: `checkpoint at step ${node.step} displays ${k} precision ${a.precision} (${a.correct}/${a.examples}); evaluating it gives ${b.precision} (${b.correct}/${b.examples})`,
+      };
+    }
+  }
+  return null;
 }
 
 function damaged(lin: Lineage, i: number, e: unknown): Mismatch {

@@ -252,6 +252,47 @@ export class Io {
     await this.fsyncDir(dir);
   }
 
+  /**
+   * Writes `bytes` to a fresh temp file in `dir` (which must exist) and fsyncs it; returns its
+   * path. Leaves no file behind on failure. (Staging: see ./staging.ts.)
+   */
+  async writeTemp(dir: string, bytes: Uint8Array): Promise<string> {
+    const tmp = path.join(dir, tempName());
+    let fh: FileHandle | undefined;
+    let created = false;
+    try {
+      this.hit('open', tmp);
+      fh = await fsp.open(tmp, 'wx', 0o644);
+      created = true;
+      this.hit('write', tmp);
+      await fh.writeFile(bytes);
+      this.hit('fsync', tmp);
+      await fh.sync();
+      await fh.close();
+      fh = undefined;
+      return tmp;
+    } catch (e) {
+      await fh?.close().catch(() => undefined);
+      if (created) {
+        await fsp.unlink(tmp).catch(() => undefined);
+      }
+      throw toWriteError(e, tmp);
+    }
+  }
+
+  /** Renames a complete temp file over `file` (making its folder) and fsyncs the folder. */
+  async renameInto(tmp: string, file: string): Promise<void> {
+    const dir = path.dirname(file);
+    await this.mkdirp(dir);
+    try {
+      this.hit('rename', file);
+      await renameRetrying(tmp, file);
+    } catch (e) {
+      throw toWriteError(e, file);
+    }
+    await this.fsyncDir(dir);
+  }
+
   /** Creates `file` with O_EXCL; throws the raw EEXIST error when it exists. */
   async createExclusive(file: string, bytes: Uint8Array): Promise<void> {
     let fh: FileHandle | undefined;

@@ -35,10 +35,12 @@ import {
   type RunRecord,
 } from './api';
 import * as branches from './branches';
-import { exists, Io, isTempName, listDir, readIfExists, type FaultHook } from './fsutil';
+import { exists, hashFile, Io, isTempName, listDir, readIfExists, type FaultHook } from './fsutil';
 import { checkObjectId, checkRunId, isObjectId, Layout, STORE_FORMAT } from './layout';
+import { useStoreDatasets } from './datasets';
 import { WriterLock } from './lock';
 import { fsck, gc, storeInfo, type GcOptions } from './maintenance';
+import type { ObjectStaging } from './staging';
 import type { StoreCounts } from '../../shared/contract';
 import { nodeSchema, runSchema } from '../../shared/record-schemas';
 import { MAX_RECORD_BYTES, checkRecord, decodeNode, decodeRun, encodeRecord } from './records';
@@ -73,6 +75,8 @@ export class Store {
   /** Opens the store at `dir`, creating its layout when missing (unless create is false). */
   static async open(dir: string, opts: StoreOptions = {}): Promise<Store> {
     const store = new Store(path.resolve(dir), opts);
+    // its datasets become loadable by name (./datasets.ts)
+    useStoreDatasets(store);
     const { marker } = store.layout;
     let text: Uint8Array | null;
     try {
@@ -129,6 +133,25 @@ export class Store {
       throw new RefError(`object ${id} is not in the store ${this.dir}`);
     }
     return this.checked(id, bytes);
+  }
+
+  /**
+   * Re-checks an object's hash without holding its bytes (streamed); returns its size.
+   * Missing → RefError; damaged → StoreCorruptError.
+   */
+  async objectSize(id: string): Promise<number> {
+    checkObjectId(id);
+    const h = await hashFile(this.layout.object(id));
+    if (h === null) {
+      throw new RefError(`object ${id} is not in the store ${this.dir}`);
+    }
+    if (h.hash !== id) {
+      throw new StoreCorruptError(
+        id,
+        `object ${id} is corrupt: its bytes hash to ${h.hash} (${this.layout.object(id)})`,
+      );
+    }
+    return h.size;
   }
 
   async hasObject(id: string): Promise<boolean> {
@@ -203,6 +226,50 @@ export class Store {
         !(await exists(this.layout.object(id)))
       ) {
         await write();
+      }
+      await this.io.writeAtomic(this.layout.node(id), bytes);
+      return true;
+    });
+    return { id, created };
+  }
+
+  /**
+   * Writes the node record of a checkpoint whose objects were staged (./staging.ts, import): under
+   * the writer lock, the staged trace, blob and manifest are renamed into place, then the node
+   * record is written, so the record never points at a missing object. Objects not staged must
+   * already be in the store. `created` is false when the checkpoint already existed (nothing is
+   * written; staged objects stay staged for the importer to discard).
+   */
+  async putStagedCheckpoint(
+    staging: ObjectStaging,
+    c: { id: string; blobId: string; step: number },
+    node: Omit<CheckpointNode, 'id' | 'createdAt'>,
+  ): Promise<{ id: string; created: boolean }> {
+    const { id, blobId } = c;
+    if (node.step !== c.step) {
+      throw new Error(`putStagedCheckpoint: node step ${node.step} does not match the state`);
+    }
+    const draft: CheckpointNode = { ...node, id, createdAt: new Date().toISOString() };
+    checkRecord(nodeSchema, `checkpoint ${id}`, draft);
+    if (await this.hasCheckpoint(id)) {
+      return { id, created: false };
+    }
+    if (node.parent !== null && !(await this.hasCheckpoint(node.parent))) {
+      throw new RefError(`parent checkpoint ${node.parent} is not in the store`);
+    }
+    const bytes = encodeRecord(`checkpoint ${id}`, draft);
+    const created = await this.lock.run(async () => {
+      if (await exists(this.layout.node(id))) {
+        return false;
+      }
+      const needed = [...(node.trace !== undefined ? [node.trace] : []), blobId, id];
+      for (const o of needed) {
+        await staging.commit(o);
+        if (!(await exists(this.layout.object(o)))) {
+          throw new StoreWriteError(
+            `object ${o} of checkpoint ${id} vanished from the store while it was imported (a concurrent gc?): import again`,
+          );
+        }
       }
       await this.io.writeAtomic(this.layout.node(id), bytes);
       return true;
