@@ -5,13 +5,20 @@
  * is started. The service validates again at its boundary; these messages are for people.
  */
 import { LIMITS, type StartRunRequest, type ContinueRequest } from '../../../shared/contract';
-import { lrProblem } from '../../../shared/limits';
+import { lrProblem, MAX_BATCH_SIZE } from '../../../shared/limits';
 import { branchNameProblem as sharedBranchNameProblem } from '../../../shared/names';
-import type { BackendName, DatasetName, ModelKind, OptimizerKind } from '../../../shared/training';
+import type {
+  BackendName,
+  DatasetName,
+  DatasetRef,
+  ModelKind,
+  OptimizerKind,
+} from '../../../shared/training';
 
 /** The form's raw values, as typed. */
 export interface RunFormValues {
-  dataset: DatasetName;
+  /** a built-in dataset, or (branching from a run on one) a dataset added to the store */
+  dataset: DatasetRef;
   model: ModelKind;
   hidden: string;
   /** the `--layers` spec, for model `layers` (checked by the service's parser) */
@@ -168,7 +175,11 @@ export function validateRunForm(
     }
   }
   put('lr', lrFieldProblem(v.lr));
-  const maxBatch = LIMITS.maxBatchSize[v.dataset];
+  // a stored dataset's size is the service's to check; the form uses the largest built-in limit
+  const maxBatch =
+    v.dataset in LIMITS.maxBatchSize
+      ? LIMITS.maxBatchSize[v.dataset as DatasetName]
+      : MAX_BATCH_SIZE;
   if (INTEGER.test(v.batchSize) && Number(v.batchSize) > maxBatch) {
     put(
       'batchSize',
