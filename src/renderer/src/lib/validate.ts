@@ -5,22 +5,26 @@
  * is started. The service validates again at its boundary; these messages are for people.
  */
 import { LIMITS, type StartRunRequest, type ContinueRequest } from '../../../shared/contract';
-import { lrProblem } from '../../../shared/limits';
+import { lrProblem, MAX_BATCH_SIZE } from '../../../shared/limits';
 import { branchNameProblem as sharedBranchNameProblem } from '../../../shared/names';
 import {
   GAN_DEFAULTS,
   parseShuffleSpec,
   type BackendName,
   type DatasetName,
+  type DatasetRef,
   type ModelKind,
   type OptimizerKind,
 } from '../../../shared/training';
 
 /** The form's raw values, as typed. */
 export interface RunFormValues {
-  dataset: DatasetName;
+  /** a built-in dataset, or (branching from a run on one) a dataset added to the store */
+  dataset: DatasetRef;
   model: ModelKind;
   hidden: string;
+  /** the `--layers` spec, for model `layers` (checked by the service's parser) */
+  layers?: string;
   optimizer: OptimizerKind;
   lr: string;
   batchSize: string;
@@ -58,6 +62,8 @@ export const MECHANICS_101: RunFormValues = {
 };
 
 const INTEGER = /^\s*\d+\s*$/;
+/** the service's limit on a `--layers` spec (src/shared/schemas.ts) */
+const MAX_LAYERS_SPEC = 2000;
 
 /** Parses a whole number in [min, max] or explains why not. */
 function intField(raw: string, what: string, min: number, max: number): string | null {
@@ -161,6 +167,17 @@ export function validateRunForm(
     }
     const sh = parseShuffleSpec(v.shuffle ?? 'epoch');
     put('shuffle', sh !== undefined && 'problem' in sh ? `${capital(sh.problem)}.` : null);
+    if (v.model === 'layers') {
+      const spec = (v.layers ?? '').trim();
+      put(
+        'layers',
+        spec === ''
+          ? 'Enter a layer stack, e.g. conv:8x3,relu,maxpool:2,dense:64,relu.'
+          : spec.length > MAX_LAYERS_SPEC
+            ? `At most ${fmtInt(MAX_LAYERS_SPEC)} characters.`
+            : null,
+      );
+    }
     if (v.seedMode === 'explicit') {
       put('seed', intField(v.seed, 'the seed', 0, LIMITS.maxSeed));
     }
@@ -169,7 +186,11 @@ export function validateRunForm(
     }
   }
   put('lr', lrFieldProblem(v.lr));
-  const maxBatch = LIMITS.maxBatchSize[v.dataset];
+  // a stored dataset's size is the service's to check; the form uses the largest built-in limit
+  const maxBatch =
+    v.dataset in LIMITS.maxBatchSize
+      ? LIMITS.maxBatchSize[v.dataset as DatasetName]
+      : MAX_BATCH_SIZE;
   if (INTEGER.test(v.batchSize) && Number(v.batchSize) > maxBatch) {
     put(
       'batchSize',
@@ -200,6 +221,7 @@ export function toStartRequest(v: RunFormValues): StartRunRequest {
     ...(v.model === 'gan'
       ? { gan: { ...GAN_DEFAULTS, noiseDims: Number(v.noiseDims ?? GAN_DEFAULTS.noiseDims) } }
       : {}),
+    ...(v.model === 'layers' ? { layers: (v.layers ?? '').trim() } : {}),
     optimizer: v.optimizer,
     lr: Number(v.lr),
     batchSize: Number(v.batchSize),
