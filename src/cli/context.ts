@@ -1,14 +1,20 @@
 /**
  * What every command needs: the store (from --store, LOCKSTEP_STORE or the app's data folder),
  * and output that honours --json (the last line of stdout is one JSON object; human text and
- * progress go elsewhere).
+ * progress go elsewhere). The store's code (and zod, its record schemas) is loaded when a command
+ * opens the store, not when the CLI starts: `--help` never loads it.
  */
 import type { Command } from 'commander';
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { RefError } from '../main/store/api';
 import { defaultStoreDir } from '../main/store/location';
-import { Store } from '../main/store/store';
+import type { Store } from '../main/store/store';
+
+/** The Store class, loaded on first use. */
+async function storeClass(): Promise<typeof Store> {
+  return (await import('../main/store/store')).Store;
+}
 
 /** What every command says when there is no store yet. */
 export const NO_RUNS_YET = 'no runs yet: start one with `lockstep train`';
@@ -42,7 +48,7 @@ export async function openStore(cmd: Command, create = true): Promise<Store> {
   if (!create && noStoreYet(dir)) {
     throw new RefError(`${NO_RUNS_YET} (no store at ${dir})`);
   }
-  return Store.open(dir, { create });
+  return (await storeClass()).open(dir, { create });
 }
 
 /**
@@ -50,7 +56,9 @@ export async function openStore(cmd: Command, create = true): Promise<Store> {
  * the command then answers "no runs yet" and exits 0.
  */
 export async function openStoreIfAny(cmd: Command): Promise<Store | null> {
-  return noStoreYet(storeDir(cmd)) ? null : Store.open(storeDir(cmd), { create: false });
+  return noStoreYet(storeDir(cmd))
+    ? null
+    : (await storeClass()).open(storeDir(cmd), { create: false });
 }
 
 /** Prints human text (not in --json mode). */

@@ -15,6 +15,7 @@ import { register as fsck } from './commands/fsck';
 import { register as importCommand } from './commands/import';
 import { register as log } from './commands/log';
 import { register as remove } from './commands/remove';
+import { register as samples } from './commands/samples';
 import { register as serve } from './commands/serve';
 import { register as show } from './commands/show';
 import { register as study } from './commands/study';
@@ -23,6 +24,7 @@ import { register as trace } from './commands/trace';
 import { register as train } from './commands/train';
 import { register as verify } from './commands/verify';
 import { describeError, EXIT_ERROR } from './errors';
+import { threadsArg } from './options';
 
 /** Every command, in the order `--help` lists them. */
 const COMMANDS: readonly ((program: Command) => void)[] = [
@@ -34,6 +36,7 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   importCommand,
   log,
   remove,
+  samples,
   serve,
   show,
   study,
@@ -49,6 +52,19 @@ async function main(argv: string[]): Promise<void> {
     .version(APP_VERSION)
     .option('--store <dir>', 'checkpoint store (default: LOCKSTEP_STORE or the app data folder)')
     .option('--json', 'print the result as one JSON object on the last line of stdout')
+    .option(
+      '--threads <n>',
+      'compute threads for training and verifying (default: LOCKSTEP_THREADS, else the cores, at most 4); never changes a bit',
+      threadsArg,
+    )
+    .hook('preAction', () => {
+      // read by the engine when it first computes (and inherited by job processes); not part of
+      // any config or fingerprint: the bits are the same for every thread count
+      const threads = program.opts<{ threads?: number }>().threads;
+      if (threads !== undefined) {
+        process.env.LOCKSTEP_THREADS = String(threads);
+      }
+    })
     .showHelpAfterError(false)
     .exitOverride()
     .configureOutput({

@@ -66,6 +66,11 @@ export const batchSizeArg = limitedInt((v) => batchSizeProblem(v));
 /** A step number (trace --from/--to): 0 … MAX_STEP. */
 export const stepArg = limitedInt((v) => intProblem(v, 'the step', 0, MAX_STEP), 0);
 
+/** Largest `--threads` (the engine's MAX_THREADS in src/main/engine/kernels/threads.ts). */
+export const MAX_THREADS = 64;
+/** A kernel thread count: 1 … MAX_THREADS. */
+export const threadsArg = limitedInt((v) => intProblem(v, 'the thread count', 1, MAX_THREADS));
+
 /** A learning rate: a finite number > 0 and at most LIMITS.maxLr. */
 export function lrArg(v: string): number {
   const n = positiveNumber(v);

@@ -7,7 +7,8 @@ import cliProgress from 'cli-progress';
 
 export interface Progress {
   start(fromStep: number, toStep: number): void;
-  step(step: number, loss: number): void;
+  /** `gLoss`: a gan's generator loss (`loss` is then the discriminator's) */
+  step(step: number, loss: number, gLoss?: number): void;
   stop(): void;
 }
 
@@ -58,11 +59,15 @@ function lineProgress(out: NodeJS.WritableStream): Progress {
       t = performance.now();
       last = fromStep;
     },
-    step(step, loss) {
+    step(step, loss, gLoss) {
       if (step % STATUS_EVERY === 0) {
         const now = performance.now();
         const ms = (now - t) / Math.max(1, step - last);
-        out.write(`Step ${step}: loss = ${loss.toFixed(2)} (${ms.toFixed(1)} ms/step)\n`);
+        const losses =
+          gLoss === undefined
+            ? `loss = ${loss.toFixed(2)}`
+            : `d_loss = ${loss.toFixed(4)}, g_loss = ${gLoss.toFixed(4)}`;
+        out.write(`Step ${step}: ${losses} (${ms.toFixed(1)} ms/step)\n`);
         t = now;
         last = step;
       }

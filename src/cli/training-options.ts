@@ -5,6 +5,9 @@
  */
 import type { Command } from 'commander';
 import { parseAugment } from '../main/engine/augment';
+import { parseShuffle } from '../main/engine/shuffle-buffer';
+import type { StartRunRequest } from '../shared/contract';
+import { GAN_DEFAULTS, GAN_LR } from '../shared/training';
 import { drawSeed } from '../main/engine/rng';
 import {
   BACKENDS,
@@ -20,6 +23,7 @@ import { CliError } from './errors';
 import {
   batchSizeArg,
   choice,
+  intArg,
   datasetArg,
   intList,
   intervalArg,
@@ -38,6 +42,11 @@ export interface TrainingOptionValues {
   hidden?: number[];
   layers?: string;
   augment?: string;
+  shuffle?: string;
+  noiseDims?: number;
+  generator?: number[];
+  discriminator?: number[];
+  dLr?: number;
   dataDir?: string;
   optimizer: TrainingConfig['optimizer']['kind'];
   lr?: number;
@@ -62,6 +71,26 @@ export function addTrainingOptions(cmd: Command, seedHelp: string): Command {
     .option('--hidden <sizes>', 'hidden layer sizes for mlp (default 128,32)', intList)
     .option('--layers <spec>', 'a custom layer stack (implies --model layers; see README)')
     .option('--augment <items>', 'seeded image augmentation: crop[:P],flip or none')
+    .option(
+      '--shuffle <order>',
+      "example order: 'epoch' (a permutation per epoch, default) or 'buffer:N' (a seeded shuffle buffer of N over the repeated data, as tf.data)",
+    )
+    .option(
+      '--noise-dims <n>',
+      `gan: noise values per sample (default ${GAN_DEFAULTS.noiseDims})`,
+      intArg(1),
+    ) // prettier-ignore
+    .option(
+      '--generator <sizes>',
+      `gan: generator hidden sizes (default ${GAN_DEFAULTS.generator.join(',')})`,
+      intList,
+    ) // prettier-ignore
+    .option(
+      '--discriminator <sizes>',
+      `gan: discriminator hidden sizes (default ${GAN_DEFAULTS.discriminator.join(',')})`,
+      intList,
+    ) // prettier-ignore
+    .option('--d-lr <x>', 'gan: the discriminator learning rate (default: --lr)', lrArg)
     .option(
       '--data-dir <dir>',
       'where the dataset files are (same as LOCKSTEP_CIFAR10_DIR / LOCKSTEP_FASHION_MNIST_DIR / LOCKSTEP_MNIST_DIR)',
@@ -151,4 +180,58 @@ export function modelAndDataOf(
     throw e instanceof InputError ? new CliError(e.message) : e;
   }
   return augment ? { model, augment } : { model };
+}
+
+/** The request fields a start or study request takes, as StartRunRequest shapes them. */
+export type RunFields = Omit<StartRunRequest, 'seed' | 'branch'>;
+
+/**
+ * The model, data order, optimizer and schedule of a start (or study) request from the options:
+ * a gan trains with adam at lr 0.0002 unless --optimizer / --lr say otherwise; --noise-dims,
+ * --generator, --discriminator and --d-lr need --model gan.
+ */
+export function runFieldsOf(opts: TrainingOptionValues, cmd: Command): RunFields {
+  const { model, augment } = modelAndDataOf(opts, cmd);
+  const gan = model.kind === 'gan';
+  const ganOpts = ['noiseDims', 'generator', 'discriminator', 'dLr'] as const;
+  if (!gan) {
+    const used = ganOpts.find((k) => opts[k] !== undefined);
+    if (used !== undefined) {
+      const flag = { noiseDims: '--noise-dims', generator: '--generator', discriminator: '--discriminator', dLr: '--d-lr' }[used]; // prettier-ignore
+      throw new CliError(`${flag} needs --model gan`);
+    }
+  }
+  const optimizer =
+    gan && cmd.getOptionValueSource('optimizer') === 'default' ? 'adam' : opts.optimizer;
+  let shuffle;
+  try {
+    shuffle = opts.shuffle === undefined ? undefined : parseShuffle(opts.shuffle);
+  } catch (e) {
+    throw e instanceof InputError ? new CliError(e.message) : e;
+  }
+  return {
+    dataset: opts.dataset,
+    model: model.kind,
+    hidden: model.hidden,
+    ...(model.layers !== undefined ? { layers: model.layers } : {}),
+    ...(augment ? { augment } : {}),
+    ...(shuffle ? { shuffle } : {}),
+    ...(gan
+      ? {
+          gan: {
+            noiseDims: opts.noiseDims ?? GAN_DEFAULTS.noiseDims,
+            generator: opts.generator ?? GAN_DEFAULTS.generator,
+            discriminator: opts.discriminator ?? GAN_DEFAULTS.discriminator,
+          },
+          ...(opts.dLr !== undefined ? { dLr: opts.dLr } : {}),
+        }
+      : {}),
+    optimizer,
+    lr: opts.lr ?? (gan ? GAN_LR : DEFAULT_LR[optimizer]),
+    batchSize: opts.batchSize,
+    steps: opts.steps,
+    checkpointEvery: opts.checkpointEvery ?? 500,
+    evalEvery: opts.evalEvery ?? 1000,
+    backend: opts.backend,
+  };
 }

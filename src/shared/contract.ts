@@ -16,8 +16,10 @@ import type {
   BackendName,
   DatasetRef,
   EvalResult,
+  GanConfig,
   ModelKind,
   OptimizerKind,
+  ShuffleConfig,
   TrainingConfig,
 } from './training';
 import type { WireError } from './errors';
@@ -100,6 +102,9 @@ export interface TensorHistogram {
 export interface TraceStepInfo {
   step: number;
   loss: number;
+  /** a gan's discriminator and generator losses (`loss` is dLoss) */
+  dLoss?: number;
+  gLoss?: number;
   batchDigest: string;
   stateDigest: string;
   indices?: number[];
@@ -289,6 +294,12 @@ export interface StartRunRequest {
   layers?: string;
   /** seeded augmentation (crop padding, horizontal flip); absent = none */
   augment?: AugmentConfig;
+  /** example order: absent = per-epoch shuffle; a seeded shuffle buffer of N examples */
+  shuffle?: ShuffleConfig;
+  /** model 'gan': noise size and the two networks' hidden sizes (absent = GAN_DEFAULTS) */
+  gan?: GanConfig;
+  /** model 'gan': the discriminator's learning rate (absent = lr; `optimizer`/`lr` are the generator's) */
+  dLr?: number;
   optimizer: OptimizerKind;
   lr: number;
   batchSize: number;
@@ -342,6 +353,9 @@ export interface TrainResult {
   seed: number;
   backend: string;
   loss: number | null;
+  /** a gan's final discriminator and generator losses (`loss` is dLoss) */
+  dLoss?: number;
+  gLoss?: number;
   msPerStep: number;
   eval: EvalResult;
   status: 'done' | 'stopped' | 'diverged';
@@ -391,6 +405,21 @@ export interface PredictionsReport {
   samples: PredictionSample[];
 }
 
+/**
+ * A gan checkpoint's samples: image k is the generator's output for the fixed noise `samples/<k>`
+ * of the run's seed, so the same checkpoint always gives the same grid.
+ */
+export interface SampleGrid {
+  checkpoint: string;
+  step: number;
+  seed: number;
+  count: number;
+  /** every image's shape [height, width, channels]: [28, 28, 1] */
+  imageShape: [number, number, number];
+  /** count images' bytes (0–255, row by row) concatenated, as base64 */
+  pixels: string;
+}
+
 /** What the store holds, counted (the store's own report, src/main/store/maintenance.ts). */
 export interface StoreCounts {
   dir: string;
@@ -422,6 +451,8 @@ export interface LockstepService {
   histograms(req: { ref: string; bins?: number }): Promise<TensorHistogram[]>;
   /** the checkpoint's predictions on the test split (computed by the engine, in the service) */
   predictions(req: { ref: string; limit?: number }): Promise<PredictionsReport>;
+  /** a gan checkpoint's sample grid (default 64 images), computed by the engine in the service */
+  samples(req: { ref: string; count?: number }): Promise<SampleGrid>;
   trace(req: {
     ref: string;
     from?: number;
@@ -479,6 +510,7 @@ export const METHOD_NAMES = namesOf<MethodName>({
   showCheckpoint: true,
   histograms: true,
   predictions: true,
+  samples: true,
   trace: true,
   compare: true,
   verify: true,
@@ -532,7 +564,8 @@ export interface JobEventPayloads {
     step: number;
     toStep: number;
     stepsPerSecond: number;
-    losses: { step: number; loss: number }[];
+    /** every step's loss (a gan's: the discriminator's, with the generator's as gLoss) */
+    losses: { step: number; loss: number; gLoss?: number }[];
   };
   /** an evaluation was made */
   metrics: { step: number; eval: EvalResult };

@@ -139,6 +139,8 @@ export const nodeSchema = z.looseObject({
   trace: objectIdSchema.optional(),
   eval: evalSchema.optional(),
   loss: finite.optional(),
+  dLoss: finite.optional(),
+  gLoss: finite.optional(),
   createdAt: str,
   verified: str.optional(),
 });

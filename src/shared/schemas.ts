@@ -92,6 +92,15 @@ const trainFields = {
   hidden,
   layers: z.string().min(1).max(2000).optional(),
   augment: z.strictObject({ crop: z.number().int().min(0).max(16), flip: z.boolean() }).optional(),
+  shuffle: z.strictObject({ kind: z.literal('buffer'), size: z.number().int().min(1).max(1_000_000) }).optional(), // prettier-ignore
+  gan: z
+    .strictObject({
+      noiseDims: z.number().int().min(1).max(1024),
+      generator: hidden.min(1),
+      discriminator: hidden.min(1),
+    })
+    .optional(),
+  dLr: learningRate.optional(),
   optimizer: z.enum(OPTIMIZERS),
   lr: learningRate,
   batchSize,
@@ -140,6 +149,7 @@ export const REQUEST_SCHEMAS = {
     ref,
     limit: z.number().int().min(0).max(MAX_PREDICTION_SAMPLES).optional(),
   }),
+  samples: z.strictObject({ ref, count: z.number().int().min(1).max(256).optional() }),
   trace: z.strictObject({
     ref,
     from: z.number().int().min(0).max(LIMITS.maxSteps).optional(),

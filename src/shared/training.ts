@@ -4,7 +4,7 @@
  */
 export const DATASETS = ['mnist', 'fake', 'fashion-mnist', 'cifar10'] as const;
 /** `layers` is a custom stack from a `--layers` spec (ModelConfig.layers) */
-export const MODELS = ['softmax', 'mlp', 'lenet5', 'resnet20', 'layers'] as const;
+export const MODELS = ['softmax', 'mlp', 'lenet5', 'resnet20', 'layers', 'gan'] as const;
 export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
 export const BACKENDS = ['wasm', 'cpu', 'tensorflow'] as const;
 
@@ -43,6 +43,36 @@ export interface ModelConfig {
   hidden: number[];
   /** the `--layers` spec of a `layers` model (absent for every other kind) */
   layers?: string;
+  /** the two networks of a `gan` model (absent for every other kind) */
+  gan?: GanConfig;
+}
+
+/**
+ * A GAN's shape: noise of `noiseDims` values → generator dense layers (ReLU) → 784 (tanh), and
+ * 784 → discriminator dense layers (ReLU) → 1 logit.
+ */
+export interface GanConfig {
+  noiseDims: number;
+  /** hidden layer sizes of the generator */
+  generator: number[];
+  /** hidden layer sizes of the discriminator */
+  discriminator: number[];
+}
+
+/** A GAN's shape unless given: 64 noise values, one hidden layer of 256 in each network. */
+export const GAN_DEFAULTS: GanConfig = { noiseDims: 64, generator: [256], discriminator: [256] };
+/** A GAN's default learning rate (both networks) and Adam's β1 for a GAN (DCGAN's choice). */
+export const GAN_LR = 0.0002;
+export const GAN_ADAM_BETA1 = 0.5;
+
+/**
+ * The order training examples are drawn in. Absent from a config = `epoch` (a Fisher–Yates
+ * permutation per epoch, from `shuffle/<epoch>`). `buffer`: tf.data's shuffle-and-repeat with a
+ * buffer of `size` examples filled from the repeated stream (engine/shuffle-buffer.ts).
+ */
+export interface ShuffleConfig {
+  kind: 'buffer';
+  size: number;
 }
 
 /**
@@ -69,6 +99,10 @@ export interface TrainingConfig {
   backend: BackendName;
   /** absent when the run does not augment (so older configs keep their canonical JSON) */
   augment?: AugmentConfig;
+  /** absent for the default per-epoch shuffle (so older configs keep their canonical JSON) */
+  shuffle?: ShuffleConfig;
+  /** a `gan` model's discriminator optimizer (`optimizer` is then the generator's) */
+  discriminatorOptimizer?: OptimizerConfig;
 }
 
 /** Identifies the numeric environment; bitwise replay is promised within one fingerprint. */

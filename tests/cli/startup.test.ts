@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
-import { BIN, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
+import { BIN, cli, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 
 const HOOK = join(ROOT, 'tests/cli/fixtures/record-imports.mjs');
 
@@ -49,11 +49,28 @@ describe('commands that never train do not load tfjs', () => {
       ...FAKE_TRAIN,
       '--steps',
       '2',
+      '--checkpoint-every',
+      '1',
       '--seed',
       '1',
       '--branch',
       'b1',
     ]);
+    // a branch from step 1 with another learning rate: `compare b1 b2` finds the divergence in
+    // the recorded traces and stored checkpoints, with no replay
+    const branch = cli([
+      'continue',
+      'b1@1',
+      '--steps',
+      '1',
+      '--lr',
+      '0.5',
+      '--branch',
+      'b2',
+      '--store',
+      store,
+    ]);
+    assert.equal(branch.code, 0, branch.stderr);
   });
 
   test('control: training loads tfjs, and the hook sees it', () => {
@@ -70,8 +87,20 @@ describe('commands that never train do not load tfjs', () => {
     ['train --help', () => ['train', '--help'], 0],
     ['log', (s) => ['log', '--store', s], 0],
     ['log on no store', (s) => ['log', '--store', join(s, 'none')], 0],
-    // text `show` formats the fingerprint with engine/backend.ts (tfjs): --json does not need it
     ['show --json', (s) => ['show', 'b1', '--store', s, '--json'], 0],
+    ['show', (s) => ['show', 'b1', '--store', s], 0],
+    ['trace', (s) => ['trace', 'b1', '--store', s], 0],
+    ['trace --with-indices', (s) => ['trace', 'b2', '--with-indices', '--store', s], 0],
+    ['compare of a ref with itself', (s) => ['compare', 'b1', 'b1', '--store', s], 0],
+    ['compare of stored states that differ', (s) => ['compare', 'b1', 'b2', '--store', s], 1],
+    ['study --list', (s) => ['study', '--list', '--store', s], 0],
+    ['export', (s) => ['export', 'b1', '-o', join(s, '..', 'b1.lockstep'), '--store', s], 0],
+    [
+      'import of a missing file',
+      (s) => ['import', join(s, '..', 'none.lockstep'), '--store', s],
+      2,
+    ],
+    ['branch rm of a missing branch', (s) => ['branch', 'rm', 'nope', '--store', s], 2],
     ['fsck', (s) => ['fsck', '--store', s], 0],
     ['gc', (s) => ['gc', '--store', s], 0],
     ['study status of a missing job dir', (s) => ['study', 'status', join(s, 'no-job')], 2],

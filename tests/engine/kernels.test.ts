@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
 import { PIXEL_TO_FLOAT } from '../../src/main/engine/data';
+import * as conv from '../../src/main/engine/kernels/conv-ref';
+import type { Window2d } from '../../src/main/engine/kernels/conv-ref';
 import * as ref from '../../src/main/engine/kernels/reference';
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import { dense, denseBackward, softmaxCrossEntropy } from '../../src/main/engine/ops';
@@ -67,6 +69,9 @@ const SHAPES: [number, number, number][] = [
   [9, 17, 33],
   [100, 128, 784],
   [100, 10, 32],
+  // k in several chunks (GEMM_KC = 256, the last one short), rows in several blocks (GEMM_MC = 64)
+  [70, 19, 600],
+  [131, 6, 257],
 ];
 
 test('wasm gemm equals the JS kernel bit for bit and a float64 reference within rounding', () => {
@@ -153,6 +158,58 @@ test('wasm elementwise kernels (relu mask, sgd, momentum, adam) equal the JS ker
     for (let i = 0; i < 3; i++) {
       assert.ok(bitsEqual(sb.f32(outs[i], count), js[i]), `adam output ${i}, ${count}`);
     }
+  }
+});
+
+test('wasm im2col, col2im, relu and add equal conv-ref bit for bit (odd shapes, padding, strides, batch 1)', () => {
+  const rnd = filler(11);
+  const geoms: Window2d[] = [
+    { n: 1, h: 5, w: 7, c: 3, kh: 3, kw: 3, stride: 1, padTop: 1, padLeft: 1, oh: 5, ow: 7 },
+    { n: 2, h: 7, w: 6, c: 5, kh: 3, kw: 3, stride: 2, padTop: 1, padLeft: 0, oh: 4, ow: 3 },
+    { n: 3, h: 6, w: 5, c: 1, kh: 5, kw: 5, stride: 1, padTop: 2, padLeft: 2, oh: 6, ow: 5 },
+    { n: 2, h: 4, w: 4, c: 7, kh: 1, kw: 1, stride: 2, padTop: 0, padLeft: 0, oh: 2, ow: 2 },
+    { n: 1, h: 3, w: 3, c: 2, kh: 5, kw: 5, stride: 1, padTop: 2, padLeft: 2, oh: 3, ow: 3 },
+    { n: 2, h: 8, w: 9, c: 4, kh: 2, kw: 3, stride: 3, padTop: 0, padLeft: 1, oh: 3, ow: 3 },
+  ];
+  for (const g of geoms) {
+    const what = JSON.stringify(g);
+    const sb = sandbox();
+    const xs = g.n * g.h * g.w * g.c;
+    const cs = g.n * g.oh * g.ow * g.kh * g.kw * g.c;
+    const x = Float32Array.from({ length: xs }, rnd);
+    const px = sb.put(x);
+    const pcol = sb.put(Float32Array.from({ length: cs }, () => 99)); // stale values must go
+    const args = [g.n, g.h, g.w, g.c, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.oh, g.ow] as const; // prettier-ignore
+    sb.k.im2col(px, pcol, ...args);
+    const col = new Float32Array(cs);
+    conv.im2col(x, 0, g, col, 0);
+    assert.ok(bitsEqual(sb.f32(pcol, cs), col), `im2col ${what}`);
+    const dcol = Float32Array.from({ length: cs }, rnd);
+    const pdcol = sb.put(dcol);
+    const pdx = sb.put(Float32Array.from({ length: xs }, () => 99));
+    sb.k.col2im(pdx, pdcol, ...args);
+    const dx = new Float32Array(xs).fill(99);
+    conv.col2im(dcol, 0, g, dx, 0);
+    assert.ok(bitsEqual(sb.f32(pdx, xs), dx), `col2im ${what}`);
+  }
+  for (const count of [1, 3, 4, 9, 1003]) {
+    const sb = sandbox();
+    const a = Float32Array.from({ length: count }, rnd);
+    a[0] = -0;
+    if (count > 2) {
+      a[1] = NaN;
+      a[2] = -Infinity;
+    }
+    const b = Float32Array.from({ length: count }, rnd);
+    const [pa, pb] = [a, b].map((t) => sb.put(t));
+    const out = sb.alloc(4 * count);
+    const js = new Float32Array(count);
+    sb.k.relu(pa, out, count);
+    conv.relu(a, 0, js, 0, count);
+    assert.ok(bitsEqual(sb.f32(out, count), js), `relu ${count}`);
+    sb.k.add(pa, pb, out, count);
+    conv.add(a, 0, b, 0, js, 0, count);
+    assert.ok(bitsEqual(sb.f32(out, count), js), `add ${count}`);
   }
 });
 

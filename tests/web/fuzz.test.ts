@@ -61,6 +61,7 @@ function templates(branch: string): Record<MethodName, Record<string, unknown>> 
     showCheckpoint: { ref: branch },
     histograms: { ref: branch, bins: 10 },
     predictions: { ref: branch, limit: 4 },
+    samples: { ref: branch, count: 4 },
     trace: { ref: branch, from: 0, to: 5 },
     compare: { a: branch, b: branch },
     verify: { ref: branch },

@@ -18,13 +18,6 @@
  * terminal, else a line per 10% (on stderr with --json).
  */
 import type { Command } from 'commander';
-import { exportBundle } from '../../main/bundle/export';
-import {
-  exportCsv,
-  exportSafetensors,
-  exportTensorboard,
-  exportTfjs,
-} from '../../main/export/from-store';
 import { checkExportTarget, describeFsError } from '../../main/service/export-target';
 import { emit, globalOptions, openStore } from '../context';
 import { CliError } from '../errors';
@@ -97,8 +90,12 @@ export function register(program: Command): void {
         async function write(): Promise<void> {
           const json = globalOptions(cmd).json ?? false;
           let result: { path: string; bytes?: number } & Record<string, unknown>;
+          // the writers are loaded on use, so they stay out of every other command's start
+          const { exportCsv, exportSafetensors, exportTensorboard, exportTfjs } =
+            await import('../../main/export/from-store');
           switch (format) {
             case 'bundle': {
+              const { exportBundle } = await import('../../main/bundle/export');
               const progress = byteProgress(json, 'export');
               const controller = new AbortController();
               const onSigint = () => controller.abort(new CliError('export interrupted'));

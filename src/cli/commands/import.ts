@@ -6,8 +6,6 @@
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
-import { importReadBundle } from '../../main/bundle/import';
-import { readBundle } from '../../main/bundle/read';
 import { emit, openStore } from '../context';
 
 export function register(program: Command): void {
@@ -16,6 +14,9 @@ export function register(program: Command): void {
     .description('import a .lockstep bundle into the store (never overwrites a branch)')
     .argument('<file>', 'the .lockstep file')
     .action(async (file: string, _opts: unknown, cmd: Command) => {
+      // loaded on use, so they stay out of every other command's start
+      const { readBundle } = await import('../../main/bundle/read');
+      const { importReadBundle } = await import('../../main/bundle/import');
       // refuse a bad bundle before the store is even opened (or created)
       const bundle = await readBundle(file);
       const store = await openStore(cmd);

@@ -10,17 +10,15 @@
  */
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
+import { repoRoot } from '../../main/entry-points';
 import { defaultStoreDir } from '../../main/store/location';
 import { globalOptions } from '../context';
 import { CliError } from '../errors';
 import { intArg } from '../options';
 
 /** The built renderer of this checkout (`npm run build` writes it). */
-const BUILT_RENDERER = resolve(
-  join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'out', 'renderer'),
-);
+const builtRenderer = (): string => join(repoRoot(), 'out', 'renderer');
 export const DEFAULT_PORT = 4780;
 
 /** How often the parent pid is checked. */
@@ -55,7 +53,7 @@ export function register(program: Command): void {
     .option('--max-parallel <n>', 'training jobs at once (default: one per core)', intArg(1))
     .action(async (opts: { port?: number; ui?: string; maxParallel?: number }, cmd: Command) => {
       const g = globalOptions(cmd);
-      const rendererDir = resolve(opts.ui ?? BUILT_RENDERER);
+      const rendererDir = resolve(opts.ui ?? builtRenderer());
       if (!existsSync(join(rendererDir, 'index.html'))) {
         throw new CliError(
           `the web UI is not built (${join(rendererDir, 'index.html')} is missing): run \`npm run build\` first`,

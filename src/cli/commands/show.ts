@@ -1,7 +1,8 @@
 /** `show <ref>`: one checkpoint — config, step, stateHash, parent, eval, tensors, branches. */
 import type { Command } from 'commander';
+import { describeFingerprint } from '../../main/engine/fingerprint';
 import { describeCheckpoint, type CheckpointDetails } from '../../main/service/inspect';
-import { emit, globalOptions, openStore } from '../context';
+import { emit, openStore } from '../context';
 
 export function register(program: Command): void {
   program
@@ -11,17 +12,11 @@ export function register(program: Command): void {
     .action(async (ref: string, _opts: unknown, cmd: Command) => {
       const store = await openStore(cmd, false);
       const d = await describeCheckpoint(store, await store.resolveRef(ref));
-      // engine/backend.ts loads tfjs: only the text form needs it, so --json never loads it
-      const text =
-        globalOptions(cmd).json === true ? null : await import('../../main/engine/backend');
-      emit(cmd, d, () => (text === null ? '' : formatDetails(d, text.describeFingerprint)));
+      emit(cmd, d, () => formatDetails(d));
     });
 }
 
-function formatDetails(
-  d: CheckpointDetails,
-  describeFingerprint: (b: CheckpointDetails['backend']) => string,
-): string {
+function formatDetails(d: CheckpointDetails): string {
   const c = d.config;
   // the kind and lr first, then the other hyperparameters by name
   const { kind, lr, ...rest } = c.optimizer as { kind: string; lr: number } & Record<

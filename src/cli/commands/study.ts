@@ -17,13 +17,13 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import {
   addTrainingOptions,
-  DEFAULT_LR,
-  modelAndDataOf,
+  runFieldsOf,
   resolveSeed,
   type TrainingOptionValues,
 } from '../training-options';
 import type { StudyReport } from '../../main/service/study';
 import { readJobDir } from '../../main/executors/jobdir';
+import { configOfRequest } from '../../main/service/model-request';
 import { runLocal } from '../../main/executors/local';
 import { submit } from '../../main/executors/slurm';
 import { jobStatus, type JobStatus } from '../../main/executors/status';
@@ -66,7 +66,7 @@ export function register(program: Command): void {
   ).action(async (opts: StudyOptions, cmd: Command) => {
     if (opts.list) {
       const store = await openStoreIfAny(cmd);
-      const { listStudies } = await import('../../main/service/study'); // loaded on use (tfjs)
+      const { listStudies } = await import('../../main/service/study'); // loaded on use
       const studies = store === null ? [] : await listStudies(store);
       emit(cmd, { studies }, () =>
         studies.length === 0 ? 'no studies yet' : studies.map(formatStudy).join('\n\n'),
@@ -77,17 +77,9 @@ export function register(program: Command): void {
       throw new CliError('study needs --runs K (or --list)');
     }
     const seed = await baseSeed(cmd, opts.seed);
-    const { model, augment } = modelAndDataOf(opts, cmd);
+    const fields = runFieldsOf(opts, cmd);
     if (opts.executor !== undefined || opts.jobDir !== undefined) {
-      const config: TrainingConfig = {
-        dataset: opts.dataset,
-        model,
-        ...(augment ? { augment } : {}),
-        optimizer: { kind: opts.optimizer, lr: opts.lr ?? DEFAULT_LR[opts.optimizer] },
-        batchSize: opts.batchSize,
-        seed,
-        backend: opts.backend,
-      };
+      const config: TrainingConfig = configOfRequest(fields, seed);
       const { validateConfig } = await import('../../main/engine/trainer'); // loaded on use (tfjs)
       validateConfig(config);
       const executor = opts.executor ?? 'local';
@@ -119,20 +111,7 @@ export function register(program: Command): void {
         {
           runs: opts.runs,
           seed,
-          train: {
-            dataset: opts.dataset,
-            model: model.kind,
-            hidden: model.hidden,
-            ...(model.layers !== undefined ? { layers: model.layers } : {}),
-            ...(augment ? { augment } : {}),
-            optimizer: opts.optimizer,
-            lr: opts.lr ?? DEFAULT_LR[opts.optimizer],
-            batchSize: opts.batchSize,
-            steps: opts.steps,
-            checkpointEvery: opts.checkpointEvery ?? 500,
-            evalEvery: opts.evalEvery ?? 1000,
-            backend: opts.backend,
-          },
+          train: fields,
         },
         {
           signal: abort.signal,

@@ -23,7 +23,7 @@ export function register(program: Command): void {
         cmd: Command,
       ) => {
         const store = await openStore(cmd, false);
-        const { readTrace } = await import('../../main/service/trace-view'); // loaded on use (tfjs)
+        const { readTrace } = await import('../../main/service/trace-view'); // loaded on use
         const t = await readTrace(store, ref, opts);
         emit(cmd, t, () => formatTrace(t, opts.from));
       },
@@ -38,6 +38,9 @@ function formatTrace(t: TraceInfo, from: number | undefined): string {
   const evals = new Map(t.evals.map((e) => [e.step, e.eval]));
   for (const s of t.steps) {
     let line = `${String(s.step).padStart(8)}  ${s.loss.toFixed(6).padEnd(10)}  ${s.batchDigest.padEnd(16)}  ${s.stateDigest}`;
+    if (s.gLoss !== undefined) {
+      line += `  d_loss ${s.dLoss ?? s.loss} g_loss ${s.gLoss}`;
+    }
     const e = evals.get(s.step);
     if (e?.test) {
       line += `  test ${(e.test.precision * 100).toFixed(2)}%`;

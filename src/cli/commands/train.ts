@@ -6,11 +6,11 @@
 import type { Command } from 'commander';
 import {
   addTrainingOptions,
-  DEFAULT_LR,
-  modelAndDataOf,
   resolveSeed,
+  runFieldsOf,
   type TrainingOptionValues,
 } from '../training-options';
+import { configOfRequest } from '../../main/service/model-request';
 import { OPTIMIZERS, isBuiltinDataset, type TrainingConfig } from '../../main/engine/types';
 import { checkBranchName } from '../../main/store/layout';
 import type { JobEvent, TrainResult } from '../../shared/contract';
@@ -38,16 +38,7 @@ export function register(program: Command): void {
       if (source !== 'explicit') {
         say(cmd, `seed ${seed} (${source}; pass --seed ${seed} to repeat this run)`);
       }
-      const { model, augment } = modelAndDataOf(opts, cmd);
-      const config: TrainingConfig = {
-        dataset: opts.dataset,
-        model,
-        ...(augment ? { augment } : {}),
-        optimizer: { kind: opts.optimizer, lr: opts.lr ?? DEFAULT_LR[opts.optimizer] },
-        batchSize: opts.batchSize,
-        seed,
-        backend: opts.backend,
-      };
+      const config: TrainingConfig = configOfRequest(runFieldsOf(opts, cmd), seed);
       // the engine (tfjs) is loaded on use, so commands that never train start fast
       const { validateConfig } = await import('../../main/engine/trainer');
       const { startRun } = await import('../../main/service/train');
@@ -157,7 +148,7 @@ async function runJob(
         return;
       case 'progress':
         for (const s of e.losses) {
-          progress.step(s.step, s.loss);
+          progress.step(s.step, s.loss, s.gLoss);
         }
         return;
       case 'notice':
@@ -194,7 +185,9 @@ function formatResult(r: TrainResult): string {
       : `${r.status}: branch ${r.branch} at step ${r.step}`,
     `  checkpoint ${r.checkpoint}`,
     `  seed ${r.seed} · backend ${r.backend} · last finite loss ${r.loss === null ? '-' : r.loss.toPrecision(6)} · ${r.msPerStep.toFixed(2)} ms/step (training steps only)`,
-    `  precision@1 train ${pct(r.eval.train?.precision)} · validation ${pct(r.eval.validation?.precision)} · test ${pct(r.eval.test?.precision)}`,
+    r.gLoss !== undefined
+      ? `  gan losses: discriminator ${r.dLoss} · generator ${r.gLoss} (lockstep samples ${r.branch} -o grid.png draws its digits)`
+      : `  precision@1 train ${pct(r.eval.train?.precision)} · validation ${pct(r.eval.validation?.precision)} · test ${pct(r.eval.test?.precision)}`,
   ];
   if (r.reproduced > 0) {
     lines.push(

@@ -15,14 +15,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
+import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
+import { marginalTrainSection } from './marginal';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
+import { entryPoint, repoRoot } from '../entry-points';
 import type { BackendName, OptimizerKind } from '../engine/types';
 import type { BenchJob, CheckpointResult, TrainResult } from './worker';
 
@@ -72,6 +74,8 @@ export interface ExtraRow {
 export interface ExtraSection {
   title: string;
   rows: ExtraRow[];
+  /** goals this section checks (added to the report's goal table) */
+  goals?: GoalCheck[];
 }
 
 export interface BenchContext {
@@ -87,10 +91,12 @@ export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
 
 /** The further measurements, in table order. */
 const BENCH_SECTIONS: readonly BenchSection[] = [
+  marginalTrainSection,
   traceOverheadSection,
   verifySpeedSection,
   bundleImportSection,
   cnnSection,
+  startupSection,
 ];
 
 export interface GoalCheck {
@@ -119,10 +125,8 @@ export interface BenchReport {
   notes: string[];
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root (src/main/bench → ../../..). */
-export const REPO_ROOT = resolve(here, '..', '..', '..');
-const WORKER = join(here, 'worker.ts');
+/** The repository root. */
+export const REPO_ROOT = repoRoot();
 /** The PyTorch peer, kept in the repository (a clone has it): scripts/peers/torch_mlp.py */
 export const PEER_SCRIPT = resolve(REPO_ROOT, 'scripts', 'peers', 'torch_mlp.py');
 const PYTHON = '/usr/bin/python3';
@@ -130,7 +134,9 @@ const PYTHON = '/usr/bin/python3';
 /** Runs one job in a fresh Node process and returns its JSON result. */
 function runWorker<T>(job: BenchJob): Promise<T> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, JSON.stringify(job)], {
+    const worker = entryPoint('bench-worker');
+    const args = [...worker.execArgv, worker.script, JSON.stringify(job)];
+    const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -278,6 +284,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     check('softmax (wasm) ms/step ≤ 0.5', find('wasm', 'softmax', 'sgd')?.msPerStep, 0.5),
     check('cpu MLP sgd ms/step ≤ 33 (2× faster than 66)', find('cpu', 'mlp', 'sgd')?.msPerStep, 33),
     check('peak RSS of a training process (wasm MLP) ≤ 400 MB', ours?.peakRssMB, 400),
+    ...STARTUP_GOALS.map((g) =>
+      check(
+        `${g.label}: median wall ms ≤ ${g.limitMs}`,
+        extra.find((s) => s.title === STARTUP_TITLE)?.rows.find((r) => r.label === g.label)?.value,
+        g.limitMs,
+      ),
+    ),
+    ...extra.flatMap((s) => s.goals ?? []),
   ];
   return {
     date: new Date().toISOString(),

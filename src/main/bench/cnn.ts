@@ -7,22 +7,22 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { mnistDir } from '../engine/data';
+import { entryPoint } from '../entry-points';
 import type { BenchContext, ExtraRow, ExtraSection } from './bench';
 import type { CnnJob, CnnResult } from './cnn-worker';
 
-const here = dirname(fileURLToPath(import.meta.url));
 const PYTHON = '/usr/bin/python3';
 /** Goals of issue 13: ours / peer ms/step. */
 export const CNN_GOALS = { lenet5: 1.5, resnet20: 2 } as const;
 
 function runCnnWorker(job: CnnJob, root: string): Promise<CnnResult> {
   return new Promise((done, fail) => {
+    const worker = entryPoint('cnn-worker');
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', join(here, 'cnn-worker.ts'), JSON.stringify(job)],
+      [...worker.execArgv, worker.script, JSON.stringify(job)],
       {
         cwd: root,
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,5 +1,6 @@
 /**
- * The per-step trace (DESIGN.md "Trace and comparison"): for every update, the loss, a digest of
+ * The per-step trace (DESIGN.md "Trace and comparison"): for every update, the loss (a gan's
+ * steps also `dLoss` and `gLoss`), a digest of
  * the batch's example indices and a digest of the state after the update. A trace segment covers
  * the steps from one stored checkpoint (exclusive) to the next (inclusive) and is stored as one
  * object that the later checkpoint's node names; since the steps between two checkpoints are a
@@ -27,6 +28,9 @@ export const DIGEST_ALGORITHM: DigestAlgorithm = 'xxh64';
 export interface TraceStep {
   step: number;
   loss: number;
+  /** a gan's two losses (`loss` is dLoss); absent for every other model */
+  dLoss?: number;
+  gLoss?: number;
   batchDigest: string;
   stateDigest: string;
 }

@@ -13,17 +13,40 @@
  * norm's running statistics) are replaced after each step, and every other tensor is an optimizer
  * slot. Step s (0-based: the number of updates before it) draws its dropout masks from
  * `dropout/<s>/<layer>` and its augmentation from `augment/<s>`.
+ *
+ * Examples come from the per-epoch feeder (./feeder.ts) or, with `shuffle: buffer`, from a seeded
+ * shuffle buffer (./shuffle-buffer.ts) whose contents are the state tensor `input/shuffle_buffer`.
+ * A `gan` model (./gan.ts) trains two networks per step, each with its own optimizer; its step
+ * reports both losses (`loss` is the discriminator's).
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { fingerprint, resolveBackend, sameBits, useBackend } from './backend';
 import { augmentBatch, normalizeAugment } from './augment';
 import { exampleSize, loadDataset, NUM_CLASSES, type Dataset, type SplitName } from './data';
 import { BatchFeeder } from './feeder';
+import {
+  assertGanData,
+  GAN_PIXEL,
+  GAN_PIXELS,
+  ganCounters,
+  ganNets,
+  ganStep,
+  generateSamples,
+  roleOf,
+  type GanNets,
+  type GanRole,
+} from './gan';
 import { buildGraph, initialTensors, isDenseModel, type Graph } from './graph';
 import { assertRunnable, lossAndGradients, predict } from './network';
 import { gatherPixels } from './ops';
 import { applyUpdate, initialCounters, normalizeOptimizer, slotNames } from './optimizers';
 import { isValidSeed, RNG_SCHEME } from './rng';
+import {
+  initialBuffer,
+  normalizeShuffle,
+  SHUFFLE_BUFFER_TENSOR,
+  ShuffleBuffer,
+} from './shuffle-buffer';
 import {
   BACKENDS,
   DATASETS,
@@ -42,7 +65,10 @@ import {
 
 /** Hyperparameters a branch may change. */
 export interface ConfigOverrides {
+  /** a gan's generator optimizer */
   optimizer?: OptimizerConfig;
+  /** a gan's discriminator optimizer */
+  discriminatorOptimizer?: OptimizerConfig;
   batchSize?: number;
 }
 
@@ -52,6 +78,9 @@ export interface StepResult {
   loss: number;
   /** example indices of the batch used (a view valid until the next step) */
   indices: Uint32Array;
+  /** a gan's two losses (`loss` is dLoss) */
+  dLoss?: number;
+  gLoss?: number;
 }
 
 /** Checks a config and returns it normalized; InputError on anything invalid. */
@@ -80,9 +109,22 @@ export function validateConfig(config: TrainingConfig): TrainingConfig {
     config.optimizer.lr,
     config.optimizer,
   );
+  const isGan = config.model.kind === 'gan';
+  if (!isGan && (config.discriminatorOptimizer !== undefined || config.model.gan !== undefined)) {
+    throw new InputError('discriminator and generator settings need --model gan');
+  }
+  if (isGan && config.discriminatorOptimizer === undefined) {
+    throw new InputError('model gan needs a discriminator optimizer');
+  }
+  const dOpt = config.discriminatorOptimizer;
+  const discriminatorOptimizer = dOpt && normalizeOptimizer(dOpt.kind, dOpt.lr, dOpt);
   const dataset = loadDataset(config.dataset);
   graphOf(config.model, dataset);
+  const shuffle = normalizeShuffle(config.shuffle, dataset.train.count);
   const augment = normalizeAugment(config.augment);
+  if (isGan && augment && (augment.crop > 0 || augment.flip)) {
+    throw new InputError('model gan trains on unaugmented images (drop --augment)');
+  }
   const trainSize = dataset.train.count;
   if (!Number.isInteger(config.batchSize) || config.batchSize < 1 || config.batchSize > trainSize) {
     throw new InputError(
@@ -93,8 +135,19 @@ export function validateConfig(config: TrainingConfig): TrainingConfig {
   if (config.model.kind === 'layers') {
     model.layers = config.model.layers;
   }
+  if (isGan) {
+    model.gan = ganNets(config.model.gan).config;
+  }
   const out: TrainingConfig = { ...config, model, optimizer };
   delete out.augment;
+  delete out.shuffle;
+  delete out.discriminatorOptimizer;
+  if (shuffle) {
+    out.shuffle = shuffle;
+  }
+  if (discriminatorOptimizer) {
+    out.discriminatorOptimizer = discriminatorOptimizer;
+  }
   if (augment && (augment.crop > 0 || augment.flip)) {
     out.augment = augment;
   }
@@ -103,13 +156,34 @@ export function validateConfig(config: TrainingConfig): TrainingConfig {
 
 /** The layer graph of a model on a dataset. */
 export function graphOf(model: TrainingConfig['model'], dataset: Dataset): Graph {
+  if (model.kind === 'gan') {
+    if (model.hidden.length > 0 || model.layers !== undefined) {
+      throw new InputError('model gan takes --generator and --discriminator sizes, not --hidden or --layers'); // prettier-ignore
+    }
+    assertGanData(dataset.shape, dataset.name);
+    return ganNets(model.gan).combined;
+  }
   return buildGraph(model, dataset.shape, NUM_CLASSES);
+}
+
+/** The optimizer of each network of a gan config. */
+function ganOptimizers(cfg: TrainingConfig): Record<GanRole, OptimizerConfig> {
+  return { generator: cfg.optimizer, discriminator: cfg.discriminatorOptimizer! };
+}
+
+/** The optimizer counters of a config at step 0. */
+function initialCountersOf(cfg: TrainingConfig): Record<string, number> {
+  return cfg.model.kind === 'gan'
+    ? ganCounters(ganOptimizers(cfg))
+    : initialCounters(cfg.optimizer.kind);
 }
 
 export class Trainer {
   readonly graph: Graph;
   private readonly dataset: Dataset;
   private readonly feeder: BatchFeeder;
+  private readonly buffer: ShuffleBuffer | null;
+  private readonly gan: GanNets | null;
   private readonly params = new Map<string, tf.Tensor>();
   private readonly modelState = new Map<string, tf.Tensor>();
   private readonly slots = new Map<string, tf.Tensor>();
@@ -131,9 +205,24 @@ export class Trainer {
     this.graph = graphOf(config.model, this.dataset);
     assertRunnable(this.graph);
     this.feeder = new BatchFeeder(config.seed, this.dataset.train.count);
+    this.gan = config.model.kind === 'gan' ? ganNets(config.model.gan) : null;
+    const { [SHUFFLE_BUFFER_TENSOR]: buf, ...rest } = tensors;
+    if ((buf === undefined) !== (config.shuffle === undefined)) {
+      throw new InputError(
+        config.shuffle
+          ? `checkpoint does not hold the shuffle buffer ${SHUFFLE_BUFFER_TENSOR}`
+          : `the shuffle buffer ${SHUFFLE_BUFFER_TENSOR} belongs to a run with --shuffle buffer:N`,
+      );
+    }
+    if (buf !== undefined && config.shuffle && buf.data.length !== config.shuffle.size) {
+      throw new InputError(`the shuffle buffer holds ${buf.data.length} examples, not ${config.shuffle.size}`); // prettier-ignore
+    }
+    this.buffer = buf
+      ? new ShuffleBuffer(config.seed, this.dataset.train.count, buf.data, cursor)
+      : null;
     const paramNames = new Set(this.graph.params.map((p) => p.name));
     const stateNames = new Set(this.graph.state.map((p) => p.name));
-    for (const [name, t] of Object.entries(tensors)) {
+    for (const [name, t] of Object.entries(rest)) {
       const target = paramNames.has(name)
         ? this.params
         : stateNames.has(name)
@@ -158,13 +247,18 @@ export class Trainer {
   ): Promise<Trainer> {
     const cfg = validateConfig({ ...config, backend: resolveBackend(config.backend, warn) });
     await useBackend(cfg.backend);
-    const graph = graphOf(cfg.model, loadDataset(cfg.dataset));
+    const dataset = loadDataset(cfg.dataset);
+    const graph = graphOf(cfg.model, dataset);
     const tensors = { ...initialTensors(graph, cfg.seed), ...zeroSlots(cfg, graph) };
+    if (cfg.shuffle) {
+      const size = cfg.shuffle.size;
+      tensors[SHUFFLE_BUFFER_TENSOR] = { shape: [size], data: initialBuffer(size, dataset.train.count) }; // prettier-ignore
+    }
     return new Trainer(
       cfg,
       0,
       0,
-      initialCounters(cfg.optimizer.kind),
+      initialCountersOf(cfg),
       tensors,
       keptFingerprint(cfg.backend, recorded),
     );
@@ -184,10 +278,22 @@ export class Trainer {
       ...base,
       backend: resolveBackend(base.backend, warn),
       optimizer: overrides.optimizer ?? base.optimizer,
+      ...(base.discriminatorOptimizer || overrides.discriminatorOptimizer
+        ? { discriminatorOptimizer: overrides.discriminatorOptimizer ?? base.discriminatorOptimizer } // prettier-ignore
+        : {}),
       batchSize: overrides.batchSize ?? base.batchSize,
     });
     await useBackend(cfg.backend);
     const sameOptimizer = cfg.optimizer.kind === base.optimizer.kind;
+    const sameKind: Record<GanRole, boolean> = {
+      generator: sameOptimizer,
+      discriminator: cfg.discriminatorOptimizer?.kind === base.discriminatorOptimizer?.kind,
+    };
+    // a slot is kept when its network keeps its optimizer kind
+    const keepSlot = (name: string): boolean => {
+      const role = cfg.model.kind === 'gan' ? roleOf(name) : null;
+      return role ? sameKind[role] : sameOptimizer;
+    };
     // the parameters' names and shapes (without drawing initial weights: restoring is O(1))
     const graph = graphOf(cfg.model, loadDataset(cfg.dataset));
     const tensors: Record<string, NamedTensor> = {};
@@ -200,11 +306,23 @@ export class Trainer {
     }
     const slots = zeroSlots(cfg, graph);
     for (const name of Object.keys(slots)) {
-      tensors[name] = sameOptimizer && state.tensors[name] ? state.tensors[name] : slots[name];
+      tensors[name] = keepSlot(name) && state.tensors[name] ? state.tensors[name] : slots[name];
     }
-    const counters = sameOptimizer
-      ? { ...initialCounters(cfg.optimizer.kind), ...state.counters }
-      : initialCounters(cfg.optimizer.kind);
+    if (cfg.shuffle) {
+      const buf = state.tensors[SHUFFLE_BUFFER_TENSOR];
+      if (!buf) {
+        throw new InputError(
+          `checkpoint does not hold the shuffle buffer ${SHUFFLE_BUFFER_TENSOR}`,
+        );
+      }
+      tensors[SHUFFLE_BUFFER_TENSOR] = buf;
+    }
+    const counters =
+      cfg.model.kind === 'gan'
+        ? ganCounters(ganOptimizers(cfg), state.counters, sameKind)
+        : sameOptimizer
+          ? { ...initialCounters(cfg.optimizer.kind), ...state.counters }
+          : initialCounters(cfg.optimizer.kind);
     return new Trainer(
       cfg,
       state.step,
@@ -225,13 +343,30 @@ export class Trainer {
 
   /** Indices of the batch the next step will use. */
   nextBatchIndices(): Uint32Array<ArrayBuffer> {
+    if (this.buffer) {
+      throw new Error('bug: a shuffle buffer yields its batches only as it trains');
+    }
     return this.feeder.batchAt(this.cursor, this.config.batchSize, this.indices);
+  }
+
+  /** Takes the next batch's indices (advancing the shuffle buffer, if any). */
+  private takeBatch(): Uint32Array<ArrayBuffer> {
+    if (!this.buffer) {
+      return this.nextBatchIndices();
+    }
+    if (this.buffer.position !== this.cursor) {
+      throw new Error('bug: the shuffle buffer and the cursor disagree');
+    }
+    return this.buffer.next(this.config.batchSize, this.indices);
   }
 
   /** One parameter update. The loss is that of the batch before the update. */
   trainStep(): StepResult {
     this.assertLive();
-    const indices = this.nextBatchIndices();
+    if (this.gan) {
+      return this.ganTrainStep(this.gan);
+    }
+    const indices = this.takeBatch();
     const train = this.dataset.train;
     for (let i = 0; i < indices.length; i++) {
       this.batchY[i] = train.labels[indices[i]];
@@ -257,6 +392,44 @@ export class Trainer {
     return { step: this.stepCount, loss, indices };
   }
 
+  private ganTrainStep(nets: GanNets): StepResult {
+    const indices = this.takeBatch();
+    const pixels = this.dataset.train.pixels;
+    const n = indices.length;
+    const real = this.batchX.subarray(0, n * GAN_PIXELS);
+    for (let r = 0; r < n; r++) {
+      const src = indices[r] * GAN_PIXELS;
+      for (let i = 0; i < GAN_PIXELS; i++) {
+        real[r * GAN_PIXELS + i] = GAN_PIXEL[pixels[src + i]];
+      }
+    }
+    const step = this.stepCount;
+    const input = { nets, seed: this.config.seed, step, real, n, optimizers: ganOptimizers(this.config) }; // prettier-ignore
+    const losses = tf.tidy(() => {
+      const { dLoss, gLoss } = ganStep(input, this.params, this.slots, this.counters);
+      return tf.stack([dLoss, gLoss]);
+    });
+    const [dLoss, gLoss] = losses.dataSync();
+    losses.dispose();
+    this.cursor += this.config.batchSize;
+    this.stepCount += 1;
+    return { step: this.stepCount, loss: dLoss, indices, dLoss, gLoss };
+  }
+
+  /**
+   * A gan's samples as bytes [count, 784] (k-th from the stream `samples/<k>` under the run's
+   * seed): the same checkpoint always gives the same samples.
+   */
+  samples(count: number): Uint8Array {
+    this.assertLive();
+    if (!this.gan) {
+      throw new InputError(
+        `model ${this.config.model.kind} draws no samples (only model gan does)`,
+      );
+    }
+    return generateSamples(this.gan, this.params, this.config.seed, count);
+  }
+
   /** The batch's float32 pixels: gathered on the backend, or augmented in JS and uploaded. */
   private batchTensor(pixels: Uint8Array, indices: Uint32Array, step: number): tf.Tensor2D {
     const size = exampleSize(this.dataset);
@@ -279,6 +452,9 @@ export class Trainer {
           data: new Float32Array(t.dataSync() as Float32Array),
         };
       }
+    }
+    if (this.buffer) {
+      tensors[SHUFFLE_BUFFER_TENSOR] = { shape: [this.buffer.size], data: this.buffer.contents() };
     }
     return {
       config: this.config,
@@ -315,6 +491,9 @@ export class Trainer {
         ]);
       }
     }
+    if (this.buffer) {
+      out.push([SHUFFLE_BUFFER_TENSOR, this.buffer.contents()]);
+    }
     return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   }
 
@@ -337,6 +516,9 @@ export class Trainer {
   evaluate(splits: SplitName[] = ['train', 'validation', 'test']): EvalResult {
     this.assertLive();
     const out: EvalResult = {};
+    if (this.gan) {
+      return out; // a gan has no precision@1; its quality is measured from samples
+    }
     for (const s of splits) {
       out[s] = this.evaluateSplit(s);
     }
@@ -366,6 +548,9 @@ export class Trainer {
   /** The model's logits [count, classes] (row-major) for every example of a split, inference mode. */
   logits(name: SplitName): Float32Array {
     this.assertLive();
+    if (this.gan) {
+      throw new InputError('model gan classifies nothing (see `lockstep samples`)');
+    }
     const split = this.dataset[name];
     const size = exampleSize(this.dataset);
     const { classes } = this.graph;
@@ -448,7 +633,8 @@ function keptFingerprint(
 function zeroSlots(cfg: TrainingConfig, graph: Graph): Record<string, NamedTensor> {
   const out: Record<string, NamedTensor> = {};
   for (const { name: p, shape } of graph.params) {
-    for (const s of slotNames(cfg.optimizer.kind)) {
+    const kind = cfg.model.kind === 'gan' && roleOf(p) === 'discriminator' ? cfg.discriminatorOptimizer!.kind : cfg.optimizer.kind; // prettier-ignore
+    for (const s of slotNames(kind)) {
       out[`${p}/${s}`] = { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) };
     }
   }

@@ -27,6 +27,8 @@ export type {
   OptimizerConfig,
   ModelConfig,
   AugmentConfig,
+  GanConfig,
+  ShuffleConfig,
   TrainingConfig,
   BackendFingerprint,
   NamedTensor,

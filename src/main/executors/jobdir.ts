@@ -25,8 +25,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { InputError, type TrainingConfig } from '../engine/types';
+import { repoRoot } from '../entry-points';
 import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from '../engine/types';
 
 export const JOB_FORMAT = 'lockstep/job@1';
@@ -98,9 +98,12 @@ export interface Submission {
   at: string;
 }
 
-/** The CLI entry this checkout runs (absolute), for task scripts. */
+/**
+ * The CLI entry this checkout runs (absolute), for task scripts: bin/lockstep.mjs, which runs
+ * the CLI bundle when it is up to date with the sources.
+ */
 export function defaultCliPath(): string {
-  return fileURLToPath(new URL('../../../bin/lockstep.mjs', import.meta.url));
+  return join(repoRoot(), 'bin', 'lockstep.mjs');
 }
 
 /** A new job id: `<kind>-YYYYMMDD-HHMMSS-<6 hex>`. */

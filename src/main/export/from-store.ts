@@ -6,7 +6,8 @@
  *   `hidden1/weights/m`), names sorted, F32 little-endian, with `__metadata__` (all strings):
  *   format `lockstep/weights@1`, stateHash, step, config (canonical JSON), datasetDigest,
  *   backend (canonical JSON), slots `included`/`excluded`, and counters (canonical JSON) with
- *   slots. Readable by Python's safetensors / PyTorch.
+ *   slots. Readable by Python's safetensors / PyTorch. A gan's export holds its generator
+ *   (`generator/…`) only; the shuffle buffer (`input/…`: training state, no model) never.
  * - `exportTfjs(store, ref, dir)`: model.json + weights.bin (../export/tfjs-layers.ts).
  * - `exportTensorboard(store, ref, dir)`: one `events.out.tfevents.<s>.<host>` file with the
  *   scalar `loss` at every traced step of the lineage and `precision/<split>` at every evaluated
@@ -73,7 +74,12 @@ export async function exportSafetensors(
   const id = await checkpointOf(store, ref);
   const state = await store.readState(id);
   const tensors: Record<string, NamedTensor> = {};
+  const gan = state.config.model.kind === 'gan';
   for (const [name, t] of Object.entries(state.tensors)) {
+    // the input pipeline's state is no part of a model; a gan exports its generator
+    if (name.startsWith('input/') || (gan && !name.startsWith('generator/'))) {
+      continue;
+    }
     if (opts.withSlots || !isSlot(name, state.tensors)) {
       tensors[name] = t;
     }

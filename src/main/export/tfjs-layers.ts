@@ -15,7 +15,9 @@
  * layer order; weights.bin is those tensors' little-endian float32 bytes concatenated in that
  * order. Initializers are Zeros so loading draws no random numbers. Other tensors (optimizer
  * slots like `hidden1/weights/m`) are ignored. Throws on a missing tensor or a shape that does not
- * chain. `writeTfjsLayersModel(dir, …)` writes both files into `dir` (created if missing), each
+ * chain. A gan exports its generator: Dense `generator_dense1` … (relu) and `generator_logits`
+ * (tanh: the model outputs pixels in [−1, 1]) from `generator/<layer>/…`, input [null, noiseDims].
+ * `writeTfjsLayersModel(dir, …)` writes both files into `dir` (created if missing), each
  * via a temporary file and rename. The same input always gives the same bytes.
  */
 import { mkdir, rename, writeFile } from 'node:fs/promises';
@@ -30,16 +32,19 @@ export interface TfjsLayersArtifact {
 export const WEIGHTS_FILE = 'weights.bin';
 
 export function toTfjsLayersModel(
-  model: Pick<ModelConfig, 'kind' | 'hidden'>,
+  model: Pick<ModelConfig, 'kind' | 'hidden' | 'gan'>,
   tensors: Record<string, NamedTensor>,
 ): TfjsLayersArtifact {
-  const layerNames =
-    model.kind === 'mlp'
+  // a gan exports its generator: Dense `generator_dense1` … (relu), `generator_logits` (tanh)
+  const gan = model.kind === 'gan' ? (model.gan ?? fail('a gan config names its networks')) : null; // prettier-ignore
+  const layerNames = gan
+    ? [...gan.generator.map((_, i) => `generator/dense${i + 1}`), 'generator/logits']
+    : model.kind === 'mlp'
       ? [...model.hidden.map((_, i) => `hidden${i + 1}`), 'softmax_linear']
       : model.kind === 'softmax'
         ? ['softmax_linear']
         : fail(
-            `the tfjs LayersModel export covers the dense models (softmax, mlp); export ${String(model.kind)} as safetensors`,
+            `the tfjs LayersModel export covers the dense models (softmax, mlp, gan's generator); export ${String(model.kind)} as safetensors`,
           );
   if (model.kind === 'softmax' && model.hidden.length > 0) {
     fail('a softmax model has no hidden layers');
@@ -65,6 +70,10 @@ export function toTfjsLayersModel(
     if (model.kind === 'mlp' && i < model.hidden.length && units !== model.hidden[i]) {
       fail(`${layer}/weights has ${units} columns, the model says ${model.hidden[i]}`);
     }
+    if (gan && i < gan.generator.length && units !== gan.generator[i]) {
+      fail(`${layer}/weights has ${units} columns, the model says ${gan.generator[i]}`);
+    }
+    const kerasName = layer.replace('/', '_');
     if (b.shape.length !== 1 || b.shape[0] !== units || b.data.length !== units) {
       fail(`${layer}/biases has shape [${b.shape}], expected [${units}]`);
     }
@@ -73,12 +82,12 @@ export function toTfjsLayersModel(
     layers.push({
       class_name: 'Dense',
       config: {
-        name: layer,
+        name: kerasName,
         trainable: true,
         ...(i === 0 ? { batch_input_shape: [null, inputs] } : {}),
         dtype: 'float32',
         units,
-        activation: last ? 'linear' : 'relu',
+        activation: last ? (gan ? 'tanh' : 'linear') : 'relu',
         use_bias: true,
         kernel_initializer: { class_name: 'Zeros', config: {} },
         bias_initializer: { class_name: 'Zeros', config: {} },
@@ -89,8 +98,8 @@ export function toTfjsLayersModel(
         bias_constraint: null,
       },
     });
-    manifest.push({ name: `${layer}/kernel`, shape: [fanIn, units], dtype: 'float32' });
-    manifest.push({ name: `${layer}/bias`, shape: [units], dtype: 'float32' });
+    manifest.push({ name: `${kerasName}/kernel`, shape: [fanIn, units], dtype: 'float32' });
+    manifest.push({ name: `${kerasName}/bias`, shape: [units], dtype: 'float32' });
     data.push(w.data, b.data);
   });
 
@@ -121,7 +130,7 @@ export function toTfjsLayersModel(
 /** Writes `model.json` and `weights.bin` into `dir`; returns their paths. */
 export async function writeTfjsLayersModel(
   dir: string,
-  model: Pick<ModelConfig, 'kind' | 'hidden'>,
+  model: Pick<ModelConfig, 'kind' | 'hidden' | 'gan'>,
   tensors: Record<string, NamedTensor>,
 ): Promise<{ modelJsonPath: string; weightsPath: string }> {
   const { modelJson, weightsBin } = toTfjsLayersModel(model, tensors);

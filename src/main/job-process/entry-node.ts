@@ -1,7 +1,7 @@
 /**
- * Entry of a job process under Node (forked by ./fork-node.ts with tsx): serves one job over
- * the child-process IPC channel (./node-port.ts: a lost parent stops the job, which writes a
- * checkpoint at its current step before the process exits).
+ * Entry of a job process under Node (forked by ./fork-node.ts; bundled as `job-node.js`): serves
+ * one job over the child-process IPC channel (./node-port.ts: a lost parent stops the job, which
+ * writes a checkpoint at its current step before the process exits).
  */
 import { nodeParentPort, type IpcProcess } from './node-port';
 import { serveJob } from './serve';

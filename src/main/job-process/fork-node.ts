@@ -1,19 +1,19 @@
 /**
- * Job processes under plain Node: `child_process.fork` of ./entry-node.ts through tsx (the
- * loader is resolved to an absolute URL, so it works from any working directory). Whatever the
- * job prints (tfjs banners) goes to this process's stderr.
+ * Job processes under plain Node: `child_process.fork` of the `job-node` entry point
+ * (../entry-points.ts): the bundled `job-node.js` next to a bundled CLI, else ./entry-node.ts
+ * through tsx (the loader is resolved to an absolute URL, so it works from any working
+ * directory). Whatever the job prints (tfjs banners) goes to this process's stderr.
  */
 import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { entryPoint } from '../entry-points';
 import type { JobProcess, ProcessFactory } from '../service/jobs/runner';
 import type { FromJob, ToJob } from '../service/jobs/protocol';
 
-const ENTRY = fileURLToPath(new URL('./entry-node.ts', import.meta.url));
-
 /** Forks one job process per job. */
 export const nodeProcessFactory: ProcessFactory = (): JobProcess => {
-  const child = fork(ENTRY, [], {
-    execArgv: ['--import', import.meta.resolve('tsx')],
+  const entry = entryPoint('job-node');
+  const child = fork(entry.script, [], {
+    execArgv: entry.execArgv,
     serialization: 'advanced',
     // the job's stdout goes to our stderr: a front's stdout (e.g. `serve --json`) stays clean
     stdio: ['ignore', 'pipe', 'inherit', 'ipc'],

@@ -20,7 +20,7 @@
  * tolerance instead, and `identical` means "the same within tolerance" (with the same data and
  * batches); `bitwiseIdentical` keeps the strict answer.
  */
-import { describeFingerprint, sameBits } from '../engine/backend';
+import { describeFingerprint, sameBits } from '../engine/fingerprint';
 import { createDigester, type Digester } from '../engine/trace';
 import type { TrainingConfig, TrainingState } from '../engine/types';
 import type { Store } from '../store/store';
@@ -139,7 +139,7 @@ export async function compareRefs(
   const head = rows[0] ?? null;
 
   // ---- batches ----
-  const sameBatchesUntil = await batchesAgreeUntil(A, B, N, digester);
+  const sameBatchesUntil = await batchesAgreeUntil(store, A, B, N, digester);
 
   // ---- fingerprints and tolerance ----
   let tolerance: CompareReport['tolerance'];
@@ -336,9 +336,15 @@ async function checkedStateAt(
 }
 
 /** Last step up to which every batch of A and B was the same (0: the first batch differs). */
-async function batchesAgreeUntil(A: Side, B: Side, N: number, digester: Digester): Promise<number> {
-  const oa = new BatchOracle(A.lin);
-  const ob = new BatchOracle(B.lin);
+async function batchesAgreeUntil(
+  store: Store,
+  A: Side,
+  B: Side,
+  N: number,
+  digester: Digester,
+): Promise<number> {
+  const oa = new BatchOracle(A.lin, store);
+  const ob = new BatchOracle(B.lin, store);
   for (let s = 1; s <= N; s++) {
     const ra = A.trace.get(s);
     const rb = B.trace.get(s);
@@ -346,7 +352,7 @@ async function batchesAgreeUntil(A: Side, B: Side, N: number, digester: Digester
     if (ra && rb && ra.digest === rb.digest) {
       same = ra.batchDigest === rb.batchDigest;
     } else {
-      same = digester.batch(oa.indices(s)) === digester.batch(ob.indices(s));
+      same = digester.batch(await oa.indices(s)) === digester.batch(await ob.indices(s));
     }
     if (!same) {
       return s - 1;

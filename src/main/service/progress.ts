@@ -10,7 +10,7 @@ import type { JobEvent } from '../../shared/contract';
 export const PROGRESS_INTERVAL_MS = 100;
 
 export class ProgressBatcher {
-  private losses: { step: number; loss: number }[] = [];
+  private losses: { step: number; loss: number; gLoss?: number }[] = [];
   private lastFlush = performance.now();
   private lastStep: number;
   private stepsAtFlush: number;
@@ -26,8 +26,8 @@ export class ProgressBatcher {
   }
 
   /** Records one step; emits when the interval has passed. */
-  step(step: number, loss: number): void {
-    this.losses.push({ step, loss });
+  step(step: number, loss: number, gLoss?: number): void {
+    this.losses.push(gLoss === undefined ? { step, loss } : { step, loss, gLoss });
     this.lastStep = step;
     if (performance.now() - this.lastFlush >= this.intervalMs) {
       this.flush();

@@ -6,14 +6,17 @@
  * the config of the later one (a branch with a new learning rate starts at its base and its first
  * checkpoint carries the new config), so a replay restores the earlier state with the later
  * config's optimizer and batch size, exactly as `continue` did. Replays stay within one process
- * and run one after the other (the tfjs backend is process-wide).
+ * and run one after the other (the tfjs backend is process-wide). The trainer (and with it tfjs)
+ * is loaded by the first replay, so reading lineages and traces (`trace`, `compare` of stored
+ * states) never loads tfjs.
  */
 import { canonicalJson } from '../engine/canonical-json';
 import { loadDataset } from '../engine/data';
 import { BatchFeeder } from '../engine/feeder';
+import { SHUFFLE_BUFFER_TENSOR, ShuffleBuffer } from '../engine/shuffle-buffer';
 import { parseManifest, type StateManifest } from '../engine/state';
 import { parseTrace, type DigestAlgorithm, type TraceStep } from '../engine/trace';
-import { Trainer } from '../engine/trainer';
+import type { Trainer } from '../engine/trainer';
 import type { EvalResult, NamedTensor, TrainingConfig, TrainingState } from '../engine/types';
 import { StoreCorruptError, type CheckpointNode } from '../store/api';
 import type { Store } from '../store/store';
@@ -117,19 +120,52 @@ export function cursorBefore(lin: Lineage, s: number): { cursor: number; batchSi
   return { cursor: lin.manifests[i].cursor + (s - 1 - lin.nodes[i].step) * batchSize, batchSize };
 }
 
-/** Example indices of the batches of a lineage, computed from the feeder (never replayed). */
+/**
+ * Example indices of the batches of a lineage, never replaying training: from the feeder at the
+ * cursor, or for a shuffle-buffer run from the buffer of the last stored checkpoint before the
+ * step, advanced through the batches since (at most one checkpoint interval of draws; kept for
+ * the next step, so walking the steps in order draws each batch once).
+ */
 export class BatchOracle {
   private feeder: BatchFeeder | null = null;
-  constructor(private readonly lin: Lineage) {}
+  private buffer: { at: number; b: ShuffleBuffer } | null = null;
+  constructor(
+    private readonly lin: Lineage,
+    private readonly store: Store,
+  ) {}
 
   /** Indices of the batch of the update to step `s` (≥ 1). */
-  indices(s: number): Uint32Array {
+  async indices(s: number): Promise<Uint32Array> {
     const { cursor, batchSize } = cursorBefore(this.lin, s);
+    const c = this.lin.manifests[0].config;
+    if (c.shuffle) {
+      return (await this.bufferBefore(s)).next(batchSize);
+    }
     if (!this.feeder) {
-      const c = this.lin.manifests[0].config;
       this.feeder = new BatchFeeder(c.seed, loadDataset(c.dataset).train.count);
     }
     return this.feeder.batchAt(cursor, batchSize);
+  }
+
+  /** The shuffle buffer before the update to step s; the caller takes that step's batch. */
+  private async bufferBefore(s: number): Promise<ShuffleBuffer> {
+    if (this.buffer !== null && this.buffer.at === s) {
+      this.buffer.at = s + 1;
+      return this.buffer.b;
+    }
+    const i = nodeAtOrBefore(this.lin, s - 1);
+    const state = await this.store.readState(this.lin.nodes[i].id);
+    const t = state.tensors[SHUFFLE_BUFFER_TENSOR];
+    if (!t) {
+      throw new Error(`checkpoint ${this.lin.nodes[i].id.slice(0, 12)} holds no shuffle buffer`);
+    }
+    const count = loadDataset(state.config.dataset).train.count;
+    const b = new ShuffleBuffer(state.config.seed, count, t.data, state.cursor);
+    for (let k = state.step + 1; k < s; k++) {
+      b.next(configForStep(this.lin, k).batchSize);
+    }
+    this.buffer = { at: s + 1, b };
+    return b;
   }
 }
 
@@ -168,6 +204,7 @@ function sameOptimizer(a: TrainingConfig, b: TrainingConfig): boolean {
  * batch size.
  */
 export async function replay(store: Store, lin: Lineage, opts: ReplayOptions): Promise<Trainer> {
+  const { Trainer } = await import('../engine/trainer');
   const state = opts.startState ?? (await store.readState(lin.nodes[opts.start].id));
   let trainer: Trainer | null = null;
   try {

@@ -19,7 +19,7 @@
  *   them; the store stays consistent whatever happens (it is crash-safe).
  */
 import { realpathSync } from 'node:fs';
-import { modelOfRequest } from './model-request';
+import { configOfRequest } from './model-request';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { availableParallelism } from 'node:os';
@@ -185,6 +185,11 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
     async predictions({ ref, limit }) {
       const { predictions } = await import('./predictions');
       return predictions(store, ref, limit);
+    },
+
+    async samples({ ref, count }) {
+      const { sampleGrid } = await import('./samples');
+      return sampleGrid(store, ref, count);
     },
 
     async trace({ ref, from, to, withIndices }) {
@@ -394,20 +399,12 @@ async function mustBeFile(path: string): Promise<void> {
   }
 }
 
-/** The training config of a start request (softmax has no hidden layers). */
+/** The training config of a start request (./model-request.ts). */
 function trainingConfig(
   req: Omit<StartRunRequest, 'seed' | 'branch'>,
   seed: number,
 ): TrainingConfig {
-  return {
-    dataset: req.dataset,
-    model: modelOfRequest(req),
-    ...(req.augment ? { augment: { ...req.augment } } : {}),
-    optimizer: { kind: req.optimizer, lr: req.lr },
-    batchSize: req.batchSize,
-    seed,
-    backend: req.backend,
-  };
+  return configOfRequest(req, seed);
 }
 
 function checkpointInfo(n: CheckpointNode): CheckpointInfo {

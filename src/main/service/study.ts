@@ -16,7 +16,7 @@
  * the report object, then every run's final checkpoint), so gc keeps them and listStudies finds
  * them. Each run is also an ordinary run with a branch `<id>-same-<i>` / `<id>-seed-<seed>`.
  */
-import { modelOfRequest } from './model-request';
+import { configOfRequest } from './model-request';
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { canonicalJson } from '../engine/canonical-json';
@@ -31,7 +31,7 @@ import type {
 } from '../../shared/contract';
 import { LIMITS, ServiceError } from '../../shared/contract';
 import { compareRefs } from './compare';
-import { startRun, type TrainSpec } from './train';
+import type { TrainSpec } from './train';
 
 export type { StudyReport } from '../../shared/contract';
 
@@ -74,15 +74,7 @@ export async function runStudy(
   if (!Number.isInteger(base) || base < 0 || base > LIMITS.maxSeed) {
     throw new InputError(`seed must be an integer from 0 to ${LIMITS.maxSeed}, got ${base}`);
   }
-  const config: TrainingConfig = {
-    dataset: t.dataset,
-    model: modelOfRequest(t),
-    ...(t.augment ? { augment: { ...t.augment } } : {}),
-    optimizer: { kind: t.optimizer, lr: t.lr },
-    batchSize: t.batchSize,
-    seed: base,
-    backend: t.backend,
-  };
+  const config: TrainingConfig = configOfRequest(t, base);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
   const id = `study-${stamp}-${randomBytes(3).toString('hex')}`;
   const tasks: Task[] = [];
@@ -113,7 +105,7 @@ export async function runStudy(
   const runOne = async (k: number): Promise<void> => {
     const task = tasks[k];
     const r = inProcess
-      ? await startRun(store, requestOf(task), opts.signal ? { signal: opts.signal } : {})
+      ? await runInThisProcess(store, requestOf(task), opts.signal)
       : await runInJobProcess(store.dir, requestOf(task), opts.signal);
     results[k] = {
       group: task.group,
@@ -262,6 +254,19 @@ function share(same: number, different: number): number {
     return 0;
   }
   return different === 0 ? 1 : same / different;
+}
+
+/**
+ * Runs one training job in this process. ./train (and with it tfjs) is loaded here, on first use,
+ * so that listing or reporting studies never loads tfjs.
+ */
+async function runInThisProcess(
+  store: Store,
+  req: TrainSpec,
+  signal?: AbortSignal,
+): Promise<TrainResult> {
+  const { startRun } = await import('./train');
+  return startRun(store, req, signal ? { signal } : {});
 }
 
 /** Runs one training job in a job process of its own; the signal asks it to stop. */

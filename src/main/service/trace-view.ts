@@ -38,7 +38,7 @@ export async function readTrace(
     throw new InputError(`--from ${opts.from} is after --to ${opts.to}`);
   }
   const { steps: recorded, evals } = await loadTraces(store, lin, from, to);
-  const oracle = opts.withIndices ? new BatchOracle(lin) : null;
+  const oracle = opts.withIndices ? new BatchOracle(lin, store) : null;
   const steps: TraceStepInfo[] = [];
   const digests = new Set<string>();
   for (let s = from; s <= to; s++) {
@@ -52,7 +52,8 @@ export async function readTrace(
       loss: r.loss,
       batchDigest: r.batchDigest,
       stateDigest: r.stateDigest,
-      ...(oracle ? { indices: Array.from(oracle.indices(s)) } : {}),
+      ...(r.gLoss !== undefined ? { dLoss: r.dLoss ?? r.loss, gLoss: r.gLoss } : {}),
+      ...(oracle ? { indices: Array.from(await oracle.indices(s)) } : {}),
     });
   }
   return {

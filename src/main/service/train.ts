@@ -510,6 +510,7 @@ async function drive(
   let created = 0;
   let lastCreated = false;
   let loss: number | null = null;
+  let ganLosses: { dLoss: number; gLoss: number } | null = null;
   let status: TrainResult['status'] = 'done';
   let note: string | undefined;
   let lastEval: EvalResult = {};
@@ -523,8 +524,22 @@ async function drive(
     const traceBytes = trace.take(state.step);
     let res: { id: string; created: boolean };
     if (await store.hasCheckpoint(enc.id)) {
-      // an identical state is stored already: write nothing (no trace object either)
+      // an identical state is stored already: write nothing (no trace object either) ...
       res = { id: enc.id, created: false };
+      // ... unless this job stored a checkpoint between it and its stored parent (a finer
+      // interval): then the stored chain is refined through it, so that checkpoint is on every
+      // branch through this one instead of an orphan (review finding 11)
+      const stored = await store.getNode(enc.id);
+      if (lastCreated && stored.parent !== null && stored.parent !== last) {
+        const [lastNode, oldParent] = await Promise.all([
+          store.getNode(last),
+          store.getNode(stored.parent),
+        ]);
+        if (lastNode.step > oldParent.step) {
+          const traceId = traceBytes ? await store.putObject(traceBytes) : undefined;
+          await store.refineParent(enc.id, last, traceId);
+        }
+      }
     } else {
       const traceId = traceBytes ? await store.putObject(traceBytes) : undefined;
       res = await store.putCheckpoint(enc, {
@@ -532,6 +547,7 @@ async function drive(
         step: state.step,
         trace: traceId,
         ...(loss !== null ? { loss } : {}),
+        ...(ganLosses ?? {}),
       });
     }
     lastCreated = res.created;
@@ -577,12 +593,15 @@ async function drive(
       break;
     }
     const r = trainer.trainStep();
-    if (!Number.isFinite(r.loss)) {
+    if (!Number.isFinite(r.loss) || (r.gLoss !== undefined && !Number.isFinite(r.gLoss))) {
       status = 'diverged';
-      note = `loss became ${r.loss} at step ${r.step}`;
+      note = Number.isFinite(r.loss)
+        ? `generator loss became ${r.gLoss} at step ${r.step}`
+        : `loss became ${r.loss} at step ${r.step}`;
       break;
     }
     loss = r.loss;
+    ganLosses = r.gLoss !== undefined ? { dLoss: r.loss, gLoss: r.gLoss } : null;
     const planted = hooks.afterStep?.(r.step, trainer);
     if (planted) {
       const next = await Trainer.restore(planted);
@@ -594,10 +613,11 @@ async function drive(
     trace.record({
       step: r.step,
       loss: r.loss,
+      ...(r.gLoss !== undefined ? { dLoss: r.loss, gLoss: r.gLoss } : {}),
       batchDigest: digester.batch(r.indices),
       stateDigest: digester.state(trainer.readTensors()),
     });
-    progress.step(r.step, r.loss);
+    progress.step(r.step, r.loss, r.gLoss);
     const t1 = performance.now();
     if (r.step % sched.evalEvery === 0 || r.step === toStep) {
       lastEval = trainer.evaluate(
@@ -666,6 +686,7 @@ async function drive(
     seed: trainer.config.seed,
     backend: trainer.config.backend,
     loss,
+    ...(ganLosses ?? {}),
     msPerStep: ran > 0 ? trainMs / ran : 0,
     eval: finalNode.eval ?? lastEval,
     status,

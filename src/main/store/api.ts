@@ -23,6 +23,9 @@ export interface CheckpointNode {
   eval?: EvalResult;
   /** mean training loss of the last step that produced this checkpoint */
   loss?: number;
+  /** a gan's discriminator and generator losses of that step (`loss` is dLoss) */
+  dLoss?: number;
+  gLoss?: number;
   /** ISO time when this checkpoint was first written */
   createdAt: string;
   /** set by verification (e.g. the ISO time of the replay that reproduced this checkpoint) */

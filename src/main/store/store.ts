@@ -315,6 +315,39 @@ export class Store {
     }
   }
 
+  /**
+   * Inserts a finer chain under a stored checkpoint (review finding 11): a job with a finer
+   * checkpoint interval reached the stored checkpoint `id` through `parent`, a checkpoint it
+   * stored between `id` and `id`'s current parent. `parent` must descend from that current parent
+   * at a step strictly between the two, so the states are unchanged and every lineage through
+   * `id` only gains the checkpoints in between (each is the same deterministic state the coarser
+   * chain passed through). `trace` is the trace of the steps from `parent` to `id`. Returns false
+   * (and writes nothing) when `parent` is not such a refinement.
+   */
+  async refineParent(id: string, parent: string, trace?: string): Promise<boolean> {
+    return this.lock.run(async () => {
+      const node = await this.getNode(id);
+      if (node.parent === null || node.parent === parent) {
+        return false;
+      }
+      const old = await this.getNode(node.parent);
+      const lin = await this.lineage(parent);
+      const p = lin[lin.length - 1];
+      if (!(p.step > old.step && p.step < node.step) || !lin.some((n) => n.id === old.id)) {
+        return false;
+      }
+      const next: CheckpointNode = { ...node, parent };
+      if (trace !== undefined) {
+        next.trace = trace;
+      } else {
+        delete next.trace;
+      }
+      checkRecord(nodeSchema, `checkpoint ${id}`, next);
+      await this.io.writeAtomic(this.layout.node(id), encodeRecord(`checkpoint ${id}`, next));
+      return true;
+    });
+  }
+
   /** Sets `eval` and/or `verified` on a node record (atomic replace under the lock). */
   async annotateNode(
     id: string,

@@ -16,8 +16,10 @@
  *   LockstepMul {x, mask} → x·mask
  *
  * Activations are 2-D tensors [n, h·w·c] (NHWC, flat); the geometry travels as an attribute.
- * The heavy arithmetic is the shared GEMM (wasm SIMD or its JS twin, same bits); data movement
- * and the small reductions are the JS of ./conv-ref.ts on both backends, so wasm == cpu.
+ * The heavy arithmetic is the shared GEMM (wasm SIMD or its JS twin, same bits); im2col, col2im,
+ * add and relu run in wasm SIMD on `wasm` (copies, and the same float32 additions in the same
+ * order as ./conv-ref.ts) and in conv-ref's JS on `cpu`; pooling and batch norm are conv-ref's JS
+ * on both backends, so wasm == cpu.
  * Outputs are allocated before any view is taken (an allocation may move the wasm heap).
  */
 import type * as tf from '@tensorflow/tfjs-core';
@@ -55,7 +57,7 @@ function columns(mem: Mem, x: tf.TensorInfo, g: Window2d): tf.TensorInfo {
     return x;
   }
   const col = mem.alloc([g.n * g.oh * g.ow, g.kh * g.kw * g.c]);
-  conv.im2col(mem.f32(x), 0, g, mem.f32(col), 0);
+  mem.im2col(x, g, col);
   return col;
 }
 
@@ -109,7 +111,7 @@ const conv2dGrad: Kernel = (mem, { x, w, y, dy, col: kept }, attrs) => {
       out.push(dcol);
     } else {
       const dx = mem.alloc([...x.shape]);
-      conv.col2im(mem.f32(dcol), 0, g, mem.f32(dx), 0);
+      mem.col2im(dcol, g, dx);
       mem.free(dcol);
       out.push(dx);
     }
@@ -169,13 +171,13 @@ const batchNormGrad: Kernel = (mem, { x, dy, gamma, batchMean, invstd }, attrs) 
 
 const add: Kernel = (mem, { a, b }) => {
   const out = mem.alloc([...a.shape]);
-  conv.add(mem.f32(a), 0, mem.f32(b), 0, mem.f32(out), 0, count(a));
+  mem.add(a, b, out);
   return out;
 };
 
 const relu: Kernel = (mem, { x }) => {
   const out = mem.alloc([...x.shape]);
-  conv.relu(mem.f32(x), 0, mem.f32(out), 0, count(x));
+  mem.relu(x, out);
   return out;
 };
 

@@ -18,12 +18,18 @@
  * on the backend's own heap, reading and writing tensors in place; on `cpu` they run in plain JS
  * (./reference.ts) — and on `wasm` too when the engine has no wasm SIMD (the module does not
  * compile there; the JS twins work on the backend's heap instead). Both compute the same float32 operations in the same order, so the two
- * backends give the same bits. Every kernel is deterministic: single-threaded, fixed order.
+ * backends give the same bits. Every kernel is deterministic, with a fixed order; on `wasm` large
+ * GEMMs are split by rows across threads (./threads.ts), each element computed by one thread in
+ * the one-thread order, so the thread count changes no bit.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
+import { GAN_KERNEL_FUNCS } from './gan-kernels';
+import * as conv from './conv-ref';
+import type { Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
+import { gemmPool } from './threads';
 import * as ref from './reference';
 import {
   instantiateKernels,
@@ -31,6 +37,7 @@ import {
   WA,
   type WasmKernels,
   type WasmMemory,
+  type WindowArgs,
 } from './wasm-module';
 
 export const K = {
@@ -74,6 +81,14 @@ export interface Mem {
     relu: boolean,
   ): void;
   reluMask(dy: tf.TensorInfo, y: tf.TensorInfo, out: tf.TensorInfo): void;
+  /** conv-ref's im2col of x into col (same values) */
+  im2col(x: tf.TensorInfo, g: Window2d, col: tf.TensorInfo): void;
+  /** conv-ref's col2im of dcol into dx (same additions, same order) */
+  col2im(dcol: tf.TensorInfo, g: Window2d, dx: tf.TensorInfo): void;
+  /** out = a + b (float32) */
+  add(a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo): void;
+  /** out = x > 0 || x ≠ x ? x : 0 */
+  relu(x: tf.TensorInfo, out: tf.TensorInfo): void;
   transpose(src: tf.TensorInfo, dst: tf.TensorInfo, rows: number, cols: number): void;
   sgd(w: tf.TensorInfo, g: tf.TensorInfo, outW: tf.TensorInfo, lr: number): void;
   momentum(ins: tf.TensorInfo[], outs: tf.TensorInfo[], lr: number, mu: number): void;
@@ -107,6 +122,11 @@ interface AdamScalars {
 }
 
 const size = (t: tf.TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
+
+/** The arguments of the wasm im2col / col2im: x (or dx) and col (or dcol) byte offsets, geometry. */
+function windowArgs(x: number, col: number, g: Window2d): WindowArgs {
+  return [x, col, g.n, g.h, g.w, g.c, g.kh, g.kw, g.stride, g.padTop, g.padLeft, g.oh, g.ow];
+}
 
 // ---------------------------------------------------------------- wasm backend memory access
 
@@ -179,6 +199,27 @@ function wasmMem(backend: WasmBackendLike): Mem {
     gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
       const aOff = a === 'ones' ? onePtr : off(a);
       const biasOff = bias ? off(bias) : 0;
+      const pool = k ? gemmPool() : null;
+      if (
+        pool?.gemm(
+          backend.wasm.HEAPU8,
+          aOff,
+          rsA,
+          ksA,
+          off(b),
+          ldb,
+          off(c),
+          ldc,
+          m,
+          n,
+          kk,
+          biasOff,
+          relu,
+        )
+      ) {
+        // prettier-ignore
+        return;
+      }
       if (k) {
         // the SIMD column tail reads up to 16 bytes past the end of B's last row and the bias
         const end = Math.max(off(b) + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
@@ -195,6 +236,34 @@ function wasmMem(backend: WasmBackendLike): Mem {
       } else {
         const h = heap();
         ref.reluMask(h, off(dy) / 4, h, off(y) / 4, h, off(out) / 4, size(out));
+      }
+    },
+    im2col: (x, g, col) => {
+      if (k) {
+        k.im2col(...windowArgs(off(x), off(col), g));
+      } else {
+        conv.im2col(f32(x), 0, g, f32(col), 0);
+      }
+    },
+    col2im: (dcol, g, dx) => {
+      if (k) {
+        k.col2im(...windowArgs(off(dx), off(dcol), g));
+      } else {
+        conv.col2im(f32(dcol), 0, g, f32(dx), 0);
+      }
+    },
+    add: (a, b, out) => {
+      if (k) {
+        k.add(off(a), off(b), off(out), size(out));
+      } else {
+        conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out));
+      }
+    },
+    relu: (x, out) => {
+      if (k) {
+        k.relu(off(x), off(out), size(out));
+      } else {
+        conv.relu(f32(x), 0, f32(out), 0, size(out));
       }
     },
     transpose: (src, dst, rows, cols) => {
@@ -263,6 +332,10 @@ function cpuMem(backend: MathBackendCPU): Mem {
       ref.gemm(a === 'ones' ? ONES : f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu); // prettier-ignore
     },
     reluMask: (dy, y, out) => ref.reluMask(f32(dy), 0, f32(y), 0, f32(out), 0, size(out)),
+    im2col: (x, g, col) => conv.im2col(f32(x), 0, g, f32(col), 0),
+    col2im: (dcol, g, dx) => conv.col2im(f32(dcol), 0, g, f32(dx), 0),
+    add: (a, b, out) => conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out)),
+    relu: (x, out) => conv.relu(f32(x), 0, f32(out), 0, size(out)),
     transpose: (src, dst, rows, cols) => {
       const s = f32(src);
       const d = f32(dst);
@@ -381,6 +454,7 @@ export function registerKernels(backendName: string): void {
     [K.adam, adam],
     [K.gatherPixels, gatherPixels],
     ...LAYER_KERNEL_FUNCS,
+    ...GAN_KERNEL_FUNCS,
   ];
   for (const [kernelName, fn] of kernels) {
     tf.registerKernel({

@@ -49,8 +49,11 @@ const SIMD = {
   const: 0x0c,
   f32x4Splat: 0x13,
   f32x4ExtractLane: 0x1f,
+  f32x4ReplaceLane: 0x20,
+  f32x4Ne: 0x42,
   f32x4Gt: 0x44,
   and: 0x4e,
+  or: 0x50,
   f32x4Sqrt: 0xe3,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
@@ -163,6 +166,9 @@ export class FnBuilder {
   i32And(): this {
     return this.op(0x71);
   }
+  i32Or(): this {
+    return this.op(0x72);
+  }
   i32Eqz(): this {
     return this.op(0x45);
   }
@@ -177,6 +183,9 @@ export class FnBuilder {
   }
   i32GeS(): this {
     return this.op(0x4e);
+  }
+  i32LeS(): this {
+    return this.op(0x4c);
   }
   i32LoadU8(offset = 0): this {
     return this.op(0x2d).memarg(0, offset);
@@ -227,6 +236,9 @@ export class FnBuilder {
   f32Gt(): this {
     return this.op(0x5e);
   }
+  f32Ne(): this {
+    return this.op(0x5c);
+  }
   select(): this {
     return this.op(0x1b);
   }
@@ -267,6 +279,12 @@ export class FnBuilder {
     this.code.push(lane);
     return this;
   }
+  /** [v128, f32] → v128 with lane `lane` replaced */
+  f32x4ReplaceLane(lane: number): this {
+    this.simd(SIMD.f32x4ReplaceLane);
+    this.code.push(lane);
+    return this;
+  }
   f32x4Add(): this {
     return this.simd(SIMD.f32x4Add);
   }
@@ -291,6 +309,12 @@ export class FnBuilder {
   v128And(): this {
     return this.simd(SIMD.and);
   }
+  v128Or(): this {
+    return this.simd(SIMD.or);
+  }
+  f32x4Ne(): this {
+    return this.simd(SIMD.f32x4Ne);
+  }
 
   /** The function body as bytes (local declarations, code, final `end`). */
   body(): number[] {
@@ -308,10 +332,15 @@ export class FnBuilder {
 }
 
 /**
- * Assembles a module that imports `env.memory` (at least `minPages` pages) and holds `fns` in
+ * Assembles a module that imports `env.memory` (at least `minPages` pages; a shared memory of at
+ * most `sharedMaxPages` pages when that is given, for threads) and holds `fns` in
  * order (function index = position). Every function has no results.
  */
-export function assemble(fns: FnBuilder[], minPages = 1): Uint8Array<ArrayBuffer> {
+export function assemble(
+  fns: FnBuilder[],
+  minPages = 1,
+  sharedMaxPages?: number,
+): Uint8Array<ArrayBuffer> {
   const out: number[] = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
   const section = (id: number, content: number[]): void => {
     out.push(id);
@@ -334,8 +363,15 @@ export function assemble(fns: FnBuilder[], minPages = 1): Uint8Array<ArrayBuffer
   uleb(1, imports);
   name('env', imports);
   name('memory', imports);
-  imports.push(0x02, 0x00);
-  uleb(minPages, imports);
+  imports.push(0x02);
+  if (sharedMaxPages === undefined) {
+    imports.push(0x00);
+    uleb(minPages, imports);
+  } else {
+    imports.push(0x03);
+    uleb(minPages, imports);
+    uleb(sharedMaxPages, imports);
+  }
   section(2, imports);
   const funcs: number[] = [];
   uleb(fns.length, funcs);

@@ -76,21 +76,45 @@ export interface WasmKernels {
   ): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
   gatherRows(pixels: number, indices: number, n: number, out: number): void;
+  im2col(...args: WindowArgs): void;
+  col2im(...args: WindowArgs): void;
+  relu(x: number, out: number, count: number): void;
+  add(a: number, b: number, out: number, count: number): void;
 }
+
+/** (x, col, n, h, w, c, kh, kw, stride, padTop, padLeft, oh, ow); pointers in bytes */
+export type WindowArgs = [
+  x: number,
+  col: number,
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  padTop: number,
+  padLeft: number,
+  oh: number,
+  ow: number,
+];
 
 /** Bytes per image row for gatherRows (MNIST's 28×28; a multiple of 8). */
 export const ROW_BYTES = 784;
 
 // tile parameters
-const T = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, k: 7, bias: 8, relu: 9 };
-const TILE_PARAMS: ValType[] = new Array<ValType>(10).fill('i32');
+const T = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, k: 7, bias: 8, relu: 9, first: 10 };
+const TILE_PARAMS: ValType[] = new Array<ValType>(11).fill('i32');
 
 /**
  * A register tile: `mr` rows × (`nv` f32x4 vectors, or one scalar column when nv = 0). With
  * `lanes` < 4 (nv = 1) only the first `lanes` columns are stored: the loads of B and the bias
  * read up to 12 bytes past the last column, whose lanes are computed and dropped (lanes are
  * independent, so the stored ones are exactly those of the other tiles).
- * C[r, v] = act(Σ_p A[r,p]·B[p,v] + bias[v]), p ascending.
+ * The accumulators start at 0 (`first` ≠ 0) or at the partial sums stored in C by the previous
+ * chunk of k (float32 stored and reloaded exactly, so chunking k changes no bit); then
+ * C[r, v] = acc + Σ_p A[r,p]·B[p,v], p ascending, and finally act(· + bias[v]) when the driver
+ * passes a bias or relu (only on the last chunk).
  */
 function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   const f = new FnBuilder(`tile${mr}x${nv}${lanes < 4 ? `l${lanes}` : ''}`, TILE_PARAMS, false);
@@ -111,7 +135,9 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   const bp = f.local('i32');
   const kk = f.local('i32');
   const av = f.local(vec ? 'v128' : 'f32');
-  // init
+  const cp = f.local('i32');
+  // init: zeros, or the partial sums in C
+  f.get(T.first).if();
   for (const x of acc) {
     if (vec) {
       f.v128Zero().set(x);
@@ -119,6 +145,32 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
       f.f32(0).set(x);
     }
   }
+  f.else();
+  f.get(T.c).set(cp);
+  for (let r = 0; r < mr; r++) {
+    for (let v = 0; v < cols; v++) {
+      const x = acc[r * cols + v];
+      if (vec && lanes < 4) {
+        f.v128Zero();
+        for (let l = 0; l < lanes; l++) {
+          f.get(cp)
+            .f32Load(16 * v + 4 * l)
+            .f32x4ReplaceLane(l);
+        }
+        f.set(x);
+      } else if (vec) {
+        f.get(cp)
+          .v128Load(16 * v)
+          .set(x);
+      } else {
+        f.get(cp).f32Load().set(x);
+      }
+    }
+    if (r + 1 < mr) {
+      f.incBy(cp, T.ldc);
+    }
+  }
+  f.end();
   f.get(T.a).set(ap[0]);
   for (let r = 1; r < mr; r++) {
     f.get(ap[r - 1])
@@ -161,7 +213,6 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   f.inc(kk, -1);
   f.br(0).end().end();
   // epilogue: bias, relu, store
-  const cp = f.local('i32');
   f.get(T.c).set(cp);
   for (let r = 0; r < mr; r++) {
     for (let v = 0; v < cols; v++) {
@@ -204,59 +255,103 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   return f;
 }
 
-/** gemm driver: column blocks of 8, then 4, then single columns; row tiles of MR, then 1. */
+/** Depth of a chunk of k: a B panel of GEMM_KC × 8 floats stays in L1 while A streams. */
+export const GEMM_KC = 256;
+/** Rows per block: GEMM_MC × GEMM_KC floats of A stay in L2 while the column blocks reuse them. */
+export const GEMM_MC = 64;
+
+/**
+ * gemm driver. For each chunk of GEMM_KC values of k (in order), for each block of GEMM_MC rows,
+ * for column blocks of 8, then 4, then single columns: row tiles of MR, then 1. Each output
+ * element accumulates its chunks in order (the partial sum waits in C between chunks), so the
+ * sum is the same sequence of float32 operations as one pass over k; bias and ReLU are applied
+ * in the last chunk only.
+ */
 function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number): FnBuilder {
   const P = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11, tail: 12 }; // prettier-ignore
   const f = new FnBuilder('gemm', new Array<ValType>(13).fill('i32'));
   const j = f.local('i32');
   const i = f.local('i32');
+  const pc = f.local('i32');
+  const kc = f.local('i32');
+  const i0 = f.local('i32');
+  const iEnd = f.local('i32');
+  const first = f.local('i32');
+  const last = f.local('i32');
   const emitRows = (nv: number, lanes = 4): void => {
-    f.i32(0).set(i);
+    f.get(i0).set(i);
     for (const mr of [GEMM_MR, 1]) {
       f.block().loop();
-      // exit when i + mr > m
-      f.get(P.m).get(i).i32Sub().i32(mr).i32LtS().brIf(1);
-      f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add();
+      // exit when i + mr > iEnd
+      f.get(iEnd).get(i).i32Sub().i32(mr).i32LtS().brIf(1);
+      // a + i·rsA + pc·ksA
+      f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add().get(pc).get(P.ksA).i32Mul().i32Add();
       f.get(P.rsA).get(P.ksA);
-      f.get(P.b).get(j).i32(4).i32Mul().i32Add();
+      // b + pc·ldb + 4j
+      f.get(P.b).get(pc).get(P.ldb).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
       f.get(P.ldb);
       f.get(P.c).get(i).get(P.ldc).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
-      f.get(P.ldc).get(P.k);
+      f.get(P.ldc).get(kc);
+      // bias + 4j in the last chunk (when there is a bias), else 0
       f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
-      f.get(P.relu);
+      f.i32(0).get(last).select();
+      f.get(P.relu).get(last).i32And();
+      f.get(first);
       f.call(tileIndex(mr, nv, lanes));
       f.inc(i, mr).br(0);
       f.end().end();
     }
   };
-  f.i32(0).set(j);
-  // blocks of 4·GEMM_NV columns, then of 4
-  for (const nv of GEMM_NV > 1 ? [GEMM_NV, 1] : [1]) {
-    f.block().loop();
-    f.get(P.n)
-      .get(j)
-      .i32Sub()
-      .i32(4 * nv)
-      .i32LtS()
-      .brIf(1);
-    emitRows(nv);
-    f.inc(j, 4 * nv).br(0);
-    f.end().end();
-  }
-  // the last 1–3 columns: one partial vector when over-reading is allowed, else scalar columns
-  f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
-  for (const lanes of [1, 2, 3]) {
-    f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
-    emitRows(1, lanes);
+  const emitColumns = (): void => {
+    f.i32(0).set(j);
+    // blocks of 4·GEMM_NV columns, then of 4
+    for (const nv of GEMM_NV > 1 ? [GEMM_NV, 1] : [1]) {
+      f.block().loop();
+      f.get(P.n)
+        .get(j)
+        .i32Sub()
+        .i32(4 * nv)
+        .i32LtS()
+        .brIf(1);
+      emitRows(nv);
+      f.inc(j, 4 * nv).br(0);
+      f.end().end();
+    }
+    // the last 1–3 columns: one partial vector when over-reading is allowed, else scalar columns
+    f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
+    for (const lanes of [1, 2, 3]) {
+      f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
+      emitRows(1, lanes);
+      f.end();
+    }
+    f.get(P.n).set(j);
     f.end();
-  }
-  f.get(P.n).set(j);
-  f.end();
+    f.block().loop();
+    f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
+    emitRows(0);
+    f.inc(j, 1).br(0);
+    f.end().end();
+  };
+  f.i32(0).set(pc);
+  // chunks of k (at least one, so k = 0 still writes act(0 + bias))
+  f.loop();
+  // kc = min(GEMM_KC, k − pc); first = pc == 0; last = pc + kc ≥ k
+  f.get(P.k).get(pc).i32Sub().set(kc);
+  f.get(kc).i32(GEMM_KC).i32GtS().if().i32(GEMM_KC).set(kc).end();
+  f.get(pc).i32Eqz().set(first);
+  f.get(pc).get(kc).i32Add().get(P.k).i32GeS().set(last);
+  f.i32(0).set(i0);
   f.block().loop();
-  f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
-  emitRows(0);
-  f.inc(j, 1).br(0);
+  f.get(i0).get(P.m).i32GeS().brIf(1);
+  // iEnd = min(i0 + MC, m)
+  f.get(i0).i32(GEMM_MC).i32Add().set(iEnd);
+  f.get(iEnd).get(P.m).i32GtS().if().get(P.m).set(iEnd).end();
+  emitColumns();
+  f.inc(i0, GEMM_MC).br(0);
   f.end().end();
+  f.incBy(pc, kc);
+  f.get(pc).get(P.k).i32LtS().brIf(0);
+  f.end();
   return f;
 }
 
@@ -447,98 +542,303 @@ function gatherRows(): FnBuilder {
   return f;
 }
 
-/** The module's bytes (built once per process). */
-let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
-
-export function kernelModuleBytes(): Uint8Array<ArrayBuffer> {
-  if (!moduleBytes) {
-    const fns: FnBuilder[] = [];
-    const tiles = new Map<string, number>();
-    for (const mr of [GEMM_MR, 1]) {
-      for (const [nv, lanes] of [
-        [2, 4],
-        [1, 4],
-        [0, 4],
-        [1, 1],
-        [1, 2],
-        [1, 3],
-      ]) {
-        tiles.set(`${mr}x${nv}l${lanes}`, fns.length);
-        fns.push(tile(mr, nv, lanes));
+/**
+ * A run of `count` float32s, SIMD body and scalar tail: copy (dst = src), zero (dst = 0) or
+ * add (dst = dst + src, float32; each element once, so the order of elements is immaterial).
+ */
+function run(kind: 'copy' | 'zero' | 'add'): FnBuilder {
+  // (dst, src, count)
+  const f = new FnBuilder(`${kind}Run`, ['i32', 'i32', 'i32'], false);
+  const off = f.local('i32');
+  const end4 = f.local('i32');
+  const endAll = f.local('i32');
+  f.get(2).i32(4).i32Mul().set(endAll);
+  f.get(2).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.i32(0).set(off);
+  for (const vec of [true, false]) {
+    f.block().loop();
+    f.get(off)
+      .get(vec ? end4 : endAll)
+      .i32GeS()
+      .brIf(1);
+    f.get(0).get(off).i32Add();
+    if (kind === 'zero') {
+      if (vec) {
+        f.v128Zero();
+      } else {
+        f.f32(0);
+      }
+    } else {
+      if (kind === 'add') {
+        f.get(0).get(off).i32Add();
+        if (vec) {
+          f.v128Load();
+        } else {
+          f.f32Load();
+        }
+      }
+      f.get(1).get(off).i32Add();
+      if (vec) {
+        f.v128Load();
+      } else {
+        f.f32Load();
+      }
+      if (kind === 'add') {
+        if (vec) {
+          f.f32x4Add();
+        } else {
+          f.f32Add();
+        }
       }
     }
-    fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!));
-    fns.push(reluMask());
-    // sgd(w, g, outW, count, lr)
-    fns.push(
-      elementwise('sgd', 2, 1, 1, (e) => {
-        e.inp(0);
-        e.sc(0);
-        e.inp(1);
-        e.mul();
-        e.sub();
-        e.out(0);
-      }),
-    );
-    // momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
-    fns.push(
-      elementwise('momentum', 3, 2, 2, (e) => {
-        e.sc(1);
-        e.inp(2);
-        e.mul();
-        e.inp(1);
-        e.add();
-        e.out(1);
-        e.inp(0);
-        e.sc(0);
-        e.res(1);
-        e.mul();
-        e.sub();
-        e.out(0);
-      }),
-    );
-    // adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
-    fns.push(
-      elementwise('adam', 4, 3, 6, (e) => {
-        // m' = b1·m + c1·g
-        e.sc(1);
-        e.inp(2);
-        e.mul();
-        e.sc(3);
-        e.inp(1);
-        e.mul();
-        e.add();
-        e.out(1);
-        // v' = b2·v + c2·(g·g)
-        e.sc(2);
-        e.inp(3);
-        e.mul();
-        e.sc(4);
-        e.inp(1);
-        e.inp(1);
-        e.mul();
-        e.mul();
-        e.add();
-        e.out(2);
-        // w' = w − (lr·m') / (√v' + eps)
-        e.inp(0);
-        e.sc(0);
-        e.res(1);
-        e.mul();
-        e.res(2);
-        e.sqrt();
-        e.sc(5);
-        e.add();
-        e.div();
-        e.sub();
-        e.out(0);
-      }),
-    );
-    fns.push(transpose());
-    fns.push(gatherRows());
-    moduleBytes = assemble(fns);
+    if (vec) {
+      f.v128Store();
+    } else {
+      f.f32Store();
+    }
+    f.inc(off, vec ? 16 : 4).br(0);
+    f.end().end();
   }
+  return f;
+}
+
+/**
+ * im2col / col2im over an NHWC batch (see ../kernels/conv-ref.ts for the layout), pointers in
+ * bytes: (x, col, n, h, w, c, kh, kw, stride, padTop, padLeft, oh, ow). im2col writes every col
+ * row (zeros in the padding); col2im (adjoint: x is dx, zeroed first, col is dcol) adds every
+ * col row in order into dx, dropping the padding — the same float32 additions in the same
+ * order as conv-ref's col2im.
+ */
+function window(kind: 'im2col' | 'col2im', copy: number, zero: number, add: number): FnBuilder {
+  const f = new FnBuilder(kind, new Array<ValType>(13).fill('i32'));
+  const P = { x: 0, col: 1, n: 2, h: 3, w: 4, c: 5, kh: 6, kw: 7, stride: 8, padTop: 9, padLeft: 10, oh: 11, ow: 12 }; // prettier-ignore
+  const [b, oy, ox, ky, xb, o, ix0, kx0, kx1, iy, rowBytes, imgBytes] = [
+    f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'),
+    f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'),
+  ]; // prettier-ignore
+  const loopTo = (v: number, limit: number, body: () => void): void => {
+    f.i32(0).set(v);
+    f.block().loop();
+    f.get(v).get(limit).i32GeS().brIf(1);
+    body();
+    f.inc(v, 1).br(0);
+    f.end().end();
+  };
+  // rowBytes = kw·c·4; imgBytes = h·w·c·4
+  f.get(P.kw).get(P.c).i32Mul().i32(4).i32Mul().set(rowBytes);
+  f.get(P.h).get(P.w).i32Mul().get(P.c).i32Mul().i32(4).i32Mul().set(imgBytes);
+  if (kind === 'col2im') {
+    f.get(P.x).i32(0).get(P.n).get(P.h).i32Mul().get(P.w).i32Mul().get(P.c).i32Mul();
+    f.call(zero);
+  }
+  f.get(P.col).set(o);
+  f.get(P.x).set(xb);
+  loopTo(b, P.n, () => {
+    loopTo(oy, P.oh, () => {
+      loopTo(ox, P.ow, () => {
+        // ix0 = ox·stride − padLeft; kx0 = max(0, −ix0); kx1 = min(kw, w − ix0)
+        f.get(ox).get(P.stride).i32Mul().get(P.padLeft).i32Sub().set(ix0);
+        f.i32(0).get(ix0).i32Sub().i32(0).get(ix0).i32(0).i32LtS().select().set(kx0);
+        f.get(P.w).get(ix0).i32Sub().set(kx1);
+        f.get(kx1).get(P.kw).i32GtS().if().get(P.kw).set(kx1).end();
+        loopTo(ky, P.kh, () => {
+          f.get(oy).get(P.stride).i32Mul().get(ky).i32Add().get(P.padTop).i32Sub().set(iy);
+          // outside the image (a padding row, or no column inside)?
+          f.get(iy).i32(0).i32LtS();
+          f.get(iy).get(P.h).i32GeS().i32Or();
+          f.get(kx1).get(kx0).i32LeS().i32Or();
+          f.if();
+          if (kind === 'im2col') {
+            f.get(o).i32(0).get(P.kw).get(P.c).i32Mul().call(zero);
+          }
+          f.else();
+          if (kind === 'im2col') {
+            f.get(o).i32(0).get(kx0).get(P.c).i32Mul().call(zero);
+          }
+          // x + xb-relative ((iy·w + ix0 + kx0)·c)·4 and col o + kx0·c·4, (kx1 − kx0)·c floats
+          const dstCol = (): void => {
+            f.get(o).get(kx0).get(P.c).i32Mul().i32(4).i32Mul().i32Add();
+          };
+          const srcX = (): void => {
+            f.get(xb).get(iy).get(P.w).i32Mul().get(ix0).i32Add().get(kx0).i32Add();
+            f.get(P.c).i32Mul().i32(4).i32Mul().i32Add();
+          };
+          if (kind === 'im2col') {
+            dstCol();
+            srcX();
+          } else {
+            srcX();
+            dstCol();
+          }
+          f.get(kx1).get(kx0).i32Sub().get(P.c).i32Mul();
+          f.call(kind === 'im2col' ? copy : add);
+          if (kind === 'im2col') {
+            f.get(o).get(kx1).get(P.c).i32Mul().i32(4).i32Mul().i32Add();
+            f.i32(0);
+            f.get(P.kw).get(kx1).i32Sub().get(P.c).i32Mul();
+            f.call(zero);
+          }
+          f.end();
+          f.incBy(o, rowBytes);
+        });
+      });
+    });
+    f.incBy(xb, imgBytes);
+  });
+  return f;
+}
+
+/** relu(x, out, count): out = x > 0 || x ≠ x ? x : 0 (bits kept: NaN stays the same NaN). */
+function reluFn(): FnBuilder {
+  const f = new FnBuilder('relu', ['i32', 'i32', 'i32']);
+  const off = f.local('i32');
+  const end4 = f.local('i32');
+  const endAll = f.local('i32');
+  const v = f.local('v128');
+  const s = f.local('f32');
+  f.get(2).i32(4).i32Mul().set(endAll);
+  f.get(2).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.i32(0).set(off);
+  f.block().loop();
+  f.get(off).get(end4).i32GeS().brIf(1);
+  f.get(1).get(off).i32Add();
+  f.get(0).get(off).i32Add().v128Load().tee(v);
+  f.get(v).v128Zero().f32x4Gt();
+  f.get(v).get(v).f32x4Ne().v128Or();
+  f.v128And().v128Store();
+  f.inc(off, 16).br(0);
+  f.end().end();
+  f.block().loop();
+  f.get(off).get(endAll).i32GeS().brIf(1);
+  f.get(1).get(off).i32Add();
+  f.get(0).get(off).i32Add().f32Load().tee(s);
+  f.f32(0);
+  f.get(s).f32(0).f32Gt();
+  f.get(s).get(s).f32Ne().i32Or();
+  f.select().f32Store();
+  f.inc(off, 4).br(0);
+  f.end().end();
+  return f;
+}
+
+/** The module's bytes (built once per process; the shared-memory variant for threads). */
+let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
+let sharedModuleBytes: Uint8Array<ArrayBuffer> | undefined;
+
+/** Largest shared memory the threaded GEMM imports (pages of 64 KiB: 2 GiB). */
+export const SHARED_MAX_PAGES = 32768;
+
+export function kernelModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
+  if (shared) {
+    sharedModuleBytes ??= assemble(kernelFunctions(), 1, SHARED_MAX_PAGES);
+    return sharedModuleBytes;
+  }
+  moduleBytes ??= assemble(kernelFunctions());
   return moduleBytes;
+}
+
+/** Every function of the module, in index order. */
+function kernelFunctions(): FnBuilder[] {
+  const fns: FnBuilder[] = [];
+  const tiles = new Map<string, number>();
+  for (const mr of [GEMM_MR, 1]) {
+    for (const [nv, lanes] of [
+      [2, 4],
+      [1, 4],
+      [0, 4],
+      [1, 1],
+      [1, 2],
+      [1, 3],
+    ]) {
+      tiles.set(`${mr}x${nv}l${lanes}`, fns.length);
+      fns.push(tile(mr, nv, lanes));
+    }
+  }
+  fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!));
+  fns.push(reluMask());
+  // sgd(w, g, outW, count, lr)
+  fns.push(
+    elementwise('sgd', 2, 1, 1, (e) => {
+      e.inp(0);
+      e.sc(0);
+      e.inp(1);
+      e.mul();
+      e.sub();
+      e.out(0);
+    }),
+  );
+  // momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
+  fns.push(
+    elementwise('momentum', 3, 2, 2, (e) => {
+      e.sc(1);
+      e.inp(2);
+      e.mul();
+      e.inp(1);
+      e.add();
+      e.out(1);
+      e.inp(0);
+      e.sc(0);
+      e.res(1);
+      e.mul();
+      e.sub();
+      e.out(0);
+    }),
+  );
+  // adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
+  fns.push(
+    elementwise('adam', 4, 3, 6, (e) => {
+      // m' = b1·m + c1·g
+      e.sc(1);
+      e.inp(2);
+      e.mul();
+      e.sc(3);
+      e.inp(1);
+      e.mul();
+      e.add();
+      e.out(1);
+      // v' = b2·v + c2·(g·g)
+      e.sc(2);
+      e.inp(3);
+      e.mul();
+      e.sc(4);
+      e.inp(1);
+      e.inp(1);
+      e.mul();
+      e.mul();
+      e.add();
+      e.out(2);
+      // w' = w − (lr·m') / (√v' + eps)
+      e.inp(0);
+      e.sc(0);
+      e.res(1);
+      e.mul();
+      e.res(2);
+      e.sqrt();
+      e.sc(5);
+      e.add();
+      e.div();
+      e.sub();
+      e.out(0);
+    }),
+  );
+  fns.push(transpose());
+  fns.push(gatherRows());
+  const copy = fns.push(run('copy')) - 1;
+  const zero = fns.push(run('zero')) - 1;
+  const add = fns.push(run('add')) - 1;
+  fns.push(window('im2col', copy, zero, add));
+  fns.push(window('col2im', copy, zero, add));
+  fns.push(reluFn());
+  // add(a, b, out, count): out = a + b
+  fns.push(
+    elementwise('add', 2, 1, 0, (e) => {
+      e.inp(0);
+      e.inp(1);
+      e.add();
+      e.out(0);
+    }),
+  );
+  return fns;
 }
 
 /** The parts of the WebAssembly JS API used here (the Node typings do not declare them). */
@@ -549,7 +849,7 @@ export interface WasmMemory {
 interface WasmApi {
   Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
   Instance: new (module: object, imports: object) => { exports: unknown };
-  Memory: new (d: { initial: number; maximum?: number }) => WasmMemory;
+  Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   CompileError: new (message?: string) => Error;
 }
 export const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -559,5 +859,14 @@ let compiled: object | undefined;
 export function instantiateKernels(memory: WasmMemory): WasmKernels {
   compiled ??= new WA.Module(kernelModuleBytes());
   const instance = new WA.Instance(compiled, { env: { memory } });
+  return instance.exports as WasmKernels;
+}
+
+let compiledShared: object | undefined;
+
+/** The kernels on a shared memory (for the threads of ./threads.ts). */
+export function instantiateSharedKernels(memory: WasmMemory): WasmKernels {
+  compiledShared ??= new WA.Module(kernelModuleBytes(true));
+  const instance = new WA.Instance(compiledShared, { env: { memory } });
   return instance.exports as WasmKernels;
 }

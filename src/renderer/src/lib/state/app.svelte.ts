@@ -16,6 +16,7 @@ import type {
 } from '../../../../shared/contract';
 import { LiveJob, trainResultOf, type Finished } from './live.svelte';
 import { branchColors, branchIndex } from '../colors';
+import { jobTitle } from '../job-title';
 import { theme } from './theme.svelte';
 
 export type View = 'runs' | 'charts' | 'compare' | 'study' | 'bundles';
@@ -39,11 +40,13 @@ export class AppState {
   view = $state<View>('runs');
   /** selected checkpoint id */
   selected = $state<string | null>(null);
+  /** the branch it was picked on (a checkpoint can be on several branches), if known */
+  selectedBranch = $state<string | null>(null);
   /** job shown in the live panel */
   focusJob = $state<string | null>(null);
   jobs = new SvelteMap<string, LiveJob>();
   notices = $state.raw<Notice[]>([]);
-  /** checkpoint id → label of the job that reproduced it bit for bit */
+  /** checkpoint id → "<job title> at HH:MM" of the job that reproduced it bit for bit */
   reproduced = new SvelteMap<string, string>();
   /** checkpoint id → ISO time verified in this session */
   verified = new SvelteMap<string, string>();
@@ -63,6 +66,8 @@ export class AppState {
   /** verify job id → the ref it verifies */
   // eslint-disable-next-line svelte/prefer-svelte-reactivity -- bookkeeping, never rendered
   #verifying = new Map<string, string>();
+  /** ref → the newest verify job started for it from this window (the inspector shows it) */
+  #verifyOf = new SvelteMap<string, string>();
 
   constructor(client: LockstepClient) {
     this.client = client;
@@ -84,7 +89,9 @@ export class AppState {
         const job = this.jobs.get(e.job);
         job?.onCheckpoint(e);
         if (!e.created && job && job.fromStep !== e.step) {
-          this.reproduced.set(e.id, job.info.label);
+          // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a timestamp, not state
+          const at = new Date().toTimeString().slice(0, 5);
+          this.reproduced.set(e.id, `${jobTitle(job.info, this.runs)} at ${at}`);
         }
         this.refreshSoon();
       }),
@@ -258,12 +265,19 @@ export class AppState {
     try {
       const job = this.follow(await this.client.verify({ ref }));
       this.#verifying.set(job.info.id, ref);
+      this.#verifyOf.set(ref, job.info.id);
       this.notify('info', `Verifying ${ref.slice(0, 12)}: replaying from the start…`);
       return job;
     } catch (err) {
       this.notify('error', `Could not verify: ${messageOf(err)}`);
       return null;
     }
+  }
+
+  /** The newest verify job this window started for `ref`, if any (running or ended). */
+  verifyJob(ref: string): LiveJob | null {
+    const id = this.#verifyOf.get(ref);
+    return id === undefined ? null : (this.jobs.get(id) ?? null);
   }
 
   #verified(f: Finished): void {
@@ -295,6 +309,12 @@ export class AppState {
     } catch (err) {
       this.notify('error', `Could not ${action} the job: ${messageOf(err)}`);
     }
+  }
+
+  /** Selects a checkpoint, as seen on `branch` when given (see {@link selectedBranch}). */
+  select(id: string | null, branch: string | null = null): void {
+    this.selected = id;
+    this.selectedBranch = branch;
   }
 
   /** The job shown in the live panel, if any. */

@@ -31,6 +31,11 @@ export interface DrawInput {
   view: Viewport;
   palette: Palette;
   selected: string | null;
+  /**
+   * the row whose lane shows the selection: a checkpoint shared by several lanes is ringed on
+   * this one only (the lane the label highlight and the arrow keys use), never on another
+   */
+  selectedRow?: number | null;
   running: ReadonlyMap<string, RunningBranch>;
   /** animation phase in [0, 1) */
   phase: number;
@@ -76,8 +81,13 @@ function laneColor(
   return colors?.get(lane.branch.name) ?? p.muted;
 }
 
+/** What a frame drew that the page exposes (tests read it): where the selection ring is. */
+export interface DrawOutput {
+  ring: { row: number; x: number; y: number } | null;
+}
+
 /** Draws one frame. `ctx` is already scaled for devicePixelRatio. */
-export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void {
+export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): DrawOutput {
   const { layout, view, palette: p } = d;
   ctx.clearRect(0, 0, view.width, view.height);
   ctx.font = '11px system-ui, sans-serif';
@@ -106,10 +116,10 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
   ctx.rect(0, AXIS_H, view.width, view.height - AXIS_H);
   ctx.clip();
 
-  // run separators
+  // run and study separators
   for (let r = first; r <= last; r++) {
     const row = layout.rows[r];
-    if (row.kind === 'run') {
+    if (row.kind !== 'branch') {
       const y = Math.round(rowToY(view, r) - ROW_H / 2) + 0.5;
       ctx.strokeStyle = p.grid;
       ctx.beginPath();
@@ -178,7 +188,8 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
   ctx.globalAlpha = 1;
 
   // lanes
-  let selectedAt: { x: number; y: number } | null = null;
+  let selectedAt: { row: number; x: number; y: number } | null = null;
+  const ringRow = d.selectedRow ?? (d.selected === null ? null : layout.where.get(d.selected)?.row);
   for (let r = first; r <= last; r++) {
     const lane = layout.rows[r];
     if (lane.kind !== 'branch') {
@@ -256,9 +267,9 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
     for (let i = lo; i < hi; i++) {
       const node = lane.nodes[i];
       const x = stepToX(view, node.step);
-      // a checkpoint shared by several lanes is selected on the lane that owns it (layout.where)
-      if (node.id === d.selected && layout.where.get(node.id)?.row === r) {
-        selectedAt = { x, y };
+      // a checkpoint shared by several lanes is ringed on one lane only (selectedRow)
+      if (node.id === d.selected && ringRow === r) {
+        selectedAt = { row: r, x, y };
       }
       if (x - lastPx < 2.5 && i !== hi - 1) {
         continue;
@@ -292,4 +303,5 @@ export function drawTimeline(ctx: CanvasRenderingContext2D, d: DrawInput): void 
     ctx.stroke();
   }
   ctx.restore();
+  return { ring: selectedAt };
 }

@@ -2,9 +2,14 @@
  * Timeline layout: the run graph (RunInfo[]) as horizontal lanes over steps, like a git graph
  * turned sideways. Pure and O(checkpoints): the canvas renderer draws from this.
  *
- * - One lane per branch. Runs are stacked in creation order, each with a header row; inside a
- *   run, a branch is placed right below the branch it forked from (depth-first, older first), so
- *   a branch point's connector is short.
+ * - One lane per branch. Runs are stacked newest first (or in creation order), each with a
+ *   header row; inside a run, a branch is placed right below the branch it forked from
+ *   (depth-first, older first), so a branch point's connector is short.
+ * - The runs of one seed study or sweep (branches named `<study id>-…`, see {@link studyOf}) sit
+ *   together under one group row, at the place of the group's first run, collapsed unless their
+ *   id is in `expanded`: a 3-per-group study is one row, not twelve. A collapsed group's lanes
+ *   are not laid out, but its checkpoints count and its steps widen the axis (expanding it does
+ *   not rescale the view).
  * - A lane starts at its base step (0 for a run's first branch) and ends at its tip.
  * - Each lane's checkpoints are sorted by step for binary search (hit testing, culling).
  */
@@ -38,26 +43,83 @@ export interface RunHeader {
   run: RunInfo;
 }
 
-export type Row = Lane | RunHeader;
+/** The header row of a seed study's or sweep's runs. */
+export interface GroupHeader {
+  kind: 'group';
+  row: number;
+  /** the study or sweep id */
+  id: string;
+  runs: RunInfo[];
+  collapsed: boolean;
+  /** branches and checkpoints in the group */
+  branches: number;
+  checkpoints: number;
+}
+
+export type Row = Lane | RunHeader | GroupHeader;
+
+export interface LayoutOptions {
+  /** newest run first (default) or creation order */
+  newestFirst?: boolean;
+  /** ids of the study groups shown expanded */
+  expanded?: ReadonlySet<string>;
+}
+
+const STUDY_BRANCH = /^((?:study|sweep)-\d{8}-\d{6}-[0-9a-f]{6})-/;
+
+/** The seed study or sweep a run belongs to (from its branches' names), or null. */
+export function studyOf(run: RunInfo): string | null {
+  for (const b of run.branches) {
+    const m = STUDY_BRANCH.exec(b.name);
+    if (m) {
+      return m[1];
+    }
+  }
+  return null;
+}
 
 export interface TimelineLayout {
   rows: Row[];
   lanes: Lane[];
   maxStep: number;
+  /** every branch, collapsed groups' included */
+  branches: number;
   /** checkpoint id → lane row and index in lane.nodes (the first lane that owns it) */
   where: Map<string, { row: number; index: number }>;
   checkpoints: number;
 }
 
 /** Lays out every run and branch. */
-export function layoutTimeline(runs: readonly RunInfo[]): TimelineLayout {
+export function layoutTimeline(runs: readonly RunInfo[], opts: LayoutOptions = {}): TimelineLayout {
   const rows: Row[] = [];
   const lanes: Lane[] = [];
   const where = new Map<string, { row: number; index: number }>();
   let maxStep = 0;
   let checkpoints = 0;
 
-  for (const run of runs) {
+  // runs in display order, a study's runs together at the place of its first run
+  const ordered = [...runs];
+  if (opts.newestFirst ?? true) {
+    ordered.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+  }
+  const groups = new Map<string, RunInfo[]>();
+  const items: (RunInfo | { id: string; runs: RunInfo[] })[] = [];
+  for (const run of ordered) {
+    const id = studyOf(run);
+    if (id === null) {
+      items.push(run);
+      continue;
+    }
+    let list = groups.get(id);
+    if (list === undefined) {
+      list = [];
+      groups.set(id, list);
+      items.push({ id, runs: list });
+    }
+    list.push(run);
+  }
+
+  const layoutRun = (run: RunInfo): void => {
     rows.push({ kind: 'run', row: rows.length, run });
     // which branch owns each checkpoint id (its own checkpoints)
     const owner = new Map<string, BranchInfo>();
@@ -115,8 +177,46 @@ export function layoutTimeline(runs: readonly RunInfo[]): TimelineLayout {
       const baseOwner = root.base === null ? undefined : where.get(root.base);
       visit(root, 0, baseOwner ? baseOwner.row : null);
     }
+  };
+
+  for (const item of items) {
+    if (!('runs' in item)) {
+      layoutRun(item);
+      continue;
+    }
+    const collapsed = !(opts.expanded?.has(item.id) ?? false);
+    let branches = 0;
+    let count = 0;
+    for (const run of item.runs) {
+      for (const b of run.branches) {
+        branches++;
+        count += b.checkpoints.length;
+        for (const c of b.checkpoints) {
+          maxStep = Math.max(maxStep, c.step);
+        }
+      }
+    }
+    // oldest run first inside a group: its task order
+    const groupRuns = [...item.runs].sort((a, b) =>
+      a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0,
+    );
+    rows.push({
+      kind: 'group',
+      row: rows.length,
+      id: item.id,
+      runs: groupRuns,
+      collapsed,
+      branches,
+      checkpoints: count,
+    });
+    if (collapsed) {
+      checkpoints += count;
+    } else {
+      groupRuns.forEach(layoutRun);
+    }
   }
-  return { rows, lanes, maxStep, where, checkpoints };
+  const branches = runs.reduce((n, r) => n + r.branches.length, 0);
+  return { rows, lanes, maxStep, branches, where, checkpoints };
 }
 
 /** Index of the first element of sorted `a` that is ≥ v. */

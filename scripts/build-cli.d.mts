@@ -1,0 +1,14 @@
+/** Types of ./build-cli.mjs (the CLI bundle), for the tests that import it. */
+export declare const ROOT: string;
+export declare const OUT: string;
+/** The entry points, output name → source path (src/main/entry-points.json). */
+export declare function entryPoints(root?: string): Record<string, string>;
+/** The current build's folder when it is up to date with every input it was built from, else null. */
+export declare function freshBuild(root?: string): string | null;
+/** Builds the bundle and makes it current; returns its folder. */
+export declare function buildCli(opts?: { log?: (line: string) => void }): Promise<string>;
+/** Returns a fresh build, building one (once, under a lock) when there is none. */
+export declare function ensureBuilt(opts?: {
+  log?: (line: string) => void;
+  waitMs?: number;
+}): Promise<string>;

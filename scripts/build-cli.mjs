@@ -1,0 +1,232 @@
+#!/usr/bin/env node
+/**
+ * The CLI bundle: every entry point of src/main/entry-points.json (the CLI, the job process, the
+ * bench workers) compiled by esbuild into one folder `out/cli/<build>/`, with code splitting so
+ * that what a command imports lazily (tfjs, the trainer) stays a separate chunk loaded on use.
+ * Dependencies are bundled too (fewer files for Node's module loader to find and read at every
+ * start), except the packages that locate files of their own at run time (tfjs and its wasm
+ * binaries, tfjs-node's native library), tsx and esbuild.
+ *
+ * `out/cli/current.json` names the current build and stamps every input esbuild read (path, size,
+ * mtime): bin/lockstep.mjs runs the bundle only when every input still matches (`freshBuild`),
+ * else it rebuilds (`buildCli`) or falls back to the sources through tsx. A build is written to a
+ * temporary folder and renamed into place, and current.json is replaced by a rename, so processes
+ * starting while another builds see the old build or the new one, never half of one; a build
+ * folder is never changed once renamed, so a running process keeps its lazily loaded chunks.
+ * Builds superseded for more than a day are deleted.
+ *
+ * Run by `npm install` (the `prepare` script, with --no-fail: a failed build leaves the CLI on
+ * tsx) and by hand: `node scripts/build-cli.mjs` (exit 1 when the build fails).
+ */
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The repository root (this file is scripts/build-cli.mjs). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Where builds and current.json live. */
+export const OUT = join(ROOT, 'out', 'cli');
+const CURRENT = join(OUT, 'current.json');
+const LOCK = join(OUT, 'build.lock');
+const STAMP_VERSION = 1;
+/** Inputs that shape the build but are not modules esbuild reads. */
+const EXTRA_INPUTS = ['scripts/build-cli.mjs', 'tsconfig.node.json'];
+/** Packages that stay imports from node_modules (they find files of their own at run time). */
+const EXTERNAL = ['@tensorflow/*', 'tsx', 'esbuild', 'electron'];
+/** Bundled CommonJS packages call `require`: give every output file one (ESM has none). */
+const BANNER =
+  "import { createRequire as __lockstepCreateRequire } from 'node:module'; const require = __lockstepCreateRequire(import.meta.url);";
+/** Superseded builds older than this are deleted by the next build. */
+const KEEP_OLD_MS = 24 * 3600 * 1000;
+
+/** The entry points, output name → source path (src/main/entry-points.json). */
+export function entryPoints(root = ROOT) {
+  return JSON.parse(readFileSync(join(root, 'src', 'main', 'entry-points.json'), 'utf8'));
+}
+
+/** `[size, mtimeMs]` of a file, or null when it is missing. */
+function statOf(path) {
+  try {
+    const s = statSync(path);
+    return [s.size, s.mtimeMs];
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The current build's folder when it is up to date with every input it was built from, else
+ * null (no build, a changed, added-to or missing input, a stamp of another format).
+ */
+export function freshBuild(root = ROOT) {
+  let current;
+  try {
+    current = JSON.parse(readFileSync(join(root, 'out', 'cli', 'current.json'), 'utf8'));
+  } catch {
+    return null;
+  }
+  if (current?.version !== STAMP_VERSION || typeof current.dir !== 'string') {
+    return null;
+  }
+  for (const [path, size, mtimeMs] of current.inputs) {
+    const s = statOf(join(root, path));
+    if (s === null || s[0] !== size || s[1] !== mtimeMs) {
+      return null;
+    }
+  }
+  const dir = join(root, 'out', 'cli', current.dir);
+  return statOf(join(dir, 'lockstep.js')) === null ? null : dir;
+}
+
+/** Writes `text` to `path` through a temp file and a rename. */
+function replaceFile(path, text) {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** Deletes builds other than `keep` that were superseded more than a day ago. */
+function pruneOld(keep) {
+  const now = Date.now();
+  for (const name of readdirSync(OUT)) {
+    const stamp = statOf(join(OUT, name));
+    if (name === keep || !/^(b|tmp)-/.test(name) || stamp === null) {
+      continue;
+    }
+    if (now - stamp[1] > KEEP_OLD_MS) {
+      rmSync(join(OUT, name), { recursive: true, force: true });
+    }
+  }
+}
+
+/**
+ * Builds the bundle and makes it current; returns its folder. Throws when esbuild cannot be
+ * loaded or the sources do not compile (nothing is changed then).
+ */
+export async function buildCli({ log = () => {} } = {}) {
+  const { build } = await import('esbuild');
+  mkdirSync(OUT, { recursive: true });
+  const id = `${Date.now().toString(36)}-${process.pid}`;
+  const tmp = join(OUT, `tmp-${id}`);
+  const started = Date.now();
+  const entries = entryPoints();
+  // every input is stamped as it was just before esbuild read it: a file changed later no longer
+  // matches its stamp, so a build never passes for fresher than what it read
+  const stamps = new Map(EXTRA_INPUTS.map((p) => [join(ROOT, p), statOf(join(ROOT, p))]));
+  const stampInputs = {
+    name: 'stamp-inputs',
+    setup(b) {
+      b.onLoad({ filter: /.*/ }, (args) => {
+        if (args.namespace === 'file' && !stamps.has(args.path)) {
+          stamps.set(args.path, statOf(args.path));
+        }
+        return undefined;
+      });
+    },
+  };
+  try {
+    await build({
+      absWorkingDir: ROOT,
+      entryPoints: Object.fromEntries(
+        Object.entries(entries).map(([name, src]) => [name, join(ROOT, src)]),
+      ),
+      outdir: tmp,
+      bundle: true,
+      splitting: true,
+      format: 'esm',
+      platform: 'node',
+      target: 'node20.19',
+      mainFields: ['module', 'main'],
+      minifyWhitespace: true,
+      minifySyntax: true,
+      external: EXTERNAL,
+      banner: { js: BANNER },
+      tsconfig: join(ROOT, 'tsconfig.node.json'),
+      chunkNames: 'chunk-[hash]',
+      plugins: [stampInputs],
+      logLevel: 'silent',
+    });
+    const inputs = [];
+    for (const [path, s] of stamps) {
+      const rel = relative(ROOT, path).split(sep).join('/');
+      inputs.push(s === null ? [rel, -1, -1] : [rel, s[0], s[1]]);
+    }
+    const dir = `b-${id}`;
+    renameSync(tmp, join(OUT, dir));
+    replaceFile(CURRENT, JSON.stringify({ version: STAMP_VERSION, dir, inputs }) + '\n');
+    log(`lockstep: CLI bundle built in ${Date.now() - started} ms (out/cli/${dir})`);
+    pruneOld(dir);
+    return join(OUT, dir);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits while another process holds the build lock (up to `waitMs`), then returns its fresh build
+ * if it made one; otherwise builds under the lock. Several CLIs started at once on a stale build
+ * (a test run) so build once.
+ */
+export async function ensureBuilt({ log = () => {}, waitMs = 60_000 } = {}) {
+  mkdirSync(OUT, { recursive: true });
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    let fd = null;
+    try {
+      fd = openSync(LOCK, 'wx');
+    } catch (e) {
+      if (e.code !== 'EEXIST') {
+        throw e;
+      }
+    }
+    if (fd !== null) {
+      try {
+        return freshBuild() ?? (await buildCli({ log }));
+      } finally {
+        closeSync(fd);
+        rmSync(LOCK, { force: true });
+      }
+    }
+    const lock = statOf(LOCK);
+    if (lock !== null && Date.now() - lock[1] > waitMs) {
+      rmSync(LOCK, { force: true }); // left by a build that died
+      continue;
+    }
+    if (Date.now() > deadline) {
+      return buildCli({ log });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const dir = freshBuild();
+    if (dir !== null) {
+      return dir;
+    }
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const noFail = process.argv.includes('--no-fail');
+  try {
+    await buildCli({ log: (l) => process.stderr.write(`${l}\n`) });
+  } catch (e) {
+    const first = e?.errors?.[0];
+    const why = first
+      ? `${first.location ? `${first.location.file}:${first.location.line}: ` : ''}${first.text}`
+      : (e?.message ?? String(e)).split('\n')[0];
+    process.stderr.write(`lockstep: could not build the CLI bundle: ${why}\n`);
+    if (noFail) {
+      process.stderr.write('lockstep: the CLI runs from the TypeScript sources (tsx) instead\n');
+    } else {
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Bench section "CLI start-up" (listed in ./bench.ts's BENCH_SECTIONS; issue 16, "a CLI that
+ * starts like git"): whole-process runs of this checkout's `lockstep` (bin/lockstep.mjs, which runs
+ * the CLI bundle when it is up to date), each the median wall time of 10 runs (5 with --quick):
+ * `--help`, `log` on a small store (one run of two steps) and `train --steps 1 --dataset fake`
+ * into a fresh store each time. `node -e 0` is measured the same way as the floor no command can
+ * go below on this machine. Where /proc says so (Linux), the median CPU time (user + system) of
+ * the runs is in the note: on a busy machine wall time waits for a core, CPU time does not.
+ *
+ * The goals (≤ 150 ms, ≤ 150 ms, ≤ 800 ms wall) are {@link STARTUP_GOALS}; ./bench.ts checks
+ * them in its goal table against the rows of this section.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchContext, ExtraRow, ExtraSection } from './bench';
+
+export const STARTUP_TITLE = 'CLI start-up (whole process, median wall time)';
+
+/** Row label → the goal for its median wall ms (issue 16). */
+export const STARTUP_GOALS: readonly { label: string; limitMs: number }[] = [
+  { label: 'lockstep --help', limitMs: 150 },
+  { label: 'lockstep log (small store)', limitMs: 150 },
+  { label: 'lockstep train --steps 1 --dataset fake', limitMs: 800 },
+];
+
+/** CPU seconds (user + system) of this process's waited-for children so far, or null. */
+function childrenCpuMs(): number | null {
+  try {
+    // fields after the command name: … 14 utime 15 stime 16 cutime 17 cstime (clock ticks)
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[13]) + Number(f[14]);
+    return Number.isFinite(ticks) ? ticks * 10 : null; // USER_HZ is 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+interface Timing {
+  wallMs: number[];
+  cpuMs: number[] | null;
+}
+
+/** Runs `node args…` `n` times; fails on a non-zero exit. `before(i)` prepares run i. */
+function time(n: number, args: string[], cwd: string, before?: (i: number) => string[]): Timing {
+  const wallMs: number[] = [];
+  const cpuMs: number[] = [];
+  let haveCpu = true;
+  for (let i = 0; i < n; i++) {
+    const extra = before?.(i) ?? [];
+    const cpu0 = childrenCpuMs();
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [...args, ...extra], {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, CI: '1' },
+    });
+    const wall = performance.now() - t0;
+    const cpu1 = childrenCpuMs();
+    if (r.status !== 0) {
+      throw new Error(
+        `start-up bench: node ${[...args, ...extra].join(' ')} exited ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop()}`,
+      );
+    }
+    wallMs.push(wall);
+    if (cpu0 === null || cpu1 === null) {
+      haveCpu = false;
+    } else {
+      cpuMs.push(cpu1 - cpu0);
+    }
+  }
+  return { wallMs, cpuMs: haveCpu ? cpuMs : null };
+}
+
+function row(label: string, t: Timing, floor?: Timing): ExtraRow {
+  const parts = [
+    `min–max ${Math.min(...t.wallMs).toFixed(0)}–${Math.max(...t.wallMs).toFixed(0)} ms`,
+  ];
+  if (t.cpuMs) {
+    parts.push(`cpu ${median(t.cpuMs).toFixed(0)} ms`);
+  }
+  if (floor) {
+    parts.push(`${(median(t.wallMs) - median(floor.wallMs)).toFixed(0)} ms above node -e 0`);
+  }
+  parts.push(`${t.wallMs.length} runs`);
+  return { label, value: median(t.wallMs), unit: 'ms', note: parts.join('; ') };
+}
+
+export async function startupSection(ctx: BenchContext): Promise<ExtraSection> {
+  const n = ctx.quick ? 5 : 10;
+  const bin = join(ctx.repoRoot, 'bin', 'lockstep.mjs');
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-startup-'));
+  try {
+    ctx.log(`start-up: ${n} runs each of --help, log, train --steps 1 (whole processes)`);
+    const store = join(dir, 'store');
+    // the small store, and a first start that (re)builds the CLI bundle if it is stale and
+    // warms the file cache: neither is measured
+    const setup = [bin, 'train', '--store', store, '--dataset', 'fake', '--steps', '2'];
+    time(1, [...setup, '--seed', '1'], ctx.repoRoot);
+    const floor = time(n, ['-e', '0'], ctx.repoRoot);
+    const help = time(n, [bin, '--help'], ctx.repoRoot);
+    const log = time(n, [bin, 'log', '--store', store], ctx.repoRoot);
+    const train = time(
+      n,
+      [bin, 'train', '--dataset', 'fake', '--steps', '1'],
+      ctx.repoRoot,
+      (i) => ['--store', join(dir, `train-${i}`), '--seed', String(i)],
+    );
+    return {
+      title: STARTUP_TITLE,
+      rows: [
+        row('node -e 0 (the floor)', floor),
+        row(STARTUP_GOALS[0].label, help, floor),
+        row(STARTUP_GOALS[1].label, log, floor),
+        row(STARTUP_GOALS[2].label, train, floor),
+      ],
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * Issue 16: bin/lockstep.mjs runs the CLI bundle (scripts/build-cli.mjs) and never a stale one.
+ *
+ * - The stamp check (`freshBuild`) against a made-up build: a changed size, a changed mtime, a
+ *   missing input or a missing build each make it stale.
+ * - A copy of the checkout with no out/ (what a fresh clone is before `npm install`'s prepare
+ *   step): the first start builds the bundle, the next one reuses it, and an edited source file is
+ *   rebuilt before the next command runs, so the command shows the edit.
+ * - In this checkout: `--help` runs from the bundle (no TypeScript module is loaded), and the job
+ *   process a study forks is the bundled `job-node.js`.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import {
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { freshBuild } from '../../scripts/build-cli.mjs';
+import { BIN, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
+import { removeDir } from '../helpers/fixtures';
+
+/** A root with one input file and a build stamped with it; returns the input's path. */
+function madeUpBuild(root: string): string {
+  const input = join(root, 'src', 'a.ts');
+  mkdirSync(join(root, 'src'));
+  writeFileSync(input, 'export const a = 1;\n');
+  const build = join(root, 'out', 'cli', 'b-1');
+  mkdirSync(build, { recursive: true });
+  writeFileSync(join(build, 'lockstep.js'), '');
+  const s = statSync(input);
+  writeFileSync(
+    join(root, 'out', 'cli', 'current.json'),
+    JSON.stringify({ version: 1, dir: 'b-1', inputs: [['src/a.ts', s.size, s.mtimeMs]] }),
+  );
+  return input;
+}
+
+describe('the stamp check', () => {
+  test('a build is fresh while its inputs are unchanged', (t) => {
+    const root = tempDir();
+    t.after(() => removeDir(root));
+    madeUpBuild(root);
+    assert.equal(freshBuild(root), join(root, 'out', 'cli', 'b-1'));
+  });
+
+  test('a changed size makes it stale, even with the old mtime', (t) => {
+    const root = tempDir();
+    t.after(() => removeDir(root));
+    const input = madeUpBuild(root);
+    const { atime, mtime } = statSync(input);
+    writeFileSync(input, 'export const a = 12;\n');
+    utimesSync(input, atime, mtime);
+    assert.equal(freshBuild(root), null);
+  });
+
+  test('a changed mtime makes it stale, even with the old size', (t) => {
+    const root = tempDir();
+    t.after(() => removeDir(root));
+    const input = madeUpBuild(root);
+    const { atime, mtime } = statSync(input);
+    writeFileSync(input, 'export const a = 2;\n');
+    utimesSync(input, atime, new Date(mtime.getTime() + 1000));
+    assert.equal(freshBuild(root), null);
+  });
+
+  test('a missing input, a missing build or a missing stamp makes it stale', (t) => {
+    const root = tempDir();
+    t.after(() => removeDir(root));
+    const input = madeUpBuild(root);
+    removeDir(input);
+    assert.equal(freshBuild(root), null);
+    const other = tempDir();
+    t.after(() => removeDir(other));
+    madeUpBuild(other);
+    removeDir(join(other, 'out', 'cli', 'b-1'));
+    assert.equal(freshBuild(other), null);
+    removeDir(join(other, 'out', 'cli', 'current.json'));
+    assert.equal(freshBuild(other), null);
+  });
+});
+
+/** The build folders of a checkout, sorted. */
+const builds = (root: string): string[] =>
+  readdirSync(join(root, 'out', 'cli'))
+    .filter((n) => n.startsWith('b-'))
+    .sort();
+
+describe('a checkout with no bundle yet', () => {
+  test('builds on first start, reuses the build, and rebuilds an edited source', (t) => {
+    const root = tempDir('lockstep-clone-');
+    t.after(() => removeDir(root));
+    for (const p of [
+      'bin',
+      'scripts',
+      'src',
+      'package.json',
+      'tsconfig.json',
+      'tsconfig.node.json',
+    ]) {
+      cpSync(join(ROOT, p), join(root, p), { recursive: true });
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+    const run = (...args: string[]) =>
+      spawnSync(process.execPath, [join(root, 'bin', 'lockstep.mjs'), ...args], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, LOCKSTEP_CLI_SOURCE: '' },
+        timeout: 300_000,
+      });
+    const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version;
+
+    const first = run('--version');
+    assert.equal(first.status, 0, first.stderr);
+    assert.equal(first.stdout.trim(), version);
+    const built = builds(root);
+    assert.equal(built.length, 1);
+
+    const again = run('--version');
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(builds(root), built, 'an up-to-date bundle was rebuilt');
+
+    // an edit of a source file: the next command runs the edited code, never the old bundle
+    const main = join(root, 'src', 'cli', 'main.ts');
+    const marker = 'Edited after the build';
+    writeFileSync(
+      main,
+      readFileSync(main, 'utf8').replace(
+        "'Deterministic neural-network training: the same inputs give the same bits.'",
+        `'${marker}.'`,
+      ),
+    );
+    const help = run('--help');
+    assert.equal(help.status, 0, help.stderr);
+    assert.match(help.stdout, new RegExp(marker));
+    assert.equal(builds(root).length, 2);
+  });
+});
+
+describe('this checkout runs the bundle', () => {
+  test('--help loads no TypeScript module', (t) => {
+    const dir = tempDir();
+    t.after(() => removeDir(dir));
+    const log = join(dir, 'imports.log');
+    const hook = join(ROOT, 'tests/cli/fixtures/record-imports.mjs');
+    const r = spawnSync(process.execPath, ['--import', hook, BIN, '--help'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, LOCKSTEP_IMPORT_LOG: log, LOCKSTEP_CLI_SOURCE: '' },
+      timeout: 300_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const modules = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' -> ')[1] ?? '');
+    assert.ok(
+      modules.some((m) => /\/out\/cli\/b-[^/]+\/lockstep\.js$/.test(m)),
+      'the bundle was not loaded',
+    );
+    assert.deepEqual(
+      modules.filter((m) => m.endsWith('.ts')),
+      [],
+    );
+  });
+
+  test('a study forks the bundled job process', (t) => {
+    const dir = tempDir();
+    t.after(() => removeDir(dir));
+    const log = join(dir, 'imports.log');
+    const hook = join(ROOT, 'tests/cli/fixtures/record-imports.mjs');
+    // NODE_OPTIONS reaches the forked job processes too, so the hook records their modules
+    const r = spawnSync(
+      process.execPath,
+      [
+        BIN,
+        'study',
+        '--runs',
+        '1',
+        '--parallel',
+        '2',
+        '--store',
+        join(dir, 'store'),
+        ...FAKE_TRAIN,
+        '--steps',
+        '2',
+        '--seed',
+        '3',
+      ],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          CI: '1',
+          LOCKSTEP_IMPORT_LOG: log,
+          LOCKSTEP_CLI_SOURCE: '',
+          NODE_OPTIONS: `--import ${hook}`,
+        },
+        timeout: 300_000,
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const modules = readFileSync(log, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' -> ')[1] ?? '');
+    assert.ok(
+      modules.some((m) => /\/out\/cli\/b-[^/]+\/job-node\.js$/.test(m)),
+      'no bundled job process was started',
+    );
+    assert.deepEqual(
+      modules.filter((m) => m.endsWith('.ts')),
+      [],
+    );
+  });
+});

@@ -1,0 +1,109 @@
+/**
+ * Deterministic threads (src/main/engine/kernels/threads.ts): a GEMM split across 2, 3 or 4
+ * threads gives exactly the bits of the one-thread kernel on odd shapes (bias, ReLU, transposed
+ * A, chunks of k, bands that end mid-tile), and real training gives the same stateHash at every
+ * step for 1–4 threads on wasm, equal to the JS reference (cpu) — the thread count is not in the
+ * config or the fingerprint because it cannot change a bit.
+ */
+import assert from 'node:assert/strict';
+import { after, test } from 'node:test';
+import { GemmPool, setKernelThreads, threadedCalls } from '../../src/main/engine/kernels/threads';
+import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
+import type { TrainingConfig } from '../../src/main/engine/types';
+import { fakeConfig, hashesOf, optimizerOf, trainFrom } from '../helpers/engine';
+
+after(() => setKernelThreads(1));
+
+function filler(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32 - 0.5;
+  };
+}
+
+test('a GEMM split over 2, 3 and 4 threads equals the one-thread kernel bit for bit', () => {
+  const memory = new WA.Memory({ initial: 64 });
+  const k = instantiateKernels(memory);
+  const rnd = filler(5);
+  const pools = [2, 3, 4].map((t) => new GemmPool(t, 0, true));
+  try {
+    // [m, n, k]: odd rows (bands end mid-tile), odd columns (SIMD tails), k over several chunks
+    const shapes: [number, number, number][] = [
+      [8, 1, 1],
+      [9, 5, 3],
+      [27, 13, 300],
+      [70, 19, 600],
+      [101, 40, 17],
+    ];
+    for (const [m, n, kk] of shapes) {
+      for (const transA of [false, true]) {
+        for (const [bias, relu] of [
+          [false, false],
+          [true, true],
+        ] as const) {
+          const f32 = new Float32Array(memory.buffer as ArrayBuffer);
+          const u8 = new Uint8Array(memory.buffer as ArrayBuffer);
+          const [pa, pb, pbias, pc1, pc2] = [1028, 300_000, 500_000, 600_000, 800_000];
+          for (let i = 0; i < m * kk; i++) {
+            f32[pa / 4 + i] = rnd();
+          }
+          for (let i = 0; i < kk * n; i++) {
+            f32[pb / 4 + i] = rnd();
+          }
+          for (let i = 0; i < n; i++) {
+            f32[pbias / 4 + i] = rnd();
+          }
+          const [rsA, ksA] = transA ? [1, m] : [kk, 1];
+          k.gemm(pa, rsA * 4, ksA * 4, pb, n * 4, pc1, n * 4, m, n, kk, bias ? pbias : 0, relu ? 1 : 0, 1); // prettier-ignore
+          const want = f32.slice(pc1 / 4, pc1 / 4 + m * n);
+          for (const pool of pools) {
+            f32.fill(7, pc2 / 4, pc2 / 4 + m * n);
+            const before = pool.calls;
+            assert.ok(pool.gemm(u8, pa, rsA, ksA, pb, n, pc2, n, m, n, kk, bias ? pbias : 0, relu)); // prettier-ignore
+            assert.equal(pool.calls, before + 1);
+            const got = f32.slice(pc2 / 4, pc2 / 4 + m * n);
+            const what = `${pool.threads} threads m=${m} n=${n} k=${kk} transA=${transA} bias=${bias}`;
+            assert.deepEqual(new Uint32Array(got.buffer), new Uint32Array(want.buffer), what);
+          }
+        }
+      }
+    }
+  } finally {
+    pools.forEach((p) => p.close());
+  }
+});
+
+const MODELS: [string, TrainingConfig][] = [
+  [
+    'mlp 128,32, batch 37',
+    fakeConfig({ model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 37, optimizer: optimizerOf('adam') }), // prettier-ignore
+  ],
+  [
+    'lenet5, batch 9',
+    fakeConfig({ model: { kind: 'lenet5', hidden: [] }, batchSize: 9, optimizer: optimizerOf('momentum') }), // prettier-ignore
+  ],
+];
+
+for (const [label, config] of MODELS) {
+  test(`${label}: the same stateHash at every step for 1, 2, 3 and 4 threads (wasm), = cpu`, async () => {
+    setKernelThreads(1);
+    const one = await hashesOf({ ...config, backend: 'wasm' }, 3);
+    for (const threads of [2, 3, 4]) {
+      setKernelThreads(threads, true);
+      const before = threadedCalls();
+      const got = await hashesOf({ ...config, backend: 'wasm' }, 3);
+      assert.ok(threadedCalls() > before, `${threads} threads really split GEMMs`);
+      assert.deepEqual(got, one, `${threads} threads`);
+    }
+    // the JS reference (cpu; its own fingerprint, so compare the tensors) with threads set
+    setKernelThreads(3, true);
+    const wasm = await trainFrom({ ...config, backend: 'wasm' }, 3);
+    const cpu = await trainFrom({ ...config, backend: 'cpu' }, 3);
+    for (const [name, t] of Object.entries(wasm.tensors)) {
+      const u = new Uint32Array(cpu.tensors[name].data.buffer, cpu.tensors[name].data.byteOffset, t.data.length); // prettier-ignore
+      assert.deepEqual(u, new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length), `cpu = wasm (3 threads): ${name}`); // prettier-ignore
+    }
+    setKernelThreads(1);
+  });
+}
