@@ -5,13 +5,14 @@
  * is started. The service validates again at its boundary; these messages are for people.
  */
 import { LIMITS, type StartRunRequest, type ContinueRequest } from '../../../shared/contract';
-import { lrProblem } from '../../../shared/limits';
+import { MAX_BATCH_SIZE, lrProblem } from '../../../shared/limits';
 import { branchNameProblem as sharedBranchNameProblem } from '../../../shared/names';
-import type { BackendName, DatasetName, ModelKind, OptimizerKind } from '../../../shared/training';
+import { isBuiltinDataset } from '../../../shared/training';
+import type { BackendName, DatasetRef, ModelKind, OptimizerKind } from '../../../shared/training';
 
 /** The form's raw values, as typed. */
 export interface RunFormValues {
-  dataset: DatasetName;
+  dataset: DatasetRef;
   model: ModelKind;
   hidden: string;
   optimizer: OptimizerKind;
@@ -153,7 +154,7 @@ export function validateRunForm(
     }
   }
   put('lr', lrFieldProblem(v.lr));
-  const maxBatch = LIMITS.maxBatchSize[v.dataset];
+  const maxBatch = isBuiltinDataset(v.dataset) ? LIMITS.maxBatchSize[v.dataset] : MAX_BATCH_SIZE; // a stored dataset: the service checks its size
   if (INTEGER.test(v.batchSize) && Number(v.batchSize) > maxBatch) {
     put(
       'batchSize',
