@@ -13,7 +13,8 @@
  * temporary folder and renamed into place, and current.json is replaced by a rename, so processes
  * starting while another builds see the old build or the new one, never half of one; a build
  * folder is never changed once renamed, so a running process keeps its lazily loaded chunks.
- * Builds superseded for more than a day are deleted.
+ * A superseded build is kept for a week (its folder's mtime is set when it is superseded) for
+ * processes still running from it (`serve` forks job processes from its own build), then deleted.
  *
  * Run by `npm install` (the `prepare` script, with --no-fail: a failed build leaves the CLI on
  * tsx) and by hand: `node scripts/build-cli.mjs` (exit 1 when the build fails).
@@ -27,6 +28,7 @@ import {
   renameSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -46,8 +48,8 @@ const EXTERNAL = ['@tensorflow/*', 'tsx', 'esbuild', 'electron'];
 /** Bundled CommonJS packages call `require`: give every output file one (ESM has none). */
 const BANNER =
   "import { createRequire as __lockstepCreateRequire } from 'node:module'; const require = __lockstepCreateRequire(import.meta.url);";
-/** Superseded builds older than this are deleted by the next build. */
-const KEEP_OLD_MS = 24 * 3600 * 1000;
+/** Builds superseded longer ago than this are deleted by the next build. */
+const KEEP_OLD_MS = 7 * 24 * 3600 * 1000;
 
 /** The entry points, output name → source path (src/main/entry-points.json). */
 export function entryPoints(root = ROOT) {
@@ -88,6 +90,16 @@ export function freshBuild(root = ROOT) {
   return statOf(join(dir, 'lockstep.js')) === null ? null : dir;
 }
 
+/** The folder name current.json names, or null. */
+function currentDir() {
+  try {
+    const dir = JSON.parse(readFileSync(CURRENT, 'utf8')).dir;
+    return typeof dir === 'string' && statOf(join(OUT, dir)) !== null ? dir : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Writes `text` to `path` through a temp file and a rename. */
 function replaceFile(path, text) {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -95,7 +107,7 @@ function replaceFile(path, text) {
   renameSync(tmp, path);
 }
 
-/** Deletes builds other than `keep` that were superseded more than a day ago. */
+/** Deletes builds other than `keep` that were superseded more than a week ago. */
 function pruneOld(keep) {
   const now = Date.now();
   for (const name of readdirSync(OUT)) {
@@ -163,7 +175,17 @@ export async function buildCli({ log = () => {} } = {}) {
     }
     const dir = `b-${id}`;
     renameSync(tmp, join(OUT, dir));
+    const previous = currentDir();
     replaceFile(CURRENT, JSON.stringify({ version: STAMP_VERSION, dir, inputs }) + '\n');
+    if (previous !== null) {
+      // superseded now: pruneOld counts its week from here
+      const now = new Date();
+      try {
+        utimesSync(join(OUT, previous), now, now);
+      } catch {
+        // (deleted meanwhile, or not ours to touch: it is then pruned by its build time)
+      }
+    }
     log(`lockstep: CLI bundle built in ${Date.now() - started} ms (out/cli/${dir})`);
     pruneOld(dir);
     return join(OUT, dir);

@@ -7,11 +7,14 @@
  * TypeScript sources (tsx, the tests) or from another build (electron-vite's out/main) starts the
  * source file through tsx. Either way `entryPoint(name)` gives the script and the Node options.
  *
+ * `startedAs(name)` tells an entry point's module that it is the program this process runs (its
+ * "main" check), under either name.
+ *
  * `repoRoot()` is the folder of this checkout's package.json (found by walking up from this
  * module, so it is right from src/main, from out/cli/<build> and from out/main alike).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ENTRY_POINTS from './entry-points.json' with { type: 'json' };
 
@@ -66,4 +69,29 @@ export function entryPoint(name: EntryName): EntryCommand {
     script: join(repoRoot(), ENTRY_POINTS[name]),
     execArgv: ['--import', import.meta.resolve('tsx')],
   };
+}
+
+/** The real path of a file, or the path itself when it does not resolve. */
+function real(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Whether this process was started as entry point `name`: `node <its source file>` (through
+ * tsx), or `node <a build>/<name>.js` of the CLI bundle.
+ */
+export function startedAs(name: EntryName): boolean {
+  const script = process.argv[1];
+  if (script === undefined) {
+    return false;
+  }
+  const file = real(resolve(script));
+  if (basename(file) === `${name}.js` && existsSync(join(dirname(file), 'lockstep.js'))) {
+    return true;
+  }
+  return file === real(join(repoRoot(), ENTRY_POINTS[name]));
 }

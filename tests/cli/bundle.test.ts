@@ -6,8 +6,9 @@
  * - A copy of the checkout with no out/ (what a fresh clone is before `npm install`'s prepare
  *   step): the first start builds the bundle, the next one reuses it, and an edited source file is
  *   rebuilt before the next command runs, so the command shows the edit.
- * - In this checkout: `--help` runs from the bundle (no TypeScript module is loaded), and the job
- *   process a study forks is the bundled `job-node.js`.
+ * - In this checkout: `--help` runs from the bundle (no TypeScript module is loaded), the job
+ *   process a study forks is the bundled `job-node.js`, and the bundled bench workers run their
+ *   job when started (their "main" check knows the bundled names).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -137,10 +138,19 @@ describe('a checkout with no bundle yet', () => {
         `'${marker}.'`,
       ),
     );
+    // a build superseded more than a week ago is deleted by the next build; the one superseded
+    // now stays (a process may still run from it)
+    const old = join(root, 'out', 'cli', 'b-old');
+    mkdirSync(old);
+    const weekAgo = new Date(Date.now() - 8 * 24 * 3600 * 1000);
+    utimesSync(old, weekAgo, weekAgo);
     const help = run('--help');
     assert.equal(help.status, 0, help.stderr);
     assert.match(help.stdout, new RegExp(marker));
-    assert.equal(builds(root).length, 2);
+    const after = builds(root);
+    assert.equal(after.length, 2);
+    assert.ok(after.includes(built[0]), 'the build superseded now was deleted');
+    assert.ok(!after.includes('b-old'), 'a build superseded a week ago was kept');
   });
 });
 
@@ -220,5 +230,28 @@ describe('this checkout runs the bundle', () => {
       modules.filter((m) => m.endsWith('.ts')),
       [],
     );
+  });
+
+  test('the bundled bench workers run as programs', () => {
+    const build = freshBuild(ROOT);
+    assert.ok(build !== null, 'no fresh build');
+    const worker = spawnSync(
+      process.execPath,
+      [join(build, 'bench-worker.js'), JSON.stringify({ kind: 'checkpoint', reps: 1 })],
+      { cwd: ROOT, encoding: 'utf8', timeout: 300_000 },
+    );
+    assert.equal(worker.status, 0, worker.stderr);
+    const result = JSON.parse(worker.stdout.trim().split('\n').pop() ?? '') as {
+      bytes: number;
+    };
+    assert.ok(result.bytes > 0);
+    // a bad job: the worker says so (exit 2), where a skipped main check would exit 0 silently
+    const cnn = spawnSync(process.execPath, [join(build, 'cnn-worker.js'), '{"model":"nope"}'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(cnn.status, 2, cnn.stderr);
+    assert.match(cnn.stderr, /cnn bench worker: unknown model 'nope'/);
   });
 });

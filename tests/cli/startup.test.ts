@@ -14,12 +14,15 @@ import { BIN, cli, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 const HOOK = join(ROOT, 'tests/cli/fixtures/record-imports.mjs');
 
 /** Runs `lockstep args…` and returns its exit code and the module URLs it resolved. */
-function loaded(args: string[]): { code: number; stderr: string; modules: string[] } {
+function loaded(
+  args: string[],
+  env: Record<string, string> = {},
+): { code: number; stderr: string; modules: string[] } {
   const log = join(tempDir('lockstep-imports-'), 'imports.log');
   const r = spawnSync(process.execPath, ['--import', HOOK, BIN, ...args], {
     cwd: ROOT,
     encoding: 'utf8',
-    env: { ...process.env, CI: '1', LOCKSTEP_IMPORT_LOG: log },
+    env: { ...process.env, CI: '1', LOCKSTEP_IMPORT_LOG: log, ...env },
     timeout: 600_000,
   });
   let text = '';
@@ -101,6 +104,7 @@ describe('commands that never train do not load tfjs', () => {
       2,
     ],
     ['branch rm of a missing branch', (s) => ['branch', 'rm', 'nope', '--store', s], 2],
+    ['data ls', (s) => ['data', 'ls', '--store', s], 0],
     ['fsck', (s) => ['fsck', '--store', s], 0],
     ['gc', (s) => ['gc', '--store', s], 0],
     ['study status of a missing job dir', (s) => ['study', 'status', join(s, 'no-job')], 2],
@@ -114,4 +118,19 @@ describe('commands that never train do not load tfjs', () => {
       assert.deepEqual(tf, [], `${name} loaded tfjs`);
     });
   }
+});
+
+// In the bundle, the store and zod are chunks of it and not modules of their own, so this runs
+// the sources (LOCKSTEP_CLI_SOURCE=1), where every module is resolved by name.
+test('--help loads neither the store nor zod (the sources, module by module)', () => {
+  const r = loaded(['--help'], { LOCKSTEP_CLI_SOURCE: '1' });
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(
+    r.modules.some((m) => m.endsWith('/src/cli/main.ts')),
+    'the sources were not run',
+  );
+  const heavy = r.modules.filter(
+    (m) => /\/node_modules\/zod\//.test(m) || m.endsWith('/src/main/store/store.ts'),
+  );
+  assert.deepEqual(heavy, []);
 });

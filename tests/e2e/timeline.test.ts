@@ -157,3 +157,30 @@ test('finding 19: in Charts a study is one collapsed group, not chosen by defaul
   await screenshot(page, '64-charts-study-group');
   await page.keyboard.press('r');
 });
+
+test('finding 27: zooming keeps the selected checkpoint in view, and so do the arrow keys', async () => {
+  const { page } = app;
+  await page.keyboard.press('r');
+  const ring = (): Promise<string> =>
+    page.locator('.timeline canvas').evaluate((c: HTMLCanvasElement) => c.dataset.ringRow ?? '');
+  // the tip at step 900: far from the middle of the 0–900 view
+  await page.locator(`button[data-branch="${LONG}"]`).click();
+  await page.getByTestId('ckpt-step').filter({ hasText: '900' }).waitFor();
+  await page.waitForFunction(
+    () => (document.querySelector('.timeline canvas') as HTMLCanvasElement).dataset.ringRow !== '',
+  );
+  for (let i = 0; i < 3; i++) {
+    await page.getByRole('button', { name: 'Zoom in on steps' }).click();
+    assert.notEqual(await ring(), '', `the selected dot is drawn after zoom ${i + 1}`);
+  }
+  // walk left past the zoomed window: the view follows the selection
+  await page.keyboard.press('t');
+  for (const step of ['800', '700', '600', '500', '400']) {
+    await page.keyboard.press('ArrowLeft');
+    await page.getByTestId('ckpt-step').filter({ hasText: step }).waitFor();
+    assert.notEqual(await ring(), '', `step ${step} is in view`);
+  }
+  await settled(page);
+  await screenshot(page, '69-timeline-zoomed-selection');
+  await page.getByRole('button', { name: 'Fit all steps' }).click();
+});

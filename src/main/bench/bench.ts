@@ -21,6 +21,7 @@ import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
 import { marginalTrainSection } from './marginal';
+import { threadsSection } from './threads-speed';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
@@ -96,6 +97,7 @@ const BENCH_SECTIONS: readonly BenchSection[] = [
   verifySpeedSection,
   bundleImportSection,
   cnnSection,
+  threadsSection,
   startupSection,
 ];
 
@@ -131,14 +133,18 @@ export const REPO_ROOT = repoRoot();
 export const PEER_SCRIPT = resolve(REPO_ROOT, 'scripts', 'peers', 'torch_mlp.py');
 const PYTHON = '/usr/bin/python3';
 
-/** Runs one job in a fresh Node process and returns its JSON result. */
-function runWorker<T>(job: BenchJob): Promise<T> {
+/**
+ * Runs one job in a fresh Node process and returns its JSON result; the kernels use `threads`
+ * threads (1 unless said otherwise: the peer comparisons are one thread against one thread).
+ */
+export function runWorker<T>(job: BenchJob, threads = 1): Promise<T> {
   return new Promise((done, fail) => {
     const worker = entryPoint('bench-worker');
     const args = [...worker.execArgv, worker.script, JSON.stringify(job)];
     const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
       stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LOCKSTEP_THREADS: String(threads) },
     });
     let out = '';
     let err = '';
@@ -213,7 +219,7 @@ const CASES: { model: 'mlp' | 'softmax'; optimizer: OptimizerKind }[] = [
 ];
 
 /** Warm-up and repetition plan per backend (cpu is ~10x slower per step). */
-function plan(
+export function plan(
   backend: BackendName,
   quick: boolean,
 ): { warmup: number; reps: number; steps: number } {

@@ -12,6 +12,7 @@ import { CIFAR_RECORD } from '../engine/image-datasets';
 import { stream } from '../engine/rng';
 import { Trainer } from '../engine/trainer';
 import type { TrainingConfig } from '../engine/types';
+import { startedAs } from '../entry-points';
 import { median } from './worker';
 
 export interface CnnJob {
@@ -91,9 +92,7 @@ export async function runCnnJob(job: CnnJob): Promise<CnnResult> {
   }
 }
 
-const isMain =
-  process.argv[1] !== undefined && /bench[\\/]cnn-worker\.(ts|js|mjs)$/.test(process.argv[1]);
-if (isMain) {
+if (startedAs('cnn-worker')) {
   runCnnJob(JSON.parse(process.argv[2] ?? '{}') as CnnJob).then(
     (r) => process.stdout.write(JSON.stringify(r) + '\n'),
     (e: unknown) => {

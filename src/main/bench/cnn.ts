@@ -1,7 +1,7 @@
 /**
  * Bench section "convolutional networks next to the peer" (listed in ./bench.ts): lenet5 on
  * MNIST at batch 64 and resnet20 at batch 128 (CIFAR-10-shaped generated data), wasm, one
- * process each (./cnn-worker.ts); with `--peer`, the PyTorch peer scripts/peers/torch_cnn.py
+ * thread, one process each (./cnn-worker.ts); with `--peer`, the PyTorch peer scripts/peers/torch_cnn.py
  * (one thread) in the same invocation, and the ratio ours/peer against the goals (lenet5 ≤ 1.5×,
  * resnet20 ≤ 2×). When torch is not importable the peer rows say why.
  */
@@ -17,7 +17,8 @@ const PYTHON = '/usr/bin/python3';
 /** Goals of issue 13: ours / peer ms/step. */
 export const CNN_GOALS = { lenet5: 1.5, resnet20: 2 } as const;
 
-function runCnnWorker(job: CnnJob, root: string): Promise<CnnResult> {
+/** One CNN job in a fresh process, its kernels on `threads` threads (1: next to the peer). */
+export function runCnnWorker(job: CnnJob, root: string, threads = 1): Promise<CnnResult> {
   return new Promise((done, fail) => {
     const worker = entryPoint('cnn-worker');
     const child = spawn(
@@ -26,6 +27,7 @@ function runCnnWorker(job: CnnJob, root: string): Promise<CnnResult> {
       {
         cwd: root,
         stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, LOCKSTEP_THREADS: String(threads) },
       },
     );
     let out = '';

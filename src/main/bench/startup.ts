@@ -95,7 +95,14 @@ function row(label: string, t: Timing, floor?: Timing): ExtraRow {
 }
 
 export async function startupSection(ctx: BenchContext): Promise<ExtraSection> {
-  const n = ctx.quick ? 5 : 10;
+  return measureStartup(ctx, ctx.quick ? 5 : 10);
+}
+
+/** The section with `n` runs of each command (the bench runs 10, or 5 with --quick). */
+export async function measureStartup(
+  ctx: Pick<BenchContext, 'repoRoot' | 'log'>,
+  n: number,
+): Promise<ExtraSection> {
   const bin = join(ctx.repoRoot, 'bin', 'lockstep.mjs');
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-startup-'));
   try {

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { encodeState } from '../engine/state';
 import { Trainer } from '../engine/trainer';
 import type { BackendName, OptimizerKind, TrainingConfig } from '../engine/types';
+import { startedAs } from '../entry-points';
 import { Store } from '../store/store';
 
 export interface TrainJob {
@@ -151,9 +152,7 @@ export async function runJob(job: BenchJob): Promise<TrainResult | CheckpointRes
   return job.kind === 'train' ? train(job) : checkpoint(job);
 }
 
-const isMain =
-  process.argv[1] !== undefined && /bench[\\/]worker\.(ts|js|mjs)$/.test(process.argv[1]);
-if (isMain) {
+if (startedAs('bench-worker')) {
   const job = JSON.parse(process.argv[2] ?? '{}') as BenchJob;
   runJob(job).then(
     (r) => process.stdout.write(JSON.stringify(r) + '\n'),

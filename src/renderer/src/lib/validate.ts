@@ -5,16 +5,24 @@
  * is started. The service validates again at its boundary; these messages are for people.
  */
 import { LIMITS, type StartRunRequest, type ContinueRequest } from '../../../shared/contract';
-import { MAX_BATCH_SIZE, lrProblem } from '../../../shared/limits';
+import { lrProblem, MAX_BATCH_SIZE } from '../../../shared/limits';
 import { branchNameProblem as sharedBranchNameProblem } from '../../../shared/names';
-import { isBuiltinDataset } from '../../../shared/training';
-import type { BackendName, DatasetRef, ModelKind, OptimizerKind } from '../../../shared/training';
+import type {
+  BackendName,
+  DatasetName,
+  DatasetRef,
+  ModelKind,
+  OptimizerKind,
+} from '../../../shared/training';
 
 /** The form's raw values, as typed. */
 export interface RunFormValues {
+  /** a built-in dataset, or (branching from a run on one) a dataset added to the store */
   dataset: DatasetRef;
   model: ModelKind;
   hidden: string;
+  /** the `--layers` spec, for model `layers` (checked by the service's parser) */
+  layers?: string;
   optimizer: OptimizerKind;
   lr: string;
   batchSize: string;
@@ -48,6 +56,8 @@ export const MECHANICS_101: RunFormValues = {
 };
 
 const INTEGER = /^\s*\d+\s*$/;
+/** the service's limit on a `--layers` spec (src/shared/schemas.ts) */
+const MAX_LAYERS_SPEC = 2000;
 
 /** Parses a whole number in [min, max] or explains why not. */
 function intField(raw: string, what: string, min: number, max: number): string | null {
@@ -146,6 +156,17 @@ export function validateRunForm(
       const h = parseHidden(v.hidden);
       put('hidden', typeof h === 'string' ? h : null);
     }
+    if (v.model === 'layers') {
+      const spec = (v.layers ?? '').trim();
+      put(
+        'layers',
+        spec === ''
+          ? 'Enter a layer stack, e.g. conv:8x3,relu,maxpool:2,dense:64,relu.'
+          : spec.length > MAX_LAYERS_SPEC
+            ? `At most ${fmtInt(MAX_LAYERS_SPEC)} characters.`
+            : null,
+      );
+    }
     if (v.seedMode === 'explicit') {
       put('seed', intField(v.seed, 'the seed', 0, LIMITS.maxSeed));
     }
@@ -154,7 +175,11 @@ export function validateRunForm(
     }
   }
   put('lr', lrFieldProblem(v.lr));
-  const maxBatch = isBuiltinDataset(v.dataset) ? LIMITS.maxBatchSize[v.dataset] : MAX_BATCH_SIZE; // a stored dataset: the service checks its size
+  // a stored dataset's size is the service's to check; the form uses the largest built-in limit
+  const maxBatch =
+    v.dataset in LIMITS.maxBatchSize
+      ? LIMITS.maxBatchSize[v.dataset as DatasetName]
+      : MAX_BATCH_SIZE;
   if (INTEGER.test(v.batchSize) && Number(v.batchSize) > maxBatch) {
     put(
       'batchSize',
@@ -180,6 +205,7 @@ export function toStartRequest(v: RunFormValues): StartRunRequest {
     dataset: v.dataset,
     model: v.model,
     hidden: typeof hidden === 'string' ? [] : hidden,
+    ...(v.model === 'layers' ? { layers: (v.layers ?? '').trim() } : {}),
     optimizer: v.optimizer,
     lr: Number(v.lr),
     batchSize: Number(v.batchSize),
