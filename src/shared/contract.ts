@@ -449,6 +449,19 @@ export interface StoreInfo extends StoreCounts {
   version: string;
 }
 
+/** A dataset stored with `lockstep data add` (a run names it as its `dataset`). */
+export interface DatasetInfo {
+  name: string;
+  /** the format of the files it was added from */
+  kind: 'idx' | 'cifar' | 'csv';
+  /** image shape [height, width, channels] */
+  shape: [number, number, number];
+  examples: { train: number; validation: number; test: number };
+  /** SHA-256 of the stored examples: the digest runs on it record */
+  digest: string;
+  bytes: number;
+}
+
 /** Every method of the service: request → response. */
 export interface LockstepService {
   startRun(req: StartRunRequest): Promise<JobInfo>;
@@ -489,6 +502,8 @@ export interface LockstepService {
   exportBundle(req: { ref: string; path: string; overwrite?: boolean }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
+  /** the store's own datasets (usable as a run's dataset next to the built-in ones), by name */
+  listDatasets(req: Record<string, never>): Promise<DatasetInfo[]>;
   /** removes a branch record; gc later frees what nothing else reaches */
   deleteBranch(req: { name: string }): Promise<RemovedInfo>;
   /** removes a run, all its branches, and its checkpoints from keep refs */
@@ -533,6 +548,7 @@ export const METHOD_NAMES = namesOf<MethodName>({
   exportBundle: true,
   importBundle: true,
   storeInfo: true,
+  listDatasets: true,
   deleteBranch: true,
   deleteRun: true,
 });

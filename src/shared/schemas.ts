@@ -166,6 +166,7 @@ export const REQUEST_SCHEMAS = {
   exportBundle: z.strictObject({ ref, path: absPath, overwrite: z.boolean().optional() }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,
+  listDatasets: empty,
   deleteBranch: z.strictObject({ name: branchName }),
   deleteRun: z.strictObject({ id: z.string().min(1).max(100) }),
 } satisfies { [M in MethodName]: z.ZodType<RequestOf<M>> };

@@ -71,6 +71,7 @@ function templates(branch: string): Record<MethodName, Record<string, unknown>> 
     exportBundle: { ref: branch, path: '/tmp/x.lockstep' },
     importBundle: { path: '/tmp/x.lockstep' },
     storeInfo: {},
+    listDatasets: {},
     // names that do not exist: even a variant that passes the schema removes nothing
     deleteBranch: { name: 'fuzz-no-such-branch' },
     deleteRun: { id: 'run-fuzz-none' },

@@ -1,5 +1,8 @@
 /**
- * `export <ref> -o FILE [--format bundle|safetensors|tfjs|tensorboard|csv] [--with-slots]`.
+ * `export <ref> -o FILE [--format bundle|safetensors|tfjs|tensorboard|csv] [--with-slots]
+ * [--with-data]`.
+ * - --with-data (bundles): the store's own datasets (`lockstep data add`) the checkpoints were
+ *   trained on go into the bundle, so it replays on a machine that never had them.
  *
  * - bundle (the default for a FILE ending in .lockstep): a branch (ref = its name), one
  *   checkpoint's lineage (a checkpoint id or prefix, `branch@N`) or a whole run with all its
@@ -51,16 +54,26 @@ export function register(program: Command): void {
     .requiredOption('-o, --output <file>', 'file (or directory for tfjs/tensorboard) to write')
     .option('--format <format>', `output format (${FORMATS.join('|')})`, choice(FORMATS))
     .option('--with-slots', 'safetensors: include the optimizer slots')
+    .option('--with-data', "bundle: carry the store's datasets the checkpoints were trained on")
     .option('--force', 'replace an existing output (never one inside a store)')
     .action(
       async (
         ref: string,
-        opts: { output: string; format?: Format; withSlots?: boolean; force?: boolean },
+        opts: {
+          output: string;
+          format?: Format;
+          withSlots?: boolean;
+          withData?: boolean;
+          force?: boolean;
+        },
         cmd: Command,
       ) => {
         const format = formatFor(opts.output, opts.format);
         if (opts.withSlots && format !== 'safetensors') {
           throw new CliError('--with-slots applies to --format safetensors only');
+        }
+        if (opts.withData && format !== 'bundle') {
+          throw new CliError('--with-data applies to --format bundle only');
         }
         const store = await openStore(cmd, false);
         await store.resolveRef(
@@ -89,6 +102,7 @@ export function register(program: Command): void {
               process.once('SIGINT', onSigint);
               try {
                 result = await exportBundle(store, ref, opts.output, {
+                  withData: opts.withData ?? false,
                   onProgress: progress.update,
                   signal: controller.signal,
                 });

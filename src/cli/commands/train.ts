@@ -15,7 +15,7 @@ import { OPTIMIZERS, isBuiltinDataset, type TrainingConfig } from '../../main/en
 import { checkBranchName } from '../../main/store/layout';
 import type { JobEvent, TrainResult } from '../../shared/contract';
 import type { TrainControl } from '../../main/service/train';
-import { openStore, globalOptions, say, emit } from '../context';
+import { openStore, openStoreIfAny, globalOptions, say, emit } from '../context';
 import { EXIT_NEGATIVE } from '../errors';
 import { batchSizeArg, choice, intervalArg, lrArg, stepsArg } from '../options';
 import { createProgress } from '../progress';
@@ -44,7 +44,7 @@ export function register(program: Command): void {
       const { startRun } = await import('../../main/service/train');
       if (!isBuiltinDataset(config.dataset)) {
         // a stored dataset (`lockstep data add`) is read from the store, which must exist
-        await openStore(cmd, false);
+        await openStoreIfAny(cmd);
       }
       validateConfig(config); // bad input fails before the store is opened or created
       const store = await openStore(cmd);

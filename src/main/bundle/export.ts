@@ -8,6 +8,10 @@
  * through writeZip: README.txt, manifest.json, then objects/<id> sorted by id, with fixed zip
  * metadata, so the same graph exported to the same file name always gives the same bytes (the
  * manifest has no export time; README.txt names the file).
+ * With `withData`, the stored datasets (../store/datasets.ts) the checkpoints were trained on go
+ * along (their record and data objects, listed in `datasets`), so the bundle replays where the
+ * data never was; a dataset missing from the store, or holding other data than the checkpoints
+ * recorded, is a RefError. Built-in datasets are never carried.
  * The file appears complete or not at all (temp file + rename). `onProgress(done, total)` counts
  * the bytes of entry data compressed into the zip (reading from the store is fast next to
  * deflate, so it is not counted); `signal` aborts
@@ -19,12 +23,16 @@ import { basename } from 'node:path';
 import { canonicalJson } from '../engine/canonical-json';
 import { parseManifest } from '../engine/state';
 import type { BackendFingerprint, TrainingConfig } from '../engine/types';
+import { RefError } from '../store/api';
+import { datasetObjects } from '../store/datasets';
 import type { Store } from '../store/store';
+import { isBuiltinDataset } from '../engine/types';
 import {
   BUNDLE_FORMAT,
   MANIFEST_ENTRY,
   OBJECTS_PREFIX,
   README_ENTRY,
+  type BundleDataset,
   type BundleManifest,
   type ObjectKind,
 } from './format';
@@ -34,6 +42,8 @@ import { APP, engineVersions } from './versions';
 import { writeZip } from './zip-safe';
 
 export interface ExportOptions {
+  /** carry the stored datasets the exported checkpoints were trained on (`--with-data`) */
+  withData?: boolean;
   onProgress?: (done: number, total: number) => void;
   signal?: AbortSignal;
 }
@@ -90,6 +100,32 @@ export async function exportBundle(
     datasetDigests.push(m.datasetDigest);
     backends.push(m.backend);
   }
+  const datasets: BundleDataset[] = [];
+  if (opts.withData) {
+    const used = new Map<string, string>();
+    for (const n of sel.nodes) {
+      const m = parseManifest(await add(n.id, 'manifest'));
+      if (!isBuiltinDataset(m.config.dataset)) {
+        used.set(m.config.dataset, m.datasetDigest);
+      }
+    }
+    for (const [name, digest] of [...used].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const ids = await datasetObjects(store, name);
+      if (ids === null) {
+        throw new RefError(
+          `dataset '${name}' is not in this store: export without --with-data, or add it (lockstep data add)`,
+        );
+      }
+      if (ids.data !== digest) {
+        throw new RefError(
+          `the store's dataset '${name}' (digest ${ids.data.slice(0, 12)}) is not the data the checkpoints were trained on (digest ${digest.slice(0, 12)})`,
+        );
+      }
+      await add(ids.record, 'dataset-record');
+      await addLazily(ids.data, 'dataset');
+      datasets.push({ name, record: ids.record, data: ids.data });
+    }
+  }
   const ids = [...objects.keys()].sort();
   const uniqueConfigs = distinct(configs);
   const manifest: BundleManifest = {
@@ -111,6 +147,7 @@ export async function exportBundle(
       kind: objects.get(id)!.kind,
       bytes: objects.get(id)!.bytes,
     })),
+    ...(opts.withData ? { datasets } : {}),
   };
   const enc = new TextEncoder();
   const entries = [

@@ -19,6 +19,7 @@ import type { BackendFingerprint, TrainingConfig } from '../engine/types';
 import type { BranchRecord, CheckpointNode, RunRecord } from '../store/api';
 import { seedProblem } from '../../shared/limits';
 import { isObjectId, nameKey } from '../../shared/names';
+import { STORED_DATASET_NAME } from '../../shared/training';
 import {
   MAX_RECORD_DEPTH,
   branchSchema,
@@ -36,7 +37,7 @@ export const README_ENTRY = 'README.txt';
 export const OBJECTS_PREFIX = 'objects/';
 
 export type BundleKind = 'branch' | 'checkpoint' | 'run';
-export type ObjectKind = 'manifest' | 'tensors' | 'trace';
+export type ObjectKind = 'manifest' | 'tensors' | 'trace' | 'dataset' | 'dataset-record';
 
 export interface BundleManifest {
   format: typeof BUNDLE_FORMAT;
@@ -61,10 +62,30 @@ export interface BundleManifest {
   tips: string[];
   /** every object entry, sorted by id */
   objects: { id: string; kind: ObjectKind; bytes: number }[];
+  /**
+   * stored datasets carried along (`export --with-data`): name, record object and data object
+   * (../store/datasets.ts); absent when the bundle carries no data
+   */
+  datasets?: BundleDataset[];
+}
+
+/** A stored dataset a bundle carries: its name and its two objects. */
+export interface BundleDataset {
+  name: string;
+  /** id of the dataset record object (kind `dataset-record`) */
+  record: string;
+  /** id of the data object (kind `dataset`): the digest the runs recorded */
+  data: string;
 }
 
 const KINDS: readonly BundleKind[] = ['branch', 'checkpoint', 'run'];
-const OBJECT_KINDS: readonly ObjectKind[] = ['manifest', 'tensors', 'trace'];
+const OBJECT_KINDS: readonly ObjectKind[] = [
+  'manifest',
+  'tensors',
+  'trace',
+  'dataset',
+  'dataset-record',
+];
 
 /** Deepest nesting of manifest.json (records sit two levels down: `nodes[i].eval.test`). */
 const MAX_MANIFEST_DEPTH = MAX_RECORD_DEPTH + 2;
@@ -225,6 +246,17 @@ export function parseBundleManifest(bytes: Uint8Array): BundleManifest {
   checkNamesTogether(branches);
   unique(nodes, (n) => n.id, 'nodes');
   unique(objects, (o) => o.id, 'objects');
+  if (m.datasets !== undefined) {
+    const datasets = arrayOf(m, 'datasets').map((d, i) => {
+      if (!isObj(d) || !isStr(d.name) || STORED_DATASET_NAME.test(d.name) === false) {
+        bad(`datasets[${i}]`, "is not { name, record, data } with a stored dataset's name");
+      }
+      needId(d.record, `datasets[${i}].record`);
+      needId(d.data, `datasets[${i}].data`);
+      return d as unknown as BundleDataset;
+    });
+    unique(datasets, (d) => d.name, 'datasets');
+  }
   if (nodes.length === 0 || tips.length === 0) {
     bad('nodes', 'and tips must not be empty');
   }

@@ -22,6 +22,8 @@
  * existing checkpoint is kept), new runs, new branches. A branch recorded as `running` arrives `stopped`
  * (nothing is running it here). Node records get the importer's createdAt (the store sets it).
  * `renamed` maps old to new branch names, and `run:<old>` to `run:<new>` for runs.
+ * Datasets the bundle carries (`export --with-data`) are added under their names; a name the store
+ * uses for other data is refused (NAME_CLASH), one with the same data is left as it is.
  * `onProgress(done, total)` counts checkpoints merged.
  */
 import { canonicalJson } from '../engine/canonical-json';
@@ -30,8 +32,9 @@ import { RefError, type BranchRecord, type RunRecord } from '../store/api';
 import { objectKindProblem } from '../store/kinds';
 import type { Store } from '../store/store';
 import { BundleError } from './errors';
+import { adoptStagedDataset, findDataset } from '../store/datasets';
 import { ObjectStaging } from '../store/staging';
-import { openBundleObjects, readBundle, type ReadBundle } from './read';
+import { openBundleObjects, readBundle, type CheckedDataset, type ReadBundle } from './read';
 
 export interface ImportOptions {
   onProgress?: (done: number, total: number) => void;
@@ -70,6 +73,8 @@ export async function importReadBundle(
 }
 
 interface Plan {
+  /** datasets the bundle carries that the store lacks */
+  datasets: CheckedDataset[];
   runs: RunRecord[];
   runIds: Map<string, string>;
   branches: BranchRecord[];
@@ -111,6 +116,18 @@ export async function planImport(store: Store, b: ReadBundle): Promise<Plan> {
       throw new BundleError(
         'BAD_GRAPH',
         `the bundle's run graph is inconsistent: run '${id}' is neither in the bundle nor in the store`,
+      );
+    }
+  }
+  const datasets: CheckedDataset[] = [];
+  for (const d of b.datasets) {
+    const here = await findDataset(store, d.name);
+    if (here === null) {
+      datasets.push(d);
+    } else if (here.digest !== d.data) {
+      throw new BundleError(
+        'NAME_CLASH',
+        `the bundle carries dataset '${d.name}' (digest ${d.data.slice(0, 12)}), but this store has other data under that name (digest ${here.digest.slice(0, 12)}); remove or rename it first (lockstep data rm ${d.name})`,
       );
     }
   }
@@ -179,7 +196,7 @@ export async function planImport(store: Store, b: ReadBundle): Promise<Plan> {
     renamed[rec.name] = name;
     branches.push({ ...next, name });
   }
-  return { runs, runIds, branches, existing, renamed };
+  return { datasets, runs, runIds, branches, existing, renamed };
 }
 
 /** How many `-N` suffixes a name search tries before it gives up. */
@@ -299,6 +316,10 @@ export async function applyImport(
         }
         await staging.stage(node.id, c.manifestBytes);
       }
+      for (const d of plan.datasets) {
+        await staging.stage(d.recordId, d.recordBytes);
+        await staging.stage(d.data, await src.read(d.data));
+      }
     } finally {
       src.close();
     }
@@ -321,6 +342,9 @@ export async function applyImport(
         await store.annotateNode(node.id, { eval: node.eval });
       }
       opts.onProgress?.(++done, total);
+    }
+    for (const d of plan.datasets) {
+      await adoptStagedDataset(store, staging, d.name, d.recordId, d.data);
     }
   } finally {
     await staging.discard();

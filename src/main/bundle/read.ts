@@ -32,8 +32,11 @@
  * with HASH_MISMATCH or the zip's own errors), so an importer can stream the objects into a
  * store's staging area without ever holding them all.
  */
-import { sha256Hex, decodeState, parseManifest, type StateManifest } from '../engine/state';
+import { safetensorsLayout } from '../engine/safetensors';
+import { sha256Hex, parseManifest, type StateManifest } from '../engine/state';
 import type { CheckpointNode } from '../store/api';
+import { datasetHeader } from '../engine/stored-dataset';
+import { DATASET_RECORD_FORMAT, datasetNameProblem, type DatasetRecord } from '../store/datasets';
 import { objectKindProblem } from '../store/kinds';
 import { BundleError, type BundleErrorDetail } from './errors';
 import {
@@ -69,6 +72,8 @@ export interface ReadBundle {
   objects: Map<string, ObjectKind>;
   /** every checkpoint of the bundle, parents first */
   checkpoints: CheckedCheckpoint[];
+  /** the stored datasets it carries (`export --with-data`) */
+  datasets: CheckedDataset[];
   /** what the bundle refers to but does not hold: the importing store must have it */
   external: { checkpoints: Map<string, string>; objects: Map<string, string>; runs: Set<string> };
 }
@@ -78,9 +83,10 @@ const OBJECT_ENTRY = /^objects\/([0-9a-f]{64})$/;
 /** Largest manifest.json read (a 200 000-object bundle's manifest is ~60 MB). */
 const MAX_MANIFEST_ENTRY = 256 * 2 ** 20;
 /** Largest checkpoint manifest or trace segment object. */
-const MAX_SMALL_OBJECT: Record<Exclude<ObjectKind, 'tensors'>, number> = {
+const MAX_SMALL_OBJECT: Record<Exclude<ObjectKind, 'tensors' | 'dataset'>, number> = {
   manifest: 64 * 2 ** 20,
   trace: 512 * 2 ** 20,
+  'dataset-record': 2 ** 20,
 };
 /** Room a safetensors header may take beyond the tensor data it describes. */
 const HEADER_SLACK = 2 ** 20;
@@ -135,7 +141,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
           `bundle manifest is invalid: it lists ${o.kind} object ${id} with ${o.bytes} bytes, but its entry declares ${zip.declared(name)}`,
         );
       }
-      if (o.kind !== 'tensors' && o.bytes > MAX_SMALL_OBJECT[o.kind]) {
+      if (o.kind !== 'tensors' && o.kind !== 'dataset' && o.bytes > MAX_SMALL_OBJECT[o.kind]) {
         throw new BundleError(
           'ENTRY_TOO_LARGE',
           `${o.kind} object ${id} declares ${o.bytes} bytes, more than the ${MAX_SMALL_OBJECT[o.kind]} such an object may have`,
@@ -184,6 +190,29 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
         );
       }
     }
+    // dataset records (small) before their data: the data must have the size its record gives
+    for (const o of manifest.objects) {
+      const name = objectNames.get(o.id);
+      if (o.kind !== 'dataset-record' || name === undefined) {
+        continue;
+      }
+      const bytes = await zip.read(name);
+      present.set(o.id, { hash: sha256Hex(bytes), bytes });
+      let rec: Partial<DatasetRecord> | null = null;
+      try {
+        rec = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+      } catch {
+        // reported with its dataset below
+      }
+      const data = typeof rec?.digest === 'string' ? objectNames.get(rec.digest) : undefined;
+      if (data !== undefined && zip.declared(data) !== rec?.bytes) {
+        throw new BundleError(
+          'SIZE_MISMATCH',
+          `dataset ${rec?.digest} declares ${zip.declared(data)} bytes, but its record says ${rec?.bytes}`,
+          { object: rec?.digest },
+        );
+      }
+    }
     // 3. the rest, one entry at a time: hashed and checked for its kind, then dropped
     const kinds = new Map(manifest.objects.map((o) => [o.id, o.kind]));
     for (const [id, name] of objectNames) {
@@ -196,7 +225,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
         seen.decoded = new Map();
         for (const [user, m] of blobUsers.get(id) ?? []) {
           try {
-            decodeState(m, bytes);
+            checkBlob(m, bytes);
             seen.decoded.set(user, null);
           } catch (e) {
             seen.decoded.set(user, (e as Error).message);
@@ -204,6 +233,13 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
         }
       } else if (seen.hash === id && kinds.get(id) === 'trace') {
         seen.kindProblem = objectKindProblem('trace', bytes);
+      } else if (seen.hash === id && kinds.get(id) === 'dataset') {
+        try {
+          datasetHeader(bytes);
+          seen.kindProblem = null;
+        } catch (e) {
+          seen.kindProblem = (e as Error).message;
+        }
       }
       bytes = null;
       present.set(id, seen);
@@ -315,6 +351,7 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
     byId.set(node.id, node);
     checkpoints.push({ node, manifest: m, manifestBytes: mBytes, blobId });
   }
+  const datasets = checkDatasets(manifest, checkpoints, object);
   for (const id of listed.keys()) {
     if (!used.has(id)) {
       throw new BundleError(
@@ -364,7 +401,83 @@ export async function readBundle(path: string, limits = BUNDLE_LIMITS): Promise<
       throw graph(`tip ${t} is not a checkpoint of the bundle`);
     }
   }
-  return { path, limits, manifest, objects: listed, checkpoints, external };
+  return { path, limits, manifest, objects: listed, checkpoints, external, datasets };
+}
+
+/** A stored dataset a bundle carries, checked (`export --with-data`). */
+export interface CheckedDataset {
+  name: string;
+  record: DatasetRecord;
+  recordId: string;
+  recordBytes: Uint8Array;
+  /** id of the data object = the digest runs on it recorded */
+  data: string;
+}
+
+/**
+ * The bundle's datasets: each record parses, names its dataset and data object, the data object
+ * is a stored dataset of the size the record gives, and some checkpoint of the bundle was trained
+ * on that name and digest (a bundle carries no data that none of its runs used).
+ */
+function checkDatasets(
+  manifest: BundleManifest,
+  checkpoints: CheckedCheckpoint[],
+  object: (id: string, kind: ObjectKind, detail: BundleErrorDetail) => Seen | null,
+): CheckedDataset[] {
+  const out: CheckedDataset[] = [];
+  for (const d of manifest.datasets ?? []) {
+    const bad = (why: string): never => {
+      throw new BundleError('BAD_OBJECT', `dataset '${d.name}' in the bundle is invalid: ${why}`, {
+        object: d.data,
+      });
+    };
+    const rec = object(d.record, 'dataset-record', {});
+    const data = object(d.data, 'dataset', {});
+    if (rec?.bytes === undefined || data === null) {
+      throw new BundleError(
+        'MISSING_OBJECT',
+        `the bundle lists dataset '${d.name}' but does not hold its ${rec === null ? 'record' : 'data'}`,
+        { object: rec === null ? d.record : d.data },
+      );
+    }
+    let record: DatasetRecord;
+    try {
+      record = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(rec.bytes));
+    } catch {
+      return bad('its record is not JSON');
+    }
+    if (
+      record?.format !== DATASET_RECORD_FORMAT ||
+      record.name !== d.name ||
+      record.digest !== d.data ||
+      datasetNameProblem(record.name) !== null
+    ) {
+      bad('its record does not name it and its data');
+    }
+    if (data.kindProblem !== null) {
+      bad(data.kindProblem ?? 'its data was not checked');
+    }
+    const used = checkpoints.some(
+      (c) => c.manifest.config.dataset === d.name && c.manifest.datasetDigest === d.data,
+    );
+    if (!used) {
+      bad('no checkpoint of the bundle was trained on it');
+    }
+    out.push({ name: d.name, record, recordId: d.record, recordBytes: rec.bytes, data: d.data });
+  }
+  return out;
+}
+
+/**
+ * What decodeState checks of a blob against its manifest (layout, names; its hash is the
+ * manifest's blob id, checked by the caller) without copying the tensors: pass 1 holds one blob.
+ */
+function checkBlob(m: StateManifest, blob: Uint8Array): void {
+  const names = Object.keys(safetensorsLayout(blob).entries).sort();
+  const expected = Object.keys(m.tensors.shapes).sort();
+  if (names.join('\n') !== expected.join('\n')) {
+    throw new Error('tensor blob names do not match the manifest');
+  }
 }
 
 /** What pass 1 saw of one object of the bundle. */

@@ -83,7 +83,7 @@ export function loadDataset(name: DatasetName | string): Dataset {
     const stored = findStoredDataset(name);
     if (stored === null) {
       throw new InputError(
-        `unknown dataset '${String(name)}': not a built-in (${DATASETS.join(', ')}) nor a dataset of this store (lockstep data ls)`,
+        `unknown dataset '${String(name)}': expected one of ${DATASETS.join(', ')}, or a dataset of this store (lockstep data ls)`,
       );
     }
     const key = `stored:${name}:${stored.digest}`;

@@ -57,9 +57,20 @@ export function encodeSafetensors(
   return out;
 }
 
-/** Decodes safetensors bytes; throws a clear error on any inconsistency. Copies the data. */
-export function decodeSafetensors(bytes: Uint8Array): {
-  tensors: Record<string, NamedTensor>;
+/** One tensor's place in a safetensors file: its shape and its data's byte range in the file. */
+export interface SafetensorsEntry {
+  shape: number[];
+  /** absolute byte offsets of its data in the file */
+  start: number;
+  end: number;
+}
+
+/**
+ * Checks a safetensors file's header and layout (every check decodeSafetensors makes) without
+ * copying any tensor data; throws a clear error on any inconsistency.
+ */
+export function safetensorsLayout(bytes: Uint8Array): {
+  entries: Record<string, SafetensorsEntry>;
   metadata: Record<string, string>;
 } {
   if (bytes.length < 8) {
@@ -81,7 +92,7 @@ export function decodeSafetensors(bytes: Uint8Array): {
   }
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
-  const tensors: Record<string, NamedTensor> = Object.create(null);
+  const entries: Record<string, SafetensorsEntry> = Object.create(null);
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
     if (name === '__metadata__') {
@@ -104,9 +115,22 @@ export function decodeSafetensors(bytes: Uint8Array): {
     if (begin < 0 || end > dataLen || end - begin !== count * 4 || begin % 4 !== 0) {
       throw new Error(`safetensors: tensor ${name} offsets [${begin}, ${end}] do not fit`);
     }
-    const data = new Float32Array(count);
-    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + begin, dataStart + end));
-    tensors[name] = { shape: e.shape as number[], data };
+    entries[name] = { shape: e.shape as number[], start: dataStart + begin, end: dataStart + end };
+  }
+  return { entries, metadata };
+}
+
+/** Decodes safetensors bytes; throws a clear error on any inconsistency. Copies the data. */
+export function decodeSafetensors(bytes: Uint8Array): {
+  tensors: Record<string, NamedTensor>;
+  metadata: Record<string, string>;
+} {
+  const { entries, metadata } = safetensorsLayout(bytes);
+  const tensors: Record<string, NamedTensor> = Object.create(null);
+  for (const [name, e] of Object.entries(entries)) {
+    const data = new Float32Array((e.end - e.start) / 4);
+    new Uint8Array(data.buffer).set(bytes.subarray(e.start, e.end));
+    tensors[name] = { shape: e.shape, data };
   }
   return { tensors, metadata };
 }

@@ -232,6 +232,18 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       );
     },
 
+    async listDatasets() {
+      const { listDatasets } = await import('../store/datasets');
+      return (await listDatasets(store)).map((d) => ({
+        name: d.name,
+        kind: d.kind,
+        shape: d.shape,
+        examples: d.examples,
+        digest: d.digest,
+        bytes: d.bytes,
+      }));
+    },
+
     async listStudies() {
       const { listStudySummaries } = await import('./study-list');
       return listStudySummaries(store);

@@ -20,7 +20,8 @@
  * says so in the detail.
  * The answer is always a report, never a crash, when the question can be asked: a damaged store
  * (a corrupt or missing object or node on the ref's history) and a backend that is not available
- * here ("cannot replay: backend tensorflow not available here") give `verified: false` with the
+ * here ("cannot replay: backend tensorflow not available here") or a stored dataset that is not
+ * ("cannot replay: dataset 'x' … is not available here") give `verified: false` with the
  * reason; only a bad ref or `--from` throws (the question cannot be asked). A mismatch on a
  * checkpoint whose dataset digest differs from the data here names the digests as the cause.
  */
@@ -28,7 +29,9 @@ import { canonicalJson } from '../engine/canonical-json';
 import { backendAvailable, describeFingerprint, fingerprint, sameBits } from '../engine/backend';
 import { encodeState } from '../engine/state';
 import { createDigester } from '../engine/trace';
+import { findStoredDataset } from '../engine/stored-dataset';
 import { Trainer } from '../engine/trainer';
+import { isBuiltinDataset } from '../engine/types';
 import type { TrainingState } from '../engine/types';
 import { RefError, StoreCorruptError, type CheckpointNode } from '../store/api';
 import type { Store } from '../store/store';
@@ -124,6 +127,23 @@ async function verifyId(
         step: fromStep,
         checkpoint: lin.nodes[start].id,
         detail: `cannot replay: backend ${missing} not available here${missing === 'tensorflow' ? ' (@tensorflow/tfjs-node or its native library is not installed)' : ''}`,
+      },
+      checkpoint: id,
+      fromStep,
+      msPerStep: 0,
+    };
+  }
+
+  const noData = lin.manifests.slice(start).find((m) => datasetMissing(m.config.dataset));
+  if (noData !== undefined) {
+    return {
+      verified: false,
+      checkpoints: 0,
+      steps: 0,
+      firstMismatch: {
+        step: fromStep,
+        checkpoint: lin.nodes[start].id,
+        detail: `cannot replay: dataset '${noData.config.dataset}' (digest ${noData.datasetDigest.slice(0, 12)}) is not available here (lockstep data add, or a bundle exported with --with-data)`,
       },
       checkpoint: id,
       fromStep,
@@ -282,6 +302,11 @@ export async function checkDisplayedNode(
     }
   }
   return null;
+}
+
+/** Whether a stored dataset (not a built-in) is absent from every store in use. */
+function datasetMissing(name: string): boolean {
+  return !isBuiltinDataset(name) && findStoredDataset(name) === null;
 }
 
 function damaged(lin: Lineage, i: number, e: unknown): Mismatch {

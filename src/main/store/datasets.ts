@@ -28,6 +28,7 @@ import {
 } from '../engine/stored-dataset';
 import { DATASETS } from '../engine/types';
 import { RefError, StoreCorruptError } from './api';
+import type { ObjectStaging } from './staging';
 import type { Store } from './store';
 
 export const DATA_KEEP_PREFIX = 'data/';
@@ -141,6 +142,25 @@ async function readRecord(store: Store, name: string, ids: string[]): Promise<Da
     throw new StoreCorruptError(ids[0], `dataset '${name}': its record does not match its ref`);
   }
   return rec;
+}
+
+/**
+ * Names a dataset whose two objects were staged by an import (./staging.ts): both are renamed
+ * into place under the writer lock, then the keep ref is written.
+ */
+export async function adoptStagedDataset(
+  store: Store,
+  staging: ObjectStaging,
+  name: string,
+  recordId: string,
+  dataId: string,
+): Promise<void> {
+  checkName(name);
+  await store.lock.run(async () => {
+    await staging.commit(recordId);
+    await staging.commit(dataId);
+  });
+  await store.setKeep(DATA_KEEP_PREFIX + name, [recordId, dataId]);
 }
 
 /** Every stored dataset, by name. */
