@@ -11,7 +11,7 @@ import { removeDir, tempDir as makeTempDir } from '../helpers/fixtures';
 import { after, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
-import type { LockstepClient } from '../../src/shared/contract';
+import type { LockstepClient, StartRunRequest } from '../../src/shared/contract';
 import { connectWebSocket, type WebSocketConstructor } from '../../src/shared/rpc-websocket';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -162,6 +162,25 @@ export const FAKE_RUN = {
   evalEvery: '100',
   backend: 'wasm',
 } as const;
+
+/**
+ * The `fake` run the tests start through the client behind the UI (600 steps, a checkpoint every
+ * 100, an evaluation every 200, branch `fake-base`); spread it with overrides.
+ */
+export const FAKE_REQUEST: StartRunRequest = {
+  dataset: 'fake',
+  model: 'mlp',
+  hidden: [16, 8],
+  optimizer: 'sgd',
+  lr: 0.1,
+  batchSize: 32,
+  steps: 600,
+  seed: 7,
+  checkpointEvery: 100,
+  evalEvery: 200,
+  backend: 'wasm',
+  branch: 'fake-base',
+};
 
 /** Fills and submits the New run form with FAKE_RUN (plus overrides). */
 export async function startFakeRun(

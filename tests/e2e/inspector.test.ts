@@ -13,24 +13,18 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StartRunRequest } from '../../src/shared/contract';
-import { runJobToDone, screenshot, startFakeRun, useApp, waitForJobState } from './helpers';
+import {
+  runJobToDone,
+  screenshot,
+  startFakeRun,
+  useApp,
+  waitForJobState,
+  FAKE_REQUEST,
+} from './helpers';
 
 const app = useApp('lockstep-e2e-inspector-', { page: true, client: true });
 
-const FAKE: StartRunRequest = {
-  dataset: 'fake',
-  model: 'mlp',
-  hidden: [16, 8],
-  optimizer: 'sgd',
-  lr: 0.1,
-  batchSize: 32,
-  steps: 600,
-  seed: 7,
-  checkpointEvery: 100,
-  evalEvery: 200,
-  backend: 'wasm',
-  branch: 'fake-base',
-};
+const FAKE: StartRunRequest = FAKE_REQUEST;
 
 async function press(key: string): Promise<void> {
   const before = await app.page.getByTestId('ckpt-step').textContent();

@@ -13,24 +13,11 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
 import type { JobInfo, StartRunRequest } from '../../src/shared/contract';
-import { openApp, screenshot, settled, useApp } from './helpers';
+import { openApp, screenshot, settled, useApp, FAKE_REQUEST } from './helpers';
 
 const app = useApp('lockstep-e2e-review-', { page: true, client: true });
 
-const FAKE: StartRunRequest = {
-  dataset: 'fake',
-  model: 'mlp',
-  hidden: [16, 8],
-  optimizer: 'sgd',
-  lr: 0.1,
-  batchSize: 32,
-  steps: 600,
-  seed: 7,
-  checkpointEvery: 100,
-  evalEvery: 200,
-  backend: 'wasm',
-  branch: 'fake-base',
-};
+const FAKE: StartRunRequest = FAKE_REQUEST;
 
 /** Runs a job through the client behind the UI and waits until it has finished. */
 async function finish(started: Promise<JobInfo>): Promise<void> {

@@ -14,24 +14,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StartRunRequest } from '../../src/shared/contract';
 import { treeDigest } from '../helpers/cli';
-import { runJobToDone, screenshot, settled, useApp } from './helpers';
+import { runJobToDone, screenshot, settled, useApp, FAKE_REQUEST } from './helpers';
 
 const app = useApp('lockstep-e2e-selection-', { page: true, client: true });
 
-const FAKE: StartRunRequest = {
-  dataset: 'fake',
-  model: 'mlp',
-  hidden: [16, 8],
-  optimizer: 'sgd',
-  lr: 0.1,
-  batchSize: 32,
-  steps: 600,
-  seed: 7,
-  checkpointEvery: 100,
-  evalEvery: 200,
-  backend: 'wasm',
-  branch: 'fake-base',
-};
+const FAKE: StartRunRequest = FAKE_REQUEST;
 
 /** Waits until the job `id` has ended (polling the client behind the UI). */
 async function ended(id: string): Promise<void> {

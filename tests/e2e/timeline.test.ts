@@ -11,24 +11,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { StartRunRequest } from '../../src/shared/contract';
-import { screenshot, settled, useApp } from './helpers';
+import { screenshot, settled, useApp, FAKE_REQUEST } from './helpers';
 
 const LONG = 'long-run-with-a-much-longer-descriptive-name-lr0.1';
 const app = useApp('lockstep-e2e-timeline-', { page: true, client: true });
 
-const FAKE: StartRunRequest = {
-  dataset: 'fake',
-  model: 'mlp',
-  hidden: [16, 8],
-  optimizer: 'sgd',
-  lr: 0.1,
-  batchSize: 32,
-  steps: 300,
-  seed: 7,
-  checkpointEvery: 100,
-  evalEvery: 100,
-  backend: 'wasm',
-};
+const FAKE: StartRunRequest = { ...FAKE_REQUEST, steps: 300, evalEvery: 100 };
 
 async function ended(id: string): Promise<void> {
   for (let i = 0; i < 900; i++) {
