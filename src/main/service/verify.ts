@@ -114,41 +114,30 @@ async function verifyId(
   let t0 = performance.now();
   opts.onProgress?.(0, total);
 
+  // a replay this machine cannot run is a "no" that says why, before any step is replayed
+  const cannotReplay = (detail: string): VerifyReport => ({
+    verified: false,
+    checkpoints: 0,
+    steps: 0,
+    firstMismatch: { step: fromStep, checkpoint: lin.nodes[start].id, detail },
+    checkpoint: id,
+    fromStep,
+    msPerStep: 0,
+  });
   const missing = lin.manifests
     .slice(start)
     .map((m) => m.config.backend)
     .find((b) => !backendAvailable(b));
   if (missing !== undefined) {
-    return {
-      verified: false,
-      checkpoints: 0,
-      steps: 0,
-      firstMismatch: {
-        step: fromStep,
-        checkpoint: lin.nodes[start].id,
-        detail: `cannot replay: backend ${missing} not available here${missing === 'tensorflow' ? ' (@tensorflow/tfjs-node or its native library is not installed)' : ''}`,
-      },
-      checkpoint: id,
-      fromStep,
-      msPerStep: 0,
-    };
+    return cannotReplay(
+      `cannot replay: backend ${missing} not available here${missing === 'tensorflow' ? ' (@tensorflow/tfjs-node or its native library is not installed)' : ''}`,
+    );
   }
-
   const noData = lin.manifests.slice(start).find((m) => datasetMissing(m.config.dataset));
   if (noData !== undefined) {
-    return {
-      verified: false,
-      checkpoints: 0,
-      steps: 0,
-      firstMismatch: {
-        step: fromStep,
-        checkpoint: lin.nodes[start].id,
-        detail: `cannot replay: dataset '${noData.config.dataset}' (digest ${noData.datasetDigest.slice(0, 12)}) is not available here (lockstep data add, or a bundle exported with --with-data)`,
-      },
-      checkpoint: id,
-      fromStep,
-      msPerStep: 0,
-    };
+    return cannotReplay(
+      `cannot replay: dataset '${noData.config.dataset}' (digest ${noData.datasetDigest.slice(0, 12)}) is not available here (lockstep data add, or a bundle exported with --with-data)`,
+    );
   }
 
   let startState: TrainingState | undefined;
