@@ -383,8 +383,11 @@ export interface TrainResult {
  */
 export interface JobHistory {
   info: JobInfo;
-  /** every training loss the job reported so far (train/continue jobs; empty otherwise) */
-  losses: { step: number; loss: number }[];
+  /**
+   * every training loss the job reported so far (train/continue jobs; empty otherwise); a gan's
+   * points are the discriminator's loss with the generator's as gLoss, as progress carries them
+   */
+  losses: { step: number; loss: number; gLoss?: number }[];
   evals: { step: number; eval: EvalResult }[];
   checkpoints: { id: string; step: number; branch: string; created: boolean }[];
   /** the latest work progress of a non-training job */

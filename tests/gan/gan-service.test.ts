@@ -1,7 +1,7 @@
 /**
  * The gan through the service contract (in-memory transport, jobs in-line): a start request with
  * `gan` and `shuffle` trains both networks, progress events carry both losses, the result has
- * dLoss and gLoss, and `samples` returns 64 images of 784 bytes, the same on every call; a
+ * dLoss and gLoss (and jobHistory keeps both curves for a re-attaching client), and `samples` returns 64 images of 784 bytes, the same on every call; a
  * non-gan checkpoint and a bad count are refused with BAD_INPUT.
  */
 import assert from 'node:assert/strict';
@@ -52,6 +52,9 @@ test('service: a gan run reports both losses and its samples', async () => {
   assert.equal(steps.length, 6);
   assert.ok(steps.every((s) => typeof s.gLoss === 'number' && Number.isFinite(s.gLoss)));
   assert.equal(steps.at(-1)!.gLoss, r.gLoss);
+  // a re-attaching client (a reloaded page) gets both curves, exactly as progress carried them
+  const h = await client.jobHistory({ job: job.id });
+  assert.deepEqual(h.losses, steps);
   const d = await client.showCheckpoint({ ref: r.checkpoint });
   assert.equal(d.config.discriminatorOptimizer?.lr, 0.002);
   assert.equal(d.config.optimizer.lr, 0.001);

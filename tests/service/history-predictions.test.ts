@@ -117,3 +117,22 @@ test('predictions: the confusion matrix agrees with the recorded test precision'
   }
   await assert.rejects(client.predictions({ ref: 'deadbeef00' }), { code: 'BAD_REF' });
 });
+
+test('a thinned gan curve keeps the generator loss of each kept point, and no gLoss key elsewhere', () => {
+  const r = new JobRecord();
+  const n = MAX_LOSS_POINTS * 2 + 7;
+  for (let s = 1; s <= n; s += 500) {
+    const batch = [];
+    for (let k = s; k < s + 500 && k <= n; k++) {
+      batch.push({ step: k, loss: 1 / k, gLoss: 2 / k });
+    }
+    r.addLosses(batch);
+  }
+  r.addLosses([{ step: n + 1, loss: 0.5 }]);
+  const v = r.view({ id: 'j', kind: 'train', state: 'running', label: 'x', createdAt: '' });
+  assert.ok(v.losses.length < n / 2, `${v.losses.length} points: thinned`);
+  for (const p of v.losses.slice(0, -1)) {
+    assert.equal(p.gLoss, 2 / p.step, `step ${p.step}`);
+  }
+  assert.deepEqual(v.losses.at(-1), { step: n + 1, loss: 0.5 });
+});

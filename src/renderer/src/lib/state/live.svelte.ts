@@ -103,6 +103,11 @@ export class LiveJob {
     const lastLoss = h.losses.at(-1)?.step ?? -Infinity;
     const later = this.losses.filter((p) => p.x > lastLoss);
     this.losses = [...h.losses.map((l) => ({ x: l.step, y: l.loss })), ...later];
+    const laterG = this.gLosses.filter((p) => p.x > lastLoss);
+    this.gLosses = [
+      ...h.losses.flatMap((l) => (l.gLoss === undefined ? [] : [{ x: l.step, y: l.gLoss }])),
+      ...laterG,
+    ];
     // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local lookup, never rendered
     const evalSteps = new Set(h.evals.map((e) => e.step));
     this.evals = [...h.evals, ...this.evals.filter((e) => !evalSteps.has(e.step))];
