@@ -175,3 +175,27 @@ test('samples: the same PNG bytes every time, 64 tiles of 28×28; bad input exit
     removeDir(store);
   }
 });
+
+test('show (text) names both networks, their optimizers and a non-default shuffle', () => {
+  const store = tempDir();
+  try {
+    const buf = ok(['train', ...GAN, '--generator', '16,12', '--d-lr', '0.003', '--shuffle', 'buffer:50', '--steps', '1', '--store', store]) as TrainJson; // prettier-ignore
+    const r = cli(['show', buf.branch, '--store', store]);
+    assert.equal(r.code, 0, r.stderr);
+    const line = (label: string): string => {
+      const l = r.stdout.split('\n').find((x) => x.startsWith(label));
+      assert.ok(l !== undefined, `a '${label}' line in:\n${r.stdout}`);
+      return l;
+    };
+    assert.match(line('generator  '), /^generator {2}noise 8 → 16 → 12 → 784 \(tanh\) · adam lr /);
+    assert.match(line('discrim.   '), /^discrim\. {3}784 → 16 → 1 logit · adam lr 0\.003, /);
+    assert.equal(line('shuffle    '), 'shuffle    buffer:50');
+    const epoch = ok(['train', ...GAN, '--steps', '1', '--store', store]) as TrainJson;
+    const e = cli(['show', epoch.branch, '--store', store]);
+    assert.equal(e.code, 0, e.stderr);
+    assert.doesNotMatch(e.stdout, /^shuffle/m, 'the default per-epoch shuffle is not printed');
+    assert.match(e.stdout, /^discrim\. {3}784 → 16 → 1 logit · adam lr /m);
+  } finally {
+    removeDir(store);
+  }
+});
