@@ -7,11 +7,13 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadDataset, PIXEL_TO_FLOAT } from '../../src/main/engine/data';
+import { CIFAR_RECORD } from '../../src/main/engine/image-datasets';
+import { stream } from '../../src/main/engine/rng';
 import { Trainer } from '../../src/main/engine/trainer';
 import { InputError, type NamedTensor } from '../../src/main/engine/types';
 import { toTfjsLayersModel } from '../../src/main/export/tfjs-layers';
@@ -27,6 +29,7 @@ before(async () => {
 /** Trains through the CLI, exports tfjs, returns the engine's test logits and the export dir. */
 async function trainAndExport(
   args: string[],
+  env: Record<string, string> = {},
 ): Promise<{
   logits: Float32Array;
   classes: number;
@@ -35,12 +38,13 @@ async function trainAndExport(
 }> {
   // prettier-ignore
   const store = tempDir();
-  const r = cli(['train', ...args, '--store', store, '--json']);
+  const r = cli(['train', ...args, '--store', store, '--json'], env);
   assert.equal(r.code, 0, r.stderr);
   const { checkpoint, branch } = r.json as { checkpoint: string; branch: string };
   const out = join(tempDir(), 'tfjs');
   const e = cli(['export', branch, '-o', out, '--format', 'tfjs', '--store', store]);
   assert.equal(e.code, 0, e.stderr);
+  Object.assign(process.env, env);
   const state = await (await Store.open(store)).readState(checkpoint);
   const t = await Trainer.restore(state);
   try {
@@ -51,11 +55,14 @@ async function trainAndExport(
   }
 }
 
-async function compareWithTfjs(ours: { logits: Float32Array; classes: number; out: string }) {
+async function compareWithTfjs(
+  ours: { logits: Float32Array; classes: number; out: string },
+  dataset = 'fake',
+) {
   const model = await loadFromDir(join(ours.out, 'model.json'));
-  const split = loadDataset('fake').test;
+  const { test: split, shape } = loadDataset(dataset);
   const x = Float32Array.from(split.pixels, (b) => PIXEL_TO_FLOAT[b]);
-  const y = model.predict(tf.tensor4d(x, [split.count, 28, 28, 1])) as tf.Tensor;
+  const y = model.predict(tf.tensor4d(x, [split.count, ...shape])) as tf.Tensor;
   assert.deepEqual(y.shape, [split.count, ours.classes]);
   const theirs = (await y.data()) as Float32Array;
   y.dispose();
@@ -125,6 +132,38 @@ test('a --layers stack with explicit padding, bn, res (projection), avgpool, gap
   }
   const r = await compareWithTfjs(ours);
   console.log(`layers: ${r.n} test examples, max |Δlogit| ${r.worst} (largest logit ${r.scale})`);
+});
+
+/** CIFAR-10 binary batches (label byte + 3072 pixel bytes per record) of seeded noise. */
+function makeCifar(perFile: number): string {
+  const dir = tempDir('lockstep-cifar-');
+  const rng = stream(4, 'test/cifar');
+  for (const f of [
+    'data_batch_1',
+    'data_batch_2',
+    'data_batch_3',
+    'data_batch_4',
+    'data_batch_5',
+    'test_batch',
+  ]) {
+    // prettier-ignore
+    const bytes = new Uint8Array(perFile * CIFAR_RECORD);
+    for (let i = 0; i < bytes.length; i++) {
+      bytes[i] = i % CIFAR_RECORD === 0 ? rng.int(10) : rng.int(256);
+    }
+    writeFileSync(join(dir, `${f}.bin`), bytes);
+  }
+  return dir;
+}
+
+test('resnet20 trained on CIFAR-10-format data: the tfjs export ([32, 32, 3] input) predicts the same', async () => {
+  const dir = makeCifar(8);
+  // prettier-ignore
+  const ours = await trainAndExport(['--dataset', 'cifar10', '--model', 'resnet20', '--optimizer', 'momentum', '--lr', '0.05', '--batch-size', '4', '--steps', '3', '--seed', '2', '--eval-every', '100'], { LOCKSTEP_CIFAR10_DIR: dir });
+  const model = JSON.parse(readFileSync(join(ours.out, 'model.json'), 'utf8'));
+  assert.deepEqual(model.modelTopology.config.layers[0].config.batch_input_shape, [null, 32, 32, 3]); // prettier-ignore
+  const r = await compareWithTfjs(ours, 'cifar10');
+  console.log(`resnet20: ${r.n} test examples, max |Δlogit| ${r.worst} (largest logit ${r.scale})`);
 });
 
 test('refusals: one-line InputErrors naming the tensor or what is missing', () => {
