@@ -3,15 +3,17 @@
  * trained through the CLI, exported with `lockstep export --format tfjs`, load in
  * @tensorflow/tfjs-layers' loadLayersModel and predict on the test images what the engine
  * predicts: the same argmax on every example, logits within 1e-4 of the largest (tfjs's conv
- * kernels sum in another order). Plus the refusals (InputError, one line naming what is wrong).
+ * kernels sum in another order); resnet20 on generated CIFAR-10 batches; a stored dataset's own
+ * input shape. Plus the refusals (InputError, one line naming what is wrong; exit 2 in the CLI).
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadDataset, PIXEL_TO_FLOAT } from '../../src/main/engine/data';
+import { readDatasetFiles } from '../../src/main/engine/dataset-files';
 import { CIFAR_RECORD } from '../../src/main/engine/image-datasets';
 import { stream } from '../../src/main/engine/rng';
 import { Trainer } from '../../src/main/engine/trainer';
@@ -20,6 +22,7 @@ import { toTfjsLayersModel } from '../../src/main/export/tfjs-layers';
 import { Store } from '../../src/main/store/store';
 import { cli, tempDir } from '../helpers/cli';
 import { loadFromDir } from './helpers';
+import { writeCsv } from '../data/helpers';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -185,4 +188,38 @@ test('refusals: one-line InputErrors naming the tensor or what is missing', () =
     () => toTfjsLayersModel({ kind: 'layers', hidden: [], layers: 'conv:4x3,bogus' }, {}, [28, 28, 1]), // prettier-ignore
     (e: Error) => e instanceof InputError && /bogus/.test(e.message),
   );
+});
+
+test('a stored dataset gives its own input shape; without its data in the store, exit 2 and nothing written', async () => {
+  const dir = tempDir('lockstep-tfjs-data-');
+  const csv = writeCsv(join(dir, 'csv'));
+  const A = join(dir, 'A');
+  assert.equal(cli(['--store', A, 'data', 'add', 'digits', csv]).code, 0);
+  // prettier-ignore
+  const r = cli(['--store', A, '--json', 'train', '--dataset', 'digits', '--model', 'layers', '--layers', 'conv:4x3,relu,maxpool:2', '--steps', '5', '--batch-size', '20', '--seed', '3', '--branch', 'd', '--eval-every', '100']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = join(dir, 'tfjs');
+  const e = cli(['--store', A, 'export', 'd', '-o', out, '--format', 'tfjs']);
+  assert.equal(e.code, 0, e.stderr);
+  const json = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+  assert.deepEqual(json.modelTopology.config.layers[0].config.batch_input_shape, [null, 8, 8, 1]);
+  const model = await loadFromDir(join(out, 'model.json'));
+  const { parts } = readDatasetFiles(csv);
+  const x = Float32Array.from(parts.test.pixels, (b) => PIXEL_TO_FLOAT[b]);
+  const y = model.predict(tf.tensor4d(x, [parts.test.count, 8, 8, 1])) as tf.Tensor;
+  assert.deepEqual(y.shape, [parts.test.count, 10]);
+  y.dispose();
+  model.dispose();
+
+  // a bundle without its data, imported elsewhere: the shape is unknown, a one-line refusal
+  const bundle = join(dir, 'd.lockstep');
+  assert.equal(cli(['--store', A, 'export', 'd', '-o', bundle]).code, 0);
+  const C = join(dir, 'C');
+  assert.equal(cli(['--store', C, 'import', bundle]).code, 0);
+  const out2 = join(dir, 'tfjs2');
+  const no = cli(['--store', C, 'export', 'd', '-o', out2, '--format', 'tfjs']);
+  assert.equal(no.code, 2, no.stderr);
+  assert.equal(no.stderr.trim().split('\n').length, 1, no.stderr);
+  assert.match(no.stderr, /the store does not hold dataset digits/);
+  assert.ok(!existsSync(out2), 'nothing written');
 });
