@@ -8,7 +8,10 @@
  *   backend (canonical JSON), slots `included`/`excluded`, and counters (canonical JSON) with
  *   slots. Readable by Python's safetensors / PyTorch. A gan's export holds its generator
  *   (`generator/…`) only; the shuffle buffer (`input/…`: training state, no model) never.
- * - `exportTfjs(store, ref, dir)`: model.json + weights.bin (../export/tfjs-layers.ts).
+ * - `exportTfjs(store, ref, dir)`: model.json + weights.bin (../export/tfjs-layers.ts); a
+ *   layer-graph model's input shape is its dataset's: [32, 32, 3] for cifar10, [28, 28, 1] for
+ *   the other built-ins, a stored dataset's from its object's header (refused when the store
+ *   does not hold it).
  * - `exportTensorboard(store, ref, dir)`: one `events.out.tfevents.<s>.<host>` file with the
  *   scalar `loss` at every traced step of the lineage and `precision/<split>` at every evaluated
  *   step. Wall times: the steps of a trace segment are spread evenly between the creation times
@@ -24,6 +27,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson } from '../engine/canonical-json';
 import { encodeSafetensors } from '../engine/safetensors';
+import { datasetHeader } from '../engine/stored-dataset';
+import { isBuiltinDataset } from '../../shared/training';
 import { parseTrace, type TraceStep } from '../engine/trace';
 import { InputError, type EvalResult, type NamedTensor } from '../engine/types';
 import type { Store } from '../store/store';
@@ -105,8 +110,25 @@ export async function exportTfjs(
 ): Promise<{ path: string; checkpoint: string; files: string[] }> {
   const id = await checkpointOf(store, ref);
   const state = await store.readState(id);
-  const out = await writeTfjsLayersModel(dir, state.config.model, state.tensors);
+  const out = await writeTfjsLayersModel(dir, state.config.model, state.tensors, await inputShapeOf(store, state.config.dataset, state.datasetDigest)); // prettier-ignore
   return { path: dir, checkpoint: id, files: [out.modelJsonPath, out.weightsPath] };
+}
+
+/** The per-example shape [h, w, c] of a run's dataset. */
+async function inputShapeOf(
+  store: Store,
+  dataset: string,
+  digest: string,
+): Promise<[number, number, number]> {
+  // prettier-ignore
+  if (isBuiltinDataset(dataset)) {
+    return dataset === 'cifar10' ? [32, 32, 3] : [28, 28, 1];
+  }
+  if (!(await store.hasObject(digest))) {
+    throw new InputError(`the store does not hold dataset ${dataset} (${digest.slice(0, 12)}), whose shape the tfjs export needs; add it with lockstep data add`); // prettier-ignore
+  }
+  const { shape } = datasetHeader(await store.getObject(digest));
+  return [shape[0], shape[1], shape[2]];
 }
 
 export interface StepMetrics extends TraceStep {
