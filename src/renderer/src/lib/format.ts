@@ -102,6 +102,17 @@ export function configDiff(
   if (parent.batchSize !== child.batchSize) {
     parts.push(`batch ${parent.batchSize} → ${child.batchSize}`);
   }
+  // a GAN's discriminator has its own optimizer (absent: the same as the generator's)
+  const pd = parent.discriminatorOptimizer;
+  const cd = child.discriminatorOptimizer;
+  if (pd !== undefined && cd !== undefined) {
+    if (pd.kind !== cd.kind) {
+      parts.push(`D ${pd.kind} → ${cd.kind}`);
+    }
+    if (pd.lr !== cd.lr) {
+      parts.push(`D lr ${pd.lr} → ${cd.lr}`);
+    }
+  }
   const where = at === null ? '' : ` @ ${int(at)}`;
   return (parts.length > 0 ? parts.join(', ') : 'same config') + where;
 }
