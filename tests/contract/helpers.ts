@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import WebSocket from 'ws';
 import type {
   EventName,
@@ -27,7 +28,9 @@ import {
 } from '../../src/main/service/service';
 import { startWebServer, type WebServer } from '../../src/main/web/server';
 
-export { removeDir as cleanup, tempDir } from '../helpers/fixtures';
+import { removeDir, tempDir } from '../helpers/fixtures';
+
+export { removeDir as cleanup, tempDir };
 
 /** The fake-data MLP [16, 8] request of these tests. */
 export function fakeRun(over: Partial<StartRunRequest> = {}): StartRunRequest {
@@ -197,3 +200,22 @@ export class Recorder {
 import { snapshot } from '../helpers/fs';
 
 export { snapshot };
+
+/**
+ * For a test file: an inline-runner service on a temp store with a Recorder, started before the
+ * file's tests and closed after them. Read the fields inside tests (they are set in `before`).
+ */
+export function useInlineService(): { dir: string; service: LockstepHost; rec: Recorder } {
+  const ctx = {} as { dir: string; service: LockstepHost; rec: Recorder };
+  before(async () => {
+    ctx.dir = tempDir();
+    ctx.service = await startService(ctx.dir, { runner: 'inline' });
+    ctx.rec = new Recorder(ctx.service);
+  });
+  after(async () => {
+    ctx.rec.dispose();
+    await ctx.service.close();
+    removeDir(ctx.dir);
+  });
+  return ctx;
+}

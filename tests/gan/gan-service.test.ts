@@ -5,31 +5,14 @@
  * non-gan checkpoint and a bad count are refused with BAD_INPUT.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { LockstepClient, TrainResult } from '../../src/shared/contract';
-import type { LockstepHost } from '../../src/main/service/service';
-import { cleanup, fakeRun, Recorder, startService, tempDir } from '../contract/helpers';
+import { test } from 'node:test';
+import type { TrainResult } from '../../src/shared/contract';
+import { fakeRun, useInlineService } from '../contract/helpers';
 
-let dir: string;
-let service: LockstepHost;
-let client: LockstepClient;
-let rec: Recorder;
+const svc = useInlineService();
 
-before(async () => {
-  dir = tempDir();
-  service = await startService(dir, { runner: 'inline' });
-  client = service;
-  rec = new Recorder(client);
-});
-
-after(async () => {
-  rec.dispose();
-  await service.close();
-  cleanup(dir);
-});
-
-test('service: a gan run reports both losses and its samples', async () => {
-  const job = await client.startRun(
+test('svc.service: a gan run reports both losses and its samples', async () => {
+  const job = await svc.service.startRun(
     fakeRun({
       model: 'gan',
       hidden: [],
@@ -44,27 +27,27 @@ test('service: a gan run reports both losses and its samples', async () => {
       evalEvery: 6,
     }),
   );
-  const f = await rec.finished(job.id);
+  const f = await svc.rec.finished(job.id);
   const r = f.result as TrainResult;
   assert.equal(r.step, 6);
   assert.ok(Number.isFinite(r.dLoss) && Number.isFinite(r.gLoss));
-  const steps = rec.of('progress', job.id).flatMap((p) => p.losses);
+  const steps = svc.rec.of('progress', job.id).flatMap((p) => p.losses);
   assert.equal(steps.length, 6);
   assert.ok(steps.every((s) => typeof s.gLoss === 'number' && Number.isFinite(s.gLoss)));
   assert.equal(steps.at(-1)!.gLoss, r.gLoss);
-  // a re-attaching client (a reloaded page) gets both curves, exactly as progress carried them
-  const h = await client.jobHistory({ job: job.id });
+  // a re-attaching svc.service (a reloaded page) gets both curves, exactly as progress carried them
+  const h = await svc.service.jobHistory({ job: job.id });
   assert.deepEqual(h.losses, steps);
-  const d = await client.showCheckpoint({ ref: r.checkpoint });
+  const d = await svc.service.showCheckpoint({ ref: r.checkpoint });
   assert.equal(d.config.discriminatorOptimizer?.lr, 0.002);
   assert.equal(d.config.optimizer.lr, 0.001);
   assert.ok(d.tensors.some((t) => t.name === 'input/shuffle_buffer'));
-  const g = await client.samples({ ref: r.checkpoint });
+  const g = await svc.service.samples({ ref: r.checkpoint });
   assert.equal(g.count, 64);
   assert.equal(Buffer.from(g.pixels, 'base64').length, 64 * 784);
-  assert.equal((await client.samples({ ref: r.checkpoint })).pixels, g.pixels);
-  const mlp = await client.startRun(fakeRun({ steps: 2, checkpointEvery: 2, evalEvery: 2 }));
-  const m = (await rec.finished(mlp.id)).result as TrainResult;
-  await assert.rejects(client.samples({ ref: m.checkpoint }), { code: 'BAD_INPUT' });
-  await assert.rejects(client.samples({ ref: r.checkpoint, count: 0 }), { code: 'BAD_INPUT' });
+  assert.equal((await svc.service.samples({ ref: r.checkpoint })).pixels, g.pixels);
+  const mlp = await svc.service.startRun(fakeRun({ steps: 2, checkpointEvery: 2, evalEvery: 2 }));
+  const m = (await svc.rec.finished(mlp.id)).result as TrainResult;
+  await assert.rejects(svc.service.samples({ ref: m.checkpoint }), { code: 'BAD_INPUT' });
+  await assert.rejects(svc.service.samples({ ref: r.checkpoint, count: 0 }), { code: 'BAD_INPUT' });
 });

@@ -5,37 +5,22 @@
  * split in the engine, agreeing with the recorded test precision. Real training on fake data.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import type { LockstepClient, TrainResult } from '../../src/shared/contract';
-import type { LockstepHost } from '../../src/main/service/service';
+import { test } from 'node:test';
+import type { TrainResult } from '../../src/shared/contract';
 import { JobRecord, MAX_LOSS_POINTS } from '../../src/main/service/jobs/history';
-import { cleanup, fakeRun, Recorder, startService, tempDir } from '../contract/helpers';
+import { fakeRun, useInlineService } from '../contract/helpers';
 
-let dir: string;
-let service: LockstepHost;
-let client: LockstepClient;
-let rec: Recorder;
-
-before(async () => {
-  dir = tempDir();
-  service = await startService(dir, { runner: 'inline' });
-  client = service;
-  rec = new Recorder(client);
-});
-
-after(async () => {
-  rec.dispose();
-  await service.close();
-  cleanup(dir);
-});
+const svc = useInlineService();
 
 test('jobHistory: mid-run and at the end it holds exactly what the events carried', async () => {
-  const job = await client.startRun(fakeRun({ steps: 3000, checkpointEvery: 500, evalEvery: 500 }));
-  await rec.until(() => (rec.of('checkpoint', job.id).length >= 2 ? true : undefined));
-  await client.pauseJob({ job: job.id });
-  const mid = await client.jobHistory({ job: job.id });
+  const job = await svc.service.startRun(
+    fakeRun({ steps: 3000, checkpointEvery: 500, evalEvery: 500 }),
+  );
+  await svc.rec.until(() => (svc.rec.of('checkpoint', job.id).length >= 2 ? true : undefined));
+  await svc.service.pauseJob({ job: job.id });
+  const mid = await svc.service.jobHistory({ job: job.id });
   assert.equal(mid.info.state, 'paused');
-  const streamed = rec.of('progress', job.id).flatMap((p) => p.losses);
+  const streamed = svc.rec.of('progress', job.id).flatMap((p) => p.losses);
   assert.ok(mid.losses.length > 0 && mid.losses.length <= streamed.length + 1);
   assert.deepEqual(
     mid.losses,
@@ -46,29 +31,29 @@ test('jobHistory: mid-run and at the end it holds exactly what the events carrie
   assert.ok(mid.checkpoints.length >= 2);
   assert.deepEqual(
     mid.checkpoints.map((c) => c.id),
-    rec
+    svc.rec
       .of('checkpoint', job.id)
       .map((c) => c.id)
       .slice(0, mid.checkpoints.length),
   );
   assert.equal(mid.finished, undefined);
-  await client.resumeJob({ job: job.id });
-  const end = await rec.finished(job.id);
-  const done = await client.jobHistory({ job: job.id });
-  const all = rec.of('progress', job.id).flatMap((p) => p.losses);
+  await svc.service.resumeJob({ job: job.id });
+  const end = await svc.rec.finished(job.id);
+  const done = await svc.service.jobHistory({ job: job.id });
+  const all = svc.rec.of('progress', job.id).flatMap((p) => p.losses);
   assert.deepEqual(done.losses, all);
   assert.equal(done.losses.at(-1)?.step, 3000);
   assert.deepEqual(
     done.evals,
-    rec.of('metrics', job.id).map((m) => ({ step: m.step, eval: m.eval })),
+    svc.rec.of('metrics', job.id).map((m) => ({ step: m.step, eval: m.eval })),
   );
-  assert.equal(done.checkpoints.length, rec.of('checkpoint', job.id).length);
+  assert.equal(done.checkpoints.length, svc.rec.of('checkpoint', job.id).length);
   assert.deepEqual(done.finished, end);
   assert.equal(done.info.state, 'done');
 });
 
 test('jobHistory of an unknown job is NOT_FOUND', async () => {
-  await assert.rejects(client.jobHistory({ job: 'job-nope' }), { code: 'NOT_FOUND' });
+  await assert.rejects(svc.service.jobHistory({ job: 'job-nope' }), { code: 'NOT_FOUND' });
 });
 
 test('a long job keeps a bounded curve that spans it all', () => {
@@ -92,10 +77,12 @@ test('a long job keeps a bounded curve that spans it all', () => {
 });
 
 test('predictions: the confusion matrix agrees with the recorded test precision', async () => {
-  const job = await client.startRun(fakeRun({ steps: 30, checkpointEvery: 30, evalEvery: 30 }));
-  const f = await rec.finished(job.id);
+  const job = await svc.service.startRun(
+    fakeRun({ steps: 30, checkpointEvery: 30, evalEvery: 30 }),
+  );
+  const f = await svc.rec.finished(job.id);
   const r = f.result as TrainResult;
-  const p = await client.predictions({ ref: r.checkpoint, limit: 12 });
+  const p = await svc.service.predictions({ ref: r.checkpoint, limit: 12 });
   assert.equal(p.checkpoint, r.checkpoint);
   assert.equal(p.step, 30);
   assert.equal(p.matrix.length, 10);
@@ -115,7 +102,7 @@ test('predictions: the confusion matrix agrees with the recorded test precision'
   for (const s of p.samples) {
     assert.equal(Buffer.from(s.pixels, 'base64').length, 784);
   }
-  await assert.rejects(client.predictions({ ref: 'deadbeef00' }), { code: 'BAD_REF' });
+  await assert.rejects(svc.service.predictions({ ref: 'deadbeef00' }), { code: 'BAD_REF' });
 });
 
 test('a thinned gan curve keeps the generator loss of each kept point, and no gLoss key elsewhere', () => {
