@@ -3,6 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { CIFAR_RECORD } from '../../src/main/engine/image-datasets';
+import { stream } from '../../src/main/engine/rng';
+import { tempDir } from '../helpers/cli';
 
 /** A learnable example: a bright column at the label's position on a dim ramp, h×w×c bytes. */
 export function example(label: number, i: number, h: number, w: number, c: number): Uint8Array {
@@ -94,5 +96,30 @@ export function writeCsv(dir: string): string {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'train.csv'), csvText(200));
   writeFileSync(join(dir, 'test.csv'), csvText(50, 4, false));
+  return dir;
+}
+
+/**
+ * A temp folder of the six CIFAR-10 binary batches (`data_batch_1..5.bin`, `test_batch.bin`),
+ * `perFile` records each (label byte + 3,072 pixel bytes) of seeded noise from `test/cifar`.
+ */
+export function cifarNoiseDir(perFile: number, seed: number): string {
+  const dir = tempDir('lockstep-cifar-');
+  const rng = stream(seed, 'test/cifar');
+  for (const f of [
+    'data_batch_1',
+    'data_batch_2',
+    'data_batch_3',
+    'data_batch_4',
+    'data_batch_5',
+    'test_batch',
+  ]) {
+    // prettier-ignore
+    const bytes = new Uint8Array(perFile * CIFAR_RECORD);
+    for (let i = 0; i < bytes.length; i++) {
+      bytes[i] = i % CIFAR_RECORD === 0 ? rng.int(10) : rng.int(256);
+    }
+    writeFileSync(join(dir, `${f}.bin`), bytes);
+  }
   return dir;
 }

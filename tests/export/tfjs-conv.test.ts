@@ -8,21 +8,19 @@
  */
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { loadDataset, PIXEL_TO_FLOAT } from '../../src/main/engine/data';
 import { readDatasetFiles } from '../../src/main/engine/dataset-files';
-import { CIFAR_RECORD } from '../../src/main/engine/image-datasets';
-import { stream } from '../../src/main/engine/rng';
 import { Trainer } from '../../src/main/engine/trainer';
 import { InputError, type NamedTensor } from '../../src/main/engine/types';
 import { toTfjsLayersModel } from '../../src/main/export/tfjs-layers';
 import { Store } from '../../src/main/store/store';
 import { cli, tempDir } from '../helpers/cli';
 import { loadFromDir } from './helpers';
-import { writeCsv } from '../data/helpers';
+import { cifarNoiseDir, writeCsv } from '../data/helpers';
 
 before(async () => {
   await tf.setBackend('cpu');
@@ -137,30 +135,8 @@ test('a --layers stack with explicit padding, bn, res (projection), avgpool, gap
   console.log(`layers: ${r.n} test examples, max |Δlogit| ${r.worst} (largest logit ${r.scale})`);
 });
 
-/** CIFAR-10 binary batches (label byte + 3072 pixel bytes per record) of seeded noise. */
-function makeCifar(perFile: number): string {
-  const dir = tempDir('lockstep-cifar-');
-  const rng = stream(4, 'test/cifar');
-  for (const f of [
-    'data_batch_1',
-    'data_batch_2',
-    'data_batch_3',
-    'data_batch_4',
-    'data_batch_5',
-    'test_batch',
-  ]) {
-    // prettier-ignore
-    const bytes = new Uint8Array(perFile * CIFAR_RECORD);
-    for (let i = 0; i < bytes.length; i++) {
-      bytes[i] = i % CIFAR_RECORD === 0 ? rng.int(10) : rng.int(256);
-    }
-    writeFileSync(join(dir, `${f}.bin`), bytes);
-  }
-  return dir;
-}
-
 test('resnet20 trained on CIFAR-10-format data: the tfjs export ([32, 32, 3] input) predicts the same', async () => {
-  const dir = makeCifar(8);
+  const dir = cifarNoiseDir(8, 4);
   // prettier-ignore
   const ours = await trainAndExport(['--dataset', 'cifar10', '--model', 'resnet20', '--optimizer', 'momentum', '--lr', '0.05', '--batch-size', '4', '--steps', '3', '--seed', '2', '--eval-every', '100'], { LOCKSTEP_CIFAR10_DIR: dir });
   const model = JSON.parse(readFileSync(join(ours.out, 'model.json'), 'utf8'));

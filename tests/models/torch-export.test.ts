@@ -14,36 +14,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadDataset } from '../../src/main/engine/data';
-import { CIFAR_RECORD } from '../../src/main/engine/image-datasets';
-import { stream } from '../../src/main/engine/rng';
 import { Trainer } from '../../src/main/engine/trainer';
 import { Store } from '../../src/main/store/store';
 import { cli, ROOT, tempDir } from '../helpers/cli';
+import { cifarNoiseDir } from '../data/helpers';
 
 const PYTHON = '/usr/bin/python3';
 const torchMissing = spawnSync(PYTHON, ['-c', 'import torch, numpy']).status !== 0;
 const SCRIPT = join(ROOT, 'scripts', 'peers', 'lockstep_to_torch.py');
-
-function makeCifar(perFile: number): string {
-  const dir = tempDir('lockstep-cifar-');
-  const rng = stream(3, 'test/cifar');
-  for (const f of [
-    'data_batch_1',
-    'data_batch_2',
-    'data_batch_3',
-    'data_batch_4',
-    'data_batch_5',
-    'test_batch',
-  ]) {
-    // prettier-ignore
-    const bytes = new Uint8Array(perFile * CIFAR_RECORD);
-    for (let i = 0; i < bytes.length; i++) {
-      bytes[i] = i % CIFAR_RECORD === 0 ? rng.int(10) : rng.int(256);
-    }
-    writeFileSync(join(dir, `${f}.bin`), bytes);
-  }
-  return dir;
-}
 
 /** Trains through the CLI, exports safetensors, and returns our test logits and the export. */
 async function trainAndExport(
@@ -100,7 +78,7 @@ test(
   { skip: torchMissing && 'python3-torch is not installed' },
   async () => {
     // prettier-ignore
-    const dir = makeCifar(8);
+    const dir = cifarNoiseDir(8, 3);
     const ours = await trainAndExport(
       ['--dataset', 'cifar10', '--model', 'resnet20', '--optimizer', 'momentum', '--lr', '0.05', '--batch-size', '4', '--steps', '3', '--seed', '2', '--eval-every', '100'], // prettier-ignore
       { LOCKSTEP_CIFAR10_DIR: dir },
