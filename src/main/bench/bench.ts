@@ -12,20 +12,21 @@
  * - `BENCH_SECTIONS`: further measurements (trace overhead, verify speed, ./trace-verify.ts);
  *   each returns a titled list of rows for the table and the JSON.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
+import { runWorkerProgram } from './run-worker';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
 import { marginalTrainSection } from './marginal';
 import { threadsSection } from './threads-speed';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
 import { mnistDir } from '../engine/data';
-import { entryPoint, repoRoot } from '../entry-points';
+import { repoRoot } from '../entry-points';
 import type { BackendName, OptimizerKind } from '../engine/types';
 import type { BenchJob, CheckpointResult, TrainResult } from './worker';
 
@@ -133,37 +134,9 @@ export const REPO_ROOT = repoRoot();
 export const PEER_SCRIPT = resolve(REPO_ROOT, 'scripts', 'peers', 'torch_mlp.py');
 const PYTHON = '/usr/bin/python3';
 
-/**
- * Runs one job in a fresh Node process and returns its JSON result; the kernels use `threads`
- * threads (1 unless said otherwise: the peer comparisons are one thread against one thread).
- */
+/** Runs one job of ./worker.ts in a fresh Node process (./run-worker.ts) and returns its result. */
 export function runWorker<T>(job: BenchJob, threads = 1): Promise<T> {
-  return new Promise((done, fail) => {
-    const worker = entryPoint('bench-worker');
-    const args = [...worker.execArgv, worker.script, JSON.stringify(job)];
-    const child = spawn(process.execPath, args, {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LOCKSTEP_THREADS: String(threads) },
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) {
-        fail(
-          new Error(
-            `bench worker failed (${JSON.stringify(job)}): ${err.trim() || `exit ${code}`}`,
-          ),
-        );
-        return;
-      }
-      done(JSON.parse(last) as T);
-    });
-  });
+  return runWorkerProgram<T>('bench-worker', job, threads);
 }
 
 /** Runs the PyTorch peer when python3 can import torch. */

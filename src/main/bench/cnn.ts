@@ -5,45 +5,21 @@
  * (one thread) in the same invocation, and the ratio ours/peer against the goals (lenet5 ≤ 1.5×,
  * resnet20 ≤ 2×). When torch is not importable the peer rows say why.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mnistDir } from '../engine/data';
-import { entryPoint } from '../entry-points';
 import type { BenchContext, ExtraRow, ExtraSection } from './bench';
 import type { CnnJob, CnnResult } from './cnn-worker';
+import { runWorkerProgram } from './run-worker';
 
 const PYTHON = '/usr/bin/python3';
 /** Goals of issue 13: ours / peer ms/step. */
 export const CNN_GOALS = { lenet5: 1.5, resnet20: 2 } as const;
 
-/** One CNN job in a fresh process, its kernels on `threads` threads (1: next to the peer). */
-export function runCnnWorker(job: CnnJob, root: string, threads = 1): Promise<CnnResult> {
-  return new Promise((done, fail) => {
-    const worker = entryPoint('cnn-worker');
-    const child = spawn(
-      process.execPath,
-      [...worker.execArgv, worker.script, JSON.stringify(job)],
-      {
-        cwd: root,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, LOCKSTEP_THREADS: String(threads) },
-      },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => {
-      const last = out.trim().split('\n').pop() ?? '';
-      if (code !== 0 || !last.startsWith('{')) {
-        fail(new Error(`cnn bench worker failed: ${err.trim() || `exit ${code}`}`));
-        return;
-      }
-      done(JSON.parse(last) as CnnResult);
-    });
-  });
+/** One CNN job in a fresh process (./run-worker.ts), its kernels on `threads` threads (1: next to the peer). */
+export function runCnnWorker(job: CnnJob, threads = 1): Promise<CnnResult> {
+  return runWorkerProgram<CnnResult>('cnn-worker', job, threads);
 }
 
 /** The peer's ms/step for a model, or the reason it did not run. */
@@ -88,7 +64,7 @@ export async function cnnSection(ctx: BenchContext): Promise<ExtraSection> {
     ctx.log(
       `cnn: ${c.model} batch ${c.batchSize} (wasm, ${c.warmup} warm-up steps, ${c.reps}×${c.steps})`,
     );
-    const r = await runCnnWorker({ ...c }, ctx.repoRoot);
+    const r = await runCnnWorker({ ...c });
     rows.push({
       label: `${c.model}, batch ${c.batchSize}, wasm`,
       value: r.msPerStep,

@@ -53,8 +53,8 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     steps: ctx.quick ? 5 : 20,
   } as const;
   ctx.log('threads: lenet5 on 1 and 2 threads');
-  const l1 = await runCnnWorker(lenet, ctx.repoRoot, 1);
-  const l2 = await runCnnWorker(lenet, ctx.repoRoot, 2);
+  const l1 = await runCnnWorker(lenet, 1);
+  const l2 = await runCnnWorker(lenet, 2);
   add('lenet5, batch 64', l1.msPerStep, l2.msPerStep);
   return { title: 'threads (wasm; the same bits for any thread count)', rows, goals };
 }
