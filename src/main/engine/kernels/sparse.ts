@@ -24,11 +24,32 @@ import type { WasmKernels } from './wasm-module';
 export const SPARSE_MAX_DENSITY = 0.5;
 /** Smaller GEMMs (m·n·k multiply-adds), or narrower ones (n), are not worth a scan of A. */
 export const SPARSE_MIN_MACS = 1 << 15;
-export const SPARSE_MIN_N = 4;
+export const SPARSE_MIN_N = 16;
+/** Elements of A sampled before the scan; more than SAMPLE_MAX_DENSITY of them nonzero: dense. */
+const SAMPLES = 256;
+const SAMPLE_MAX_DENSITY = SPARSE_MAX_DENSITY + 0.1;
 
 /** Whether a GEMM of this shape is worth trying sparse. */
 export function sparseWorthTrying(m: number, n: number, k: number): boolean {
   return n >= SPARSE_MIN_N && m * n * k >= SPARSE_MIN_MACS;
+}
+
+/**
+ * Whether A (A[i,p] = a[off + i·rsA + p·ksA]) looks sparse enough to scan, from SAMPLES
+ * elements spread evenly over it (a dense A then costs a few hundred reads, not a scan).
+ */
+export function looksSparse(a: Float32Array, off: number, rsA: number, ksA: number, m: number, k: number): boolean { // prettier-ignore
+  const total = m * k;
+  const samples = Math.min(SAMPLES, total);
+  let nonzero = 0;
+  for (let s = 0; s < samples; s++) {
+    const e = Math.floor(((s + 0.5) * total) / samples);
+    const i = Math.floor(e / k);
+    if (a[off + i * rsA + (e - i * k) * ksA] !== 0) {
+      nonzero++;
+    }
+  }
+  return nonzero <= SAMPLE_MAX_DENSITY * samples;
 }
 
 /** Where the scratch memory comes from: [results (16 B)] [rowPtr: m pairs] [idx] [val]. */
@@ -79,7 +100,7 @@ export class WasmSparseGemm {
     relu: boolean,
     tail: number,
   ): boolean {
-    if (ksA !== 1 && rsA !== 1) {
+    if ((ksA !== 1 && rsA !== 1) || !looksSparse(new Float32Array(this.buffer()), a / 4, rsA, ksA, m, k)) { // prettier-ignore
       return false;
     }
     const entries = m * k;
@@ -131,7 +152,7 @@ export class JsSparseGemm {
     biasOff: number,
     relu: boolean,
   ): boolean {
-    if (k > 0 && !ref.allFinite(b, bOff, (k - 1) * ldb + n)) {
+    if (!looksSparse(a, aOff, rsA, ksA, m, k) || (k > 0 && !ref.allFinite(b, bOff, (k - 1) * ldb + n))) { // prettier-ignore
       return false;
     }
     const entries = m * k;

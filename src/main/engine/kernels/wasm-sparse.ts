@@ -19,7 +19,7 @@
 import { FnBuilder, type ValType } from './wasm-asm';
 
 /** f32x4 vectors per row of a sparse tile (columns = 4·SPARSE_NV). */
-export const SPARSE_NV = 8;
+export const SPARSE_NV = 4;
 
 /**
  * Stores one row of a register tile at `cp` (a local or parameter holding the row's address):
@@ -250,27 +250,30 @@ function sparseTile(nv: number, lanes: number): FnBuilder {
       f.f32(0).set(x);
     }
   }
+  const entry = (offset: number): void => {
+    f.get(SP.b).get(SP.idx).get(t).i32Add().i32Load(offset).i32Add().set(bp);
+    f.get(SP.val).get(t).i32Add();
+    if (vec) {
+      f.v128Load32Splat(offset).set(av);
+    } else {
+      f.f32Load(offset).set(av);
+    }
+    acc.forEach((x, v) => {
+      f.get(x).get(av).get(bp);
+      if (vec) {
+        f.v128Load(16 * v)
+          .f32x4Mul()
+          .f32x4Add();
+      } else {
+        f.f32Load().f32Mul().f32Add();
+      }
+      f.set(x);
+    });
+  };
   f.get(SP.t0).set(t);
   f.block().loop();
   f.get(t).get(SP.t1).i32GeS().brIf(1);
-  f.get(SP.b).get(SP.idx).get(t).i32Add().i32Load().i32Add().set(bp);
-  f.get(SP.val).get(t).i32Add();
-  if (vec) {
-    f.v128Load32Splat().set(av);
-  } else {
-    f.f32Load().set(av);
-  }
-  acc.forEach((x, v) => {
-    f.get(x).get(av).get(bp);
-    if (vec) {
-      f.v128Load(16 * v)
-        .f32x4Mul()
-        .f32x4Add();
-    } else {
-      f.f32Load().f32Mul().f32Add();
-    }
-    f.set(x);
-  });
+  entry(0);
   f.inc(t, 4).br(0);
   f.end().end();
   storeTileRow(f, acc, vec, lanes, SP.c, SP.bias, SP.relu);
