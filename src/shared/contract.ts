@@ -455,8 +455,8 @@ export interface StoreInfo extends StoreCounts {
 /** A dataset stored with `lockstep data add` (a run names it as its `dataset`). */
 export interface DatasetInfo {
   name: string;
-  /** the format of the files it was added from */
-  kind: 'idx' | 'cifar' | 'csv';
+  /** the format of the files it was added from (`lockstep`: a stored dataset's copy) */
+  kind: 'idx' | 'cifar' | 'csv' | 'lockstep';
   /** image shape [height, width, channels] */
   shape: [number, number, number];
   examples: { train: number; validation: number; test: number };
