@@ -270,3 +270,90 @@ export function softmaxCrossEntropy(
   }
   return fr(total / n);
 }
+
+/**
+ * A in compressed rows (the twin of wasm-sparse's csr, offsets in elements): for each row i in
+ * order, the nonzero A[i,p] (p ascending; NaN is nonzero, ±0 is not) go to val and p to idx;
+ * rowPtr[i] is row i's first entry, rowPtr[m] the count. Returns the count.
+ */
+export function csr(
+  a: Float32Array,
+  aOff: number,
+  rsA: number,
+  ksA: number,
+  m: number,
+  k: number,
+  rowPtr: Int32Array,
+  idx: Int32Array,
+  val: Float32Array,
+): number {
+  let t = 0;
+  for (let i = 0; i < m; i++) {
+    rowPtr[i] = t;
+    let ap = aOff + i * rsA;
+    for (let p = 0; p < k; p++, ap += ksA) {
+      const x = a[ap];
+      if (x !== 0) {
+        idx[t] = p;
+        val[t] = x;
+        t++;
+      }
+    }
+  }
+  rowPtr[m] = t;
+  return t;
+}
+
+/** Whether every one of `count` floats from `off` is finite. */
+export function allFinite(x: Float32Array, off: number, count: number): boolean {
+  for (let i = off; i < off + count; i++) {
+    if (!Number.isFinite(x[i])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * C[i,:] = act(Σ_t val[t]·B[idx[t], :] + bias) over row i's entries in order (the twin of
+ * wasm-sparse's gemmCsr): per element the float32 operations of gemm without the zero terms.
+ */
+export function gemmCsr(
+  rowPtr: Int32Array,
+  idx: Int32Array,
+  val: Float32Array,
+  b: Float32Array,
+  bOff: number,
+  ldb: number,
+  c: Float32Array,
+  cOff: number,
+  ldc: number,
+  m: number,
+  n: number,
+  bias: Float32Array | null,
+  biasOff: number,
+  relu: boolean,
+): void {
+  const acc = new Float32Array(n);
+  for (let i = 0; i < m; i++) {
+    acc.fill(0);
+    for (let t = rowPtr[i]; t < rowPtr[i + 1]; t++) {
+      const x = val[t];
+      const bp = bOff + idx[t] * ldb;
+      for (let j = 0; j < n; j++) {
+        acc[j] = acc[j] + fr(x * b[bp + j]);
+      }
+    }
+    const o = cOff + i * ldc;
+    for (let j = 0; j < n; j++) {
+      let y = acc[j];
+      if (bias !== null) {
+        y = fr(y + bias[biasOff + j]);
+      }
+      if (relu) {
+        y = y > 0 || y !== y ? y : 0;
+      }
+      c[o + j] = y;
+    }
+  }
+}

@@ -29,6 +29,7 @@ import { GAN_KERNEL_FUNCS } from './gan-kernels';
 import * as conv from './conv-ref';
 import type { Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
+import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { gemmPool } from './threads';
 import * as ref from './reference';
 import {
@@ -176,6 +177,13 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const f32 = (t: tf.TensorInfo): Float32Array => new Float32Array(buf(), off(t), size(t));
   const heap = (): Float32Array => new Float32Array(buf());
   const datasets = new WeakMap<Uint8Array, number>();
+  const sparse = k
+    ? new WasmSparseGemm(
+        k,
+        { malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p) },
+        buf,
+      )
+    : null;
   mem = {
     gatherPixels: (pixels, indices, out, rowBytes) => {
       let p = datasets.get(pixels);
@@ -199,6 +207,14 @@ function wasmMem(backend: WasmBackendLike): Mem {
     gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
       const aOff = a === 'ones' ? onePtr : off(a);
       const biasOff = bias ? off(bias) : 0;
+      // the SIMD column tail reads up to 16 bytes past the end of B's last row and the bias
+      const end = Math.max(off(b) + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
+      const tail = end <= buf().byteLength ? 1 : 0;
+      if (sparse && a !== 'ones' && sparseWorthTrying(m, n, kk)) {
+        if (sparse.gemm(aOff, rsA, ksA, off(b), ldb, off(c), ldc, m, n, kk, biasOff, relu, tail)) {
+          return;
+        }
+      }
       const pool = k ? gemmPool() : null;
       if (
         pool?.gemm(
@@ -221,9 +237,6 @@ function wasmMem(backend: WasmBackendLike): Mem {
         return;
       }
       if (k) {
-        // the SIMD column tail reads up to 16 bytes past the end of B's last row and the bias
-        const end = Math.max(off(b) + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
-        const tail = end <= buf().byteLength ? 1 : 0;
         k.gemm(aOff, rsA * 4, ksA * 4, off(b), ldb * 4, off(c), ldc * 4, m, n, kk, biasOff, relu ? 1 : 0, tail); // prettier-ignore
       } else {
         const h = heap();
@@ -318,6 +331,7 @@ function cpuMem(backend: MathBackendCPU): Mem {
   const vals = (t: tf.TensorInfo): Float32Array | Int32Array =>
     backend.data.get(t.dataId).values as Float32Array | Int32Array;
   const f32 = (t: tf.TensorInfo): Float32Array => vals(t) as Float32Array;
+  const sparse = new JsSparseGemm();
   mem = {
     gatherPixels: (pixels, indices, out, rowBytes) =>
       gatherJs(pixels, vals(indices) as Int32Array, f32(out), rowBytes),
@@ -329,6 +343,31 @@ function cpuMem(backend: MathBackendCPU): Mem {
     f32,
     i32: (t) => vals(t) as Int32Array,
     gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
+      if (a !== 'ones' && sparseWorthTrying(m, n, kk)) {
+        if (
+          sparse.gemm(
+            f32(a),
+            0,
+            rsA,
+            ksA,
+            f32(b),
+            0,
+            ldb,
+            f32(c),
+            0,
+            ldc,
+            m,
+            n,
+            kk,
+            bias ? f32(bias) : null,
+            0,
+            relu,
+          )
+        ) {
+          // prettier-ignore
+          return;
+        }
+      }
       ref.gemm(a === 'ones' ? ONES : f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu); // prettier-ignore
     },
     reluMask: (dy, y, out) => ref.reluMask(f32(dy), 0, f32(y), 0, f32(out), 0, size(out)),

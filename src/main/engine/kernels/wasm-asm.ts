@@ -51,6 +51,7 @@ const SIMD = {
   f32x4ExtractLane: 0x1f,
   f32x4ReplaceLane: 0x20,
   f32x4Ne: 0x42,
+  anyTrue: 0x53,
   f32x4Gt: 0x44,
   and: 0x4e,
   or: 0x50,
@@ -193,6 +194,9 @@ export class FnBuilder {
   i32Load(offset = 0): this {
     return this.op(0x28).memarg(2, offset);
   }
+  i32Store(offset = 0): this {
+    return this.op(0x36).memarg(2, offset);
+  }
   /** local[i] += delta (a constant) */
   inc(i: number, delta: number): this {
     return this.get(i).i32(delta).i32Add().set(i);
@@ -314,6 +318,10 @@ export class FnBuilder {
   }
   f32x4Ne(): this {
     return this.simd(SIMD.f32x4Ne);
+  }
+  /** i32: 1 when any bit of the v128 is set */
+  v128AnyTrue(): this {
+    return this.simd(SIMD.anyTrue);
   }
 
   /** The function body as bytes (local declarations, code, final `end`). */

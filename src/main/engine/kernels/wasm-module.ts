@@ -22,8 +22,10 @@
  * - gatherRows(pixels, indices, n, out): out[r, :] = float32(pixels[indices[r]·784 + i] / 255),
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
  *   PIXEL_TO_FLOAT table of data.ts bit for bit.
+ * - csrRows, csrCols, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
+import { csrColsFn, csrRowsFn, nonFiniteFn, sparseFunctions, storeTileRow } from './wasm-sparse';
 
 /** Rows per register tile of the GEMM. */
 export const GEMM_MR = 4;
@@ -80,7 +82,36 @@ export interface WasmKernels {
   col2im(...args: WindowArgs): void;
   relu(x: number, out: number, count: number): void;
   add(a: number, b: number, out: number, count: number): void;
+  csrRows(...args: CsrArgs): void;
+  csrCols(...args: CsrArgs): void;
+  nonFinite(ptr: number, count: number, out: number): void;
+  gemmCsr(
+    rowPtr: number,
+    idx: number,
+    val: number,
+    b: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    bias: number,
+    relu: number,
+    tail: number,
+  ): void;
 }
+
+/** (a, lda, m, k, ldb, rowPtr, idx, val, out) of csrRows/csrCols; pointers and strides in bytes */
+export type CsrArgs = [
+  a: number,
+  lda: number,
+  m: number,
+  k: number,
+  ldb: number,
+  rowPtr: number,
+  idx: number,
+  val: number,
+  out: number,
+];
 
 /** (x, col, n, h, w, c, kh, kw, stride, padTop, padLeft, oh, ow); pointers in bytes */
 export type WindowArgs = [
@@ -215,39 +246,7 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   // epilogue: bias, relu, store
   f.get(T.c).set(cp);
   for (let r = 0; r < mr; r++) {
-    for (let v = 0; v < cols; v++) {
-      const x = acc[r * cols + v];
-      f.get(T.bias).if();
-      f.get(x).get(T.bias);
-      if (vec) {
-        f.v128Load(16 * v).f32x4Add();
-      } else {
-        f.f32Load().f32Add();
-      }
-      f.set(x).end();
-      f.get(T.relu).if();
-      if (vec) {
-        f.get(x).v128Zero().f32x4Max().set(x);
-      } else {
-        f.get(x).f32(0).f32Max().set(x);
-      }
-      f.end();
-      if (vec && lanes < 4) {
-        for (let l = 0; l < lanes; l++) {
-          f.get(cp)
-            .get(x)
-            .f32x4ExtractLane(l)
-            .f32Store(16 * v + 4 * l);
-        }
-      } else {
-        f.get(cp).get(x);
-        if (vec) {
-          f.v128Store(16 * v);
-        } else {
-          f.f32Store();
-        }
-      }
-    }
+    storeTileRow(f, acc.slice(r * cols, (r + 1) * cols), vec, lanes, cp, T.bias, T.relu);
     if (r + 1 < mr) {
       f.incBy(cp, T.ldc);
     }
@@ -838,6 +837,10 @@ function kernelFunctions(): FnBuilder[] {
       e.out(0);
     }),
   );
+  fns.push(csrRowsFn());
+  fns.push(csrColsFn());
+  fns.push(nonFiniteFn());
+  fns.push(...sparseFunctions(fns.length));
   return fns;
 }
 

@@ -1,0 +1,346 @@
+/**
+ * The WebAssembly functions of the GEMM that skips A's zeros (the rule and its proof are in
+ * ./sparse.ts; the JS twins are csr/gemmCsr/nonFinite in ./reference.ts), and the tile epilogue
+ * the dense tiles of ./wasm-module.ts share. Pointers, strides and the `t` offsets are in bytes.
+ *
+ * - csrRows / csrCols(a, lda, m, k, ldb, rowPtr, idx, val, out): A in compressed rows, from A
+ *   (row i at a + i·lda) or from M = Aᵀ (row p at a + p·lda): for each row i, its nonzero A[i,p]
+ *   (p ascending; NaN counts as nonzero, ±0 does not) go to val, p·ldb to idx, and
+ *   rowPtr[2i], rowPtr[2i+1] = the byte offsets of the row's first entry and its end; the total
+ *   (bytes of entries) goes to out. idx and val have room for m·k entries (an element is
+ *   written before it is counted).
+ * - nonFinite(ptr, count, out): f32 at out = Σ x·0 over the count floats — ±0 when all are
+ *   finite, NaN otherwise.
+ * - gemmCsr(rowPtr, idx, val, b, c, ldc, m, n, bias, relu, tail): C[i,:] = act(Σ_t val[t]·B[idx[t]]
+ *   + bias) over row i's entries in order, in tiles of 32, then 4 columns, then the last 1–3
+ *   (one SIMD tile reading up to 12 bytes past B's rows and the bias when tail = 1, else single
+ *   columns) — the same float32 operations per element as the dense tiles' (0 + a·b) + …
+ */
+import { FnBuilder, type ValType } from './wasm-asm';
+
+/** f32x4 vectors per row of a sparse tile (columns = 4·SPARSE_NV). */
+export const SPARSE_NV = 8;
+
+/**
+ * Stores one row of a register tile at `cp` (a local or parameter holding the row's address):
+ * for each column vector v, acc + bias[v] when `bias` (a pointer, 0 for none) is set, then
+ * max(·, 0) when `relu` is set, then the store — only the first `lanes` lanes when lanes < 4.
+ */
+export function storeTileRow(
+  f: FnBuilder,
+  acc: number[],
+  vec: boolean,
+  lanes: number,
+  cp: number,
+  bias: number,
+  relu: number,
+): void {
+  acc.forEach((x, v) => {
+    f.get(bias).if();
+    f.get(x).get(bias);
+    if (vec) {
+      f.v128Load(16 * v).f32x4Add();
+    } else {
+      f.f32Load().f32Add();
+    }
+    f.set(x).end();
+    f.get(relu).if();
+    if (vec) {
+      f.get(x).v128Zero().f32x4Max().set(x);
+    } else {
+      f.get(x).f32(0).f32Max().set(x);
+    }
+    f.end();
+    if (vec && lanes < 4) {
+      for (let l = 0; l < lanes; l++) {
+        f.get(cp)
+          .get(x)
+          .f32x4ExtractLane(l)
+          .f32Store(16 * v + 4 * l);
+      }
+    } else {
+      f.get(cp).get(x);
+      if (vec) {
+        f.v128Store(16 * v);
+      } else {
+        f.f32Store();
+      }
+    }
+  });
+}
+
+/** Appends A's element at `ap` (p's B row offset in `boff`) to the entries at byte `e`. */
+function append(
+  f: FnBuilder,
+  ap: number,
+  offset: number,
+  boff: number,
+  e: number,
+  P: { idx: number; val: number },
+): void {
+  f.get(P.val).get(e).i32Add().get(ap).f32Load(offset).f32Store();
+  f.get(P.idx).get(e).i32Add().get(boff).i32Store();
+  // e += 4 when the element ≠ 0 (NaN ≠ 0 too)
+  f.get(e).get(ap).f32Load(offset).f32(0).f32Ne().i32(4).i32Mul().i32Add().set(e);
+}
+
+/**
+ * csrRows(a, lda, m, k, ldb, rowPtr, idx, val, out): A's rows are contiguous (row i at
+ * a + i·lda). Groups of 4 zeros are skipped with one SIMD test.
+ */
+export function csrRowsFn(): FnBuilder {
+  const P = { a: 0, lda: 1, m: 2, k: 3, ldb: 4, rowPtr: 5, idx: 6, val: 7, out: 8 };
+  const f = new FnBuilder('csrRows', new Array<ValType>(9).fill('i32'));
+  const [r, p, tb, ap, boff, ldb4] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')]; // prettier-ignore
+  f.get(P.ldb).i32(4).i32Mul().set(ldb4);
+  f.i32(0).set(tb);
+  f.i32(0).set(r);
+  f.block().loop();
+  f.get(r).get(P.m).i32GeS().brIf(1);
+  f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().get(tb).i32Store();
+  f.get(P.a).get(r).get(P.lda).i32Mul().i32Add().set(ap);
+  f.i32(0).set(boff);
+  f.i32(0).set(p);
+  // groups of 4
+  f.block().loop();
+  f.get(P.k).get(p).i32Sub().i32(4).i32LtS().brIf(1);
+  f.get(ap).v128Load().v128Zero().f32x4Ne().v128AnyTrue().if();
+  for (let l = 0; l < 4; l++) {
+    if (l > 0) {
+      f.incBy(boff, P.ldb);
+    }
+    append(f, ap, 4 * l, boff, tb, P);
+  }
+  f.get(boff).get(P.ldb).i32(3).i32Mul().i32Sub().set(boff);
+  f.end();
+  f.inc(ap, 16);
+  f.incBy(boff, ldb4);
+  f.inc(p, 4).br(0);
+  f.end().end();
+  // the last 0–3
+  f.block().loop();
+  f.get(p).get(P.k).i32GeS().brIf(1);
+  append(f, ap, 0, boff, tb, P);
+  f.inc(ap, 4);
+  f.incBy(boff, P.ldb);
+  f.inc(p, 1).br(0);
+  f.end().end();
+  f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().get(tb).i32Store(4);
+  f.inc(r, 1).br(0);
+  f.end().end();
+  f.get(P.out).get(tb).i32Store();
+  return f;
+}
+
+/**
+ * csrCols(a, lda, m, k, ldb, rowPtr, idx, val, out): A = Mᵀ where M (k × m) has contiguous
+ * rows (row p at a + p·lda), so A's row i is M's column i. M is read row by row (groups of 4
+ * zeros skipped with one SIMD test); row i's entries go to a slot of k entries at byte i·4k,
+ * appended in p order.
+ */
+export function csrColsFn(): FnBuilder {
+  const P = { a: 0, lda: 1, m: 2, k: 3, ldb: 4, rowPtr: 5, idx: 6, val: 7, out: 8 };
+  const f = new FnBuilder('csrCols', new Array<ValType>(9).fill('i32'));
+  const [i, p, ap, boff, e, ep, total] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')]; // prettier-ignore
+  const forRows = (body: () => void): void => {
+    f.i32(0).set(i);
+    f.block().loop();
+    f.get(i).get(P.m).i32GeS().brIf(1);
+    f.get(P.rowPtr).get(i).i32(8).i32Mul().i32Add().set(ep);
+    body();
+    f.inc(i, 1).br(0);
+    f.end().end();
+  };
+  // every row's slot starts empty at i·4k
+  forRows(() => {
+    f.get(ep).get(i).get(P.k).i32Mul().i32(4).i32Mul().tee(e).i32Store();
+    f.get(ep).get(e).i32Store(4);
+  });
+  // appends M[p, i] (at ap + offset) to row i: e = rowPtr end, stored back
+  const add = (offset: number, lane: number): void => {
+    f.get(P.rowPtr).get(i).i32(lane).i32Add().i32(8).i32Mul().i32Add().set(ep);
+    f.get(ep).i32Load(4).set(e);
+    append(f, ap, offset, boff, e, P);
+    f.get(ep).get(e).i32Store(4);
+  };
+  f.i32(0).set(p);
+  f.i32(0).set(boff);
+  f.block().loop();
+  f.get(p).get(P.k).i32GeS().brIf(1);
+  f.get(P.a).get(p).get(P.lda).i32Mul().i32Add().set(ap);
+  f.i32(0).set(i);
+  f.block().loop();
+  f.get(P.m).get(i).i32Sub().i32(4).i32LtS().brIf(1);
+  f.get(ap).v128Load().v128Zero().f32x4Ne().v128AnyTrue().if();
+  for (let l = 0; l < 4; l++) {
+    add(4 * l, l);
+  }
+  f.end();
+  f.inc(ap, 16);
+  f.inc(i, 4).br(0);
+  f.end().end();
+  f.block().loop();
+  f.get(i).get(P.m).i32GeS().brIf(1);
+  add(0, 0);
+  f.inc(ap, 4);
+  f.inc(i, 1).br(0);
+  f.end().end();
+  f.incBy(boff, P.ldb);
+  f.inc(p, 1).br(0);
+  f.end().end();
+  // total = Σ (end − start)
+  f.i32(0).set(total);
+  forRows(() => {
+    f.get(total).get(ep).i32Load(4).i32Add().get(ep).i32Load().i32Sub().set(total);
+  });
+  f.get(P.out).get(total).i32Store();
+  return f;
+}
+
+/** nonFinite(ptr, count, out) */
+export function nonFiniteFn(): FnBuilder {
+  const f = new FnBuilder('nonFinite', ['i32', 'i32', 'i32']);
+  const off = f.local('i32');
+  const end4 = f.local('i32');
+  const endAll = f.local('i32');
+  const v = f.local('v128');
+  const s = f.local('f32');
+  f.get(1).i32(4).i32Mul().set(endAll);
+  f.get(1).i32(-4).i32And().i32(4).i32Mul().set(end4);
+  f.v128Zero().set(v);
+  f.f32(0).set(s);
+  f.i32(0).set(off);
+  f.block().loop();
+  f.get(off).get(end4).i32GeS().brIf(1);
+  f.get(v).get(0).get(off).i32Add().v128Load().v128Zero().f32x4Mul().f32x4Add().set(v);
+  f.inc(off, 16).br(0);
+  f.end().end();
+  f.block().loop();
+  f.get(off).get(endAll).i32GeS().brIf(1);
+  f.get(s).get(0).get(off).i32Add().f32Load().f32(0).f32Mul().f32Add().set(s);
+  f.inc(off, 4).br(0);
+  f.end().end();
+  f.get(2);
+  f.get(s);
+  for (let l = 0; l < 4; l++) {
+    f.get(v).f32x4ExtractLane(l).f32Add();
+  }
+  f.f32Store();
+  return f;
+}
+
+const SP = { t0: 0, t1: 1, idx: 2, val: 3, b: 4, c: 5, bias: 6, relu: 7 };
+
+/** One row × (nv vectors, or one scalar column when nv = 0) over entries t0…t1 of the row. */
+function sparseTile(nv: number, lanes: number): FnBuilder {
+  const f = new FnBuilder(`sptile${nv}l${lanes}`, new Array<ValType>(8).fill('i32'), false);
+  const vec = nv > 0;
+  const cols = vec ? nv : 1;
+  const acc: number[] = [];
+  for (let v = 0; v < cols; v++) {
+    acc.push(f.local(vec ? 'v128' : 'f32'));
+  }
+  const av = f.local(vec ? 'v128' : 'f32');
+  const t = f.local('i32');
+  const bp = f.local('i32');
+  for (const x of acc) {
+    if (vec) {
+      f.v128Zero().set(x);
+    } else {
+      f.f32(0).set(x);
+    }
+  }
+  f.get(SP.t0).set(t);
+  f.block().loop();
+  f.get(t).get(SP.t1).i32GeS().brIf(1);
+  f.get(SP.b).get(SP.idx).get(t).i32Add().i32Load().i32Add().set(bp);
+  f.get(SP.val).get(t).i32Add();
+  if (vec) {
+    f.v128Load32Splat().set(av);
+  } else {
+    f.f32Load().set(av);
+  }
+  acc.forEach((x, v) => {
+    f.get(x).get(av).get(bp);
+    if (vec) {
+      f.v128Load(16 * v)
+        .f32x4Mul()
+        .f32x4Add();
+    } else {
+      f.f32Load().f32Mul().f32Add();
+    }
+    f.set(x);
+  });
+  f.inc(t, 4).br(0);
+  f.end().end();
+  storeTileRow(f, acc, vec, lanes, SP.c, SP.bias, SP.relu);
+  return f;
+}
+
+/** The tiles gemmCsr calls, then gemmCsr itself (the last function). */
+export function sparseFunctions(firstIndex: number): FnBuilder[] {
+  const fns: FnBuilder[] = [];
+  const index = new Map<string, number>();
+  for (const [nv, lanes] of [
+    [SPARSE_NV, 4],
+    [1, 4],
+    [0, 4],
+    [1, 1],
+    [1, 2],
+    [1, 3],
+  ]) {
+    index.set(`${nv}l${lanes}`, firstIndex + fns.length);
+    fns.push(sparseTile(nv, lanes));
+  }
+  const P = { rowPtr: 0, idx: 1, val: 2, b: 3, c: 4, ldc: 5, m: 6, n: 7, bias: 8, relu: 9, tail: 10 }; // prettier-ignore
+  const f = new FnBuilder('gemmCsr', new Array<ValType>(11).fill('i32'));
+  const r = f.local('i32');
+  const j = f.local('i32');
+  const t0 = f.local('i32');
+  const t1 = f.local('i32');
+  const crow = f.local('i32');
+  const call = (nv: number, lanes: number): void => {
+    f.get(t0).get(t1).get(P.idx).get(P.val);
+    f.get(P.b).get(j).i32(4).i32Mul().i32Add();
+    f.get(crow).get(j).i32(4).i32Mul().i32Add();
+    f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
+    f.get(P.relu);
+    f.call(index.get(`${nv}l${lanes}`)!);
+  };
+  f.i32(0).set(r);
+  f.block().loop();
+  f.get(r).get(P.m).i32GeS().brIf(1);
+  f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().i32Load().set(t0);
+  f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().i32Load(4).set(t1);
+  f.get(P.c).get(r).get(P.ldc).i32Mul().i32Add().set(crow);
+  f.i32(0).set(j);
+  for (const nv of [SPARSE_NV, 1]) {
+    f.block().loop();
+    f.get(P.n)
+      .get(j)
+      .i32Sub()
+      .i32(4 * nv)
+      .i32LtS()
+      .brIf(1);
+    call(nv, 4);
+    f.inc(j, 4 * nv).br(0);
+    f.end().end();
+  }
+  f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
+  for (const lanes of [1, 2, 3]) {
+    f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
+    call(1, lanes);
+    f.end();
+  }
+  f.get(P.n).set(j);
+  f.end();
+  f.block().loop();
+  f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
+  call(0, 4);
+  f.inc(j, 1).br(0);
+  f.end().end();
+  f.inc(r, 1).br(0);
+  f.end().end();
+  fns.push(f);
+  return fns;
+}

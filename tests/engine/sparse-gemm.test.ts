@@ -1,0 +1,167 @@
+/**
+ * The GEMM that skips A's zeros (src/main/engine/kernels/sparse.ts) gives the dense GEMM's bits:
+ * wasm sparse = wasm dense and JS sparse = JS dense, on A with +0, −0, NaN, ±Inf, subnormals and
+ * products that underflow, B with negative and subnormal values, odd shapes (k = 0, 1–3 column
+ * tails with and without the SIMD tail), A stored as rows or transposed; and it declines (C
+ * untouched) when B holds Inf or NaN or A is too dense. Training bits on MNIST, where the path is
+ * taken, are pinned by tests/engine/golden.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import * as ref from '../../src/main/engine/kernels/reference';
+import { JsSparseGemm, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
+import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
+
+/** A seeded LCG in [0, 1): test data only. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const SPECIAL = [-0, 0, NaN, Infinity, -Infinity, 1e-40, -3e-39, 1e-30, 3.4e38];
+
+/**
+ * A with about the given share of zeros (half of them −0) and a sprinkling of special values;
+ * at most half nonzero when `zeros` ≥ 0.5.
+ */
+function sparseA(len: number, zeros: number, rnd: () => number, specials: boolean): Float32Array {
+  const a = Float32Array.from({ length: len }, () => {
+    const u = rnd();
+    if (u < zeros) {
+      return rnd() < 0.5 ? 0 : -0;
+    }
+    if (specials && u > 0.97) {
+      return SPECIAL[Math.floor(rnd() * SPECIAL.length)];
+    }
+    return (rnd() - 0.5) * (rnd() < 0.1 ? 1e-30 : 2);
+  });
+  let nonzero = 0;
+  for (let i = 0; i < len; i++) {
+    if (a[i] !== 0 && zeros >= 0.5 && ++nonzero > len / 2) {
+      a[i] = -0;
+    }
+  }
+  return a;
+}
+
+function finiteB(len: number, rnd: () => number): Float32Array {
+  return Float32Array.from({ length: len }, () => {
+    const u = rnd();
+    return u < 0.05 ? -1e-38 * rnd() : u < 0.1 ? 0 : (rnd() - 0.5) * 4;
+  });
+}
+
+const bits = (x: Float32Array): number[] => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length)); // prettier-ignore
+
+/** A standalone memory with the kernels, a bump allocator and the sparse GEMM on it. */
+function sandbox(): {
+  k: ReturnType<typeof instantiateKernels>;
+  sparse: WasmSparseGemm;
+  put(data: Float32Array): number;
+  alloc(bytes: number): number;
+  f32(p: number, n: number): Float32Array;
+} {
+  const memory = new WA.Memory({ initial: 512 });
+  const k = instantiateKernels(memory);
+  let top = 1024 + 4; // deliberately not 16-byte aligned
+  const alloc = (bytes: number): number => {
+    const p = top;
+    top += bytes + 20;
+    return p;
+  };
+  const buffer = (): ArrayBuffer => memory.buffer as ArrayBuffer;
+  return {
+    k,
+    sparse: new WasmSparseGemm(k, { malloc: alloc, free: () => {} }, buffer),
+    alloc,
+    put: (data) => {
+      const p = alloc(data.byteLength);
+      new Float32Array(buffer(), p, data.length).set(data);
+      return p;
+    },
+    f32: (p, n) => new Float32Array(buffer().slice(p, p + 4 * n)),
+  };
+}
+
+const SHAPES: [number, number, number][] = [
+  [1, 4, 1],
+  [3, 5, 0],
+  [5, 9, 13],
+  [7, 13, 33],
+  [9, 6, 70],
+  [33, 34, 35],
+  [100, 128, 784],
+  [17, 10, 129],
+];
+
+test('sparse GEMM = dense GEMM bit for bit, in wasm and in JS', () => {
+  const rnd = lcg(7);
+  let taken = 0;
+  for (const [m, n, k] of SHAPES) {
+    for (const transA of [false, true]) {
+      for (const [bias, relu, tail] of [
+        [false, false, 0],
+        [true, true, 1],
+        [true, false, 1],
+        [false, true, 0],
+      ] as const) {
+        const what = `m=${m} n=${n} k=${k} transA=${transA} bias=${bias} relu=${relu} tail=${tail}`;
+        const a = sparseA(m * k, 0.75, rnd, true);
+        const b = finiteB(k * n, rnd);
+        const bv = finiteB(n, rnd);
+        const [rsA, ksA] = transA ? [1, m] : [k, 1];
+        const sb = sandbox();
+        const [pa, pb, pbias] = [sb.put(a), sb.put(b), sb.put(bv)];
+        const dense = sb.alloc(4 * m * n);
+        sb.k.gemm(pa, rsA * 4, ksA * 4, pb, n * 4, dense, n * 4, m, n, k, bias ? pbias : 0, relu ? 1 : 0, tail); // prettier-ignore
+        const sparse = sb.alloc(4 * m * n);
+        const ok = sb.sparse.gemm(pa, rsA, ksA, pb, n, sparse, n, m, n, k, bias ? pbias : 0, relu, tail); // prettier-ignore
+        assert.ok(ok, `wasm sparse path taken, ${what}`);
+        assert.deepEqual(bits(sb.f32(sparse, m * n)), bits(sb.f32(dense, m * n)), `wasm, ${what}`);
+
+        const jsDense = new Float32Array(m * n);
+        ref.gemm(a, 0, rsA, ksA, b, 0, n, jsDense, 0, n, m, n, k, bias ? bv : null, 0, relu);
+        const jsSparse = new Float32Array(m * n);
+        const okJs = new JsSparseGemm().gemm(a, 0, rsA, ksA, b, 0, n, jsSparse, 0, n, m, n, k, bias ? bv : null, 0, relu); // prettier-ignore
+        assert.ok(okJs, `JS sparse path taken, ${what}`);
+        assert.deepEqual(bits(jsSparse), bits(jsDense), `JS, ${what}`);
+        taken++;
+      }
+    }
+  }
+  assert.equal(taken, SHAPES.length * 8);
+});
+
+test('the sparse GEMM declines, writing nothing, when B is not all finite or A is too dense', () => {
+  const rnd = lcg(11);
+  const [m, n, k] = [20, 12, 40];
+  const cases: [string, Float32Array, Float32Array][] = [
+    ['Inf in B', sparseA(m * k, 0.9, rnd, false), finiteB(k * n, rnd).fill(Infinity, 37, 38)],
+    ['NaN in B', sparseA(m * k, 0.9, rnd, false), finiteB(k * n, rnd).fill(NaN, k * n - 1)],
+    ['A too dense', sparseA(m * k, SPARSE_MAX_DENSITY - 0.2, rnd, false), finiteB(k * n, rnd)],
+  ];
+  for (const [what, a, b] of cases) {
+    const sb = sandbox();
+    const c = sb.put(new Float32Array(m * n).fill(7));
+    assert.equal(sb.sparse.gemm(sb.put(a), k, 1, sb.put(b), n, c, n, m, n, k, 0, false, 0), false, what); // prettier-ignore
+    assert.ok(
+      sb.f32(c, m * n).every((x) => x === 7),
+      `${what}: C untouched (wasm)`,
+    );
+    const jc = new Float32Array(m * n).fill(7);
+    assert.equal(new JsSparseGemm().gemm(a, 0, k, 1, b, 0, n, jc, 0, n, m, n, k, null, 0, false), false, what); // prettier-ignore
+    assert.ok(
+      jc.every((x) => x === 7),
+      `${what}: C untouched (JS)`,
+    );
+  }
+  // the zero products of 0·Inf are why: the dense GEMM's NaN must not be lost
+  const a = new Float32Array([0, 1]);
+  const b = new Float32Array([Infinity, 2]);
+  const c = new Float32Array(1);
+  ref.gemm(a, 0, 2, 1, b, 0, 1, c, 0, 1, 1, 1, 2, null, 0, false);
+  assert.ok(Number.isNaN(c[0]));
+});
