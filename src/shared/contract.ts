@@ -500,9 +500,16 @@ export interface LockstepService {
   openStudy(req: { id: string }): Promise<StudyReport | SweepReport>;
   /**
    * Exports to `path` (absolute; never inside the store; an existing file only with
-   * `overwrite: true`).
+   * `overwrite: true`). `withData: true` also carries the store's datasets the checkpoints were
+   * trained on (never the built-in ones), as the CLI's `export --with-data`: the bundle then
+   * replays where the data never was.
    */
-  exportBundle(req: { ref: string; path: string; overwrite?: boolean }): Promise<JobInfo>;
+  exportBundle(req: {
+    ref: string;
+    path: string;
+    overwrite?: boolean;
+    withData?: boolean;
+  }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
   /** the store's own datasets (usable as a run's dataset next to the built-in ones), by name */
