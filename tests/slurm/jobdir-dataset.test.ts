@@ -12,8 +12,11 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { readJobDir } from '../../src/main/executors/jobdir';
+import { sha256Hex } from '../../src/main/engine/state';
+import type { TrainingConfig } from '../../src/main/engine/types';
+import { readJobDir, writeJobDir } from '../../src/main/executors/jobdir';
 import { runLocal } from '../../src/main/executors/local';
+import { planStudy } from '../../src/main/executors/plan';
 import type { StudyReport, SweepReport } from '../../src/shared/contract';
 import { cli, hashTree, type CliResult } from '../bundle/helpers';
 import { csvText, writeCsv } from '../data/helpers';
@@ -239,4 +242,56 @@ test('sweep on a dataset the store does not hold: one line, exit 2, no job direc
     /no dataset 'shirts'/,
   );
   assert.equal(existsSync(jobDir), false);
+});
+
+test('planning and job.json: a stored dataset only with its copy, by digest', async (t) => {
+  const dir = useTempDir(t, 'lockstep-jobdata-plan-');
+  const data = new TextEncoder().encode('not even a dataset, but bytes with a digest');
+  const info = { name: 'digits', digest: sha256Hex(data), bytes: data.length };
+  const config: TrainingConfig = {
+    dataset: 'digits',
+    model: { kind: 'softmax', hidden: [] },
+    optimizer: { kind: 'sgd', lr: 0.1 },
+    batchSize: 20,
+    seed: 1,
+    backend: 'wasm',
+  };
+  const sched = { steps: 3, checkpointEvery: 3, evalEvery: 3 };
+  assert.throws(
+    () => planStudy(config, 1, sched, { executor: 'local' }),
+    /needs the stored dataset/,
+  );
+  assert.throws(
+    () => planStudy({ ...config, dataset: 'fake' }, 1, sched, { executor: 'local', dataset: info }),
+    /needs the stored dataset/,
+  );
+  const spec = planStudy(config, 1, sched, { executor: 'local', dataset: info });
+  await assert.rejects(writeJobDir(join(dir, 'a'), spec), /dataset bytes are given/);
+  await assert.rejects(writeJobDir(join(dir, 'b'), spec, data.subarray(1)), /not its digest's/);
+  assert.equal(existsSync(join(dir, 'b')), false, 'nothing written for bytes of another digest');
+  const ok = await writeJobDir(join(dir, 'c'), spec, data);
+  assert.deepEqual((await readJobDir(ok)).spec, spec);
+  const script = await readFile(join(ok, 'task.sh'), 'utf8');
+  assert.ok(
+    script.includes(
+      `data add 'digits' '${join(ok, 'datasets', info.digest)}' --digest '${info.digest}'`,
+    ),
+    script,
+  );
+  const bad = async (patch: (j: Record<string, unknown>) => void, re: RegExp): Promise<void> => {
+    const j = JSON.parse(JSON.stringify(spec)) as Record<string, unknown>;
+    patch(j);
+    await writeFile(join(ok, 'job.json'), JSON.stringify(j));
+    await assert.rejects(readJobDir(ok), re);
+  };
+  await bad((j) => (j.dataset = { ...info, digest: 'ab' }), /dataset is not/);
+  await bad((j) => (j.dataset = { ...info, name: 'mnist' }), /dataset is not/);
+  await bad(
+    (j) => (j.dataset = { ...info, bytes: info.bytes + 1 }),
+    /has \d+ bytes, job.json says/,
+  );
+  await bad(
+    (j) => (j.dataset = { ...info, name: 'other' }),
+    /neither built in nor carried by the job/,
+  );
 });

@@ -302,11 +302,11 @@ export async function writeJobDir(
   if (dir.includes('\n') || dir.includes("'") || dir.includes('%')) {
     throw new InputError(`job directory path must not contain quotes, % or newlines: ${dir}`);
   }
+  if (spec.dataset !== undefined && datasetBytes !== undefined) {
+    await writeJobDataset(dir, spec.dataset, datasetBytes); // checks the bytes before any write
+  }
   await mkdir(join(dir, 'state'), { recursive: true });
   await mkdir(join(dir, 'logs'), { recursive: true });
-  if (spec.dataset !== undefined && datasetBytes !== undefined) {
-    await writeJobDataset(dir, spec.dataset, datasetBytes);
-  }
   await writeAtomic(join(dir, TASK_SCRIPT), taskScript(spec, dir));
   await chmod(join(dir, TASK_SCRIPT), 0o755);
   if (spec.executor === 'slurm') {
