@@ -2,7 +2,8 @@
  * What `study` and `sweep` share when they run as a job directory (src/main/executors): the
  * executor options (`--executor local|slurm`, `--job-dir`, Slurm resources from flags or
  * LOCKSTEP_SLURM_PARTITION / _TIME / _CPUS / _MEM / _ACCOUNT, `--verify`), and running a planned
- * job: write the directory, record it in the store, then either submit it to Slurm (print the
+ * job: write the directory (carrying a stored dataset: ../main/executors/job-dataset.ts), record
+ * it in the store, then either submit it to Slurm (print the
  * job id) or run it here one process per core and collect it (print the report).
  */
 import type { Command } from 'commander';
@@ -13,7 +14,9 @@ import { runLocal } from '../main/executors/local';
 import { submit } from '../main/executors/slurm';
 import type { VerifyChoice } from '../main/service/study-collect';
 import type { StudyReport, SweepReport } from '../shared/contract';
-import { emit, openStore, say } from './context';
+import { emit, openStore, openStoreIfAny, say } from './context';
+import { isBuiltinDataset } from '../main/engine/types';
+import { storedJobDataset, type JobDataset } from '../main/executors/job-dataset';
 import { CliError, EXIT_NEGATIVE } from './errors';
 import { choice, intArg } from './options';
 
@@ -108,7 +111,26 @@ export function setCollectExitCode(r: StudyReport | SweepReport): void {
 }
 
 /**
- * Writes the job directory, records it in the store, and runs it with its executor: slurm
+ * The stored dataset a job on `dataset` carries to its tasks (read from the store, which is
+ * opened, never created, for it), or null for a built-in dataset. The store's datasets are then
+ * loadable by name, so the config can be validated. InputError when the store lacks it.
+ */
+export async function jobDataset(
+  cmd: Command,
+  dataset: string,
+): Promise<{ info: JobDataset; data: Uint8Array } | null> {
+  if (isBuiltinDataset(dataset)) {
+    return null;
+  }
+  const store = await openStoreIfAny(cmd);
+  if (store === null) {
+    throw new CliError(`no dataset '${dataset}': there is no store yet (lockstep data add)`);
+  }
+  return storedJobDataset(store, dataset);
+}
+
+/**
+ * Writes the job directory (with the job's dataset copy, `datasetBytes`), records it in the store, and runs it with its executor: slurm
  * submits and prints the submission; local runs every task here and prints the collected
  * report through `format`.
  */
@@ -117,11 +139,12 @@ export async function launchJob(
   spec: JobSpec,
   o: ExecutorOptionValues,
   format: (r: StudyReport | SweepReport) => string,
+  datasetBytes?: Uint8Array,
 ): Promise<void> {
   const store = await openStore(cmd);
   // loaded on use (tfjs): the CLI's light commands never pay for it
   const { collectJob, registerJob } = await import('../main/service/study-collect');
-  const dir = await writeJobDir(resolve(o.jobDir ?? spec.id), spec);
+  const dir = await writeJobDir(resolve(o.jobDir ?? spec.id), spec, datasetBytes);
   await registerJob(store, dir, spec);
   if (spec.executor === 'slurm') {
     const s = await submit(dir, spec);

@@ -455,8 +455,8 @@ export interface StoreInfo extends StoreCounts {
 /** A dataset stored with `lockstep data add` (a run names it as its `dataset`). */
 export interface DatasetInfo {
   name: string;
-  /** the format of the files it was added from */
-  kind: 'idx' | 'cifar' | 'csv';
+  /** the format of the files it was added from (`lockstep`: a stored dataset's copy) */
+  kind: 'idx' | 'cifar' | 'csv' | 'lockstep';
   /** image shape [height, width, channels] */
   shape: [number, number, number];
   examples: { train: number; validation: number; test: number };
@@ -500,9 +500,16 @@ export interface LockstepService {
   openStudy(req: { id: string }): Promise<StudyReport | SweepReport>;
   /**
    * Exports to `path` (absolute; never inside the store; an existing file only with
-   * `overwrite: true`).
+   * `overwrite: true`). `withData: true` also carries the store's datasets the checkpoints were
+   * trained on (never the built-in ones), as the CLI's `export --with-data`: the bundle then
+   * replays where the data never was.
    */
-  exportBundle(req: { ref: string; path: string; overwrite?: boolean }): Promise<JobInfo>;
+  exportBundle(req: {
+    ref: string;
+    path: string;
+    overwrite?: boolean;
+    withData?: boolean;
+  }): Promise<JobInfo>;
   importBundle(req: { path: string }): Promise<JobInfo>;
   storeInfo(req: Record<string, never>): Promise<StoreInfo>;
   /** the store's own datasets (usable as a run's dataset next to the built-in ones), by name */

@@ -163,7 +163,12 @@ export const REQUEST_SCHEMAS = {
   study,
   listStudies: empty,
   openStudy: z.strictObject({ id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/) }),
-  exportBundle: z.strictObject({ ref, path: absPath, overwrite: z.boolean().optional() }),
+  exportBundle: z.strictObject({
+    ref,
+    path: absPath,
+    overwrite: z.boolean().optional(),
+    withData: z.boolean().optional(),
+  }),
   importBundle: z.strictObject({ path: absPath }),
   storeInfo: empty,
   listDatasets: empty,

@@ -1,6 +1,6 @@
 /**
  * Reading the user's data files (`lockstep data add`): IDX (plain and gzipped give the same
- * object), CIFAR batches and CSV are read into the same stored format, shapes and counts are
+ * object), CIFAR batches, CSV and a stored dataset's own file are read into the same stored format, shapes and counts are
  * what the files say, and every malformed file is an InputError in one line naming the file.
  */
 import { test } from 'node:test';
@@ -42,6 +42,21 @@ test('CIFAR batches: HWC pixels from the planar records, batches in order', (t) 
   assert.equal(f.parts.test.count, 10);
   assert.deepEqual(f.parts.train.pixels.subarray(0, 3072), example(0, 0, 32, 32, 3));
   assert.equal(f.parts.train.labels[20], 5, 'data_batch_2 follows data_batch_1');
+});
+
+test('a stored dataset file reads back to the same bytes, whatever its name', (t) => {
+  const dir = useTempDir(t, 'lockstep-data-object-');
+  const bytes = encodeDatasetObject(readDatasetFiles(writeCsv(join(dir, 'csv'))).parts);
+  const file = join(dir, sha256Hex(bytes));
+  writeFileSync(file, bytes);
+  const f = readDatasetFiles(file);
+  assert.equal(f.kind, 'lockstep');
+  assert.deepEqual(f.files, [file]);
+  assert.equal(sha256Hex(encodeDatasetObject(f.parts)), sha256Hex(bytes));
+  assert.throws(() => readDatasetFiles(file, { shape: [8, 8, 1] }), oneLine(/do not apply/));
+  // cut short: refused in one line, as any malformed file
+  writeFileSync(file, bytes.subarray(0, bytes.length - 5));
+  assert.throws(() => readDatasetFiles(file), oneLine(/bytes, its header says/));
 });
 
 test('CSV: header skipped, shape inferred or given, --test for a single file', (t) => {

@@ -1,14 +1,17 @@
 /**
- * `data add NAME PATH [--test FILE.csv] [--shape HxWxC]`, `data ls`, `data rm NAME`: the user's own
- * datasets, stored in the store content-addressed (src/main/service/datasets.ts) and usable as
- * `--dataset NAME` in train, continue, study and sweep.
+ * `data add NAME PATH [--test FILE.csv] [--shape HxWxC] [--digest SHA256]`, `data ls`,
+ * `data rm NAME`: the user's own datasets, stored in the store content-addressed
+ * (src/main/service/datasets.ts) and usable as `--dataset NAME` in train, continue, study and
+ * sweep (job directories carry a copy to their tasks: src/main/executors/job-dataset.ts).
  * PATH: a folder of IDX files (gzipped or not), a folder of CIFAR-10 binary batches, a folder with
- * train.csv and test.csv, or a training .csv with --test (see src/main/engine/dataset-files.ts).
+ * train.csv and test.csv, a training .csv with --test, or a stored dataset's own file (format
+ * lockstep/dataset@1, as a job directory carries it); see src/main/engine/dataset-files.ts.
+ * `--digest` refuses data whose digest is any other (nothing written).
  * Bad files or names exit 2 with one line and write nothing.
  * JSON: add → the record plus `created`; ls → `{ datasets: [record…] }`; rm → `{ removed }`.
  * A record: `{ name, kind, shape, examples: { train, validation, test }, digest, bytes, files }`.
  */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { parseShape } from '../../main/engine/dataset-files';
 import {
   addDatasetFromFiles,
@@ -24,6 +27,16 @@ function row(d: DatasetRecord): string {
   return `${d.name}  ${d.kind}  ${d.shape.join('x')}  ${e.train}/${e.validation}/${e.test}  ${d.digest.slice(0, 12)}  ${formatBytes(d.bytes)}`;
 }
 
+/** A full SHA-256 in lowercase hex. */
+function digestArg(v: string): string {
+  if (!/^[0-9a-f]{64}$/.test(v)) {
+    throw new InvalidArgumentError(
+      `expected a SHA-256 digest (64 lowercase hex digits), got '${v.slice(0, 80)}'`,
+    );
+  }
+  return v;
+}
+
 export function register(program: Command): void {
   const data = program.command('data').description("manage the store's own datasets");
   data
@@ -33,13 +46,20 @@ export function register(program: Command): void {
     .argument('<path>', 'a folder of IDX files or CIFAR batches, or a training .csv')
     .option('--test <file>', 'the test examples, when PATH is a training .csv')
     .option('--shape <HxWxC>', 'the image shape of CSV rows (default: a square image)')
+    .option('--digest <sha256>', 'refuse the data unless its digest is this one', digestArg)
     .action(
-      async (name: string, path: string, opts: { test?: string; shape?: string }, cmd: Command) => {
+      async (
+        name: string,
+        path: string,
+        opts: { test?: string; shape?: string; digest?: string },
+        cmd: Command,
+      ) => {
         const shape = opts.shape === undefined ? undefined : parseShape(opts.shape);
         const store = await openStore(cmd);
         const r = await addDatasetFromFiles(store, name, path, {
           ...(opts.test !== undefined ? { test: opts.test } : {}),
           ...(shape !== undefined ? { shape } : {}),
+          ...(opts.digest !== undefined ? { digest: opts.digest } : {}),
         });
         emit(cmd, { ...r.record, created: r.created }, () =>
           r.created

@@ -6,7 +6,8 @@
  *
  * With `--executor local|slurm` (or `--job-dir`) the study becomes a job directory
  * (src/main/executors): `slurm` submits it as a job array and prints the Slurm job id; `local`
- * runs its tasks here, one process per core, and collects them. Then:
+ * runs its tasks here, one process per core, and collects them. A stored dataset travels in the
+ * job directory (src/main/executors/job-dataset.ts). Then:
  * - `study status <dir>`: each task pending, running, done or failed (squeue/sacct for Slurm);
  * - `study collect <dir> [--verify all|N|none]`: imports every finished bundle (untrusted input),
  *   re-verifies a sample and prints the same report as a local study, naming missing tasks
@@ -37,6 +38,7 @@ import { intArg } from '../options';
 import {
   addExecutorOptions,
   formatCollectTail,
+  jobDataset,
   launchJob,
   setCollectExitCode,
   slurmOptions,
@@ -80,6 +82,7 @@ export function register(program: Command): void {
     const fields = runFieldsOf(opts, cmd);
     if (opts.executor !== undefined || opts.jobDir !== undefined) {
       const config: TrainingConfig = configOfRequest(fields, seed);
+      const data = await jobDataset(cmd, config.dataset); // a stored dataset travels with the job
       const { validateConfig } = await import('../../main/engine/trainer'); // loaded on use (tfjs)
       validateConfig(config);
       const executor = opts.executor ?? 'local';
@@ -91,9 +94,13 @@ export function register(program: Command): void {
           checkpointEvery: opts.checkpointEvery ?? 500,
           evalEvery: opts.evalEvery ?? 1000,
         },
-        { executor, ...(executor === 'slurm' ? { slurm: slurmOptions(opts) } : {}) },
+        {
+          executor,
+          ...(executor === 'slurm' ? { slurm: slurmOptions(opts) } : {}),
+          ...(data !== null ? { dataset: data.info } : {}),
+        },
       );
-      await launchJob(cmd, spec, opts, (r) => formatAny(r));
+      await launchJob(cmd, spec, opts, (r) => formatAny(r), data?.data);
       return;
     }
     const store = await openStore(cmd);

@@ -6,7 +6,8 @@
  * per grid point (exit 1 when a run is missing or a verification failed); `slurm` submits a job
  * array and prints the Slurm job id, for `study status|collect|resubmit <dir>` later.
  * Without --lr each optimizer uses its default learning rate; without --seed, one seed from
- * LOCKSTEP_SEED or the OS (printed).
+ * LOCKSTEP_SEED or the OS (printed). A stored dataset (`--dataset NAME`) is copied into the job
+ * directory, and each task adds it to its own store (src/main/executors/job-dataset.ts).
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import {
@@ -22,6 +23,7 @@ import { CliError } from '../errors';
 import {
   addExecutorOptions,
   formatCollectTail,
+  jobDataset,
   launchJob,
   slurmOptions,
   type ExecutorOptionValues,
@@ -114,6 +116,7 @@ export function register(program: Command): void {
       seed: seeds[0],
       backend: o.backend,
     };
+    const data = await jobDataset(cmd, config.dataset); // a stored dataset travels with the job
     const { validateConfig } = await import('../../main/engine/trainer'); // loaded on use (tfjs)
     for (const batchSize of o.batchSize) {
       validateConfig({ ...config, batchSize });
@@ -127,9 +130,13 @@ export function register(program: Command): void {
         checkpointEvery: o.checkpointEvery ?? 500,
         evalEvery: o.evalEvery ?? 1000,
       },
-      { executor, ...(executor === 'slurm' ? { slurm: slurmOptions(o) } : {}) },
+      {
+        executor,
+        ...(executor === 'slurm' ? { slurm: slurmOptions(o) } : {}),
+        ...(data !== null ? { dataset: data.info } : {}),
+      },
     );
-    await launchJob(cmd, spec, o, (r) => formatSweepReport(r as SweepReport));
+    await launchJob(cmd, spec, o, (r) => formatSweepReport(r as SweepReport), data?.data);
   });
 }
 

@@ -10,19 +10,37 @@
  *   `train.csv` and `test.csv`. Each row is the label (0–9) then the pixel values (whole numbers
  *   0–255, row-major, channels last); an optional first row of column names is skipped. The image
  *   shape is `--shape HxWxC`, else a square h×h×1 or h×h×3 from the number of values per row.
+ * - `lockstep`: one file in the store's own format `lockstep/dataset@1` (./stored-dataset.ts),
+ *   e.g. the copy of a stored dataset that a job directory carries to its tasks
+ *   (src/main/executors/jobdir.ts); recognised by its header, whatever its name. Adding it
+ *   gives the same bytes, so the same digest.
  *
  * `readDatasetFiles(path, opts)` returns the format, the checked examples (./stored-dataset.ts)
  * and the files read; anything wrong is an InputError in one line naming the file (and row).
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { idxImageDims, parseIdxImages, parseIdxLabels } from './idx';
 import { parseCifarBatch } from './image-datasets';
-import { shapeProblem, type DatasetParts, type Examples } from './stored-dataset';
+import {
+  DATASET_FORMAT,
+  datasetPartsOf,
+  shapeProblem,
+  type DatasetParts,
+  type Examples,
+} from './stored-dataset';
 import { InputError } from './types';
 
-export type DatasetFileKind = 'idx' | 'cifar' | 'csv';
+export type DatasetFileKind = 'idx' | 'cifar' | 'csv' | 'lockstep';
 
 export interface DatasetFilesOptions {
   /** the test CSV when `path` is a training CSV */
@@ -241,6 +259,25 @@ function fromCsv(train: string, test: string, shape?: [number, number, number]):
   };
 }
 
+/** Whether the file `path` starts like a stored dataset (its header names DATASET_FORMAT). */
+function isDatasetObject(path: string): boolean {
+  const head = Buffer.alloc(8 + 64);
+  let n: number;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (e) {
+    throw new InputError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  // the canonical header starts with its first key: {"format":"lockstep/dataset@1",…
+  const start = `{"format":"${DATASET_FORMAT}"`;
+  return n >= 8 + start.length && head.subarray(8, 8 + start.length).toString('latin1') === start;
+}
+
 /** Reads a dataset from `path` (see the module comment for the formats). */
 export function readDatasetFiles(path: string, opts: DatasetFilesOptions = {}): DatasetFiles {
   let isDir: boolean;
@@ -250,9 +287,17 @@ export function readDatasetFiles(path: string, opts: DatasetFilesOptions = {}): 
     throw new InputError(`cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
   }
   if (!isDir) {
+    if (isDatasetObject(path)) {
+      if (opts.test !== undefined || opts.shape !== undefined) {
+        throw new InputError(
+          `${basename(path)} is a stored dataset (${DATASET_FORMAT}): --test and --shape do not apply`,
+        );
+      }
+      return { kind: 'lockstep', parts: datasetPartsOf(read(path)), files: [path] };
+    }
     if (!/\.csv$/i.test(path)) {
       throw new InputError(
-        `${basename(path)} is not a folder of IDX files or CIFAR batches, nor a .csv file`,
+        `${basename(path)} is not a folder of IDX files or CIFAR batches, nor a .csv file, nor a stored dataset (${DATASET_FORMAT})`,
       );
     }
     if (opts.test === undefined) {

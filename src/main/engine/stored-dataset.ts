@@ -9,8 +9,9 @@
  * Splits as the file-backed datasets: validation = the first ⌊train/10⌋ training examples, train =
  * the rest, test = the test examples.
  *
- * `encodeDatasetObject(parts)` and `decodeDatasetObject(bytes, name, digest)` check everything
- * (shape, counts, sizes, labels) and throw an InputError with one line naming what is wrong.
+ * `encodeDatasetObject(parts)`, `datasetPartsOf(bytes)` (its inverse) and
+ * `decodeDatasetObject(bytes, name, digest)` check everything (shape, counts, sizes, labels) and
+ * throw an InputError with one line naming what is wrong.
  * The engine knows no store: `loadDataset` (./data.ts) asks the source installed with
  * `setStoredDatasetSource` (the store does, src/main/store/datasets.ts) for a name it does not
  * know as a built-in.
@@ -143,8 +144,12 @@ export function datasetHeader(bytes: Uint8Array): Header {
   return h;
 }
 
-/** Decodes a stored dataset (views into `bytes`, no copy); `digest` is its object id. */
-export function decodeDatasetObject(bytes: Uint8Array, name: string, digest: string): Dataset {
+/**
+ * The examples of a stored dataset's bytes (views into `bytes`, no copy; checked), before the
+ * validation split is cut off: `encodeDatasetObject` of them gives the same bytes back when
+ * `bytes` was written by it.
+ */
+export function datasetPartsOf(bytes: Uint8Array): DatasetParts {
   const h = datasetHeader(bytes);
   const size = h.shape[0] * h.shape[1] * h.shape[2];
   let at = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
@@ -157,7 +162,14 @@ export function decodeDatasetObject(bytes: Uint8Array, name: string, digest: str
   const test: Examples = { count: h.test, pixels: take(h.test * size), labels: take(h.test) };
   checkExamples(train, 'train', size);
   checkExamples(test, 'test', size);
-  const v = Math.floor(h.train / 10);
+  return { shape: h.shape, train, test };
+}
+
+/** Decodes a stored dataset (views into `bytes`, no copy); `digest` is its object id. */
+export function decodeDatasetObject(bytes: Uint8Array, name: string, digest: string): Dataset {
+  const { shape, train, test } = datasetPartsOf(bytes);
+  const size = shape[0] * shape[1] * shape[2];
+  const v = Math.floor(train.count / 10);
   const split = (from: number, to: number): Split => ({
     count: to - from,
     pixels: train.pixels.subarray(from * size, to * size),
@@ -166,9 +178,9 @@ export function decodeDatasetObject(bytes: Uint8Array, name: string, digest: str
   return {
     name,
     digest,
-    shape: h.shape,
+    shape,
     validation: split(0, v),
-    train: split(v, h.train),
+    train: split(v, train.count),
     test,
   };
 }

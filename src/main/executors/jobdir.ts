@@ -6,7 +6,8 @@
  *   job.json             the job: kind, id, the base config, every task (config, seed, branch,
  *                        the exact `lockstep train` arguments), the executor and its options
  *   task.sh              runs task <i> (argument, or $SLURM_ARRAY_TASK_ID): `node <cli> train`
- *                        into a fresh store on node-local disk ($TMPDIR or /tmp), `export` of the
+ *                        into a fresh store on node-local disk ($TMPDIR or /tmp) (after `data
+ *                        add` of the job's stored dataset, if it has one), `export` of the
  *                        task's branch, then the bundle is copied next to its final name and
  *                        renamed into place (temp + rename: it appears complete or not at all)
  *   submit.sbatch        (slurm) the sbatch script: --array=0-(N-1), --requeue, resources
@@ -15,10 +16,12 @@
  *   state/task-<i>.*     markers the task script writes: `.running` (host, pid, Slurm job id),
  *                        `.failed` (exit code); removed when the task succeeds
  *   logs/task-<i>.out    the task's stdout and stderr
+ *   datasets/<digest>    a stored dataset the tasks train on, carried to them (./job-dataset.ts)
  *
  * `job.json` and `submissions.json` are written with temp + rename. Reading a job directory
- * checks `job.json` field by field (it may come from another machine) and fails with an
- * InputError naming the problem. Paths in the scripts are absolute and single-quoted; every
+ * checks `job.json` field by field (it may come from another machine), and the dataset copy
+ * against its digest, and fails with an InputError naming the problem. A config may name a
+ * stored dataset only when job.json carries it (`dataset`). Paths in the scripts are absolute and single-quoted; every
  * value that reaches a script was checked against a strict pattern first.
  */
 import { randomBytes } from 'node:crypto';
@@ -27,7 +30,8 @@ import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { InputError, type TrainingConfig } from '../engine/types';
 import { repoRoot } from '../entry-points';
-import { BACKENDS, DATASETS, MODELS, OPTIMIZERS } from '../engine/types';
+import { BACKENDS, DATASETS, MODELS, OPTIMIZERS, STORED_DATASET_NAME } from '../engine/types';
+import { checkJobDataset, jobDatasetPath, writeJobDataset, type JobDataset } from './job-dataset';
 
 export const JOB_FORMAT = 'lockstep/job@1';
 export const JOB_FILE = 'job.json';
@@ -89,6 +93,8 @@ export interface JobSpec {
   /** sweep: the grid */
   axes?: SweepAxes;
   slurm?: SlurmOptions;
+  /** the stored dataset every task trains on, carried in the job directory (none: a built-in) */
+  dataset?: JobDataset;
   tasks: TaskSpec[];
 }
 
@@ -205,6 +211,12 @@ export function taskScript(spec: JobSpec, dir: string): string {
       return `  ${t.index}) BRANCH=${q(t.branch)}; set -- ${args.map(q).join(' ')} ;;`;
     })
     .join('\n');
+  const d = spec.dataset;
+  // a stored dataset: into the task's store first, refused unless it is the job's digest
+  const addData =
+    d === undefined
+      ? ''
+      : `"$NODE" "$CLI" --store "$work/store" data add ${q(d.name)} ${q(jobDatasetPath(dir, d.digest))} --digest ${q(d.digest)} &&\n  `;
   return `#!/bin/sh
 # Lockstep ${spec.kind} ${spec.id}: runs one task. Usage: task.sh <index> (default: $SLURM_ARRAY_TASK_ID).
 # Trains into a fresh store on node-local disk, exports the task's branch and moves the bundle
@@ -226,7 +238,7 @@ trap 'exit 143' TERM INT HUP
 rm -f "$JOB_DIR/state/task-$i.failed"
 echo "$(hostname) $$ \${SLURM_JOB_ID:-local} $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$JOB_DIR/state/task-$i.running"
 echo "lockstep task $i on $(hostname) (job \${SLURM_JOB_ID:-local}) in $work"
-"$NODE" "$CLI" --store "$work/store" "$@" &&
+${addData}"$NODE" "$CLI" --store "$work/store" "$@" &&
   "$NODE" "$CLI" --store "$work/store" export "$BRANCH" -o "$work/task-$i.lockstep" &&
   cp "$work/task-$i.lockstep" "$partial" &&
   mv -f "$partial" "$JOB_DIR/task-$i.lockstep"
@@ -269,15 +281,29 @@ async function writeAtomic(path: string, text: string): Promise<void> {
   await rename(tmp, path);
 }
 
-/** Writes a new job directory (refuses a non-empty existing one). Returns its absolute path. */
-export async function writeJobDir(dirArg: string, spec: JobSpec): Promise<string> {
+/**
+ * Writes a new job directory (refuses a non-empty existing one). Returns its absolute path.
+ * `datasetBytes`: the data object of `spec.dataset` (required exactly when the spec names one),
+ * copied in before job.json, so a directory with a job.json holds its dataset.
+ */
+export async function writeJobDir(
+  dirArg: string,
+  spec: JobSpec,
+  datasetBytes?: Uint8Array,
+): Promise<string> {
   const dir = resolve(dirArg);
   if (existsSync(join(dir, JOB_FILE))) {
     throw new InputError(`${dir} already holds a job (${JOB_FILE}); pick a new --job-dir`);
   }
   checkSpec(spec);
+  if ((spec.dataset === undefined) !== (datasetBytes === undefined)) {
+    throw new Error('writeJobDir: dataset bytes are given exactly when the spec names a dataset');
+  }
   if (dir.includes('\n') || dir.includes("'") || dir.includes('%')) {
     throw new InputError(`job directory path must not contain quotes, % or newlines: ${dir}`);
+  }
+  if (spec.dataset !== undefined && datasetBytes !== undefined) {
+    await writeJobDataset(dir, spec.dataset, datasetBytes); // checks the bytes before any write
   }
   await mkdir(join(dir, 'state'), { recursive: true });
   await mkdir(join(dir, 'logs'), { recursive: true });
@@ -305,7 +331,11 @@ export async function readJobDir(dirArg: string): Promise<{ dir: string; spec: J
   } catch {
     throw new InputError(`${join(dir, JOB_FILE)} is not valid JSON`);
   }
-  return { dir, spec: checkSpec(raw) };
+  const spec = checkSpec(raw);
+  if (spec.dataset !== undefined) {
+    await checkJobDataset(dir, spec.dataset);
+  }
+  return { dir, spec };
 }
 
 /** Every sbatch submission of the job, oldest first. */
@@ -353,14 +383,24 @@ const isInt = (v: unknown, min = 0): v is number => Number.isSafeInteger(v) && (
 const isSeed = (v: unknown): v is number => isInt(v) && (v as number) <= 0xffffffff;
 const isLr = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
 
-function checkConfig(c: unknown, where: string): TrainingConfig {
+/** `stored`: the name of the stored dataset job.json carries, if any (the only other name allowed). */
+function checkConfig(c: unknown, where: string, stored: string | undefined): TrainingConfig {
   if (!isObj(c) || !isObj(c.model) || !isObj(c.optimizer)) {
     fail(`${where} is not a training config`);
   }
   const m = c.model;
   const o = c.optimizer;
   if (
-    !(DATASETS as readonly unknown[]).includes(c.dataset) ||
+    typeof c.dataset === 'string' &&
+    !(DATASETS as readonly unknown[]).includes(c.dataset) &&
+    c.dataset !== stored
+  ) {
+    fail(
+      `${where} trains on dataset '${c.dataset.slice(0, 80)}', which is neither built in nor carried by the job (no dataset copy with its digest)`,
+    );
+  }
+  if (
+    !((DATASETS as readonly unknown[]).includes(c.dataset) || c.dataset === stored) ||
     !(MODELS as readonly unknown[]).includes(m.kind) ||
     !Array.isArray(m.hidden) ||
     !m.hidden.every((h) => isInt(h, 1)) ||
@@ -373,6 +413,25 @@ function checkConfig(c: unknown, where: string): TrainingConfig {
     fail(`${where} has a field out of range`);
   }
   return c as unknown as TrainingConfig;
+}
+
+/** The stored dataset's name when job.json carries one (its fields checked), else undefined. */
+function checkDatasetField(d: unknown): string | undefined {
+  if (d === undefined) {
+    return undefined;
+  }
+  if (
+    !isObj(d) ||
+    typeof d.name !== 'string' ||
+    !STORED_DATASET_NAME.test(d.name) ||
+    (DATASETS as readonly string[]).includes(d.name) ||
+    typeof d.digest !== 'string' ||
+    !/^[0-9a-f]{64}$/.test(d.digest) ||
+    !isInt(d.bytes, 1)
+  ) {
+    fail('dataset is not { name, digest, bytes } of a stored dataset');
+  }
+  return d.name;
 }
 
 function checkSpec(raw: unknown): JobSpec {
@@ -394,7 +453,11 @@ function checkSpec(raw: unknown): JobSpec {
       fail(`${k} is not an absolute path`);
     }
   }
-  checkConfig(raw.config, 'config');
+  const stored = checkDatasetField(raw.dataset);
+  const config = checkConfig(raw.config, 'config', stored);
+  if (stored !== undefined && config.dataset !== stored) {
+    fail(`dataset '${stored}' is carried but the config trains on '${config.dataset}'`);
+  }
   if (!isInt(raw.steps, 1)) {
     fail('steps is not a positive integer');
   }
@@ -419,7 +482,7 @@ function checkSpec(raw: unknown): JobSpec {
       fail(`task ${k}: branch is not a unique plain name`);
     }
     branches.add(t.branch);
-    const c = checkConfig(t.config, `task ${k} config`);
+    const c = checkConfig(t.config, `task ${k} config`, stored);
     if (!isSeed(t.seed) || t.seed !== c.seed) {
       fail(`task ${k}: seed does not match its config`);
     }

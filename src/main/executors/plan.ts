@@ -8,9 +8,10 @@
  * Sweep (`planSweep`): the cross product of the axes, in the order lr × batch size × optimizer ×
  * seed (the last varies fastest), branches `<id>-<k>-<optimizer>-lr<lr>-b<batch>-s<seed>`.
  * Both check their input (InputError) and never draw randomness except an `auto` seed, which
- * the caller resolves before planning.
+ * the caller resolves before planning. A config on a stored dataset needs `dataset` (what the
+ * job directory carries: ./job-dataset.ts, read from the store with `storedJobDataset`).
  */
-import { InputError, type TrainingConfig } from '../engine/types';
+import { InputError, isBuiltinDataset, type TrainingConfig } from '../engine/types';
 import { LIMITS } from '../../shared/contract';
 import {
   JOB_FORMAT,
@@ -23,6 +24,7 @@ import {
   type SweepAxes,
   type TaskSpec,
 } from './jobdir';
+import type { JobDataset } from './job-dataset';
 
 export interface Schedule {
   steps: number;
@@ -39,6 +41,8 @@ export interface PlanOptions {
   cli?: string;
   /** Node binary for the task script (default: this process's) */
   node?: string;
+  /** the stored dataset `config.dataset` names, which the job directory carries (./job-dataset.ts) */
+  dataset?: JobDataset;
 }
 
 /** Most tasks in one sweep. */
@@ -61,7 +65,19 @@ function base(
     config,
     steps: sched.steps,
     ...(o.slurm && Object.keys(o.slurm).length > 0 ? { slurm: checkSlurmOptions(o.slurm) } : {}),
+    ...(o.dataset !== undefined ? { dataset: o.dataset } : {}),
   };
+}
+
+/** InputError unless a stored dataset in the config comes with its job copy, and only then. */
+function checkPlanDataset(config: TrainingConfig, o: PlanOptions): void {
+  if (
+    isBuiltinDataset(config.dataset) ? o.dataset !== undefined : o.dataset?.name !== config.dataset
+  ) {
+    throw new InputError(
+      `a job on dataset '${config.dataset}' needs the stored dataset itself (storedJobDataset)`,
+    );
+  }
 }
 
 /** A seed study of K + K runs of `config` (its seed is the base seed). */
@@ -74,6 +90,7 @@ export function planStudy(
   if (!Number.isInteger(runs) || runs < 1 || runs > LIMITS.maxStudyRuns) {
     throw new InputError(`--runs must be an integer from 1 to ${LIMITS.maxStudyRuns}, got ${runs}`);
   }
+  checkPlanDataset(config, o);
   const head = base('study', config, sched, o);
   const tasks: TaskSpec[] = [];
   const task = (group: 'same' | 'different', seed: number, branch: string): TaskSpec => ({
@@ -119,6 +136,7 @@ export function planSweep(
     batchSize: axes.batchSize[0],
     seed: axes.seed[0],
   };
+  checkPlanDataset(config, o);
   const head = base('sweep', first, sched, o);
   const tasks: TaskSpec[] = [];
   for (const lr of axes.lr) {

@@ -6,6 +6,7 @@
  */
 import { readDatasetFiles, type DatasetFilesOptions } from '../engine/dataset-files';
 import { encodeDatasetObject } from '../engine/stored-dataset';
+import { InputError } from '../engine/types';
 import {
   addDataset,
   datasetNameProblem,
@@ -19,20 +20,36 @@ import type { Store } from '../store/store';
 
 export type { DatasetRecord };
 
-/** Reads `path` and stores it as dataset `name`; `created` is false when it was there already. */
+export interface AddDatasetOptions extends DatasetFilesOptions {
+  /** refuse (nothing written) unless the stored data's digest is this one */
+  digest?: string;
+}
+
+/**
+ * Reads `path` and stores it as dataset `name`; `created` is false when it was there already.
+ * With `opts.digest`, data with any other digest is refused (InputError) before anything is
+ * written: how a job's task checks the dataset copy it was given.
+ */
 export async function addDatasetFromFiles(
   store: Store,
   name: string,
   path: string,
-  opts: DatasetFilesOptions = {},
+  opts: AddDatasetOptions = {},
 ): Promise<{ record: DatasetRecord; created: boolean }> {
   const problem = datasetNameProblem(name);
   if (problem !== null) {
     throw new RefError(`invalid dataset name: ${problem}`);
   }
-  const files = readDatasetFiles(path, opts);
+  const { digest, ...fileOpts } = opts;
+  const files = readDatasetFiles(path, fileOpts);
   const data = encodeDatasetObject(files.parts);
-  return addDataset(store, datasetRecord(name, files.kind, data, files.files), data);
+  const record = datasetRecord(name, files.kind, data, files.files);
+  if (digest !== undefined && record.digest !== digest) {
+    throw new InputError(
+      `${path} holds data with digest ${record.digest.slice(0, 12)}…, not the expected ${digest.slice(0, 12)}…: refused`,
+    );
+  }
+  return addDataset(store, record, data);
 }
 
 export { listDatasets, removeDataset };

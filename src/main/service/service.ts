@@ -254,15 +254,20 @@ export async function createService(opts: ServiceOptions): Promise<LockstepHost>
       return openStudy(store, id);
     },
 
-    async exportBundle({ ref, path, overwrite }) {
+    async exportBundle({ ref, path, overwrite, withData }) {
       await store.resolveRef(ref);
       webPathRule(() => checkExportTarget(path, { kind: 'file', force: overwrite === true }));
-      return jobs.submit('export', `export ${refLabel(ref)}`, {
-        kind: 'export',
-        storeDir: store.dir,
-        ref,
-        path,
-      });
+      return jobs.submit(
+        'export',
+        `export ${refLabel(ref)}${withData === true ? ' with data' : ''}`,
+        {
+          kind: 'export',
+          storeDir: store.dir,
+          ref,
+          path,
+          ...(withData === true ? { withData: true } : {}),
+        },
+      );
     },
 
     async importBundle({ path }) {

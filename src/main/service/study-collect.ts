@@ -14,11 +14,14 @@
  * - `verify`: 'all', 'none' or a count (default {@link DEFAULT_VERIFY}); the sample is spread
  *   evenly over the collected runs (first and last included), never random. Each sampled run is
  *   replayed from step 0 (../service/verify.ts); a mismatch is reported, not hidden.
+ * - A job on a stored dataset (../executors/job-dataset.ts): every bundle must have trained on
+ *   the job's digest; the dataset is added to the store from the job directory's copy when the
+ *   store lacks the name, and a store holding other data under the name is refused up front.
  * - Collecting again (after a resubmission) re-imports nothing that is already there and
  *   replaces the stored report with the new one.
  */
 import { canonicalJson } from '../engine/canonical-json';
-import type { TrainingConfig } from '../engine/types';
+import { InputError, type TrainingConfig } from '../engine/types';
 import { BundleError } from '../bundle/errors';
 import { importReadBundle } from '../bundle/import';
 import { readBundle, type ReadBundle } from '../bundle/read';
@@ -30,7 +33,10 @@ import type {
   TaskVerification,
 } from '../../shared/contract';
 import { bundlePath, readJobDir, type JobSpec, type TaskSpec } from '../executors/jobdir';
+import { jobDatasetPath, type JobDataset } from '../executors/job-dataset';
 import { jobStatus } from '../executors/status';
+import { findDataset } from '../store/datasets';
+import { addDatasetFromFiles } from './datasets';
 import { buildStudyReport, storeStudyReport } from './study';
 import { verifyRef } from './verify';
 
@@ -63,6 +69,9 @@ export async function collectJob(
   opts: CollectOptions = {},
 ): Promise<StudyReport | SweepReport> {
   const { dir, spec } = await readJobDir(dirArg);
+  if (spec.dataset !== undefined) {
+    await useJobDataset(store, dir, spec.dataset);
+  }
   await registerJob(store, dir, spec);
   const status = await jobStatus(dir);
   const collected: Collected[] = [];
@@ -83,7 +92,7 @@ export async function collectJob(
       continue;
     }
     try {
-      collected.push(await importTask(store, dir, t));
+      collected.push(await importTask(store, dir, t, spec.dataset));
     } catch (e) {
       if (!(e instanceof BundleError)) {
         throw e;
@@ -196,8 +205,25 @@ function essentials(c: TrainingConfig): string {
   });
 }
 
-/** BundleError unless the bundle holds exactly the task's run. */
-function checkIsTask(b: ReadBundle, t: TaskSpec): { tip: string } {
+/**
+ * The job's stored dataset in this store, for replays and for runs that continue from the
+ * collected ones: added from the job directory's checked copy when the name is free; the same
+ * data under the name is fine; other data under the name is refused (InputError), nothing
+ * collected, since every replay of the runs would fail on it.
+ */
+async function useJobDataset(store: Store, dir: string, d: JobDataset): Promise<void> {
+  const have = await findDataset(store, d.name);
+  if (have === null) {
+    await addDatasetFromFiles(store, d.name, jobDatasetPath(dir, d.digest), { digest: d.digest });
+  } else if (have.digest !== d.digest) {
+    throw new InputError(
+      `dataset '${d.name}' in this store has other data (digest ${have.digest.slice(0, 12)}…) than the job trained on (${d.digest.slice(0, 12)}…): collect into another store, or remove it first (lockstep data rm ${d.name})`,
+    );
+  }
+}
+
+/** BundleError unless the bundle holds exactly the task's run (on the job's stored dataset). */
+function checkIsTask(b: ReadBundle, t: TaskSpec, d: JobDataset | undefined): { tip: string } {
   const m = b.manifest;
   if (m.branches.length !== 1 || m.runs.length !== 1) {
     throw new BundleError(
@@ -222,6 +248,13 @@ function checkIsTask(b: ReadBundle, t: TaskSpec): { tip: string } {
       `task ${t.index}: the bundle's config is not the task's (seed ${tip.manifest.config.seed} vs ${t.seed})`,
     );
   }
+  const digest = tip.manifest.datasetDigest;
+  if (d !== undefined && digest !== d.digest) {
+    throw new BundleError(
+      'BAD_MANIFEST',
+      `task ${t.index}: the bundle was trained on data with digest ${String(digest).slice(0, 12)}…, not the job's dataset '${d.name}' (${d.digest.slice(0, 12)}…)`,
+    );
+  }
   if (tip.node.step !== t.steps) {
     throw new BundleError(
       'BAD_MANIFEST',
@@ -231,9 +264,14 @@ function checkIsTask(b: ReadBundle, t: TaskSpec): { tip: string } {
   return { tip: br.tip };
 }
 
-async function importTask(store: Store, dir: string, t: TaskSpec): Promise<Collected> {
+async function importTask(
+  store: Store,
+  dir: string,
+  t: TaskSpec,
+  d: JobDataset | undefined,
+): Promise<Collected> {
   const bundle = await readBundle(bundlePath(dir, t.index));
-  const { tip } = checkIsTask(bundle, t);
+  const { tip } = checkIsTask(bundle, t, d);
   const r = await importReadBundle(store, bundle);
   // the branch's name here: as in the bundle, renamed, or an earlier import's identical branch
   let name = r.renamed[t.branch] ?? t.branch;

@@ -85,6 +85,7 @@ export async function executeJob(spec: JobSpec, ctl: JobControl): Promise<JobRet
       return {
         kind: 'export',
         result: await exportBundle(store, spec.ref, spec.path, {
+          withData: spec.withData === true,
           onProgress: workReporter(ctl.emit, 'exporting'),
           signal: ctl.signal,
         }),

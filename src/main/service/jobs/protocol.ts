@@ -16,7 +16,7 @@ export type JobSpec =
   | { kind: 'continue'; storeDir: string; req: ContinueSpec }
   | { kind: 'verify'; storeDir: string; ref: string; from?: string }
   | { kind: 'study'; storeDir: string; runs: number; train: StudyTrain; seed?: number }
-  | { kind: 'export'; storeDir: string; ref: string; path: string }
+  | { kind: 'export'; storeDir: string; ref: string; path: string; withData?: boolean }
   | { kind: 'import'; storeDir: string; path: string }
   /** reports what this process can run (storeInfo's backends) */
   | { kind: 'probe' };
