@@ -213,6 +213,41 @@ test('wasm im2col, col2im, relu and add equal conv-ref bit for bit (odd shapes, 
   }
 });
 
+test('wasm maxPool and maxPoolGrad equal conv-ref bit for bit (ties, NaN, overlapping windows, 1–9 channels)', () => {
+  const rnd = filler(13);
+  const geoms: Window2d[] = [
+    { n: 2, h: 28, w: 28, c: 6, kh: 2, kw: 2, stride: 2, padTop: 0, padLeft: 0, oh: 14, ow: 14 },
+    { n: 1, h: 7, w: 6, c: 1, kh: 3, kw: 3, stride: 2, padTop: 0, padLeft: 0, oh: 3, ow: 2 },
+    { n: 3, h: 5, w: 5, c: 4, kh: 3, kw: 2, stride: 1, padTop: 0, padLeft: 0, oh: 3, ow: 4 },
+    { n: 2, h: 6, w: 7, c: 9, kh: 2, kw: 3, stride: 1, padTop: 0, padLeft: 0, oh: 5, ow: 5 },
+    { n: 1, h: 4, w: 4, c: 3, kh: 4, kw: 4, stride: 1, padTop: 0, padLeft: 0, oh: 1, ow: 1 },
+  ];
+  for (const g of geoms) {
+    const what = JSON.stringify(g);
+    const xs = g.n * g.h * g.w * g.c;
+    const ys = g.n * g.oh * g.ow * g.c;
+    // few distinct values, so windows hold ties; some NaN, −0 and +0
+    const x = Float32Array.from({ length: xs }, () => {
+      const u = rnd() + 0.5;
+      return u < 0.05 ? NaN : u < 0.1 ? -0 : u < 0.15 ? 0 : Math.round(u * 6) - 3;
+    });
+    const dy = Float32Array.from({ length: ys }, rnd);
+    const sb = sandbox();
+    const px = sb.put(x);
+    const py = sb.put(new Float32Array(ys).fill(99));
+    const geometry = [g.n, g.h, g.w, g.c, g.kh, g.kw, g.stride, g.oh, g.ow] as const;
+    sb.k.maxPool(px, py, ...geometry);
+    const y = new Float32Array(ys);
+    conv.maxPool(x, 0, g, y, 0);
+    assert.ok(bitsEqual(sb.f32(py, ys), y), `maxPool ${what}`);
+    const pdx = sb.put(new Float32Array(xs).fill(99)); // stale values must go
+    sb.k.maxPoolGrad(px, sb.put(dy), pdx, ...geometry);
+    const dx = new Float32Array(xs);
+    conv.maxPoolGrad(x, 0, dy, 0, g, dx, 0);
+    assert.ok(bitsEqual(sb.f32(pdx, xs), dx), `maxPoolGrad ${what}`);
+  }
+});
+
 test('wasm gatherRows converts bytes exactly like PIXEL_TO_FLOAT', () => {
   const sb = sandbox();
   const rows = 300;

@@ -17,9 +17,9 @@
  *
  * Activations are 2-D tensors [n, h·w·c] (NHWC, flat); the geometry travels as an attribute.
  * The heavy arithmetic is the shared GEMM (wasm SIMD or its JS twin, same bits); im2col, col2im,
- * add and relu run in wasm SIMD on `wasm` (copies, and the same float32 additions in the same
- * order as ./conv-ref.ts) and in conv-ref's JS on `cpu`; pooling and batch norm are conv-ref's JS
- * on both backends, so wasm == cpu.
+ * add, relu and max pooling run in wasm SIMD on `wasm` (copies, maxima, and the same float32
+ * additions in the same order as ./conv-ref.ts) and in conv-ref's JS on `cpu`; average pooling
+ * and batch norm are conv-ref's JS on both backends, so wasm == cpu.
  * Outputs are allocated before any view is taken (an allocation may move the wasm heap).
  */
 import type * as tf from '@tensorflow/tfjs-core';
@@ -122,20 +122,25 @@ const conv2dGrad: Kernel = (mem, { x, w, y, dy, col: kept }, attrs) => {
   return out;
 };
 
-const pool =
-  (fn: typeof conv.maxPool): Kernel =>
-  (mem, { x }, attrs) => {
-    const g = attrs.geom as Window2d;
-    const y = mem.alloc([g.n, g.oh * g.ow * g.c]);
-    fn(mem.f32(x), 0, g, mem.f32(y), 0);
-    return y;
-  };
+const maxPool: Kernel = (mem, { x }, attrs) => {
+  const g = attrs.geom as Window2d;
+  const y = mem.alloc([g.n, g.oh * g.ow * g.c]);
+  mem.maxPool(x, g, y);
+  return y;
+};
 
 const maxPoolGrad: Kernel = (mem, { x, dy }, attrs) => {
   const g = attrs.geom as Window2d;
   const dx = mem.alloc([...x.shape]);
-  conv.maxPoolGrad(mem.f32(x), 0, mem.f32(dy), 0, g, mem.f32(dx), 0);
+  mem.maxPoolGrad(x, dy, g, dx);
   return dx;
+};
+
+const avgPool: Kernel = (mem, { x }, attrs) => {
+  const g = attrs.geom as Window2d;
+  const y = mem.alloc([g.n, g.oh * g.ow * g.c]);
+  conv.avgPool(mem.f32(x), 0, g, mem.f32(y), 0);
+  return y;
 };
 
 const avgPoolGrad: Kernel = (mem, { dy }, attrs) => {
@@ -197,9 +202,9 @@ const mul: Kernel = (mem, { x, mask }) => {
 export const LAYER_KERNEL_FUNCS: [string, Kernel][] = [
   [LAYER_KERNELS.conv2d, conv2d],
   [LAYER_KERNELS.conv2dGrad, conv2dGrad],
-  [LAYER_KERNELS.maxPool, pool(conv.maxPool)],
+  [LAYER_KERNELS.maxPool, maxPool],
   [LAYER_KERNELS.maxPoolGrad, maxPoolGrad],
-  [LAYER_KERNELS.avgPool, pool(conv.avgPool)],
+  [LAYER_KERNELS.avgPool, avgPool],
   [LAYER_KERNELS.avgPoolGrad, avgPoolGrad],
   [LAYER_KERNELS.batchNorm, batchNorm],
   [LAYER_KERNELS.batchNormGrad, batchNormGrad],

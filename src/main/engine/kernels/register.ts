@@ -36,6 +36,7 @@ import {
   instantiateKernels,
   ROW_BYTES,
   WA,
+  type PoolGeometry,
   type WasmKernels,
   type WasmMemory,
   type WindowArgs,
@@ -86,6 +87,10 @@ export interface Mem {
   im2col(x: tf.TensorInfo, g: Window2d, col: tf.TensorInfo): void;
   /** conv-ref's col2im of dcol into dx (same additions, same order) */
   col2im(dcol: tf.TensorInfo, g: Window2d, dx: tf.TensorInfo): void;
+  /** conv-ref's maxPool of x into y (same bits) */
+  maxPool(x: tf.TensorInfo, g: Window2d, y: tf.TensorInfo): void;
+  /** conv-ref's maxPoolGrad (same additions, same order) */
+  maxPoolGrad(x: tf.TensorInfo, dy: tf.TensorInfo, g: Window2d, dx: tf.TensorInfo): void;
   /** out = a + b (float32) */
   add(a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo): void;
   /** out = x > 0 || x ≠ x ? x : 0 */
@@ -123,6 +128,11 @@ interface AdamScalars {
 }
 
 const size = (t: tf.TensorInfo): number => t.shape.reduce((a, b) => a * b, 1);
+
+/** The geometry arguments of the wasm maxPool / maxPoolGrad. */
+function poolGeometry(g: Window2d): PoolGeometry {
+  return [g.n, g.h, g.w, g.c, g.kh, g.kw, g.stride, g.oh, g.ow];
+}
 
 /** The arguments of the wasm im2col / col2im: x (or dx) and col (or dcol) byte offsets, geometry. */
 function windowArgs(x: number, col: number, g: Window2d): WindowArgs {
@@ -265,6 +275,20 @@ function wasmMem(backend: WasmBackendLike): Mem {
         conv.col2im(f32(dcol), 0, g, f32(dx), 0);
       }
     },
+    maxPool: (x, g, y) => {
+      if (k) {
+        k.maxPool(off(x), off(y), ...poolGeometry(g));
+      } else {
+        conv.maxPool(f32(x), 0, g, f32(y), 0);
+      }
+    },
+    maxPoolGrad: (x, dy, g, dx) => {
+      if (k) {
+        k.maxPoolGrad(off(x), off(dy), off(dx), ...poolGeometry(g));
+      } else {
+        conv.maxPoolGrad(f32(x), 0, f32(dy), 0, g, f32(dx), 0);
+      }
+    },
     add: (a, b, out) => {
       if (k) {
         k.add(off(a), off(b), off(out), size(out));
@@ -373,6 +397,8 @@ function cpuMem(backend: MathBackendCPU): Mem {
     reluMask: (dy, y, out) => ref.reluMask(f32(dy), 0, f32(y), 0, f32(out), 0, size(out)),
     im2col: (x, g, col) => conv.im2col(f32(x), 0, g, f32(col), 0),
     col2im: (dcol, g, dx) => conv.col2im(f32(dcol), 0, g, f32(dx), 0),
+    maxPool: (x, g, y) => conv.maxPool(f32(x), 0, g, f32(y), 0),
+    maxPoolGrad: (x, dy, g, dx) => conv.maxPoolGrad(f32(x), 0, f32(dy), 0, g, f32(dx), 0),
     add: (a, b, out) => conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out)),
     relu: (x, out) => conv.relu(f32(x), 0, f32(out), 0, size(out)),
     transpose: (src, dst, rows, cols) => {

@@ -38,7 +38,15 @@ export function sparseWorthTrying(m: number, n: number, k: number): boolean {
  * Whether A (A[i,p] = a[off + i·rsA + p·ksA]) looks sparse enough to scan, from SAMPLES
  * elements spread evenly over it (a dense A then costs a few hundred reads, not a scan).
  */
-export function looksSparse(a: Float32Array, off: number, rsA: number, ksA: number, m: number, k: number): boolean { // prettier-ignore
+export function looksSparse(
+  a: Float32Array,
+  off: number,
+  rsA: number,
+  ksA: number,
+  m: number,
+  k: number,
+): boolean {
+  // prettier-ignore
   const total = m * k;
   const samples = Math.min(SAMPLES, total);
   let nonzero = 0;
@@ -100,7 +108,11 @@ export class WasmSparseGemm {
     relu: boolean,
     tail: number,
   ): boolean {
-    if ((ksA !== 1 && rsA !== 1) || !looksSparse(new Float32Array(this.buffer()), a / 4, rsA, ksA, m, k)) { // prettier-ignore
+    if (
+      (ksA !== 1 && rsA !== 1) ||
+      !looksSparse(new Float32Array(this.buffer()), a / 4, rsA, ksA, m, k)
+    ) {
+      // prettier-ignore
       return false;
     }
     const entries = m * k;
@@ -152,7 +164,11 @@ export class JsSparseGemm {
     biasOff: number,
     relu: boolean,
   ): boolean {
-    if (!looksSparse(a, aOff, rsA, ksA, m, k) || (k > 0 && !ref.allFinite(b, bOff, (k - 1) * ldb + n))) { // prettier-ignore
+    if (
+      !looksSparse(a, aOff, rsA, ksA, m, k) ||
+      (k > 0 && !ref.allFinite(b, bOff, (k - 1) * ldb + n))
+    ) {
+      // prettier-ignore
       return false;
     }
     const entries = m * k;

@@ -52,6 +52,11 @@ const SIMD = {
   f32x4ReplaceLane: 0x20,
   f32x4Ne: 0x42,
   anyTrue: 0x53,
+  bitselect: 0x52,
+  i32x4Splat: 0x11,
+  i32x4ExtractLane: 0x1b,
+  i32x4ReplaceLane: 0x1c,
+  i32x4Add: 0xae,
   f32x4Gt: 0x44,
   and: 0x4e,
   or: 0x50,
@@ -318,6 +323,26 @@ export class FnBuilder {
   }
   f32x4Ne(): this {
     return this.simd(SIMD.f32x4Ne);
+  }
+  /** (a, b, mask) → a where the mask's bits are set, b elsewhere */
+  v128Bitselect(): this {
+    return this.simd(SIMD.bitselect);
+  }
+  i32x4Splat(): this {
+    return this.simd(SIMD.i32x4Splat);
+  }
+  i32x4ExtractLane(lane: number): this {
+    this.simd(SIMD.i32x4ExtractLane);
+    this.code.push(lane);
+    return this;
+  }
+  i32x4ReplaceLane(lane: number): this {
+    this.simd(SIMD.i32x4ReplaceLane);
+    this.code.push(lane);
+    return this;
+  }
+  i32x4Add(): this {
+    return this.simd(SIMD.i32x4Add);
   }
   /** i32: 1 when any bit of the v128 is set */
   v128AnyTrue(): this {

@@ -22,9 +22,11 @@
  * - gatherRows(pixels, indices, n, out): out[r, :] = float32(pixels[indices[r]·784 + i] / 255),
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
  *   PIXEL_TO_FLOAT table of data.ts bit for bit.
+ * - maxPool, maxPoolGrad: ./wasm-pool.ts
  * - csrRows, csrCols, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
+import { maxPoolFn } from './wasm-pool';
 import { csrColsFn, csrRowsFn, nonFiniteFn, sparseFunctions, storeTileRow } from './wasm-sparse';
 
 /** Rows per register tile of the GEMM. */
@@ -82,6 +84,8 @@ export interface WasmKernels {
   col2im(...args: WindowArgs): void;
   relu(x: number, out: number, count: number): void;
   add(a: number, b: number, out: number, count: number): void;
+  maxPool(x: number, y: number, ...geometry: PoolGeometry): void;
+  maxPoolGrad(x: number, dy: number, dx: number, ...geometry: PoolGeometry): void;
   csrRows(...args: CsrArgs): void;
   csrCols(...args: CsrArgs): void;
   nonFinite(ptr: number, count: number, out: number): void;
@@ -99,6 +103,19 @@ export interface WasmKernels {
     tail: number,
   ): void;
 }
+
+/** (n, h, w, c, kh, kw, stride, oh, ow) of maxPool and maxPoolGrad */
+export type PoolGeometry = [
+  n: number,
+  h: number,
+  w: number,
+  c: number,
+  kh: number,
+  kw: number,
+  stride: number,
+  oh: number,
+  ow: number,
+];
 
 /** (a, lda, m, k, ldb, rowPtr, idx, val, out) of csrRows/csrCols; pointers and strides in bytes */
 export type CsrArgs = [
@@ -837,6 +854,8 @@ function kernelFunctions(): FnBuilder[] {
       e.out(0);
     }),
   );
+  fns.push(maxPoolFn(false, zero));
+  fns.push(maxPoolFn(true, zero));
   fns.push(csrRowsFn());
   fns.push(csrColsFn());
   fns.push(nonFiniteFn());
