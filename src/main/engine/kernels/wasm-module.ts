@@ -156,9 +156,9 @@ const TILE_PARAMS: ValType[] = new Array<ValType>(11).fill('i32');
 
 /**
  * A register tile: `mr` rows × (`nv` f32x4 vectors, or one scalar column when nv = 0). With
- * `lanes` < 4 (nv = 1) only the first `lanes` columns are stored: the loads of B and the bias
- * read up to 12 bytes past the last column, whose lanes are computed and dropped (lanes are
- * independent, so the stored ones are exactly those of the other tiles).
+ * `lanes` < 4 only the first `lanes` columns of the last vector are stored: the loads of B and
+ * the bias read up to 12 bytes past the last column, whose lanes are computed and dropped (lanes
+ * are independent, so the stored ones are exactly those of the other tiles).
  * The accumulators start at 0 (`first` ≠ 0) or at the partial sums stored in C by the previous
  * chunk of k (float32 stored and reloaded exactly, so chunking k changes no bit); then
  * C[r, v] = acc + Σ_p A[r,p]·B[p,v], p ascending, and finally act(· + bias[v]) when the driver
@@ -198,7 +198,7 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
   for (let r = 0; r < mr; r++) {
     for (let v = 0; v < cols; v++) {
       const x = acc[r * cols + v];
-      if (vec && lanes < 4) {
+      if (vec && lanes < 4 && v === cols - 1) {
         f.v128Zero();
         for (let l = 0; l < lanes; l++) {
           f.get(cp)
@@ -320,8 +320,23 @@ function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number
   };
   const emitColumns = (): void => {
     f.i32(0).set(j);
-    // blocks of 4·GEMM_NV columns, then of 4
+    // blocks of 4·GEMM_NV columns, then (over-reading allowed) 5–7 as one tile, then blocks of 4
     for (const nv of GEMM_NV > 1 ? [GEMM_NV, 1] : [1]) {
+      if (nv === 1 && GEMM_NV === 2) {
+        f.get(P.tail).get(P.n).get(j).i32Sub().i32(4).i32GtS().i32And().if();
+        for (const lanes of [1, 2, 3]) {
+          f.get(P.n)
+            .get(j)
+            .i32Sub()
+            .i32(4 + lanes)
+            .i32Eq()
+            .if();
+          emitRows(2, lanes);
+          f.end();
+        }
+        f.get(P.n).set(j);
+        f.end();
+      }
       f.block().loop();
       f.get(P.n)
         .get(j)
@@ -669,7 +684,9 @@ function window(kind: 'im2col' | 'col2im', copy: number, zero: number, add: numb
           }
           f.else();
           if (kind === 'im2col') {
+            f.get(kx0).i32(0).i32GtS().if();
             f.get(o).i32(0).get(kx0).get(P.c).i32Mul().call(zero);
+            f.end();
           }
           // x + xb-relative ((iy·w + ix0 + kx0)·c)·4 and col o + kx0·c·4, (kx1 − kx0)·c floats
           const dstCol = (): void => {
@@ -689,10 +706,12 @@ function window(kind: 'im2col' | 'col2im', copy: number, zero: number, add: numb
           f.get(kx1).get(kx0).i32Sub().get(P.c).i32Mul();
           f.call(kind === 'im2col' ? copy : add);
           if (kind === 'im2col') {
+            f.get(P.kw).get(kx1).i32GtS().if();
             f.get(o).get(kx1).get(P.c).i32Mul().i32(4).i32Mul().i32Add();
             f.i32(0);
             f.get(P.kw).get(kx1).i32Sub().get(P.c).i32Mul();
             f.call(zero);
+            f.end();
           }
           f.end();
           f.incBy(o, rowBytes);
@@ -765,6 +784,9 @@ function kernelFunctions(): FnBuilder[] {
       [1, 1],
       [1, 2],
       [1, 3],
+      [2, 1],
+      [2, 2],
+      [2, 3],
     ]) {
       tiles.set(`${mr}x${nv}l${lanes}`, fns.length);
       fns.push(tile(mr, nv, lanes));

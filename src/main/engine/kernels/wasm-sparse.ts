@@ -24,7 +24,8 @@ export const SPARSE_NV = 4;
 /**
  * Stores one row of a register tile at `cp` (a local or parameter holding the row's address):
  * for each column vector v, acc + bias[v] when `bias` (a pointer, 0 for none) is set, then
- * max(·, 0) when `relu` is set, then the store — only the first `lanes` lanes when lanes < 4.
+ * max(·, 0) when `relu` is set, then the store — of the last vector only the first `lanes` lanes
+ * when lanes < 4.
  */
 export function storeTileRow(
   f: FnBuilder,
@@ -51,7 +52,7 @@ export function storeTileRow(
       f.get(x).f32(0).f32Max().set(x);
     }
     f.end();
-    if (vec && lanes < 4) {
+    if (vec && lanes < 4 && v === acc.length - 1) {
       for (let l = 0; l < lanes; l++) {
         f.get(cp)
           .get(x)
