@@ -12,14 +12,17 @@
  * - nonFinite(ptr, count, out): f32 at out = Σ x·0 over the count floats — ±0 when all are
  *   finite, NaN otherwise.
  * - gemmCsr(rowPtr, idx, val, b, c, ldc, m, n, bias, relu, tail): C[i,:] = act(Σ_t val[t]·B[idx[t]]
- *   + bias) over row i's entries in order, in tiles of 32, then 4 columns, then the last 1–3
+ *   + bias) over row i's entries in order, in tiles of 24, 8, then 4 columns, then the last 1–3
  *   (one SIMD tile reading up to 12 bytes past B's rows and the bias when tail = 1, else single
  *   columns) — the same float32 operations per element as the dense tiles' (0 + a·b) + …
  */
 import { FnBuilder, type ValType } from './wasm-asm';
 
-/** f32x4 vectors per row of a sparse tile (columns = 4·SPARSE_NV). */
-export const SPARSE_NV = 4;
+/**
+ * f32x4 vectors per row of a sparse tile (columns = 4·SPARSE_NV): 6 accumulators, the splat and
+ * six loads fit the 16 SIMD registers (with 8, TurboFan hoists the loads and spills).
+ */
+export const SPARSE_NV = 6;
 
 /**
  * Stores one row of a register tile at `cp` (a local or parameter holding the row's address):
@@ -287,6 +290,7 @@ export function sparseFunctions(firstIndex: number): FnBuilder[] {
   const index = new Map<string, number>();
   for (const [nv, lanes] of [
     [SPARSE_NV, 4],
+    [2, 4],
     [1, 4],
     [0, 4],
     [1, 1],
@@ -318,7 +322,7 @@ export function sparseFunctions(firstIndex: number): FnBuilder[] {
   f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().i32Load(4).set(t1);
   f.get(P.c).get(r).get(P.ldc).i32Mul().i32Add().set(crow);
   f.i32(0).set(j);
-  for (const nv of [SPARSE_NV, 1]) {
+  for (const nv of [SPARSE_NV, 2, 1]) {
     f.block().loop();
     f.get(P.n)
       .get(j)
