@@ -61,6 +61,7 @@ function sandbox(): {
   k: ReturnType<typeof instantiateKernels>;
   sparse: WasmSparseGemm;
   put(data: Float32Array): number;
+  write(p: number, data: Float32Array): void;
   alloc(bytes: number): number;
   f32(p: number, n: number): Float32Array;
 } {
@@ -82,6 +83,7 @@ function sandbox(): {
       new Float32Array(buffer(), p, data.length).set(data);
       return p;
     },
+    write: (p, data) => new Float32Array(buffer(), p, data.length).set(data),
     f32: (p, n) => new Float32Array(buffer().slice(p, p + 4 * n)),
   };
 }
@@ -164,4 +166,41 @@ test('the sparse GEMM declines, writing nothing, when B is not all finite or A i
   const c = new Float32Array(1);
   ref.gemm(a, 0, 2, 1, b, 0, 1, c, 0, 1, 1, 1, 2, null, 0, false);
   assert.ok(Number.isNaN(c[0]));
+});
+
+test('a kept scan of x serves xᵀ·dz (csrTranspose) with the dense bits; another tensor is scanned anew', () => {
+  const rnd = lcg(23);
+  for (const [m, k, n1, n2] of [
+    [100, 784, 128, 128],
+    [7, 33, 17, 9],
+    [64, 50, 24, 35],
+  ]) {
+    const what = `x ${m}×${k}`;
+    const sb = sandbox();
+    const x = sparseA(m * k, 0.8, rnd, true);
+    const px = sb.put(x);
+    const w = sb.put(finiteB(k * n1, rnd));
+    const dz = sb.put(finiteB(m * n2, rnd));
+    const key = {};
+    // forward x·W: keeps the scan of x
+    const y = sb.alloc(4 * m * n1);
+    assert.ok(sb.sparse.gemm(px, k, 1, w, n1, y, n1, m, n1, k, 0, false, 0, key), what);
+    const yDense = sb.alloc(4 * m * n1);
+    sb.k.gemm(px, k * 4, 4, w, n1 * 4, yDense, n1 * 4, m, n1, k, 0, 0, 0);
+    assert.deepEqual(bits(sb.f32(y, m * n1)), bits(sb.f32(yDense, m * n1)), `forward, ${what}`);
+    const dwDense = sb.alloc(4 * k * n2);
+    sb.k.gemm(px, 4, k * 4, dz, n2 * 4, dwDense, n2 * 4, k, n2, m, 0, 0, 0);
+    // x's memory now holds other values: a tensor with the same key is served from the kept
+    // scan (what proves it is used), a new key is scanned anew
+    const other = sparseA(m * k, 0.8, rnd, false);
+    sb.write(px, other);
+    const dw = sb.alloc(4 * k * n2);
+    assert.ok(sb.sparse.gemm(px, 1, k, dz, n2, dw, n2, k, n2, m, 0, false, 0, key), what);
+    assert.deepEqual(bits(sb.f32(dw, k * n2)), bits(sb.f32(dwDense, k * n2)), `xᵀ·dz from the kept scan, ${what}`); // prettier-ignore
+    const dw2 = sb.alloc(4 * k * n2);
+    assert.ok(sb.sparse.gemm(px, 1, k, dz, n2, dw2, n2, k, n2, m, 0, false, 0, {}), what);
+    const dw2Dense = sb.alloc(4 * k * n2);
+    sb.k.gemm(px, 4, k * 4, dz, n2 * 4, dw2Dense, n2 * 4, k, n2, m, 0, 0, 0);
+    assert.deepEqual(bits(sb.f32(dw2, k * n2)), bits(sb.f32(dw2Dense, k * n2)), `a new key, ${what}`); // prettier-ignore
+  }
 });

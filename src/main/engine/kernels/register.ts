@@ -221,7 +221,25 @@ function wasmMem(backend: WasmBackendLike): Mem {
       const end = Math.max(off(b) + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
       const tail = end <= buf().byteLength ? 1 : 0;
       if (sparse && a !== 'ones' && sparseWorthTrying(m, n, kk)) {
-        if (sparse.gemm(aOff, rsA, ksA, off(b), ldb, off(c), ldc, m, n, kk, biasOff, relu, tail)) {
+        if (
+          sparse.gemm(
+            aOff,
+            rsA,
+            ksA,
+            off(b),
+            ldb,
+            off(c),
+            ldc,
+            m,
+            n,
+            kk,
+            biasOff,
+            relu,
+            tail,
+            a.dataId,
+          )
+        ) {
+          // prettier-ignore
           return;
         }
       }

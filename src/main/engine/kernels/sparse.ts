@@ -60,16 +60,48 @@ export function looksSparse(
   return nonzero <= SAMPLE_MAX_DENSITY * samples;
 }
 
-/** Where the scratch memory comes from: [results (16 B)] [rowPtr: m pairs] [idx] [val]. */
+/** Where the scratch memory comes from. */
 interface Heap {
   malloc(bytes: number): number;
   free(ptr: number): void;
 }
 
-/** The sparse GEMM on our wasm kernels; pointers in bytes, strides in elements. */
+/** A block of scratch memory laid out for the compressed rows of an m × k matrix. */
+interface Region {
+  ptr: number;
+  bytes: number;
+  rowPtr: number;
+  idx: number;
+  val: number;
+}
+
+/** A scan kept for its transpose: tensor `key` (m × k, rows lda apart) in compressed rows. */
+interface Scan {
+  key: object;
+  m: number;
+  k: number;
+  lda: number;
+  nnz: number;
+  region: Region;
+}
+
+/** Scans kept for a later Aᵀ (the MLP's backward pass needs the two inputs of its last layers). */
+const KEPT_SCANS = 4;
+
+/**
+ * The sparse GEMM on our wasm kernels; pointers in bytes, strides in elements.
+ *
+ * A scan of a tensor's rows is kept (with `key`, the tensor's dataId) so that a later GEMM with
+ * its transpose — a layer's weight gradient xᵀ·dz after its forward x·W — builds its compressed
+ * rows with csrTranspose instead of scanning again. This relies on tensors being immutable:
+ * a dataId names the same contents for as long as it exists (tfjs tensors are, and our kernels
+ * write only outputs they have just allocated).
+ */
 export class WasmSparseGemm {
-  private ptr = 0;
-  private bytes = 0;
+  private results = 0;
+  private readonly work: Region = { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
+  /** most recent first */
+  private scans: Scan[] = [];
 
   constructor(
     private readonly k: WasmKernels,
@@ -77,21 +109,47 @@ export class WasmSparseGemm {
     private readonly buffer: () => ArrayBuffer,
   ) {}
 
-  private scratch(bytes: number): number {
-    if (bytes > this.bytes) {
-      if (this.ptr !== 0) {
-        this.heap.free(this.ptr);
+  /** Lays `r` out for m rows of k entries (at most), growing it when needed. */
+  private layout(r: Region, m: number, k: number): Region {
+    const rowPtrBytes = ((m * 8 + 15) >> 4) << 4;
+    const bytes = rowPtrBytes + 8 * m * k;
+    if (bytes > r.bytes) {
+      if (r.ptr !== 0) {
+        this.heap.free(r.ptr);
       }
-      this.bytes = Math.max(bytes, 2 * this.bytes);
-      this.ptr = this.heap.malloc(this.bytes) >>> 0;
+      r.bytes = Math.max(bytes, 2 * r.bytes);
+      r.ptr = this.heap.malloc(r.bytes) >>> 0;
     }
-    return this.ptr;
+    r.rowPtr = r.ptr;
+    r.idx = r.ptr + rowPtrBytes;
+    r.val = r.idx + 4 * m * k;
+    return r;
+  }
+
+  /** A region for a scan to keep (the oldest kept scan's, once KEPT_SCANS are kept). */
+  private keep(key: object, m: number, k: number, lda: number): Scan {
+    // the same tensor again, or the oldest once KEPT_SCANS are kept, gives up its region
+    const again = this.scans.findIndex((s) => s.key === key);
+    const reused =
+      again >= 0
+        ? this.scans.splice(again, 1)[0]
+        : this.scans.length >= KEPT_SCANS
+          ? this.scans.pop()
+          : undefined;
+    const region = reused?.region ?? { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
+    const scan = { key, m, k, lda, nnz: 0, region: this.layout(region, m, k) };
+    this.scans.unshift(scan);
+    return scan;
+  }
+
+  private i32(ptr: number): number {
+    return new Int32Array(this.buffer(), ptr, 1)[0];
   }
 
   /**
    * C = act(A·B + bias) from A's nonzero entries, or false (C untouched) when B is not all
    * finite or A is too dense. `tail` as in the dense gemm: the last 1–3 columns may read up
-   * to 12 bytes past B's rows and the bias.
+   * to 12 bytes past B's rows and the bias. `key` identifies A's tensor (see the class).
    */
   gemm(
     a: number,
@@ -107,34 +165,57 @@ export class WasmSparseGemm {
     bias: number,
     relu: boolean,
     tail: number,
+    key?: object,
   ): boolean {
+    const kept =
+      ksA === 1
+        ? undefined
+        : this.scans.find((s) => s.key === key && s.m === k && s.k === m && s.lda === ksA);
     if (
-      (ksA !== 1 && rsA !== 1) ||
-      !looksSparse(new Float32Array(this.buffer()), a / 4, rsA, ksA, m, k)
+      kept === undefined &&
+      ((ksA !== 1 && rsA !== 1) ||
+        !looksSparse(new Float32Array(this.buffer()), a / 4, rsA, ksA, m, k))
     ) {
-      // prettier-ignore
       return false;
     }
-    const entries = m * k;
-    const rowPtrBytes = ((m * 8 + 15) >> 4) << 4;
-    const base = this.scratch(16 + rowPtrBytes + 8 * entries);
-    const rowPtr = base + 16;
-    const idx = rowPtr + rowPtrBytes;
-    const val = idx + 4 * entries;
+    if (this.results === 0) {
+      this.results = this.heap.malloc(16) >>> 0;
+    }
     if (k > 0) {
-      this.k.nonFinite(b, (k - 1) * ldb + n, base);
-      if (Number.isNaN(new Float32Array(this.buffer(), base, 1)[0])) {
+      this.k.nonFinite(b, (k - 1) * ldb + n, this.results);
+      if (Number.isNaN(new Float32Array(this.buffer(), this.results, 1)[0])) {
         return false;
       }
     }
-    // rows of A contiguous, or A = Mᵀ with M's rows contiguous
-    const csr = ksA === 1 ? this.k.csrRows : this.k.csrCols;
-    csr(a, (ksA === 1 ? rsA : ksA) * 4, m, k, ldb * 4, rowPtr, idx, val, base + 4);
-    const nnz = new Int32Array(this.buffer(), base + 4, 1)[0] / 4;
-    if (nnz > SPARSE_MAX_DENSITY * entries) {
+    let r: Region;
+    let nnz: number;
+    if (ksA === 1) {
+      // rows of A contiguous: scan them, and keep the scan when A is a tensor
+      const scan = key === undefined ? undefined : this.keep(key, m, k, rsA);
+      r = scan?.region ?? this.layout(this.work, m, k);
+      this.k.csrRows(a, rsA * 4, m, k, r.rowPtr, r.idx, r.val, this.results);
+      nnz = this.i32(this.results) / 4;
+      if (scan) {
+        scan.nnz = nnz;
+      }
+    } else {
+      // A = Mᵀ, M's rows contiguous: the transpose of M's kept scan, else a scan of M
+      r = this.layout(this.work, m, k);
+      if (kept) {
+        nnz = kept.nnz;
+        if (nnz <= SPARSE_MAX_DENSITY * m * k) {
+          const s = kept.region;
+          this.k.csrTranspose(s.rowPtr, s.idx, s.val, kept.m, kept.k, r.rowPtr, r.idx, r.val);
+        }
+      } else {
+        this.k.csrCols(a, ksA * 4, m, k, r.rowPtr, r.idx, r.val, this.results);
+        nnz = this.i32(this.results) / 4;
+      }
+    }
+    if (nnz > SPARSE_MAX_DENSITY * m * k) {
       return false;
     }
-    this.k.gemmCsr(rowPtr, idx, val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail);
+    this.k.gemmCsr(r.rowPtr, r.idx, r.val, b, ldb * 4, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail); // prettier-ignore
     return true;
   }
 }

@@ -23,11 +23,18 @@
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
  *   PIXEL_TO_FLOAT table of data.ts bit for bit.
  * - maxPool, maxPoolGrad: ./wasm-pool.ts
- * - csrRows, csrCols, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
+ * - csrRows, csrCols, csrTranspose, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
 import { maxPoolFn } from './wasm-pool';
-import { csrColsFn, csrRowsFn, nonFiniteFn, sparseFunctions, storeTileRow } from './wasm-sparse';
+import {
+  csrColsFn,
+  csrRowsFn,
+  csrTransposeFn,
+  nonFiniteFn,
+  sparseFunctions,
+  storeTileRow,
+} from './wasm-sparse';
 
 /** Rows per register tile of the GEMM. */
 export const GEMM_MR = 4;
@@ -88,12 +95,23 @@ export interface WasmKernels {
   maxPoolGrad(x: number, dy: number, dx: number, ...geometry: PoolGeometry): void;
   csrRows(...args: CsrArgs): void;
   csrCols(...args: CsrArgs): void;
+  csrTranspose(
+    rowPtr: number,
+    idx: number,
+    val: number,
+    m: number,
+    k: number,
+    rowPtrT: number,
+    idxT: number,
+    valT: number,
+  ): void;
   nonFinite(ptr: number, count: number, out: number): void;
   gemmCsr(
     rowPtr: number,
     idx: number,
     val: number,
     b: number,
+    ldb: number,
     c: number,
     ldc: number,
     m: number,
@@ -117,13 +135,12 @@ export type PoolGeometry = [
   ow: number,
 ];
 
-/** (a, lda, m, k, ldb, rowPtr, idx, val, out) of csrRows/csrCols; pointers and strides in bytes */
+/** (a, lda, m, k, rowPtr, idx, val, out) of csrRows/csrCols; pointers and strides in bytes */
 export type CsrArgs = [
   a: number,
   lda: number,
   m: number,
   k: number,
-  ldb: number,
   rowPtr: number,
   idx: number,
   val: number,
@@ -885,6 +902,7 @@ function kernelFunctions(): FnBuilder[] {
   fns.push(maxPoolFn(true, zero));
   fns.push(csrRowsFn());
   fns.push(csrColsFn());
+  fns.push(csrTransposeFn());
   fns.push(nonFiniteFn());
   fns.push(...sparseFunctions(fns.length));
   return fns;

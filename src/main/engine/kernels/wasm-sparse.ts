@@ -3,15 +3,16 @@
  * ./sparse.ts; the JS twins are csr/gemmCsr/nonFinite in ./reference.ts), and the tile epilogue
  * the dense tiles of ./wasm-module.ts share. Pointers, strides and the `t` offsets are in bytes.
  *
- * - csrRows / csrCols(a, lda, m, k, ldb, rowPtr, idx, val, out): A in compressed rows, from A
+ * - csrRows / csrCols(a, lda, m, k, rowPtr, idx, val, out): A in compressed rows, from A
  *   (row i at a + i·lda) or from M = Aᵀ (row p at a + p·lda): for each row i, its nonzero A[i,p]
- *   (p ascending; NaN counts as nonzero, ±0 does not) go to val, p·ldb to idx, and
+ *   (p ascending; NaN counts as nonzero, ±0 does not) go to val, p to idx, and
  *   rowPtr[2i], rowPtr[2i+1] = the byte offsets of the row's first entry and its end; the total
  *   (bytes of entries) goes to out. idx and val have room for m·k entries (an element is
  *   written before it is counted).
  * - nonFinite(ptr, count, out): f32 at out = Σ x·0 over the count floats — ±0 when all are
  *   finite, NaN otherwise.
- * - gemmCsr(rowPtr, idx, val, b, c, ldc, m, n, bias, relu, tail): C[i,:] = act(Σ_t val[t]·B[idx[t]]
+ * - csrTranspose: the compressed rows of Aᵀ from those of A (no scan).
+ * - gemmCsr(rowPtr, idx, val, b, ldb, c, ldc, m, n, bias, relu, tail): C[i,:] = act(Σ_t val[t]·B[idx[t]]
  *   + bias) over row i's entries in order, in tiles of 24, 8, then 4 columns, then the last 1–3
  *   (one SIMD tile reading up to 12 bytes past B's rows and the bias when tail = 1, else single
  *   columns) — the same float32 operations per element as the dense tiles' (0 + a·b) + …
@@ -73,17 +74,17 @@ export function storeTileRow(
   });
 }
 
-/** Appends A's element at `ap` (p's B row offset in `boff`) to the entries at byte `e`. */
+/** Appends A's element at `ap` + offset (its column index in the local `col`) at byte `e`. */
 function append(
   f: FnBuilder,
   ap: number,
   offset: number,
-  boff: number,
+  col: number,
   e: number,
   P: { idx: number; val: number },
 ): void {
   f.get(P.val).get(e).i32Add().get(ap).f32Load(offset).f32Store();
-  f.get(P.idx).get(e).i32Add().get(boff).i32Store();
+  f.get(P.idx).get(e).i32Add().get(col).i32Store();
   // e += 4 when the element ≠ 0 (NaN ≠ 0 too)
   f.get(e).get(ap).f32Load(offset).f32(0).f32Ne().i32(4).i32Mul().i32Add().set(e);
 }
@@ -93,40 +94,33 @@ function append(
  * a + i·lda). Groups of 4 zeros are skipped with one SIMD test.
  */
 export function csrRowsFn(): FnBuilder {
-  const P = { a: 0, lda: 1, m: 2, k: 3, ldb: 4, rowPtr: 5, idx: 6, val: 7, out: 8 };
-  const f = new FnBuilder('csrRows', new Array<ValType>(9).fill('i32'));
-  const [r, p, tb, ap, boff, ldb4] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')]; // prettier-ignore
-  f.get(P.ldb).i32(4).i32Mul().set(ldb4);
+  const P = { a: 0, lda: 1, m: 2, k: 3, rowPtr: 4, idx: 5, val: 6, out: 7 };
+  const f = new FnBuilder('csrRows', new Array<ValType>(8).fill('i32'));
+  const [r, p, q, tb, ap] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')]; // prettier-ignore
   f.i32(0).set(tb);
   f.i32(0).set(r);
   f.block().loop();
   f.get(r).get(P.m).i32GeS().brIf(1);
   f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().get(tb).i32Store();
   f.get(P.a).get(r).get(P.lda).i32Mul().i32Add().set(ap);
-  f.i32(0).set(boff);
   f.i32(0).set(p);
   // groups of 4
   f.block().loop();
   f.get(P.k).get(p).i32Sub().i32(4).i32LtS().brIf(1);
   f.get(ap).v128Load().v128Zero().f32x4Ne().v128AnyTrue().if();
   for (let l = 0; l < 4; l++) {
-    if (l > 0) {
-      f.incBy(boff, P.ldb);
-    }
-    append(f, ap, 4 * l, boff, tb, P);
+    f.get(p).i32(l).i32Add().set(q);
+    append(f, ap, 4 * l, q, tb, P);
   }
-  f.get(boff).get(P.ldb).i32(3).i32Mul().i32Sub().set(boff);
   f.end();
   f.inc(ap, 16);
-  f.incBy(boff, ldb4);
   f.inc(p, 4).br(0);
   f.end().end();
   // the last 0–3
   f.block().loop();
   f.get(p).get(P.k).i32GeS().brIf(1);
-  append(f, ap, 0, boff, tb, P);
+  append(f, ap, 0, p, tb, P);
   f.inc(ap, 4);
-  f.incBy(boff, P.ldb);
   f.inc(p, 1).br(0);
   f.end().end();
   f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().get(tb).i32Store(4);
@@ -143,8 +137,8 @@ export function csrRowsFn(): FnBuilder {
  * appended in p order.
  */
 export function csrColsFn(): FnBuilder {
-  const P = { a: 0, lda: 1, m: 2, k: 3, ldb: 4, rowPtr: 5, idx: 6, val: 7, out: 8 };
-  const f = new FnBuilder('csrCols', new Array<ValType>(9).fill('i32'));
+  const P = { a: 0, lda: 1, m: 2, k: 3, rowPtr: 4, idx: 5, val: 6, out: 7 };
+  const f = new FnBuilder('csrCols', new Array<ValType>(8).fill('i32'));
   const [i, p, ap, boff, e, ep, total] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')]; // prettier-ignore
   const forRows = (body: () => void): void => {
     f.i32(0).set(i);
@@ -189,7 +183,7 @@ export function csrColsFn(): FnBuilder {
   f.inc(ap, 4);
   f.inc(i, 1).br(0);
   f.end().end();
-  f.incBy(boff, P.ldb);
+  f.inc(boff, 1);
   f.inc(p, 1).br(0);
   f.end().end();
   // total = Σ (end − start)
@@ -198,6 +192,43 @@ export function csrColsFn(): FnBuilder {
     f.get(total).get(ep).i32Load(4).i32Add().get(ep).i32Load().i32Sub().set(total);
   });
   f.get(P.out).get(total).i32Store();
+  return f;
+}
+
+/**
+ * csrTranspose(rowPtr, idx, val, m, k, rowPtrT, idxT, valT): the compressed rows of Aᵀ (k rows,
+ * row p in a slot of m entries at byte p·4m) from those of A (m rows, k columns): A's rows are
+ * walked in order, so each row of Aᵀ gets its entries with ascending column — exactly what
+ * csrCols would have found by scanning.
+ */
+export function csrTransposeFn(): FnBuilder {
+  const P = { rowPtr: 0, idx: 1, val: 2, m: 3, k: 4, rowPtrT: 5, idxT: 6, valT: 7 };
+  const f = new FnBuilder('csrTranspose', new Array<ValType>(8).fill('i32'));
+  const [i, p, t, t1, ep, e] = Array.from({ length: 6 }, () => f.local('i32'));
+  f.i32(0).set(p);
+  f.block().loop();
+  f.get(p).get(P.k).i32GeS().brIf(1);
+  f.get(P.rowPtrT).get(p).i32(8).i32Mul().i32Add().tee(ep);
+  f.get(p).get(P.m).i32Mul().i32(4).i32Mul().tee(e).i32Store();
+  f.get(ep).get(e).i32Store(4);
+  f.inc(p, 1).br(0);
+  f.end().end();
+  f.i32(0).set(i);
+  f.block().loop();
+  f.get(i).get(P.m).i32GeS().brIf(1);
+  f.get(P.rowPtr).get(i).i32(8).i32Mul().i32Add().tee(ep).i32Load().set(t);
+  f.get(ep).i32Load(4).set(t1);
+  f.block().loop();
+  f.get(t).get(t1).i32GeS().brIf(1);
+  f.get(P.rowPtrT).get(P.idx).get(t).i32Add().i32Load().i32(8).i32Mul().i32Add().tee(ep);
+  f.i32Load(4).set(e);
+  f.get(P.valT).get(e).i32Add().get(P.val).get(t).i32Add().f32Load().f32Store();
+  f.get(P.idxT).get(e).i32Add().get(i).i32Store();
+  f.get(ep).get(e).i32(4).i32Add().i32Store(4);
+  f.inc(t, 4).br(0);
+  f.end().end();
+  f.inc(i, 1).br(0);
+  f.end().end();
   return f;
 }
 
@@ -233,11 +264,11 @@ export function nonFiniteFn(): FnBuilder {
   return f;
 }
 
-const SP = { t0: 0, t1: 1, idx: 2, val: 3, b: 4, c: 5, bias: 6, relu: 7 };
+const SP = { t0: 0, t1: 1, idx: 2, val: 3, b: 4, ldb: 5, c: 6, bias: 7, relu: 8 };
 
 /** One row × (nv vectors, or one scalar column when nv = 0) over entries t0…t1 of the row. */
 function sparseTile(nv: number, lanes: number): FnBuilder {
-  const f = new FnBuilder(`sptile${nv}l${lanes}`, new Array<ValType>(8).fill('i32'), false);
+  const f = new FnBuilder(`sptile${nv}l${lanes}`, new Array<ValType>(9).fill('i32'), false);
   const vec = nv > 0;
   const cols = vec ? nv : 1;
   const acc: number[] = [];
@@ -255,7 +286,7 @@ function sparseTile(nv: number, lanes: number): FnBuilder {
     }
   }
   const entry = (offset: number): void => {
-    f.get(SP.b).get(SP.idx).get(t).i32Add().i32Load(offset).i32Add().set(bp);
+    f.get(SP.b).get(SP.idx).get(t).i32Add().i32Load(offset).get(SP.ldb).i32Mul().i32Add().set(bp);
     f.get(SP.val).get(t).i32Add();
     if (vec) {
       f.v128Load32Splat(offset).set(av);
@@ -300,8 +331,8 @@ export function sparseFunctions(firstIndex: number): FnBuilder[] {
     index.set(`${nv}l${lanes}`, firstIndex + fns.length);
     fns.push(sparseTile(nv, lanes));
   }
-  const P = { rowPtr: 0, idx: 1, val: 2, b: 3, c: 4, ldc: 5, m: 6, n: 7, bias: 8, relu: 9, tail: 10 }; // prettier-ignore
-  const f = new FnBuilder('gemmCsr', new Array<ValType>(11).fill('i32'));
+  const P = { rowPtr: 0, idx: 1, val: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, bias: 9, relu: 10, tail: 11 }; // prettier-ignore
+  const f = new FnBuilder('gemmCsr', new Array<ValType>(12).fill('i32'));
   const r = f.local('i32');
   const j = f.local('i32');
   const t0 = f.local('i32');
@@ -309,7 +340,7 @@ export function sparseFunctions(firstIndex: number): FnBuilder[] {
   const crow = f.local('i32');
   const call = (nv: number, lanes: number): void => {
     f.get(t0).get(t1).get(P.idx).get(P.val);
-    f.get(P.b).get(j).i32(4).i32Mul().i32Add();
+    f.get(P.b).get(j).i32(4).i32Mul().i32Add().get(P.ldb);
     f.get(crow).get(j).i32(4).i32Mul().i32Add();
     f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
     f.get(P.relu);
