@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ref from '../../src/main/engine/kernels/reference';
-import { JsSparseGemm, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
+import { JsSparseGemm, looksSparse, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 
 /** A seeded LCG in [0, 1): test data only. */
@@ -25,7 +25,7 @@ const SPECIAL = [-0, 0, NaN, Infinity, -Infinity, 1e-40, -3e-39, 1e-30, 3.4e38];
 
 /**
  * A with about the given share of zeros (half of them −0) and a sprinkling of special values;
- * at most half nonzero when `zeros` ≥ 0.5.
+ * at most SPARSE_MAX_DENSITY nonzero when `zeros` ≥ 0.5.
  */
 function sparseA(len: number, zeros: number, rnd: () => number, specials: boolean): Float32Array {
   const a = Float32Array.from({ length: len }, () => {
@@ -40,7 +40,7 @@ function sparseA(len: number, zeros: number, rnd: () => number, specials: boolea
   });
   let nonzero = 0;
   for (let i = 0; i < len; i++) {
-    if (a[i] !== 0 && zeros >= 0.5 && ++nonzero > len / 2) {
+    if (a[i] !== 0 && zeros >= 0.5 && ++nonzero > SPARSE_MAX_DENSITY * len) {
       a[i] = -0;
     }
   }
@@ -203,4 +203,31 @@ test('a kept scan of x serves xᵀ·dz (csrTranspose) with the dense bits; anoth
     sb.k.gemm(px, 4, k * 4, dz, n2 * 4, dw2Dense, n2 * 4, k, n2, m, 0, 0, 0);
     assert.deepEqual(bits(sb.f32(dw2, k * n2)), bits(sb.f32(dw2Dense, k * n2)), `a new key, ${what}`); // prettier-ignore
   }
+});
+
+test('the sample before a scan is not fooled by a periodic A, and a shape found dense is not scanned again at once', () => {
+  // an im2col-like A whose first column is all zeros: samples spaced total/256 apart would all
+  // land in that column (4096·144/256 = 16 rows exactly)
+  const [m, k] = [4096, 144];
+  const a = new Float32Array(m * k).fill(1);
+  for (let i = 0; i < m; i++) {
+    a[i * k] = 0;
+  }
+  assert.equal(looksSparse(a, 0, k, 1, m, k), false);
+
+  const rnd = lcg(5);
+  const [mm, n, kk] = [40, 24, 50];
+  const sb = sandbox();
+  const b = sb.put(finiteB(kk * n, rnd));
+  const c = sb.put(new Float32Array(mm * n).fill(7));
+  // a little denser than SPARSE_MAX_DENSITY: it passes the sample, and the scan declines …
+  const dense = Float32Array.from({ length: mm * kk }, (_, i) => (i % 25 < 8 ? 0.5 : 0));
+  assert.ok(8 / 25 > SPARSE_MAX_DENSITY && looksSparse(dense, 0, kk, 1, mm, kk));
+  assert.equal(sb.sparse.gemm(sb.put(dense), kk, 1, b, n, c, n, mm, n, kk, 0, false, 0), false);
+  // … and the next GEMM of that shape goes dense without a look, however sparse its A
+  const sparse = sb.put(sparseA(mm * kk, 0.9, rnd, false));
+  assert.equal(sb.sparse.gemm(sparse, kk, 1, b, n, c, n, mm, n, kk, 0, false, 0), false);
+  assert.ok(sb.f32(c, mm * n).every((x) => x === 7));
+  // another shape is tried
+  assert.equal(sb.sparse.gemm(sparse, kk, 1, b, n, c, n, mm - 1, n, kk, 0, false, 0), true);
 });

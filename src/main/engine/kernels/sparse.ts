@@ -21,13 +21,13 @@ import * as ref from './reference';
 import type { WasmKernels } from './wasm-module';
 
 /** The sparse kernel runs when A's nonzero entries are at most this fraction of m·k. */
-export const SPARSE_MAX_DENSITY = 0.5;
+export const SPARSE_MAX_DENSITY = 0.3;
 /** Smaller GEMMs (m·n·k multiply-adds), or narrower ones (n), are not worth a scan of A. */
 export const SPARSE_MIN_MACS = 1 << 15;
 export const SPARSE_MIN_N = 16;
 /** Elements of A sampled before the scan; more than SAMPLE_MAX_DENSITY of them nonzero: dense. */
 const SAMPLES = 256;
-const SAMPLE_MAX_DENSITY = SPARSE_MAX_DENSITY + 0.1;
+const SAMPLE_MAX_DENSITY = SPARSE_MAX_DENSITY + 0.05;
 
 /** Whether a GEMM of this shape is worth trying sparse. */
 export function sparseWorthTrying(m: number, n: number, k: number): boolean {
@@ -36,7 +36,9 @@ export function sparseWorthTrying(m: number, n: number, k: number): boolean {
 
 /**
  * Whether A (A[i,p] = a[off + i·rsA + p·ksA]) looks sparse enough to scan, from SAMPLES
- * elements spread evenly over it (a dense A then costs a few hundred reads, not a scan).
+ * elements at scattered positions (multiplicative hashing: an even spacing would alias with the
+ * period of an im2col matrix and see only one kernel position). A dense A then costs a few
+ * hundred reads, not a scan.
  */
 export function looksSparse(
   a: Float32Array,
@@ -46,18 +48,37 @@ export function looksSparse(
   m: number,
   k: number,
 ): boolean {
-  // prettier-ignore
   const total = m * k;
   const samples = Math.min(SAMPLES, total);
   let nonzero = 0;
   for (let s = 0; s < samples; s++) {
-    const e = Math.floor(((s + 0.5) * total) / samples);
+    const e = samples === total ? s : (Math.imul(s + 1, 0x9e3779b1) >>> 0) % total;
     const i = Math.floor(e / k);
     if (a[off + i * rsA + (e - i * k) * ksA] !== 0) {
       nonzero++;
     }
   }
   return nonzero <= SAMPLE_MAX_DENSITY * samples;
+}
+
+/**
+ * Shapes whose last scan found A too dense: the next RETRY_AFTER GEMMs of that shape go dense
+ * without a scan (an ImageNet-style im2col matrix of ReLU outputs is ~50 % zeros every step).
+ */
+const RETRY_AFTER = 64;
+
+/** Counts down a declined shape's skips; true while it should go dense without a scan. */
+function skipDense(declined: Map<string, number>, shape: string): boolean {
+  const left = declined.get(shape);
+  if (left === undefined) {
+    return false;
+  }
+  if (left <= 1) {
+    declined.delete(shape);
+  } else {
+    declined.set(shape, left - 1);
+  }
+  return true;
 }
 
 /** Where the scratch memory comes from. */
@@ -102,6 +123,7 @@ export class WasmSparseGemm {
   private readonly work: Region = { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
   /** most recent first */
   private scans: Scan[] = [];
+  private readonly declined = new Map<string, number>();
 
   constructor(
     private readonly k: WasmKernels,
@@ -171,6 +193,10 @@ export class WasmSparseGemm {
       ksA === 1
         ? undefined
         : this.scans.find((s) => s.key === key && s.m === k && s.k === m && s.lda === ksA);
+    const shape = `${m},${n},${k},${rsA},${ksA}`;
+    if (kept === undefined && skipDense(this.declined, shape)) {
+      return false;
+    }
     if (
       kept === undefined &&
       ((ksA !== 1 && rsA !== 1) ||
@@ -213,6 +239,7 @@ export class WasmSparseGemm {
       }
     }
     if (nnz > SPARSE_MAX_DENSITY * m * k) {
+      this.declined.set(shape, RETRY_AFTER);
       return false;
     }
     this.k.gemmCsr(r.rowPtr, r.idx, r.val, b, ldb * 4, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail); // prettier-ignore
@@ -225,6 +252,7 @@ export class JsSparseGemm {
   private rowPtr = new Int32Array(0);
   private idx = new Int32Array(0);
   private val = new Float32Array(0);
+  private readonly declined = new Map<string, number>();
 
   /** As WasmSparseGemm.gemm, on Float32Arrays. */
   gemm(
@@ -245,11 +273,12 @@ export class JsSparseGemm {
     biasOff: number,
     relu: boolean,
   ): boolean {
+    const shape = `${m},${n},${k},${rsA},${ksA}`;
     if (
+      skipDense(this.declined, shape) ||
       !looksSparse(a, aOff, rsA, ksA, m, k) ||
       (k > 0 && !ref.allFinite(b, bOff, (k - 1) * ldb + n))
     ) {
-      // prettier-ignore
       return false;
     }
     const entries = m * k;
@@ -262,6 +291,7 @@ export class JsSparseGemm {
     }
     const nnz = ref.csr(a, aOff, rsA, ksA, m, k, this.rowPtr, this.idx, this.val);
     if (nnz > SPARSE_MAX_DENSITY * entries) {
+      this.declined.set(shape, RETRY_AFTER);
       return false;
     }
     ref.gemmCsr(this.rowPtr, this.idx, this.val, b, bOff, ldb, c, cOff, ldc, m, n, bias, biasOff, relu); // prettier-ignore
