@@ -11,10 +11,10 @@ import { PIXEL_TO_FLOAT } from '../../src/main/engine/data';
 import * as conv from '../../src/main/engine/kernels/conv-ref';
 import type { Window2d } from '../../src/main/engine/kernels/conv-ref';
 import * as ref from '../../src/main/engine/kernels/reference';
-import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import { dense, denseBackward, softmaxCrossEntropy } from '../../src/main/engine/ops';
 import { Trainer } from '../../src/main/engine/trainer';
 import { fakeConfig, optimizerOf } from '../helpers/engine';
+import { wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
 
 /** A seeded LCG in [-0.5, 0.5): test data only. */
 function filler(seed: number): () => number {
@@ -31,34 +31,7 @@ function bitsEqual(a: Float32Array, b: Float32Array): boolean {
   return a.length === b.length && x.every((v, i) => v === y[i]);
 }
 
-/** A standalone memory with the kernels on it, and a bump allocator (byte offsets). */
-function sandbox(): {
-  k: ReturnType<typeof instantiateKernels>;
-  put(data: Float32Array | Int32Array | Uint8Array): number;
-  alloc(bytes: number): number;
-  f32(p: number, n: number): Float32Array;
-} {
-  const memory = new WA.Memory({ initial: 256 });
-  const k = instantiateKernels(memory);
-  let top = 1024 + 4; // deliberately not 16-byte aligned
-  const alloc = (bytes: number): number => {
-    const p = top;
-    top += bytes + 20;
-    return p;
-  };
-  return {
-    k,
-    alloc,
-    put: (data) => {
-      const p = alloc(data.byteLength);
-      new Uint8Array(memory.buffer as ArrayBuffer, p, data.byteLength).set(
-        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      );
-      return p;
-    },
-    f32: (p, n) => new Float32Array((memory.buffer as ArrayBuffer).slice(p, p + 4 * n)),
-  };
-}
+const sandbox = (): WasmSandbox => wasmSandbox();
 
 const SHAPES: [number, number, number][] = [
   [1, 1, 1],

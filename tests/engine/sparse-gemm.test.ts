@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ref from '../../src/main/engine/kernels/reference';
 import { JsSparseGemm, looksSparse, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
-import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
+import { wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
 
 /** A seeded LCG in [0, 1): test data only. */
 function lcg(seed: number): () => number {
@@ -56,35 +56,12 @@ function finiteB(len: number, rnd: () => number): Float32Array {
 
 const bits = (x: Float32Array): number[] => Array.from(new Uint32Array(x.buffer, x.byteOffset, x.length)); // prettier-ignore
 
-/** A standalone memory with the kernels, a bump allocator and the sparse GEMM on it. */
-function sandbox(): {
-  k: ReturnType<typeof instantiateKernels>;
-  sparse: WasmSparseGemm;
-  put(data: Float32Array): number;
-  write(p: number, data: Float32Array): void;
-  alloc(bytes: number): number;
-  f32(p: number, n: number): Float32Array;
-} {
-  const memory = new WA.Memory({ initial: 512 });
-  const k = instantiateKernels(memory);
-  let top = 1024 + 4; // deliberately not 16-byte aligned
-  const alloc = (bytes: number): number => {
-    const p = top;
-    top += bytes + 20;
-    return p;
-  };
-  const buffer = (): ArrayBuffer => memory.buffer as ArrayBuffer;
+/** A sandbox memory with the kernels, and the sparse GEMM on it. */
+function sandbox(): WasmSandbox & { sparse: WasmSparseGemm } {
+  const sb = wasmSandbox(512);
   return {
-    k,
-    sparse: new WasmSparseGemm(k, { malloc: alloc, free: () => {} }, buffer),
-    alloc,
-    put: (data) => {
-      const p = alloc(data.byteLength);
-      new Float32Array(buffer(), p, data.length).set(data);
-      return p;
-    },
-    write: (p, data) => new Float32Array(buffer(), p, data.length).set(data),
-    f32: (p, n) => new Float32Array(buffer().slice(p, p + 4 * n)),
+    ...sb,
+    sparse: new WasmSparseGemm(sb.k, { malloc: sb.alloc, free: () => {} }, sb.buffer),
   };
 }
 

@@ -202,6 +202,39 @@ export class FnBuilder {
   i32Store(offset = 0): this {
     return this.op(0x36).memarg(2, offset);
   }
+  /** for (local[v] = 0; local[v] < local[limit]; local[v]++) body() — signed compare */
+  forRange(v: number, limit: number, body: () => void): this {
+    this.i32(0).set(v);
+    this.block().loop();
+    this.get(v).get(limit).i32GeS().brIf(1);
+    body();
+    this.inc(v, 1).br(0);
+    return this.end().end();
+  }
+  /**
+   * Over `count` float32s (the local or parameter `count`): body(true, off) for each group of
+   * four, then body(false, off) for each of the last 0–3; `off` is a local holding the byte
+   * offset of the current element(s).
+   */
+  overFloats(count: number, body: (vec: boolean, off: number) => void): this {
+    const off = this.local('i32');
+    const end4 = this.local('i32');
+    const endAll = this.local('i32');
+    this.get(count).i32(4).i32Mul().set(endAll);
+    this.get(count).i32(-4).i32And().i32(4).i32Mul().set(end4);
+    this.i32(0).set(off);
+    for (const vec of [true, false]) {
+      this.block().loop();
+      this.get(off)
+        .get(vec ? end4 : endAll)
+        .i32GeS()
+        .brIf(1);
+      body(vec, off);
+      this.inc(off, vec ? 16 : 4).br(0);
+      this.end().end();
+    }
+    return this;
+  }
   /** local[i] += delta (a constant) */
   inc(i: number, delta: number): this {
     return this.get(i).i32(delta).i32Add().set(i);

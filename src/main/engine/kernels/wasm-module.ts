@@ -34,6 +34,7 @@ import {
   nonFiniteFn,
   sparseFunctions,
   storeTileRow,
+  walkColumns,
 } from './wasm-sparse';
 
 /** Rows per register tile of the GEMM. */
@@ -336,9 +337,8 @@ function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number
     }
   };
   const emitColumns = (): void => {
-    f.i32(0).set(j);
     // blocks of 4·GEMM_NV columns, then (over-reading allowed) 5–7 as one tile, then blocks of 4
-    for (const nv of GEMM_NV > 1 ? [GEMM_NV, 1] : [1]) {
+    walkColumns(f, j, P.n, P.tail, GEMM_NV > 1 ? [GEMM_NV, 1] : [1], emitRows, (nv) => {
       if (nv === 1 && GEMM_NV === 2) {
         f.get(P.tail).get(P.n).get(j).i32Sub().i32(4).i32GtS().i32And().if();
         for (const lanes of [1, 2, 3]) {
@@ -354,31 +354,7 @@ function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number
         f.get(P.n).set(j);
         f.end();
       }
-      f.block().loop();
-      f.get(P.n)
-        .get(j)
-        .i32Sub()
-        .i32(4 * nv)
-        .i32LtS()
-        .brIf(1);
-      emitRows(nv);
-      f.inc(j, 4 * nv).br(0);
-      f.end().end();
-    }
-    // the last 1–3 columns: one partial vector when over-reading is allowed, else scalar columns
-    f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
-    for (const lanes of [1, 2, 3]) {
-      f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
-      emitRows(1, lanes);
-      f.end();
-    }
-    f.get(P.n).set(j);
-    f.end();
-    f.block().loop();
-    f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
-    emitRows(0);
-    f.inc(j, 1).br(0);
-    f.end().end();
+    });
   };
   f.i32(0).set(pc);
   // chunks of k (at least one, so k = 0 still writes act(0 + bias))
@@ -602,18 +578,7 @@ function gatherRows(): FnBuilder {
 function run(kind: 'copy' | 'zero' | 'add'): FnBuilder {
   // (dst, src, count)
   const f = new FnBuilder(`${kind}Run`, ['i32', 'i32', 'i32'], false);
-  const off = f.local('i32');
-  const end4 = f.local('i32');
-  const endAll = f.local('i32');
-  f.get(2).i32(4).i32Mul().set(endAll);
-  f.get(2).i32(-4).i32And().i32(4).i32Mul().set(end4);
-  f.i32(0).set(off);
-  for (const vec of [true, false]) {
-    f.block().loop();
-    f.get(off)
-      .get(vec ? end4 : endAll)
-      .i32GeS()
-      .brIf(1);
+  f.overFloats(2, (vec, off) => {
     f.get(0).get(off).i32Add();
     if (kind === 'zero') {
       if (vec) {
@@ -649,9 +614,7 @@ function run(kind: 'copy' | 'zero' | 'add'): FnBuilder {
     } else {
       f.f32Store();
     }
-    f.inc(off, vec ? 16 : 4).br(0);
-    f.end().end();
-  }
+  });
   return f;
 }
 
@@ -669,14 +632,6 @@ function window(kind: 'im2col' | 'col2im', copy: number, zero: number, add: numb
     f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'),
     f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'),
   ]; // prettier-ignore
-  const loopTo = (v: number, limit: number, body: () => void): void => {
-    f.i32(0).set(v);
-    f.block().loop();
-    f.get(v).get(limit).i32GeS().brIf(1);
-    body();
-    f.inc(v, 1).br(0);
-    f.end().end();
-  };
   // rowBytes = kw·c·4; imgBytes = h·w·c·4
   f.get(P.kw).get(P.c).i32Mul().i32(4).i32Mul().set(rowBytes);
   f.get(P.h).get(P.w).i32Mul().get(P.c).i32Mul().i32(4).i32Mul().set(imgBytes);
@@ -686,15 +641,15 @@ function window(kind: 'im2col' | 'col2im', copy: number, zero: number, add: numb
   }
   f.get(P.col).set(o);
   f.get(P.x).set(xb);
-  loopTo(b, P.n, () => {
-    loopTo(oy, P.oh, () => {
-      loopTo(ox, P.ow, () => {
+  f.forRange(b, P.n, () => {
+    f.forRange(oy, P.oh, () => {
+      f.forRange(ox, P.ow, () => {
         // ix0 = ox·stride − padLeft; kx0 = max(0, −ix0); kx1 = min(kw, w − ix0)
         f.get(ox).get(P.stride).i32Mul().get(P.padLeft).i32Sub().set(ix0);
         f.i32(0).get(ix0).i32Sub().i32(0).get(ix0).i32(0).i32LtS().select().set(kx0);
         f.get(P.w).get(ix0).i32Sub().set(kx1);
         f.get(kx1).get(P.kw).i32GtS().if().get(P.kw).set(kx1).end();
-        loopTo(ky, P.kh, () => {
+        f.forRange(ky, P.kh, () => {
           f.get(oy).get(P.stride).i32Mul().get(ky).i32Add().get(P.padTop).i32Sub().set(iy);
           // outside the image (a padding row, or no column inside)?
           f.get(iy).i32(0).i32LtS();
@@ -748,33 +703,23 @@ function window(kind: 'im2col' | 'col2im', copy: number, zero: number, add: numb
 /** relu(x, out, count): out = x > 0 || x ≠ x ? x : 0 (bits kept: NaN stays the same NaN). */
 function reluFn(): FnBuilder {
   const f = new FnBuilder('relu', ['i32', 'i32', 'i32']);
-  const off = f.local('i32');
-  const end4 = f.local('i32');
-  const endAll = f.local('i32');
   const v = f.local('v128');
   const s = f.local('f32');
-  f.get(2).i32(4).i32Mul().set(endAll);
-  f.get(2).i32(-4).i32And().i32(4).i32Mul().set(end4);
-  f.i32(0).set(off);
-  f.block().loop();
-  f.get(off).get(end4).i32GeS().brIf(1);
-  f.get(1).get(off).i32Add();
-  f.get(0).get(off).i32Add().v128Load().tee(v);
-  f.get(v).v128Zero().f32x4Gt();
-  f.get(v).get(v).f32x4Ne().v128Or();
-  f.v128And().v128Store();
-  f.inc(off, 16).br(0);
-  f.end().end();
-  f.block().loop();
-  f.get(off).get(endAll).i32GeS().brIf(1);
-  f.get(1).get(off).i32Add();
-  f.get(0).get(off).i32Add().f32Load().tee(s);
-  f.f32(0);
-  f.get(s).f32(0).f32Gt();
-  f.get(s).get(s).f32Ne().i32Or();
-  f.select().f32Store();
-  f.inc(off, 4).br(0);
-  f.end().end();
+  f.overFloats(2, (vec, off) => {
+    f.get(1).get(off).i32Add();
+    if (vec) {
+      f.get(0).get(off).i32Add().v128Load().tee(v);
+      f.get(v).v128Zero().f32x4Gt();
+      f.get(v).get(v).f32x4Ne().v128Or();
+      f.v128And().v128Store();
+    } else {
+      f.get(0).get(off).i32Add().f32Load().tee(s);
+      f.f32(0);
+      f.get(s).f32(0).f32Gt();
+      f.get(s).get(s).f32Ne().i32Or();
+      f.select().f32Store();
+    }
+  });
   return f;
 }
 

@@ -15,24 +15,6 @@ import { FnBuilder, type ValType } from './wasm-asm';
 
 const P = { x: 0, n: 2, h: 3, w: 4, c: 5, kh: 6, kw: 7, stride: 8, oh: 9, ow: 10 };
 
-interface Loops {
-  /** for (v = 0; v < limit; v++) body() — limit a local */
-  loopTo(v: number, limit: number, body: () => void): void;
-}
-
-function loops(f: FnBuilder): Loops {
-  return {
-    loopTo(v, limit, body) {
-      f.i32(0).set(v);
-      f.block().loop();
-      f.get(v).get(limit).i32GeS().brIf(1);
-      body();
-      f.inc(v, 1).br(0);
-      f.end().end();
-    },
-  };
-}
-
 /**
  * maxPool (grad = false) or maxPoolGrad (grad = true; `zero` is the index of the module's
  * zero(dst, _, count) function). Parameters shift by one in the gradient (dy before dx).
@@ -42,7 +24,6 @@ export function maxPoolFn(grad: boolean, zero: number): FnBuilder {
   const q = grad ? 1 : 0;
   const [X, DY, DX, Y] = [0, 1, 2, 1];
   const n = P.n + q, h = P.h + q, w = P.w + q, c = P.c + q, kh = P.kh + q, kw = P.kw + q, stride = P.stride + q, oh = P.oh + q, ow = P.ow + q; // prettier-ignore
-  const L = loops(f);
   const [b, oy, ox, ky, kx, cib, cEnd, cb, rowb, imgb, xb, db, o, base, p, at] = Array.from({ length: 16 }, () => f.local('i32')); // prettier-ignore
   const [best, v, mask, atv, lanes] = Array.from({ length: 5 }, () => f.local('v128'));
   const [sbest, sv] = [f.local('f32'), f.local('f32')];
@@ -62,16 +43,16 @@ export function maxPoolFn(grad: boolean, zero: number): FnBuilder {
   f.get(grad ? DY : Y).set(o);
   f.get(X).set(xb);
   f.get(grad ? DX : X).set(db);
-  L.loopTo(b, n, () => {
-    L.loopTo(oy, oh, () => {
-      L.loopTo(ox, ow, () => {
+  f.forRange(b, n, () => {
+    f.forRange(oy, oh, () => {
+      f.forRange(ox, ow, () => {
         // base = (oy·s·w + ox·s)·c·4, the window's first element within the image
         f.get(oy).get(stride).i32Mul().get(w).i32Mul().get(ox).get(stride).i32Mul().i32Add();
         f.get(cb).i32Mul().set(base);
         // p = base + ky·rowb + kx·cb + cib, for every window element in order
         const window = (each: () => void): void => {
-          L.loopTo(ky, kh, () => {
-            L.loopTo(kx, kw, () => {
+          f.forRange(ky, kh, () => {
+            f.forRange(kx, kw, () => {
               f.get(base).get(ky).get(rowb).i32Mul().i32Add();
               f.get(kx).get(cb).i32Mul().i32Add().get(cib).i32Add().set(p);
               each();

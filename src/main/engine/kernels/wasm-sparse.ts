@@ -74,6 +74,51 @@ export function storeTileRow(
   });
 }
 
+/**
+ * Walks C's columns j (a local, from 0) up to n in register tiles: for each width nv in
+ * `widths` (f32x4 vectors, the last one 1), tiles of 4·nv columns while they fit — `before(nv)`
+ * may emit code ahead of them —; then, when `tail` ≠ 0 (over-reading allowed), the last 1–3
+ * columns as one partial vector; then single columns. `emit(nv, lanes)` emits one tile at j
+ * (nv = 0: one scalar column).
+ */
+export function walkColumns(
+  f: FnBuilder,
+  j: number,
+  n: number,
+  tail: number,
+  widths: number[],
+  emit: (nv: number, lanes?: number) => void,
+  before?: (nv: number) => void,
+): void {
+  f.i32(0).set(j);
+  for (const nv of widths) {
+    before?.(nv);
+    f.block().loop();
+    f.get(n)
+      .get(j)
+      .i32Sub()
+      .i32(4 * nv)
+      .i32LtS()
+      .brIf(1);
+    emit(nv);
+    f.inc(j, 4 * nv).br(0);
+    f.end().end();
+  }
+  f.get(tail).get(n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
+  for (const lanes of [1, 2, 3]) {
+    f.get(n).get(j).i32Sub().i32(lanes).i32Eq().if();
+    emit(1, lanes);
+    f.end();
+  }
+  f.get(n).set(j);
+  f.end();
+  f.block().loop();
+  f.get(n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
+  emit(0);
+  f.inc(j, 1).br(0);
+  f.end().end();
+}
+
 /** Appends A's element at `ap` + offset (its column index in the local `col`) at byte `e`. */
 function append(
   f: FnBuilder,
@@ -235,26 +280,17 @@ export function csrTransposeFn(): FnBuilder {
 /** nonFinite(ptr, count, out) */
 export function nonFiniteFn(): FnBuilder {
   const f = new FnBuilder('nonFinite', ['i32', 'i32', 'i32']);
-  const off = f.local('i32');
-  const end4 = f.local('i32');
-  const endAll = f.local('i32');
   const v = f.local('v128');
   const s = f.local('f32');
-  f.get(1).i32(4).i32Mul().set(endAll);
-  f.get(1).i32(-4).i32And().i32(4).i32Mul().set(end4);
   f.v128Zero().set(v);
   f.f32(0).set(s);
-  f.i32(0).set(off);
-  f.block().loop();
-  f.get(off).get(end4).i32GeS().brIf(1);
-  f.get(v).get(0).get(off).i32Add().v128Load().v128Zero().f32x4Mul().f32x4Add().set(v);
-  f.inc(off, 16).br(0);
-  f.end().end();
-  f.block().loop();
-  f.get(off).get(endAll).i32GeS().brIf(1);
-  f.get(s).get(0).get(off).i32Add().f32Load().f32(0).f32Mul().f32Add().set(s);
-  f.inc(off, 4).br(0);
-  f.end().end();
+  f.overFloats(1, (vec, off) => {
+    if (vec) {
+      f.get(v).get(0).get(off).i32Add().v128Load().v128Zero().f32x4Mul().f32x4Add().set(v);
+    } else {
+      f.get(s).get(0).get(off).i32Add().f32Load().f32(0).f32Mul().f32Add().set(s);
+    }
+  });
   f.get(2);
   f.get(s);
   for (let l = 0; l < 4; l++) {
@@ -352,32 +388,7 @@ export function sparseFunctions(firstIndex: number): FnBuilder[] {
   f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().i32Load().set(t0);
   f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().i32Load(4).set(t1);
   f.get(P.c).get(r).get(P.ldc).i32Mul().i32Add().set(crow);
-  f.i32(0).set(j);
-  for (const nv of [SPARSE_NV, 2, 1]) {
-    f.block().loop();
-    f.get(P.n)
-      .get(j)
-      .i32Sub()
-      .i32(4 * nv)
-      .i32LtS()
-      .brIf(1);
-    call(nv, 4);
-    f.inc(j, 4 * nv).br(0);
-    f.end().end();
-  }
-  f.get(P.tail).get(P.n).get(j).i32Sub().i32(0).i32GtS().i32And().if();
-  for (const lanes of [1, 2, 3]) {
-    f.get(P.n).get(j).i32Sub().i32(lanes).i32Eq().if();
-    call(1, lanes);
-    f.end();
-  }
-  f.get(P.n).set(j);
-  f.end();
-  f.block().loop();
-  f.get(P.n).get(j).i32Sub().i32(1).i32LtS().brIf(1);
-  call(0, 4);
-  f.inc(j, 1).br(0);
-  f.end().end();
+  walkColumns(f, j, P.n, P.tail, [SPARSE_NV, 2, 1], (nv, lanes = 4) => call(nv, lanes));
   f.inc(r, 1).br(0);
   f.end().end();
   fns.push(f);

@@ -1,0 +1,48 @@
+/**
+ * A standalone WebAssembly memory with our kernels on it (tests only): a bump allocator that
+ * hands out byte offsets deliberately not 16-byte aligned, writers and a reader.
+ */
+import {
+  instantiateKernels,
+  WA,
+  type WasmKernels,
+} from '../../src/main/engine/kernels/wasm-module';
+
+export interface WasmSandbox {
+  k: WasmKernels;
+  /** the memory's current buffer */
+  buffer(): ArrayBuffer;
+  alloc(bytes: number): number;
+  /** copies `data` into a fresh allocation and returns its offset */
+  put(data: Float32Array | Int32Array | Uint8Array): number;
+  /** overwrites floats at `p` */
+  write(p: number, data: Float32Array): void;
+  /** a copy of n floats at `p` */
+  f32(p: number, n: number): Float32Array;
+}
+
+export function wasmSandbox(pages = 256): WasmSandbox {
+  const memory = new WA.Memory({ initial: pages });
+  const k = instantiateKernels(memory);
+  const buffer = (): ArrayBuffer => memory.buffer as ArrayBuffer;
+  let top = 1024 + 4;
+  const alloc = (bytes: number): number => {
+    const p = top;
+    top += bytes + 20;
+    return p;
+  };
+  return {
+    k,
+    buffer,
+    alloc,
+    put: (data) => {
+      const p = alloc(data.byteLength);
+      new Uint8Array(buffer(), p, data.byteLength).set(
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      );
+      return p;
+    },
+    write: (p, data) => new Float32Array(buffer(), p, data.length).set(data),
+    f32: (p, n) => new Float32Array(buffer().slice(p, p + 4 * n)),
+  };
+}
