@@ -25,8 +25,8 @@ const STEPS = 10;
 
 /**
  * The fixed runs, 10 steps each: fake data, and MNIST, whose zeros (about 81 % of the pixels)
- * take the GEMM that skips them (kernels/sparse.ts) in the MLP's first layer and LeNet-5's
- * first convolution; their digests were recorded before that path existed.
+ * take the GEMM that skips them (kernels/sparse.ts) in the MLP's first layer; the MNIST and
+ * batch-norm digests were recorded before the sparse GEMM and the wasm pooling and batch norm.
  */
 const CONFIGS: Record<string, TrainingConfig> = {
   'mlp 16,8 sgd': fakeConfig(),
@@ -48,6 +48,13 @@ const CONFIGS: Record<string, TrainingConfig> = {
     optimizer: { kind: 'adam', lr: 0.001 },
     batchSize: 8,
     seed: 5,
+  }),
+  // batch norm (6 and 10 channels: SIMD groups and scalar tails), a residual block, global pooling
+  'fake conv bn res momentum': fakeConfig({
+    model: { kind: 'layers', hidden: [], layers: 'conv:6x3:1,bn,relu,res:10/2,gap' },
+    optimizer: { kind: 'momentum', lr: 0.05, momentum: 0.9 },
+    batchSize: 6,
+    seed: 9,
   }),
 };
 
@@ -89,6 +96,11 @@ const GOLDEN: Record<string, { recordedOn: BackendFingerprint; runs: Record<stri
       'mnist lenet5 adam': {
         tensors: 'ea89bf2b833f7ca66078aadde57278bbe4b7614ce2034840bfbff14561c874eb',
         stateHash: 'e763cdacc99368a4a4baa484e9d07329fd0a3d3f2ec5c84be8bb43128e8143d8',
+      },
+      // recorded before batch norm ran in wasm
+      'fake conv bn res momentum': {
+        tensors: '9e71cad8e816fc5ebba6a7dd0c9c75330dc2cb84abf5c5cfc2e18265c8ffe5d5',
+        stateHash: '0d088955fcba5a3a79967d0f354c46408dc6fa6d6ab26d3b6af0a5addb68557e',
       },
     },
   },

@@ -257,6 +257,81 @@ export function avgPoolGrad(
   }
 }
 
+/**
+ * The row loops of batch norm, where its time goes: conv-ref's JS here (JS_BN_LOOPS), the wasm
+ * SIMD ones in ./wasm-bn.ts with the same arithmetic in the same order (float64 sums per
+ * channel in row order; float32 elementwise steps). Arrays are channel-indexed from 0 unless an
+ * offset is given; `f64(c, slot)` is scratch for c sums (slots 0–4 are distinct, valid until the
+ * next batch-norm call).
+ */
+export interface BnLoops {
+  f64(c: number, slot: number): Float64Array;
+  /** out[ci] = Σ_r x[r, ci] (float64, rows in order) */
+  sum(x: Float32Array, xOff: number, rows: number, c: number, out: Float64Array): void;
+  /** out[ci] = Σ_r (x[r, ci] − mean[ci])² (float64, rows in order) */
+  sqDev(x: Float32Array, xOff: number, rows: number, c: number, mean: Float32Array, out: Float64Array): void; // prettier-ignore
+  /** y = float32(float32(γ·xhat) + β), xhat = float32(float32(x − mean)·invstd) */
+  normalize(x: Float32Array, xOff: number, rows: number, c: number, mean: Float32Array, mOff: number, invstd: Float32Array, gamma: Float32Array, gOff: number, beta: Float32Array, bOff: number, y: Float32Array, yOff: number): void; // prettier-ignore
+  /** sdy[ci] = Σ_r dy, sdyx[ci] = Σ_r dy·xhat (float64, rows in order) */
+  gradSums(x: Float32Array, xOff: number, dy: Float32Array, dyOff: number, rows: number, c: number, mean: Float32Array, invstd: Float32Array, sdy: Float64Array, sdyx: Float64Array): void; // prettier-ignore
+  /** dx = float32(k1·((dy − k2) − xhat·k3)) in float64 */
+  gradDx(x: Float32Array, xOff: number, dy: Float32Array, dyOff: number, rows: number, c: number, mean: Float32Array, invstd: Float32Array, k1: Float64Array, k2: Float64Array, k3: Float64Array, dx: Float32Array, dxOff: number): void; // prettier-ignore
+}
+
+export const JS_BN_LOOPS: BnLoops = {
+  f64: (c) => new Float64Array(c),
+  sum(x, xOff, rows, c, out) {
+    out.fill(0, 0, c);
+    for (let r = 0; r < rows; r++) {
+      const o = xOff + r * c;
+      for (let ci = 0; ci < c; ci++) {
+        out[ci] += x[o + ci];
+      }
+    }
+  },
+  sqDev(x, xOff, rows, c, mean, out) {
+    out.fill(0, 0, c);
+    for (let r = 0; r < rows; r++) {
+      const o = xOff + r * c;
+      for (let ci = 0; ci < c; ci++) {
+        const d = x[o + ci] - mean[ci];
+        out[ci] += d * d;
+      }
+    }
+  },
+  normalize(x, xOff, rows, c, mean, mOff, invstd, gamma, gOff, beta, bOff, y, yOff) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * c;
+      for (let ci = 0; ci < c; ci++) {
+        const xhat = fr(fr(x[xOff + o + ci] - mean[mOff + ci]) * invstd[ci]);
+        y[yOff + o + ci] = fr(fr(gamma[gOff + ci] * xhat) + beta[bOff + ci]);
+      }
+    }
+  },
+  gradSums(x, xOff, dy, dyOff, rows, c, mean, invstd, sdy, sdyx) {
+    sdy.fill(0, 0, c);
+    sdyx.fill(0, 0, c);
+    for (let r = 0; r < rows; r++) {
+      const o = r * c;
+      for (let ci = 0; ci < c; ci++) {
+        const xhat = fr(fr(x[xOff + o + ci] - mean[ci]) * invstd[ci]);
+        const d = dy[dyOff + o + ci];
+        sdy[ci] += d;
+        sdyx[ci] += d * xhat;
+      }
+    }
+  },
+  gradDx(x, xOff, dy, dyOff, rows, c, mean, invstd, k1, k2, k3, dx, dxOff) {
+    for (let r = 0; r < rows; r++) {
+      const o = r * c;
+      for (let ci = 0; ci < c; ci++) {
+        const xhat = fr(fr(x[xOff + o + ci] - mean[ci]) * invstd[ci]);
+        dx[dxOff + o + ci] = fr(k1[ci] * (dy[dyOff + o + ci] - k2[ci] - xhat * k3[ci]));
+      }
+    }
+  },
+};
+
 /** Batch-norm constants (PyTorch's defaults, so exported models predict the same there). */
 export const BN_EPSILON = 1e-5;
 /** running ← (1 − m)·running + m·batch, PyTorch's momentum 0.1 (Keras' 0.9 the other way round) */
@@ -284,26 +359,15 @@ export function batchNormTrain(
   y: Float32Array,
   yOff: number,
   saved: { mean: Float32Array; invstd: Float32Array; newMean: Float32Array; newVar: Float32Array },
+  loops: BnLoops = JS_BN_LOOPS,
 ): void {
-  const sum = new Float64Array(c);
-  for (let r = 0; r < rows; r++) {
-    const o = xOff + r * c;
-    for (let ci = 0; ci < c; ci++) {
-      sum[ci] += x[o + ci];
-    }
-  }
+  const sum = loops.f64(c, 0);
+  loops.sum(x, xOff, rows, c, sum);
   const mean = saved.mean;
   for (let ci = 0; ci < c; ci++) {
     mean[ci] = fr(sum[ci] / rows);
-    sum[ci] = 0;
   }
-  for (let r = 0; r < rows; r++) {
-    const o = xOff + r * c;
-    for (let ci = 0; ci < c; ci++) {
-      const d = x[o + ci] - mean[ci];
-      sum[ci] += d * d;
-    }
-  }
+  loops.sqDev(x, xOff, rows, c, mean, sum);
   const m = BN_MOMENTUM;
   for (let ci = 0; ci < c; ci++) {
     const v = sum[ci] / rows;
@@ -312,7 +376,7 @@ export function batchNormTrain(
     saved.newMean[ci] = fr(fr((1 - m) * runMean[rmOff + ci]) + fr(m * mean[ci]));
     saved.newVar[ci] = fr(fr((1 - m) * runVar[rvOff + ci]) + fr(m * fr(unbiased)));
   }
-  normalize(x, xOff, rows, c, mean, 0, saved.invstd, gamma, gOff, beta, bOff, y, yOff);
+  loops.normalize(x, xOff, rows, c, mean, 0, saved.invstd, gamma, gOff, beta, bOff, y, yOff);
 }
 
 /** Batch norm in inference: the running statistics instead of the batch's. */
@@ -336,32 +400,9 @@ export function batchNormInfer(
   for (let ci = 0; ci < c; ci++) {
     invstd[ci] = fr(1 / Math.sqrt(runVar[rvOff + ci] + BN_EPSILON));
   }
-  normalize(x, xOff, rows, c, runMean, rmOff, invstd, gamma, gOff, beta, bOff, y, yOff);
+  JS_BN_LOOPS.normalize(x, xOff, rows, c, runMean, rmOff, invstd, gamma, gOff, beta, bOff, y, yOff);
 }
 
-function normalize(
-  x: Float32Array,
-  xOff: number,
-  rows: number,
-  c: number,
-  mean: Float32Array,
-  mOff: number,
-  invstd: Float32Array,
-  gamma: Float32Array,
-  gOff: number,
-  beta: Float32Array,
-  bOff: number,
-  y: Float32Array,
-  yOff: number,
-): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * c;
-    for (let ci = 0; ci < c; ci++) {
-      const xhat = fr(fr(x[xOff + o + ci] - mean[mOff + ci]) * invstd[ci]);
-      y[yOff + o + ci] = fr(fr(gamma[gOff + ci] * xhat) + beta[bOff + ci]);
-    }
-  }
-}
 
 /**
  * Batch-norm backward (training statistics): dβ = Σ dy, dγ = Σ dy·xhat (float64 in row order,
@@ -384,18 +425,11 @@ export function batchNormGrad(
   dgOff: number,
   dbeta: Float32Array,
   dbOff: number,
+  loops: BnLoops = JS_BN_LOOPS,
 ): void {
-  const sdy = new Float64Array(c);
-  const sdyx = new Float64Array(c);
-  for (let r = 0; r < rows; r++) {
-    const o = r * c;
-    for (let ci = 0; ci < c; ci++) {
-      const xhat = fr(fr(x[xOff + o + ci] - mean[ci]) * invstd[ci]);
-      const d = dy[dyOff + o + ci];
-      sdy[ci] += d;
-      sdyx[ci] += d * xhat;
-    }
-  }
+  const sdy = loops.f64(c, 0);
+  const sdyx = loops.f64(c, 1);
+  loops.gradSums(x, xOff, dy, dyOff, rows, c, mean, invstd, sdy, sdyx);
   for (let ci = 0; ci < c; ci++) {
     dbeta[dbOff + ci] = fr(sdy[ci]);
     dgamma[dgOff + ci] = fr(sdyx[ci]);
@@ -403,21 +437,15 @@ export function batchNormGrad(
   if (dx === null) {
     return;
   }
-  const k1 = new Float64Array(c);
-  const k2 = new Float64Array(c);
-  const k3 = new Float64Array(c);
+  const k1 = loops.f64(c, 2);
+  const k2 = loops.f64(c, 3);
+  const k3 = loops.f64(c, 4);
   for (let ci = 0; ci < c; ci++) {
     k1[ci] = gamma[gOff + ci] * invstd[ci];
     k2[ci] = sdy[ci] / rows;
     k3[ci] = sdyx[ci] / rows;
   }
-  for (let r = 0; r < rows; r++) {
-    const o = r * c;
-    for (let ci = 0; ci < c; ci++) {
-      const xhat = fr(fr(x[xOff + o + ci] - mean[ci]) * invstd[ci]);
-      dx[dxOff + o + ci] = fr(k1[ci] * (dy[dyOff + o + ci] - k2[ci] - xhat * k3[ci]));
-    }
-  }
+  loops.gradDx(x, xOff, dy, dyOff, rows, c, mean, invstd, k1, k2, k3, dx, dxOff);
 }
 
 /** out = float32(a + b), elementwise. */

@@ -7,9 +7,9 @@
  * are written through {@link FnBuilder}: one method per instruction, locals by index.
  */
 
-export type ValType = 'i32' | 'f32' | 'v128';
+export type ValType = 'i32' | 'f32' | 'f64' | 'v128';
 
-const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, v128: 0x7b };
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
 
 function uleb(n: number, out: number[]): void {
   do {
@@ -69,6 +69,13 @@ const SIMD = {
   i32x4ExtendLowI16x8U: 0xa9,
   i32x4ExtendHighI16x8U: 0xaa,
   f32x4ConvertI32x4U: 0xfb,
+  load64Zero: 0x5d,
+  shuffle: 0x0d,
+  f64x2PromoteLow: 0x5f,
+  f32x4DemoteZero: 0x5e,
+  f64x2Add: 0xf0,
+  f64x2Sub: 0xf1,
+  f64x2Mul: 0xf2,
 } as const;
 
 /** Builds one function body. Parameters are locals 0…p−1; `local()` adds more. */
@@ -250,6 +257,57 @@ export class FnBuilder {
     const b = new Uint8Array(new Float32Array([x]).buffer);
     this.code.push(...b);
     return this;
+  }
+  f64(x: number): this {
+    this.op(0x44);
+    this.code.push(...new Uint8Array(new Float64Array([x]).buffer));
+    return this;
+  }
+  f64Load(offset = 0): this {
+    return this.op(0x2b).memarg(3, offset);
+  }
+  f64Store(offset = 0): this {
+    return this.op(0x39).memarg(3, offset);
+  }
+  f64Add(): this {
+    return this.op(0xa0);
+  }
+  f64Sub(): this {
+    return this.op(0xa1);
+  }
+  f64Mul(): this {
+    return this.op(0xa2);
+  }
+  f64PromoteF32(): this {
+    return this.op(0xbb);
+  }
+  f32DemoteF64(): this {
+    return this.op(0xb6);
+  }
+  /** the 8 bytes at the address into the low half, zeros above */
+  v128Load64Zero(offset = 0): this {
+    return this.simd(SIMD.load64Zero).memarg(0, offset);
+  }
+  /** bytes of (a, b) picked by 16 lane indices (0–15: a, 16–31: b) */
+  i8x16Shuffle(lanes: number[]): this {
+    this.simd(SIMD.shuffle);
+    this.code.push(...lanes);
+    return this;
+  }
+  f64x2PromoteLowF32x4(): this {
+    return this.simd(SIMD.f64x2PromoteLow);
+  }
+  f32x4DemoteF64x2Zero(): this {
+    return this.simd(SIMD.f32x4DemoteZero);
+  }
+  f64x2Add(): this {
+    return this.simd(SIMD.f64x2Add);
+  }
+  f64x2Sub(): this {
+    return this.simd(SIMD.f64x2Sub);
+  }
+  f64x2Mul(): this {
+    return this.simd(SIMD.f64x2Mul);
   }
   f32Load(offset = 0): this {
     return this.op(0x2a).memarg(2, offset);
