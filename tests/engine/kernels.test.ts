@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
 import { PIXEL_TO_FLOAT } from '../../src/main/engine/data';
 import * as conv from '../../src/main/engine/kernels/conv-ref';
+import { JS_BN_LOOPS, type BnLoops } from '../../src/main/engine/kernels/conv-ref';
+import { BN_SCRATCH_BYTES, WasmBnLoops } from '../../src/main/engine/kernels/wasm-bn';
 import type { Window2d } from '../../src/main/engine/kernels/conv-ref';
 import * as ref from '../../src/main/engine/kernels/reference';
 import { dense, denseBackward, softmaxCrossEntropy } from '../../src/main/engine/ops';
@@ -218,6 +220,59 @@ test('wasm maxPool and maxPoolGrad equal conv-ref bit for bit (ties, NaN, overla
     const dx = new Float32Array(xs);
     conv.maxPoolGrad(x, 0, dy, 0, g, dx, 0);
     assert.ok(bitsEqual(sb.f32(pdx, xs), dx), `maxPoolGrad ${what}`);
+  }
+});
+
+test('wasm batch-norm loops equal conv-ref bit for bit (1–16 channels, 1–300 rows, NaN, ±Inf, tiny and huge values)', () => {
+  const rnd = filler(17);
+  for (const [rows, c] of [
+    [1, 1],
+    [3, 4],
+    [7, 5],
+    [300, 8],
+    [50, 13],
+    [2, 3],
+    [129, 16],
+  ] as const) {
+    for (const specials of [false, true]) {
+      const what = `rows=${rows} c=${c} specials=${specials}`;
+      const sb = sandbox();
+      const scratch = (sb.alloc(BN_SCRATCH_BYTES + 8) + 7) & ~7; // float64 views need 8-byte alignment
+      const wasmLoops = new WasmBnLoops(sb.k, scratch, sb.buffer);
+      const special = [NaN, Infinity, -Infinity, 1e-40, -3e30, 0, -0];
+      const data = (n: number, scale: number): Float32Array =>
+      Float32Array.from({ length: n }, (_, i) => (specials && i % 37 === 5 ? special[i % special.length] : rnd() * scale)); // prettier-ignore
+      const inputs = {
+        x: data(rows * c, 8),
+        dy: data(rows * c, 2),
+        gamma: data(c, 3),
+        beta: data(c, 1),
+        runMean: data(c, 1),
+        runVar: Float32Array.from({ length: c }, () => rnd() + 0.6),
+      };
+      // the same inputs as views of the wasm memory, outputs too
+      const heap = (a: Float32Array): Float32Array => new Float32Array(sb.buffer(), sb.put(a), a.length); // prettier-ignore
+      const run = (loops: BnLoops, onHeap: boolean): Float32Array[] => {
+        const v = (a: Float32Array): Float32Array => (onHeap ? heap(a) : a.slice());
+        const x = v(inputs.x);
+        const out = () => v(new Float32Array(c).fill(99));
+        const saved = { mean: out(), invstd: out(), newMean: out(), newVar: out() };
+        const y = v(new Float32Array(rows * c).fill(99));
+        conv.batchNormTrain(x, 0, rows, c, v(inputs.gamma), 0, v(inputs.beta), 0, v(inputs.runMean), 0, v(inputs.runVar), 0, y, 0, saved, loops); // prettier-ignore
+        const dx = v(new Float32Array(rows * c).fill(99));
+        const [dg, db] = [out(), out()];
+        conv.batchNormGrad(x, 0, v(inputs.dy), 0, rows, c, v(inputs.gamma), 0, saved.mean, saved.invstd, dx, 0, dg, 0, db, 0, loops); // prettier-ignore
+        return [y, saved.mean, saved.invstd, saved.newMean, saved.newVar, dx, dg, db].map((t) => t.slice()); // prettier-ignore
+      };
+      const want = run(JS_BN_LOOPS, false);
+      const got = run(wasmLoops, true);
+      ['y', 'mean', 'invstd', 'newMean', 'newVar', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => {
+        // every number bit for bit; a NaN's sign and payload are the engine's (WebAssembly leaves
+        // them unspecified), so NaN only has to meet NaN
+        const same = got[i].every((g, j) => (Number.isNaN(g) ? Number.isNaN(want[i][j]) : !Number.isNaN(want[i][j]) && new Uint32Array(got[i].buffer)[j] === new Uint32Array(want[i].buffer)[j])); // prettier-ignore
+        assert.ok(same, `${name}, ${what}`);
+      });
+    }
   }
 });
 

@@ -403,7 +403,6 @@ export function batchNormInfer(
   JS_BN_LOOPS.normalize(x, xOff, rows, c, runMean, rmOff, invstd, gamma, gOff, beta, bOff, y, yOff);
 }
 
-
 /**
  * Batch-norm backward (training statistics): dβ = Σ dy, dγ = Σ dy·xhat (float64 in row order,
  * rounded once), dx = float32(γ·invstd·(dy − dβ/rows − xhat·dγ/rows)) evaluated in float64.

@@ -17,9 +17,9 @@
  *
  * Activations are 2-D tensors [n, h·w·c] (NHWC, flat); the geometry travels as an attribute.
  * The heavy arithmetic is the shared GEMM (wasm SIMD or its JS twin, same bits); im2col, col2im,
- * add, relu and max pooling run in wasm SIMD on `wasm` (copies, maxima, and the same float32
- * additions in the same order as ./conv-ref.ts) and in conv-ref's JS on `cpu`; average pooling
- * and batch norm are conv-ref's JS on both backends, so wasm == cpu.
+ * add, relu, max pooling and batch norm's row loops run in wasm SIMD on `wasm` (copies, maxima,
+ * and the same float32/float64 operations in the same order as ./conv-ref.ts) and in conv-ref's
+ * JS on `cpu`; average pooling is conv-ref's JS on both backends, so wasm == cpu.
  * Outputs are allocated before any view is taken (an allocation may move the wasm heap).
  */
 import type * as tf from '@tensorflow/tfjs-core';
@@ -160,7 +160,7 @@ const batchNorm: Kernel = (mem, { x, gamma, beta, mean, variance }, attrs) => {
   }
   const outs = [mem.alloc([c]), mem.alloc([c]), mem.alloc([c]), mem.alloc([c])];
   const [bm, inv, nm, nv] = outs.map((t) => mem.f32(t));
-  conv.batchNormTrain(mem.f32(x), 0, rows, c, mem.f32(gamma), 0, mem.f32(beta), 0, mem.f32(mean), 0, mem.f32(variance), 0, mem.f32(y), 0, { mean: bm, invstd: inv, newMean: nm, newVar: nv }); // prettier-ignore
+  conv.batchNormTrain(mem.f32(x), 0, rows, c, mem.f32(gamma), 0, mem.f32(beta), 0, mem.f32(mean), 0, mem.f32(variance), 0, mem.f32(y), 0, { mean: bm, invstd: inv, newMean: nm, newVar: nv }, mem.bn); // prettier-ignore
   return [y, ...outs];
 };
 
@@ -170,7 +170,7 @@ const batchNormGrad: Kernel = (mem, { x, dy, gamma, batchMean, invstd }, attrs) 
   const dg = mem.alloc([c]);
   const db = mem.alloc([c]);
   const dx = attrs.wantDx === true ? mem.alloc([...x.shape]) : null;
-  conv.batchNormGrad(mem.f32(x), 0, mem.f32(dy), 0, rows, c, mem.f32(gamma), 0, mem.f32(batchMean), mem.f32(invstd), dx ? mem.f32(dx) : null, 0, mem.f32(dg), 0, mem.f32(db), 0); // prettier-ignore
+  conv.batchNormGrad(mem.f32(x), 0, mem.f32(dy), 0, rows, c, mem.f32(gamma), 0, mem.f32(batchMean), mem.f32(invstd), dx ? mem.f32(dx) : null, 0, mem.f32(dg), 0, mem.f32(db), 0, mem.bn); // prettier-ignore
   return dx ? [dg, db, dx] : [dg, db];
 };
 

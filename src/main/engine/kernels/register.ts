@@ -27,9 +27,10 @@ import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { INPUT_SIZE, PIXEL_TO_FLOAT } from '../data';
 import { GAN_KERNEL_FUNCS } from './gan-kernels';
 import * as conv from './conv-ref';
-import type { Window2d } from './conv-ref';
+import { JS_BN_LOOPS, type BnLoops, type Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
+import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
 import { gemmPool } from './threads';
 import * as ref from './reference';
 import {
@@ -87,6 +88,8 @@ export interface Mem {
   im2col(x: tf.TensorInfo, g: Window2d, col: tf.TensorInfo): void;
   /** conv-ref's col2im of dcol into dx (same additions, same order) */
   col2im(dcol: tf.TensorInfo, g: Window2d, dx: tf.TensorInfo): void;
+  /** batch norm's row loops (conv-ref's JS, or wasm SIMD with the same bits) */
+  bn: BnLoops;
   /** conv-ref's maxPool of x into y (same bits) */
   maxPool(x: tf.TensorInfo, g: Window2d, y: tf.TensorInfo): void;
   /** conv-ref's maxPoolGrad (same additions, same order) */
@@ -194,7 +197,9 @@ function wasmMem(backend: WasmBackendLike): Mem {
         buf,
       )
     : null;
+  const bn = k ? new WasmBnLoops(k, backend.wasm._malloc(BN_SCRATCH_BYTES) >>> 0, buf) : JS_BN_LOOPS; // prettier-ignore
   mem = {
+    bn,
     gatherPixels: (pixels, indices, out, rowBytes) => {
       let p = datasets.get(pixels);
       if (p === undefined) {
@@ -375,6 +380,7 @@ function cpuMem(backend: MathBackendCPU): Mem {
   const f32 = (t: tf.TensorInfo): Float32Array => vals(t) as Float32Array;
   const sparse = new JsSparseGemm();
   mem = {
+    bn: JS_BN_LOOPS,
     gatherPixels: (pixels, indices, out, rowBytes) =>
       gatherJs(pixels, vals(indices) as Int32Array, f32(out), rowBytes),
     alloc: (shape) =>

@@ -23,9 +23,11 @@
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
  *   PIXEL_TO_FLOAT table of data.ts bit for bit.
  * - maxPool, maxPoolGrad: ./wasm-pool.ts
+ * - bnSum, bnSqDev, bnNormalize, bnGradSums, bnGradDx: batch norm's row loops, ./wasm-bn.ts
  * - csrRows, csrCols, csrTranspose, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
+import { bnGradDxFn, bnGradSumsFn, bnNormalizeFn, bnSumFn } from './wasm-bn';
 import { maxPoolFn } from './wasm-pool';
 import {
   csrColsFn,
@@ -93,6 +95,11 @@ export interface WasmKernels {
   relu(x: number, out: number, count: number): void;
   add(a: number, b: number, out: number, count: number): void;
   maxPool(x: number, y: number, ...geometry: PoolGeometry): void;
+  bnSum(x: number, rows: number, c: number, out: number): void;
+  bnSqDev(x: number, rows: number, c: number, mean: number, out: number): void;
+  bnNormalize(x: number, rows: number, c: number, mean: number, invstd: number, gamma: number, beta: number, y: number): void; // prettier-ignore
+  bnGradSums(x: number, dy: number, rows: number, c: number, mean: number, invstd: number, sdy: number, sdyx: number): void; // prettier-ignore
+  bnGradDx(x: number, dy: number, rows: number, c: number, mean: number, invstd: number, k1: number, k2: number, k3: number, dx: number): void; // prettier-ignore
   maxPoolGrad(x: number, dy: number, dx: number, ...geometry: PoolGeometry): void;
   csrRows(...args: CsrArgs): void;
   csrCols(...args: CsrArgs): void;
@@ -844,6 +851,7 @@ function kernelFunctions(): FnBuilder[] {
     }),
   );
   fns.push(maxPoolFn(false, zero));
+  fns.push(bnSumFn(false), bnSumFn(true), bnNormalizeFn(), bnGradSumsFn(), bnGradDxFn());
   fns.push(maxPoolFn(true, zero));
   fns.push(csrRowsFn());
   fns.push(csrColsFn());
