@@ -16,7 +16,7 @@ import * as ref from '../../src/main/engine/kernels/reference';
 import { dense, denseBackward, softmaxCrossEntropy } from '../../src/main/engine/ops';
 import { Trainer } from '../../src/main/engine/trainer';
 import { fakeConfig, optimizerOf } from '../helpers/engine';
-import { wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
+import { firstDifference, wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
 
 /** A seeded LCG in [-0.5, 0.5): test data only. */
 function filler(seed: number): () => number {
@@ -267,10 +267,7 @@ test('wasm batch-norm loops equal conv-ref bit for bit (1–16 channels, 1–300
       const want = run(JS_BN_LOOPS, false);
       const got = run(wasmLoops, true);
       ['y', 'mean', 'invstd', 'newMean', 'newVar', 'dx', 'dgamma', 'dbeta'].forEach((name, i) => {
-        // every number bit for bit; a NaN's sign and payload are the engine's (WebAssembly leaves
-        // them unspecified), so NaN only has to meet NaN
-        const same = got[i].every((g, j) => (Number.isNaN(g) ? Number.isNaN(want[i][j]) : !Number.isNaN(want[i][j]) && new Uint32Array(got[i].buffer)[j] === new Uint32Array(want[i].buffer)[j])); // prettier-ignore
-        assert.ok(same, `${name}, ${what}`);
+        assert.equal(firstDifference(got[i], want[i]), -1, `${name}, ${what}`);
       });
     }
   }

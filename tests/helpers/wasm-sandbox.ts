@@ -46,3 +46,22 @@ export function wasmSandbox(pages = 256): WasmSandbox {
     f32: (p, n) => new Float32Array(buffer().slice(p, p + 4 * n)),
   };
 }
+
+/**
+ * The first index where `a` and `b` differ, or −1: numbers must match bit for bit, and a NaN
+ * only has to meet a NaN — WebAssembly leaves a NaN result's sign and payload to the engine, so
+ * two kernels (or V8's two compilers) may give NaNs of either sign for the same inputs.
+ */
+export function firstDifference(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) {
+    return Math.min(a.length, b.length);
+  }
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) ? !Number.isNaN(b[i]) : x[i] !== y[i]) {
+      return i;
+    }
+  }
+  return -1;
+}
