@@ -129,6 +129,32 @@ function xhat(
   }
 }
 
+/** f64x2 of lanes 0–1 (half 0) or 2–3 (half 1) of the f32x4 in local v */
+function promoteHalf(f: FnBuilder, v: number, half: number): void {
+  f.get(v);
+  if (half === 1) {
+    f.get(v).i8x16Shuffle(HI_TO_LO);
+  }
+  f.f64x2PromoteLowF32x4();
+}
+
+/** xh = xhat of the group at g (x at xp), d = dy of the group (dy at dp) */
+function xhatAndDy(
+  f: FnBuilder,
+  xp: number,
+  dp: number,
+  mean: number,
+  invstd: number,
+  g: number,
+  xh: number,
+  d: number,
+): void {
+  // prettier-ignore
+  xhat(f, true, xp, mean, invstd, g);
+  f.set(xh);
+  at(f, dp, g, 4).v128Load().set(d);
+}
+
 /** bnNormalize(x, rows, c, mean, invstd, gamma, beta, y) */
 export function bnNormalizeFn(): FnBuilder {
   const P = { x: 0, rows: 1, c: 2, mean: 3, invstd: 4, gamma: 5, beta: 6, y: 7 };
@@ -185,20 +211,11 @@ export function bnGradSumsFn(): FnBuilder {
     r,
     g,
     () => {
-      xhat(f, true, xp, P.mean, P.invstd, g);
-      f.set(xh);
-      at(f, dp, g, 4).v128Load().set(d);
+      xhatAndDy(f, xp, dp, P.mean, P.invstd, g, xh, d);
       for (const half of [0, 1]) {
-        const lo = (v: number): void => {
-          f.get(v);
-          if (half === 1) {
-            f.get(v).i8x16Shuffle(HI_TO_LO);
-          }
-          f.f64x2PromoteLowF32x4();
-        };
-        lo(d);
+        promoteHalf(f, d, half);
         f.set(dl);
-        lo(xh);
+        promoteHalf(f, xh, half);
         f.set(xl);
         at(f, P.sdy, g, 8).set(o);
         f.get(o)
@@ -277,16 +294,8 @@ export function bnGradDxFn(): FnBuilder {
     r,
     g,
     () => {
-      xhat(f, true, xp, P.mean, P.invstd, g);
-      f.set(xh);
-      at(f, dp, g, 4).v128Load().set(d);
-      const promote = (v: number, half: number) => (): void => {
-        f.get(v);
-        if (half === 1) {
-          f.get(v).i8x16Shuffle(HI_TO_LO);
-        }
-        f.f64x2PromoteLowF32x4();
-      };
+      xhatAndDy(f, xp, dp, P.mean, P.invstd, g, xh, d);
+      const promote = (v: number, half: number) => (): void => promoteHalf(f, v, half);
       formula(true, promote(d, 0), promote(xh, 0), 0);
       f.f32x4DemoteF64x2Zero().set(lo);
       at(f, op, g, 4).get(lo);
