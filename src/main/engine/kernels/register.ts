@@ -223,57 +223,24 @@ function wasmMem(backend: WasmBackendLike): Mem {
       const aOff = a === 'ones' ? onePtr : off(a);
       const biasOff = bias ? off(bias) : 0;
       // the SIMD column tail reads up to 16 bytes past the end of B's last row and the bias
-      const end = Math.max(off(b) + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
+      const [bOff, cOff] = [off(b), off(c)];
+      const end = Math.max(bOff + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
       const tail = end <= buf().byteLength ? 1 : 0;
-      if (sparse && a !== 'ones' && sparseWorthTrying(m, n, kk)) {
-        if (
-          sparse.gemm(
-            aOff,
-            rsA,
-            ksA,
-            off(b),
-            ldb,
-            off(c),
-            ldc,
-            m,
-            n,
-            kk,
-            biasOff,
-            relu,
-            tail,
-            a.dataId,
-          )
-        ) {
-          // prettier-ignore
-          return;
-        }
+      const sparseTry = sparse !== null && a !== 'ones' && sparseWorthTrying(m, n, kk);
+      // prettier-ignore
+      if (sparseTry && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tail, a.dataId)) {
+        return;
       }
       const pool = k ? gemmPool() : null;
-      if (
-        pool?.gemm(
-          backend.wasm.HEAPU8,
-          aOff,
-          rsA,
-          ksA,
-          off(b),
-          ldb,
-          off(c),
-          ldc,
-          m,
-          n,
-          kk,
-          biasOff,
-          relu,
-        )
-      ) {
-        // prettier-ignore
+      // prettier-ignore
+      if (pool?.gemm(backend.wasm.HEAPU8, aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu)) {
         return;
       }
       if (k) {
-        k.gemm(aOff, rsA * 4, ksA * 4, off(b), ldb * 4, off(c), ldc * 4, m, n, kk, biasOff, relu ? 1 : 0, tail); // prettier-ignore
+        k.gemm(aOff, rsA * 4, ksA * 4, bOff, ldb * 4, cOff, ldc * 4, m, n, kk, biasOff, relu ? 1 : 0, tail); // prettier-ignore
       } else {
         const h = heap();
-        ref.gemm(h, aOff / 4, rsA, ksA, h, off(b) / 4, ldb, h, off(c) / 4, ldc, m, n, kk, bias ? h : null, biasOff / 4, relu); // prettier-ignore
+        ref.gemm(h, aOff / 4, rsA, ksA, h, bOff / 4, ldb, h, cOff / 4, ldc, m, n, kk, bias ? h : null, biasOff / 4, relu); // prettier-ignore
       }
     },
     reluMask: (dy, y, out) => {
@@ -391,30 +358,9 @@ function cpuMem(backend: MathBackendCPU): Mem {
     f32,
     i32: (t) => vals(t) as Int32Array,
     gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
-      if (a !== 'ones' && sparseWorthTrying(m, n, kk)) {
-        if (
-          sparse.gemm(
-            f32(a),
-            0,
-            rsA,
-            ksA,
-            f32(b),
-            0,
-            ldb,
-            f32(c),
-            0,
-            ldc,
-            m,
-            n,
-            kk,
-            bias ? f32(bias) : null,
-            0,
-            relu,
-          )
-        ) {
-          // prettier-ignore
-          return;
-        }
+      // prettier-ignore
+      if (a !== 'ones' && sparseWorthTrying(m, n, kk) && sparse.gemm(f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu)) {
+        return;
       }
       ref.gemm(a === 'ones' ? ONES : f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu); // prettier-ignore
     },

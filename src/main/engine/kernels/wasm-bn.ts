@@ -149,7 +149,6 @@ function xhatAndDy(
   xh: number,
   d: number,
 ): void {
-  // prettier-ignore
   xhat(f, true, xp, mean, invstd, g);
   f.set(xh);
   at(f, dp, g, 4).v128Load().set(d);
@@ -365,7 +364,6 @@ export class WasmBnLoops implements BnLoops {
     mean: Float32Array,
     out: Float64Array,
   ): void {
-    // prettier-ignore
     if (!this.onHeap(x, mean, out)) {
       return JS_BN_LOOPS.sqDev(x, xOff, rows, c, mean, out);
     }
@@ -387,7 +385,6 @@ export class WasmBnLoops implements BnLoops {
     y: Float32Array,
     yOff: number,
   ): void {
-    // prettier-ignore
     if (!this.onHeap(x, mean, invstd, gamma, beta, y)) {
       return JS_BN_LOOPS.normalize(x, xOff, rows, c, mean, mOff, invstd, gamma, gOff, beta, bOff, y, yOff); // prettier-ignore
     }
@@ -407,7 +404,6 @@ export class WasmBnLoops implements BnLoops {
     sdy: Float64Array,
     sdyx: Float64Array,
   ): void {
-    // prettier-ignore
     if (!this.onHeap(x, dy, mean, invstd, sdy, sdyx)) {
       return JS_BN_LOOPS.gradSums(x, xOff, dy, dyOff, rows, c, mean, invstd, sdy, sdyx);
     }
@@ -429,7 +425,6 @@ export class WasmBnLoops implements BnLoops {
     dx: Float32Array,
     dxOff: number,
   ): void {
-    // prettier-ignore
     if (!this.onHeap(x, dy, mean, invstd, k1, k2, k3, dx)) {
       return JS_BN_LOOPS.gradDx(x, xOff, dy, dyOff, rows, c, mean, invstd, k1, k2, k3, dx, dxOff); // prettier-ignore
     }
