@@ -139,7 +139,7 @@ test('the manager passes job events through unchanged (plus the job id); finishe
         }
         return outcome;
       };
-      return { pause() {}, resume() {}, stop() {}, kill() {}, done: run() };
+      return { pause: async () => {}, resume() {}, stop() {}, kill() {}, done: run() };
     },
   };
   const events = new Emitter<ServiceEvents>();

@@ -16,7 +16,7 @@ export interface ParentPort {
 
 /** Serves one job over `port`. */
 export function serveJob(port: ParentPort): void {
-  const sw = new JobSwitch();
+  const sw = new JobSwitch(() => port.post({ type: 'paused' }));
   let started = false;
   port.onMessage((msg) => {
     switch (msg.type) {
@@ -27,7 +27,7 @@ export function serveJob(port: ParentPort): void {
         started = true;
         executeJob(msg.spec, {
           signal: sw.signal,
-          gate: () => sw.gate(),
+          gate: (beforeWait) => sw.gate(beforeWait),
           emit: (event) => port.post({ type: 'event', event }),
         }).then(
           (result) => port.post({ type: 'done', result }),

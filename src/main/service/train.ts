@@ -607,7 +607,8 @@ async function drive(
       status = 'stopped';
       break;
     }
-    await ctl.gate?.();
+    // a pause is acknowledged only after the steps taken so far went out
+    await ctl.gate?.(() => progress.flush());
     if (signal?.aborted) {
       // stopped while paused: no further step
       status = 'stopped';

@@ -116,13 +116,19 @@ export class JobManager {
     return { ...job.info };
   }
 
-  pause(id: string): JobInfo {
+  /**
+   * Pauses a running job. The state changes (and clients hear of it) only once the job has
+   * stopped at its gate, so every step it took before the pause is reported before `paused`.
+   */
+  async pause(id: string): Promise<JobInfo> {
     const job = this.find(id);
     this.mustBeTraining(job, 'paused');
     if (job.info.state === 'running') {
-      job.handle?.pause();
       job.info.state = 'paused';
-      this.changed(job);
+      await job.handle?.pause();
+      if (job.info.state === 'paused') {
+        this.changed(job);
+      }
     } else if (job.info.state !== 'paused') {
       throw new ServiceError(
         'BAD_INPUT',

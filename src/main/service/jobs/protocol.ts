@@ -32,8 +32,11 @@ export type JobReturn = JobOutcome | { kind: 'probe'; result: ProbeResult };
 /** The controls of a running job, as every job body (train.ts included) takes them. */
 export interface JobControl {
   readonly signal: AbortSignal;
-  /** resolves when the job may take its next step (waits while paused) */
-  gate(): Promise<void>;
+  /**
+   * resolves when the job may take its next step (waits while paused); `beforeWait` runs when
+   * it is about to wait, before the pause is acknowledged (training flushes its progress there)
+   */
+  gate(beforeWait?: () => void): Promise<void>;
   emit(event: JobEvent): void;
 }
 
@@ -42,6 +45,8 @@ export type ToJob =
 
 export type FromJob =
   | { type: 'ready' }
+  /** the job has stopped at its gate after a pause; every event before it was posted first */
+  | { type: 'paused' }
   | { type: 'event'; event: JobEvent }
   | { type: 'done'; result: JobReturn }
   | { type: 'failed'; error: WireError };

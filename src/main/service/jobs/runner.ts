@@ -28,7 +28,11 @@ export type ProcessFactory = () => JobProcess;
 
 /** The controls of a started job. */
 export interface JobHandle {
-  pause(): void;
+  /**
+   * asks the job to pause; resolves once it has stopped at its gate with every event before
+   * the pause delivered (or once it has ended)
+   */
+  pause(): Promise<void>;
   resume(): void;
   /** asks the job to stop (training writes a checkpoint at the current step) */
   stop(): void;
@@ -42,6 +46,21 @@ export interface JobRunner {
   start(spec: JobSpec, onEvent: (event: JobEvent) => void): JobHandle;
 }
 
+/** The callers waiting for a job to acknowledge a pause; all are let go on the ack or the end. */
+class PauseAcks {
+  private waiting: (() => void)[] = [];
+
+  wait(): Promise<void> {
+    return new Promise<void>((r) => this.waiting.push(r));
+  }
+
+  ack(): void {
+    for (const r of this.waiting.splice(0)) {
+      r();
+    }
+  }
+}
+
 /** Runs every job in a process of its own from `factory`. */
 export function processRunner(factory: ProcessFactory): JobRunner {
   return {
@@ -50,6 +69,7 @@ export function processRunner(factory: ProcessFactory): JobRunner {
       let settled = false;
       let ready = false;
       const held: ToJob[] = [];
+      const acks = new PauseAcks();
       const control = (m: ToJob): void => {
         if (ready) {
           proc.post(m);
@@ -68,6 +88,7 @@ export function processRunner(factory: ProcessFactory): JobRunner {
           return;
         }
         settled = true;
+        acks.ack();
         if (outcome.ok) {
           resolveDone(outcome.value);
         } else {
@@ -89,6 +110,9 @@ export function processRunner(factory: ProcessFactory): JobRunner {
               onEvent(m.event);
             }
             return;
+          case 'paused':
+            acks.ack();
+            return;
           case 'done':
             settle({ ok: true, value: m.result });
             return;
@@ -107,7 +131,11 @@ export function processRunner(factory: ProcessFactory): JobRunner {
         });
       });
       return {
-        pause: () => control({ type: 'pause' }),
+        pause: () => {
+          const acked = acks.wait();
+          control({ type: 'pause' });
+          return settled ? Promise.resolve() : acked;
+        },
         resume: () => control({ type: 'resume' }),
         stop: () => control({ type: 'stop' }),
         kill: () => proc.kill(),
@@ -121,7 +149,8 @@ export function processRunner(factory: ProcessFactory): JobRunner {
 export function inlineRunner(): JobRunner {
   return {
     start(spec, onEvent) {
-      const sw = new JobSwitch();
+      const acks = new PauseAcks();
+      const sw = new JobSwitch(() => acks.ack());
       const done = (async () => {
         // start on a later turn, as a process would, so callers see `running` first
         await new Promise<void>((r) => setImmediate(r));
@@ -129,15 +158,21 @@ export function inlineRunner(): JobRunner {
           const { executeJob } = await import('./execute');
           return await executeJob(spec, {
             signal: sw.signal,
-            gate: () => sw.gate(),
+            gate: (beforeWait) => sw.gate(beforeWait),
             emit: onEvent,
           });
         } catch (e) {
           throw LockstepError.fromWire(toWireError(e));
+        } finally {
+          acks.ack();
         }
       })();
       return {
-        pause: () => sw.pause(),
+        pause: () => {
+          const acked = acks.wait();
+          sw.pause();
+          return acked;
+        },
         resume: () => sw.resume(),
         stop: () => sw.stop(),
         kill: () => sw.stop(),

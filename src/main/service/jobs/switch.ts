@@ -8,6 +8,9 @@ export class JobSwitch {
   private wake: (() => void) | null = null;
   readonly signal: AbortSignal = this.abort.signal;
 
+  /** `onPaused` runs each time the job stops at the gate after a pause (the acknowledgement) */
+  constructor(private readonly onPaused?: () => void) {}
+
   pause(): void {
     this.paused = true;
   }
@@ -22,9 +25,16 @@ export class JobSwitch {
     this.wake?.();
   }
 
-  /** Yields a macrotask (so messages are handled), then waits while paused and not stopped. */
-  async gate(): Promise<void> {
+  /**
+   * Yields a macrotask (so messages are handled), then waits while paused and not stopped —
+   * running `beforeWait` and acknowledging the pause first.
+   */
+  async gate(beforeWait?: () => void): Promise<void> {
     await new Promise<void>((r) => setImmediate(r));
+    if (this.paused && !this.signal.aborted) {
+      beforeWait?.();
+      this.onPaused?.();
+    }
     while (this.paused && !this.signal.aborted) {
       await new Promise<void>((r) => {
         this.wake = r;
