@@ -615,6 +615,20 @@ function gatherRows(): FnBuilder {
   const d255 = f.local('v128');
   const h = f.local('v128');
   f.f32(255).f32x4Splat().set(d255);
+  // first touch every cache line of every row: independent loads the memory system can overlap
+  // (the rows are scattered over the dataset, mostly not in cache), where the conversion below
+  // would wait for one row at a time; what they read is stored in out[0], which the
+  // conversion overwrites
+  const touched = f.local('i32');
+  f.i32(0).set(touched);
+  f.forRange(r, 2, () => {
+    f.get(0).get(1).get(r).i32(4).i32Mul().i32Add().i32Load().i32(ROW_BYTES).i32Mul().i32Add();
+    f.set(src);
+    for (let line = 0; line < ROW_BYTES; line += 64) {
+      f.get(touched).get(src).i32LoadU8(line).i32Or().set(touched);
+    }
+  });
+  f.get(3).get(touched).i32Store();
   f.get(3).set(dst);
   f.i32(0).set(r);
   f.block().loop();
