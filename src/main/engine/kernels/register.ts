@@ -273,22 +273,9 @@ function wasmMem(backend: WasmBackendLike): Mem {
     }
     return dcolPtr;
   };
-  const windows = k
-    ? new WasmWindowGemm(
-        k,
-        { malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p) },
-        buf,
-        pool,
-      )
-    : null;
-  const sparse = k
-    ? new WasmSparseGemm(
-        k,
-        { malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p) },
-        buf,
-        pool,
-      )
-    : null;
+  const scratchHeap = { malloc: (n: number) => backend.wasm._malloc(n), free: (p: number) => backend.wasm._free(p) }; // prettier-ignore
+  const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool) : null;
+  const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool) : null;
   const bn = k ? new WasmBnLoops(k, backend.wasm._malloc(BN_SCRATCH_BYTES) >>> 0, buf) : JS_BN_LOOPS; // prettier-ignore
   mem = {
     bn,

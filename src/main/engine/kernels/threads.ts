@@ -39,6 +39,9 @@ const CHUNKS_PER_THREAD = 8;
 /** At most this many chunks in a call (the index field of word 4 has 12 bits). */
 const MAX_CHUNKS = 4095;
 
+/** [heap offset, bytes] of an operand the pool copies when it is not in place. */
+type Extent = [number, number];
+
 /** The kernels a band can run (the workers' `kernels` table, in this order). */
 export const Kernel = {
   gemm: 0,
@@ -167,22 +170,9 @@ export class GemmPool {
     if (!this.worthSplitting(m, n, k, ldc)) {
       return false;
     }
-    if (this.heap) {
-      const tail = this.tail(b, ldb, n, k, bias);
-      this.runBands(Kernel.gemm, null, c, c, m, n, (i0, rows) => [a + 4 * i0 * rsA, 4 * rsA, 4 * ksA, b, 4 * ldb, c + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias, relu ? 1 : 0, tail]); // prettier-ignore
-      return true;
-    }
-    const ptrs = this.stage(heap, [
-      [a, 4 * ((m - 1) * rsA + (k - 1) * ksA + 1)],
-      [b, 4 * ((k - 1) * ldb + n)],
-      [bias, bias ? 4 * n : 0],
-    ], 4 * m * n); // prettier-ignore
-    if (ptrs === null) {
-      return false;
-    }
-    const [pa, pb, pbias, pc] = ptrs;
-    this.runBands(Kernel.gemm, heap, c, pc, m, n, (i0, rows) => [pa + 4 * i0 * rsA, 4 * rsA, 4 * ksA, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
-    return true;
+    const aBytes = 4 * ((m - 1) * rsA + (k - 1) * ksA + 1);
+    const extents: Extent[] = [[a, aBytes], [b, 4 * ((k - 1) * ldb + n)], [bias, bias ? 4 * n : 0]]; // prettier-ignore
+    return this.split(Kernel.gemm, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, ([pa, pb, pbias, pc], tail, i0, rows) => [pa + 4 * i0 * rsA, 4 * rsA, 4 * ksA, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, tail]); // prettier-ignore
   }
 
   /**
@@ -210,23 +200,36 @@ export class GemmPool {
     if (!this.worthSplitting(m, n, k, ldc)) {
       return false;
     }
+    const extents: Extent[] = [[x, xBytes], [rowTab, 4 * m], [kTab, 4 * k], [b, 4 * ((k - 1) * ldb + n)], [bias, bias ? 4 * n : 0]]; // prettier-ignore
+    return this.split(Kernel.gemmG, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, ([px, pr, pk, pb, pbias, pc], tail, i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, tail]); // prettier-ignore
+  }
+
+  /**
+   * Runs `kernel` in chunks of C's m rows: in place on the shared heap (`args` gets the operands'
+   * own offsets and C's, and the caller's `tail`), or with the operands' extents copied into the
+   * pool's memory (`args` gets their copies' offsets and C's; tail 1: the copies have room) and C
+   * copied back. False when the pool's memory cannot hold the copies.
+   */
+  private split(
+    kernel: Kernel,
+    heap: Uint8Array,
+    m: number,
+    n: number,
+    c: number,
+    tail: number,
+    extents: Extent[],
+    args: (ptrs: number[], tail: number, i0: number, rows: number) => number[],
+  ): boolean {
     if (this.heap) {
-      const tail = this.tail(b, ldb, n, k, bias);
-      this.runBands(Kernel.gemmG, null, c, c, m, n, (i0, rows) => [x, rowTab + 4 * i0, kTab, b, 4 * ldb, c + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias, relu ? 1 : 0, tail]); // prettier-ignore
+      const ptrs = [...extents.map(([p]) => p), c];
+      this.runBands(kernel, null, c, c, m, n, (i0, rows) => args(ptrs, tail, i0, rows));
       return true;
     }
-    const ptrs = this.stage(heap, [
-      [x, xBytes],
-      [rowTab, 4 * m],
-      [kTab, 4 * k],
-      [b, 4 * ((k - 1) * ldb + n)],
-      [bias, bias ? 4 * n : 0],
-    ], 4 * m * n); // prettier-ignore
+    const ptrs = this.stage(heap, extents, 4 * m * n);
     if (ptrs === null) {
       return false;
     }
-    const [px, pr, pk, pb, pbias, pc] = ptrs;
-    this.runBands(Kernel.gemmG, heap, c, pc, m, n, (i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
+    this.runBands(kernel, heap, c, ptrs[ptrs.length - 1], m, n, (i0, rows) => args(ptrs, 1, i0, rows)); // prettier-ignore
     return true;
   }
 
@@ -324,7 +327,7 @@ export class GemmPool {
    * spare bytes after each for the SIMD tails) and reserves `cBytes` for C: the shared offsets
    * of the extents, then C's; null when the shared memory cannot grow that far.
    */
-  private stage(heap: Uint8Array, extents: [number, number][], cBytes: number): number[] | null {
+  private stage(heap: Uint8Array, extents: Extent[], cBytes: number): number[] | null {
     const align = (v: number): number => (v + 63) & ~63;
     const ptrs: number[] = [];
     let top = 64;
