@@ -20,6 +20,7 @@ import { InputError, type BackendFingerprint, type BackendName } from './types';
 tf.enableProdMode();
 
 const require = createRequire(import.meta.url);
+type WasmBackendModule = typeof import('@tensorflow/tfjs-backend-wasm');
 let wasmRegistered = false;
 let nativeLoaded: boolean | null = null;
 let warnedNative = false;
@@ -68,7 +69,8 @@ export function resolveBackend(
 export async function useBackend(name: BackendName): Promise<void> {
   if (name === 'wasm') {
     if (!wasmRegistered) {
-      const wasm = await import('@tensorflow/tfjs-backend-wasm');
+      // `require`, not `import`: the same module, without Node's ESM scan of a CommonJS file
+      const wasm = require('@tensorflow/tfjs-backend-wasm') as WasmBackendModule;
       const dist = dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json'));
       wasm.setWasmPaths(join(dist, 'dist') + '/');
       wasmRegistered = true;
