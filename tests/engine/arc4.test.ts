@@ -138,3 +138,24 @@ test('the fake dataset is the one seedrandom made (its digest covers ~2 M draws)
     'e061d21b29bb16a98eaab8db9909c52d06427e477a9dbf442e59dff15b95aced',
   );
 });
+
+test('fill() writes the doubles seedrandom draws, in order, into any range', () => {
+  for (const seed of SEEDS.slice(0, 20)) {
+    const oracle = seedrandom(seed);
+    const twin = arc4(seed);
+    const out = new Float64Array(1000).fill(-1);
+    for (const [from, to] of [
+      [0, 1000],
+      [3, 3],
+      [10, 11],
+      [500, 784],
+    ]) {
+      twin.fill(out, from, to);
+      for (let k = from; k < to; k++) {
+        assert.ok(Object.is(out[k], oracle.double()), `seed ${JSON.stringify(seed)} [${k}]`);
+      }
+      // and a single draw in between keeps the streams together
+      assert.ok(Object.is(twin.double(), oracle.double()));
+    }
+  }
+});

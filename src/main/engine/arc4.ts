@@ -21,18 +21,6 @@
  * Only integer and exact float arithmetic: no Math.random, no platform dependence.
  */
 
-/** The generator's methods (seedrandom's names). */
-export interface Arc4 {
-  /** uniform float64 in [0, 1) (seedrandom's `double()` / `prng()`) */
-  double(): number;
-  /** 32 random bits as a signed integer (seedrandom's `int32()`) */
-  int32(): number;
-  /** the same 32 bits as `int32()`, unsigned */
-  uint32(): number;
-  /** one raw output byte, 0–255 (seedrandom's `arc4.g(1)`) */
-  byte(): number;
-}
-
 const WIDTH = 256;
 const MASK = 255;
 const START_DENOM = 2 ** 48; // 256^6: the six bytes every double starts from
@@ -50,64 +38,115 @@ export function mixKey(seed: string): number[] {
   return key.length > 0 ? key : [0];
 }
 
-/** The ARC4 generator seeded with the string `seed`, exactly as seedrandom(seed) would be. */
-export function arc4(seed: string): Arc4 {
-  const key = mixKey(seed);
-  const s = new Uint8Array(WIDTH);
-  for (let k = 0; k < WIDTH; k++) {
-    s[k] = k;
+/**
+ * The ARC4 generator seeded with the string `seed`, exactly as seedrandom(seed) would be; its
+ * methods are seedrandom's. A class, so every stream shares one optimized copy of each method.
+ */
+export class Arc4 {
+  private readonly s = new Uint8Array(WIDTH);
+  private i = 0;
+  private j = 0;
+  private readonly one = new Float64Array(1);
+
+  constructor(seed: string) {
+    const key = mixKey(seed);
+    const s = this.s;
+    for (let k = 0; k < WIDTH; k++) {
+      s[k] = k;
+    }
+    let j = 0;
+    for (let k = 0; k < WIDTH; k++) {
+      const t = s[k];
+      j = MASK & (j + key[k % key.length] + t);
+      s[k] = s[j];
+      s[j] = t;
+    }
+    for (let k = 0; k < WIDTH; k++) {
+      this.byte(); // seedrandom drops the first 256 bytes
+    }
   }
-  let j = 0;
-  for (let k = 0; k < WIDTH; k++) {
-    const t = s[k];
-    j = MASK & (j + key[k % key.length] + t);
-    s[k] = s[j];
-    s[j] = t;
-  }
-  let i = 0;
-  j = 0;
-  const byte = (): number => {
-    i = (i + 1) & MASK;
+
+  /** One raw output byte, 0–255 (seedrandom's `arc4.g(1)`). */
+  byte(): number {
+    const s = this.s;
+    const i = (this.i + 1) & MASK;
     const t = s[i];
-    j = (j + t) & MASK;
+    const j = (this.j + t) & MASK;
     const u = s[j];
     s[i] = u;
     s[j] = t;
+    this.i = i;
+    this.j = j;
     return s[(u + t) & MASK];
-  };
-  for (let k = 0; k < WIDTH; k++) {
-    byte(); // seedrandom drops the first 256 bytes
   }
-  const uint32 = (): number => {
-    const b0 = byte();
-    const b1 = byte();
-    const b2 = byte();
-    const b3 = byte();
+
+  /** 32 random bits, unsigned: four bytes, big-endian. */
+  uint32(): number {
+    const b0 = this.byte();
+    const b1 = this.byte();
+    const b2 = this.byte();
+    const b3 = this.byte();
     return b0 * 0x1000000 + ((b1 << 16) | (b2 << 8) | b3);
-  };
-  return {
-    byte,
-    uint32,
-    int32: () => uint32() | 0,
-    double(): number {
+  }
+
+  /** The same 32 bits as {@link uint32}, signed (seedrandom's `int32()`). */
+  int32(): number {
+    return this.uint32() | 0;
+  }
+
+  /** Uniform float64 in [0, 1) (seedrandom's `double()` / `prng()`): {@link fill} of one value. */
+  double(): number {
+    this.fill(this.one, 0, 1);
+    return this.one[0];
+  }
+
+  /**
+   * `out[k] = double()` for k in [from, to), in order: the same draws without a call each. The
+   * double construction is written once, here; its loop keeps the generator's state in locals
+   * (about 2× faster than a call per draw on the fake dataset's 2 M draws).
+   */
+  fill(out: Float64Array, from: number, to: number): void {
+    const s = this.s;
+    let i = this.i;
+    let j = this.j;
+    for (let o = from; o < to; o++) {
       // n = the first six bytes, big-endian (exact: below 2^48)
-      let n = byte();
-      for (let k = 1; k < 6; k++) {
-        n = n * WIDTH + byte();
+      let n = 0;
+      for (let k = 0; k < 6; k++) {
+        i = (i + 1) & MASK;
+        const t = s[i];
+        j = (j + t) & MASK;
+        const u = s[j];
+        s[i] = u;
+        s[j] = t;
+        n = n * WIDTH + s[(u + t) & MASK];
       }
       let d = START_DENOM;
       let x = 0;
       while (n < SIGNIFICANCE) {
         n = (n + x) * WIDTH;
         d *= WIDTH;
-        x = byte();
+        i = (i + 1) & MASK;
+        const t = s[i];
+        j = (j + t) & MASK;
+        const u = s[j];
+        s[i] = u;
+        s[j] = t;
+        x = s[(u + t) & MASK];
       }
       while (n >= OVERFLOW) {
         n /= 2;
         d /= 2;
         x >>>= 1;
       }
-      return (n + x) / d;
-    },
-  };
+      out[o] = (n + x) / d;
+    }
+    this.i = i;
+    this.j = j;
+  }
+}
+
+/** `new Arc4(seed)`. */
+export function arc4(seed: string): Arc4 {
+  return new Arc4(seed);
 }

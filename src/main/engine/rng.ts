@@ -16,6 +16,8 @@ export const RNG_SCHEME = 'seedrandom-arc4/lockstep-v1';
 export interface RandomStream {
   /** uniform float64 in [0, 1) with 53 random bits */
   uniform(): number;
+  /** `out[k] = uniform()` for k in [from, to), in order (the same draws, for hot loops) */
+  fillUniform(out: Float64Array, from: number, to: number): void;
   /** uniform 32-bit unsigned integer */
   uint32(): number;
   /** uniform integer in [0, n) without modulo bias */
@@ -35,9 +37,10 @@ export function stream(root: number, name: string): RandomStream {
     throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}], got ${root}`);
   }
   const prng = arc4(`lockstep/v1/${root}/${name}`);
-  const uint32 = prng.uint32;
+  const uint32 = (): number => prng.uint32();
   return {
-    uniform: prng.double,
+    uniform: () => prng.double(),
+    fillUniform: (out, from, to) => prng.fill(out, from, to),
     uint32,
     int(n: number): number {
       if (!Number.isInteger(n) || n <= 0 || n > 0x100000000) {
