@@ -94,7 +94,9 @@ function forwardNode(
           relu: node.relu,
           keepCol: true,
         });
-        train.saved.col = col;
+        if (col) {
+          train.saved.col = col; // none where the backend reads x's windows directly
+        }
         return y;
       }
       return run<tf.Tensor>(L.conv2d, inputs, { geom, relu: node.relu });

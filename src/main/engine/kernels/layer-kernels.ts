@@ -3,7 +3,8 @@
  * the backend-neutral {@link Mem} of ./register.ts and registered for `wasm` and `cpu` there.
  *
  * - LockstepConv2d       {x, w, b?} {geom, relu, keepCol}         → y = act(im2col(x)·W + b)
- *   (with keepCol: [y, col], the im2col matrix kept for the backward pass)
+ *   (with keepCol: [y, col], the im2col matrix kept for the backward pass — or [y] where the
+ *   backend reads the windows of x without one: Mem.gemmWindows, ./windows.ts)
  * - LockstepConv2dGrad   {x, w, y, dy, col?} {geom, relu, bias, wantDx} → [dW, db?, dx?]
  *   (col: the forward pass's im2col of x, else it is recomputed: the same values either way)
  *   dW = colᵀ·dz (GEMM, rows in order), db = 1ᵀ·dz, dx = col2im(dz·Wᵀ) (fixed-order scatter-add)
@@ -66,8 +67,15 @@ const conv2d: Kernel = (mem, { x, w, b }, attrs) => {
   const rows = g.n * g.oh * g.ow;
   const k = g.kh * g.kw * g.c;
   const oc = w.shape[3];
-  const col = columns(mem, x, g);
   const y = mem.alloc([g.n, g.oh * g.ow * oc]);
+  if (
+    !isPointwise(g) &&
+    mem.gemmWindows(x, g, false, w, oc, y, oc, oc, b ?? null, attrs.relu === true)
+  ) {
+    // prettier-ignore
+    return attrs.keepCol === true ? [y] : y;
+  }
+  const col = columns(mem, x, g);
   mem.gemm(col, k, 1, w, oc, y, oc, rows, oc, k, b ?? null, attrs.relu === true);
   if (attrs.keepCol === true && col !== x) {
     return [y, col];
@@ -88,12 +96,14 @@ const conv2dGrad: Kernel = (mem, { x, w, y, dy, col: kept }, attrs) => {
     dz = mem.alloc([...dy.shape]);
     mem.reluMask(dy, y, dz);
   }
-  const col = kept ?? columns(mem, x, g);
   const dw = mem.alloc([...w.shape]);
   // dW[i, j] = Σ_rows col[row, i]·dz[row, j], rows in order
-  mem.gemm(col, 1, k, dz, oc, dw, oc, k, oc, rows, null, false);
-  if (col !== x && col !== kept) {
-    mem.free(col);
+  if (kept || isPointwise(g) || !mem.gemmWindows(x, g, true, dz, oc, dw, oc, oc, null, false)) {
+    const col = kept ?? columns(mem, x, g);
+    mem.gemm(col, 1, k, dz, oc, dw, oc, k, oc, rows, null, false);
+    if (col !== x && col !== kept) {
+      mem.free(col);
+    }
   }
   const out = [dw];
   if (attrs.bias === true) {

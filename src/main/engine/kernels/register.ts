@@ -32,6 +32,7 @@ import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
 import { gemmPool } from './threads';
+import { WasmWindowGemm } from './windows';
 import * as ref from './reference';
 import {
   instantiateKernels,
@@ -84,6 +85,23 @@ export interface Mem {
     relu: boolean,
   ): void;
   reluMask(dy: tf.TensorInfo, y: tf.TensorInfo, out: tf.TensorInfo): void;
+  /**
+   * A convolution's GEMM read from x's windows, without an im2col matrix (./windows.ts; same
+   * bits as im2col + gemm): C = act(col·B + bias), or C = colᵀ·B when `transposed`. False when
+   * this backend has no such path (the caller then builds col).
+   */
+  gemmWindows(
+    x: tf.TensorInfo,
+    g: Window2d,
+    transposed: boolean,
+    b: tf.TensorInfo,
+    ldb: number,
+    c: tf.TensorInfo,
+    ldc: number,
+    n: number,
+    bias: tf.TensorInfo | null,
+    relu: boolean,
+  ): boolean;
   /** conv-ref's im2col of x into col (same values) */
   im2col(x: tf.TensorInfo, g: Window2d, col: tf.TensorInfo): void;
   /** conv-ref's col2im of dcol into dx (same additions, same order) */
@@ -190,6 +208,17 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const f32 = (t: tf.TensorInfo): Float32Array => new Float32Array(buf(), off(t), size(t));
   const heap = (): Float32Array => new Float32Array(buf());
   const datasets = new WeakMap<Uint8Array, number>();
+  /** 1 when the SIMD column tail may read 16 bytes past B's last row and past the bias */
+  const tailOk = (bOff: number, ldb: number, kk: number, n: number, biasOff: number): number =>
+    Math.max(bOff + (kk * ldb + n) * 4, biasOff + n * 4) + 16 <= buf().byteLength ? 1 : 0;
+  const windows = k
+    ? new WasmWindowGemm(
+        k,
+        { malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p) },
+        buf,
+        gemmPool,
+      )
+    : null;
   const sparse = k
     ? new WasmSparseGemm(
         k,
@@ -219,13 +248,22 @@ function wasmMem(backend: WasmBackendLike): Mem {
     },
     f32,
     i32: (t) => new Int32Array(buf(), off(t), size(t)),
+    gemmWindows: (x, g, transposed, b, ldb, c, ldc, n, bias, relu) => {
+      const rows = g.n * g.oh * g.ow;
+      const kk = transposed ? rows : g.kh * g.kw * g.c;
+      if (!windows) {
+        return false;
+      }
+      const biasOff = bias ? off(bias) : 0;
+      const bOff = off(b);
+      windows.gemm(off(x), g, transposed, bOff, ldb, off(c), ldc, n, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff)); // prettier-ignore
+      return true;
+    },
     gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
       const aOff = a === 'ones' ? onePtr : off(a);
       const biasOff = bias ? off(bias) : 0;
-      // the SIMD column tail reads up to 16 bytes past the end of B's last row and the bias
       const [bOff, cOff] = [off(b), off(c)];
-      const end = Math.max(bOff + (kk * ldb + n) * 4, biasOff + n * 4) + 16;
-      const tail = end <= buf().byteLength ? 1 : 0;
+      const tail = tailOk(bOff, ldb, kk, n, biasOff);
       const sparseTry = sparse !== null && a !== 'ones' && sparseWorthTrying(m, n, kk);
       // prettier-ignore
       if (sparseTry && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tail, a.dataId)) {
@@ -364,6 +402,7 @@ function cpuMem(backend: MathBackendCPU): Mem {
       }
       ref.gemm(a === 'ones' ? ONES : f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu); // prettier-ignore
     },
+    gemmWindows: () => false,
     reluMask: (dy, y, out) => ref.reluMask(f32(dy), 0, f32(y), 0, f32(out), 0, size(out)),
     im2col: (x, g, col) => conv.im2col(f32(x), 0, g, f32(col), 0),
     col2im: (dcol, g, dx) => conv.col2im(f32(dcol), 0, g, f32(dx), 0),

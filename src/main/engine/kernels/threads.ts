@@ -27,7 +27,7 @@ export const MIN_THREADED_MACS = 1 << 20;
 const PAGE = 65536;
 /**
  * control words: [0] generation, [1] finished bands, [2] quit, [3] workers ready; band t's 13
- * arguments at 4 + 16t
+ * arguments at 4 + 16t and its kernel at 4 + 16t + 13 (0: gemm, 1: gemmG)
  */
 const CTRL_WORDS = 4 + 16 * MAX_THREADS;
 
@@ -47,8 +47,9 @@ for (;;) {
   seen = s;
   if (Atomics.load(ctrl, 2) !== 0) break;
   if (ctrl[p + 7] > 0) {
-    k.gemm(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5], ctrl[p + 6],
-      ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12]);
+    (ctrl[p + 13] === 1 ? k.gemmG : k.gemm)(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3],
+      ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10],
+      ctrl[p + 11], ctrl[p + 12]);
   }
   Atomics.add(ctrl, 1, 1);
   Atomics.notify(ctrl, 1);
@@ -111,52 +112,135 @@ export class GemmPool {
     bias: number,
     relu: boolean,
   ): boolean {
+    if (!this.worthSplitting(m, n, k, ldc)) {
+      return false;
+    }
+    const ptrs = this.stage(heap, [
+      [a, 4 * ((m - 1) * rsA + (k - 1) * ksA + 1)],
+      [b, 4 * ((k - 1) * ldb + n)],
+      [bias, bias ? 4 * n : 0],
+    ], 4 * m * n); // prettier-ignore
+    if (ptrs === null) {
+      return false;
+    }
+    const [pa, pb, pbias, pc] = ptrs;
+    this.runBands(0, heap, c, pc, m, n, (i0, rows) => [pa + 4 * i0 * rsA, 4 * rsA, 4 * ksA, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
+    return true;
+  }
+
+  /**
+   * The gathered GEMM (gemmG of ./wasm-module.ts: A[i, p] at x + rowTab[i] + kTab[p]) split the
+   * same way, rows in bands: x's `xBytes` bytes, the two tables, B and the bias are copied into
+   * the shared memory (the tables hold offsets relative to x, so they stay valid there) and C is
+   * copied back. False when not worth threading; then the caller runs it on one thread.
+   */
+  gemmG(
+    heap: Uint8Array,
+    x: number,
+    xBytes: number,
+    rowTab: number,
+    kTab: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: number,
+    relu: boolean,
+  ): boolean {
+    if (!this.worthSplitting(m, n, k, ldc)) {
+      return false;
+    }
+    const ptrs = this.stage(heap, [
+      [x, xBytes],
+      [rowTab, 4 * m],
+      [kTab, 4 * k],
+      [b, 4 * ((k - 1) * ldb + n)],
+      [bias, bias ? 4 * n : 0],
+    ], 4 * m * n); // prettier-ignore
+    if (ptrs === null) {
+      return false;
+    }
+    const [px, pr, pk, pb, pbias, pc] = ptrs;
+    this.runBands(1, heap, c, pc, m, n, (i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
+    return true;
+  }
+
+  /** Big enough to split, C dense, at least two register tiles of rows, and the workers up. */
+  private worthSplitting(m: number, n: number, k: number, ldc: number): boolean {
     if (m * n * k < this.minMacs || ldc !== n || m < 2 * GEMM_MR || n < 1 || k < 1) {
       return false;
     }
     // until every worker has started (they boot in the background), one thread does the work
-    if (Atomics.load(this.ctrl, 3) < this.threads - 1 && !this.waitReady()) {
-      return false;
+    return Atomics.load(this.ctrl, 3) >= this.threads - 1 || this.waitReady();
+  }
+
+  /**
+   * Copies the extents [offset, bytes] of `heap` into the shared memory (64-byte aligned, 16
+   * spare bytes after each for the SIMD tails) and reserves `cBytes` for C: the shared offsets
+   * of the extents, then C's; null when the shared memory cannot grow that far.
+   */
+  private stage(heap: Uint8Array, extents: [number, number][], cBytes: number): number[] | null {
+    const align = (v: number): number => (v + 63) & ~63;
+    const ptrs: number[] = [];
+    let top = 64;
+    for (const [, bytes] of extents) {
+      ptrs.push(top);
+      top = align(top + bytes + 16);
     }
-    const aBytes = 4 * ((m - 1) * rsA + (k - 1) * ksA + 1);
-    const bBytes = 4 * ((k - 1) * ldb + n);
-    const cBytes = 4 * m * n;
-    const align = (x: number): number => (x + 63) & ~63;
-    const pa = 64;
-    const pb = align(pa + aBytes);
-    const pbias = align(pb + bBytes + 16);
-    const pc = align(pbias + (bias ? 4 * n + 16 : 0));
-    const end = pc + cBytes + 64;
+    ptrs.push(top);
+    const end = top + cBytes + 64;
     const have = this.memory.buffer.byteLength;
     if (end > have) {
       const pages = Math.ceil((end - have) / PAGE);
       if (have / PAGE + pages > SHARED_MAX_PAGES) {
-        return false;
+        return null;
       }
       this.memory.grow(pages);
     }
     const sh = new Uint8Array(this.memory.buffer);
-    sh.set(heap.subarray(a, a + aBytes), pa);
-    sh.set(heap.subarray(b, b + bBytes), pb);
-    if (bias) {
-      sh.set(heap.subarray(bias, bias + 4 * n), pbias);
-    }
-    // bands of whole register tiles
+    extents.forEach(([from, bytes], i) => {
+      if (bytes > 0) {
+        sh.set(heap.subarray(from, from + bytes), ptrs[i]);
+      }
+    });
+    return ptrs;
+  }
+
+  /**
+   * Runs bands of whole register tiles of C's m rows, `kernel` 0 (gemm) or 1 (gemmG) with the
+   * arguments `args(firstRow, rows)` — the calling thread takes the first band — then copies C
+   * (m × n floats at shared offset pc) back to `c` in `heap`.
+   */
+  private runBands(
+    kernel: 0 | 1,
+    heap: Uint8Array,
+    c: number,
+    pc: number,
+    m: number,
+    n: number,
+    args: (i0: number, rows: number) => number[],
+  ): void {
     const band = Math.ceil(m / this.threads / GEMM_MR) * GEMM_MR;
     const ctrl = this.ctrl;
-    const args = (t: number): number[] => {
+    const bandArgs = (t: number): number[] => {
       const i0 = Math.min(m, t * band);
-      const rows = Math.min(band, m - i0);
-      return [pa + 4 * i0 * rsA, 4 * rsA, 4 * ksA, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]; // prettier-ignore
+      return args(i0, Math.min(band, m - i0));
     };
     for (let t = 1; t < this.threads; t++) {
-      ctrl.set(args(t), 4 + 16 * t);
+      ctrl.set([...bandArgs(t), kernel], 4 + 16 * t);
     }
     Atomics.store(ctrl, 1, 0);
     Atomics.add(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
-    const own = args(0);
-    this.k.gemm(...(own as Parameters<WasmKernels['gemm']>));
+    const own = bandArgs(0) as Parameters<WasmKernels['gemm']>;
+    if (kernel === 1) {
+      this.k.gemmG(...own);
+    } else {
+      this.k.gemm(...own);
+    }
     const others = this.threads - 1;
     for (;;) {
       const done = Atomics.load(ctrl, 1);
@@ -165,10 +249,9 @@ export class GemmPool {
       }
       Atomics.wait(ctrl, 1, done);
     }
-    heap.set(new Uint8Array(this.memory.buffer, pc, cBytes), c);
+    heap.set(new Uint8Array(this.memory.buffer, pc, 4 * m * n), c);
     this.calls++;
     totalCalls++;
-    return true;
   }
 
   /** Whether every worker is ready; with `wait` (tests), blocks until they are (≤ 10 s). */

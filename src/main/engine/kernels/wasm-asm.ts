@@ -516,5 +516,18 @@ export function assemble(
     code.push(...f.body());
   }
   section(10, code);
+  // the "name" custom section: function names for profilers and stack traces (no semantics)
+  const names: number[] = [];
+  uleb(fns.length, names);
+  fns.forEach((f, i) => {
+    uleb(i, names);
+    name(f.name, names);
+  });
+  const nameSection: number[] = [];
+  name('name', nameSection);
+  nameSection.push(0x01);
+  uleb(names.length, nameSection);
+  nameSection.push(...names);
+  section(0, nameSection);
   return new Uint8Array(out);
 }

@@ -60,6 +60,30 @@ export interface WasmKernels {
     relu: number,
     tail: number,
   ): void;
+  /**
+   * gemm with A gathered from a padded image (a convolution without its im2col matrix):
+   * A[i, p] = f32 at x + rowTab[i] + kTab[p] (byte offsets, int32 tables in the heap); the same
+   * operations in the same order as gemm on the materialised A, so the same bits.
+   */
+  gemmG(
+    x: number,
+    rowTab: number,
+    kTab: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: number,
+    relu: number,
+    tail: number,
+  ): void;
+  /** pad(x, out, n, h, w, c, padTop, padLeft, hp, wp): see padFn */
+  pad(
+    ...args: [number, number, number, number, number, number, number, number, number, number]
+  ): void;
   reluMask(dy: number, y: number, out: number, count: number): void;
   sgd(w: number, g: number, outW: number, count: number, lr: number): void;
   momentum(
@@ -189,8 +213,9 @@ const TILE_PARAMS: ValType[] = new Array<ValType>(11).fill('i32');
  * C[r, v] = acc + Σ_p A[r,p]·B[p,v], p ascending, and finally act(· + bias[v]) when the driver
  * passes a bias or relu (only on the last chunk).
  */
-function tile(mr: number, nv: number, lanes = 4): FnBuilder {
-  const f = new FnBuilder(`tile${mr}x${nv}${lanes < 4 ? `l${lanes}` : ''}`, TILE_PARAMS, false);
+function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
+  const name = `${gather ? 'g' : ''}tile${mr}x${nv}${lanes < 4 ? `l${lanes}` : ''}`;
+  const f = new FnBuilder(name, TILE_PARAMS, false);
   const vec = nv > 0;
   const cols = vec ? nv : 1;
   const acc: number[] = [];
@@ -244,12 +269,26 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
     }
   }
   f.end();
-  f.get(T.a).set(ap[0]);
-  for (let r = 1; r < mr; r++) {
-    f.get(ap[r - 1])
-      .get(T.rsA)
-      .i32Add()
-      .set(ap[r]);
+  // gather: row r of A starts at x + rowTab[r] and its element p is at that + kTab[p]
+  const kp = gather ? f.local('i32') : -1;
+  const q = gather ? f.local('i32') : -1;
+  if (gather) {
+    for (let r = 0; r < mr; r++) {
+      f.get(T.a)
+        .get(T.rsA)
+        .i32Load(4 * r)
+        .i32Add()
+        .set(ap[r]);
+    }
+    f.get(T.ksA).set(kp);
+  } else {
+    f.get(T.a).set(ap[0]);
+    for (let r = 1; r < mr; r++) {
+      f.get(ap[r - 1])
+        .get(T.rsA)
+        .i32Add()
+        .set(ap[r]);
+    }
   }
   f.get(T.b).set(bp);
   f.get(T.k).set(kk);
@@ -264,11 +303,19 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
       f.get(bp).f32Load().set(bv[v]);
     }
   }
+  if (gather) {
+    f.get(kp).i32Load().set(q);
+    f.inc(kp, 4);
+  }
   for (let r = 0; r < mr; r++) {
+    f.get(ap[r]);
+    if (gather) {
+      f.get(q).i32Add();
+    }
     if (vec) {
-      f.get(ap[r]).v128Load32Splat().set(av);
+      f.v128Load32Splat().set(av);
     } else {
-      f.get(ap[r]).f32Load().set(av);
+      f.f32Load().set(av);
     }
     for (let v = 0; v < cols; v++) {
       const x = acc[r * cols + v];
@@ -280,7 +327,9 @@ function tile(mr: number, nv: number, lanes = 4): FnBuilder {
       }
       f.set(x);
     }
-    f.incBy(ap[r], T.ksA);
+    if (!gather) {
+      f.incBy(ap[r], T.ksA);
+    }
   }
   f.incBy(bp, T.ldb);
   f.inc(kk, -1);
@@ -308,9 +357,13 @@ export const GEMM_MC = 64;
  * sum is the same sequence of float32 operations as one pass over k; bias and ReLU are applied
  * in the last chunk only.
  */
-function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number): FnBuilder {
+function gemmDriver(
+  tileIndex: (mr: number, nv: number, lanes: number) => number,
+  gather = false,
+): FnBuilder {
+  // gather: a is x, rsA the row table, ksA the k table (see gemmG in WasmKernels)
   const P = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11, tail: 12 }; // prettier-ignore
-  const f = new FnBuilder('gemm', new Array<ValType>(13).fill('i32'));
+  const f = new FnBuilder(gather ? 'gemmG' : 'gemm', new Array<ValType>(13).fill('i32'));
   const j = f.local('i32');
   const i = f.local('i32');
   const pc = f.local('i32');
@@ -325,9 +378,16 @@ function gemmDriver(tileIndex: (mr: number, nv: number, lanes: number) => number
       f.block().loop();
       // exit when i + mr > iEnd
       f.get(iEnd).get(i).i32Sub().i32(mr).i32LtS().brIf(1);
-      // a + i·rsA + pc·ksA
-      f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add().get(pc).get(P.ksA).i32Mul().i32Add();
-      f.get(P.rsA).get(P.ksA);
+      if (gather) {
+        // x, rowTab + 4i, kTab + 4·pc
+        f.get(P.a);
+        f.get(P.rsA).get(i).i32(4).i32Mul().i32Add();
+        f.get(P.ksA).get(pc).i32(4).i32Mul().i32Add();
+      } else {
+        // a + i·rsA + pc·ksA
+        f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add().get(pc).get(P.ksA).i32Mul().i32Add();
+        f.get(P.rsA).get(P.ksA);
+      }
       // b + pc·ldb + 4j
       f.get(P.b).get(pc).get(P.ldb).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
       f.get(P.ldb);
@@ -555,6 +615,20 @@ function gatherRows(): FnBuilder {
   const d255 = f.local('v128');
   const h = f.local('v128');
   f.f32(255).f32x4Splat().set(d255);
+  // first touch every cache line of every row: independent loads the memory system can overlap
+  // (the rows are scattered over the dataset, mostly not in cache), where the conversion below
+  // would wait for one row at a time; what they read is stored in out[0], which the
+  // conversion overwrites
+  const touched = f.local('i32');
+  f.i32(0).set(touched);
+  f.forRange(r, 2, () => {
+    f.get(0).get(1).get(r).i32(4).i32Mul().i32Add().i32Load().i32(ROW_BYTES).i32Mul().i32Add();
+    f.set(src);
+    for (let line = 0; line < ROW_BYTES; line += 64) {
+      f.get(touched).get(src).i32LoadU8(line).i32Or().set(touched);
+    }
+  });
+  f.get(3).get(touched).i32Store();
   f.get(3).set(dst);
   f.i32(0).set(r);
   f.block().loop();
@@ -746,22 +820,25 @@ export function kernelModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
   return moduleBytes;
 }
 
+/** The register tiles' shapes: [f32x4 vectors, lanes stored of the last]. */
+const TILE_SHAPES = [
+  [2, 4],
+  [1, 4],
+  [0, 4],
+  [1, 1],
+  [1, 2],
+  [1, 3],
+  [2, 1],
+  [2, 2],
+  [2, 3],
+] as const;
+
 /** Every function of the module, in index order. */
 function kernelFunctions(): FnBuilder[] {
   const fns: FnBuilder[] = [];
   const tiles = new Map<string, number>();
   for (const mr of [GEMM_MR, 1]) {
-    for (const [nv, lanes] of [
-      [2, 4],
-      [1, 4],
-      [0, 4],
-      [1, 1],
-      [1, 2],
-      [1, 3],
-      [2, 1],
-      [2, 2],
-      [2, 3],
-    ]) {
+    for (const [nv, lanes] of TILE_SHAPES) {
       tiles.set(`${mr}x${nv}l${lanes}`, fns.length);
       fns.push(tile(mr, nv, lanes));
     }
@@ -858,7 +935,43 @@ function kernelFunctions(): FnBuilder[] {
   fns.push(csrTransposeFn());
   fns.push(nonFiniteFn());
   fns.push(...sparseFunctions(fns.length));
+  // the gathered-A GEMM (convolutions without an im2col matrix) and the padded copy it reads
+  for (const mr of [GEMM_MR, 1]) {
+    for (const [nv, lanes] of TILE_SHAPES) {
+      tiles.set(`g${mr}x${nv}l${lanes}`, fns.length);
+      fns.push(tile(mr, nv, lanes, true));
+    }
+  }
+  fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`g${mr}x${nv}l${lanes}`)!, true));
+  fns.push(padFn(copy, zero));
   return fns;
+}
+
+/**
+ * pad(x, out, n, h, w, c, padTop, padLeft, hp, wp), pointers in bytes: out [n, hp, wp, c] is
+ * x [n, h, w, c] placed at (padTop, padLeft) with +0 everywhere else — the values im2col writes
+ * for the padding, so a GEMM reading its windows from `out` sees im2col's matrix exactly.
+ */
+function padFn(copy: number, zero: number): FnBuilder {
+  const f = new FnBuilder('pad', new Array<ValType>(10).fill('i32'));
+  const P = { x: 0, out: 1, n: 2, h: 3, w: 4, c: 5, padTop: 6, padLeft: 7, hp: 8, wp: 9 };
+  const [b, y, src, rowBytes] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
+  f.get(P.out).i32(0).get(P.n).get(P.hp).i32Mul().get(P.wp).i32Mul().get(P.c).i32Mul();
+  f.call(zero);
+  f.get(P.w).get(P.c).i32Mul().i32(4).i32Mul().set(rowBytes);
+  f.get(P.x).set(src);
+  f.forRange(b, P.n, () => {
+    f.forRange(y, P.h, () => {
+      // out + ((b·hp + y + padTop)·wp + padLeft)·c·4
+      f.get(P.out);
+      f.get(b).get(P.hp).i32Mul().get(y).i32Add().get(P.padTop).i32Add().get(P.wp).i32Mul();
+      f.get(P.padLeft).i32Add().get(P.c).i32Mul().i32(4).i32Mul().i32Add();
+      f.get(src).get(P.w).get(P.c).i32Mul();
+      f.call(copy);
+      f.incBy(src, rowBytes);
+    });
+  });
+  return f;
 }
 
 /** The parts of the WebAssembly JS API used here (the Node typings do not declare them). */

@@ -1,0 +1,165 @@
+/**
+ * A convolution's GEMMs without its im2col matrix (the wasm backend): the forward product
+ * col·W and the weight gradient colᵀ·dz read col's elements straight from the input image
+ * instead of from a materialised [rows, kh·kw·c] matrix (5 MB for LeNet-5's first layer at batch
+ * 64, 870 MB for ResNet-20 at batch 128 — written, then read back from memory, every step).
+ *
+ * Why the bits are the same. im2col's element col[i, p], for output pixel i = (b, oy, ox) and
+ * window position p = (ky, kx, ci), is x[b, oy·s + ky − padTop, ox·s + kx − padLeft, ci], or +0
+ * in the padding. A copy of x placed inside a border of +0 (`pad`, the same +0 im2col writes)
+ * holds that element at byte offset rowTab[i] + kTab[p] with
+ *   rowTab[i] = ((b·hp + oy·s)·wp + ox·s)·c·4,   kTab[p] = ((ky·wp + kx)·c + ci)·4,
+ * so col[i, p] = padded[rowTab[i] + kTab[p]] exactly. The gathered GEMM (`gemmG` in
+ * ./wasm-module.ts) is the dense GEMM with only its A loads changed to that address: the same
+ * float32 operations on the same values in the same order, hence the same bits as im2col + gemm
+ * (and as the JS reference on the cpu backend). colᵀ is the same gather with the tables swapped.
+ * Tested against im2col + gemm on odd shapes, strides, padding, batch 1, NaN and ±Inf
+ * (tests/engine/window-gemm.test.ts); the golden table pins whole LeNet-5 and residual runs.
+ *
+ * With kernel threads (./threads.ts) the rows of C are split in bands as for the dense GEMM:
+ * the pool copies x (or its padded copy), the tables and B — far less than an im2col matrix.
+ *
+ * The tables depend only on the geometry and are kept (a few per network); the padded copy is
+ * scratch memory reused across calls. Only the wasm heap's layout is ours here: nothing is kept
+ * that refers to a tensor.
+ */
+import type { Window2d } from './conv-ref';
+import type { GemmPool } from './threads';
+import type { WasmKernels } from './wasm-module';
+
+interface Heap {
+  malloc(bytes: number): number;
+  free(ptr: number): void;
+}
+
+interface Tables {
+  rowTab: number;
+  kTab: number;
+  hp: number;
+  wp: number;
+}
+
+/** Geometries whose tables are kept (LRU): a network has a handful of distinct convolutions. */
+const KEPT_TABLES = 16;
+
+/** The padded size [hp, wp] every window of `g` fits in (x at padTop, padLeft). */
+export function paddedSize(g: Window2d): [number, number] {
+  return [
+    Math.max(g.padTop + g.h, (g.oh - 1) * g.stride + g.kh),
+    Math.max(g.padLeft + g.w, (g.ow - 1) * g.stride + g.kw),
+  ];
+}
+
+/** Whether the windows of `g` lie inside x itself (no padded copy needed). */
+function unpadded(g: Window2d, hp: number, wp: number): boolean {
+  return g.padTop === 0 && g.padLeft === 0 && hp === g.h && wp === g.w;
+}
+
+/** rowTab and kTab of the header (byte offsets into the padded image). */
+export function windowTables(g: Window2d): { rowTab: Int32Array; kTab: Int32Array } {
+  const [hp, wp] = paddedSize(g);
+  const rowTab = new Int32Array(g.n * g.oh * g.ow);
+  let i = 0;
+  for (let b = 0; b < g.n; b++) {
+    for (let oy = 0; oy < g.oh; oy++) {
+      for (let ox = 0; ox < g.ow; ox++) {
+        rowTab[i++] = ((b * hp + oy * g.stride) * wp + ox * g.stride) * g.c * 4;
+      }
+    }
+  }
+  const kTab = new Int32Array(g.kh * g.kw * g.c);
+  let p = 0;
+  for (let ky = 0; ky < g.kh; ky++) {
+    for (let kx = 0; kx < g.kw; kx++) {
+      for (let ci = 0; ci < g.c; ci++) {
+        kTab[p++] = ((ky * wp + kx) * g.c + ci) * 4;
+      }
+    }
+  }
+  return { rowTab, kTab };
+}
+
+/** The gathered convolution GEMMs on our wasm kernels; pointers in bytes, strides in elements. */
+export class WasmWindowGemm {
+  private readonly tables = new Map<string, Tables>();
+  private scratch = 0;
+  private scratchBytes = 0;
+
+  constructor(
+    private readonly k: WasmKernels,
+    private readonly heap: Heap,
+    private readonly buf: () => ArrayBuffer,
+    private readonly pool: () => GemmPool | null = () => null,
+  ) {}
+
+  /**
+   * transposed = false: C[rows, n] = act(col·B + bias) with B [kh·kw·c, n] (the forward pass);
+   * transposed = true: C[kh·kw·c, n] = colᵀ·B with B [rows, n] (the weight gradient).
+   * `tail`: as the dense gemm's (B and the bias may be over-read by 16 bytes).
+   */
+  gemm(
+    x: number,
+    g: Window2d,
+    transposed: boolean,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    n: number,
+    bias: number,
+    relu: boolean,
+    tail: number,
+  ): void {
+    const t = this.tablesFor(g);
+    const src = unpadded(g, t.hp, t.wp) ? x : this.padded(x, g, t.hp, t.wp);
+    const rows = g.n * g.oh * g.ow;
+    const k = g.kh * g.kw * g.c;
+    const [rowTab, kTab, m, kk] = transposed
+      ? [t.kTab, t.rowTab, k, rows]
+      : [t.rowTab, t.kTab, rows, k];
+    const heap = new Uint8Array(this.buf());
+    const xBytes = g.n * t.hp * t.wp * g.c * 4;
+    if (this.pool()?.gemmG(heap, src, xBytes, rowTab, kTab, b, ldb, c, ldc, m, n, kk, bias, relu)) {
+      return;
+    }
+    this.k.gemmG(src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0, tail);
+  }
+
+  /** x copied into the scratch image [n, hp, wp, c] with a +0 border. */
+  private padded(x: number, g: Window2d, hp: number, wp: number): number {
+    const bytes = g.n * hp * wp * g.c * 4;
+    if (bytes > this.scratchBytes) {
+      if (this.scratch !== 0) {
+        this.heap.free(this.scratch);
+      }
+      this.scratch = this.heap.malloc(bytes) >>> 0;
+      this.scratchBytes = bytes;
+    }
+    this.k.pad(x, this.scratch, g.n, g.h, g.w, g.c, g.padTop, g.padLeft, hp, wp);
+    return this.scratch;
+  }
+
+  private tablesFor(g: Window2d): Tables {
+    const key = `${g.n},${g.h},${g.w},${g.c},${g.kh},${g.kw},${g.stride},${g.padTop},${g.padLeft},${g.oh},${g.ow}`; // prettier-ignore
+    const kept = this.tables.get(key);
+    if (kept) {
+      this.tables.delete(key);
+      this.tables.set(key, kept);
+      return kept;
+    }
+    if (this.tables.size >= KEPT_TABLES) {
+      const [oldKey, old] = this.tables.entries().next().value!;
+      this.heap.free(old.rowTab);
+      this.tables.delete(oldKey);
+    }
+    const { rowTab, kTab } = windowTables(g);
+    const [hp, wp] = paddedSize(g);
+    const ptr = this.heap.malloc(4 * (rowTab.length + kTab.length)) >>> 0;
+    const view = new Int32Array(this.buf(), ptr, rowTab.length + kTab.length);
+    view.set(rowTab);
+    view.set(kTab, rowTab.length);
+    const t = { rowTab: ptr, kTab: ptr + 4 * rowTab.length, hp, wp };
+    this.tables.set(key, t);
+    return t;
+  }
+}
