@@ -129,6 +129,8 @@ const CASES: Case[] = [
   { n: 1, h: 5, w: 5, c: 3, k: 1, stride: 1, pad: 'valid', oc: 9 },
   { n: 2, h: 10, w: 10, c: 3, k: 3, stride: 2, pad: 'same', oc: 16 },
   { n: 1, h: 11, w: 7, c: 5, k: 4, stride: 3, pad: 2, oc: 1 },
+  // more rows of dz·Wᵀ than one group of convInputGrad (wasm): dx computed image by image
+  { n: 5, h: 30, w: 30, c: 8, k: 3, stride: 1, pad: 'same', oc: 4 },
 ];
 
 async function onBackend<T>(name: 'wasm' | 'cpu', fn: () => T): Promise<T> {

@@ -114,17 +114,21 @@ const conv2dGrad: Kernel = (mem, { x, w, y, dy, col: kept }, attrs) => {
   if (attrs.wantDx === true) {
     const wt = mem.alloc([oc, k]);
     mem.transpose(w, wt, k, oc);
-    const dcol = isPointwise(g) ? mem.alloc([...x.shape]) : mem.alloc([rows, k]);
-    mem.gemm(dz, oc, 1, wt, k, dcol, k, rows, k, oc, null, false);
-    mem.free(wt);
     if (isPointwise(g)) {
-      out.push(dcol);
+      const dx = mem.alloc([...x.shape]);
+      mem.gemm(dz, oc, 1, wt, k, dx, k, rows, k, oc, null, false);
+      out.push(dx);
     } else {
       const dx = mem.alloc([...x.shape]);
-      mem.col2im(dcol, g, dx);
-      mem.free(dcol);
+      if (!mem.convInputGrad(dz, wt, g, oc, dx)) {
+        const dcol = mem.alloc([rows, k]);
+        mem.gemm(dz, oc, 1, wt, k, dcol, k, rows, k, oc, null, false);
+        mem.col2im(dcol, g, dx);
+        mem.free(dcol);
+      }
       out.push(dx);
     }
+    mem.free(wt);
   }
   if (dz !== dy) {
     mem.free(dz);

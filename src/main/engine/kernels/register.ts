@@ -54,6 +54,9 @@ export const K = {
   gatherPixels: 'LockstepGatherPixels',
 } as const;
 
+/** convInputGrad's groups of images hold at most this many floats of dz·Wᵀ (or one image's). */
+const DCOL_CHUNK_FLOATS = 1 << 16;
+
 /** Version of our kernels' numerics; changes whenever any kernel's bits could change. */
 export const KERNELS_VERSION = 'lockstep-kernels@1';
 
@@ -101,6 +104,20 @@ export interface Mem {
     n: number,
     bias: tf.TensorInfo | null,
     relu: boolean,
+  ): boolean;
+  /**
+   * dx = col2im(dz·Wᵀ) for a convolution (wt = Wᵀ, [oc, kh·kw·c]) computed a group of images at
+   * a time, so that the rows of dz·Wᵀ are added into dx while they are still in cache — the same
+   * rows, the same values and the same additions in the same order as one GEMM and one col2im
+   * (each row of a GEMM is computed alone; col2im adds rows in order and an image's rows only
+   * reach that image). False when this backend has no such path (the caller builds dcol).
+   */
+  convInputGrad(
+    dz: tf.TensorInfo,
+    wt: tf.TensorInfo,
+    g: Window2d,
+    oc: number,
+    dx: tf.TensorInfo,
   ): boolean;
   /** conv-ref's im2col of x into col (same values) */
   im2col(x: tf.TensorInfo, g: Window2d, col: tf.TensorInfo): void;
@@ -211,6 +228,47 @@ function wasmMem(backend: WasmBackendLike): Mem {
   /** 1 when the SIMD column tail may read 16 bytes past B's last row and past the bias */
   const tailOk = (bOff: number, ldb: number, kk: number, n: number, biasOff: number): number =>
     Math.max(bOff + (kk * ldb + n) * 4, biasOff + n * 4) + 16 <= buf().byteLength ? 1 : 0;
+  /** The dense GEMM on heap offsets (bytes; strides in elements): threads, else one. */
+  const denseGemm = (
+    aOff: number,
+    rsA: number,
+    ksA: number,
+    bOff: number,
+    ldb: number,
+    cOff: number,
+    ldc: number,
+    m: number,
+    n: number,
+    kk: number,
+    biasOff: number,
+    relu: boolean,
+  ): void => {
+    // prettier-ignore
+    const pool = k ? gemmPool() : null;
+    // prettier-ignore
+    if (pool?.gemm(backend.wasm.HEAPU8, aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu)) {
+      return;
+    }
+    if (k) {
+      k.gemm(aOff, rsA * 4, ksA * 4, bOff, ldb * 4, cOff, ldc * 4, m, n, kk, biasOff, relu ? 1 : 0, tailOk(bOff, ldb, kk, n, biasOff)); // prettier-ignore
+    } else {
+      const h = heap();
+      ref.gemm(h, aOff / 4, rsA, ksA, h, bOff / 4, ldb, h, cOff / 4, ldc, m, n, kk, biasOff ? h : null, biasOff / 4, relu); // prettier-ignore
+    }
+  };
+  /** scratch memory for convInputGrad's rows of dz·Wᵀ (kept, grown when a layer needs more) */
+  let dcolPtr = 0;
+  let dcolBytes = 0;
+  const dcolScratch = (bytes: number): number => {
+    if (bytes > dcolBytes) {
+      if (dcolPtr !== 0) {
+        backend.wasm._free(dcolPtr);
+      }
+      dcolPtr = backend.wasm._malloc(bytes) >>> 0;
+      dcolBytes = bytes;
+    }
+    return dcolPtr;
+  };
   const windows = k
     ? new WasmWindowGemm(
         k,
@@ -259,27 +317,38 @@ function wasmMem(backend: WasmBackendLike): Mem {
       windows.gemm(off(x), g, transposed, bOff, ldb, off(c), ldc, n, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff)); // prettier-ignore
       return true;
     },
+    convInputGrad: (dz, wt, g, oc, dx) => {
+      if (!k) {
+        return false;
+      }
+      const kk = g.kh * g.kw * g.c;
+      const perImage = g.oh * g.ow;
+      const group = Math.max(1, Math.floor(DCOL_CHUNK_FLOATS / (perImage * kk)));
+      const scratch = dcolScratch(4 * Math.min(group, g.n) * perImage * kk);
+      const [dzOff, wtOff, dxOff] = [off(dz), off(wt), off(dx)];
+      const imageBytes = 4 * g.h * g.w * g.c;
+      for (let b0 = 0; b0 < g.n; b0 += group) {
+        const n = Math.min(group, g.n - b0);
+        const [a, rows] = [dzOff + 4 * b0 * perImage * oc, n * perImage];
+        // dz is often mostly zeros (after max pooling's gradient and a ReLU mask): try sparse
+        // prettier-ignore
+        if (!(sparse && sparseWorthTrying(rows, kk, oc) && sparse.gemm(a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false, tailOk(wtOff, kk, oc, kk, 0)))) {
+          denseGemm(a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false);
+        }
+        k.col2im(...windowArgs(dxOff + b0 * imageBytes, scratch, { ...g, n }));
+      }
+      return true;
+    },
     gemm: (a, rsA, ksA, b, ldb, c, ldc, m, n, kk, bias, relu) => {
       const aOff = a === 'ones' ? onePtr : off(a);
       const biasOff = bias ? off(bias) : 0;
       const [bOff, cOff] = [off(b), off(c)];
-      const tail = tailOk(bOff, ldb, kk, n, biasOff);
       const sparseTry = sparse !== null && a !== 'ones' && sparseWorthTrying(m, n, kk);
       // prettier-ignore
-      if (sparseTry && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tail, a.dataId)) {
+      if (sparseTry && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), a.dataId)) {
         return;
       }
-      const pool = k ? gemmPool() : null;
-      // prettier-ignore
-      if (pool?.gemm(backend.wasm.HEAPU8, aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu)) {
-        return;
-      }
-      if (k) {
-        k.gemm(aOff, rsA * 4, ksA * 4, bOff, ldb * 4, cOff, ldc * 4, m, n, kk, biasOff, relu ? 1 : 0, tail); // prettier-ignore
-      } else {
-        const h = heap();
-        ref.gemm(h, aOff / 4, rsA, ksA, h, bOff / 4, ldb, h, cOff / 4, ldc, m, n, kk, bias ? h : null, biasOff / 4, relu); // prettier-ignore
-      }
+      denseGemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu);
     },
     reluMask: (dy, y, out) => {
       if (k) {
@@ -403,6 +472,7 @@ function cpuMem(backend: MathBackendCPU): Mem {
       ref.gemm(a === 'ones' ? ONES : f32(a), 0, rsA, ksA, f32(b), 0, ldb, f32(c), 0, ldc, m, n, kk, bias ? f32(bias) : null, 0, relu); // prettier-ignore
     },
     gemmWindows: () => false,
+    convInputGrad: () => false,
     reluMask: (dy, y, out) => ref.reluMask(f32(dy), 0, f32(y), 0, f32(out), 0, size(out)),
     im2col: (x, g, col) => conv.im2col(f32(x), 0, g, f32(col), 0),
     col2im: (dcol, g, dx) => conv.col2im(f32(dcol), 0, g, f32(dx), 0),
