@@ -84,6 +84,32 @@ describe('commands that never train do not load tfjs', () => {
     );
   });
 
+  test('a wasm run does not load the cpu backend; a cpu run does (the hook sees it)', () => {
+    const CPU = /@tensorflow\/tfjs-backend-cpu\//;
+    assert.deepEqual(
+      control.modules.filter((m) => CPU.test(m)),
+      [],
+      'the wasm run loaded tfjs-backend-cpu',
+    );
+    const cpu = loaded([
+      'train',
+      '--store',
+      join(store, '..', 'cpu-store'),
+      ...FAKE_TRAIN,
+      '--steps',
+      '1',
+      '--backend',
+      'cpu',
+      '--seed',
+      '1',
+    ]);
+    assert.equal(cpu.code, 0, cpu.stderr);
+    assert.ok(
+      cpu.modules.some((m) => CPU.test(m)),
+      'the cpu run did not load tfjs-backend-cpu',
+    );
+  });
+
   const cases: [string, (store: string) => string[], number][] = [
     ['--help', () => ['--help'], 0],
     ['--version', () => ['--version'], 0],
