@@ -160,3 +160,19 @@ test('--help loads neither the store nor zod (the sources, module by module)', (
   );
   assert.deepEqual(heavy, []);
 });
+
+// main.ts sorts the command list itself (commander's sortSubcommands starts ICU's collator)
+test('--help lists every command once, in name order', () => {
+  const r = cli(['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  const names = r.stdout
+    .slice(r.stdout.indexOf('Commands:'))
+    .split('\n')
+    .slice(1)
+    .filter((l) => /^ {2}[a-z]/.test(l))
+    .map((l) => l.trim().split(/\s/)[0]);
+  assert.ok(names.length >= 20, `only ${names.length} commands listed`);
+  assert.ok(names.includes('help') && names.includes('train') && names.includes('verify'));
+  assert.deepEqual(names, [...names].sort());
+  assert.equal(new Set(names).size, names.length);
+});
