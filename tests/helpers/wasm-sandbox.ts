@@ -4,8 +4,11 @@
  */
 import {
   instantiateKernels,
+  instantiateSharedKernels,
+  SHARED_MAX_PAGES,
   WA,
   type WasmKernels,
+  type WasmMemory,
 } from '../../src/main/engine/kernels/wasm-module';
 
 export interface WasmSandbox {
@@ -21,9 +24,12 @@ export interface WasmSandbox {
   f32(p: number, n: number): Float32Array;
 }
 
-export function wasmSandbox(pages = 256): WasmSandbox {
-  const memory = new WA.Memory({ initial: pages });
-  const k = instantiateKernels(memory);
+/** `shared`: the memory is a shared one (as tfjs's heap made shared), with its kernel variant. */
+export function wasmSandbox(pages = 256, shared = false): WasmSandbox & { memory: WasmMemory } {
+  const memory = shared
+    ? new WA.Memory({ initial: pages, maximum: SHARED_MAX_PAGES, shared: true })
+    : new WA.Memory({ initial: pages });
+  const k = shared ? instantiateSharedKernels(memory) : instantiateKernels(memory);
   const buffer = (): ArrayBuffer => memory.buffer as ArrayBuffer;
   let top = 1024 + 4;
   const alloc = (bytes: number): number => {
@@ -32,6 +38,7 @@ export function wasmSandbox(pages = 256): WasmSandbox {
     return p;
   };
   return {
+    memory,
     k,
     buffer,
     alloc,

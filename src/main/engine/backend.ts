@@ -12,6 +12,7 @@ import { createRequire } from 'node:module';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { KERNELS_VERSION, registerKernels } from './kernels/register';
+import { withSharedHeap } from './kernels/shared-heap';
 import { InputError, type BackendFingerprint, type BackendName } from './types';
 
 // Production mode: no debug checks, and no 'install tfjs-node' banner from the cpu backend (we
@@ -85,7 +86,8 @@ export async function useBackend(name: BackendName): Promise<void> {
     }
   }
   if (tf.getBackend() !== name) {
-    const ok = await tf.setBackend(name);
+    // wasm: tfjs's heap as a shared memory, for kernel threads in place (./kernels/shared-heap.ts)
+    const ok = await (name === 'wasm' ? withSharedHeap(() => tf.setBackend(name)) : tf.setBackend(name)); // prettier-ignore
     if (!ok) {
       throw new InputError(`backend ${name} failed to initialize`);
     }

@@ -31,11 +31,13 @@ import { JS_BN_LOOPS, type BnLoops, type Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
-import { gemmPool } from './threads';
+import { gemmPool, type GemmPool } from './threads';
+import { sharedHeap } from './shared-heap';
 import { WasmWindowGemm } from './windows';
 import * as ref from './reference';
 import {
   instantiateKernels,
+  instantiateSharedKernels,
   ROW_BYTES,
   WA,
   type PoolGeometry,
@@ -197,9 +199,9 @@ const wasmMems = new WeakMap<object, Mem>();
  * Our SIMD module on `memory`, or null when this engine cannot compile it (no wasm SIMD, e.g.
  * V8 on a CPU without SSE4.1): the JS twins then run on the same heap and give the same bits.
  */
-function kernelsOrNull(memory: WasmMemory): WasmKernels | null {
+function kernelsOrNull(memory: WasmMemory, shared: boolean): WasmKernels | null {
   try {
-    return instantiateKernels(memory);
+    return shared ? instantiateSharedKernels(memory) : instantiateKernels(memory);
   } catch (e) {
     if (e instanceof WA.CompileError) {
       return null;
@@ -215,9 +217,12 @@ function wasmMem(backend: WasmBackendLike): Mem {
   }
   const memory = backend.wasm.asm?.memory;
   let k: WasmKernels | null = null;
-  if (memory instanceof WA.Memory && !(memory.buffer instanceof SharedArrayBuffer)) {
-    k = kernelsOrNull(memory);
+  // tfjs's heap is shared when ./shared-heap.ts could make it so: the threads then work in place
+  const shared = sharedHeap(memory);
+  if (memory instanceof WA.Memory) {
+    k = kernelsOrNull(memory, shared !== null);
   }
+  const pool = (): GemmPool | null => (k ? gemmPool(shared) : null);
   const onePtr = backend.wasm._malloc(16) >>> 0;
   const buf = (): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;
   new Float32Array(buf(), onePtr, 1)[0] = 1;
@@ -244,9 +249,8 @@ function wasmMem(backend: WasmBackendLike): Mem {
     relu: boolean,
   ): void => {
     // prettier-ignore
-    const pool = k ? gemmPool() : null;
     // prettier-ignore
-    if (pool?.gemm(backend.wasm.HEAPU8, aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu)) {
+    if (pool()?.gemm(backend.wasm.HEAPU8, aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu)) {
       return;
     }
     if (k) {
@@ -274,7 +278,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
         k,
         { malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p) },
         buf,
-        gemmPool,
+        pool,
       )
     : null;
   const sparse = k
@@ -282,6 +286,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
         k,
         { malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p) },
         buf,
+        pool,
       )
     : null;
   const bn = k ? new WasmBnLoops(k, backend.wasm._malloc(BN_SCRATCH_BYTES) >>> 0, buf) : JS_BN_LOOPS; // prettier-ignore
@@ -295,7 +300,10 @@ function wasmMem(backend: WasmBackendLike): Mem {
         datasets.set(pixels, p);
       }
       if (k && rowBytes === ROW_BYTES) {
-        k.gatherRows(p, off(indices), indices.shape[0], off(out));
+        const rows = indices.shape[0];
+        if (!pool()?.gatherRows(p, off(indices), rows, off(out), ROW_BYTES)) {
+          k.gatherRows(p, off(indices), rows, off(out));
+        }
       } else {
         gatherJs(pixels, new Int32Array(buf(), off(indices), indices.shape[0]), f32(out), rowBytes);
       }

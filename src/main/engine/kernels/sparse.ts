@@ -18,6 +18,7 @@
  * both paths on ±0, NaN, Inf, subnormals and odd shapes, in wasm and in JS).
  */
 import * as ref from './reference';
+import type { GemmPool } from './threads';
 import type { WasmKernels } from './wasm-module';
 
 /** The sparse kernel runs when A's nonzero entries are at most this fraction of m·k. */
@@ -129,6 +130,7 @@ export class WasmSparseGemm {
     private readonly k: WasmKernels,
     private readonly heap: Heap,
     private readonly buffer: () => ArrayBuffer,
+    private readonly pool: () => GemmPool | null = () => null,
   ) {}
 
   /** Lays `r` out for m rows of k entries (at most), growing it when needed. */
@@ -242,7 +244,13 @@ export class WasmSparseGemm {
       this.declined.set(shape, RETRY_AFTER);
       return false;
     }
-    this.k.gemmCsr(r.rowPtr, r.idx, r.val, b, ldb * 4, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail); // prettier-ignore
+    // rows in bands across the kernel threads where the heap is shared (each row by one thread)
+    if (
+      !this.pool()?.gemmCsr(r.rowPtr, r.idx, r.val, b, ldb, c, ldc, m, n, bias, relu, tail, nnz * n)
+    ) {
+      // prettier-ignore
+      this.k.gemmCsr(r.rowPtr, r.idx, r.val, b, ldb * 4, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail); // prettier-ignore
+    }
     return true;
   }
 }

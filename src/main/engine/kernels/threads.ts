@@ -5,8 +5,9 @@
  * therefore computed by exactly one thread with exactly the operations, in exactly the order, of
  * the one-thread GEMM: the bits do not depend on the thread count (tests/engine/threads.test.ts).
  *
- * The tfjs wasm heap is not shared, so a call copies A's, B's and the bias's extents into the
- * shared memory, runs the bands (the calling thread takes the first), and copies C back. Worker
+ * When tfjs's wasm heap is a shared memory (./shared-heap.ts), the threads run on it in place;
+ * otherwise a call copies A's, B's and the bias's extents into a shared memory of the pool's own,
+ * runs the bands (the calling thread takes the first), and copies C back. Worker
  * threads (node:worker_threads) wait on an Atomics word; nothing is asynchronous to the caller.
  *
  * The thread count is a process setting — `setKernelThreads(n)`, else LOCKSTEP_THREADS, else the
@@ -27,14 +28,24 @@ export const MIN_THREADED_MACS = 1 << 20;
 const PAGE = 65536;
 /**
  * control words: [0] generation, [1] finished bands, [2] quit, [3] workers ready; band t's 13
- * arguments at 4 + 16t and its kernel at 4 + 16t + 13 (0: gemm, 1: gemmG)
+ * arguments at 4 + 16t, its kernel at 4 + 16t + 13 (a {@link Kernel}) and its row count at
+ * 4 + 16t + 14 (0: nothing to do)
  */
 const CTRL_WORDS = 4 + 16 * MAX_THREADS;
+
+/** The kernels a band can run (the workers' `kernels` table, in this order). */
+const enum Kernel {
+  gemm = 0,
+  gemmG = 1,
+  gemmCsr = 2,
+  gatherRows = 3,
+}
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { bytes, memory, ctrl: sab, index } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+const kernels = [k.gemm, k.gemmG, k.gemmCsr, k.gatherRows];
 const ctrl = new Int32Array(sab);
 const p = 4 + 16 * index;
 let seen = Atomics.load(ctrl, 0);
@@ -46,10 +57,9 @@ for (;;) {
   if (s === seen) continue;
   seen = s;
   if (Atomics.load(ctrl, 2) !== 0) break;
-  if (ctrl[p + 7] > 0) {
-    (ctrl[p + 13] === 1 ? k.gemmG : k.gemm)(ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3],
-      ctrl[p + 4], ctrl[p + 5], ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10],
-      ctrl[p + 11], ctrl[p + 12]);
+  if (ctrl[p + 14] > 0) {
+    kernels[ctrl[p + 13]](ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5],
+      ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12]);
   }
   Atomics.add(ctrl, 1, 1);
   Atomics.notify(ctrl, 1);
@@ -71,13 +81,17 @@ export class GemmPool {
    * `minMacs`: the smallest GEMM worth splitting (tests split every GEMM with 0).
    * `blockUntilReady`: the first GEMMs wait for the workers to start instead of running on one
    * thread meanwhile (tests, so that threads really run).
+   * `heap`: the shared memory the operands live in (tfjs's heap made shared, ./shared-heap.ts):
+   * the threads then work in place — no copies in, no copy of C back. Without it, the pool copies
+   * the operands into a shared memory of its own.
    */
   constructor(
     readonly threads: number,
     private readonly minMacs = MIN_THREADED_MACS,
     private readonly blockUntilReady = false,
+    readonly heap: WasmMemory | null = null,
   ) {
-    this.memory = new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
+    this.memory = heap ?? new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     this.k = instantiateSharedKernels(this.memory);
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);
@@ -115,6 +129,11 @@ export class GemmPool {
     if (!this.worthSplitting(m, n, k, ldc)) {
       return false;
     }
+    if (this.heap) {
+      const tail = this.tail(b, ldb, n, k, bias);
+      this.runBands(Kernel.gemm, null, c, c, m, n, (i0, rows) => [a + 4 * i0 * rsA, 4 * rsA, 4 * ksA, b, 4 * ldb, c + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias, relu ? 1 : 0, tail]); // prettier-ignore
+      return true;
+    }
     const ptrs = this.stage(heap, [
       [a, 4 * ((m - 1) * rsA + (k - 1) * ksA + 1)],
       [b, 4 * ((k - 1) * ldb + n)],
@@ -124,7 +143,7 @@ export class GemmPool {
       return false;
     }
     const [pa, pb, pbias, pc] = ptrs;
-    this.runBands(0, heap, c, pc, m, n, (i0, rows) => [pa + 4 * i0 * rsA, 4 * rsA, 4 * ksA, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
+    this.runBands(Kernel.gemm, heap, c, pc, m, n, (i0, rows) => [pa + 4 * i0 * rsA, 4 * rsA, 4 * ksA, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
     return true;
   }
 
@@ -153,6 +172,11 @@ export class GemmPool {
     if (!this.worthSplitting(m, n, k, ldc)) {
       return false;
     }
+    if (this.heap) {
+      const tail = this.tail(b, ldb, n, k, bias);
+      this.runBands(Kernel.gemmG, null, c, c, m, n, (i0, rows) => [x, rowTab + 4 * i0, kTab, b, 4 * ldb, c + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias, relu ? 1 : 0, tail]); // prettier-ignore
+      return true;
+    }
     const ptrs = this.stage(heap, [
       [x, xBytes],
       [rowTab, 4 * m],
@@ -164,13 +188,69 @@ export class GemmPool {
       return false;
     }
     const [px, pr, pk, pb, pbias, pc] = ptrs;
-    this.runBands(1, heap, c, pc, m, n, (i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
+    this.runBands(Kernel.gemmG, heap, c, pc, m, n, (i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, 1]); // prettier-ignore
     return true;
   }
 
-  /** Big enough to split, C dense, at least two register tiles of rows, and the workers up. */
-  private worthSplitting(m: number, n: number, k: number, ldc: number): boolean {
-    if (m * n * k < this.minMacs || ldc !== n || m < 2 * GEMM_MR || n < 1 || k < 1) {
+  /**
+   * The sparse GEMM's kernel (gemmCsr of ./wasm-sparse.ts) on compressed rows already in the
+   * heap, split in row bands — in place only (with a shared heap); false otherwise or when the
+   * `macs` multiply-adds are too few. Pointers in bytes, ldb and ldc in elements.
+   */
+  gemmCsr(
+    rowPtr: number,
+    idx: number,
+    val: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    bias: number,
+    relu: boolean,
+    tail: number,
+    macs: number,
+  ): boolean {
+    if (!this.heap || macs < this.minMacs || !this.worthSplitting(m, n, 1, ldc, true)) {
+      return false;
+    }
+    this.runBands(Kernel.gemmCsr, null, c, c, m, n, (i0, rows) => [rowPtr + 8 * i0, idx, val, b, 4 * ldb, c + 4 * i0 * ldc, 4 * ldc, rows, n, bias, relu ? 1 : 0, tail, 0]); // prettier-ignore
+    return true;
+  }
+
+  /**
+   * gatherRows (./wasm-module.ts: MNIST-sized rows of pixels to floats) split in bands of rows —
+   * in place only; false otherwise or for fewer than `minRows` rows.
+   */
+  gatherRows(
+    pixels: number,
+    indices: number,
+    rows: number,
+    out: number,
+    rowFloats: number,
+    minRows = 64,
+  ): boolean {
+    // prettier-ignore
+    if (!this.heap || rows < minRows || !this.worthSplitting(rows, 1, 1, 1, true)) {
+      return false;
+    }
+    this.runBands(Kernel.gatherRows, null, out, out, rows, rowFloats, (i0, n) => [pixels, indices + 4 * i0, n, out + 4 * rowFloats * i0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // prettier-ignore
+    return true;
+  }
+
+  /** The GEMM's `tail` flag in place: 1 when B's rows and the bias may be over-read by 16 bytes. */
+  private tail(b: number, ldb: number, n: number, k: number, bias: number): number {
+    const end = Math.max(b + 4 * (k * ldb + n), bias + 4 * n) + 16;
+    return end <= this.memory.buffer.byteLength ? 1 : 0;
+  }
+
+  /**
+   * Big enough to split (unless `anySize`: the caller judged), C dense, at least two register
+   * tiles of rows, and the workers up.
+   */
+  private worthSplitting(m: number, n: number, k: number, ldc: number, anySize = false): boolean {
+    if ((!anySize && m * n * k < this.minMacs) || ldc !== n || m < 2 * GEMM_MR || n < 1 || k < 1) {
       return false;
     }
     // until every worker has started (they boot in the background), one thread does the work
@@ -210,13 +290,13 @@ export class GemmPool {
   }
 
   /**
-   * Runs bands of whole register tiles of C's m rows, `kernel` 0 (gemm) or 1 (gemmG) with the
+   * Runs bands of whole register tiles of C's m rows, `kernel` (one of {@link Kernel}) with the
    * arguments `args(firstRow, rows)` — the calling thread takes the first band — then copies C
-   * (m × n floats at shared offset pc) back to `c` in `heap`.
+   * (m × n floats at shared offset pc) back to `c` in `heap` (unless in place: heap null).
    */
   private runBands(
-    kernel: 0 | 1,
-    heap: Uint8Array,
+    kernel: Kernel,
+    heap: Uint8Array | null,
     c: number,
     pc: number,
     m: number,
@@ -230,17 +310,14 @@ export class GemmPool {
       return args(i0, Math.min(band, m - i0));
     };
     for (let t = 1; t < this.threads; t++) {
-      ctrl.set([...bandArgs(t), kernel], 4 + 16 * t);
+      ctrl.set([...bandArgs(t), kernel, Math.max(0, Math.min(band, m - t * band))], 4 + 16 * t);
     }
     Atomics.store(ctrl, 1, 0);
     Atomics.add(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
     const own = bandArgs(0) as Parameters<WasmKernels['gemm']>;
-    if (kernel === 1) {
-      this.k.gemmG(...own);
-    } else {
-      this.k.gemm(...own);
-    }
+    const fn = [this.k.gemm, this.k.gemmG, this.k.gemmCsr, this.k.gatherRows][kernel] as (...a: number[]) => void; // prettier-ignore
+    fn(...own);
     const others = this.threads - 1;
     for (;;) {
       const done = Atomics.load(ctrl, 1);
@@ -249,7 +326,8 @@ export class GemmPool {
       }
       Atomics.wait(ctrl, 1, done);
     }
-    heap.set(new Uint8Array(this.memory.buffer, pc, 4 * m * n), c);
+    // (in place, heap is null: C is where the caller wants it)
+    heap?.set(new Uint8Array(this.memory.buffer, pc, 4 * m * n), c);
     this.calls++;
     totalCalls++;
   }
@@ -334,14 +412,21 @@ export function kernelThreads(): number {
   return requested;
 }
 
-/** The pool for the current thread count (null for one thread, or when workers cannot start). */
-export function gemmPool(): GemmPool | null {
+/**
+ * The pool for the current thread count (null for one thread, or when workers cannot start);
+ * `heap`: the shared memory the operands are in, for threads in place (see GemmPool).
+ */
+export function gemmPool(heap: WasmMemory | null = null): GemmPool | null {
+  if (pool && pool.heap !== heap) {
+    pool.close();
+    pool = undefined;
+  }
   if (pool === undefined) {
     const n = kernelThreads();
     pool = null;
     if (n > 1) {
       try {
-        pool = new GemmPool(n, MIN_THREADED_MACS, blockUntilReady);
+        pool = new GemmPool(n, MIN_THREADED_MACS, blockUntilReady, heap);
       } catch {
         pool = null;
       }

@@ -38,6 +38,7 @@ import {
   storeTileRow,
   walkColumns,
 } from './wasm-sparse';
+import { SHARED_HEAP_MAX_PAGES } from './shared-heap';
 
 /** Rows per register tile of the GEMM. */
 export const GEMM_MR = 4;
@@ -808,12 +809,13 @@ function reluFn(): FnBuilder {
 let moduleBytes: Uint8Array<ArrayBuffer> | undefined;
 let sharedModuleBytes: Uint8Array<ArrayBuffer> | undefined;
 
-/** Largest shared memory the threaded GEMM imports (pages of 64 KiB: 2 GiB). */
+/** Largest shared memory the threads grow for their own copies (pages of 64 KiB: 2 GiB). */
 export const SHARED_MAX_PAGES = 32768;
 
 export function kernelModuleBytes(shared = false): Uint8Array<ArrayBuffer> {
   if (shared) {
-    sharedModuleBytes ??= assemble(kernelFunctions(), 1, SHARED_MAX_PAGES);
+    // any shared memory up to 4 GiB may be imported: the threads' own, or tfjs's heap
+    sharedModuleBytes ??= assemble(kernelFunctions(), 1, SHARED_HEAP_MAX_PAGES);
     return sharedModuleBytes;
   }
   moduleBytes ??= assemble(kernelFunctions());

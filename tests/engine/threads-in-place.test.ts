@@ -1,0 +1,183 @@
+/**
+ * Kernel threads in place on a shared heap (src/main/engine/kernels/shared-heap.ts, threads.ts):
+ * - withSharedMemory declares a module's one defined memory shared and changes nothing else
+ *   (a hand-made module and tfjs's own binary instantiate with a SharedArrayBuffer heap); it
+ *   refuses modules that import their memory, already share it, or do not parse;
+ * - the wasm backend comes up with its heap shared and trains (the bits are the golden table's);
+ * - on a shared memory, the pool splits the dense GEMM, the gathered GEMM, the sparse GEMM's
+ *   compressed rows and the pixel gather in bands, with no copies, and 2 and 3 threads give the
+ *   bits of one (NaN meets NaN, see firstDifference).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join, dirname } from 'node:path';
+import { test } from 'node:test';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '../../src/main/engine/backend';
+import { SHARED_HEAP_MAX_PAGES, sharedHeap, withSharedMemory } from '../../src/main/engine/kernels/shared-heap'; // prettier-ignore
+import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
+import { GemmPool } from '../../src/main/engine/kernels/threads';
+import { kernelModuleBytes, ROW_BYTES, WA } from '../../src/main/engine/kernels/wasm-module';
+import { WasmWindowGemm } from '../../src/main/engine/kernels/windows';
+import { firstDifference, wasmSandbox } from '../helpers/wasm-sandbox';
+
+const require = createRequire(import.meta.url);
+
+/** A seeded LCG in [0, 1): test data only. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function data(len: number, rnd: () => number, zeros = 0.2, specials = true): Float32Array {
+  return Float32Array.from({ length: len }, () => {
+    const u = rnd();
+    if (specials && u < 0.01) {
+      return [NaN, Infinity, -Infinity, -0, 1e-40][Math.floor(rnd() * 5)];
+    }
+    return u < zeros ? (rnd() < 0.5 ? 0 : -0) : (rnd() - 0.5) * 3;
+  });
+}
+
+/** A module that defines one memory of `min` pages (max `max` when given) and exports it. */
+function memoryModule(min: number, max?: number): Uint8Array {
+  const leb = (v: number): number[] => (v < 128 ? [v] : [0x80 | (v & 0x7f), ...leb(v >>> 7)]);
+  const limits = max === undefined ? [0x00, ...leb(min)] : [0x01, ...leb(min), ...leb(max)];
+  const mem = [1, ...limits];
+  const exp = [1, 6, ...Buffer.from('memory'), 0x02, 0];
+  return new Uint8Array([
+    0, 0x61, 0x73, 0x6d, 1, 0, 0, 0,
+    5, mem.length, ...mem,
+    7, exp.length, ...exp,
+  ]); // prettier-ignore
+}
+
+test('withSharedMemory: the one defined memory becomes shared, nothing else changes', async () => {
+  for (const [min, max] of [
+    [1, undefined],
+    [2, 100],
+  ] as [number, number | undefined][]) {
+    const plain = memoryModule(min, max);
+    const before = new WA.Instance(new WA.Module(plain as Uint8Array<ArrayBuffer>), {}).exports as { memory: { buffer: unknown } }; // prettier-ignore
+    assert.ok(!(before.memory.buffer instanceof SharedArrayBuffer));
+    const shared = withSharedMemory(plain)!;
+    assert.ok(shared, 'patched');
+    const after = new WA.Instance(new WA.Module(shared as Uint8Array<ArrayBuffer>), {}).exports as { memory: { buffer: ArrayBufferLike } }; // prettier-ignore
+    assert.ok(after.memory.buffer instanceof SharedArrayBuffer, 'shared');
+    assert.equal(after.memory.buffer.byteLength, min * 65536, 'same initial size');
+    // only the memory section changed: the export section is byte for byte the same
+    assert.deepEqual([...shared.subarray(shared.length - 12)], [...plain.subarray(plain.length - 12)]); // prettier-ignore
+  }
+  // refused: our kernels import their memory; an already shared memory; garbage; no memory
+  assert.equal(withSharedMemory(kernelModuleBytes()), null);
+  assert.equal(withSharedMemory(withSharedMemory(memoryModule(1))!), null);
+  assert.equal(withSharedMemory(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9])), null);
+  assert.equal(withSharedMemory(new Uint8Array([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0])), null);
+  assert.equal(withSharedMemory(memoryModule(SHARED_HEAP_MAX_PAGES + 1)), null);
+  // tfjs's SIMD binary: patched, and it compiles
+  const dist = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+  const tfjs = readFileSync(join(dist, 'tfjs-backend-wasm-simd.wasm'));
+  const patched = withSharedMemory(tfjs);
+  assert.ok(patched, 'tfjs binary patched');
+  assert.ok(new WA.Module(patched as Uint8Array<ArrayBuffer>));
+});
+
+test('the wasm backend runs on a shared heap', async () => {
+  await useBackend('wasm');
+  const backend = tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array; asm: { memory: unknown } } }; // prettier-ignore
+  assert.ok(backend.wasm.HEAPU8.buffer instanceof SharedArrayBuffer);
+  assert.ok(sharedHeap(backend.wasm.asm.memory));
+  const y = tf.matMul(tf.tensor2d([[1, 2], [3, 4]]), tf.tensor2d([[5], [6]])); // prettier-ignore
+  assert.deepEqual([...y.dataSync()], [17, 39]);
+});
+
+test('in place on a shared heap: 2 and 3 threads give the bits of one for every banded kernel', () => {
+  const sb = wasmSandbox(512, true);
+  const heap = { malloc: (b: number) => sb.alloc(b), free: () => {} };
+  const rnd = lcg(5);
+  for (const threads of [2, 3]) {
+    const pool = new GemmPool(threads, 0, true, sb.memory);
+    try {
+      const compare = (
+        what: string,
+        one: () => number,
+        split: () => number,
+        floats: number,
+      ): void => {
+        // prettier-ignore
+        const calls = pool.calls;
+        const c1 = one();
+        const c2 = split();
+        assert.equal(pool.calls, calls + 1, `${what}: ${threads} threads ran`);
+        const d = firstDifference(sb.f32(c2, floats), sb.f32(c1, floats));
+        assert.equal(d, -1, `${what}: ${threads} threads differ at ${d}`);
+      };
+      // dense GEMM, A strided as in a weight gradient
+      const [m, n, k] = [37, 21, 19];
+      const a = sb.put(data(m * k, rnd));
+      const b = sb.put(data(k * n, rnd));
+      const bias = sb.put(data(n, rnd, 0, false));
+      compare('gemm', () => {
+        const c = sb.alloc(4 * m * n);
+        sb.k.gemm(a, 4, 4 * m, b, 4 * n, c, 4 * n, m, n, k, bias, 1, 1);
+        return c;
+      }, () => {
+        const c = sb.alloc(4 * m * n);
+        assert.ok(pool.gemm(new Uint8Array(sb.buffer()), a, 1, m, b, n, c, n, m, n, k, bias, true));
+        return c;
+      }, m * n); // prettier-ignore
+      // gathered GEMM (a 'same' convolution), forward and transposed
+      const g = { n: 2, h: 9, w: 7, c: 3, kh: 3, kw: 3, stride: 1, padTop: 1, padLeft: 1, oh: 9, ow: 7 }; // prettier-ignore
+      const x = sb.put(data(2 * 9 * 7 * 3, rnd));
+      const one = new WasmWindowGemm(sb.k, heap, sb.buffer);
+      const split = new WasmWindowGemm(sb.k, heap, sb.buffer, () => pool);
+      for (const transposed of [false, true]) {
+        const [rows, kk] = transposed ? [27, 126] : [126, 27];
+        const w = sb.put(data(kk * 5, rnd, 0.2, !transposed));
+        compare(`gemmG transposed=${transposed}`, () => {
+          const c = sb.alloc(4 * rows * 5);
+          one.gemm(x, g, transposed, w, 5, c, 5, 5, 0, !transposed, 1);
+          return c;
+        }, () => {
+          const c = sb.alloc(4 * rows * 5);
+          split.gemm(x, g, transposed, w, 5, c, 5, 5, 0, !transposed, 1);
+          return c;
+        }, rows * 5); // prettier-ignore
+      }
+      // sparse GEMM: A mostly zeros (NaN in A counts as nonzero), B finite
+      const [sm, sn, sk] = [45, 30, 64];
+      const sa = sb.put(data(sm * sk, rnd, 0.85));
+      const sbm = sb.put(data(sk * sn, rnd, 0.1, false));
+      const sparse1 = new WasmSparseGemm(sb.k, heap, sb.buffer);
+      const sparse2 = new WasmSparseGemm(sb.k, heap, sb.buffer, () => pool);
+      compare('gemmCsr', () => {
+        const c = sb.alloc(4 * sm * sn);
+        assert.ok(sparse1.gemm(sa, sk, 1, sbm, sn, c, sn, sm, sn, sk, 0, true, 1));
+        return c;
+      }, () => {
+        const c = sb.alloc(4 * sm * sn);
+        assert.ok(sparse2.gemm(sa, sk, 1, sbm, sn, c, sn, sm, sn, sk, 0, true, 1));
+        return c;
+      }, sm * sn); // prettier-ignore
+      // pixel gather
+      const rowsN = 23;
+      const pixels = sb.put(Uint8Array.from({ length: 40 * ROW_BYTES }, () => (rnd() < 0.7 ? 0 : Math.floor(rnd() * 256)))); // prettier-ignore
+      const idx = sb.put(Int32Array.from({ length: rowsN }, () => Math.floor(rnd() * 40)));
+      compare('gatherRows', () => {
+        const out = sb.alloc(4 * rowsN * ROW_BYTES);
+        sb.k.gatherRows(pixels, idx, rowsN, out);
+        return out;
+      }, () => {
+        const out = sb.alloc(4 * rowsN * ROW_BYTES);
+        assert.ok(pool.gatherRows(pixels, idx, rowsN, out, ROW_BYTES, 1));
+        return out;
+      }, rowsN * ROW_BYTES); // prettier-ignore
+    } finally {
+      pool.close();
+    }
+  }
+});
