@@ -5,8 +5,9 @@
  *   refuses modules that import their memory, already share it, or do not parse;
  * - the wasm backend comes up with its heap shared and trains (the bits are the golden table's);
  * - on a shared memory, the pool splits the dense GEMM, the gathered GEMM, the sparse GEMM's
- *   compressed rows and the pixel gather in bands, with no copies, and 2 and 3 threads give the
- *   bits of one (NaN meets NaN, see firstDifference).
+ *   compressed rows and the pixel gather in bands of rows, and col2im and max pooling (forward
+ *   and gradient) in bands of images, with no copies, and 2 and 3 threads give the bits of one
+ *   (NaN meets NaN, see firstDifference).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
 import { SHARED_HEAP_MAX_PAGES, sharedHeap, withSharedMemory } from '../../src/main/engine/kernels/shared-heap'; // prettier-ignore
 import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
-import { GemmPool } from '../../src/main/engine/kernels/threads';
+import { GemmPool, Kernel, MIN_THREADED_FLOATS } from '../../src/main/engine/kernels/threads';
 import { kernelModuleBytes, ROW_BYTES, WA } from '../../src/main/engine/kernels/wasm-module';
 import { WasmWindowGemm } from '../../src/main/engine/kernels/windows';
 import { firstDifference, wasmSandbox } from '../helpers/wasm-sandbox';
@@ -176,6 +177,45 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         assert.ok(pool.gatherRows(pixels, idx, rowsN, out, ROW_BYTES, 1));
         return out;
       }, rowsN * ROW_BYTES); // prettier-ignore
+      // per-image kernels in bands of whole images: col2im, max pooling and its gradient
+      const [ni, h, w, c] = [5, 12, 10, 3];
+      const img = h * w * c;
+      const px = sb.put(data(ni * img, rnd));
+      const kcol = 27 * h * w;
+      const dcol = sb.put(data(ni * kcol, rnd));
+      const args = (out: number) => (first: number, count: number): number[] =>
+        [out + 4 * first * img, dcol + 4 * first * kcol, count, h, w, c, 3, 3, 1, 1, 1, h, w]; // prettier-ignore
+      compare('col2im', () => {
+        const out = sb.alloc(4 * ni * img);
+        sb.k.col2im(...(args(out)(0, ni) as Parameters<typeof sb.k.col2im>));
+        return out;
+      }, () => {
+        const out = sb.alloc(4 * ni * img);
+        assert.ok(pool.images(Kernel.col2im, ni, MIN_THREADED_FLOATS, args(out)));
+        return out;
+      }, ni * img); // prettier-ignore
+      const [oh, ow] = [5, 4]; // 3×3 windows, stride 2 (overlapping)
+      const oimg = oh * ow * c;
+      const dyp = sb.put(data(ni * oimg, rnd));
+      const geo = (count: number): number[] => [count, h, w, c, 3, 3, 2, oh, ow];
+      compare('maxPool', () => {
+        const y = sb.alloc(4 * ni * oimg);
+        sb.k.maxPool(px, y, ...(geo(ni) as [number, number, number, number, number, number, number, number, number])); // prettier-ignore
+        return y;
+      }, () => {
+        const y = sb.alloc(4 * ni * oimg);
+        assert.ok(pool.images(Kernel.maxPool, ni, MIN_THREADED_FLOATS, (f, cnt) => [px + 4 * f * img, y + 4 * f * oimg, ...geo(cnt)])); // prettier-ignore
+        return y;
+      }, ni * oimg); // prettier-ignore
+      compare('maxPoolGrad', () => {
+        const dx = sb.alloc(4 * ni * img);
+        sb.k.maxPoolGrad(px, dyp, dx, ...(geo(ni) as [number, number, number, number, number, number, number, number, number])); // prettier-ignore
+        return dx;
+      }, () => {
+        const dx = sb.alloc(4 * ni * img);
+        assert.ok(pool.images(Kernel.maxPoolGrad, ni, MIN_THREADED_FLOATS, (f, cnt) => [px + 4 * f * img, dyp + 4 * f * oimg, dx + 4 * f * img, ...geo(cnt)])); // prettier-ignore
+        return dx;
+      }, ni * img); // prettier-ignore
     } finally {
       pool.close();
     }

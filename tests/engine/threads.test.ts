@@ -80,8 +80,8 @@ const MODELS: [string, TrainingConfig][] = [
     fakeConfig({ model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 37, optimizer: optimizerOf('adam') }), // prettier-ignore
   ],
   [
-    'lenet5, batch 9',
-    fakeConfig({ model: { kind: 'lenet5', hidden: [] }, batchSize: 9, optimizer: optimizerOf('momentum') }), // prettier-ignore
+    'lenet5, batch 17',
+    fakeConfig({ model: { kind: 'lenet5', hidden: [] }, batchSize: 17, optimizer: optimizerOf('momentum') }), // prettier-ignore
   ],
 ];
 

@@ -31,7 +31,7 @@ import { JS_BN_LOOPS, type BnLoops, type Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
-import { gemmPool, type GemmPool } from './threads';
+import { gemmPool, Kernel, kernelThreads, type GemmPool } from './threads';
 import { sharedHeap } from './shared-heap';
 import { WasmWindowGemm } from './windows';
 import * as ref from './reference';
@@ -331,19 +331,26 @@ function wasmMem(backend: WasmBackendLike): Mem {
       }
       const kk = g.kh * g.kw * g.c;
       const perImage = g.oh * g.ow;
-      const group = Math.max(1, Math.floor(DCOL_CHUNK_FLOATS / (perImage * kk)));
+      // with threads in place, a group per thread: its rows of dz·Wᵀ and its col2im in bands
+      const threads = pool()?.heap ? kernelThreads() : 1;
+      const group = threads * Math.max(1, Math.floor(DCOL_CHUNK_FLOATS / (perImage * kk)));
       const scratch = dcolScratch(4 * Math.min(group, g.n) * perImage * kk);
       const [dzOff, wtOff, dxOff] = [off(dz), off(wt), off(dx)];
       const imageBytes = 4 * g.h * g.w * g.c;
       for (let b0 = 0; b0 < g.n; b0 += group) {
         const n = Math.min(group, g.n - b0);
         const [a, rows] = [dzOff + 4 * b0 * perImage * oc, n * perImage];
-        // dz is often mostly zeros (after max pooling's gradient and a ReLU mask): try sparse
+        // dz is often mostly zeros (after max pooling's gradient and a ReLU mask): on one thread,
+        // try sparse; with threads, the banded dense GEMM is the faster of the two
         // prettier-ignore
-        if (!(sparse && sparseWorthTrying(rows, kk, oc) && sparse.gemm(a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false, tailOk(wtOff, kk, oc, kk, 0)))) {
+        if (!(threads === 1 && sparse && sparseWorthTrying(rows, kk, oc) && sparse.gemm(a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false, tailOk(wtOff, kk, oc, kk, 0)))) {
           denseGemm(a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false);
         }
-        k.col2im(...windowArgs(dxOff + b0 * imageBytes, scratch, { ...g, n }));
+        const at = (first: number, count: number): number[] =>
+          windowArgs(dxOff + (b0 + first) * imageBytes, scratch + 4 * first * perImage * kk, { ...g, n: count }); // prettier-ignore
+        if (!pool()?.images(Kernel.col2im, n, n * perImage * kk, at)) {
+          k.col2im(...(at(0, n) as WindowArgs));
+        }
       }
       return true;
     },
@@ -382,14 +389,22 @@ function wasmMem(backend: WasmBackendLike): Mem {
     },
     maxPool: (x, g, y) => {
       if (k) {
-        k.maxPool(off(x), off(y), ...poolGeometry(g));
+        const [xi, yi] = [g.h * g.w * g.c * 4, g.oh * g.ow * g.c * 4];
+        const at = (first: number, count: number): number[] => [off(x) + first * xi, off(y) + first * yi, ...poolGeometry({ ...g, n: count })]; // prettier-ignore
+        if (!pool()?.images(Kernel.maxPool, g.n, size(x), at)) {
+          k.maxPool(off(x), off(y), ...poolGeometry(g));
+        }
       } else {
         conv.maxPool(f32(x), 0, g, f32(y), 0);
       }
     },
     maxPoolGrad: (x, dy, g, dx) => {
       if (k) {
-        k.maxPoolGrad(off(x), off(dy), off(dx), ...poolGeometry(g));
+        const [xi, yi] = [g.h * g.w * g.c * 4, g.oh * g.ow * g.c * 4];
+        const at = (first: number, count: number): number[] => [off(x) + first * xi, off(dy) + first * yi, off(dx) + first * xi, ...poolGeometry({ ...g, n: count })]; // prettier-ignore
+        if (!pool()?.images(Kernel.maxPoolGrad, g.n, size(x), at)) {
+          k.maxPoolGrad(off(x), off(dy), off(dx), ...poolGeometry(g));
+        }
       } else {
         conv.maxPoolGrad(f32(x), 0, f32(dy), 0, g, f32(dx), 0);
       }

@@ -34,18 +34,25 @@ const PAGE = 65536;
 const CTRL_WORDS = 4 + 16 * MAX_THREADS;
 
 /** The kernels a band can run (the workers' `kernels` table, in this order). */
-const enum Kernel {
-  gemm = 0,
-  gemmG = 1,
-  gemmCsr = 2,
-  gatherRows = 3,
-}
+export const Kernel = {
+  gemm: 0,
+  gemmG: 1,
+  gemmCsr: 2,
+  gatherRows: 3,
+  col2im: 4,
+  maxPool: 5,
+  maxPoolGrad: 6,
+} as const;
+export type Kernel = (typeof Kernel)[keyof typeof Kernel];
+
+/** Per-image work (floats touched) below which a per-image kernel stays on one thread. */
+export const MIN_THREADED_FLOATS = 1 << 16;
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { bytes, memory, ctrl: sab, index } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-const kernels = [k.gemm, k.gemmG, k.gemmCsr, k.gatherRows];
+const kernels = [k.gemm, k.gemmG, k.gemmCsr, k.gatherRows, k.col2im, k.maxPool, k.maxPoolGrad];
 const ctrl = new Int32Array(sab);
 const p = 4 + 16 * index;
 let seen = Atomics.load(ctrl, 0);
@@ -239,6 +246,26 @@ export class GemmPool {
     return true;
   }
 
+  /**
+   * A kernel over a batch of images whose images are independent (col2im, maxPool,
+   * maxPoolGrad: each image's output depends on that image's input only), split in bands of
+   * whole images — in place only; false otherwise, for one image, or for fewer than
+   * MIN_THREADED_FLOATS floats of work. `args(first, count)` are the kernel's arguments for
+   * images [first, first + count).
+   */
+  images(
+    kernel: typeof Kernel.col2im | typeof Kernel.maxPool | typeof Kernel.maxPoolGrad,
+    n: number,
+    floats: number,
+    args: (first: number, count: number) => number[],
+  ): boolean {
+    if (!this.heap || n < 2 || floats < MIN_THREADED_FLOATS || !this.ready()) {
+      return false;
+    }
+    this.runBands(kernel, null, 0, 0, n, 0, (b0, count) => [...args(b0, count), ...new Array<number>(13).fill(0)].slice(0, 13), 1); // prettier-ignore
+    return true;
+  }
+
   /** The GEMM's `tail` flag in place: 1 when B's rows and the bias may be over-read by 16 bytes. */
   private tail(b: number, ldb: number, n: number, k: number, bias: number): number {
     const end = Math.max(b + 4 * (k * ldb + n), bias + 4 * n) + 16;
@@ -253,7 +280,11 @@ export class GemmPool {
     if ((!anySize && m * n * k < this.minMacs) || ldc !== n || m < 2 * GEMM_MR || n < 1 || k < 1) {
       return false;
     }
-    // until every worker has started (they boot in the background), one thread does the work
+    return this.ready();
+  }
+
+  /** Whether every worker has started (they boot in the background; meanwhile one thread works). */
+  private ready(): boolean {
     return Atomics.load(this.ctrl, 3) >= this.threads - 1 || this.waitReady();
   }
 
@@ -290,7 +321,7 @@ export class GemmPool {
   }
 
   /**
-   * Runs bands of whole register tiles of C's m rows, `kernel` (one of {@link Kernel}) with the
+   * Runs bands of C's m rows (multiples of `granule`: whole register tiles unless told), `kernel` with the
    * arguments `args(firstRow, rows)` — the calling thread takes the first band — then copies C
    * (m × n floats at shared offset pc) back to `c` in `heap` (unless in place: heap null).
    */
@@ -302,8 +333,9 @@ export class GemmPool {
     m: number,
     n: number,
     args: (i0: number, rows: number) => number[],
+    granule = GEMM_MR,
   ): void {
-    const band = Math.ceil(m / this.threads / GEMM_MR) * GEMM_MR;
+    const band = Math.ceil(m / this.threads / granule) * granule;
     const ctrl = this.ctrl;
     const bandArgs = (t: number): number[] => {
       const i0 = Math.min(m, t * band);
@@ -316,7 +348,7 @@ export class GemmPool {
     Atomics.add(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
     const own = bandArgs(0) as Parameters<WasmKernels['gemm']>;
-    const fn = [this.k.gemm, this.k.gemmG, this.k.gemmCsr, this.k.gatherRows][kernel] as (...a: number[]) => void; // prettier-ignore
+    const fn = [this.k.gemm, this.k.gemmG, this.k.gemmCsr, this.k.gatherRows, this.k.col2im, this.k.maxPool, this.k.maxPoolGrad][kernel] as (...a: number[]) => void; // prettier-ignore
     fn(...own);
     const others = this.threads - 1;
     for (;;) {
