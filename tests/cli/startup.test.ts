@@ -110,6 +110,20 @@ describe('commands that never train do not load tfjs', () => {
     );
   });
 
+  // the store checks stored datasets' labels (stored-dataset.ts) without the dataset readers
+  test('log loads no dataset reader (no zlib)', () => {
+    const r = loaded(['log', '--store', store]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      r.modules.some((m) => m === 'node:fs'),
+      'the hook recorded no builtin',
+    );
+    assert.deepEqual(
+      r.modules.filter((m) => m === 'node:zlib'),
+      [],
+    );
+  });
+
   const cases: [string, (store: string) => string[], number][] = [
     ['--help', () => ['--help'], 0],
     ['--version', () => ['--version'], 0],

@@ -18,10 +18,10 @@ import { parseIdxImages, parseIdxLabels } from './idx';
 import { cifar10Dir, fashionMnistDir, loadCifar10, loadFashionMnist } from './image-datasets';
 import { stream, type RandomStream } from './rng';
 import { decodeDatasetObject, findStoredDataset } from './stored-dataset';
-import { DATASETS, InputError, type DatasetName } from './types';
+import { DATASETS, InputError, NUM_CLASSES, type DatasetName } from './types';
 
+export { NUM_CLASSES };
 export const INPUT_SIZE = 784;
-export const NUM_CLASSES = 10;
 export const MNIST_VALIDATION_SIZE = 5000;
 export const FAKE_SEED = 1234;
 const FAKE_SIZES = { train: 2000, validation: 200, test: 500 };
