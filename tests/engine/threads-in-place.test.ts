@@ -7,7 +7,8 @@
  * - on a shared memory, the pool splits the dense GEMM, the gathered GEMM, the sparse GEMM's
  *   compressed rows and the pixel gather in bands of rows, and col2im and max pooling (forward
  *   and gradient) in bands of images, with no copies, and 2 and 3 threads give the bits of one
- *   (NaN meets NaN, see firstDifference).
+ *   (NaN meets NaN, see firstDifference) — with the workers computing every chunk, and with the
+ *   calling thread claiming chunks too.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -100,8 +101,13 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
   const sb = wasmSandbox(512, true);
   const heap = { malloc: (b: number) => sb.alloc(b), free: () => {} };
   const rnd = lcg(5);
-  for (const threads of [2, 3]) {
-    const pool = new GemmPool(threads, 0, true, sb.memory);
+  // the calling thread claims no chunk (the workers compute everything), then it claims too
+  for (const [threads, callerWorks] of [
+    [2, false],
+    [3, false],
+    [2, true],
+  ] as const) {
+    const pool = new GemmPool(threads, 0, true, sb.memory, callerWorks);
     try {
       const compare = (
         what: string,
@@ -110,10 +116,13 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         floats: number,
       ): void => {
         // prettier-ignore
-        const calls = pool.calls;
+        const [calls, chunks] = [pool.calls, pool.workerChunks()];
         const c1 = one();
         const c2 = split();
         assert.equal(pool.calls, calls + 1, `${what}: ${threads} threads ran`);
+        if (!callerWorks) {
+          assert.ok(pool.workerChunks() > chunks, `${what}: the workers computed it`);
+        }
         const d = firstDifference(sb.f32(c2, floats), sb.f32(c1, floats));
         assert.equal(d, -1, `${what}: ${threads} threads differ at ${d}`);
       };

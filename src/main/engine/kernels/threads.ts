@@ -27,11 +27,17 @@ export const MIN_THREADED_MACS = 1 << 20;
 
 const PAGE = 65536;
 /**
- * control words: [0] generation, [1] finished bands, [2] quit, [3] workers ready; band t's 13
- * arguments at 4 + 16t, its kernel at 4 + 16t + 13 (a {@link Kernel}) and its row count at
- * 4 + 16t + 14 (0: nothing to do)
+ * Control words: [0] generation (bumped to wake the workers), [1] chunks finished, [2] quit,
+ * [3] workers ready, [4] next chunk (total << 12 | index: claimed by compare-and-swap), [5] kernel
+ * (a {@link Kernel}), [6] the argument slot that holds a chunk's row count, [7] rows per chunk,
+ * [8] rows in all, [9] chunks run by workers (cumulative); a call's 13 arguments for row 0 at
+ * 16…28 and their increments per row at 32…44.
  */
-const CTRL_WORDS = 4 + 16 * MAX_THREADS;
+const CTRL_WORDS = 48;
+/** Chunks per thread a call is cut into: a late thread leaves its share to the others. */
+const CHUNKS_PER_THREAD = 8;
+/** At most this many chunks in a call (the index field of word 4 has 12 bits). */
+const MAX_CHUNKS = 4095;
 
 /** The kernels a band can run (the workers' `kernels` table, in this order). */
 export const Kernel = {
@@ -48,36 +54,57 @@ export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** Per-image work (floats touched) below which a per-image kernel stays on one thread. */
 export const MIN_THREADED_FLOATS = 1 << 16;
 
+/**
+ * Claims chunks of the current call until none is left (the callers' loop and the workers' are
+ * the same code): chunk i covers rows [i·chunk, min(m, (i+1)·chunk)); its arguments are those of
+ * row 0 plus i·chunk times the per-row increments, with the row count in its slot.
+ */
+const CLAIM_SOURCE = `(ctrl, kernels, worker) => {
+  const a = new Array(13);
+  for (;;) {
+    const v = Atomics.load(ctrl, 4);
+    const total = v >>> 12;
+    const i = v & 0xfff;
+    if (i >= total) return;
+    if (Atomics.compareExchange(ctrl, 4, v, v + 1) !== v) continue;
+    const chunk = ctrl[7];
+    const r0 = i * chunk;
+    for (let j = 0; j < 13; j++) a[j] = ctrl[16 + j] + r0 * ctrl[32 + j];
+    a[ctrl[6]] = Math.min(chunk, ctrl[8] - r0);
+    kernels[ctrl[5]](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
+    if (worker) Atomics.add(ctrl, 9, 1);
+    if (Atomics.add(ctrl, 1, 1) + 1 === total) Atomics.notify(ctrl, 1);
+  }
+}`;
+
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { bytes, memory, ctrl: sab, index } = workerData;
+const { bytes, memory, ctrl: sab } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const kernels = [k.gemm, k.gemmG, k.gemmCsr, k.gatherRows, k.col2im, k.maxPool, k.maxPoolGrad];
 const ctrl = new Int32Array(sab);
-const p = 4 + 16 * index;
+const claim = ${CLAIM_SOURCE};
 let seen = Atomics.load(ctrl, 0);
 Atomics.add(ctrl, 3, 1);
 Atomics.notify(ctrl, 3);
 for (;;) {
   Atomics.wait(ctrl, 0, seen);
-  const s = Atomics.load(ctrl, 0);
-  if (s === seen) continue;
-  seen = s;
+  seen = Atomics.load(ctrl, 0);
   if (Atomics.load(ctrl, 2) !== 0) break;
-  if (ctrl[p + 14] > 0) {
-    kernels[ctrl[p + 13]](ctrl[p], ctrl[p + 1], ctrl[p + 2], ctrl[p + 3], ctrl[p + 4], ctrl[p + 5],
-      ctrl[p + 6], ctrl[p + 7], ctrl[p + 8], ctrl[p + 9], ctrl[p + 10], ctrl[p + 11], ctrl[p + 12]);
-  }
-  Atomics.add(ctrl, 1, 1);
-  Atomics.notify(ctrl, 1);
+  claim(ctrl, kernels, true);
 }
 `;
+
+type Claim = (ctrl: Int32Array, kernels: ((...a: number[]) => void)[], worker: boolean) => void;
+// the workers' loop, compiled here too for the calling thread (one source for both)
+const claim = new Function(`return ${CLAIM_SOURCE}`)() as Claim;
 
 /** Threads that run the bands of a GEMM on one shared memory. */
 export class GemmPool {
   private readonly memory: WasmMemory;
   private readonly k: WasmKernels;
   private readonly ctrl: Int32Array;
+  private readonly kernels: ((...a: number[]) => void)[];
   private readonly workers: Worker[] = [];
 
   /** GEMMs this pool has split across its threads */
@@ -91,22 +118,26 @@ export class GemmPool {
    * `heap`: the shared memory the operands live in (tfjs's heap made shared, ./shared-heap.ts):
    * the threads then work in place — no copies in, no copy of C back. Without it, the pool copies
    * the operands into a shared memory of its own.
+   * `callerWorks` false (tests): the calling thread claims no chunk, so the workers compute all.
    */
   constructor(
     readonly threads: number,
     private readonly minMacs = MIN_THREADED_MACS,
     private readonly blockUntilReady = false,
     readonly heap: WasmMemory | null = null,
+    private readonly callerWorks = true,
   ) {
     this.memory = heap ?? new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     this.k = instantiateSharedKernels(this.memory);
+    const k = this.k;
+    this.kernels = [k.gemm, k.gemmG, k.gemmCsr, k.gatherRows, k.col2im, k.maxPool, k.maxPoolGrad] as ((...a: number[]) => void)[]; // prettier-ignore
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);
     const bytes = kernelModuleBytes(true);
     for (let t = 1; t < threads; t++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { bytes, memory: this.memory, ctrl: sab, index: t },
+        workerData: { bytes, memory: this.memory, ctrl: sab },
       });
       w.unref();
       this.workers.push(w);
@@ -321,9 +352,13 @@ export class GemmPool {
   }
 
   /**
-   * Runs bands of C's m rows (multiples of `granule`: whole register tiles unless told), `kernel` with the
-   * arguments `args(firstRow, rows)` — the calling thread takes the first band — then copies C
-   * (m × n floats at shared offset pc) back to `c` in `heap` (unless in place: heap null).
+   * Runs `kernel` over C's m rows in chunks (multiples of `granule` rows: whole register tiles
+   * unless told) that the calling thread and the workers claim as they come — a thread that wakes
+   * late leaves its share to the others, so a call is never much slower than on one thread. Each
+   * row is computed by exactly one thread with the one-thread operations, so which thread takes a
+   * chunk never changes a bit. `args(firstRow, rows)` gives a chunk's 13 arguments: affine in
+   * firstRow, with `rows` in one slot. Then copies C (m × n floats at shared offset pc) back to
+   * `c` in `heap` (unless in place: heap null).
    */
   private runBands(
     kernel: Kernel,
@@ -335,25 +370,31 @@ export class GemmPool {
     args: (i0: number, rows: number) => number[],
     granule = GEMM_MR,
   ): void {
-    const band = Math.ceil(m / this.threads / granule) * granule;
     const ctrl = this.ctrl;
-    const bandArgs = (t: number): number[] => {
-      const i0 = Math.min(m, t * band);
-      return args(i0, Math.min(band, m - i0));
-    };
-    for (let t = 1; t < this.threads; t++) {
-      ctrl.set([...bandArgs(t), kernel, Math.max(0, Math.min(band, m - t * band))], 4 + 16 * t);
+    const base = args(0, 0);
+    const slot = args(0, 1).findIndex((v, j) => v !== base[j]);
+    const inc = args(1, 0).map((v, j) => v - base[j]);
+    let chunk = granule * Math.max(1, Math.ceil(m / granule / (CHUNKS_PER_THREAD * this.threads)));
+    while (Math.ceil(m / chunk) > MAX_CHUNKS) {
+      chunk *= 2;
     }
+    const total = Math.ceil(m / chunk);
+    ctrl[5] = kernel;
+    ctrl[6] = slot;
+    ctrl[7] = chunk;
+    ctrl[8] = m;
+    ctrl.set(base, 16);
+    ctrl.set(inc, 32);
     Atomics.store(ctrl, 1, 0);
+    Atomics.store(ctrl, 4, total << 12);
     Atomics.add(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
-    const own = bandArgs(0) as Parameters<WasmKernels['gemm']>;
-    const fn = [this.k.gemm, this.k.gemmG, this.k.gemmCsr, this.k.gatherRows, this.k.col2im, this.k.maxPool, this.k.maxPoolGrad][kernel] as (...a: number[]) => void; // prettier-ignore
-    fn(...own);
-    const others = this.threads - 1;
+    if (this.callerWorks) {
+      claim(ctrl, this.kernels, false);
+    }
     for (;;) {
       const done = Atomics.load(ctrl, 1);
-      if (done >= others) {
+      if (done >= total) {
         break;
       }
       Atomics.wait(ctrl, 1, done);
@@ -362,6 +403,11 @@ export class GemmPool {
     heap?.set(new Uint8Array(this.memory.buffer, pc, 4 * m * n), c);
     this.calls++;
     totalCalls++;
+  }
+
+  /** Chunks the workers (not the calling thread) have run so far. */
+  workerChunks(): number {
+    return Atomics.load(this.ctrl, 9);
   }
 
   /** Whether every worker is ready; with `wait` (tests), blocks until they are (≤ 10 s). */
