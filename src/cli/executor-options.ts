@@ -9,14 +9,12 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { resolve } from 'node:path';
-import { writeJobDir, type JobSpec, type SlurmOptions } from '../main/executors/jobdir';
-import { runLocal } from '../main/executors/local';
-import { submit } from '../main/executors/slurm';
+import type { JobSpec, SlurmOptions } from '../main/executors/jobdir';
 import type { VerifyChoice } from '../main/service/study-collect';
 import type { StudyReport, SweepReport } from '../shared/contract';
 import { emit, openStore, openStoreIfAny, say } from './context';
 import { isBuiltinDataset } from '../main/engine/types';
-import { storedJobDataset, type JobDataset } from '../main/executors/job-dataset';
+import type { JobDataset } from '../main/executors/job-dataset';
 import { CliError, EXIT_NEGATIVE } from './errors';
 import { choice, intArg } from './options';
 
@@ -126,6 +124,7 @@ export async function jobDataset(
   if (store === null) {
     throw new CliError(`no dataset '${dataset}': there is no store yet (lockstep data add)`);
   }
+  const { storedJobDataset } = await import('../main/executors/job-dataset'); // loaded on use
   return storedJobDataset(store, dataset);
 }
 
@@ -144,9 +143,12 @@ export async function launchJob(
   const store = await openStore(cmd);
   // loaded on use (tfjs): the CLI's light commands never pay for it
   const { collectJob, registerJob } = await import('../main/service/study-collect');
+  // the executors (child processes, job folders) are loaded on use, not at every CLI start
+  const { writeJobDir } = await import('../main/executors/jobdir');
   const dir = await writeJobDir(resolve(o.jobDir ?? spec.id), spec, datasetBytes);
   await registerJob(store, dir, spec);
   if (spec.executor === 'slurm') {
+    const { submit } = await import('../main/executors/slurm');
     const s = await submit(dir, spec);
     emit(
       cmd,
@@ -172,6 +174,7 @@ export async function launchJob(
     process.stderr.write(
       `${spec.kind} ${spec.id}: 0/${spec.tasks.length} tasks (job dir ${dir})\n`,
     );
+    const { runLocal } = await import('../main/executors/local');
     await runLocal(dir, spec, undefined, {
       parallel: o.parallel,
       signal: abort.signal,

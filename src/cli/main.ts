@@ -5,7 +5,7 @@
  * is one new file and one line there). Exit codes: 0 success, 1 a negative answer, 2 bad input or an error
  * with one clear line on stderr (commander's usage errors included).
  */
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help } from 'commander';
 import { APP_VERSION } from '../main/version';
 import { register as bench } from './commands/bench';
 import { register as compare } from './commands/compare';
@@ -46,6 +46,17 @@ const COMMANDS: readonly ((program: Command) => void)[] = [
   verify,
 ];
 
+/**
+ * The commands `--help` lists, in name order (what commander's `sortSubcommands` gives), compared
+ * by code unit: `sortSubcommands` compares with localeCompare, whose first call starts ICU's
+ * collator — ~10 ms of every `lockstep --help` — to order plain lowercase ASCII names.
+ */
+function commandsByName(this: Help, cmd: Command): Command[] {
+  return Help.prototype.visibleCommands
+    .call(this, cmd)
+    .sort((a, b) => (a.name() < b.name() ? -1 : a.name() > b.name() ? 1 : 0));
+}
+
 async function main(argv: string[]): Promise<void> {
   const program = new Command('lockstep')
     .description('Deterministic neural-network training: the same inputs give the same bits.')
@@ -80,7 +91,7 @@ async function main(argv: string[]): Promise<void> {
             .join(' ') + '\n',
         ),
     })
-    .configureHelp({ sortSubcommands: true, showGlobalOptions: true });
+    .configureHelp({ showGlobalOptions: true, visibleCommands: commandsByName });
   for (const register of COMMANDS) {
     register(program);
   }

@@ -3,7 +3,16 @@
  * on stderr); otherwise Mechanics 101's status line every 100 steps: `Step 100: loss = 2.30
  * (4.1 ms/step)`. In --json mode status lines go to stderr so stdout stays machine-readable.
  */
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type * as CliProgress from 'cli-progress';
+
+/**
+ * cli-progress (with its emoji tables, ~27 KB), loaded when a bar is first drawn on a terminal:
+ * every other start (scripts, CI, --json, commands with no progress) does without it.
+ */
+export function cliProgress(): typeof CliProgress {
+  return createRequire(import.meta.url)('cli-progress') as typeof CliProgress;
+}
 
 export interface Progress {
   start(fromStep: number, toStep: number): void;
@@ -22,7 +31,8 @@ export function createProgress(json: boolean): Progress {
 }
 
 function barProgress(): Progress {
-  const bar = new cliProgress.SingleBar(
+  const { SingleBar, Presets } = cliProgress();
+  const bar = new SingleBar(
     {
       format:
         ' {bar} {percentage}% | step {value}/{total} | {rate} steps/s | ETA {eta_formatted} | loss {loss}',
@@ -31,7 +41,7 @@ function barProgress(): Progress {
       fps: 10,
       stream: process.stderr,
     },
-    cliProgress.Presets.shades_classic,
+    Presets.shades_classic,
   );
   let from = 0;
   let t0 = 0;

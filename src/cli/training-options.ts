@@ -4,8 +4,6 @@
  * (`auto`) and reported so the run can be repeated.
  */
 import type { Command } from 'commander';
-import { parseAugment } from '../main/engine/augment';
-import { parseShuffle } from '../main/engine/shuffle-buffer';
 import type { StartRunRequest } from '../shared/contract';
 import { GAN_DEFAULTS, GAN_LR } from '../shared/training';
 import { drawSeed } from '../main/engine/rng';
@@ -144,10 +142,10 @@ export const DATA_DIR_ENV: Record<TrainingConfig['dataset'], string | null> = {
  * `--model layers` (an explicit other --model is an error), `--hidden` defaults to 128,32 for
  * mlp, `--data-dir` sets the dataset's environment variable for this process and its workers.
  */
-export function modelAndDataOf(
+export async function modelAndDataOf(
   opts: TrainingOptionValues,
   cmd: Command,
-): { model: ModelConfig; augment?: AugmentConfig } {
+): Promise<{ model: ModelConfig; augment?: AugmentConfig }> {
   let kind = opts.model;
   if (opts.layers !== undefined) {
     if (cmd.getOptionValueSource('model') === 'default') {
@@ -174,6 +172,8 @@ export function modelAndDataOf(
     process.env[env] = opts.dataDir;
   }
   let augment: AugmentConfig | undefined;
+  // the parsers' modules (and the data and shuffle code they sit in) are loaded on use
+  const { parseAugment } = await import('../main/engine/augment');
   try {
     augment = opts.augment === undefined ? undefined : parseAugment(opts.augment);
   } catch (e) {
@@ -190,8 +190,8 @@ export type RunFields = Omit<StartRunRequest, 'seed' | 'branch'>;
  * a gan trains with adam at lr 0.0002 unless --optimizer / --lr say otherwise; --noise-dims,
  * --generator, --discriminator and --d-lr need --model gan.
  */
-export function runFieldsOf(opts: TrainingOptionValues, cmd: Command): RunFields {
-  const { model, augment } = modelAndDataOf(opts, cmd);
+export async function runFieldsOf(opts: TrainingOptionValues, cmd: Command): Promise<RunFields> {
+  const { model, augment } = await modelAndDataOf(opts, cmd);
   const gan = model.kind === 'gan';
   const ganOpts = ['noiseDims', 'generator', 'discriminator', 'dLr'] as const;
   if (!gan) {
@@ -204,6 +204,7 @@ export function runFieldsOf(opts: TrainingOptionValues, cmd: Command): RunFields
   const optimizer =
     gan && cmd.getOptionValueSource('optimizer') === 'default' ? 'adam' : opts.optimizer;
   let shuffle;
+  const { parseShuffle } = await import('../main/engine/shuffle-buffer');
   try {
     shuffle = opts.shuffle === undefined ? undefined : parseShuffle(opts.shuffle);
   } catch (e) {

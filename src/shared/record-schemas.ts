@@ -20,7 +20,7 @@
  *
  * No Node imports: the renderer may import this file.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS, MAX_COUNTER, MAX_STEP } from './limits';
 import { branchNameProblem, isObjectId, runIdProblem, storedBranchNameProblem } from './names';
 import { BACKENDS, DATASETS, MODELS, OPTIMIZERS, STORED_DATASET_NAME } from './training';

@@ -14,7 +14,7 @@
  * Server side only (the service's boundary); the renderer's client half (rpc-client.ts) never
  * imports it, so zod stays out of the preload and the renderer bundle.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LIMITS, type MethodName, type RequestOf } from './contract';
 import { MAX_BATCH_SIZE } from './limits';
 import {

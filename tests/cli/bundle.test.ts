@@ -22,7 +22,7 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { freshBuild } from '../../scripts/build-cli.mjs';
 import { BIN, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
@@ -69,6 +69,33 @@ describe('the stamp check', () => {
     const { atime, mtime } = statSync(input);
     writeFileSync(input, 'export const a = 2;\n');
     utimesSync(input, atime, new Date(mtime.getTime() + 1000));
+    assert.equal(freshBuild(root), null);
+  });
+
+  // a checkout whose node_modules is elsewhere (a worktree's symlink) stamps bundled packages as
+  // '../<dir>/node_modules/…': the check resolves such paths like the build did
+  test('an input outside the root, stamped through ..: fresh until it changes', (t) => {
+    const root = tempDir();
+    t.after(() => removeDir(root));
+    const outside = tempDir();
+    t.after(() => removeDir(outside));
+    madeUpBuild(root);
+    const dep = join(outside, 'dep.js');
+    writeFileSync(dep, 'module.exports = 1;\n');
+    const rel = relative(root, dep).split(sep).join('/');
+    assert.match(rel, /^\.\.\//);
+    const stamp = (p: string): [string, number, number] => {
+      const s = statSync(join(root, p));
+      return [p, s.size, s.mtimeMs];
+    };
+    writeFileSync(
+      join(root, 'out', 'cli', 'current.json'),
+      JSON.stringify({ version: 1, dir: 'b-1', inputs: [stamp('src/a.ts'), stamp(rel)] }),
+    );
+    assert.equal(freshBuild(root), join(root, 'out', 'cli', 'b-1'));
+    const { atime, mtime } = statSync(dep);
+    writeFileSync(dep, 'module.exports = 22;\n'); // a new size, the old mtime
+    utimesSync(dep, atime, mtime);
     assert.equal(freshBuild(root), null);
   });
 

@@ -84,6 +84,46 @@ describe('commands that never train do not load tfjs', () => {
     );
   });
 
+  test('a wasm run does not load the cpu backend; a cpu run does (the hook sees it)', () => {
+    const CPU = /@tensorflow\/tfjs-backend-cpu\//;
+    assert.deepEqual(
+      control.modules.filter((m) => CPU.test(m)),
+      [],
+      'the wasm run loaded tfjs-backend-cpu',
+    );
+    const cpu = loaded([
+      'train',
+      '--store',
+      join(store, '..', 'cpu-store'),
+      ...FAKE_TRAIN,
+      '--steps',
+      '1',
+      '--backend',
+      'cpu',
+      '--seed',
+      '1',
+    ]);
+    assert.equal(cpu.code, 0, cpu.stderr);
+    assert.ok(
+      cpu.modules.some((m) => CPU.test(m)),
+      'the cpu run did not load tfjs-backend-cpu',
+    );
+  });
+
+  // the store checks stored datasets' labels (stored-dataset.ts) without the dataset readers
+  test('log loads no dataset reader (no zlib)', () => {
+    const r = loaded(['log', '--store', store]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(
+      r.modules.some((m) => m === 'node:fs'),
+      'the hook recorded no builtin',
+    );
+    assert.deepEqual(
+      r.modules.filter((m) => m === 'node:zlib'),
+      [],
+    );
+  });
+
   const cases: [string, (store: string) => string[], number][] = [
     ['--help', () => ['--help'], 0],
     ['--version', () => ['--version'], 0],
@@ -133,4 +173,20 @@ test('--help loads neither the store nor zod (the sources, module by module)', (
     (m) => /\/node_modules\/zod\//.test(m) || m.endsWith('/src/main/store/store.ts'),
   );
   assert.deepEqual(heavy, []);
+});
+
+// main.ts sorts the command list itself (commander's sortSubcommands starts ICU's collator)
+test('--help lists every command once, in name order', () => {
+  const r = cli(['--help']);
+  assert.equal(r.code, 0, r.stderr);
+  const names = r.stdout
+    .slice(r.stdout.indexOf('Commands:'))
+    .split('\n')
+    .slice(1)
+    .filter((l) => /^ {2}[a-z]/.test(l))
+    .map((l) => l.trim().split(/\s/)[0]);
+  assert.ok(names.length >= 20, `only ${names.length} commands listed`);
+  assert.ok(names.includes('help') && names.includes('train') && names.includes('verify'));
+  assert.deepEqual(names, [...names].sort());
+  assert.equal(new Set(names).size, names.length);
 });

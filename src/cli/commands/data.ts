@@ -12,13 +12,7 @@
  * A record: `{ name, kind, shape, examples: { train, validation, test }, digest, bytes, files }`.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseShape } from '../../main/engine/dataset-files';
-import {
-  addDatasetFromFiles,
-  listDatasets,
-  removeDataset,
-  type DatasetRecord,
-} from '../../main/service/datasets';
+import type { DatasetRecord } from '../../main/service/datasets';
 import { emit, openStore, openStoreIfAny } from '../context';
 import { formatBytes } from './export';
 
@@ -54,6 +48,9 @@ export function register(program: Command): void {
         opts: { test?: string; shape?: string; digest?: string },
         cmd: Command,
       ) => {
+        // (the dataset readers and the store's dataset service are loaded on use)
+        const { parseShape } = await import('../../main/engine/dataset-files');
+        const { addDatasetFromFiles } = await import('../../main/service/datasets');
         const shape = opts.shape === undefined ? undefined : parseShape(opts.shape);
         const store = await openStore(cmd);
         const r = await addDatasetFromFiles(store, name, path, {
@@ -73,6 +70,7 @@ export function register(program: Command): void {
     .description('list the stored datasets: name, kind, shape, examples, digest, size')
     .action(async (_opts: unknown, cmd: Command) => {
       const store = await openStoreIfAny(cmd);
+      const { listDatasets } = await import('../../main/service/datasets');
       const datasets = store === null ? [] : await listDatasets(store);
       emit(cmd, { datasets }, () =>
         datasets.length === 0
@@ -89,6 +87,7 @@ export function register(program: Command): void {
     )
     .argument('<name>', 'dataset name')
     .action(async (name: string, _opts: unknown, cmd: Command) => {
+      const { removeDataset } = await import('../../main/service/datasets');
       await removeDataset(await openStore(cmd, false), name);
       emit(cmd, { removed: name }, () => `removed dataset ${name}; \`lockstep gc\` frees its data`);
     });

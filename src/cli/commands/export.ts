@@ -18,7 +18,6 @@
  * terminal, else a line per 10% (on stderr with --json).
  */
 import type { Command } from 'commander';
-import { checkExportTarget, describeFsError } from '../../main/service/export-target';
 import { emit, globalOptions, openStore } from '../context';
 import { CliError } from '../errors';
 import { choice } from '../options';
@@ -80,6 +79,8 @@ export function register(program: Command): void {
           ref.startsWith('run:') ? (await store.getRun(ref.slice(4))).root : ref,
         );
         const kind = format === 'tfjs' || format === 'tensorboard' ? 'dir' : 'file';
+        const { checkExportTarget, describeFsError } =
+          await import('../../main/service/export-target');
         checkExportTarget(opts.output, { kind, force: opts.force, format });
         try {
           await write();

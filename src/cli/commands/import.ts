@@ -4,9 +4,10 @@
  * leaves the store unchanged. Prints what was imported and what had to be renamed.
  * JSON: `{ imported, renamed, existing, runs, checkpoints, newCheckpoints }`.
  */
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { emit, openStore } from '../context';
+import { cliProgress } from '../progress';
 
 export function register(program: Command): void {
   program
@@ -48,17 +49,18 @@ export interface ByteProgress {
 export function byteProgress(json: boolean, label: string, minBytes = 4 << 20): ByteProgress {
   const mb = (n: number) => (n / (1 << 20)).toFixed(1);
   if (process.stderr.isTTY && !process.env.CI) {
-    let bar: cliProgress.SingleBar | null = null;
+    let bar: SingleBar | null = null;
     return {
       update(done, total) {
         if (bar === null && total >= minBytes) {
-          bar = new cliProgress.SingleBar(
+          const { SingleBar, Presets } = cliProgress();
+          bar = new SingleBar(
             {
               format: ` ${label} {bar} {percentage}% | {doneMb}/{totalMb} MB | ETA {eta_formatted}`,
               hideCursor: true,
               stream: process.stderr,
             },
-            cliProgress.Presets.shades_classic,
+            Presets.shades_classic,
           );
           bar.start(total, 0, { doneMb: mb(0), totalMb: mb(total) });
         }

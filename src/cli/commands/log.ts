@@ -6,7 +6,7 @@
  */
 import type { Command } from 'commander';
 import { RefError } from '../../main/store/api';
-import { graphView, type BranchView, type RunView } from '../../main/service/inspect';
+import type { BranchView, RunView } from '../../main/service/inspect';
 import { emit, NO_RUNS_YET, openStoreIfAny } from '../context';
 
 export function register(program: Command): void {
@@ -22,6 +22,7 @@ export function register(program: Command): void {
       if (store === null && branch !== undefined) {
         throw new RefError(`unknown branch '${branch}': ${NO_RUNS_YET}`);
       }
+      const { graphView } = await import('../../main/service/inspect'); // not for --help
       const runs = store === null ? [] : await graphView(store, branch);
       emit(cmd, { runs }, () =>
         runs.length === 0 ? NO_RUNS_YET : runs.map(formatRun).join('\n\n'),

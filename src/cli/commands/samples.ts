@@ -5,9 +5,7 @@
  * renamed; an existing file is replaced only with --force. JSON: `{ path, checkpoint, step,
  * count, sha256 }` (sha256 of the PNG bytes).
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { emit, openStore } from '../context';
@@ -37,6 +35,8 @@ export function register(program: Command): void {
         const { gridPng, sampleGrid } = await import('../../main/service/samples'); // tfjs on use
         const grid = await sampleGrid(store, ref, opts.count);
         const png = gridPng(grid);
+        const { createHash, randomBytes } = await import('node:crypto');
+        const { rename, rm, writeFile } = await import('node:fs/promises');
         const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
         try {
           await writeFile(tmp, png, { flag: 'wx' });

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { describeFingerprint } from '../../main/engine/fingerprint';
-import { describeCheckpoint, type CheckpointDetails } from '../../main/service/inspect';
+import type { CheckpointDetails } from '../../main/service/inspect';
 import { emit, openStore } from '../context';
 
 export function register(program: Command): void {
@@ -15,6 +15,7 @@ export function register(program: Command): void {
     .argument('<ref>', 'checkpoint id or prefix, branch, or branch@step')
     .action(async (ref: string, _opts: unknown, cmd: Command) => {
       const store = await openStore(cmd, false);
+      const { describeCheckpoint } = await import('../../main/service/inspect'); // not for --help
       const d = await describeCheckpoint(store, await store.resolveRef(ref));
       emit(cmd, d, () => formatDetails(d));
     });

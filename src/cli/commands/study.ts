@@ -23,12 +23,7 @@ import {
   type TrainingOptionValues,
 } from '../training-options';
 import type { StudyReport } from '../../main/service/study';
-import { readJobDir } from '../../main/executors/jobdir';
-import { configOfRequest } from '../../main/service/model-request';
-import { runLocal } from '../../main/executors/local';
-import { submit } from '../../main/executors/slurm';
-import { jobStatus, type JobStatus } from '../../main/executors/status';
-import { planStudy } from '../../main/executors/plan';
+import type { JobStatus } from '../../main/executors/status';
 import type { TrainingConfig } from '../../main/engine/types';
 import type { SweepReport } from '../../shared/contract';
 import { emit, openStore, openStoreIfAny, say } from '../context';
@@ -79,8 +74,11 @@ export function register(program: Command): void {
       throw new CliError('study needs --runs K (or --list)');
     }
     const seed = await baseSeed(cmd, opts.seed);
-    const fields = runFieldsOf(opts, cmd);
+    const fields = await runFieldsOf(opts, cmd);
     if (opts.executor !== undefined || opts.jobDir !== undefined) {
+      // (the executors and the model request are loaded on use, not at every CLI start)
+      const { configOfRequest } = await import('../../main/service/model-request');
+      const { planStudy } = await import('../../main/executors/plan');
       const config: TrainingConfig = configOfRequest(fields, seed);
       const data = await jobDataset(cmd, config.dataset); // a stored dataset travels with the job
       const { validateConfig } = await import('../../main/engine/trainer'); // loaded on use (tfjs)
@@ -143,6 +141,7 @@ function registerJobCommands(study: Command): void {
     .description('state of every task of a job directory (pending, running, done, failed)')
     .argument('<dir>', 'the job directory')
     .action(async (dir: string, _o: unknown, cmd: Command) => {
+      const { jobStatus } = await import('../../main/executors/status');
       const st = await jobStatus(dir);
       emit(cmd, st, () => formatStatus(st));
     });
@@ -154,6 +153,7 @@ function registerJobCommands(study: Command): void {
     .action(async (dir: string, _o: unknown, cmd: Command) => {
       // parent options (study's --verify) are recognised after the subcommand too: merge them
       const o = cmd.optsWithGlobals<{ verify?: ExecutorOptionValues['verify'] }>();
+      const { readJobDir } = await import('../../main/executors/jobdir');
       await readJobDir(dir); // a bad directory fails before the store is opened
       const store = await openStore(cmd);
       const { collectJob } = await import('../../main/service/study-collect'); // loaded on use (tfjs)
@@ -176,6 +176,8 @@ function registerJobCommands(study: Command): void {
     .option('--parallel <n>', 'local: processes at once (default: one per core)', intArg(1))
     .action(async (dir: string, _o: unknown, cmd: Command) => {
       const o = cmd.optsWithGlobals<{ tasks?: number[]; parallel?: number }>();
+      const { readJobDir } = await import('../../main/executors/jobdir');
+      const { jobStatus } = await import('../../main/executors/status');
       const { dir: abs, spec } = await readJobDir(dir);
       let tasks = o.tasks;
       if (tasks === undefined) {
@@ -197,6 +199,7 @@ function registerJobCommands(study: Command): void {
         return;
       }
       if (spec.executor === 'slurm') {
+        const { submit } = await import('../../main/executors/slurm');
         const s = await submit(abs, spec, tasks);
         emit(
           cmd,
@@ -206,6 +209,7 @@ function registerJobCommands(study: Command): void {
         );
         return;
       }
+      const { runLocal } = await import('../../main/executors/local');
       const codes = await runLocal(abs, spec, tasks, { parallel: o.parallel });
       const failed = [...codes].filter(([, c]) => c !== 0).map(([i]) => i);
       emit(cmd, { jobDir: abs, tasks, failed }, () =>

@@ -17,7 +17,6 @@ import {
   OPTIMIZERS,
   type TrainingConfig,
 } from '../../main/engine/types';
-import { planSweep } from '../../main/executors/plan';
 import type { SweepReport } from '../../shared/contract';
 import { CliError } from '../errors';
 import {
@@ -122,6 +121,7 @@ export function register(program: Command): void {
       validateConfig({ ...config, batchSize });
     }
     const executor = o.executor ?? 'local';
+    const { planSweep } = await import('../../main/executors/plan'); // loaded on use
     const spec = planSweep(
       config,
       { lr, batchSize: o.batchSize, seed: seeds, optimizer: optimizers },

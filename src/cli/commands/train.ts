@@ -38,7 +38,7 @@ export function register(program: Command): void {
       if (source !== 'explicit') {
         say(cmd, `seed ${seed} (${source}; pass --seed ${seed} to repeat this run)`);
       }
-      const config: TrainingConfig = configOfRequest(runFieldsOf(opts, cmd), seed);
+      const config: TrainingConfig = configOfRequest(await runFieldsOf(opts, cmd), seed);
       // the engine (tfjs) is loaded on use, so commands that never train start fast
       const { validateConfig } = await import('../../main/engine/trainer');
       const { startRun } = await import('../../main/service/train');

@@ -14,7 +14,7 @@
  * of the wrong type, an invalid branch name or run id, a duplicate). It checks the shape of every
  * record; graph consistency (parents, tips, objects present, hashes) is ./read.ts's job.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { BackendFingerprint, TrainingConfig } from '../engine/types';
 import type { BranchRecord, CheckpointNode, RunRecord } from '../store/api';
 import { seedProblem } from '../../shared/limits';

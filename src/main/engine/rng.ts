@@ -2,19 +2,22 @@
  * Named random streams derived from one root seed (DESIGN.md "Randomness").
  *
  * `stream(root, name)` returns a fresh generator seeded by the string `lockstep/v1/<root>/<name>`
- * with seedrandom's ARC4 generator. Streams are stateless functions of (root, name): a stream
+ * with seedrandom's ARC4 generator, as our own twin of it (./arc4.ts: the same bits as seedrandom
+ * 3.0.5, which the tests keep as the oracle). Streams are stateless functions of (root, name): a stream
  * never needs to be saved, because each use names its own stream (`init/<tensor>`,
  * `shuffle/<epoch>`, …). That is what makes resuming O(1). Nothing here touches Math.random or a
  * global generator, so a run's draws cannot depend on what ran before it in the process (I3).
  * Seed 0 is a seed like any other.
  */
-import seedrandom from 'seedrandom';
+import { arc4 } from './arc4';
 
 export const RNG_SCHEME = 'seedrandom-arc4/lockstep-v1';
 
 export interface RandomStream {
   /** uniform float64 in [0, 1) with 53 random bits */
   uniform(): number;
+  /** `out[k] = uniform()` for k in [from, to), in order (the same draws, for hot loops) */
+  fillUniform(out: Float64Array, from: number, to: number): void;
   /** uniform 32-bit unsigned integer */
   uint32(): number;
   /** uniform integer in [0, n) without modulo bias */
@@ -33,10 +36,11 @@ export function stream(root: number, name: string): RandomStream {
   if (!isValidSeed(root)) {
     throw new RangeError(`seed must be an integer in [0, ${MAX_SEED}], got ${root}`);
   }
-  const prng = seedrandom(`lockstep/v1/${root}/${name}`);
-  const uint32 = (): number => prng.int32() >>> 0;
+  const prng = arc4(`lockstep/v1/${root}/${name}`);
+  const uint32 = (): number => prng.uint32();
   return {
     uniform: () => prng.double(),
+    fillUniform: (out, from, to) => prng.fill(out, from, to),
     uint32,
     int(n: number): number {
       if (!Number.isInteger(n) || n <= 0 || n > 0x100000000) {

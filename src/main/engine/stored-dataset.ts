@@ -17,8 +17,8 @@
  * know as a built-in.
  */
 import { canonicalJson } from './canonical-json';
-import { NUM_CLASSES, type Dataset, type Split } from './data';
-import { InputError } from './types';
+import type { Dataset, Split } from './data';
+import { InputError, NUM_CLASSES } from './types';
 
 export const DATASET_FORMAT = 'lockstep/dataset@1';
 /** Largest image: 512×512 pixels, 4 channels. */

@@ -10,6 +10,13 @@
 
 import { LockstepError } from '../../shared/errors';
 
+/**
+ * Classes of every built-in dataset (labels 0–9). Here rather than in ./data.ts so that modules
+ * that only check labels (./stored-dataset.ts, which the store loads) do not load the dataset
+ * readers (zlib, the IDX and CIFAR parsers) with it.
+ */
+export const NUM_CLASSES = 10;
+
 export {
   DATASETS,
   MODELS,

@@ -9,7 +9,7 @@
  * `checkRecord` is the same check for a record about to be written, as a RefError: the store
  * never writes a record it could not read back.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { canonicalJson } from '../engine/canonical-json';
 import {
   branchSchema,
