@@ -58,6 +58,8 @@ export const K = {
 
 /** convInputGrad's groups of images hold at most this many floats of dz·Wᵀ (or one image's). */
 const DCOL_CHUNK_FLOATS = 1 << 16;
+/** With kernel threads, convInputGrad's groups hold at least this many multiply-adds. */
+const THREADED_DCOL_MACS = 1 << 23;
 
 /** Version of our kernels' numerics; changes whenever any kernel's bits could change. */
 export const KERNELS_VERSION = 'lockstep-kernels@1';
@@ -318,9 +320,13 @@ function wasmMem(backend: WasmBackendLike): Mem {
       }
       const kk = g.kh * g.kw * g.c;
       const perImage = g.oh * g.ow;
-      // with threads in place, a group per thread: its rows of dz·Wᵀ and its col2im in bands
+      // one thread: groups that stay in cache; threads in place: groups big enough that each
+      // call of the pool (the banded GEMM, then col2im in bands of images) pays for waking it
       const threads = pool()?.heap ? kernelThreads() : 1;
-      const group = threads * Math.max(1, Math.floor(DCOL_CHUNK_FLOATS / (perImage * kk)));
+      const group =
+        threads > 1
+          ? Math.ceil(THREADED_DCOL_MACS / (perImage * kk * oc))
+          : Math.max(1, Math.floor(DCOL_CHUNK_FLOATS / (perImage * kk)));
       const scratch = dcolScratch(4 * Math.min(group, g.n) * perImage * kk);
       const [dzOff, wtOff, dxOff] = [off(dz), off(wt), off(dx)];
       const imageBytes = 4 * g.h * g.w * g.c;
