@@ -12,7 +12,6 @@
  * - `BENCH_SECTIONS`: further measurements (trace overhead, verify speed, ./trace-verify.ts);
  *   each returns a titled list of rows for the table and the JSON.
  */
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { resolve } from 'node:path';
@@ -22,6 +21,7 @@ import { cnnSection } from './cnn';
 import { runWorkerProgram } from './run-worker';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
 import { marginalTrainSection } from './marginal';
+import { peerUnavailable, PYTHON, runPeerScript } from './peer';
 import { threadsSection } from './threads-speed';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
@@ -132,7 +132,6 @@ export interface BenchReport {
 export const REPO_ROOT = repoRoot();
 /** The PyTorch peer, kept in the repository (a clone has it): scripts/peers/torch_mlp.py */
 export const PEER_SCRIPT = resolve(REPO_ROOT, 'scripts', 'peers', 'torch_mlp.py');
-const PYTHON = '/usr/bin/python3';
 
 /** Runs one job of ./worker.ts in a fresh Node process (./run-worker.ts) and returns its result. */
 export function runWorker<T>(job: BenchJob, threads = 1): Promise<T> {
@@ -144,23 +143,12 @@ function runPeer(steps: number, log: (l: string) => void): PeerResult {
   if (!existsSync(PEER_SCRIPT)) {
     return { available: false, reason: `peer script not found at ${PEER_SCRIPT}` };
   }
-  if (!existsSync(PYTHON)) {
-    return { available: false, reason: `${PYTHON} not found` };
+  const why = peerUnavailable();
+  if (why !== null) {
+    return { available: false, reason: why };
   }
-  const probe = spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    return {
-      available: false,
-      reason:
-        'python3-torch is not installed (apt-get install -y python3-torch libopenblas0-pthread)',
-    };
-  }
-  log(`peer: ${PYTHON} ${PEER_SCRIPT} --steps ${steps} --threads 1`);
-  const r = spawnSync(
-    PYTHON,
-    [PEER_SCRIPT, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'],
-    { encoding: 'utf8', cwd: REPO_ROOT },
-  );
+  log(`peer: ${PYTHON} ${PEER_SCRIPT} --steps ${steps} --threads 1 (BLAS on one thread)`);
+  const r = runPeerScript([PEER_SCRIPT, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'], REPO_ROOT); // prettier-ignore
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !last.startsWith('{')) {
     return {

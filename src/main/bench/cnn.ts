@@ -5,15 +5,13 @@
  * (one thread) in the same invocation, and the ratio ours/peer against the goals (lenet5 ≤ 1.5×,
  * resnet20 ≤ 2×). When torch is not importable the peer rows say why.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mnistDir } from '../engine/data';
 import type { BenchContext, ExtraRow, ExtraSection } from './bench';
 import type { CnnJob, CnnResult } from './cnn-worker';
+import { peerUnavailable, runPeerScript } from './peer';
 import { runWorkerProgram } from './run-worker';
 
-const PYTHON = '/usr/bin/python3';
 /** Goals of issue 13: ours / peer ms/step. */
 export const CNN_GOALS = { lenet5: 1.5, resnet20: 2 } as const;
 
@@ -29,17 +27,15 @@ function runPeer(
   root: string,
 ): { msPerStep: number; version: string } | string {
   const script = join(root, 'scripts', 'peers', 'torch_cnn.py');
-  if (!existsSync(PYTHON)) {
-    return `${PYTHON} not found`;
-  }
-  if (spawnSync(PYTHON, ['-c', 'import torch, numpy']).status !== 0) {
-    return 'python3-torch is not installed (apt-get install -y python3-torch libopenblas0-pthread)';
+  const why = peerUnavailable();
+  if (why !== null) {
+    return why;
   }
   const args = [script, '--model', model, '--steps', String(steps), '--threads', '1'];
   if (model === 'lenet5') {
     args.push('--data', mnistDir());
   }
-  const r = spawnSync(PYTHON, args, { encoding: 'utf8', cwd: root });
+  const r = runPeerScript(args, root);
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !last.startsWith('{')) {
     return `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;

@@ -11,13 +11,13 @@
  * ≤ 1.0× the peer's.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mnistDir } from '../engine/data';
 import type { BenchContext, ExtraRow, ExtraSection, GoalCheck } from './bench';
+import { peerUnavailable, runPeerScript } from './peer';
 
-const PYTHON = '/usr/bin/python3';
 /** Goal of issue 16: marginal `lockstep train` ms/step ÷ the peer's ms/step. */
 export const MARGINAL_GOAL = 1.0;
 
@@ -94,16 +94,13 @@ function timeTrain(root: string, steps: number, last: number): Timed {
 /** The peer's whole-run wall and CPU time for the default MLP, or the reason it did not run. */
 function peerRun(root: string, steps: number): Timed | string {
   const script = join(root, 'scripts', 'peers', 'torch_mlp.py');
-  if (!existsSync(PYTHON) || spawnSync(PYTHON, ['-c', 'import torch, numpy']).status !== 0) {
-    return 'python3-torch is not installed';
+  const why = peerUnavailable();
+  if (why !== null) {
+    return why;
   }
-  let r: ReturnType<typeof spawnSync> | undefined;
+  let r: ReturnType<typeof runPeerScript> | undefined;
   const t = timed(() => {
-    r = spawnSync(
-      PYTHON,
-      [script, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'],
-      { encoding: 'utf8', cwd: root },
-    );
+    r = runPeerScript([script, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'], root); // prettier-ignore
   });
   if (r?.status !== 0) {
     return `peer failed: ${String(r?.stderr ?? '')
