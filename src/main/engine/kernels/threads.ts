@@ -22,8 +22,12 @@ import { GEMM_MR, instantiateSharedKernels, kernelModuleBytes, SHARED_MAX_PAGES,
 export const MAX_DEFAULT_THREADS = 4;
 /** Largest thread count accepted. */
 export const MAX_THREADS = 64;
-/** GEMMs smaller than this (m·n·k multiply-adds) stay on one thread: dispatch costs more. */
-export const MIN_THREADED_MACS = 1 << 20;
+/**
+ * GEMMs smaller than this (m·n·k multiply-adds, ≈ 0.2 ms on one thread) stay on one thread:
+ * waking a sleeping thread costs 20–150 µs on this kind of virtual machine, and measured, the
+ * default MLP (its largest products 1.9 M multiply-adds) ran slower on 2 threads than on 1.
+ */
+export const MIN_THREADED_MACS = 1 << 22;
 
 const PAGE = 65536;
 /**
@@ -115,7 +119,7 @@ export class GemmPool {
 
   /**
    * `threads` ≥ 2 (the caller's thread counts as one). Throws when workers cannot start.
-   * `minMacs`: the smallest GEMM worth splitting (tests split every GEMM with 0).
+   * `minMacs`: the smallest GEMM worth splitting; 0 (tests) splits every call, however small.
    * `blockUntilReady`: the first GEMMs wait for the workers to start instead of running on one
    * thread meanwhile (tests, so that threads really run).
    * `heap`: the shared memory the operands live in (tfjs's heap made shared, ./shared-heap.ts):
@@ -270,10 +274,10 @@ export class GemmPool {
     rows: number,
     out: number,
     rowFloats: number,
-    minRows = 64,
+    minRows = 512,
   ): boolean {
     // prettier-ignore
-    if (!this.heap || rows < minRows || !this.worthSplitting(rows, 1, 1, 1, true)) {
+    if (!this.heap || (this.minMacs > 0 && rows < minRows) || !this.worthSplitting(rows, 1, 1, 1, true)) { // prettier-ignore
       return false;
     }
     this.runBands(Kernel.gatherRows, null, out, out, rows, rowFloats, (i0, n) => [pixels, indices + 4 * i0, n, out + 4 * rowFloats * i0, 0, 0, 0, 0, 0, 0, 0, 0, 0]); // prettier-ignore
@@ -293,7 +297,13 @@ export class GemmPool {
     floats: number,
     args: (first: number, count: number) => number[],
   ): boolean {
-    if (!this.heap || n < 2 || floats < MIN_THREADED_FLOATS || !this.ready()) {
+    if (
+      !this.heap ||
+      n < 2 ||
+      (this.minMacs > 0 && floats < MIN_THREADED_FLOATS) ||
+      !this.ready()
+    ) {
+      // prettier-ignore
       return false;
     }
     this.runBands(kernel, null, 0, 0, n, 0, (b0, count) => [...args(b0, count), ...new Array<number>(13).fill(0)].slice(0, 13), 1); // prettier-ignore
@@ -470,7 +480,8 @@ let blockUntilReady = false;
 
 /**
  * Sets this process's kernel thread count (before or between steps; never changes a bit).
- * `waitForWorkers` (tests): GEMMs wait for the workers to start rather than run on one thread.
+ * `waitForWorkers` (tests): calls wait for the workers to start rather than run on one thread,
+ * and every call is split, however small.
  */
 export function setKernelThreads(n: number, waitForWorkers = false): void {
   blockUntilReady = waitForWorkers;
@@ -507,7 +518,8 @@ export function gemmPool(heap: WasmMemory | null = null): GemmPool | null {
     pool = null;
     if (n > 1) {
       try {
-        pool = new GemmPool(n, MIN_THREADED_MACS, blockUntilReady, heap);
+        // tests (waitForWorkers): every call split, however small, so that threads really run
+        pool = new GemmPool(n, blockUntilReady ? 0 : MIN_THREADED_MACS, blockUntilReady, heap);
       } catch {
         pool = null;
       }
