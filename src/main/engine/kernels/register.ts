@@ -251,7 +251,6 @@ function wasmMem(backend: WasmBackendLike): Mem {
     relu: boolean,
   ): void => {
     // prettier-ignore
-    // prettier-ignore
     if (pool()?.gemm(backend.wasm.HEAPU8, aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu)) {
       return;
     }
@@ -304,11 +303,10 @@ function wasmMem(backend: WasmBackendLike): Mem {
     f32,
     i32: (t) => new Int32Array(buf(), off(t), size(t)),
     gemmWindows: (x, g, transposed, b, ldb, c, ldc, n, bias, relu) => {
-      const rows = g.n * g.oh * g.ow;
-      const kk = transposed ? rows : g.kh * g.kw * g.c;
       if (!windows) {
         return false;
       }
+      const kk = transposed ? g.n * g.oh * g.ow : g.kh * g.kw * g.c;
       const biasOff = bias ? off(bias) : 0;
       const bOff = off(b);
       windows.gemm(off(x), g, transposed, bOff, ldb, off(c), ldc, n, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff)); // prettier-ignore
