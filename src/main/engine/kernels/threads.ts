@@ -46,7 +46,7 @@ const MAX_CHUNKS = 4095;
 /** [heap offset, bytes] of an operand the pool copies when it is not in place. */
 type Extent = [number, number];
 
-/** The kernels a band can run (the workers' `kernels` table, in this order). */
+/** The kernels a chunk can run, numbered in order. */
 export const Kernel = {
   gemm: 0,
   gemmG: 1,
@@ -57,6 +57,8 @@ export const Kernel = {
   maxPoolGrad: 6,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
+/** The kernels' names in the order of their numbers (both threads' tables are built from it). */
+const KERNEL_NAMES = Object.keys(Kernel) as (keyof typeof Kernel)[];
 
 /** Per-image work (floats touched) below which a per-image kernel stays on one thread. */
 export const MIN_THREADED_FLOATS = 1 << 16;
@@ -88,7 +90,7 @@ const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { bytes, memory, ctrl: sab } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
-const kernels = [k.gemm, k.gemmG, k.gemmCsr, k.gatherRows, k.col2im, k.maxPool, k.maxPoolGrad];
+const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => k[name]);
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
 let seen = Atomics.load(ctrl, 0);
@@ -136,8 +138,7 @@ export class GemmPool {
   ) {
     this.memory = heap ?? new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     this.k = instantiateSharedKernels(this.memory);
-    const k = this.k;
-    this.kernels = [k.gemm, k.gemmG, k.gemmCsr, k.gatherRows, k.col2im, k.maxPool, k.maxPoolGrad] as ((...a: number[]) => void)[]; // prettier-ignore
+    this.kernels = KERNEL_NAMES.map((name) => this.k[name] as (...a: number[]) => void);
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);
     const bytes = kernelModuleBytes(true);

@@ -56,7 +56,7 @@ function unpadded(g: Window2d, hp: number, wp: number): boolean {
 }
 
 /** rowTab and kTab of the header (byte offsets into the padded image). */
-export function windowTables(g: Window2d): { rowTab: Int32Array; kTab: Int32Array } {
+function windowTables(g: Window2d): { rowTab: Int32Array; kTab: Int32Array } {
   const [hp, wp] = paddedSize(g);
   const rowTab = new Int32Array(g.n * g.oh * g.ow);
   let i = 0;
