@@ -36,6 +36,12 @@ export default defineConfig(
     },
   },
   {
+    // CommonJS files (bin/lockstep.cjs and what it requires: Node starts them without its ES
+    // module loader)
+    files: ['**/*.cjs'],
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     rules: {
       eqeqeq: ['error', 'always'],
       curly: ['error', 'all'],

@@ -7,12 +7,21 @@
  * start), except the packages that locate files of their own at run time (tfjs and its wasm
  * binaries, tfjs-node's native library: loaded with `require`, see REQUIRED), tsx and esbuild.
  *
+ * Next to them, `front.cjs`: the CLI's CommonJS front (src/cli/front.ts, one file, no chunks),
+ * which bin/lockstep.cjs runs so that the commands that never train start without Node's ES
+ * module loader. It runs the actions of the command files src/cli/front-commands.json lists and
+ * hands every other command to `lockstep.js`. A lazy import in the CLI's own modules (src/cli) is
+ * left out of the front (`frontOnly`) unless a listed command file reaches that module through
+ * static imports — so no action that runs in the front can reach a left-out import — and what the
+ * front imports lazily from Node itself becomes a `require` (an `import()` would boot the loader).
+ *
  * `out/cli/current.json` names the current build and stamps every input esbuild read (path, size,
- * mtime): bin/lockstep.mjs runs the bundle only when every input still matches (`freshBuild`),
- * else it rebuilds (`buildCli`) or falls back to the sources through tsx. A build is written to a
- * temporary folder and renamed into place, and current.json is replaced by a rename, so processes
- * starting while another builds see the old build or the new one, never half of one; a build
- * folder is never changed once renamed, so a running process keeps its lazily loaded chunks.
+ * mtime): bin/lockstep.cjs runs the bundle only when every input still matches (`freshBuild`,
+ * ./fresh-build.cjs), else it rebuilds (`buildCli`) or falls back to the sources through tsx. A
+ * build is written to a temporary folder and renamed into place, and current.json is replaced by a
+ * rename, so processes starting while another builds see the old build or the new one, never half
+ * of one; a build's code is never changed once renamed, so a running process keeps its lazily
+ * loaded chunks (bin/lockstep.cjs adds V8 code caches of front.cjs next to it, by rename too).
  * A superseded build is kept for a week (its folder's mtime is set when it is superseded) for
  * processes still running from it (`serve` forks job processes from its own build), then deleted.
  *
@@ -33,6 +42,7 @@ import {
 } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import freshCheck from './fresh-build.cjs';
 
 /** The repository root (this file is scripts/build-cli.mjs). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +50,8 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const OUT = join(ROOT, 'out', 'cli');
 const CURRENT = join(OUT, 'current.json');
 const LOCK = join(OUT, 'build.lock');
-const STAMP_VERSION = 1;
+/** The format of current.json (./fresh-build.cjs). */
+export const { STAMP_VERSION } = freshCheck;
 /** Inputs that shape the build but are not modules esbuild reads. */
 const EXTRA_INPUTS = ['scripts/build-cli.mjs', 'tsconfig.node.json'];
 /** Packages that stay imports from node_modules (they find files of their own at run time). */
@@ -70,6 +81,87 @@ const requireTfjs = {
 /** Bundled CommonJS packages call `require`: give every output file one (ESM has none). */
 const BANNER =
   "import { createRequire as __lockstepCreateRequire } from 'node:module'; const require = __lockstepCreateRequire(import.meta.url);";
+/** The front's source, and the JSON list of the command files whose actions run in it. */
+const FRONT_ENTRY = 'src/cli/front.ts';
+const FRONT_COMMANDS = 'src/cli/front-commands.json';
+/**
+ * `import.meta` in the CommonJS front: `url`, `dirname` and `filename` are front.cjs's own (in the
+ * ES module bundle they are those of a file of the same folder); `resolve` has no CommonJS
+ * equivalent and says so if it is ever called (only the sources' branch of entry-points.ts calls it).
+ */
+const FRONT_BANNER =
+  'const __lockstepImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' +
+  'const __lockstepImportMetaResolve = (s) => { throw new Error(`import.meta.resolve(${s}) is not available in the CLI front`); };';
+const FRONT_DEFINE = {
+  'import.meta.url': '__lockstepImportMetaUrl',
+  'import.meta.dirname': '__dirname',
+  'import.meta.filename': '__filename',
+  'import.meta.resolve': '__lockstepImportMetaResolve',
+};
+
+/**
+ * The modules of src/cli whose lazy imports the front keeps: every src/cli module that a command
+ * file of `front` (names in src/cli/commands) reaches through static imports, from the ES module
+ * build's metafile (`metafile.inputs`, paths relative to the root).
+ */
+export function frontModules(metafile, front) {
+  const seen = new Set();
+  const todo = front.map((name) => `src/cli/commands/${name}.ts`);
+  for (const path of todo) {
+    if (!(path in metafile.inputs)) {
+      throw new Error(`${FRONT_COMMANDS} names ${path}, which the CLI does not import`);
+    }
+  }
+  while (todo.length > 0) {
+    const path = todo.pop();
+    if (seen.has(path) || !path.startsWith('src/cli/')) {
+      continue;
+    }
+    seen.add(path);
+    for (const imp of metafile.inputs[path]?.imports ?? []) {
+      if (imp.kind !== 'dynamic-import' && !imp.external) {
+        todo.push(imp.path);
+      }
+    }
+  }
+  return seen;
+}
+
+/**
+ * The front's own resolution: a lazy import by a module of src/cli outside `keep` (see
+ * {@link frontModules}) is left out — it becomes a module that fails with an internal error, which
+ * no action that runs in the front can reach — and a lazy import of a Node builtin becomes a
+ * `require` of it (an `import()` would boot Node's ES module loader).
+ */
+function frontOnly(keep) {
+  return {
+    name: 'front-only',
+    setup(b) {
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (args.kind !== 'dynamic-import') {
+          return undefined;
+        }
+        if (args.path.startsWith('node:')) {
+          return { path: args.path, namespace: 'front-builtin' };
+        }
+        const importer = relative(ROOT, args.importer).split(sep).join('/');
+        if (importer.startsWith('src/cli/') && !keep.has(importer)) {
+          return { path: `${importer} -> ${args.path}`, namespace: 'front-left-out' };
+        }
+        return undefined;
+      });
+      b.onLoad({ filter: /.*/, namespace: 'front-builtin' }, (args) => ({
+        contents: `module.exports = require(${JSON.stringify(args.path)});`,
+        loader: 'js',
+      }));
+      b.onLoad({ filter: /.*/, namespace: 'front-left-out' }, (args) => ({
+        contents: `throw new Error(${JSON.stringify(`internal error: the CLI front ran a command it hands on (${args.path})`)});`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /** Builds superseded longer ago than this are deleted by the next build. */
 const KEEP_OLD_MS = 7 * 24 * 3600 * 1000;
 
@@ -90,30 +182,10 @@ function statOf(path) {
 
 /**
  * The current build's folder when it is up to date with every input it was built from, else
- * null (no build, a changed, added-to or missing input, a stamp of another format).
+ * null (./fresh-build.cjs).
  */
 export function freshBuild(root = ROOT) {
-  let current;
-  try {
-    current = JSON.parse(readFileSync(join(root, 'out', 'cli', 'current.json'), 'utf8'));
-  } catch {
-    return null;
-  }
-  if (current?.version !== STAMP_VERSION || typeof current.dir !== 'string') {
-    return null;
-  }
-  // every start stats every input (~330 files): plain string paths (the stamps are relative,
-  // '/'-separated; the system resolves their '..') and no exception for a missing file halve the
-  // cost of path.join and statSync's throw path on a cold process
-  const base = `${root}/`;
-  for (const [path, size, mtimeMs] of current.inputs) {
-    const s = statSync(base + path, { throwIfNoEntry: false });
-    if (s === undefined || s.size !== size || s.mtimeMs !== mtimeMs) {
-      return null;
-    }
-  }
-  const dir = join(root, 'out', 'cli', current.dir);
-  return statOf(join(dir, 'lockstep.js')) === null ? null : dir;
+  return freshCheck.freshBuild(root);
 }
 
 /** The folder name current.json names, or null. */
@@ -173,7 +245,7 @@ export async function buildCli({ log = () => {} } = {}) {
     },
   };
   try {
-    await build({
+    const esm = await build({
       absWorkingDir: ROOT,
       entryPoints: Object.fromEntries(
         Object.entries(entries).map(([name, src]) => [name, join(ROOT, src)]),
@@ -192,6 +264,28 @@ export async function buildCli({ log = () => {} } = {}) {
       tsconfig: join(ROOT, 'tsconfig.node.json'),
       chunkNames: 'chunk-[hash]',
       plugins: [stampInputs, requireTfjs],
+      logLevel: 'silent',
+      metafile: true,
+    });
+    const front = JSON.parse(readFileSync(join(ROOT, FRONT_COMMANDS), 'utf8'));
+    stamps.set(join(ROOT, FRONT_COMMANDS), statOf(join(ROOT, FRONT_COMMANDS)));
+    await build({
+      absWorkingDir: ROOT,
+      entryPoints: { front: join(ROOT, FRONT_ENTRY) },
+      outdir: tmp,
+      outExtension: { '.js': '.cjs' },
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      target: 'node20.19',
+      mainFields: ['module', 'main'],
+      minifyWhitespace: true,
+      minifySyntax: true,
+      external: EXTERNAL,
+      define: FRONT_DEFINE,
+      banner: { js: FRONT_BANNER },
+      tsconfig: join(ROOT, 'tsconfig.node.json'),
+      plugins: [stampInputs, frontOnly(frontModules(esm.metafile, front)), requireTfjs],
       logLevel: 'silent',
     });
     const inputs = [];

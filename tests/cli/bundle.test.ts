@@ -6,7 +6,7 @@
  * - A copy of the checkout with no out/ (what a fresh clone is before `npm install`'s prepare
  *   step): the first start builds the bundle, the next one reuses it, and an edited source file is
  *   rebuilt before the next command runs, so the command shows the edit.
- * - In this checkout: `--help` runs from the bundle (no TypeScript module is loaded), the job
+ * - In this checkout: `--help` runs from the bundle's front (no TypeScript module is loaded), the job
  *   process a study forks is the bundled `job-node.js`, and the bundled bench workers run their
  *   job when started (their "main" check knows the bundled names).
  */
@@ -24,7 +24,7 @@ import {
 } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, test } from 'node:test';
-import { freshBuild } from '../../scripts/build-cli.mjs';
+import { freshBuild, STAMP_VERSION } from '../../scripts/build-cli.mjs';
 import { BIN, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
@@ -39,7 +39,11 @@ function madeUpBuild(root: string): string {
   const s = statSync(input);
   writeFileSync(
     join(root, 'out', 'cli', 'current.json'),
-    JSON.stringify({ version: 1, dir: 'b-1', inputs: [['src/a.ts', s.size, s.mtimeMs]] }),
+    JSON.stringify({
+      version: STAMP_VERSION,
+      dir: 'b-1',
+      inputs: [['src/a.ts', s.size, s.mtimeMs]],
+    }),
   );
   return input;
 }
@@ -90,7 +94,11 @@ describe('the stamp check', () => {
     };
     writeFileSync(
       join(root, 'out', 'cli', 'current.json'),
-      JSON.stringify({ version: 1, dir: 'b-1', inputs: [stamp('src/a.ts'), stamp(rel)] }),
+      JSON.stringify({
+        version: STAMP_VERSION,
+        dir: 'b-1',
+        inputs: [stamp('src/a.ts'), stamp(rel)],
+      }),
     );
     assert.equal(freshBuild(root), join(root, 'out', 'cli', 'b-1'));
     const { atime, mtime } = statSync(dep);
@@ -156,7 +164,7 @@ describe('a checkout with no bundle yet', () => {
     assert.deepEqual(builds(root), built, 'an up-to-date bundle was rebuilt');
 
     // an edit of a source file: the next command runs the edited code, never the old bundle
-    const main = join(root, 'src', 'cli', 'main.ts');
+    const main = join(root, 'src', 'cli', 'program.ts');
     const marker = 'Edited after the build';
     writeFileSync(
       main,
@@ -199,8 +207,8 @@ describe('this checkout runs the bundle', () => {
       .filter(Boolean)
       .map((l) => l.split(' -> ')[1] ?? '');
     assert.ok(
-      modules.some((m) => /\/out\/cli\/b-[^/]+\/lockstep\.js$/.test(m)),
-      'the bundle was not loaded',
+      modules.some((m) => /\/out\/cli\/b-[^/]+\/front\.cjs$/.test(m)),
+      "the bundle's front was not loaded",
     );
     assert.deepEqual(
       modules.filter((m) => m.endsWith('.ts')),
