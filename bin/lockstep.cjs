@@ -12,11 +12,13 @@
  * set, it runs the TypeScript sources through tsx instead: slower to start, same behaviour. A
  * stale bundle is never run.
  *
- * front.cjs is compiled with a V8 code cache, `front.cjs.cache` next to it (the v8-compile-cache
- * technique): written after a run that had none or whose cache V8 rejected, through a temporary
- * file and a rename; read only when its header matches front.cjs (size, mtime) and its checksum
- * matches its bytes (V8 itself checks its version, flags and the source's length, not the bytes).
- * A missing, corrupt, stale or rejected cache only costs the compile it would have saved.
+ * front.cjs is compiled with a V8 code cache (the v8-compile-cache technique), one per command
+ * (`front.<command>.cache` next to it: what `--help` compiles is not what `log` compiles; a
+ * command line whose first word is not a command uses `front.other.cache`): written after a run
+ * that had none or whose cache V8 rejected, through a temporary file and a rename; used only when
+ * its header matches front.cjs (size, mtime) and the SHA-1 of its bytes (V8 itself checks its own
+ * version, its flags and the source's length, not the bytes). A missing, damaged, stale or
+ * rejected cache only costs the compile it would have saved, never a wrong result.
  */
 'use strict';
 const { readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
@@ -38,24 +40,12 @@ const debug = (line) => {
 /** Runs this process's command line in the ES module bundle `dir` (resolves when it has run). */
 const runEsm = (dir) => import(pathToFileURL(join(dir, 'lockstep.js')).href).then(() => {});
 
-const CACHE_MAGIC = 0x3143534c; // 'LSC1', little-endian
-const HEADER_BYTES = 24; // magic, checksum, payload length (u32 each), front size (u32), mtimeMs (f64)
+const CACHE_MAGIC = 0x3243534c; // 'LSC2', little-endian
+// magic, payload length, front.cjs's size (u32 each), 4 unused, its mtimeMs (f64), SHA-1 (20)
+const HEADER_BYTES = 44;
 
-/** FNV-1a over 32-bit words (then the last bytes): catches a damaged cache file, cheaply. */
-function checksum(bytes) {
-  let h = 0x811c9dc5 | 0;
-  const words = bytes.length >> 2;
-  const aligned =
-    bytes.byteOffset % 4 === 0 ? bytes : Buffer.from(bytes); /* a copy starts at offset 0 */
-  const w = new Int32Array(aligned.buffer, aligned.byteOffset, words);
-  for (let i = 0; i < words; i++) {
-    h = Math.imul(h ^ w[i], 0x01000193);
-  }
-  for (let i = words * 4; i < bytes.length; i++) {
-    h = Math.imul(h ^ bytes[i], 0x01000193);
-  }
-  return h >>> 0;
-}
+/** SHA-1 of the V8 data (the store's commands load node:crypto anyway, to check objects). */
+const digest = (data) => require('node:crypto').createHash('sha1').update(data).digest();
 
 /** The V8 data of `cache` when its header matches the front's `stat` and its bytes, else null. */
 function cachedData(cache, stat) {
@@ -64,10 +54,10 @@ function cachedData(cache, stat) {
   }
   const data = cache.subarray(HEADER_BYTES);
   return cache.readUInt32LE(0) === CACHE_MAGIC &&
-    cache.readUInt32LE(8) === data.length &&
-    cache.readUInt32LE(12) === stat.size &&
+    cache.readUInt32LE(4) === data.length &&
+    cache.readUInt32LE(8) === stat.size &&
     cache.readDoubleLE(16) === stat.mtimeMs &&
-    cache.readUInt32LE(4) === checksum(data)
+    digest(data).equals(cache.subarray(24, HEADER_BYTES))
     ? data
     : null;
 }
@@ -76,13 +66,25 @@ function cachedData(cache, stat) {
 function writeCache(path, stat, data) {
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt32LE(CACHE_MAGIC, 0);
-  header.writeUInt32LE(checksum(data), 4);
-  header.writeUInt32LE(data.length, 8);
-  header.writeUInt32LE(stat.size, 12);
+  header.writeUInt32LE(data.length, 4);
+  header.writeUInt32LE(stat.size, 8);
   header.writeDoubleLE(stat.mtimeMs, 16);
+  digest(data).copy(header, 24);
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, Buffer.concat([header, data]));
   renameSync(tmp, path);
+}
+
+/** The first lowercase word of the command line (a command name, mostly: not a path), or ''. */
+function firstWord() {
+  return process.argv.slice(2).find((a) => /^[a-z]{1,16}$/.test(a)) ?? '';
+}
+
+/** The code cache files of `dir` a command line whose first word is `word` reads, in order. */
+function cacheFiles(dir, word) {
+  return word === ''
+    ? [join(dir, 'front.none.cache')]
+    : [join(dir, `front.${word}.cache`), join(dir, 'front.other.cache')];
 }
 
 /**
@@ -99,33 +101,30 @@ function loadFront(dir) {
   } catch {
     return null;
   }
-  const cacheFile = `${file}.cache`;
+  const word = firstWord();
+  let cacheFile = null;
   let data = null;
-  try {
-    data = cachedData(readFileSync(cacheFile), stat);
-    if (data === null) {
-      debug(`lockstep: ${cacheFile} does not match front.cjs; rewriting it`);
+  for (const path of cacheFiles(dir, word)) {
+    let cache;
+    try {
+      cache = readFileSync(path);
+    } catch {
+      continue; // none yet
     }
-  } catch {
-    // no cache yet
+    cacheFile = path;
+    data = cachedData(cache, stat);
+    if (data === null) {
+      debug(`lockstep: ${path} does not match front.cjs; rewriting it`);
+    }
+    break;
   }
   const script = new vm.Script(Module.wrap(source), {
     filename: file,
     cachedData: data ?? undefined,
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  if (data === null || script.cachedDataRejected) {
-    if (data !== null) {
-      debug(`lockstep: V8 rejected ${cacheFile}; rewriting it`);
-    }
-    // after the command, so that the cache holds the functions it compiled too
-    process.once('exit', () => {
-      try {
-        writeCache(cacheFile, stat, script.createCachedData());
-      } catch (e) {
-        debug(`lockstep: could not write ${cacheFile}: ${e?.message ?? e}`);
-      }
-    });
+  if (data !== null && script.cachedDataRejected) {
+    debug(`lockstep: V8 rejected ${cacheFile}; rewriting it`);
   }
   const mod = new Module(file, module);
   mod.filename = file;
@@ -135,6 +134,22 @@ function loadFront(dir) {
     .runInThisContext()
     .call(mod.exports, mod.exports, Module.createRequire(file), mod, file, dir);
   mod.loaded = true;
+  // after the command, so that the cache holds the functions it compiled too: the command's own
+  // file when the first word is a command name (a bounded set of files), else the shared one
+  process.once('exit', () => {
+    const own =
+      word === '' || mod.exports.commandNames().includes(word)
+        ? cacheFiles(dir, word)[0]
+        : join(dir, 'front.other.cache');
+    if (own === cacheFile && data !== null && !script.cachedDataRejected) {
+      return; // it was used as it is
+    }
+    try {
+      writeCache(own, stat, script.createCachedData());
+    } catch (e) {
+      debug(`lockstep: could not write ${own}: ${e?.message ?? e}`);
+    }
+  });
   return mod.exports;
 }
 

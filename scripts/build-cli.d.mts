@@ -5,6 +5,15 @@ export declare const OUT: string;
 export declare function entryPoints(root?: string): Record<string, string>;
 /** The current build's folder when it is up to date with every input it was built from, else null. */
 export declare function freshBuild(root?: string): string | null;
+/** The format of out/cli/current.json (a build stamped in another format is stale). */
+export declare const STAMP_VERSION: number;
+/** The src/cli modules whose lazy imports the CLI's CommonJS front keeps. */
+export declare function frontModules(
+  metafile: {
+    inputs: Record<string, { imports: { path: string; kind: string; external?: boolean }[] }>;
+  },
+  front: string[],
+): Set<string>;
 /** Builds the bundle and makes it current; returns its folder. */
 export declare function buildCli(opts?: { log?: (line: string) => void }): Promise<string>;
 /** Returns a fresh build, building one (once, under a lock) when there is none. */

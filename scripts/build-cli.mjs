@@ -51,7 +51,7 @@ export const OUT = join(ROOT, 'out', 'cli');
 const CURRENT = join(OUT, 'current.json');
 const LOCK = join(OUT, 'build.lock');
 /** The format of current.json (./fresh-build.cjs). */
-export const { STAMP_VERSION } = freshCheck;
+export const STAMP_VERSION = freshCheck.STAMP_VERSION;
 /** Inputs that shape the build but are not modules esbuild reads. */
 const EXTRA_INPUTS = ['scripts/build-cli.mjs', 'tsconfig.node.json'];
 /** Packages that stay imports from node_modules (they find files of their own at run time). */
@@ -85,11 +85,18 @@ const BANNER =
 const FRONT_ENTRY = 'src/cli/front.ts';
 const FRONT_COMMANDS = 'src/cli/front-commands.json';
 /**
- * `import.meta` in the CommonJS front: `url`, `dirname` and `filename` are front.cjs's own (in the
- * ES module bundle they are those of a file of the same folder); `resolve` has no CommonJS
- * equivalent and says so if it is ever called (only the sources' branch of entry-points.ts calls it).
+ * The front's first lines. `import.meta` in the CommonJS front: `url`, `dirname` and `filename` are
+ * front.cjs's own (in the ES module bundle they are those of a file of the same folder); `resolve`
+ * has no CommonJS equivalent and says so if it is ever called (only the sources' branch of
+ * entry-points.ts calls it). And zod (its global config, read when zod is first loaded) builds no
+ * parser code with `new Function` in the front: compiling it costs a short process more than it
+ * saves (~10 ms of a `log`); the results are the same (`jitless`). src/cli/front.ts removes the
+ * setting before it hands a command on.
  */
 const FRONT_BANNER =
+  // first, so that it is the directive (the ES module bundle's code is strict code too)
+  '"use strict";' +
+  'globalThis.__zod_globalConfig ??= { jitless: true };' +
   'const __lockstepImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' +
   'const __lockstepImportMetaResolve = (s) => { throw new Error(`import.meta.resolve(${s}) is not available in the CLI front`); };';
 const FRONT_DEFINE = {

@@ -17,7 +17,25 @@
 import FRONT_COMMANDS from './front-commands.json' with { type: 'json' };
 import { main } from './program';
 
+let names: readonly string[] = [];
+
 /** Runs `argv`: here when its command file is listed, else through `delegate`. */
 export function run(argv: string[], delegate: () => Promise<void>): Promise<void> {
-  return main(argv, { runsHere: (file) => FRONT_COMMANDS.includes(file), delegate });
+  return main(argv, {
+    runsHere: (file) => FRONT_COMMANDS.includes(file),
+    delegate: () => {
+      // the front's setting for zod (see scripts/build-cli.mjs's FRONT_BANNER) is not the ES
+      // module bundle's: the front has loaded no zod before it delegates
+      delete (globalThis as { __zod_globalConfig?: unknown }).__zod_globalConfig;
+      return delegate();
+    },
+    registered: (list) => {
+      names = list;
+    },
+  });
+}
+
+/** The top-level command names, once `run` has registered them (bin/lockstep.cjs's cache files). */
+export function commandNames(): readonly string[] {
+  return names;
 }

@@ -69,6 +69,8 @@ export interface Front {
   runsHere(file: string): boolean;
   /** Runs this process's command line in the ES module bundle; resolves when that `main` has. */
   delegate(): Promise<void>;
+  /** Told the names of the top-level commands once they are registered. */
+  registered(names: readonly string[]): void;
 }
 
 /** Thrown by the pre-action hook once a delegated command has run: nothing more to do here. */
@@ -132,6 +134,7 @@ export async function main(argv: string[], front?: Front): Promise<void> {
       fileOf.set(cmd, file);
     }
   }
+  front?.registered(program.commands.map((cmd) => cmd.name()));
   const configure = (cmds: readonly Command[]): void => {
     for (const cmd of cmds) {
       cmd
