@@ -14,6 +14,10 @@
  *   stride ldb, bias is 0 for none, relu is 0 or 1; tail = 1 lets the last n mod 4 columns run
  *   as one SIMD tile that reads (and ignores) up to 12 bytes past B's rows and the bias, which
  *   the caller allows only when those bytes are inside the memory.
+ * - gemmP(…, tail, panel), gemmG(x, rowTab, kTab, …, tail, panel): the same product with A's
+ *   rows packed per register tile into a scratch panel first (./wasm-packed.ts), A dense or
+ *   gathered from a convolution's windows (./windows.ts) — the same bits as gemm.
+ * - pad(x, out, …): x inside a +0 border (the padding im2col would write), for gemmG.
  * - reluMask(dy, y, out, count): out = y > 0 ? dy : 0
  * - sgd(w, g, outW, count, lr): w − lr·g
  * - momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
