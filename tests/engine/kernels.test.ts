@@ -11,6 +11,7 @@ import { PIXEL_TO_FLOAT } from '../../src/main/engine/data';
 import * as conv from '../../src/main/engine/kernels/conv-ref';
 import { JS_BN_LOOPS, type BnLoops } from '../../src/main/engine/kernels/conv-ref';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from '../../src/main/engine/kernels/wasm-bn';
+import { PANEL_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import type { Window2d } from '../../src/main/engine/kernels/conv-ref';
 import * as ref from '../../src/main/engine/kernels/reference';
 import { dense, denseBackward, softmaxCrossEntropy } from '../../src/main/engine/ops';
@@ -47,6 +48,8 @@ const SHAPES: [number, number, number][] = [
   // k in several chunks (GEMM_KC = 256, the last one short), rows in several blocks (GEMM_MC = 64)
   [70, 19, 600],
   [131, 6, 257],
+  // packed: 2 column tiles and a 5–7 tail, rows 4k + 3, k over two chunks with a partial group
+  [67, 21, 259],
 ];
 
 test('wasm gemm equals the JS kernel bit for bit and a float64 reference within rounding', () => {
@@ -73,6 +76,14 @@ test('wasm gemm equals the JS kernel bit for bit and a float64 reference within 
         const pc2 = sb.alloc(4 * m * n);
         sb.k.gemm(pa, rsA * 4, ksA * 4, pb, n * 4, pc2, n * 4, m, n, k, bias ? pbias : 0, relu ? 1 : 0, 1); // prettier-ignore
         assert.ok(bitsEqual(sb.f32(pc2, m * n), got), `SIMD column tail = scalar tail`);
+        // the packed GEMM (A packed per row tile: by 4×4 transposes when k is contiguous, by
+        // vectors when rows are) gives the same bits, with both tails
+        const panel = sb.alloc(PANEL_BYTES);
+        for (const tail of [0, 1]) {
+          const pc3 = sb.alloc(4 * m * n);
+          sb.k.gemmP(pa, rsA * 4, ksA * 4, pb, n * 4, pc3, n * 4, m, n, k, bias ? pbias : 0, relu ? 1 : 0, tail, panel); // prettier-ignore
+          assert.ok(bitsEqual(sb.f32(pc3, m * n), got), `gemmP = gemm, m=${m} n=${n} k=${k} tail=${tail}`); // prettier-ignore
+        }
         const js = new Float32Array(m * n);
         ref.gemm(a, 0, rsA, ksA, b, 0, n, js, 0, n, m, n, k, bias ? bv : null, 0, relu);
         const what = `m=${m} n=${n} k=${k} transA=${transA} bias=${bias} relu=${relu}`;

@@ -4,7 +4,8 @@
  *   (a hand-made module and tfjs's own binary instantiate with a SharedArrayBuffer heap); it
  *   refuses modules that import their memory, already share it, or do not parse;
  * - the wasm backend comes up with its heap shared and trains (the bits are the golden table's);
- * - on a shared memory, the pool splits the dense GEMM, the gathered GEMM, the sparse GEMM's
+ * - on a shared memory, the pool splits the dense GEMM (plain and packed), the gathered GEMM
+ *   (A read in place and packed, each thread into its own panel), the sparse GEMM's
  *   compressed rows and the pixel gather in bands of rows, and col2im and max pooling (forward
  *   and gradient) in bands of images, with no copies, and 2 and 3 threads give the bits of one
  *   (NaN meets NaN, see firstDifference) — with the workers computing every chunk, and with the
@@ -20,7 +21,12 @@ import { useBackend } from '../../src/main/engine/backend';
 import { SHARED_HEAP_MAX_PAGES, sharedHeap, withSharedMemory } from '../../src/main/engine/kernels/shared-heap'; // prettier-ignore
 import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
 import { GemmPool, Kernel, MIN_THREADED_FLOATS } from '../../src/main/engine/kernels/threads';
-import { kernelModuleBytes, ROW_BYTES, WA } from '../../src/main/engine/kernels/wasm-module';
+import {
+  kernelModuleBytes,
+  PANEL_BYTES,
+  ROW_BYTES,
+  WA,
+} from '../../src/main/engine/kernels/wasm-module';
 import { WasmWindowGemm } from '../../src/main/engine/kernels/windows';
 import { firstDifference, wasmSandbox } from '../helpers/wasm-sandbox';
 
@@ -140,23 +146,49 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         assert.ok(pool.gemm(new Uint8Array(sb.buffer()), a, 1, m, b, n, c, n, m, n, k, bias, true));
         return c;
       }, m * n); // prettier-ignore
+      // the packed dense GEMM (gemmP), each thread packing into its own panel: the strided A
+      // above, and one big enough (k over two chunks) that threads run chunks at the same time
+      const panels = sb.alloc(threads * PANEL_BYTES);
+      const [pm, pn, pk] = [1031, 22, 300];
+      const pa = sb.put(data(pm * pk, rnd));
+      const pb = sb.put(data(pk * pn, rnd));
+      for (const [A, rs, ks, M, N, K, B] of [
+        [a, 1, m, m, n, k, b],
+        [pa, pk, 1, pm, pn, pk, pb],
+      ]) {
+        compare(`gemmP m=${M}`, () => {
+          const c = sb.alloc(4 * M * N);
+          sb.k.gemm(A, 4 * rs, 4 * ks, B, 4 * N, c, 4 * N, M, N, K, bias, 1, 1);
+          return c;
+        }, () => {
+          const c = sb.alloc(4 * M * N);
+          assert.ok(pool.gemm(new Uint8Array(sb.buffer()), A, rs, ks, B, N, c, N, M, N, K, bias, true, [panels, PANEL_BYTES])); // prettier-ignore
+          return c;
+        }, M * N); // prettier-ignore
+      }
       // gathered GEMM (a 'same' convolution), forward and transposed
       const g = { n: 2, h: 9, w: 7, c: 3, kh: 3, kw: 3, stride: 1, padTop: 1, padLeft: 1, oh: 9, ow: 7 }; // prettier-ignore
       const x = sb.put(data(2 * 9 * 7 * 3, rnd));
       const one = new WasmWindowGemm(sb.k, heap, sb.buffer);
       const split = new WasmWindowGemm(sb.k, heap, sb.buffer, () => pool);
-      for (const transposed of [false, true]) {
+      // (5 columns: A read in place; 21: A packed per row tile, into each thread's own panel)
+      for (const [transposed, cols] of [
+        [false, 5],
+        [true, 5],
+        [false, 21],
+        [true, 21],
+      ] as const) {
         const [rows, kk] = transposed ? [27, 126] : [126, 27];
-        const w = sb.put(data(kk * 5, rnd, 0.2, !transposed));
-        compare(`gemmG transposed=${transposed}`, () => {
-          const c = sb.alloc(4 * rows * 5);
-          one.gemm(x, g, transposed, w, 5, c, 5, 5, 0, !transposed, 1);
+        const w = sb.put(data(kk * cols, rnd, 0.2, !transposed));
+        compare(`gemmG transposed=${transposed} n=${cols}`, () => {
+          const c = sb.alloc(4 * rows * cols);
+          one.gemm(x, g, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
           return c;
         }, () => {
-          const c = sb.alloc(4 * rows * 5);
-          split.gemm(x, g, transposed, w, 5, c, 5, 5, 0, !transposed, 1);
+          const c = sb.alloc(4 * rows * cols);
+          split.gemm(x, g, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
           return c;
-        }, rows * 5); // prettier-ignore
+        }, rows * cols); // prettier-ignore
       }
       // sparse GEMM: A mostly zeros (NaN in A counts as nonzero), B finite
       const [sm, sn, sk] = [45, 30, 64];

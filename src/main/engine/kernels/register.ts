@@ -33,11 +33,12 @@ import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
 import { gemmPool, Kernel, kernelThreads, type GemmPool } from './threads';
 import { sharedHeap } from './shared-heap';
-import { WasmWindowGemm } from './windows';
+import { panelAllocator, WasmWindowGemm } from './windows';
 import * as ref from './reference';
 import {
   instantiateKernels,
   instantiateSharedKernels,
+  PANEL_BYTES,
   ROW_BYTES,
   WA,
   type PoolGeometry,
@@ -275,7 +276,8 @@ function wasmMem(backend: WasmBackendLike): Mem {
     return dcolPtr;
   };
   const scratchHeap = { malloc: (n: number) => backend.wasm._malloc(n), free: (p: number) => backend.wasm._free(p) }; // prettier-ignore
-  const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool) : null;
+  const panelsFor = panelAllocator(scratchHeap);
+  const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool, panelsFor) : null;
   const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool) : null;
   const bn = k ? new WasmBnLoops(k, backend.wasm._malloc(BN_SCRATCH_BYTES) >>> 0, buf) : JS_BN_LOOPS; // prettier-ignore
   mem = {
@@ -335,7 +337,14 @@ function wasmMem(backend: WasmBackendLike): Mem {
         // try sparse; with threads, the banded dense GEMM is the faster of the two
         // prettier-ignore
         if (!(threads === 1 && sparse && sparseWorthTrying(rows, kk, oc) && sparse.gemm(a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false, tailOk(wtOff, kk, oc, kk, 0)))) {
-          denseGemm(a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false);
+          // dz·Wᵀ: k = oc is small and n = kh·kw·c spans many column tiles, so A's rows are
+          // packed once per row tile (gemmP, the same bits) rather than re-read per column tile
+          const p = pool();
+          const panels = panelsFor(p?.threads ?? 1);
+          // prettier-ignore
+          if (!p?.gemm(backend.wasm.HEAPU8, a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false, [panels, PANEL_BYTES])) {
+            k.gemmP(a, 4 * oc, 4, wtOff, 4 * kk, scratch, 4 * kk, rows, kk, oc, 0, 0, tailOk(wtOff, kk, oc, kk, 0), panels); // prettier-ignore
+          }
         }
         const at = (first: number, count: number): number[] =>
           windowArgs(dxOff + (b0 + first) * imageBytes, scratch + 4 * first * perImage * kk, { ...g, n: count }); // prettier-ignore

@@ -34,8 +34,9 @@ const PAGE = 65536;
  * Control words: [0] generation (bumped to wake the workers), [1] chunks finished, [2] quit,
  * [3] workers ready, [4] next chunk (total << 12 | index: claimed by compare-and-swap), [5] kernel
  * (a {@link Kernel}), [6] the argument slot that holds a chunk's row count, [7] rows per chunk,
- * [8] rows in all, [9] chunks run by workers (cumulative); a call's 13 arguments for row 0 at
- * 16…28 and their increments per row at 32…44.
+ * [8] rows in all, [9] chunks run by workers (cumulative), [10] the first thread's scratch
+ * panel and [11] bytes per thread's panel (a 14th argument: thread t's panel is [10] + t·[11]);
+ * a call's 13 arguments for row 0 at 16…28 and their increments per row at 32…44.
  */
 const CTRL_WORDS = 48;
 /** Chunks per thread a call is cut into: a late thread leaves its share to the others. */
@@ -55,6 +56,7 @@ export const Kernel = {
   col2im: 4,
   maxPool: 5,
   maxPoolGrad: 6,
+  gemmP: 7,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** The kernels' names in the order of their numbers (both threads' tables are built from it). */
@@ -66,9 +68,10 @@ export const MIN_THREADED_FLOATS = 1 << 16;
 /**
  * Claims chunks of the current call until none is left (the callers' loop and the workers' are
  * the same code): chunk i covers rows [i·chunk, min(m, (i+1)·chunk)); its arguments are those of
- * row 0 plus i·chunk times the per-row increments, with the row count in its slot.
+ * row 0 plus i·chunk times the per-row increments, with the row count in its slot, and the
+ * claiming thread's own scratch panel (thread `self`: 0 the caller, 1… the workers) after them.
  */
-const CLAIM_SOURCE = `(ctrl, kernels, worker) => {
+const CLAIM_SOURCE = `(ctrl, kernels, self) => {
   const a = new Array(13);
   for (;;) {
     const v = Atomics.load(ctrl, 4);
@@ -80,15 +83,15 @@ const CLAIM_SOURCE = `(ctrl, kernels, worker) => {
     const r0 = i * chunk;
     for (let j = 0; j < 13; j++) a[j] = ctrl[16 + j] + r0 * ctrl[32 + j];
     a[ctrl[6]] = Math.min(chunk, ctrl[8] - r0);
-    kernels[ctrl[5]](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
-    if (worker) Atomics.add(ctrl, 9, 1);
+    kernels[ctrl[5]](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], ctrl[10] + self * ctrl[11]);
+    if (self > 0) Atomics.add(ctrl, 9, 1);
     if (Atomics.add(ctrl, 1, 1) + 1 === total) Atomics.notify(ctrl, 1);
   }
 }`;
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { bytes, memory, ctrl: sab } = workerData;
+const { bytes, memory, ctrl: sab, self } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => k[name]);
 const ctrl = new Int32Array(sab);
@@ -100,11 +103,11 @@ for (;;) {
   Atomics.wait(ctrl, 0, seen);
   seen = Atomics.load(ctrl, 0);
   if (Atomics.load(ctrl, 2) !== 0) break;
-  claim(ctrl, kernels, true);
+  claim(ctrl, kernels, self);
 }
 `;
 
-type Claim = (ctrl: Int32Array, kernels: ((...a: number[]) => void)[], worker: boolean) => void;
+type Claim = (ctrl: Int32Array, kernels: ((...a: number[]) => void)[], self: number) => void;
 // the workers' loop, compiled here too for the calling thread (one source for both)
 const claim = new Function(`return ${CLAIM_SOURCE}`)() as Claim;
 
@@ -145,7 +148,7 @@ export class GemmPool {
     for (let t = 1; t < threads; t++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { bytes, memory: this.memory, ctrl: sab },
+        workerData: { bytes, memory: this.memory, ctrl: sab, self: t },
       });
       w.unref();
       this.workers.push(w);
@@ -155,7 +158,8 @@ export class GemmPool {
   /**
    * C = act(A·B + bias) for operands in `heap` (byte offsets; strides in elements, as Mem.gemm):
    * false when this call is not worth threading (small, strided C, too large), then the caller
-   * computes it on one thread.
+   * computes it on one thread. With `[panels, panelBytes]`, the packed GEMM (gemmP of
+   * ./wasm-packed.ts), each thread with its own panel as for gemmG.
    */
   gemm(
     heap: Uint8Array,
@@ -171,20 +175,28 @@ export class GemmPool {
     k: number,
     bias: number,
     relu: boolean,
+    [panels, panelBytes]: [number, number] | [] = [],
   ): boolean {
     if (!this.worthSplitting(m, n, k, ldc)) {
       return false;
     }
     const aBytes = 4 * ((m - 1) * rsA + (k - 1) * ksA + 1);
     const extents: Extent[] = [[a, aBytes], [b, 4 * ((k - 1) * ldb + n)], [bias, bias ? 4 * n : 0]]; // prettier-ignore
-    return this.split(Kernel.gemm, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, ([pa, pb, pbias, pc], tail, i0, rows) => [pa + 4 * i0 * rsA, 4 * rsA, 4 * ksA, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, tail]); // prettier-ignore
+    const kernel = panelBytes === undefined ? Kernel.gemm : Kernel.gemmP;
+    if (panelBytes !== undefined) {
+      extents.push([panels!, -this.threads * panelBytes]);
+    }
+    return this.split(kernel, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, (ptrs, tail, i0, rows) => [ptrs[0] + 4 * i0 * rsA, 4 * rsA, 4 * ksA, ptrs[1], 4 * ldb, ptrs[ptrs.length - 1] + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? ptrs[2] : 0, relu ? 1 : 0, tail], panelBytes ?? 0); // prettier-ignore
   }
 
   /**
-   * The gathered GEMM (gemmG of ./wasm-module.ts: A[i, p] at x + rowTab[i] + kTab[p]) split the
-   * same way, rows in bands: x's `xBytes` bytes, the two tables, B and the bias are copied into
-   * the shared memory (the tables hold offsets relative to x, so they stay valid there) and C is
-   * copied back. False when not worth threading; then the caller runs it on one thread.
+   * The gathered GEMM (gemmG of ./wasm-packed.ts: A[i, p] at x + rowTab[i] + kTab[p]) split the
+   * same way, rows in bands, each thread packing A into its own panel of `panelBytes` bytes —
+   * thread t's at `panels` + t·panelBytes in place (the caller reserves `threads` panels in the
+   * heap); out of place, x's `xBytes` bytes, the two tables, B and the bias are copied into the
+   * shared memory (the tables hold offsets relative to x, so they stay valid there), the panels
+   * are reserved there, and C is copied back. False when not worth threading; then the caller
+   * runs it on one thread.
    */
   gemmG(
     heap: Uint8Array,
@@ -201,19 +213,23 @@ export class GemmPool {
     k: number,
     bias: number,
     relu: boolean,
+    panels: number,
+    panelBytes: number,
   ): boolean {
     if (!this.worthSplitting(m, n, k, ldc)) {
       return false;
     }
-    const extents: Extent[] = [[x, xBytes], [rowTab, 4 * m], [kTab, 4 * k], [b, 4 * ((k - 1) * ldb + n)], [bias, bias ? 4 * n : 0]]; // prettier-ignore
-    return this.split(Kernel.gemmG, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, ([px, pr, pk, pb, pbias, pc], tail, i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, tail]); // prettier-ignore
+    const extents: Extent[] = [[x, xBytes], [rowTab, 4 * m], [kTab, 4 * k], [b, 4 * ((k - 1) * ldb + n)], [bias, bias ? 4 * n : 0], [panels, -this.threads * panelBytes]]; // prettier-ignore
+    return this.split(Kernel.gemmG, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, ([px, pr, pk, pb, pbias, , pc], tail, i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, tail], panelBytes); // prettier-ignore
   }
 
   /**
    * Runs `kernel` in chunks of C's m rows: in place on the shared heap (`args` gets the operands'
    * own offsets and C's, and the caller's `tail`), or with the operands' extents copied into the
    * pool's memory (`args` gets their copies' offsets and C's; tail 1: the copies have room) and C
-   * copied back. False when the pool's memory cannot hold the copies.
+   * copied back. False when the pool's memory cannot hold the copies. An extent of negative
+   * size −B reserves B bytes without copying (the threads' panels, `panelBytes` each: their
+   * base is that extent's pointer).
    */
   private split(
     kernel: Kernel,
@@ -224,17 +240,21 @@ export class GemmPool {
     tail: number,
     extents: Extent[],
     args: (ptrs: number[], tail: number, i0: number, rows: number) => number[],
+    panelBytes = 0,
   ): boolean {
+    const panelsAt = extents.findIndex(([, bytes]) => bytes < 0);
     if (this.heap) {
       const ptrs = [...extents.map(([p]) => p), c];
-      this.runBands(kernel, null, c, c, m, n, (i0, rows) => args(ptrs, tail, i0, rows));
+      const panels = panelsAt < 0 ? 0 : ptrs[panelsAt];
+      this.runBands(kernel, null, c, c, m, n, (i0, rows) => args(ptrs, tail, i0, rows), GEMM_MR, [panels, panelBytes]); // prettier-ignore
       return true;
     }
     const ptrs = this.stage(heap, extents, 4 * m * n);
     if (ptrs === null) {
       return false;
     }
-    this.runBands(kernel, heap, c, ptrs[ptrs.length - 1], m, n, (i0, rows) => args(ptrs, 1, i0, rows)); // prettier-ignore
+    const panels = panelsAt < 0 ? 0 : ptrs[panelsAt];
+    this.runBands(kernel, heap, c, ptrs[ptrs.length - 1], m, n, (i0, rows) => args(ptrs, 1, i0, rows), GEMM_MR, [panels, panelBytes]); // prettier-ignore
     return true;
   }
 
@@ -344,7 +364,7 @@ export class GemmPool {
     let top = 64;
     for (const [, bytes] of extents) {
       ptrs.push(top);
-      top = align(top + bytes + 16);
+      top = align(top + Math.abs(bytes) + 16);
     }
     ptrs.push(top);
     const end = top + cBytes + 64;
@@ -383,6 +403,7 @@ export class GemmPool {
     n: number,
     args: (i0: number, rows: number) => number[],
     granule = GEMM_MR,
+    [panels, panelBytes] = [0, 0],
   ): void {
     const ctrl = this.ctrl;
     const base = args(0, 0);
@@ -397,6 +418,8 @@ export class GemmPool {
     ctrl[6] = slot;
     ctrl[7] = chunk;
     ctrl[8] = m;
+    ctrl[10] = panels;
+    ctrl[11] = panelBytes;
     ctrl.set(base, 16);
     ctrl.set(inc, 32);
     Atomics.store(ctrl, 1, 0);
@@ -404,7 +427,7 @@ export class GemmPool {
     Atomics.add(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
     if (this.callerWorks) {
-      claim(ctrl, this.kernels, false);
+      claim(ctrl, this.kernels, 0);
     }
     for (;;) {
       const done = Atomics.load(ctrl, 1);

@@ -128,6 +128,9 @@ export class FnBuilder {
   end(): this {
     return this.op(0x0b);
   }
+  return(): this {
+    return this.op(0x0f);
+  }
   br(depth: number): this {
     this.op(0x0c);
     uleb(depth, this.code);
@@ -181,6 +184,12 @@ export class FnBuilder {
   }
   i32Or(): this {
     return this.op(0x72);
+  }
+  i32Shl(): this {
+    return this.op(0x74);
+  }
+  i32ShrS(): this {
+    return this.op(0x75);
   }
   i32Eqz(): this {
     return this.op(0x45);

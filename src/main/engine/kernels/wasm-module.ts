@@ -14,6 +14,10 @@
  *   stride ldb, bias is 0 for none, relu is 0 or 1; tail = 1 lets the last n mod 4 columns run
  *   as one SIMD tile that reads (and ignores) up to 12 bytes past B's rows and the bias, which
  *   the caller allows only when those bytes are inside the memory.
+ * - gemmP(…, tail, panel), gemmG(x, rowTab, kTab, …, tail, panel): the same product with A's
+ *   rows packed per register tile into a scratch panel first (./wasm-packed.ts), A dense or
+ *   gathered from a convolution's windows (./windows.ts) — the same bits as gemm.
+ * - pad(x, out, …): x inside a +0 border (the padding im2col would write), for gemmG.
  * - reluMask(dy, y, out, count): out = y > 0 ? dy : 0
  * - sgd(w, g, outW, count, lr): w − lr·g
  * - momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
@@ -28,6 +32,7 @@
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
 import { bnGradDxFn, bnGradSumsFn, bnNormalizeFn, bnSumFn } from './wasm-bn';
+import { gemmPackedFn, packBytes, packPanelFn } from './wasm-packed';
 import { maxPoolFn } from './wasm-pool';
 import {
   csrColsFn,
@@ -63,8 +68,9 @@ export interface WasmKernels {
   ): void;
   /**
    * gemm with A gathered from a padded image (a convolution without its im2col matrix):
-   * A[i, p] = f32 at x + rowTab[i] + kTab[p] (byte offsets, int32 tables in the heap); the same
-   * operations in the same order as gemm on the materialised A, so the same bits.
+   * A[i, p] = f32 at x + rowTab[i] + kTab[p] (byte offsets, int32 tables in the heap), packed
+   * per row tile into `panel` (PANEL_BYTES of scratch, see ./wasm-packed.ts); the
+   * same operations in the same order as gemm on the materialised A, so the same bits.
    */
   gemmG(
     x: number,
@@ -80,6 +86,27 @@ export interface WasmKernels {
     bias: number,
     relu: number,
     tail: number,
+    panel: number,
+  ): void;
+  /**
+   * gemm through a packing panel (A packed per row tile, see ./wasm-packed.ts; the same bits):
+   * faster when C has several column tiles; `panel` as gemmG's.
+   */
+  gemmP(
+    a: number,
+    rsA: number,
+    ksA: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: number,
+    relu: number,
+    tail: number,
+    panel: number,
   ): void;
   /** pad(x, out, n, h, w, c, padTop, padLeft, hp, wp): see padFn */
   pad(
@@ -204,6 +231,9 @@ export const ROW_BYTES = 784;
 const T = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, k: 7, bias: 8, relu: 9, first: 10 };
 const TILE_PARAMS: ValType[] = new Array<ValType>(11).fill('i32');
 
+/** How a register tile reads A (see tile). */
+type TileMode = 'dense' | 'gather' | 'packed';
+
 /**
  * A register tile: `mr` rows × (`nv` f32x4 vectors, or one scalar column when nv = 0). With
  * `lanes` < 4 only the first `lanes` columns of the last vector are stored: the loads of B and
@@ -213,10 +243,17 @@ const TILE_PARAMS: ValType[] = new Array<ValType>(11).fill('i32');
  * chunk of k (float32 stored and reloaded exactly, so chunking k changes no bit); then
  * C[r, v] = acc + Σ_p A[r,p]·B[p,v], p ascending, and finally act(· + bias[v]) when the driver
  * passes a bias or relu (only on the last chunk).
+ * Where A[r, p] is read (`mode`): 'dense' at a + r·rsA + p·ksA; 'gather' at a + rsA[r] + ksA[p]
+ * (int32 tables of byte offsets, see gemmG); 'packed' at a + 4·(p·mr + r) — a panel packed by
+ * packPanel, one pointer and constant offsets (rsA and ksA unused).
  */
-function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
-  const name = `${gather ? 'g' : ''}tile${mr}x${nv}${lanes < 4 ? `l${lanes}` : ''}`;
-  const f = new FnBuilder(name, TILE_PARAMS, false);
+function tile(mr: number, nv: number, lanes = 4, mode: TileMode = 'dense'): FnBuilder {
+  const gather = mode === 'gather';
+  const packed = mode === 'packed';
+  const name = `${mode === 'dense' ? '' : mode[0]}tile${mr}x${nv}${lanes < 4 ? `l${lanes}` : ''}`;
+  // packed tiles take a 12th parameter: how many column tiles (side by side) to compute
+  const f = new FnBuilder(name, packed ? [...TILE_PARAMS, 'i32'] : TILE_PARAMS, false);
+  const blocks = TILE_PARAMS.length;
   const vec = nv > 0;
   const cols = vec ? nv : 1;
   const acc: number[] = [];
@@ -228,13 +265,16 @@ function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
     bv.push(f.local(vec ? 'v128' : 'f32'));
   }
   const ap: number[] = [];
-  for (let r = 0; r < mr; r++) {
+  for (let r = 0; r < (packed ? 1 : mr); r++) {
     ap.push(f.local('i32'));
   }
   const bp = f.local('i32');
   const kk = f.local('i32');
   const av = f.local(vec ? 'v128' : 'f32');
   const cp = f.local('i32');
+  if (packed) {
+    f.loop();
+  }
   // init: zeros, or the partial sums in C
   f.get(T.first).if();
   for (const x of acc) {
@@ -282,6 +322,8 @@ function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
         .set(ap[r]);
     }
     f.get(T.ksA).set(kp);
+  } else if (packed) {
+    f.get(T.a).set(ap[0]);
   } else {
     f.get(T.a).set(ap[0]);
     for (let r = 1; r < mr; r++) {
@@ -309,14 +351,15 @@ function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
     f.inc(kp, 4);
   }
   for (let r = 0; r < mr; r++) {
-    f.get(ap[r]);
+    f.get(ap[packed ? 0 : r]);
     if (gather) {
       f.get(q).i32Add();
     }
+    const at = packed ? 4 * r : 0;
     if (vec) {
-      f.v128Load32Splat().set(av);
+      f.v128Load32Splat(at).set(av);
     } else {
-      f.f32Load().set(av);
+      f.f32Load(at).set(av);
     }
     for (let v = 0; v < cols; v++) {
       const x = acc[r * cols + v];
@@ -328,9 +371,12 @@ function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
       }
       f.set(x);
     }
-    if (!gather) {
+    if (mode === 'dense') {
       f.incBy(ap[r], T.ksA);
     }
+  }
+  if (packed) {
+    f.inc(ap[0], 4 * mr);
   }
   f.incBy(bp, T.ldb);
   f.inc(kk, -1);
@@ -343,6 +389,15 @@ function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
       f.incBy(cp, T.ldc);
     }
   }
+  if (packed) {
+    // the next column tile: B, C and the bias 4·nv columns on
+    const step = 16 * cols;
+    f.inc(T.b, step).inc(T.c, step);
+    f.get(T.bias).if().inc(T.bias, step).end();
+    f.inc(blocks, -1);
+    f.get(blocks).i32(0).i32GtS().brIf(0);
+    f.end();
+  }
   return f;
 }
 
@@ -350,6 +405,8 @@ function tile(mr: number, nv: number, lanes = 4, gather = false): FnBuilder {
 export const GEMM_KC = 256;
 /** Rows per block: GEMM_MC × GEMM_KC floats of A stay in L2 while the column blocks reuse them. */
 export const GEMM_MC = 64;
+/** Bytes of one thread's packing panel for gemmG and gemmP (./wasm-packed.ts). */
+export const PANEL_BYTES = packBytes(GEMM_KC);
 
 /**
  * gemm driver. For each chunk of GEMM_KC values of k (in order), for each block of GEMM_MC rows,
@@ -364,7 +421,8 @@ function gemmDriver(
 ): FnBuilder {
   // gather: a is x, rsA the row table, ksA the k table (see gemmG in WasmKernels)
   const P = { a: 0, rsA: 1, ksA: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11, tail: 12 }; // prettier-ignore
-  const f = new FnBuilder(gather ? 'gemmG' : 'gemm', new Array<ValType>(13).fill('i32'));
+  // (the gathered driver is called by gemmG of ./wasm-packed.ts for C of one column tile)
+  const f = new FnBuilder(gather ? 'gemmGather' : 'gemm', new Array<ValType>(13).fill('i32'), !gather); // prettier-ignore
   const j = f.local('i32');
   const i = f.local('i32');
   const pc = f.local('i32');
@@ -845,7 +903,7 @@ function kernelFunctions(): FnBuilder[] {
       fns.push(tile(mr, nv, lanes));
     }
   }
-  fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!));
+  const dense = fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!)) - 1;
   fns.push(reluMask());
   // sgd(w, g, outW, count, lr)
   fns.push(
@@ -937,14 +995,34 @@ function kernelFunctions(): FnBuilder[] {
   fns.push(csrTransposeFn());
   fns.push(nonFiniteFn());
   fns.push(...sparseFunctions(fns.length));
-  // the gathered-A GEMM (convolutions without an im2col matrix) and the padded copy it reads
+  // the gathered-A GEMM (convolutions without an im2col matrix): A packed per row tile, or read
+  // in place when C has one column tile (each A element is then used once); and the padded
+  // copy it reads
   for (const mr of [GEMM_MR, 1]) {
     for (const [nv, lanes] of TILE_SHAPES) {
       tiles.set(`g${mr}x${nv}l${lanes}`, fns.length);
-      fns.push(tile(mr, nv, lanes, true));
+      fns.push(tile(mr, nv, lanes, 'gather'));
     }
   }
-  fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`g${mr}x${nv}l${lanes}`)!, true));
+  const gathered =
+    fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`g${mr}x${nv}l${lanes}`)!, true)) - 1;
+  for (const mr of [GEMM_MR, 1]) {
+    for (const [nv, lanes] of TILE_SHAPES) {
+      tiles.set(`p${mr}x${nv}l${lanes}`, fns.length);
+      fns.push(tile(mr, nv, lanes, 'packed'));
+    }
+  }
+  const packedTile = (mr: number, nv: number, lanes: number): number =>
+    tiles.get(`p${mr}x${nv}l${lanes}`)!;
+  for (const [source, unpacked] of [
+    ['gather', gathered],
+    ['dense', dense],
+  ] as const) {
+    const pack4 = fns.push(packPanelFn(4, source)) - 1;
+    const pack1 = fns.push(packPanelFn(1, source)) - 1;
+    const pack = (mr: 1 | 4): number => (mr === 1 ? pack1 : pack4);
+    fns.push(gemmPackedFn(source, GEMM_KC, GEMM_MR, 4 * GEMM_NV, unpacked, pack, packedTile));
+  }
   fns.push(padFn(copy, zero));
   return fns;
 }

@@ -16,8 +16,13 @@
  * Tested against im2col + gemm on odd shapes, strides, padding, batch 1, NaN and ±Inf
  * (tests/engine/window-gemm.test.ts); the golden table pins whole LeNet-5 and residual runs.
  *
- * With kernel threads (./threads.ts) the rows of C are split in bands as for the dense GEMM:
- * the pool copies x (or its padded copy), the tables and B — far less than an im2col matrix.
+ * gemmG packs each register tile's rows of A into a small panel before its column tiles read
+ * them (./wasm-packed.ts; values moved, not computed: the same bits), so every thread needs a
+ * panel of its own: `panelsFor(threads)`.
+ *
+ * With kernel threads (./threads.ts) the rows of C are split in bands as for the dense GEMM, in
+ * place on a shared heap (or with x, the tables and B copied into the pool's memory — still far
+ * less than an im2col matrix).
  *
  * The tables depend only on the geometry and are kept (a few per network); the padded copy is
  * scratch memory reused across calls. Only the wasm heap's layout is ours here: nothing is kept
@@ -25,11 +30,30 @@
  */
 import type { Window2d } from './conv-ref';
 import type { GemmPool } from './threads';
-import type { WasmKernels } from './wasm-module';
+import { PANEL_BYTES, type WasmKernels } from './wasm-module';
 
 interface Heap {
   malloc(bytes: number): number;
   free(ptr: number): void;
+}
+
+/**
+ * Packing panels for `count` threads (PANEL_BYTES bytes each, contiguous) from `heap`:
+ * scratch kept between calls and grown when more threads ask.
+ */
+export function panelAllocator(heap: Heap): (count: number) => number {
+  let ptr = 0;
+  let have = 0;
+  return (count) => {
+    if (count > have) {
+      if (ptr !== 0) {
+        heap.free(ptr);
+      }
+      ptr = heap.malloc(count * PANEL_BYTES) >>> 0;
+      have = count;
+    }
+    return ptr;
+  };
 }
 
 interface Tables {
@@ -90,6 +114,8 @@ export class WasmWindowGemm {
     private readonly heap: Heap,
     private readonly buf: () => ArrayBuffer,
     private readonly pool: () => GemmPool | null = () => null,
+    /** `count` threads' packing panels (PANEL_BYTES each, contiguous) in the heap */
+    private readonly panelsFor: (count: number) => number = panelAllocator(heap),
   ) {}
 
   /**
@@ -117,12 +143,34 @@ export class WasmWindowGemm {
     const [rowTab, kTab, m, kk] = transposed
       ? [t.kTab, t.rowTab, k, rows]
       : [t.rowTab, t.kTab, rows, k];
-    const heap = new Uint8Array(this.buf());
     const xBytes = g.n * t.hp * t.wp * g.c * 4;
-    if (this.pool()?.gemmG(heap, src, xBytes, rowTab, kTab, b, ldb, c, ldc, m, n, kk, bias, relu)) {
+    const pool = this.pool();
+    const panels = this.panelsFor(pool?.threads ?? 1);
+    const heap = new Uint8Array(this.buf());
+    if (
+      pool?.gemmG(
+        heap,
+        src,
+        xBytes,
+        rowTab,
+        kTab,
+        b,
+        ldb,
+        c,
+        ldc,
+        m,
+        n,
+        kk,
+        bias,
+        relu,
+        panels,
+        PANEL_BYTES,
+      )
+    ) {
+      // prettier-ignore
       return;
     }
-    this.k.gemmG(src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0, tail);
+    this.k.gemmG(src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0, tail, panels); // prettier-ignore
   }
 
   /** x copied into the scratch image [n, hp, wp, c] with a +0 border. */
