@@ -12,6 +12,7 @@ import { useBackend } from '../../src/main/engine/backend';
 import type { Window2d } from '../../src/main/engine/kernels/conv-ref';
 import { LAYER_KERNELS as L } from '../../src/main/engine/kernels/layer-kernels';
 import { run } from '../../src/main/engine/kernels/register';
+import { setKernelThreads } from '../../src/main/engine/kernels/threads';
 
 function filler(seed: number): () => number {
   let s = seed >>> 0;
@@ -131,6 +132,8 @@ const CASES: Case[] = [
   { n: 1, h: 11, w: 7, c: 5, k: 4, stride: 3, pad: 2, oc: 1 },
   // more rows of dz·Wᵀ than one group of convInputGrad (wasm): dx computed image by image
   { n: 5, h: 30, w: 30, c: 8, k: 3, stride: 1, pad: 'same', oc: 4 },
+  // one image's rows of dz·Wᵀ more than a group, with a stride
+  { n: 1, h: 64, w: 48, c: 12, k: 3, stride: 2, pad: 1, oc: 3 },
 ];
 
 async function onBackend<T>(name: 'wasm' | 'cpu', fn: () => T): Promise<T> {
@@ -159,9 +162,13 @@ test('conv2d forward, dW, db and dx: wasm == cpu bits, and equal to a float64 di
   for (const cs of CASES) {
     const what = JSON.stringify(cs);
     for (const relu of [false, true]) {
-      const wasm = await onBackend('wasm', () => convOnActive(cs, relu));
       const cpu = await onBackend('cpu', () => convOnActive(cs, relu));
-      wasm.forEach((t, i) => assert.ok(bitsEqual(t, cpu[i]), `${what} relu=${relu} output ${i}: wasm != cpu`)); // prettier-ignore
+      // one kernel thread (convInputGrad in groups of images) and two (groups split in bands)
+      for (const threads of [1, 2]) {
+        setKernelThreads(threads);
+        const wasm = await onBackend('wasm', () => convOnActive(cs, relu));
+        wasm.forEach((t, i) => assert.ok(bitsEqual(t, cpu[i]), `${what} relu=${relu} threads=${threads} output ${i}: wasm != cpu`)); // prettier-ignore
+      }
     }
     const g = geometry(cs);
     const [y, dw, db, dx] = await onBackend('cpu', () => convOnActive(cs, false));
