@@ -22,7 +22,9 @@
  */
 'use strict';
 const { readFileSync, renameSync, statSync, writeFileSync } = require('node:fs');
-const Module = require('node:module');
+// the CommonJS loader's Module class (the public `node:module` would load the ES module loader's
+// own module too, ~1 ms)
+const Module = module.constructor;
 const { join, resolve } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const vm = require('node:vm');

@@ -85,6 +85,30 @@ const BANNER =
 const FRONT_ENTRY = 'src/cli/front.ts';
 const FRONT_COMMANDS = 'src/cli/front-commands.json';
 /**
+ * Node builtins the front loads on first use rather than at start: `--help` never uses
+ * child_process (commander's, for executable subcommands) or module (a `createRequire` for
+ * cli-progress, which loads the ES module loader's own module too), and no command of the front
+ * uses zlib. A named import of a builtin becomes a property read at each use (`m.spawn(…)`), so a
+ * proxy that requires the builtin on its first read gives the same values; a default or namespace
+ * import copies every property when it runs (esbuild's `__toESM`), which loads it then.
+ */
+const LAZY_BUILTINS = ['node:child_process', 'node:module', 'node:zlib'];
+const LAZY_REQUIRE =
+  'const __lockstepLazy = (id) => { let m; const load = () => (m ??= require(id)); return new Proxy({}, {' +
+  ' get: (_, k) => load()[k], has: (_, k) => k in load(), ownKeys: () => Reflect.ownKeys(load()),' +
+  ' getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k);' +
+  ' return d && { ...d, configurable: true }; } }); };';
+
+/** front.cjs's text with every `require` of a {@link LAZY_BUILTINS} builtin made lazy. */
+export function lazyBuiltins(text) {
+  let out = text;
+  for (const id of LAZY_BUILTINS) {
+    out = out.split(`require(${JSON.stringify(id)})`).join(`__lockstepLazy(${JSON.stringify(id)})`);
+  }
+  return out;
+}
+
+/**
  * The front's first lines. `import.meta` in the CommonJS front: `url`, `dirname` and `filename` are
  * front.cjs's own (in the ES module bundle they are those of a file of the same folder); `resolve`
  * has no CommonJS equivalent and says so if it is ever called (only the sources' branch of
@@ -97,6 +121,7 @@ const FRONT_BANNER =
   // first, so that it is the directive (the ES module bundle's code is strict code too)
   '"use strict";' +
   'globalThis.__zod_globalConfig ??= { jitless: true };' +
+  LAZY_REQUIRE +
   'const __lockstepImportMetaUrl = require("node:url").pathToFileURL(__filename).href;' +
   'const __lockstepImportMetaResolve = (s) => { throw new Error(`import.meta.resolve(${s}) is not available in the CLI front`); };';
 const FRONT_DEFINE = {
@@ -108,8 +133,8 @@ const FRONT_DEFINE = {
 
 /**
  * The modules of src/cli whose lazy imports the front keeps: every src/cli module that a command
- * file of `front` (names in src/cli/commands) reaches through static imports, from the ES module
- * build's metafile (`metafile.inputs`, paths relative to the root).
+ * file of `front` (names in src/cli/commands) reaches through static imports (through any module),
+ * from the ES module build's metafile (`metafile.inputs`, paths relative to the root).
  */
 export function frontModules(metafile, front) {
   const seen = new Set();
@@ -121,7 +146,7 @@ export function frontModules(metafile, front) {
   }
   while (todo.length > 0) {
     const path = todo.pop();
-    if (seen.has(path) || !path.startsWith('src/cli/')) {
+    if (seen.has(path)) {
       continue;
     }
     seen.add(path);
@@ -131,7 +156,7 @@ export function frontModules(metafile, front) {
       }
     }
   }
-  return seen;
+  return new Set([...seen].filter((path) => path.startsWith('src/cli/')));
 }
 
 /**
@@ -295,6 +320,8 @@ export async function buildCli({ log = () => {} } = {}) {
       plugins: [stampInputs, frontOnly(frontModules(esm.metafile, front)), requireTfjs],
       logLevel: 'silent',
     });
+    const frontFile = join(tmp, 'front.cjs');
+    writeFileSync(frontFile, lazyBuiltins(readFileSync(frontFile, 'utf8')));
     const inputs = [];
     for (const [path, s] of stamps) {
       const rel = relative(ROOT, path).split(sep).join('/');

@@ -30,9 +30,9 @@ test('one run of each start-up measurement', async () => {
 test('a command that fails fails the section', async (t) => {
   const dir = tempDir();
   t.after(() => removeDir(dir));
-  // a checkout without bin/lockstep.mjs: node exits 1 on the missing script
+  // a checkout without bin/lockstep.cjs: node exits 1 on the missing script
   await assert.rejects(
     measureStartup({ repoRoot: dir, log: () => {} }, 1),
-    /start-up bench: node .*lockstep\.mjs.* exited 1/,
+    /start-up bench: node .*lockstep\.cjs.* exited 1/,
   );
 });

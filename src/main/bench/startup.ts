@@ -1,7 +1,8 @@
 /**
  * Bench section "CLI start-up" (listed in ./bench.ts's BENCH_SECTIONS; issue 16, "a CLI that
- * starts like git"): whole-process runs of this checkout's `lockstep` (bin/lockstep.mjs, which runs
- * the CLI bundle when it is up to date), each the median wall time of 10 runs (5 with --quick):
+ * starts like git"): whole-process runs of this checkout's `lockstep` (package.json's `bin`,
+ * bin/lockstep.cjs, which runs the CLI bundle when it is up to date: `--help` and `log` from its
+ * CommonJS front), each the median wall time of 10 runs (5 with --quick):
  * `--help`, `log` on a small store (one run of two steps) and `train --steps 1 --dataset fake`
  * into a fresh store each time. `node -e 0` is measured the same way as the floor no command can
  * go below on this machine. Where /proc says so (Linux), the median CPU time (user + system) of
@@ -103,7 +104,7 @@ export async function measureStartup(
   ctx: Pick<BenchContext, 'repoRoot' | 'log'>,
   n: number,
 ): Promise<ExtraSection> {
-  const bin = join(ctx.repoRoot, 'bin', 'lockstep.mjs');
+  const bin = join(ctx.repoRoot, 'bin', 'lockstep.cjs');
   const dir = mkdtempSync(join(tmpdir(), 'lockstep-bench-startup-'));
   try {
     ctx.log(`start-up: ${n} runs each of --help, log, train --steps 1 (whole processes)`);
