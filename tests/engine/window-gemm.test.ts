@@ -120,27 +120,34 @@ test('the gathered convolution GEMMs equal im2col + gemm (wasm and the JS refere
 test('pad places x inside a +0 border: exactly the values im2col reads', () => {
   const sb = wasmSandbox(64);
   const rnd = lcg(3);
-  const g = geom(2, 5, 4, 3, 3, 4, 1, 1, 2, 5, 4);
-  const [hp, wp] = paddedSize(g);
-  assert.deepEqual([hp, wp], [7, 7]);
-  const x = data(g.n * g.h * g.w * g.c, rnd, true);
-  const xp = sb.put(x);
-  const out = sb.alloc(4 * g.n * hp * wp * g.c);
-  sb.write(out, new Float32Array(g.n * hp * wp * g.c).fill(-7)); // stale contents are overwritten
-  sb.k.pad(xp, out, g.n, g.h, g.w, g.c, g.padTop, g.padLeft, hp, wp);
-  const got = sb.f32(out, g.n * hp * wp * g.c);
-  const bits = new Uint32Array(got.buffer);
-  const xBits = new Uint32Array(x.buffer);
-  for (let b = 0; b < g.n; b++) {
-    for (let y = 0; y < hp; y++) {
-      for (let xx = 0; xx < wp; xx++) {
-        for (let ci = 0; ci < g.c; ci++) {
-          const at = ((b * hp + y) * wp + xx) * g.c + ci;
-          const iy = y - g.padTop;
-          const ix = xx - g.padLeft;
-          const inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
-          const want = inside ? xBits[((b * g.h + iy) * g.w + ix) * g.c + ci] : 0; // +0: all bits clear
-          assert.equal(bits[at], want, `at b${b} y${y} x${xx} c${ci}`);
+  // border on all sides; none at the top and bottom; a window larger than the image
+  const cases: [Window2d, [number, number]][] = [
+    [geom(2, 5, 4, 3, 3, 4, 1, 1, 2, 5, 4), [7, 7]],
+    [geom(3, 4, 6, 2, 3, 3, 1, 0, 1, 2, 6), [4, 8]],
+    [geom(1, 3, 3, 4, 5, 5, 1, 2, 2, 3, 3), [7, 7]],
+  ];
+  for (const [g, size] of cases) {
+    const [hp, wp] = paddedSize(g);
+    assert.deepEqual([hp, wp], size);
+    const x = data(g.n * g.h * g.w * g.c, rnd, true);
+    const xp = sb.put(x);
+    const out = sb.alloc(4 * g.n * hp * wp * g.c);
+    sb.write(out, new Float32Array(g.n * hp * wp * g.c).fill(-7)); // stale contents are overwritten
+    sb.k.pad(xp, out, g.n, g.h, g.w, g.c, g.padTop, g.padLeft, hp, wp);
+    const got = sb.f32(out, g.n * hp * wp * g.c);
+    const bits = new Uint32Array(got.buffer);
+    const xBits = new Uint32Array(x.buffer);
+    for (let b = 0; b < g.n; b++) {
+      for (let y = 0; y < hp; y++) {
+        for (let xx = 0; xx < wp; xx++) {
+          for (let ci = 0; ci < g.c; ci++) {
+            const at = ((b * hp + y) * wp + xx) * g.c + ci;
+            const iy = y - g.padTop;
+            const ix = xx - g.padLeft;
+            const inside = iy >= 0 && iy < g.h && ix >= 0 && ix < g.w;
+            const want = inside ? xBits[((b * g.h + iy) * g.w + ix) * g.c + ci] : 0; // +0: all bits clear
+            assert.equal(bits[at], want, `${fmt(g)} at b${b} y${y} x${xx} c${ci}`);
+          }
         }
       }
     }

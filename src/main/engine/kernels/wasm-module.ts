@@ -1035,20 +1035,39 @@ function kernelFunctions(): FnBuilder[] {
 function padFn(copy: number, zero: number): FnBuilder {
   const f = new FnBuilder('pad', new Array<ValType>(10).fill('i32'));
   const P = { x: 0, out: 1, n: 2, h: 3, w: 4, c: 5, padTop: 6, padLeft: 7, hp: 8, wp: 9 };
-  const [b, y, src, rowBytes] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
-  f.get(P.out).i32(0).get(P.n).get(P.hp).i32Mul().get(P.wp).i32Mul().get(P.c).i32Mul();
-  f.call(zero);
-  f.get(P.w).get(P.c).i32Mul().i32(4).i32Mul().set(rowBytes);
+  const [b, y, src, dst, rowBytes, cell] = [0, 0, 0, 0, 0, 0].map(() => f.local('i32'));
+  // every byte written once: the border's +0 cells between the copied rows, not a zeroed image
+  // first (a whole pass over memory: this image is megabytes and the step's bottleneck is DRAM)
+  const zeroCells = (count: () => void): void => {
+    f.get(dst).i32(0);
+    count();
+    f.get(P.c).i32Mul().call(zero);
+  };
+  f.get(P.c).i32(4).i32Mul().set(cell);
+  f.get(P.w).get(cell).i32Mul().set(rowBytes);
   f.get(P.x).set(src);
+  f.get(P.out).set(dst);
   f.forRange(b, P.n, () => {
+    // the top rows and the first row's left border
+    zeroCells(() => f.get(P.padTop).get(P.wp).i32Mul().get(P.padLeft).i32Add());
+    f.get(dst).get(P.padTop).get(P.wp).i32Mul().get(P.padLeft).i32Add().get(cell).i32Mul().i32Add().set(dst); // prettier-ignore
     f.forRange(y, P.h, () => {
-      // out + ((b·hp + y + padTop)·wp + padLeft)·c·4
-      f.get(P.out);
-      f.get(b).get(P.hp).i32Mul().get(y).i32Add().get(P.padTop).i32Add().get(P.wp).i32Mul();
-      f.get(P.padLeft).i32Add().get(P.c).i32Mul().i32(4).i32Mul().i32Add();
-      f.get(src).get(P.w).get(P.c).i32Mul();
-      f.call(copy);
-      f.incBy(src, rowBytes);
+      f.get(dst).get(src).get(P.w).get(P.c).i32Mul().call(copy);
+      f.incBy(src, rowBytes).incBy(dst, rowBytes);
+      // this row's right border and the next one's left border (after the last row: its right
+      // border and the bottom rows)
+      f.get(y).i32(1).i32Add().get(P.h).i32LtS().if();
+      zeroCells(() => f.get(P.wp).get(P.w).i32Sub());
+      f.get(dst).get(P.wp).get(P.w).i32Sub().get(cell).i32Mul().i32Add().set(dst);
+      f.else();
+      const tail = (): void => {
+        f.get(P.wp).get(P.padLeft).i32Sub().get(P.w).i32Sub();
+        f.get(P.hp).get(P.padTop).i32Sub().get(P.h).i32Sub().get(P.wp).i32Mul().i32Add();
+      };
+      zeroCells(tail);
+      tail();
+      f.get(cell).i32Mul().get(dst).i32Add().set(dst);
+      f.end();
     });
   });
   return f;
