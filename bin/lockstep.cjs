@@ -7,7 +7,8 @@
  * (`lockstep.js` of the same build) before its action starts (src/cli/front.ts).
  *
  * The bundle (made by scripts/build-cli.mjs, which `npm install` runs) is run only when it is up
- * to date with every source file it was built from (scripts/fresh-build.cjs); a stale or missing
+ * to date with every source file it was built from (scripts/fresh-build.cjs): the front's own
+ * inputs are checked before it runs, the others before it hands a command on; a stale or missing
  * bundle is rebuilt first (about a second). If no bundle can be built, or LOCKSTEP_CLI_SOURCE=1 is
  * set, it runs the TypeScript sources through tsx instead: slower to start, same behaviour. A
  * stale bundle is never run.
@@ -28,7 +29,7 @@ const Module = module.constructor;
 const { join, resolve } = require('node:path');
 const { pathToFileURL } = require('node:url');
 const vm = require('node:vm');
-const { freshBuild } = require('../scripts/fresh-build.cjs');
+const { freshFront } = require('../scripts/fresh-build.cjs');
 
 const ROOT = resolve(__dirname, '..');
 
@@ -155,15 +156,8 @@ function loadFront(dir) {
   return mod.exports;
 }
 
-/** The fresh bundle's folder (built now if stale or missing), or null to run the sources. */
-async function bundle() {
-  if (process.env.LOCKSTEP_CLI_SOURCE === '1') {
-    return null;
-  }
-  const dir = freshBuild(ROOT);
-  if (dir !== null) {
-    return dir;
-  }
+/** A fresh build's folder, built now if stale or missing; null when none can be built. */
+async function rebuilt() {
   try {
     const { ensureBuilt } = await import('../scripts/build-cli.mjs');
     return await ensureBuilt({ log: debug });
@@ -175,21 +169,38 @@ async function bundle() {
   }
 }
 
-async function start() {
-  const dir = await bundle();
+/** Runs this process's command line from the TypeScript sources (through tsx). */
+async function runSources() {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}
+
+/** Runs this process's command line in the ES module bundle, or the sources when there is none. */
+async function runWhole(dir) {
   if (dir === null) {
-    const { register } = await import('tsx/esm/api');
-    register();
-    await import('../src/cli/main.ts');
-    return;
-  }
-  const front = loadFront(dir);
-  if (front === null) {
-    debug(`lockstep: ${dir} has no front.cjs; running lockstep.js`);
+    await runSources();
+  } else {
     await runEsm(dir);
+  }
+}
+
+async function start() {
+  if (process.env.LOCKSTEP_CLI_SOURCE === '1') {
+    await runSources();
     return;
   }
-  await front.run(process.argv, () => runEsm(dir));
+  // the front's inputs first: a command the front runs needs no more; one it hands on checks the
+  // rest of the build's inputs first, and rebuilds when one changed
+  const fresh = freshFront(ROOT);
+  const dir = fresh?.dir ?? (await rebuilt()); // (a build made now is fresh all through)
+  const front = dir === null ? null : loadFront(dir);
+  const whole = async () => runWhole(fresh === null || fresh.restFresh() ? dir : await rebuilt());
+  if (front === null) {
+    await whole();
+    return;
+  }
+  await front.run(process.argv, whole);
 }
 
 start().catch((e) => {

@@ -265,17 +265,22 @@ export async function buildCli({ log = () => {} } = {}) {
   // every input is stamped as it was just before esbuild read it: a file changed later no longer
   // matches its stamp, so a build never passes for fresher than what it read
   const stamps = new Map(EXTRA_INPUTS.map((p) => [join(ROOT, p), statOf(join(ROOT, p))]));
-  const stampInputs = {
+  // the front's inputs: the extra ones, the list of its commands and what its build reads
+  const frontInputs = new Set([...stamps.keys(), join(ROOT, FRONT_COMMANDS)]);
+  const stampInputs = (into) => ({
     name: 'stamp-inputs',
     setup(b) {
       b.onLoad({ filter: /.*/ }, (args) => {
-        if (args.namespace === 'file' && !stamps.has(args.path)) {
-          stamps.set(args.path, statOf(args.path));
+        if (args.namespace === 'file') {
+          if (!stamps.has(args.path)) {
+            stamps.set(args.path, statOf(args.path));
+          }
+          into?.add(args.path);
         }
         return undefined;
       });
     },
-  };
+  });
   try {
     const esm = await build({
       absWorkingDir: ROOT,
@@ -295,7 +300,7 @@ export async function buildCli({ log = () => {} } = {}) {
       banner: { js: BANNER },
       tsconfig: join(ROOT, 'tsconfig.node.json'),
       chunkNames: 'chunk-[hash]',
-      plugins: [stampInputs, requireTfjs],
+      plugins: [stampInputs(null), requireTfjs],
       logLevel: 'silent',
       metafile: true,
     });
@@ -317,20 +322,33 @@ export async function buildCli({ log = () => {} } = {}) {
       define: FRONT_DEFINE,
       banner: { js: FRONT_BANNER },
       tsconfig: join(ROOT, 'tsconfig.node.json'),
-      plugins: [stampInputs, frontOnly(frontModules(esm.metafile, front)), requireTfjs],
+      plugins: [
+        stampInputs(frontInputs),
+        frontOnly(frontModules(esm.metafile, front)),
+        requireTfjs,
+      ],
       logLevel: 'silent',
     });
     const frontFile = join(tmp, 'front.cjs');
     writeFileSync(frontFile, lazyBuiltins(readFileSync(frontFile, 'utf8')));
+    // the front's inputs first (fresh-build.cjs checks those alone before it runs the front)
     const inputs = [];
-    for (const [path, s] of stamps) {
+    const paths = [...stamps.keys()];
+    for (const path of [
+      ...paths.filter((p) => frontInputs.has(p)),
+      ...paths.filter((p) => !frontInputs.has(p)),
+    ]) {
+      const s = stamps.get(path);
       const rel = relative(ROOT, path).split(sep).join('/');
       inputs.push(s === null ? [rel, -1, -1] : [rel, s[0], s[1]]);
     }
     const dir = `b-${id}`;
     renameSync(tmp, join(OUT, dir));
     const previous = currentDir();
-    replaceFile(CURRENT, JSON.stringify({ version: STAMP_VERSION, dir, inputs }) + '\n');
+    replaceFile(
+      CURRENT,
+      JSON.stringify({ version: STAMP_VERSION, dir, front: frontInputs.size, inputs }) + '\n',
+    );
     if (previous !== null) {
       // superseded now: pruneOld counts its week from here
       const now = new Date();

@@ -25,7 +25,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import vm from 'node:vm';
 import { before, describe, test } from 'node:test';
 import { freshBuild, frontModules } from '../../scripts/build-cli.mjs';
@@ -325,6 +325,36 @@ describe('code caches (a copy of the checkout)', () => {
     assert.ok(rebuilt !== null && rebuilt !== build, 'not rebuilt');
     assert.ok(existsSync(join(rebuilt, 'front.none.cache')));
     assert.ok(statSync(join(rebuilt, 'front.cjs')).size > 0);
+  });
+
+  test('a source only the handed-on part reads: the front runs as it is, train rebuilds first', () => {
+    const built = freshBuild(root);
+    assert.ok(built !== null);
+    const stamp = JSON.parse(readFileSync(join(root, 'out', 'cli', 'current.json'), 'utf8')) as {
+      front: number;
+      inputs: [string, number, number][];
+    };
+    const rest = stamp.inputs.slice(stamp.front).map(([p]) => p);
+    const heavy = rest.find((p) => p === 'src/main/service/train.ts');
+    assert.ok(
+      heavy !== undefined,
+      'service/train.ts is not among the inputs the front does not read',
+    );
+    assert.ok(!stamp.inputs.slice(0, stamp.front).some(([p]) => p === heavy));
+    writeFileSync(join(root, heavy), readFileSync(join(root, heavy), 'utf8') + '\n// edited\n');
+    const log = run(['log', '--store', join(root, 'no-store')]);
+    assert.equal(log.code, 0, log.stderr);
+    assert.equal(freshBuild(root), null, 'the edit is not seen as one');
+    assert.equal(
+      JSON.parse(readFileSync(join(root, 'out', 'cli', 'current.json'), 'utf8')).dir,
+      basename(built),
+      'log rebuilt the bundle',
+    );
+    const store = join(root, 'store');
+    const train = run(['train', '--store', store, ...FAKE_TRAIN, '--steps', '1', '--seed', '4']);
+    assert.equal(train.code, 0, train.stderr);
+    const after = freshBuild(root);
+    assert.ok(after !== null && after !== built, 'train ran without a rebuild');
   });
 
   test('front.cjs starts with its "use strict" directive', () => {
