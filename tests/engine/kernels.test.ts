@@ -196,6 +196,13 @@ test('wasm im2col, col2im, relu and add equal conv-ref bit for bit (odd shapes, 
     sb.k.add(pa, pb, out, count);
     conv.add(a, 0, b, 0, js, 0, count);
     assert.ok(bitsEqual(sb.f32(out, count), js), `add ${count}`);
+    // add with the following ReLU fused = relu(add), on both
+    const unfused = new Float32Array(count);
+    conv.relu(js, 0, unfused, 0, count);
+    sb.k.addRelu(pa, pb, out, count);
+    conv.add(a, 0, b, 0, js, 0, count, true);
+    assert.ok(bitsEqual(js, unfused), `add + relu fused (JS) ${count}`);
+    assert.ok(bitsEqual(sb.f32(out, count), unfused), `addRelu ${count}`);
   }
 });
 
@@ -270,6 +277,12 @@ test('wasm batch-norm loops equal conv-ref bit for bit (1–16 channels, 1–300
         const saved = { mean: out(), invstd: out(), newMean: out(), newVar: out() };
         const y = v(new Float32Array(rows * c).fill(99));
         conv.batchNormTrain(x, 0, rows, c, v(inputs.gamma), 0, v(inputs.beta), 0, v(inputs.runMean), 0, v(inputs.runVar), 0, y, 0, saved, loops); // prettier-ignore
+        // with the following ReLU fused: relu(y), in the same pass
+        const yRelu = v(new Float32Array(rows * c).fill(99));
+        conv.batchNormTrain(x, 0, rows, c, v(inputs.gamma), 0, v(inputs.beta), 0, v(inputs.runMean), 0, v(inputs.runVar), 0, yRelu, 0, { mean: out(), invstd: out(), newMean: out(), newVar: out() }, loops, true); // prettier-ignore
+        const unfused = new Float32Array(rows * c);
+        conv.relu(y.slice(), 0, unfused, 0, rows * c);
+        assert.equal(firstDifference(yRelu.slice(), unfused), -1, `batch norm + relu fused = relu(batch norm), ${what}`); // prettier-ignore
         const dx = v(new Float32Array(rows * c).fill(99));
         const [dg, db] = [out(), out()];
         conv.batchNormGrad(x, 0, v(inputs.dy), 0, rows, c, v(inputs.gamma), 0, saved.mean, saved.invstd, dx, 0, dg, 0, db, 0, loops); // prettier-ignore

@@ -8,6 +8,9 @@
  * from the stream `dropout/<step>/<layer>` (so a resumed run draws exactly the same masks).
  * Inference: batch norm uses the running statistics and dropout is the identity.
  *
+ * A batch norm or residual add whose output only the next node, a ReLU, reads runs with that
+ * ReLU fused ({@link reluFused}): one pass over the activation instead of two, the same values.
+ *
  * Dense layers go through ./ops.ts (the same calls as before the graph existed, so softmax and
  * mlp keep their bits); the image layers need our kernels (wasm or cpu). Callers own memory
  * (wrap calls in tf.tidy).
@@ -51,6 +54,43 @@ export function assertRunnable(graph: Graph): void {
   }
 }
 
+const fusedByGraph = new WeakMap<Graph, Set<number>>();
+
+/**
+ * The nodes that run with the following ReLU fused: a batch norm or an add whose output is read
+ * by the next node only, a ReLU. The ReLU node then takes their result as its own output. The
+ * unfused output is never needed: the ReLU's backward pass reads the ReLU's output, and batch
+ * norm's and add's read their inputs.
+ */
+export function reluFused(graph: Graph): Set<number> {
+  let fused = fusedByGraph.get(graph);
+  if (fused === undefined) {
+    const readers = new Array<number>(graph.nodes.length).fill(0);
+    for (const node of graph.nodes) {
+      for (const i of node.inputs) {
+        if (i >= 0) {
+          readers[i]++;
+        }
+      }
+    }
+    fused = new Set();
+    graph.nodes.forEach((node, i) => {
+      const next = graph.nodes[i + 1];
+      if (
+        (node.op === 'batchNorm' || node.op === 'add') &&
+        next?.op === 'relu' &&
+        next.inputs.length === 1 &&
+        next.inputs[0] === i &&
+        readers[i] === 1
+      ) {
+        fused!.add(i);
+      }
+    });
+    fusedByGraph.set(graph, fused);
+  }
+  return fused;
+}
+
 /** The dropout mask of a layer for a step: 0 or 1/(1 − rate) per element. */
 export function dropoutMask(
   ctx: StepContext,
@@ -74,6 +114,7 @@ function forwardNode(
   state: TensorMap,
   n: number,
   train: { ctx: StepContext; saved: Saved; newState: TensorMap } | null,
+  fuseRelu = false,
 ): tf.Tensor {
   const x = ins[0];
   const p = (s: string): tf.Tensor => params.get(`${node.name}/${s}`)!;
@@ -110,7 +151,7 @@ function forwardNode(
     case 'relu':
       return run<tf.Tensor>(L.relu, { x });
     case 'add':
-      return run<tf.Tensor>(L.add, { a: x, b: ins[1] });
+      return run<tf.Tensor>(L.add, { a: x, b: ins[1] }, { relu: fuseRelu });
     case 'batchNorm': {
       const inputs = {
         x,
@@ -119,7 +160,7 @@ function forwardNode(
         mean: state.get(`${node.name}/moving_mean`)!,
         variance: state.get(`${node.name}/moving_variance`)!,
       };
-      const attrs = { channels: node.inShape[2], training: train !== null };
+      const attrs = { channels: node.inShape[2], training: train !== null, relu: fuseRelu };
       const outs = run<tf.Tensor[]>(L.batchNorm, inputs, attrs);
       if (train) {
         train.saved.mean = outs[1];
@@ -153,9 +194,11 @@ export function predict(
 ): tf.Tensor2D {
   const n = x.shape[0];
   const outs: tf.Tensor[] = [];
-  for (const node of graph.nodes) {
-    outs.push(forwardNode(node, inputsOf(node, x, outs), params, state, n, null));
-  }
+  const fused = reluFused(graph);
+  graph.nodes.forEach((node, i) => {
+    // a ReLU fused into the node before it takes that node's result
+    outs.push(fused.has(i - 1) ? outs[i - 1] : forwardNode(node, inputsOf(node, x, outs), params, state, n, null, fused.has(i))); // prettier-ignore
+  });
   return flat(outs[outs.length - 1], n);
 }
 
@@ -175,13 +218,13 @@ export function lossAndGradients(
   const outs: tf.Tensor[] = [];
   const saved: Saved[] = [];
   const newState: TensorMap = new Map();
-  for (const node of graph.nodes) {
+  const fused = reluFused(graph);
+  graph.nodes.forEach((node, i) => {
     const s: Saved = {};
-    outs.push(
-      forwardNode(node, inputsOf(node, x, outs), params, state, n, { ctx, saved: s, newState }),
-    );
+    // a ReLU fused into the node before it takes that node's result
+    outs.push(fused.has(i - 1) ? outs[i - 1] : forwardNode(node, inputsOf(node, x, outs), params, state, n, { ctx, saved: s, newState }, fused.has(i))); // prettier-ignore
     saved.push(s);
-  }
+  });
   const { loss, dlogits } = softmaxCrossEntropy(flat(outs[outs.length - 1], n), labels);
   const grads: TensorMap = new Map();
   const dOut: (tf.Tensor | undefined)[] = new Array(graph.nodes.length);

@@ -270,8 +270,11 @@ export interface BnLoops {
   sum(x: Float32Array, xOff: number, rows: number, c: number, out: Float64Array): void;
   /** out[ci] = Σ_r (x[r, ci] − mean[ci])² (float64, rows in order) */
   sqDev(x: Float32Array, xOff: number, rows: number, c: number, mean: Float32Array, out: Float64Array): void; // prettier-ignore
-  /** y = float32(float32(γ·xhat) + β), xhat = float32(float32(x − mean)·invstd) */
-  normalize(x: Float32Array, xOff: number, rows: number, c: number, mean: Float32Array, mOff: number, invstd: Float32Array, gamma: Float32Array, gOff: number, beta: Float32Array, bOff: number, y: Float32Array, yOff: number): void; // prettier-ignore
+  /**
+   * y = float32(float32(γ·xhat) + β), xhat = float32(float32(x − mean)·invstd); with `relu`,
+   * then relu(y) as ./conv-ref's relu (a following ReLU fused: one pass, the same bits)
+   */
+  normalize(x: Float32Array, xOff: number, rows: number, c: number, mean: Float32Array, mOff: number, invstd: Float32Array, gamma: Float32Array, gOff: number, beta: Float32Array, bOff: number, y: Float32Array, yOff: number, relu?: boolean): void; // prettier-ignore
   /** sdy[ci] = Σ_r dy, sdyx[ci] = Σ_r dy·xhat (float64, rows in order) */
   gradSums(x: Float32Array, xOff: number, dy: Float32Array, dyOff: number, rows: number, c: number, mean: Float32Array, invstd: Float32Array, sdy: Float64Array, sdyx: Float64Array): void; // prettier-ignore
   /** dx = float32(k1·((dy − k2) − xhat·k3)) in float64 */
@@ -299,12 +302,13 @@ export const JS_BN_LOOPS: BnLoops = {
       }
     }
   },
-  normalize(x, xOff, rows, c, mean, mOff, invstd, gamma, gOff, beta, bOff, y, yOff) {
+  normalize(x, xOff, rows, c, mean, mOff, invstd, gamma, gOff, beta, bOff, y, yOff, relu = false) {
     for (let r = 0; r < rows; r++) {
       const o = r * c;
       for (let ci = 0; ci < c; ci++) {
         const xhat = fr(fr(x[xOff + o + ci] - mean[mOff + ci]) * invstd[ci]);
-        y[yOff + o + ci] = fr(fr(gamma[gOff + ci] * xhat) + beta[bOff + ci]);
+        const v = fr(fr(gamma[gOff + ci] * xhat) + beta[bOff + ci]);
+        y[yOff + o + ci] = !relu || v > 0 || v !== v ? v : 0;
       }
     }
   },
@@ -360,6 +364,7 @@ export function batchNormTrain(
   yOff: number,
   saved: { mean: Float32Array; invstd: Float32Array; newMean: Float32Array; newVar: Float32Array },
   loops: BnLoops = JS_BN_LOOPS,
+  relu = false,
 ): void {
   const sum = loops.f64(c, 0);
   loops.sum(x, xOff, rows, c, sum);
@@ -376,7 +381,7 @@ export function batchNormTrain(
     saved.newMean[ci] = fr(fr((1 - m) * runMean[rmOff + ci]) + fr(m * mean[ci]));
     saved.newVar[ci] = fr(fr((1 - m) * runVar[rvOff + ci]) + fr(m * fr(unbiased)));
   }
-  loops.normalize(x, xOff, rows, c, mean, 0, saved.invstd, gamma, gOff, beta, bOff, y, yOff);
+  loops.normalize(x, xOff, rows, c, mean, 0, saved.invstd, gamma, gOff, beta, bOff, y, yOff, relu); // prettier-ignore
 }
 
 /** Batch norm in inference: the running statistics instead of the batch's. */
@@ -395,12 +400,13 @@ export function batchNormInfer(
   rvOff: number,
   y: Float32Array,
   yOff: number,
+  relu = false,
 ): void {
   const invstd = new Float32Array(c);
   for (let ci = 0; ci < c; ci++) {
     invstd[ci] = fr(1 / Math.sqrt(runVar[rvOff + ci] + BN_EPSILON));
   }
-  JS_BN_LOOPS.normalize(x, xOff, rows, c, runMean, rmOff, invstd, gamma, gOff, beta, bOff, y, yOff);
+  JS_BN_LOOPS.normalize(x, xOff, rows, c, runMean, rmOff, invstd, gamma, gOff, beta, bOff, y, yOff, relu); // prettier-ignore
 }
 
 /**
@@ -447,7 +453,7 @@ export function batchNormGrad(
   loops.gradDx(x, xOff, dy, dyOff, rows, c, mean, invstd, k1, k2, k3, dx, dxOff);
 }
 
-/** out = float32(a + b), elementwise. */
+/** out = float32(a + b), elementwise; with `relu`, relu of that (a following ReLU fused). */
 export function add(
   a: Float32Array,
   aOff: number,
@@ -456,9 +462,11 @@ export function add(
   out: Float32Array,
   oOff: number,
   count: number,
+  relu = false,
 ): void {
   for (let i = 0; i < count; i++) {
-    out[oOff + i] = fr(a[aOff + i] + b[bOff + i]);
+    const v = fr(a[aOff + i] + b[bOff + i]);
+    out[oOff + i] = !relu || v > 0 || v !== v ? v : 0;
   }
 }
 

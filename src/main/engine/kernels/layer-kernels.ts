@@ -10,10 +10,12 @@
  *   dW = colᵀ·dz (GEMM, rows in order), db = 1ᵀ·dz, dx = col2im(dz·Wᵀ) (fixed-order scatter-add)
  * - LockstepMaxPool / LockstepAvgPool {x} {geom}                  → y
  * - LockstepMaxPoolGrad {x, dy} {geom}, LockstepAvgPoolGrad {dy} {geom} → dx
- * - LockstepBatchNorm    {x, gamma, beta, mean, variance} {channels, training}
+ * - LockstepBatchNorm    {x, gamma, beta, mean, variance} {channels, training, relu}
  *   → training: [y, batchMean, invstd, newMean, newVariance]; inference: [y]
+ *   (relu: y is relu(batch norm), a following ReLU fused into the same pass)
  * - LockstepBatchNormGrad {x, dy, gamma, batchMean, invstd} {channels, wantDx} → [dγ, dβ, dx?]
- * - LockstepAdd {a, b} → a + b;  LockstepRelu {x} → relu(x);  LockstepReluGrad {dy, y} → dx;
+ * - LockstepAdd {a, b} {relu} → a + b (relu: relu(a + b));  LockstepRelu {x} → relu(x);
+ *   LockstepReluGrad {dy, y} → dx;
  *   LockstepMul {x, mask} → x·mask
  *
  * Activations are 2-D tensors [n, h·w·c] (NHWC, flat); the geometry travels as an attribute.
@@ -168,13 +170,14 @@ const batchNorm: Kernel = (mem, { x, gamma, beta, mean, variance }, attrs) => {
   const c = attrs.channels as number;
   const rows = count(x) / c;
   const y = mem.alloc([...x.shape]);
+  const relu = attrs.relu === true;
   if (attrs.training !== true) {
-    conv.batchNormInfer(mem.f32(x), 0, rows, c, mem.f32(gamma), 0, mem.f32(beta), 0, mem.f32(mean), 0, mem.f32(variance), 0, mem.f32(y), 0); // prettier-ignore
+    conv.batchNormInfer(mem.f32(x), 0, rows, c, mem.f32(gamma), 0, mem.f32(beta), 0, mem.f32(mean), 0, mem.f32(variance), 0, mem.f32(y), 0, relu); // prettier-ignore
     return [y];
   }
   const outs = [mem.alloc([c]), mem.alloc([c]), mem.alloc([c]), mem.alloc([c])];
   const [bm, inv, nm, nv] = outs.map((t) => mem.f32(t));
-  conv.batchNormTrain(mem.f32(x), 0, rows, c, mem.f32(gamma), 0, mem.f32(beta), 0, mem.f32(mean), 0, mem.f32(variance), 0, mem.f32(y), 0, { mean: bm, invstd: inv, newMean: nm, newVar: nv }, mem.bn); // prettier-ignore
+  conv.batchNormTrain(mem.f32(x), 0, rows, c, mem.f32(gamma), 0, mem.f32(beta), 0, mem.f32(mean), 0, mem.f32(variance), 0, mem.f32(y), 0, { mean: bm, invstd: inv, newMean: nm, newVar: nv }, mem.bn, relu); // prettier-ignore
   return [y, ...outs];
 };
 
@@ -188,9 +191,9 @@ const batchNormGrad: Kernel = (mem, { x, dy, gamma, batchMean, invstd }, attrs) 
   return dx ? [dg, db, dx] : [dg, db];
 };
 
-const add: Kernel = (mem, { a, b }) => {
+const add: Kernel = (mem, { a, b }, attrs) => {
   const out = mem.alloc([...a.shape]);
-  mem.add(a, b, out);
+  mem.add(a, b, out, attrs.relu === true);
   return out;
 };
 

@@ -134,8 +134,8 @@ export interface Mem {
   maxPool(x: tf.TensorInfo, g: Window2d, y: tf.TensorInfo): void;
   /** conv-ref's maxPoolGrad (same additions, same order) */
   maxPoolGrad(x: tf.TensorInfo, dy: tf.TensorInfo, g: Window2d, dx: tf.TensorInfo): void;
-  /** out = a + b (float32) */
-  add(a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo): void;
+  /** out = a + b (float32); with `relu`, relu of that */
+  add(a: tf.TensorInfo, b: tf.TensorInfo, out: tf.TensorInfo, relu?: boolean): void;
   /** out = x > 0 || x ≠ x ? x : 0 */
   relu(x: tf.TensorInfo, out: tf.TensorInfo): void;
   transpose(src: tf.TensorInfo, dst: tf.TensorInfo, rows: number, cols: number): void;
@@ -409,11 +409,11 @@ function wasmMem(backend: WasmBackendLike): Mem {
         conv.maxPoolGrad(f32(x), 0, f32(dy), 0, g, f32(dx), 0);
       }
     },
-    add: (a, b, out) => {
+    add: (a, b, out, relu = false) => {
       if (k) {
-        k.add(off(a), off(b), off(out), size(out));
+        (relu ? k.addRelu : k.add)(off(a), off(b), off(out), size(out));
       } else {
-        conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out));
+        conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out), relu);
       }
     },
     relu: (x, out) => {
@@ -501,7 +501,7 @@ function cpuMem(backend: MathBackendCPU): Mem {
     col2im: (dcol, g, dx) => conv.col2im(f32(dcol), 0, g, f32(dx), 0),
     maxPool: (x, g, y) => conv.maxPool(f32(x), 0, g, f32(y), 0),
     maxPoolGrad: (x, dy, g, dx) => conv.maxPoolGrad(f32(x), 0, f32(dy), 0, g, f32(dx), 0),
-    add: (a, b, out) => conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out)),
+    add: (a, b, out, relu = false) => conv.add(f32(a), 0, f32(b), 0, f32(out), 0, size(out), relu),
     relu: (x, out) => conv.relu(f32(x), 0, f32(out), 0, size(out)),
     transpose: (src, dst, rows, cols) => {
       const s = f32(src);

@@ -6,7 +6,7 @@
  * Pointers in bytes; c channels per row, rows contiguous.
  *
  * - bnSum(x, rows, c, out64) · bnSqDev(x, rows, c, mean, out64)
- * - bnNormalize(x, rows, c, mean, invstd, gamma, beta, y)
+ * - bnNormalize(x, rows, c, mean, invstd, gamma, beta, y), bnNormalizeRelu (the same, then ReLU)
  * - bnGradSums(x, dy, rows, c, mean, invstd, sdy64, sdyx64)
  * - bnGradDx(x, dy, rows, c, mean, invstd, k1, k2, k3, dx)
  */
@@ -154,11 +154,15 @@ function xhatAndDy(
   at(f, dp, g, 4).v128Load().set(d);
 }
 
-/** bnNormalize(x, rows, c, mean, invstd, gamma, beta, y) */
-export function bnNormalizeFn(): FnBuilder {
+/**
+ * bnNormalize(x, rows, c, mean, invstd, gamma, beta, y); bnNormalizeRelu: the same, then ReLU
+ * as ./wasm-module's relu (v > 0 or NaN keeps v, else +0) before the store.
+ */
+export function bnNormalizeFn(relu = false): FnBuilder {
   const P = { x: 0, rows: 1, c: 2, mean: 3, invstd: 4, gamma: 5, beta: 6, y: 7 };
-  const f = new FnBuilder('bnNormalize', new Array<ValType>(8).fill('i32'));
+  const f = new FnBuilder(relu ? 'bnNormalizeRelu' : 'bnNormalize', new Array<ValType>(8).fill('i32')); // prettier-ignore
   const [r, g, xp, yp] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')];
+  const [v, s] = [f.local('v128'), f.local('f32')];
   f.get(P.x).set(xp);
   f.get(P.y).set(yp);
   const body = (vec: boolean): void => {
@@ -168,12 +172,24 @@ export function bnNormalizeFn(): FnBuilder {
       f.v128Load();
       xhat(f, true, xp, P.mean, P.invstd, g);
       f.f32x4Mul();
-      at(f, P.beta, g, 4).v128Load().f32x4Add().v128Store();
+      at(f, P.beta, g, 4).v128Load().f32x4Add();
+      if (relu) {
+        f.tee(v).get(v).v128Zero().f32x4Gt();
+        f.get(v).get(v).f32x4Ne().v128Or().v128And();
+      }
+      f.v128Store();
     } else {
       f.f32Load();
       xhat(f, false, xp, P.mean, P.invstd, g);
       f.f32Mul();
-      at(f, P.beta, g, 4).f32Load().f32Add().f32Store();
+      at(f, P.beta, g, 4).f32Load().f32Add();
+      if (relu) {
+        f.set(s).get(s).f32(0);
+        f.get(s).f32(0).f32Gt();
+        f.get(s).get(s).f32Ne().i32Or();
+        f.select();
+      }
+      f.f32Store();
     }
   };
   rowsAndChannels(
@@ -384,12 +400,13 @@ export class WasmBnLoops implements BnLoops {
     bOff: number,
     y: Float32Array,
     yOff: number,
+    relu = false,
   ): void {
     if (!this.onHeap(x, mean, invstd, gamma, beta, y)) {
-      return JS_BN_LOOPS.normalize(x, xOff, rows, c, mean, mOff, invstd, gamma, gOff, beta, bOff, y, yOff); // prettier-ignore
+      return JS_BN_LOOPS.normalize(x, xOff, rows, c, mean, mOff, invstd, gamma, gOff, beta, bOff, y, yOff, relu); // prettier-ignore
     }
     const p = (a: Float32Array, off: number): number => a.byteOffset + 4 * off;
-    this.k.bnNormalize(p(x, xOff), rows, c, p(mean, mOff), p(invstd, 0), p(gamma, gOff), p(beta, bOff), p(y, yOff)); // prettier-ignore
+    (relu ? this.k.bnNormalizeRelu : this.k.bnNormalize)(p(x, xOff), rows, c, p(mean, mOff), p(invstd, 0), p(gamma, gOff), p(beta, bOff), p(y, yOff)); // prettier-ignore
   }
 
   gradSums(

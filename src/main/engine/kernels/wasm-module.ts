@@ -146,10 +146,12 @@ export interface WasmKernels {
   col2im(...args: WindowArgs): void;
   relu(x: number, out: number, count: number): void;
   add(a: number, b: number, out: number, count: number): void;
+  addRelu(a: number, b: number, out: number, count: number): void;
   maxPool(x: number, y: number, ...geometry: PoolGeometry): void;
   bnSum(x: number, rows: number, c: number, out: number): void;
   bnSqDev(x: number, rows: number, c: number, mean: number, out: number): void;
   bnNormalize(x: number, rows: number, c: number, mean: number, invstd: number, gamma: number, beta: number, y: number): void; // prettier-ignore
+  bnNormalizeRelu(x: number, rows: number, c: number, mean: number, invstd: number, gamma: number, beta: number, y: number): void; // prettier-ignore
   bnGradSums(x: number, dy: number, rows: number, c: number, mean: number, invstd: number, sdy: number, sdyx: number): void; // prettier-ignore
   bnGradDx(x: number, dy: number, rows: number, c: number, mean: number, invstd: number, k1: number, k2: number, k3: number, dx: number): void; // prettier-ignore
   maxPoolGrad(x: number, dy: number, dx: number, ...geometry: PoolGeometry): void;
@@ -518,6 +520,8 @@ interface Ew {
   mul(): void;
   div(): void;
   sqrt(): void;
+  /** ReLU of the top of the stack as ./conv-ref's relu: v > 0 or NaN keeps v, else +0 */
+  relu(): void;
   /** stores the top of the stack as output o (and keeps a copy in a local for reuse) */
   out(o: number): void;
   /** pushes output o computed earlier */
@@ -547,6 +551,7 @@ function elementwise(
       .f32x4Splat()
       .set(vs[s]);
   }
+  const [rv, rs] = [f.local('v128'), f.local('f32')];
   const vres: number[] = [];
   const sres: number[] = [];
   for (let o = 0; o < nOut; o++) {
@@ -578,6 +583,17 @@ function elementwise(
       mul: () => (vec ? f.f32x4Mul() : f.f32Mul()),
       div: () => (vec ? f.f32x4Div() : f.f32Div()),
       sqrt: () => (vec ? f.f32x4Sqrt() : f.f32Sqrt()),
+      relu: () => {
+        if (vec) {
+          f.tee(rv).get(rv).v128Zero().f32x4Gt();
+          f.get(rv).get(rv).f32x4Ne().v128Or().v128And();
+        } else {
+          f.set(rs).get(rs).f32(0);
+          f.get(rs).f32(0).f32Gt();
+          f.get(rs).get(rs).f32Ne().i32Or();
+          f.select();
+        }
+      },
       out: (o) => {
         const l = vec ? vres[o] : sres[o];
         f.set(l);
@@ -978,17 +994,23 @@ function kernelFunctions(): FnBuilder[] {
   fns.push(window('im2col', copy, zero, add));
   fns.push(window('col2im', copy, zero, add));
   fns.push(reluFn());
-  // add(a, b, out, count): out = a + b
-  fns.push(
-    elementwise('add', 2, 1, 0, (e) => {
-      e.inp(0);
-      e.inp(1);
-      e.add();
-      e.out(0);
-    }),
-  );
+  // add(a, b, out, count): out = a + b; addRelu: relu(a + b) (a following ReLU fused)
+  for (const relu of [false, true]) {
+    fns.push(
+      elementwise(relu ? 'addRelu' : 'add', 2, 1, 0, (e) => {
+        e.inp(0);
+        e.inp(1);
+        e.add();
+        if (relu) {
+          e.relu();
+        }
+        e.out(0);
+      }),
+    );
+  }
   fns.push(maxPoolFn(false, zero));
   fns.push(bnSumFn(false), bnSumFn(true), bnNormalizeFn(), bnGradSumsFn(), bnGradDxFn());
+  fns.push(bnNormalizeFn(true));
   fns.push(maxPoolFn(true, zero));
   fns.push(csrRowsFn());
   fns.push(csrColsFn());
