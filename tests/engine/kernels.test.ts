@@ -84,6 +84,13 @@ test('wasm gemm equals the JS kernel bit for bit and a float64 reference within 
           sb.k.gemmP(pa, rsA * 4, ksA * 4, pb, n * 4, pc3, n * 4, m, n, k, bias ? pbias : 0, relu ? 1 : 0, tail, panel); // prettier-ignore
           assert.ok(bitsEqual(sb.f32(pc3, m * n), got), `gemmP = gemm, m=${m} n=${n} k=${k} tail=${tail}`); // prettier-ignore
         }
+        // neither rows nor steps of k adjacent (A every other float): packed one element at a time
+        const spread = new Float32Array(2 * m * k);
+        a.forEach((v, i) => (spread[2 * i] = v));
+        const ps = sb.put(spread);
+        const pc4 = sb.alloc(4 * m * n);
+        sb.k.gemmP(ps, rsA * 8, ksA * 8, pb, n * 4, pc4, n * 4, m, n, k, bias ? pbias : 0, relu ? 1 : 0, 1, panel); // prettier-ignore
+        assert.ok(bitsEqual(sb.f32(pc4, m * n), got), `gemmP strided = gemm, m=${m} n=${n} k=${k}`);
         const js = new Float32Array(m * n);
         ref.gemm(a, 0, rsA, ksA, b, 0, n, js, 0, n, m, n, k, bias ? bv : null, 0, relu);
         const what = `m=${m} n=${n} k=${k} transA=${transA} bias=${bias} relu=${relu}`;

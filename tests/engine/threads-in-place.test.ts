@@ -162,7 +162,16 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
           return c;
         }, () => {
           const c = sb.alloc(4 * M * N);
+          const marked = new Uint8Array(sb.buffer(), panels, threads * PANEL_BYTES);
+          marked.fill(0xab);
           assert.ok(pool.gemm(new Uint8Array(sb.buffer()), A, rs, ks, B, N, c, N, M, N, K, bias, true, [panels, PANEL_BYTES])); // prettier-ignore
+          // each thread packs into its own panel: with the workers claiming every chunk, the
+          // caller's (thread 0) stays untouched
+          const used = [...Array(threads).keys()].map((t) => new Uint8Array(sb.buffer(), panels + t * PANEL_BYTES, PANEL_BYTES).some((v) => v !== 0xab)); // prettier-ignore
+          if (!callerWorks) {
+            assert.ok(!used[0], `gemmP m=${M}: the caller's panel is untouched`);
+            assert.ok(used.slice(1).some((u) => u), `gemmP m=${M}: the workers packed into their own panels`); // prettier-ignore
+          }
           return c;
         }, M * N); // prettier-ignore
       }
@@ -171,22 +180,27 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
       const x = sb.put(data(2 * 9 * 7 * 3, rnd));
       const one = new WasmWindowGemm(sb.k, heap, sb.buffer);
       const split = new WasmWindowGemm(sb.k, heap, sb.buffer, () => pool);
-      // (5 columns: A read in place; 21: A packed per row tile, into each thread's own panel)
-      for (const [transposed, cols] of [
-        [false, 5],
-        [true, 5],
-        [false, 21],
-        [true, 21],
+      // (3 channels or 5 columns: A read in place; 4 channels and 21 columns: A packed per row
+      // tile, into each thread's own panel)
+      const g4 = { ...g, c: 4 };
+      const x4 = sb.put(data(2 * 9 * 7 * 4, rnd));
+      for (const [geo, img, transposed, cols] of [
+        [g, x, false, 5],
+        [g, x, true, 5],
+        [g, x, false, 21],
+        [g4, x4, false, 21],
+        [g4, x4, true, 21],
       ] as const) {
-        const [rows, kk] = transposed ? [27, 126] : [126, 27];
+        // prettier-ignore
+        const [rows, kk] = transposed ? [9 * geo.c, 126] : [126, 9 * geo.c];
         const w = sb.put(data(kk * cols, rnd, 0.2, !transposed));
-        compare(`gemmG transposed=${transposed} n=${cols}`, () => {
+        compare(`gemmG c=${geo.c} transposed=${transposed} n=${cols}`, () => {
           const c = sb.alloc(4 * rows * cols);
-          one.gemm(x, g, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
+          one.gemm(img, geo, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
           return c;
         }, () => {
           const c = sb.alloc(4 * rows * cols);
-          split.gemm(x, g, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
+          split.gemm(img, geo, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
           return c;
         }, rows * cols); // prettier-ignore
       }

@@ -219,8 +219,10 @@ export class GemmPool {
     if (!this.worthSplitting(m, n, k, ldc)) {
       return false;
     }
-    const extents: Extent[] = [[x, xBytes], [rowTab, 4 * m], [kTab, 4 * k], [b, 4 * ((k - 1) * ldb + n)], [bias, bias ? 4 * n : 0], [panels, -this.threads * panelBytes]]; // prettier-ignore
-    return this.split(Kernel.gemmG, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, ([px, pr, pk, pb, pbias, , pc], tail, i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, tail], panelBytes); // prettier-ignore
+    // (panels 0: A read in place, no panels)
+    const bytes = panels === 0 ? 0 : panelBytes;
+    const extents: Extent[] = [[x, xBytes], [rowTab, 4 * m], [kTab, 4 * k], [b, 4 * ((k - 1) * ldb + n)], [bias, bias ? 4 * n : 0], [panels, -this.threads * bytes]]; // prettier-ignore
+    return this.split(Kernel.gemmG, heap, m, n, c, this.tail(b, ldb, n, k, bias), extents, ([px, pr, pk, pb, pbias, , pc], tail, i0, rows) => [px, pr + 4 * i0, pk, pb, 4 * ldb, pc + 4 * i0 * ldc, 4 * ldc, rows, n, k, bias ? pbias : 0, relu ? 1 : 0, tail], bytes); // prettier-ignore
   }
 
   /**

@@ -183,7 +183,8 @@ export function packPanelFn(mr: 1 | 4, source: PanelSource): FnBuilder {
  * through a packing panel of packBytes(kc) bytes at `panel` (the calling thread's own).
  * Pointers and strides in bytes. When n ≤ `tileCols` (one column tile) the unpacked driver
  * `unpacked` (same arguments but the panel) reads A in place instead: each A element is then
- * used once, so a packed copy cannot pay.
+ * used once, so a packed copy cannot pay. So does panel = 0: the caller's choice where A would
+ * be packed one element at a time (a copy that costs about what it saves).
  * For each chunk of `kc` steps of k (in order): for each tile of `mr` rows (mr, then 1): pack,
  * then the column tiles (8 columns, then 5–7 as one tile when `tail` allows over-reading B and
  * the bias by up to 12 bytes, then 4, then 1–3 likewise, then single columns).
@@ -200,8 +201,8 @@ export function gemmPackedFn(
   const P = { x: 0, rs: 1, ks: 2, b: 3, ldb: 4, c: 5, ldc: 6, m: 7, n: 8, k: 9, bias: 10, relu: 11, tail: 12, panel: 13 }; // prettier-ignore
   const f = new FnBuilder(source === 'gather' ? 'gemmG' : 'gemmP', new Array<ValType>(14).fill('i32')); // prettier-ignore
   const [j, i, pc, kc, first, last, blocks] = [0, 0, 0, 0, 0, 0, 0].map(() => f.local('i32'));
-  // one column tile: every A element is used once, packing would only add a copy
-  f.get(P.n).i32(tileCols).i32LeS().if();
+  // one column tile (every A element is used once, packing would only add a copy), or no panel
+  f.get(P.n).i32(tileCols).i32LeS().get(P.panel).i32Eqz().i32Or().if();
   for (let a = 0; a < 13; a++) {
     f.get(a);
   }

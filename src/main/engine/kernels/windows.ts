@@ -145,7 +145,9 @@ export class WasmWindowGemm {
       : [t.rowTab, t.kTab, rows, k];
     const xBytes = g.n * t.hp * t.wp * g.c * 4;
     const pool = this.pool();
-    const panels = this.panelsFor(pool?.threads ?? 1);
+    // packing pays where it moves vectors: c a multiple of 4 (the forward pass's steps of k and
+    // the weight gradient's rows come in runs of 4 adjacent floats); else A is read in place
+    const panels = g.c % 4 === 0 ? this.panelsFor(pool?.threads ?? 1) : 0;
     const heap = new Uint8Array(this.buf());
     if (
       pool?.gemmG(
