@@ -22,9 +22,21 @@
  * with one flipped bit each, and aborted the process in its deserializer on another). A missing,
  * damaged, stale or rejected cache only costs the compile it would have saved, never a wrong
  * result.
+ *
+ * A command the front handed on (`train`, `study`, `serve`, …) leaves a marker,
+ * `front.<command>.handed`, and a command line with that first word then goes straight to
+ * `lockstep.js` without loading the front (~30 ms less). Neither a marker nor its absence can
+ * change what a command does: both programs parse every command line the same way.
  */
 'use strict';
-const { readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
+const {
+  existsSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} = require('node:fs');
 // the CommonJS loader's Module class (the public `node:module` would load the ES module loader's
 // own module too, ~1 ms)
 const Module = module.constructor;
@@ -100,7 +112,7 @@ function cacheFiles(dir, word) {
  * Loads `dir`/front.cjs as a CommonJS module compiled with its code cache; returns its exports,
  * or null when the build has no front.
  */
-function loadFront(dir) {
+function loadFront(dir, word) {
   const file = join(dir, 'front.cjs');
   let source;
   let stat;
@@ -110,7 +122,6 @@ function loadFront(dir) {
   } catch {
     return null;
   }
-  const word = firstWord();
   let cacheFile = null;
   let data = null;
   for (const path of cacheFiles(dir, word)) {
@@ -191,6 +202,9 @@ async function runWhole(dir) {
   }
 }
 
+/** The marker of a first word whose command the front handed on (it is then not loaded). */
+const handedOn = (dir, word) => join(dir, `front.${word}.handed`);
+
 async function start() {
   if (process.env.LOCKSTEP_CLI_SOURCE === '1') {
     await runSources();
@@ -200,13 +214,29 @@ async function start() {
   // rest of the build's inputs first, and rebuilds when one changed
   const fresh = freshFront(ROOT);
   const dir = fresh?.dir ?? (await rebuilt()); // (a build made now is fresh all through)
-  const front = dir === null ? null : loadFront(dir);
   const whole = async () => runWhole(fresh === null || fresh.restFresh() ? dir : await rebuilt());
+  const word = firstWord();
+  // a command the front handed on before (`train`, `study`, …): straight to the whole program,
+  // which parses the same command line the same way (the front would only have added its start)
+  if (dir === null || (word !== '' && existsSync(handedOn(dir, word)))) {
+    await whole();
+    return;
+  }
+  const front = loadFront(dir, word);
   if (front === null) {
     await whole();
     return;
   }
-  await front.run(process.argv, whole);
+  await front.run(process.argv, async (command) => {
+    if (command === word) {
+      try {
+        writeFileSync(handedOn(dir, word), '');
+      } catch (e) {
+        debug(`lockstep: could not write ${handedOn(dir, word)}: ${e?.message ?? e}`);
+      }
+    }
+    await whole();
+  });
 }
 
 start().catch((e) => {

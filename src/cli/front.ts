@@ -20,14 +20,14 @@ import { main } from './program';
 let names: readonly string[] = [];
 
 /** Runs `argv`: here when its command file is listed, else through `delegate`. */
-export function run(argv: string[], delegate: () => Promise<void>): Promise<void> {
+export function run(argv: string[], delegate: (command: string) => Promise<void>): Promise<void> {
   return main(argv, {
     runsHere: (file) => FRONT_COMMANDS.includes(file),
-    delegate: () => {
+    delegate: (command) => {
       // the front's setting for zod (see scripts/build-cli.mjs's FRONT_BANNER) is not the ES
       // module bundle's: the front has loaded no zod before it delegates
       delete (globalThis as { __zod_globalConfig?: unknown }).__zod_globalConfig;
-      return delegate();
+      return delegate(command);
     },
     registered: (list) => {
       names = list;

@@ -67,8 +67,11 @@ function commandsByName(this: Help, cmd: Command): Command[] {
 export interface Front {
   /** Whether the actions of command file `file` (a name in {@link COMMANDS}) run in the front. */
   runsHere(file: string): boolean;
-  /** Runs this process's command line in the ES module bundle; resolves when that `main` has. */
-  delegate(): Promise<void>;
+  /**
+   * Runs this process's command line in the ES module bundle; resolves when that `main` has.
+   * `command`: the name of the top-level command it runs.
+   */
+  delegate(command: string): Promise<void>;
   /** Told the names of the top-level commands once they are registered. */
   registered(names: readonly string[]): void;
 }
@@ -105,7 +108,7 @@ export async function main(argv: string[], front?: Front): Promise<void> {
       }
       const file = fileOf.get(top);
       if (file === undefined || !front.runsHere(file)) {
-        await front.delegate();
+        await front.delegate(top.name());
         throw DELEGATED;
       }
     })

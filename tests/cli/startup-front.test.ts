@@ -11,6 +11,8 @@
  * - The code caches, in a copy of the checkout (its own build): written per command after the
  *   first run, used as they are afterwards; a damaged, stale, foreign (V8 rejects it) or truncated
  *   cache gives the same output and is rewritten; an edited source is rebuilt, never run stale.
+ * - A command the front handed on leaves a marker, and the next command line with that first word
+ *   skips the front (same answers).
  * - The build: which CLI modules keep their lazy imports in the front (`frontModules`).
  */
 import assert from 'node:assert/strict';
@@ -103,9 +105,9 @@ describe('the front runs the commands that never train without the ES module loa
   const cases: [string, (s: string) => string[], number][] = [
     ['--help', () => ['--help'], 0],
     ['--version', () => ['--version'], 0],
-    ['train --help', () => ['train', '--help'], 0],
+    ['log --help', () => ['log', '--help'], 0],
     ['an unknown command', () => ['nope'], 2],
-    ['an unknown option of train', () => ['train', '--bogus'], 2],
+    ['an unknown option of show', () => ['show', '--bogus'], 2],
     ['log', (s) => ['--store', s, 'log'], 0],
     ['log --json', (s) => ['log', '--store', s, '--json'], 0],
     ['show', (s) => ['show', 'fake-mlp16x8-sgd-s1', '--store', s], 0],
@@ -355,6 +357,42 @@ describe('code caches (a copy of the checkout)', () => {
     assert.equal(train.code, 0, train.stderr);
     const after = freshBuild(root);
     assert.ok(after !== null && after !== built, 'train ran without a rebuild');
+  });
+
+  test('a command the front handed on leaves a marker; the next one skips the front', () => {
+    const store = join(root, 'marker-store');
+    const args = ['train', '--store', store, ...FAKE_TRAIN, '--steps', '1'];
+    const list = join(root, 'modules.txt');
+    const probe = (more: string[]): Run & { modules: string[] } => {
+      const r = node(['-r', PROBE, join(root, 'bin', 'lockstep.cjs'), ...more], {
+        LOCKSTEP_MODULE_LIST: list,
+      });
+      return { ...r, modules: readFileSync(list, 'utf8').split('\n').filter(Boolean) };
+    };
+    const dir = freshBuild(root);
+    assert.ok(dir !== null);
+    const marker = join(dir, 'front.train.handed');
+    assert.ok(!existsSync(marker), 'a marker before any train');
+    const first = probe([...args, '--seed', '5']);
+    assert.equal(first.code, 0, first.stderr);
+    assert.ok(
+      first.modules.some((m) => m.endsWith('/front.cjs')),
+      'the first train skipped the front',
+    );
+    assert.ok(existsSync(marker), 'no marker after train was handed on');
+    const second = probe([...args, '--seed', '6']);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /done: branch/);
+    assert.ok(!second.modules.some((m) => m.endsWith('/front.cjs')), 'train loaded the front');
+    // the same answers with the marker as without: usage errors and help of train
+    const bad = run(['train', '--bogus']);
+    const esm = node([join(dir, 'lockstep.js'), 'train', '--bogus'], {}, root);
+    assert.deepEqual(bad, esm);
+    // a store reader stays in the front
+    const log = probe(['log', '--store', store]);
+    assert.equal(log.code, 0, log.stderr);
+    assert.ok(log.modules.some((m) => m.endsWith('/front.cjs')));
+    assert.ok(!log.modules.includes(ESM_LOADER));
   });
 
   test('front.cjs starts with its "use strict" directive', () => {
