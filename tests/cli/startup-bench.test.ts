@@ -5,7 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { measureStartup, STARTUP_GOALS, STARTUP_TITLE } from '../../src/main/bench/startup';
+import {
+  ESM_ENTRY_LABEL,
+  measureStartup,
+  STARTUP_GOALS,
+  STARTUP_TITLE,
+} from '../../src/main/bench/startup';
 import { ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
@@ -16,6 +21,7 @@ test('one run of each start-up measurement', async () => {
   for (const g of STARTUP_GOALS) {
     assert.ok(labels.includes(g.label), `no row for ${g.label}`);
   }
+  assert.ok(labels.includes(ESM_ENTRY_LABEL), 'no row for the ES module entry');
   const floor = s.rows[0];
   assert.match(floor.label, /node -e 0/);
   for (const r of s.rows) {
