@@ -156,15 +156,16 @@ function loadFront(dir, word) {
   mod.loaded = true;
   // after the command, so that the cache holds the functions it compiled too: the command's own
   // file when the first word is a command name (a bounded set of files), else the shared one
+  // (nothing here may throw: an exception in an exit listener would change the exit code)
   process.once('exit', () => {
-    const own =
-      word === '' || mod.exports.commandNames().includes(word)
-        ? cacheFiles(dir, word)[0]
-        : join(dir, 'front.other.cache');
-    if (own === cacheFile && data !== null && !script.cachedDataRejected) {
-      return; // it was used as it is
-    }
+    let own = join(dir, 'front.other.cache');
     try {
+      if (word === '' || mod.exports.commandNames().includes(word)) {
+        own = cacheFiles(dir, word)[0];
+      }
+      if (own === cacheFile && data !== null && !script.cachedDataRejected) {
+        return; // it was used as it is
+      }
       writeCache(own, stat, script.createCachedData());
     } catch (e) {
       debug(`lockstep: could not write ${own}: ${e?.message ?? e}`);
