@@ -282,52 +282,46 @@ export async function buildCli({ log = () => {} } = {}) {
     },
   });
   try {
-    const esm = await build({
+    // what both builds share
+    const common = {
       absWorkingDir: ROOT,
-      entryPoints: Object.fromEntries(
-        Object.entries(entries).map(([name, src]) => [name, join(ROOT, src)]),
-      ),
       outdir: tmp,
       bundle: true,
-      splitting: true,
-      format: 'esm',
       platform: 'node',
       target: 'node20.19',
       mainFields: ['module', 'main'],
       minifyWhitespace: true,
       minifySyntax: true,
       external: EXTERNAL,
-      banner: { js: BANNER },
       tsconfig: join(ROOT, 'tsconfig.node.json'),
+      logLevel: 'silent',
+    };
+    const esm = await build({
+      ...common,
+      entryPoints: Object.fromEntries(
+        Object.entries(entries).map(([name, src]) => [name, join(ROOT, src)]),
+      ),
+      splitting: true,
+      format: 'esm',
+      banner: { js: BANNER },
       chunkNames: 'chunk-[hash]',
       plugins: [stampInputs(null), requireTfjs],
-      logLevel: 'silent',
       metafile: true,
     });
     const front = JSON.parse(readFileSync(join(ROOT, FRONT_COMMANDS), 'utf8'));
     stamps.set(join(ROOT, FRONT_COMMANDS), statOf(join(ROOT, FRONT_COMMANDS)));
     await build({
-      absWorkingDir: ROOT,
+      ...common,
       entryPoints: { front: join(ROOT, FRONT_ENTRY) },
-      outdir: tmp,
       outExtension: { '.js': '.cjs' },
-      bundle: true,
       format: 'cjs',
-      platform: 'node',
-      target: 'node20.19',
-      mainFields: ['module', 'main'],
-      minifyWhitespace: true,
-      minifySyntax: true,
-      external: EXTERNAL,
       define: FRONT_DEFINE,
       banner: { js: FRONT_BANNER },
-      tsconfig: join(ROOT, 'tsconfig.node.json'),
       plugins: [
         stampInputs(frontInputs),
         frontOnly(frontModules(esm.metafile, front)),
         requireTfjs,
       ],
-      logLevel: 'silent',
     });
     const frontFile = join(tmp, 'front.cjs');
     writeFileSync(frontFile, lazyBuiltins(readFileSync(frontFile, 'utf8')));

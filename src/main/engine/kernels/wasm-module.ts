@@ -40,8 +40,9 @@ import {
   csrTransposeFn,
   nonFiniteFn,
   sparseFunctions,
+  pushTileArgs,
   storeTileRow,
-  walkColumns,
+  walkGemmColumns,
 } from './wasm-sparse';
 import { SHARED_HEAP_MAX_PAGES } from './shared-heap';
 
@@ -50,64 +51,41 @@ export const GEMM_MR = 4;
 /** f32x4 vectors per register tile (columns = 4·GEMM_NV). */
 export const GEMM_NV = 2;
 
+/**
+ * (a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu, tail) of gemm (see the header); gemmG takes
+ * (x, rowTab, kTab) in place of (a, rsA, ksA). Pointers and strides in bytes.
+ */
+export type GemmArgs = [
+  a: number,
+  rsA: number,
+  ksA: number,
+  b: number,
+  ldb: number,
+  c: number,
+  ldc: number,
+  m: number,
+  n: number,
+  k: number,
+  bias: number,
+  relu: number,
+  tail: number,
+];
+
 export interface WasmKernels {
-  gemm(
-    a: number,
-    rsA: number,
-    ksA: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    bias: number,
-    relu: number,
-    tail: number,
-  ): void;
+  gemm(...args: GemmArgs): void;
   /**
    * gemm with A gathered from a padded image (a convolution without its im2col matrix):
    * A[i, p] = f32 at x + rowTab[i] + kTab[p] (byte offsets, int32 tables in the heap), packed
-   * per row tile into `panel` (PANEL_BYTES of scratch, see ./wasm-packed.ts); the
-   * same operations in the same order as gemm on the materialised A, so the same bits.
+   * per row tile into `panel` (PANEL_BYTES of scratch, see ./wasm-packed.ts; 0: A read in
+   * place); the same operations in the same order as gemm on the materialised A, so the same
+   * bits.
    */
-  gemmG(
-    x: number,
-    rowTab: number,
-    kTab: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    bias: number,
-    relu: number,
-    tail: number,
-    panel: number,
-  ): void;
+  gemmG(...args: [...GemmArgs, panel: number]): void;
   /**
    * gemm through a packing panel (A packed per row tile, see ./wasm-packed.ts; the same bits):
    * faster when C has several column tiles; `panel` as gemmG's.
    */
-  gemmP(
-    a: number,
-    rsA: number,
-    ksA: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    bias: number,
-    relu: number,
-    tail: number,
-    panel: number,
-  ): void;
+  gemmP(...args: [...GemmArgs, panel: number]): void;
   /** pad(x, out, n, h, w, c, padTop, padLeft, hp, wp): see padFn */
   pad(
     ...args: [number, number, number, number, number, number, number, number, number, number]
@@ -449,40 +427,15 @@ function gemmDriver(
         f.get(P.a).get(i).get(P.rsA).i32Mul().i32Add().get(pc).get(P.ksA).i32Mul().i32Add();
         f.get(P.rsA).get(P.ksA);
       }
-      // b + pc·ldb + 4j
-      f.get(P.b).get(pc).get(P.ldb).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
-      f.get(P.ldb);
-      f.get(P.c).get(i).get(P.ldc).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
-      f.get(P.ldc).get(kc);
-      // bias + 4j in the last chunk (when there is a bias), else 0
-      f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
-      f.i32(0).get(last).select();
-      f.get(P.relu).get(last).i32And();
-      f.get(first);
+      pushTileArgs(f, P, { i, j, pc, kc, first, last });
       f.call(tileIndex(mr, nv, lanes));
       f.inc(i, mr).br(0);
       f.end().end();
     }
   };
   const emitColumns = (): void => {
-    // blocks of 4·GEMM_NV columns, then (over-reading allowed) 5–7 as one tile, then blocks of 4
-    walkColumns(f, j, P.n, P.tail, GEMM_NV > 1 ? [GEMM_NV, 1] : [1], emitRows, (nv) => {
-      if (nv === 1 && GEMM_NV === 2) {
-        f.get(P.tail).get(P.n).get(j).i32Sub().i32(4).i32GtS().i32And().if();
-        for (const lanes of [1, 2, 3]) {
-          f.get(P.n)
-            .get(j)
-            .i32Sub()
-            .i32(4 + lanes)
-            .i32Eq()
-            .if();
-          emitRows(2, lanes);
-          f.end();
-        }
-        f.get(P.n).set(j);
-        f.end();
-      }
-    });
+    // blocks of 8 columns, then (over-reading allowed) 5–7 as one tile, then blocks of 4
+    walkGemmColumns(f, j, P.n, P.tail, emitRows);
   };
   f.i32(0).set(pc);
   // chunks of k (at least one, so k = 0 still writes act(0 + bias))

@@ -22,7 +22,7 @@
  * A vector load reads only elements of A (adjacency is checked first), never past them.
  */
 import { FnBuilder, type ValType } from './wasm-asm';
-import { walkColumns } from './wasm-sparse';
+import { pushTileArgs, walkGemmColumns } from './wasm-sparse';
 
 /** Bytes of one thread's packing panel for chunks of `kc` steps of k and 4-row tiles. */
 export function packBytes(kc: number): number {
@@ -218,16 +218,7 @@ export function gemmPackedFn(
   for (const rows of [mr, 1]) {
     const emit = (nv: number, lanes = 4): void => {
       f.get(P.panel).i32(0).i32(0);
-      // b + pc·ldb + 4j
-      f.get(P.b).get(pc).get(P.ldb).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
-      f.get(P.ldb);
-      f.get(P.c).get(i).get(P.ldc).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
-      f.get(P.ldc).get(kc);
-      // bias + 4j in the last chunk (when there is a bias), else 0
-      f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
-      f.i32(0).get(last).select();
-      f.get(P.relu).get(last).i32And();
-      f.get(first);
+      pushTileArgs(f, P, { i, j, pc, kc, first, last });
       // whole 8-column tiles in one call, else one tile
       if (nv === 2 && lanes === 4) {
         f.get(P.n).get(j).i32Sub().i32(3).i32ShrS().tee(blocks);
@@ -253,24 +244,7 @@ export function gemmPackedFn(
     f.get(kc)
       .get(P.panel)
       .call(pack(rows === 1 ? 1 : 4));
-    walkColumns(f, j, P.n, P.tail, [2, 1], emit, (nv) => {
-      if (nv === 1) {
-        // 5–7 columns left (over-reading allowed): one 8-column tile storing 1–3 lanes of its second vector
-        f.get(P.tail).get(P.n).get(j).i32Sub().i32(4).i32GtS().i32And().if();
-        for (const lanes of [1, 2, 3]) {
-          f.get(P.n)
-            .get(j)
-            .i32Sub()
-            .i32(4 + lanes)
-            .i32Eq()
-            .if();
-          emit(2, lanes);
-          f.end();
-        }
-        f.get(P.n).set(j);
-        f.end();
-      }
-    });
+    walkGemmColumns(f, j, P.n, P.tail, emit);
     f.inc(i, rows).br(0);
     f.end().end();
   }

@@ -119,6 +119,59 @@ export function walkColumns(
   f.end().end();
 }
 
+/**
+ * The dense GEMM drivers' column walk (./wasm-module.ts, ./wasm-packed.ts): tiles of 8 columns,
+ * then — when `tail` ≠ 0 (over-reading allowed) — 5–7 columns left as one 8-column tile that
+ * stores 1–3 lanes of its second vector, then tiles of 4, the last 1–3 columns, single columns
+ * (see walkColumns). `emit(nv, lanes)` as walkColumns's.
+ */
+export function walkGemmColumns(
+  f: FnBuilder,
+  j: number,
+  n: number,
+  tail: number,
+  emit: (nv: number, lanes?: number) => void,
+): void {
+  walkColumns(f, j, n, tail, [2, 1], emit, (nv) => {
+    if (nv === 1) {
+      f.get(tail).get(n).get(j).i32Sub().i32(4).i32GtS().i32And().if();
+      for (const lanes of [1, 2, 3]) {
+        f.get(n)
+          .get(j)
+          .i32Sub()
+          .i32(4 + lanes)
+          .i32Eq()
+          .if();
+        emit(2, lanes);
+        f.end();
+      }
+      f.get(n).set(j);
+      f.end();
+    }
+  });
+}
+
+/**
+ * Pushes a dense GEMM tile's arguments after its A operands (tile parameters 3–10 of
+ * ./wasm-module.ts): b + pc·ldb + 4j, ldb, c + i·ldc + 4j, ldc, kc, the bias at column j in the
+ * last chunk of k only (else 0), relu in the last chunk only, first. Locals and parameters by
+ * index; `P` names the driver's parameters.
+ */
+export function pushTileArgs(
+  f: FnBuilder,
+  P: { b: number; ldb: number; c: number; ldc: number; bias: number; relu: number },
+  { i, j, pc, kc, first, last }: Record<'i' | 'j' | 'pc' | 'kc' | 'first' | 'last', number>,
+): void {
+  f.get(P.b).get(pc).get(P.ldb).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
+  f.get(P.ldb);
+  f.get(P.c).get(i).get(P.ldc).i32Mul().i32Add().get(j).i32(4).i32Mul().i32Add();
+  f.get(P.ldc).get(kc);
+  f.get(P.bias).get(j).i32(4).i32Mul().i32Add().i32(0).get(P.bias).select();
+  f.i32(0).get(last).select();
+  f.get(P.relu).get(last).i32And();
+  f.get(first);
+}
+
 /** Appends A's element at `ap` + offset (its column index in the local `col`) at byte `e`. */
 function append(
   f: FnBuilder,
