@@ -12,20 +12,11 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import {
-  cpSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { freshBuild, STAMP_VERSION } from '../../scripts/build-cli.mjs';
-import { BIN, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
+import { BIN, checkoutCopy, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
 /** A root with one input file and a build stamped with it; returns the input's path. */
@@ -131,19 +122,8 @@ const builds = (root: string): string[] =>
 
 describe('a checkout with no bundle yet', () => {
   test('builds on first start, reuses the build, and rebuilds an edited source', (t) => {
-    const root = tempDir('lockstep-clone-');
+    const root = checkoutCopy('lockstep-clone-');
     t.after(() => removeDir(root));
-    for (const p of [
-      'bin',
-      'scripts',
-      'src',
-      'package.json',
-      'tsconfig.json',
-      'tsconfig.node.json',
-    ]) {
-      cpSync(join(ROOT, p), join(root, p), { recursive: true });
-    }
-    symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
     const run = (...args: string[]) =>
       spawnSync(process.execPath, [join(root, 'bin', 'lockstep.mjs'), ...args], {
         cwd: root,

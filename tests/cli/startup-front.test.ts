@@ -18,20 +18,12 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import {
-  cpSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  statSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import vm from 'node:vm';
 import { before, describe, test } from 'node:test';
 import { freshBuild, frontModules } from '../../scripts/build-cli.mjs';
-import { FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
+import { checkoutCopy, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
 const BIN = join(ROOT, 'bin', 'lockstep.cjs');
@@ -217,18 +209,7 @@ describe('code caches (a copy of the checkout)', () => {
   const cacheOf = (name: string): string => join(build, `front.${name}.cache`);
 
   before(() => {
-    root = tempDir('lockstep-cache-');
-    for (const p of [
-      'bin',
-      'scripts',
-      'src',
-      'package.json',
-      'tsconfig.json',
-      'tsconfig.node.json',
-    ]) {
-      cpSync(join(ROOT, p), join(root, p), { recursive: true });
-    }
-    symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+    root = checkoutCopy('lockstep-cache-');
     const first = run(['--help']);
     assert.equal(first.code, 0, first.stderr);
     help = first.stdout;

@@ -1,8 +1,9 @@
 /** Runs the real `lockstep` CLI in a child process and snapshots store directories. */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { tempDir } from './fixtures';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/lockstep.mjs');
@@ -45,6 +46,26 @@ export function cliAsync(args: string[], env: Record<string, string | undefined>
 }
 
 export { tempDir } from './fixtures';
+
+/**
+ * A copy of this checkout's sources (bin, scripts, src, the package and TypeScript configs) in a
+ * fresh temp folder, with node_modules linked: a checkout with no CLI bundle built yet.
+ */
+export function checkoutCopy(prefix: string): string {
+  const root = tempDir(prefix);
+  for (const p of [
+    'bin',
+    'scripts',
+    'src',
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.node.json',
+  ]) {
+    cpSync(join(ROOT, p), join(root, p), { recursive: true });
+  }
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
+  return root;
+}
 
 /** SHA-256 of every file under dir, by relative path: equal maps mean an untouched tree. */
 export function treeDigest(dir: string): Record<string, string> {
