@@ -17,11 +17,11 @@
  * (`front.<command>.cache` next to it: what `--help` compiles is not what `log` compiles; a
  * command line whose first word is not a command uses `front.other.cache`): written after a run
  * that had none or whose cache V8 rejected, through a temporary file and a rename; used only when
- * its header matches front.cjs (size, mtime) and the SHA-1 of its bytes (V8 itself checks its own
- * version, its flags and the source's length, not the bytes: Node 20's V8 took 199 of 200 caches
- * with one flipped bit each, and aborted the process in its deserializer on another). A missing,
- * damaged, stale or rejected cache only costs the compile it would have saved, never a wrong
- * result.
+ * its header matches front.cjs (size, mtime) and a 64-bit hash of its bytes (V8 itself checks its
+ * own version, its flags and the source's length, not the bytes: Node 20's V8 took 199 of 200
+ * caches with one flipped bit each, and aborted the process in its deserializer on another). A
+ * missing, damaged, stale or rejected cache only costs the compile it would have saved, never a
+ * wrong result.
  *
  * A command the front handed on (`train`, `study`, `serve`, …) leaves a marker,
  * `front.<command>.handed`, and a command line with that first word then goes straight to
@@ -57,12 +57,42 @@ const debug = (line) => {
 /** Runs this process's command line in the ES module bundle `dir` (resolves when it has run). */
 const runEsm = (dir) => import(pathToFileURL(join(dir, 'lockstep.js')).href).then(() => {});
 
-const CACHE_MAGIC = 0x3243534c; // 'LSC2', little-endian
-// magic, payload length, front.cjs's size (u32 each), 4 unused, its mtimeMs (f64), SHA-1 (20)
-const HEADER_BYTES = 44;
+const CACHE_MAGIC = 0x3343534c; // 'LSC3', little-endian
+// magic, payload length, front.cjs's size (u32 each), 4 unused, its mtimeMs (f64), hash (u64)
+const HEADER_BYTES = 32;
 
-/** SHA-1 of the V8 data (the store's commands load node:crypto anyway, to check objects). */
-const digest = (data) => require('node:crypto').createHash('sha1').update(data).digest();
+/**
+ * The WebAssembly module of {@link cacheHash} (109 bytes; its text is below). Loading node:crypto
+ * for a SHA-1 cost ~7 ms of every start; this costs ~3 (most of it copying the data into the
+ * module's memory and compiling the function).
+ *
+ *   (func (export "h") (param $n i32) (result i64)   ;; memory imported as m.m
+ *     h = 0x9E3779B97F4A7C15
+ *     for (i = 0; i < $n; i += 8) h = rotl64((h ^ i64.load(i)) * 0xBF58476D1CE4E5B9, 31)
+ *     return h)
+ */
+const HASH_MODULE = Buffer.from(
+  'AGFzbQEAAAABBgFgAX8BfgIIAQFtAW0CAAEDAgEABwUBAWgAAApGAUQCAX8BfkKV+Kn6l7fem55/IQICQANAIAEgAE8NASACIAEpAwCFQrnLk+fR7ZGsv39+Qh+JIQIgAUEIaiEBDAALCyACCw==',
+  'base64',
+);
+
+/**
+ * The hash of the V8 data `data`: the module's function over its little-endian 64-bit words,
+ * zero-padded (its length is in the header too), as an unsigned BigInt; null where WebAssembly is
+ * off (`node --jitless`: no cache is read or written then). Every step is a bijection of h, so a
+ * change confined to one word always changes the hash. tests/cli/startup-front.test.ts checks it
+ * against a BigInt reference.
+ */
+function cacheHash(data) {
+  if (typeof WebAssembly !== 'object') {
+    return null;
+  }
+  const n = (data.length + 7) & ~7;
+  const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(n / 65536)) });
+  new Uint8Array(memory.buffer).set(data);
+  const mod = new WebAssembly.Module(HASH_MODULE);
+  return BigInt.asUintN(64, new WebAssembly.Instance(mod, { m: { m: memory } }).exports.h(n));
+}
 
 /** The V8 data of `cache` when its header matches the front's `stat` and its bytes, else null. */
 function cachedData(cache, stat) {
@@ -74,7 +104,7 @@ function cachedData(cache, stat) {
     cache.readUInt32LE(4) === data.length &&
     cache.readUInt32LE(8) === stat.size &&
     cache.readDoubleLE(16) === stat.mtimeMs &&
-    digest(data).equals(cache.subarray(24, HEADER_BYTES))
+    cache.readBigUInt64LE(24) === cacheHash(data)
     ? data
     : null;
 }
@@ -86,7 +116,11 @@ function writeCache(path, stat, data) {
   header.writeUInt32LE(data.length, 4);
   header.writeUInt32LE(stat.size, 8);
   header.writeDoubleLE(stat.mtimeMs, 16);
-  digest(data).copy(header, 24);
+  const hash = cacheHash(data);
+  if (hash === null) {
+    return;
+  }
+  header.writeBigUInt64LE(hash, 24);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, Buffer.concat([header, data]));

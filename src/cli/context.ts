@@ -10,6 +10,7 @@ import path from 'node:path';
 import { RefError } from '../main/store/api';
 import { defaultStoreDir } from '../main/store/location';
 import type { Store } from '../main/store/store';
+import { writeOut } from './stdout';
 
 /** The Store class, loaded on first use. */
 async function storeClass(): Promise<typeof Store> {
@@ -66,18 +67,18 @@ export function say(cmd: Command, text: string): void {
   if (globalOptions(cmd).json) {
     process.stderr.write(text + '\n');
   } else {
-    process.stdout.write(text + '\n');
+    writeOut(text + '\n');
   }
 }
 
 /** Prints the command's result: JSON as the last stdout line with --json, else the human form. */
 export function emit(cmd: Command, json: unknown, human: () => string): void {
   if (globalOptions(cmd).json) {
-    process.stdout.write(JSON.stringify(json) + '\n');
+    writeOut(JSON.stringify(json) + '\n');
   } else {
     const text = human();
     if (text) {
-      process.stdout.write(text + '\n');
+      writeOut(text + '\n');
     }
   }
 }

@@ -31,6 +31,7 @@ import { register as train } from './commands/train';
 import { register as verify } from './commands/verify';
 import { describeError, EXIT_ERROR } from './errors';
 import { threadsArg } from './options';
+import { outputConfiguration } from './stdout';
 
 /** Every command file (its name in ./commands) and its `register`, in the order `--help` lists them. */
 const COMMANDS: readonly (readonly [string, (program: Command) => void])[] = [
@@ -128,6 +129,7 @@ export async function main(argv: string[], front?: Front): Promise<void> {
         ),
     })
     .configureHelp({ showGlobalOptions: true, visibleCommands: commandsByName });
+  program.configureOutput(outputConfiguration(program));
   // the top-level commands each file registered (for the front's pre-action hook)
   const fileOf = new Map<Command, string>();
   for (const [file, register] of COMMANDS) {

@@ -17,7 +17,6 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import vm from 'node:vm';
@@ -197,8 +196,25 @@ describe('the front answers like the ES module bundle, byte for byte', () => {
   });
 });
 
-/** The V8 data of a cache file, and its header fields (bin/lockstep.cjs's format). */
-const HEADER = 44;
+/** Bytes before the V8 data in a cache file (bin/lockstep.cjs's format). */
+const HEADER = 32;
+
+/**
+ * The hash bin/lockstep.cjs's WebAssembly function computes, written here with BigInt from its
+ * definition: h = rotl64((h ^ w) · 0xBF58476D1CE4E5B9, 31) over the zero-padded little-endian
+ * 64-bit words, from 0x9E3779B97F4A7C15.
+ */
+function referenceHash(data: Buffer): bigint {
+  const words = Buffer.alloc((data.length + 7) & ~7);
+  data.copy(words);
+  const mask = (1n << 64n) - 1n;
+  let h = 0x9e3779b97f4a7c15n;
+  for (let i = 0; i < words.length; i += 8) {
+    h = ((h ^ words.readBigUInt64LE(i)) * 0xbf58476d1ce4e5b9n) & mask;
+    h = ((h << 31n) | (h >> 33n)) & mask;
+  }
+  return h;
+}
 
 describe('code caches (a copy of the checkout)', () => {
   let root = '';
@@ -226,6 +242,10 @@ describe('code caches (a copy of the checkout)', () => {
     assert.equal(again.stdout, help);
     assert.equal(again.stderr, '');
     assert.ok(readFileSync(cacheOf('none')).equals(before), 'a used cache was rewritten');
+    // its header holds the V8 data's length and hash (the WebAssembly function = its definition)
+    const data = before.subarray(HEADER);
+    assert.equal(before.readUInt32LE(4), data.length);
+    assert.equal(before.readBigUInt64LE(24), referenceHash(data));
     // another command has a cache of its own
     const log = run(['log', '--store', join(root, 'no-store')]);
     assert.equal(log.code, 0, log.stderr);
@@ -264,7 +284,7 @@ describe('code caches (a copy of the checkout)', () => {
         const data = new vm.Script('"another script"').createCachedData();
         const d = Buffer.concat([c.subarray(0, HEADER), data]);
         d.writeUInt32LE(data.length, 4);
-        createHash('sha1').update(data).digest().copy(d, 24);
+        d.writeBigUInt64LE(referenceHash(data), 24);
         return d;
       },
       /V8 rejected/,
