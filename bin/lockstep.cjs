@@ -30,8 +30,12 @@
  */
 'use strict';
 const {
+  closeSync,
   existsSync,
+  fstatSync,
+  openSync,
   readFileSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -62,8 +66,8 @@ const CACHE_MAGIC = 0x3343534c; // 'LSC3', little-endian
 const HEADER_BYTES = 32;
 
 /**
- * The WebAssembly module of {@link cacheHash} (109 bytes; its text is below). Loading node:crypto
- * for a SHA-1 cost ~7 ms of every start; this costs ~3 (most of it copying the data into the
+ * The WebAssembly module of {@link hashMemory} (109 bytes; its text is below). Loading node:crypto
+ * for a SHA-1 cost ~7 ms of every start; this costs ~3 (most of it reading the data into the
  * module's memory and compiling the function).
  *
  *   (func (export "h") (param $n i32) (result i64)   ;; memory imported as m.m
@@ -77,36 +81,68 @@ const HASH_MODULE = Buffer.from(
 );
 
 /**
- * The hash of the V8 data `data`: the module's function over its little-endian 64-bit words,
- * zero-padded (its length is in the header too), as an unsigned BigInt; null where WebAssembly is
- * off (`node --jitless`: no cache is read or written then). Every step is a bijection of h, so a
- * change confined to one word always changes the hash. tests/cli/startup-front.test.ts checks it
- * against a BigInt reference.
+ * A zeroed WebAssembly memory for `n` bytes and `hash()`, the module's function over them as
+ * little-endian 64-bit words (zero-padded: the length is in the header too), an unsigned BigInt;
+ * null where WebAssembly is off (`node --jitless`: no cache is read or written then). Every step
+ * is a bijection of h, so a change confined to one word always changes the hash.
+ * tests/cli/startup-front.test.ts checks it against a BigInt reference.
  */
-function cacheHash(data) {
+function hashMemory(n) {
   if (typeof WebAssembly !== 'object') {
     return null;
   }
-  const n = (data.length + 7) & ~7;
-  const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(n / 65536)) });
-  new Uint8Array(memory.buffer).set(data);
-  const mod = new WebAssembly.Module(HASH_MODULE);
-  return BigInt.asUintN(64, new WebAssembly.Instance(mod, { m: { m: memory } }).exports.h(n));
+  const words = (n + 7) & ~7;
+  const memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(words / 65536)) });
+  const hash = () => {
+    const mod = new WebAssembly.Module(HASH_MODULE);
+    return BigInt.asUintN(64, new WebAssembly.Instance(mod, { m: { m: memory } }).exports.h(words));
+  };
+  return { memory, hash };
 }
 
-/** The V8 data of `cache` when its header matches the front's `stat` and its bytes, else null. */
-function cachedData(cache, stat) {
-  if (cache.length < HEADER_BYTES) {
-    return null;
+/**
+ * Reads cache file `path` (its V8 data straight into a {@link hashMemory}, no copy): that data
+ * when the header matches the front's `stat` and the data's length and hash, else null;
+ * undefined when there is no such file.
+ */
+function cachedData(path, stat) {
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return undefined; // none yet
   }
-  const data = cache.subarray(HEADER_BYTES);
-  return cache.readUInt32LE(0) === CACHE_MAGIC &&
-    cache.readUInt32LE(4) === data.length &&
-    cache.readUInt32LE(8) === stat.size &&
-    cache.readDoubleLE(16) === stat.mtimeMs &&
-    cache.readBigUInt64LE(24) === cacheHash(data)
-    ? data
-    : null;
+  try {
+    const size = fstatSync(fd).size;
+    const header = Buffer.alloc(HEADER_BYTES);
+    if (size < HEADER_BYTES || readSync(fd, header, 0, HEADER_BYTES, 0) !== HEADER_BYTES) {
+      return null;
+    }
+    const n = size - HEADER_BYTES;
+    const h = hashMemory(n);
+    if (
+      h === null ||
+      header.readUInt32LE(0) !== CACHE_MAGIC ||
+      header.readUInt32LE(4) !== n ||
+      header.readUInt32LE(8) !== stat.size ||
+      header.readDoubleLE(16) !== stat.mtimeMs
+    ) {
+      return null;
+    }
+    const data = new Uint8Array(h.memory.buffer, 0, n);
+    for (let done = 0; done < n;) {
+      const got = readSync(fd, data, done, n - done, HEADER_BYTES + done);
+      if (got === 0) {
+        return null;
+      }
+      done += got;
+    }
+    return header.readBigUInt64LE(24) === h.hash() ? data : null;
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Writes the cache file for front `stat` through a temporary file and a rename. */
@@ -116,11 +152,12 @@ function writeCache(path, stat, data) {
   header.writeUInt32LE(data.length, 4);
   header.writeUInt32LE(stat.size, 8);
   header.writeDoubleLE(stat.mtimeMs, 16);
-  const hash = cacheHash(data);
-  if (hash === null) {
+  const h = hashMemory(data.length);
+  if (h === null) {
     return;
   }
-  header.writeBigUInt64LE(hash, 24);
+  new Uint8Array(h.memory.buffer).set(data);
+  header.writeBigUInt64LE(h.hash(), 24);
   const tmp = `${path}.${process.pid}.tmp`;
   try {
     writeFileSync(tmp, Buffer.concat([header, data]));
@@ -159,14 +196,12 @@ function loadFront(dir, word) {
   let cacheFile = null;
   let data = null;
   for (const path of cacheFiles(dir, word)) {
-    let cache;
-    try {
-      cache = readFileSync(path);
-    } catch {
+    const d = cachedData(path, stat);
+    if (d === undefined) {
       continue; // none yet
     }
     cacheFile = path;
-    data = cachedData(cache, stat);
+    data = d;
     if (data === null) {
       debug(`lockstep: ${path} does not match front.cjs; rewriting it`);
     }

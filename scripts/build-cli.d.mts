@@ -14,6 +14,8 @@ export declare function frontModules(
   },
   front: string[],
 ): Set<string>;
+/** `text` with every character outside ASCII written as a `\u` escape (the front's last step). */
+export declare function asciiOnly(text: string): string;
 /** Builds the bundle and makes it current; returns its folder. */
 export declare function buildCli(opts?: { log?: (line: string) => void }): Promise<string>;
 /** Returns a fresh build, building one (once, under a lock) when there is none. */

@@ -109,6 +109,19 @@ export function lazyBuiltins(text) {
 }
 
 /**
+ * `text` with every character outside ASCII written as a `\u` escape. esbuild's default charset
+ * escapes them in strings and templates but leaves them in regular expression literals (names.ts's
+ * Windows device names hold ¹²³), where the escape means the same character. An all-ASCII
+ * front.cjs is a one-byte string in V8: half the memory, and a faster read, of a two-byte one.
+ */
+export function asciiOnly(text) {
+  return text.replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+/**
  * The front's first lines. `import.meta` in the CommonJS front: `url`, `dirname` and `filename` are
  * front.cjs's own (in the ES module bundle they are those of a file of the same folder); `resolve`
  * has no CommonJS equivalent and says so if it is ever called (only the sources' branch of
@@ -324,7 +337,7 @@ export async function buildCli({ log = () => {} } = {}) {
       ],
     });
     const frontFile = join(tmp, 'front.cjs');
-    writeFileSync(frontFile, lazyBuiltins(readFileSync(frontFile, 'utf8')));
+    writeFileSync(frontFile, asciiOnly(lazyBuiltins(readFileSync(frontFile, 'utf8'))));
     // the front's inputs first (fresh-build.cjs checks those alone before it runs the front)
     const inputs = [];
     const paths = [...stamps.keys()];

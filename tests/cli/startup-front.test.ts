@@ -21,7 +21,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from '
 import { basename, join } from 'node:path';
 import vm from 'node:vm';
 import { before, describe, test } from 'node:test';
-import { freshBuild, frontModules } from '../../scripts/build-cli.mjs';
+import { asciiOnly, freshBuild, frontModules } from '../../scripts/build-cli.mjs';
 import { checkoutCopy, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
@@ -448,5 +448,24 @@ describe('the build: which CLI modules keep their lazy imports in the front', ()
 
   test('a listed file the CLI does not import fails the build', () => {
     assert.throws(() => frontModules(metafile, ['nope']), /names src\/cli\/commands\/nope\.ts/);
+  });
+});
+
+describe('the front is all ASCII (asciiOnly)', () => {
+  test('escapes what esbuild leaves in regular expressions; they match the same', () => {
+    const source = String.raw`/^(com[0-9¹²³]|caf[é])$/iu`;
+    const escaped = asciiOnly(source);
+    assert.ok([...escaped].every((c) => c.charCodeAt(0) < 0x80), escaped);
+    const [before, after] = [source, escaped].map((s) => vm.runInNewContext(s) as RegExp);
+    for (const name of ['com1', 'COM¹', 'com³', 'café', 'CAFÉ', 'com4x', 'cafe', 'com']) {
+      assert.equal(after.test(name), before.test(name), name);
+    }
+  });
+
+  test("this checkout's built front.cjs holds no byte outside ASCII", () => {
+    const dir = freshBuild(ROOT);
+    assert.ok(dir !== null, 'no fresh build (run lockstep once)');
+    const bytes = readFileSync(join(dir, 'front.cjs'));
+    assert.ok(bytes.every((b) => b < 0x80));
   });
 });
