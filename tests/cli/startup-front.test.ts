@@ -120,6 +120,17 @@ describe('the front runs the commands that never train without the ES module loa
       assert.ok(!r.modules.some((m) => m.endsWith('/lockstep.js')), `${name} ran lockstep.js`);
     });
   }
+  // node:crypto (~7 ms to load) is a lazy builtin of the front: loaded on first use only
+  test('log and --help load no node:crypto; fsck, which hashes every object, does', () => {
+    for (const args of [['--help'], ['log', '--store', store]]) {
+      const r = probed(args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!r.modules.includes('NativeModule crypto'), `${args[0]} loaded node:crypto`);
+    }
+    const f = probed(['fsck', '--store', store]);
+    assert.equal(f.code, 0, f.stderr);
+    assert.ok(f.modules.includes('NativeModule crypto'), 'fsck hashed nothing');
+  });
 });
 
 describe('the front answers like the ES module bundle, byte for byte', () => {
@@ -455,7 +466,10 @@ describe('the front is all ASCII (asciiOnly)', () => {
   test('escapes what esbuild leaves in regular expressions; they match the same', () => {
     const source = String.raw`/^(com[0-9¹²³]|caf[é])$/iu`;
     const escaped = asciiOnly(source);
-    assert.ok([...escaped].every((c) => c.charCodeAt(0) < 0x80), escaped);
+    assert.ok(
+      [...escaped].every((c) => c.charCodeAt(0) < 0x80),
+      escaped,
+    );
     const [before, after] = [source, escaped].map((s) => vm.runInNewContext(s) as RegExp);
     for (const name of ['com1', 'COM¹', 'com³', 'café', 'CAFÉ', 'com4x', 'cafe', 'com']) {
       assert.equal(after.test(name), before.test(name), name);
