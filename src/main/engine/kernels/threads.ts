@@ -448,7 +448,9 @@ export class GemmPool {
       claim(ctrl, this.kernels, 0);
     }
     // (the workers' last chunks mostly end within a fraction of a millisecond)
-    for (let i = ctrl[12]; i > 0 && Atomics.load(ctrl, 1) < total; i--);
+    for (let i = ctrl[12]; i > 0 && Atomics.load(ctrl, 1) < total; i--) {
+      // spinning
+    }
     for (;;) {
       const done = Atomics.load(ctrl, 1);
       if (done >= total) {
