@@ -8,7 +8,8 @@
  * complete when the call returns. From the moment anything creates `process.stdout` (a progress
  * line, a library, the fallback below), every later write goes through it, so the order of the
  * output never changes: what was written directly was written before the stream existed. Should a
- * direct write meet a full non-blocking pipe (EAGAIN), the rest goes through `process.stdout`.
+ * direct write meet a full non-blocking pipe (EAGAIN), the rest goes through `process.stdout`;
+ * should it find the reader gone (EPIPE), the rest is dropped quietly.
  * A terminal (or anything else, or another system) always gets `process.stdout`: its width and
  * colours are the stream's to say.
  *
@@ -56,8 +57,18 @@ export function directStdout(): boolean {
   return direct && !streamCreated;
 }
 
-/** Writes `text` to standard output (completely, in order with all other output). */
+/** Set when the reader of direct output has gone (EPIPE): later output is dropped. */
+let readerGone = false;
+
+/**
+ * Writes `text` to standard output (completely, in order with all other output). When the
+ * reader of a pipe has gone (`lockstep trace X | head`), the rest of the output is dropped
+ * quietly and the command ends as it would have, rather than with an EPIPE error.
+ */
 export function writeOut(text: string): void {
+  if (readerGone) {
+    return;
+  }
   if (!directStdout()) {
     process.stdout.write(text);
     return;
@@ -69,7 +80,12 @@ export function writeOut(text: string): void {
       done += writeSync(1, bytes, done, bytes.length - done);
     }
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EPIPE') {
+      readerGone = true;
+      return;
+    }
+    if (code !== 'EAGAIN') {
       throw e;
     }
     direct = false;

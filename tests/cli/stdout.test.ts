@@ -7,6 +7,8 @@
  * - Into a pipe, `lockstep --help` and `lockstep log` (bin/lockstep.cjs, the CLI bundle's front)
  *   never load Node's net module, which creating `process.stdout` for a pipe loads, and print
  *   what they print into a file.
+ * - A reader that goes away (`lockstep trace X | head -c 60`) ends the output quietly: exit 0, no
+ *   EPIPE error.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -98,5 +100,31 @@ test(
       assert.equal(piped.stdout, readFileSync(file, 'utf8'));
       assert.ok(piped.stdout.length > 100, 'no output');
     }
+  },
+);
+
+test(
+  'a reader that goes away: the rest of the output is dropped quietly, exit 0',
+  {
+    skip: process.platform !== 'linux' && 'direct output is for Linux only',
+  },
+  () => {
+    const store = join(tempDir(), 'store');
+    // 1,500 steps: a trace of ~85 KB, more than a pipe holds once its reader has gone
+    const args = ['train', '--store', store, ...FAKE_TRAIN, '--steps', '1500', '--seed', '5'];
+    const t = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8' });
+    assert.equal(t.status, 0, t.stderr);
+    const branch = /done: branch (\S+)/.exec(t.stdout)?.[1];
+    assert.ok(branch, t.stdout);
+    // bash: its PIPESTATUS gives lockstep's exit code, not head's
+    const line = `"${process.execPath}" "${BIN}" trace "${branch}" --store "${store}" | head -c 60; exit "\${PIPESTATUS[0]}"`; // prettier-ignore
+    const r = spawnSync('bash', ['-c', line], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, CI: '1' },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.length, 60);
+    assert.equal(r.stderr, '');
   },
 );
