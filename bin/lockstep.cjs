@@ -119,14 +119,17 @@ function cachedData(path, stat) {
       return null;
     }
     const n = size - HEADER_BYTES;
-    const h = hashMemory(n);
     if (
-      h === null ||
       header.readUInt32LE(0) !== CACHE_MAGIC ||
       header.readUInt32LE(4) !== n ||
       header.readUInt32LE(8) !== stat.size ||
       header.readDoubleLE(16) !== stat.mtimeMs
     ) {
+      return null;
+    }
+    // (a memory only for a header that matches)
+    const h = hashMemory(n);
+    if (h === null) {
       return null;
     }
     const data = new Uint8Array(h.memory.buffer, 0, n);

@@ -16,7 +16,7 @@ import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSy
 import { join, relative, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { freshBuild, STAMP_VERSION } from '../../scripts/build-cli.mjs';
-import { BIN, checkoutCopy, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
+import { BIN, checkoutCopy, editDescription, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
 /** A root with one input file and a build stamped with it; returns the input's path. */
@@ -144,15 +144,8 @@ describe('a checkout with no bundle yet', () => {
     assert.deepEqual(builds(root), built, 'an up-to-date bundle was rebuilt');
 
     // an edit of a source file: the next command runs the edited code, never the old bundle
-    const main = join(root, 'src', 'cli', 'program.ts');
     const marker = 'Edited after the build';
-    writeFileSync(
-      main,
-      readFileSync(main, 'utf8').replace(
-        "'Deterministic neural-network training: the same inputs give the same bits.'",
-        `'${marker}.'`,
-      ),
-    );
+    editDescription(root, `${marker}.`);
     // a build superseded more than a week ago is deleted by the next build; the one superseded
     // now stays (a process may still run from it)
     const old = join(root, 'out', 'cli', 'b-old');

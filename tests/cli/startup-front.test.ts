@@ -22,7 +22,7 @@ import { basename, join } from 'node:path';
 import vm from 'node:vm';
 import { before, describe, test } from 'node:test';
 import { asciiOnly, freshBuild, frontModules } from '../../scripts/build-cli.mjs';
-import { checkoutCopy, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
+import { checkoutCopy, editDescription, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
 const BIN = join(ROOT, 'bin', 'lockstep.cjs');
@@ -323,15 +323,8 @@ describe('code caches (a copy of the checkout)', () => {
   });
 
   test('an edited source is rebuilt before the next command, cache and all', () => {
-    const program = join(root, 'src', 'cli', 'program.ts');
     const marker = 'Edited after the build';
-    writeFileSync(
-      program,
-      readFileSync(program, 'utf8').replace(
-        "'Deterministic neural-network training: the same inputs give the same bits.'",
-        `'${marker}.'`,
-      ),
-    );
+    editDescription(root, `${marker}.`);
     const r = run(['--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, new RegExp(marker));

@@ -1,7 +1,7 @@
 /** Runs the real `lockstep` CLI in a child process and snapshots store directories. */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, readdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { tempDir } from './fixtures';
 
@@ -65,6 +65,23 @@ export function checkoutCopy(prefix: string): string {
   }
   symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'));
   return root;
+}
+
+/**
+ * An edit of a source file in a {@link checkoutCopy}: the program's description in
+ * src/cli/program.ts becomes `text` (what `--help` then shows, once the edit is built).
+ */
+export function editDescription(root: string, text: string): void {
+  const program = join(root, 'src', 'cli', 'program.ts');
+  const before = readFileSync(program, 'utf8');
+  const after = before.replace(
+    "'Deterministic neural-network training: the same inputs give the same bits.'",
+    `'${text}'`,
+  );
+  if (after === before) {
+    throw new Error(`the description in ${program} was not found`);
+  }
+  writeFileSync(program, after);
 }
 
 /** SHA-256 of every file under dir, by relative path: equal maps mean an untouched tree. */
