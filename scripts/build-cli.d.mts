@@ -14,6 +14,8 @@ export declare function frontModules(
   },
   front: string[],
 ): Set<string>;
+/** The file whose stamp stands for input `path` (an installed package's file: its package.json). */
+export declare function stampedFile(path: string): string;
 /** `text` with every character outside ASCII written as a `\u` escape (the front's last step). */
 export declare function asciiOnly(text: string): string;
 /** Builds the bundle and makes it current; returns its folder. */

@@ -16,7 +16,7 @@
  * front imports lazily from Node itself becomes a `require` (an `import()` would boot the loader).
  *
  * `out/cli/current.json` names the current build and stamps every input esbuild read (path, size,
- * mtime): bin/lockstep.cjs runs the bundle only when every input still matches (`freshBuild`,
+ * mtime; an installed package's files by its package.json, see `stampedFile`): bin/lockstep.cjs runs the bundle only when every input still matches (`freshBuild`,
  * ./fresh-build.cjs), else it rebuilds (`buildCli`) or falls back to the sources through tsx. A
  * build is written to a temporary folder and renamed into place, and current.json is replaced by a
  * rename, so processes starting while another builds see the old build or the new one, never half
@@ -216,6 +216,23 @@ export function entryPoints(root = ROOT) {
 }
 
 /** `[size, mtimeMs]` of a file, or null when it is missing. */
+/**
+ * The file whose stamp stands for input `path`: the file itself, or for a file of an installed
+ * package (under node_modules/<name>/ or node_modules/@scope/<name>/, the innermost) that
+ * package's package.json — which the package manager writes whenever it installs the package,
+ * so one stat checks the package (zod alone is ~100 files the front's build reads; `lockstep log`
+ * stats every stamp of the front before it runs). A file in node_modules changed by hand, not by
+ * an install, is not noticed.
+ */
+export function stampedFile(path) {
+  const parts = path.split(sep);
+  const at = parts.lastIndexOf('node_modules');
+  const name = at < 0 ? 0 : parts[at + 1]?.startsWith('@') ? 2 : 1;
+  return at < 0 || at + name >= parts.length - 1
+    ? path
+    : [...parts.slice(0, at + 1 + name), 'package.json'].join(sep);
+}
+
 function statOf(path) {
   try {
     const s = statSync(path);
@@ -285,10 +302,11 @@ export async function buildCli({ log = () => {} } = {}) {
     setup(b) {
       b.onLoad({ filter: /.*/ }, (args) => {
         if (args.namespace === 'file') {
-          if (!stamps.has(args.path)) {
-            stamps.set(args.path, statOf(args.path));
+          const file = stampedFile(args.path);
+          if (!stamps.has(file)) {
+            stamps.set(file, statOf(file));
           }
-          into?.add(args.path);
+          into?.add(file);
         }
         return undefined;
       });

@@ -1,5 +1,5 @@
 /**
- * The grammar of stored records, defined once (zod 4): the store's node, run and branch records
+ * The grammar of stored records, defined once (zod 4, its `zod/mini` form): the store's node, run and branch records
  * (src/main/store/records.ts) and the records a bundle's manifest carries (src/main/bundle/
  * format.ts) are checked by these same schemas, so whatever a bundle may hold, the store can
  * write — and nothing the store refuses can enter through an import.
@@ -20,7 +20,8 @@
  *
  * No Node imports: the renderer may import this file.
  */
-import * as z from 'zod';
+import { en } from 'zod/locales';
+import * as z from 'zod/mini';
 import { LIMITS, MAX_COUNTER, MAX_STEP } from './limits';
 import { branchNameProblem, isObjectId, runIdProblem, storedBranchNameProblem } from './names';
 import { BACKENDS, DATASETS, MODELS, OPTIMIZERS, STORED_DATASET_NAME } from './training';
@@ -70,79 +71,104 @@ export function jsonShapeProblem(
   return null;
 }
 
-const str = z.string().max(MAX_STRING);
-export const objectIdSchema = z.string().refine(isObjectId, 'is not a 64-hex object id');
-const step = z.number().int().min(0).max(MAX_STEP);
-const finite = z.number().finite();
+// zod/mini (the same checks and messages as classic zod, with no method chains to build: a
+// third of the code to load and of the time to build these schemas — `lockstep log` builds them
+// all before it prints); its messages are classic zod's English ones
+z.config(en());
 
-export const runIdSchema = z.string().superRefine((id, ctx) => {
-  const p = runIdProblem(id);
-  if (p !== null) {
-    ctx.addIssue({ code: 'custom', message: `is not a valid run id: ${p}` });
-  }
-});
+/** Any of these schemas (what the store's and the bundle's record checks take). */
+export type RecordSchema = z.ZodMiniType;
+
+// Schemas hold no state, so one instance serves every record that has the field; the ones `log`
+// never uses (a new branch's, a manifest's counters, a backend fingerprint) are z.lazy: built on
+// their first check.
+const str = z.string().check(z.maxLength(MAX_STRING));
+const optionalStr = z.optional(str);
+export const objectIdSchema = z.string().check(z.refine(isObjectId, 'is not a 64-hex object id'));
+const int = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
+const step = int(0, MAX_STEP);
+const counter = int(0, MAX_COUNTER);
+const seed = int(0, LIMITS.maxSeed);
+const finite = z.number();
+const optionalFinite = z.optional(finite);
+const backend = z.enum(BACKENDS);
+
+export const runIdSchema = z.string().check(
+  z.superRefine((id, ctx) => {
+    const p = runIdProblem(id);
+    if (p !== null) {
+      ctx.addIssue({ code: 'custom', message: `is not a valid run id: ${p}` });
+    }
+  }),
+);
 
 /** A branch name as a store may hold it (read), or as one may be created (`strict`). */
 export function branchNameSchema(strict: boolean) {
-  return z.string().superRefine((name, ctx) => {
-    const p = strict ? branchNameProblem(name) : storedBranchNameProblem(name);
-    if (p !== null) {
-      ctx.addIssue({ code: 'custom', message: `is not a valid branch name: ${p}` });
-    }
-  });
+  return z.string().check(
+    z.superRefine((name, ctx) => {
+      const p = strict ? branchNameProblem(name) : storedBranchNameProblem(name);
+      if (p !== null) {
+        ctx.addIssue({ code: 'custom', message: `is not a valid branch name: ${p}` });
+      }
+    }),
+  );
 }
 
 export const optimizerConfigSchema = z.looseObject({
   kind: z.enum(OPTIMIZERS),
-  lr: finite.gt(0),
-  momentum: finite.optional(),
-  beta1: finite.optional(),
-  beta2: finite.optional(),
-  epsilon: finite.optional(),
+  lr: z.number().check(z.gt(0)),
+  momentum: optionalFinite,
+  beta1: optionalFinite,
+  beta2: optionalFinite,
+  epsilon: optionalFinite,
 });
 
 export const trainingConfigSchema = z.looseObject({
-  dataset: z.union([z.enum(DATASETS), z.string().regex(STORED_DATASET_NAME)]),
+  dataset: z.union([z.enum(DATASETS), z.string().check(z.regex(STORED_DATASET_NAME))]),
   model: z.looseObject({
     kind: z.enum(MODELS),
-    hidden: z.array(z.number().int().min(1).max(LIMITS.maxHiddenUnits)).max(64),
+    hidden: z.array(int(1, LIMITS.maxHiddenUnits)).check(z.maxLength(64)),
   }),
   optimizer: optimizerConfigSchema,
-  batchSize: z.number().int().min(1).max(1_000_000),
-  seed: z.number().int().min(0).max(LIMITS.maxSeed),
-  backend: z.enum(BACKENDS),
+  batchSize: int(1, 1_000_000),
+  seed,
+  backend,
 });
 
-const splitEval = z.looseObject({
-  precision: finite.min(0).max(1),
-  correct: z.number().int().min(0).max(MAX_COUNTER),
-  examples: z.number().int().min(0).max(MAX_COUNTER),
-});
+const splitEval = z.optional(
+  z.looseObject({
+    precision: z.number().check(z.gte(0), z.lte(1)),
+    correct: counter,
+    examples: counter,
+  }),
+);
 export const evalSchema = z.looseObject({
-  train: splitEval.optional(),
-  validation: splitEval.optional(),
-  test: splitEval.optional(),
+  train: splitEval,
+  validation: splitEval,
+  test: splitEval,
 });
 
-export const backendFingerprintSchema = z.looseObject({
-  backend: z.enum(BACKENDS),
-  tfjs: str,
-  platform: str,
-  arch: str,
-});
+export const backendFingerprintSchema = z.lazy(() =>
+  z.looseObject({
+    backend,
+    tfjs: str,
+    platform: str,
+    arch: str,
+  }),
+);
 
 /** A checkpoint node record. */
 export const nodeSchema = z.looseObject({
   id: objectIdSchema,
-  parent: objectIdSchema.nullable(),
+  parent: z.nullable(objectIdSchema),
   step,
-  trace: objectIdSchema.optional(),
-  eval: evalSchema.optional(),
-  loss: finite.optional(),
-  dLoss: finite.optional(),
-  gLoss: finite.optional(),
+  trace: z.optional(objectIdSchema),
+  eval: z.optional(evalSchema),
+  loss: optionalFinite,
+  dLoss: optionalFinite,
+  gLoss: optionalFinite,
   createdAt: str,
-  verified: str.optional(),
+  verified: optionalStr,
 });
 
 /** A run record; its seed is its config's seed. */
@@ -150,51 +176,66 @@ export const runSchema = z
   .looseObject({
     id: runIdSchema,
     createdAt: str,
-    seed: z.number().int().min(0).max(LIMITS.maxSeed),
+    seed,
     seedSource: z.enum(['explicit', 'auto', 'env']),
     root: objectIdSchema,
     config: trainingConfigSchema,
   })
-  .refine((r) => r.seed === r.config.seed, {
-    message: "the run's seed is not its config's seed",
-    path: ['seed'],
-  });
+  .check(
+    z.refine((r) => r.seed === r.config.seed, {
+      message: "the run's seed is not its config's seed",
+      path: ['seed'],
+    }),
+  );
 
 const STATUSES = ['running', 'done', 'stopped', 'diverged', 'failed'] as const;
 
-/** A branch record (`strict`: the name must be creatable, as for an import). */
+/** The fields of a branch record but its name (shared by both branch schemas). */
+const branchFields = () => ({
+  run: runIdSchema,
+  tip: objectIdSchema,
+  base: z.nullable(objectIdSchema),
+  config: trainingConfigSchema,
+  status: z.enum(STATUSES),
+  note: optionalStr,
+  // the intervals continues of the branch keep, and why it was started (see store/api.ts)
+  schedule: z.optional(
+    z.strictObject({
+      checkpointEvery: int(1, LIMITS.maxSteps),
+      evalEvery: int(1, LIMITS.maxSteps),
+    }),
+  ),
+  origin: z.optional(z.enum(['fingerprint', 'reachable'])),
+  fingerprintFrom: optionalStr,
+  createdAt: str,
+  updatedAt: str,
+});
+let sharedBranchFields: ReturnType<typeof branchFields> | undefined;
+
+/**
+ * A branch record (`strict`: the name must be creatable, as for an import); built on its first
+ * check, its fields but the name shared by both.
+ */
 export function branchSchema(strict: boolean) {
-  return z.looseObject({
-    name: branchNameSchema(strict),
-    run: runIdSchema,
-    tip: objectIdSchema,
-    base: objectIdSchema.nullable(),
-    config: trainingConfigSchema,
-    status: z.enum(STATUSES),
-    note: str.optional(),
-    // the intervals continues of the branch keep, and why it was started (see store/api.ts)
-    schedule: z
-      .strictObject({
-        checkpointEvery: z.number().int().min(1).max(LIMITS.maxSteps),
-        evalEvery: z.number().int().min(1).max(LIMITS.maxSteps),
-      })
-      .optional(),
-    origin: z.enum(['fingerprint', 'reachable']).optional(),
-    fingerprintFrom: str.optional(),
-    createdAt: str,
-    updatedAt: str,
-  });
+  return z.lazy(() =>
+    z.looseObject({
+      name: branchNameSchema(strict),
+      ...(sharedBranchFields ??= branchFields()),
+    }),
+  );
 }
 
 /** A checkpoint manifest's counters (step, cursor, optimizer counters) as far as records go. */
-export const stateCountersSchema = z.looseObject({
-  step,
-  cursor: z.number().int().min(0).max(MAX_COUNTER),
-  counters: z.record(z.string().max(200), z.number().int().min(0).max(MAX_COUNTER)),
-});
+export const stateCountersSchema = z.lazy(() =>
+  z.looseObject({
+    step,
+    cursor: counter,
+    counters: z.record(z.string().check(z.maxLength(200)), counter),
+  }),
+);
 
 /** One line naming the fields that failed (at most three), never their values. */
-export function recordIssues(error: z.ZodError): string {
+export function recordIssues(error: z.core.$ZodError): string {
   const parts = error.issues.slice(0, 3).map((i) => {
     const where = i.path.map((p) => String(p).slice(0, 40)).join('.');
     return `${where || 'the record'} ${i.message.slice(0, 200)}`;

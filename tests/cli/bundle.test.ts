@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { describe, test } from 'node:test';
-import { freshBuild, STAMP_VERSION } from '../../scripts/build-cli.mjs';
+import { freshBuild, STAMP_VERSION, stampedFile } from '../../scripts/build-cli.mjs';
 import { BIN, checkoutCopy, editDescription, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
@@ -98,6 +98,17 @@ describe('the stamp check', () => {
     assert.equal(freshBuild(root), null);
   });
 
+  test("an installed package's files are stamped by its package.json", () => {
+    const p = (...parts: string[]) => join(ROOT, ...parts);
+    assert.equal(stampedFile(p('src', 'a.ts')), p('src', 'a.ts'));
+    assert.equal(stampedFile(p('node_modules', 'zod', 'v4', 'core', 'schemas.js')), p('node_modules', 'zod', 'package.json')); // prettier-ignore
+    assert.equal(stampedFile(p('node_modules', '@scope', 'pkg', 'lib', 'x.js')), p('node_modules', '@scope', 'pkg', 'package.json')); // prettier-ignore
+    // the innermost package; a file of node_modules itself stands for itself
+    assert.equal(stampedFile(p('node_modules', 'a', 'node_modules', 'b', 'i.js')), p('node_modules', 'a', 'node_modules', 'b', 'package.json')); // prettier-ignore
+    assert.equal(stampedFile(p('node_modules', '.package-lock.json')), p('node_modules', '.package-lock.json')); // prettier-ignore
+    assert.equal(stampedFile(p('node_modules', 'zod', 'package.json')), p('node_modules', 'zod', 'package.json')); // prettier-ignore
+  });
+
   test('a missing input, a missing build or a missing stamp makes it stale', (t) => {
     const root = tempDir();
     t.after(() => removeDir(root));
@@ -138,6 +149,18 @@ describe('a checkout with no bundle yet', () => {
     assert.equal(first.stdout.trim(), version);
     const built = builds(root);
     assert.equal(built.length, 1);
+    // the bundled packages are stamped by their package.json alone (zod is ~100 files)
+    const stamped = (
+      JSON.parse(readFileSync(join(root, 'out', 'cli', 'current.json'), 'utf8')) as {
+        inputs: [string, number, number][];
+      }
+    ).inputs.map(([path]) => path);
+    const packaged = stamped.filter((path) => path.includes('node_modules/'));
+    assert.ok(packaged.some((path) => path.endsWith('/node_modules/zod/package.json')), String(packaged)); // prettier-ignore
+    assert.deepEqual(
+      packaged.filter((path) => !path.endsWith('/package.json')),
+      [],
+    );
 
     const again = run('--version');
     assert.equal(again.status, 0, again.stderr);

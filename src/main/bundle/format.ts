@@ -14,7 +14,6 @@
  * of the wrong type, an invalid branch name or run id, a duplicate). It checks the shape of every
  * record; graph consistency (parents, tips, objects present, hashes) is ./read.ts's job.
  */
-import type * as z from 'zod';
 import type { BackendFingerprint, TrainingConfig } from '../engine/types';
 import type { BranchRecord, CheckpointNode, RunRecord } from '../store/api';
 import { seedProblem } from '../../shared/limits';
@@ -26,6 +25,7 @@ import {
   jsonShapeProblem,
   nodeSchema,
   recordIssues,
+  type RecordSchema,
   runSchema,
   trainingConfigSchema,
 } from '../../shared/record-schemas';
@@ -117,7 +117,7 @@ function needId(v: unknown, where: string): string {
 }
 
 /** Checks `v` against one of the store's record schemas (the bundle's grammar is the store's). */
-function record<T>(schema: z.ZodType, v: unknown, where: string): T {
+function record<T>(schema: RecordSchema, v: unknown, where: string): T {
   const res = schema.safeParse(v);
   if (!res.success) {
     bad(where, `is not a valid record: ${recordIssues(res.error)}`);

@@ -9,13 +9,13 @@
  * `checkRecord` is the same check for a record about to be written, as a RefError: the store
  * never writes a record it could not read back.
  */
-import type * as z from 'zod';
 import { canonicalJson } from '../engine/canonical-json';
 import {
   branchSchema,
   jsonShapeProblem,
   nodeSchema,
   recordIssues,
+  type RecordSchema,
   runSchema,
 } from '../../shared/record-schemas';
 import type { BranchRecord, CheckpointNode, RunRecord } from './api';
@@ -66,7 +66,7 @@ function fail(name: string, why: string): never {
   throw new StoreCorruptError(name, `record ${name} is damaged: ${why}`);
 }
 
-function checked<T>(schema: z.ZodType, r: unknown, name: string): T {
+function checked<T>(schema: RecordSchema, r: unknown, name: string): T {
   const res = schema.safeParse(r);
   if (!res.success) {
     fail(name, recordIssues(res.error));
@@ -75,7 +75,7 @@ function checked<T>(schema: z.ZodType, r: unknown, name: string): T {
 }
 
 /** Throws a RefError unless `rec` passes `schema` (a record about to be written). */
-export function checkRecord<T>(schema: z.ZodType, what: string, rec: T): T {
+export function checkRecord<T>(schema: RecordSchema, what: string, rec: T): T {
   const problem = jsonShapeProblem(rec);
   if (problem !== null) {
     throw new RefError(`cannot store ${what}: ${problem}`);
