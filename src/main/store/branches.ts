@@ -16,6 +16,7 @@
  * Keep refs (refs/keep/<name>) are lists of object or checkpoint ids that gc treats as roots:
  * the way later features (studies, imported bundles) keep what they need alive.
  */
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { RefError, StoreConflictError, type BranchRecord, type BranchStatus } from './api';
@@ -55,13 +56,22 @@ export async function createBranch(store: Store, rec: BranchRecord): Promise<voi
 
 const newBranch = branchSchema(true);
 
+/** lstat of `file`, or null when it cannot be had (synchronous: one quick system call). */
+function lstatOrNull(file: string): fs.Stats | null {
+  try {
+    return fs.lstatSync(file);
+  } catch {
+    return null;
+  }
+}
+
 /** The first part of `file`'s path from `root` (included) that is a symbolic link, or null. */
 export async function linkOnPath(root: string, file: string): Promise<string | null> {
   const parts = path.relative(root, file).split(path.sep);
   let cur = root;
   for (const p of ['', ...parts]) {
     cur = p === '' ? cur : path.join(cur, p);
-    const st = await fsp.lstat(cur).catch(() => null);
+    const st = lstatOrNull(cur);
     if (st === null) {
       return null;
     }
@@ -87,7 +97,7 @@ export async function getBranch(store: Store, name: string): Promise<BranchRecor
   if (link !== null) {
     throw linkError(store, link);
   }
-  const st = await fsp.lstat(file).catch(() => null);
+  const st = lstatOrNull(file);
   const bytes = st?.isFile() ? await readIfExists(file, MAX_RECORD_BYTES) : null;
   if (bytes === null) {
     throw new RefError(`unknown branch '${name}'`);
@@ -103,7 +113,7 @@ export async function hasBranch(store: Store, name: string): Promise<boolean> {
   if ((await linkOnPath(path.dirname(store.layout.heads), file)) !== null) {
     return false;
   }
-  return (await fsp.lstat(file).catch(() => null))?.isFile() ?? false;
+  return lstatOrNull(file)?.isFile() ?? false;
 }
 
 function branchNameProblemOf(name: string): boolean {
