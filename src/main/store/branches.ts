@@ -17,7 +17,8 @@
  * the way later features (studies, imported bundles) keep what they need alive.
  */
 import * as fs from 'node:fs';
-import * as fsp from 'node:fs/promises';
+// fs.promises loads Node's promise API on first use (a `log` never needs it)
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RefError, StoreConflictError, type BranchRecord, type BranchStatus } from './api';
 import { branchSchema } from '../../shared/record-schemas';

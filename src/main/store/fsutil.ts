@@ -19,7 +19,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
-import * as fsp from 'node:fs/promises';
+// fs.promises loads Node's promise API on first use (a `log` never needs it)
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { StoreCorruptError, StoreWriteError } from './api';
 

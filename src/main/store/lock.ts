@@ -19,7 +19,8 @@
  */
 import { randomInt } from 'node:crypto';
 import { hostname } from 'node:os';
-import * as fsp from 'node:fs/promises';
+// fs.promises loads Node's promise API on first use (a `log` never needs it)
+import { promises as fsp } from 'node:fs';
 import { StoreWriteError } from './api';
 import { errCode, Io, pidAlive } from './fsutil';
 

@@ -27,7 +27,8 @@
  * store (never followed; gc refuses while one is there). A folder named like a temp file is
  * listed, and gc leaves it alone.
  */
-import * as fsp from 'node:fs/promises';
+// fs.promises loads Node's promise API on first use (a `log` never needs it)
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { decodeState, parseManifest, sha256Hex } from '../engine/state';
 import {
