@@ -16,6 +16,8 @@ export declare function frontModules(
 ): Set<string>;
 /** The file whose stamp stands for input `path` (an installed package's file: its package.json). */
 export declare function stampedFile(path: string): string;
+/** front.cjs's text with each `__toESM(require("node:…"))` an object whose prototype is the builtin. */
+export declare function builtinNamespaces(text: string): string;
 /** `text` with every character outside ASCII written as a `\u` escape (the front's last step). */
 export declare function asciiOnly(text: string): string;
 /** Builds the bundle and makes it current; returns its folder. */

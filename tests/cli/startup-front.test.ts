@@ -19,9 +19,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import path from 'node:path';
 import vm from 'node:vm';
 import { before, describe, test } from 'node:test';
-import { asciiOnly, freshBuild, frontModules } from '../../scripts/build-cli.mjs';
+import {
+  asciiOnly,
+  builtinNamespaces,
+  freshBuild,
+  frontModules,
+} from '../../scripts/build-cli.mjs';
 import { checkoutCopy, editDescription, FAKE_TRAIN, ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
@@ -484,5 +490,24 @@ describe('the front is all ASCII (asciiOnly)', () => {
     assert.ok(dir !== null, 'no fresh build (run lockstep once)');
     const bytes = readFileSync(join(dir, 'front.cjs'));
     assert.ok(bytes.every((b) => b < 0x80));
+  });
+});
+
+describe("the front's builtin namespaces (builtinNamespaces)", () => {
+  test('a default or namespace import of a builtin copies none of its properties', () => {
+    assert.equal(
+      builtinNamespaces('a=__toESM(require("node:path"),1);b=__toESM(require("node:fs/promises"));c=__toESM(require_x())'), // prettier-ignore
+      'a=__lockstepBuiltin(require("node:path"));b=__lockstepBuiltin(require("node:fs/promises"));c=__toESM(require_x())', // prettier-ignore
+    );
+    const dir = freshBuild(ROOT);
+    assert.ok(dir !== null, 'no fresh build (run lockstep once)');
+    const front = readFileSync(join(dir, 'front.cjs'), 'utf8');
+    assert.doesNotMatch(front, /__toESM\(require\("node:/);
+    assert.match(front, /__lockstepBuiltin\(require\("node:path"\)\)/);
+    // what the front's modules read through one: the builtin's own values, `default` the module
+    const ns = vm.runInNewContext(`${front.slice(front.indexOf('const __lockstepBuiltin'), front.indexOf(';', front.indexOf('const __lockstepBuiltin')) + 1)} __lockstepBuiltin(m)`, { m: path }); // prettier-ignore
+    assert.equal(ns.join('a', 'b'), path.join('a', 'b'));
+    assert.equal(ns.sep, path.sep);
+    assert.equal(ns.default, path);
   });
 });
