@@ -88,11 +88,13 @@ const FRONT_COMMANDS = 'src/cli/front-commands.json';
  * Node builtins the front loads on first use rather than at start: `--help` never uses
  * child_process (commander's, for executable subcommands) or module (a `createRequire` for
  * cli-progress, which loads the ES module loader's own module too), no command of the front
- * uses zlib, and crypto (~7 ms to load) only hashes objects: `log` never does. A named import of a builtin becomes a property read at each use (`m.spawn(…)`), so a
- * proxy that requires the builtin on its first read gives the same values; a default or namespace
- * import copies every property when it runs (esbuild's `__toESM`), which loads it then.
+ * uses zlib, crypto (~7 ms to load) only hashes objects and os names the default store's folder
+ * and a lock's host: `log --store DIR` needs neither. A named import of a builtin becomes a
+ * property read at each use (`m.spawn(…)`), so a proxy that requires the builtin on its first
+ * read gives the same values; a default or namespace import reads the module when it runs (see
+ * {@link builtinNamespaces}), which loads it then.
  */
-const LAZY_BUILTINS = ['node:child_process', 'node:crypto', 'node:module', 'node:zlib'];
+const LAZY_BUILTINS = ['node:child_process', 'node:crypto', 'node:module', 'node:os', 'node:zlib'];
 const LAZY_REQUIRE =
   'const __lockstepLazy = (id) => { let m; const load = () => (m ??= require(id)); return new Proxy({}, {' +
   ' get: (_, k) => load()[k], has: (_, k) => k in load(), ownKeys: () => Reflect.ownKeys(load()),' +

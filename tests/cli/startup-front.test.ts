@@ -138,11 +138,12 @@ describe('the front runs the commands that never train without the ES module loa
     assert.ok(f.modules.includes('NativeModule crypto'), 'fsck hashed nothing');
   });
   // the store reads small files and folders synchronously and takes fs.promises on first use
-  test('log loads no node:fs/promises; gc, which removes files through it, does', () => {
+  test('log loads no node:fs/promises or node:os; gc, which removes files through it, does', () => {
     const PROMISES = 'NativeModule internal/fs/promises';
     const r = probed(['log', '--store', store]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(!r.modules.includes(PROMISES), 'log loaded node:fs/promises');
+    assert.ok(!r.modules.includes('NativeModule os'), 'log --store DIR loaded node:os');
     const g = probed(['gc', '--store', store]);
     assert.equal(g.code, 0, g.stderr);
     assert.ok(g.modules.includes(PROMISES), 'gc did not load node:fs/promises');
