@@ -13,6 +13,7 @@
  */
 import { Command, CommanderError, Help } from 'commander';
 import { APP_VERSION } from '../main/version';
+import { compareCodeUnits } from '../shared/order';
 import { register as bench } from './commands/bench';
 import { register as compare } from './commands/compare';
 import { register as data } from './commands/data';
@@ -61,7 +62,7 @@ const COMMANDS: readonly (readonly [string, (program: Command) => void])[] = [
 function commandsByName(this: Help, cmd: Command): Command[] {
   return Help.prototype.visibleCommands
     .call(this, cmd)
-    .sort((a, b) => (a.name() < b.name() ? -1 : a.name() > b.name() ? 1 : 0));
+    .sort((a, b) => compareCodeUnits(a.name(), b.name()));
 }
 
 /**

@@ -6,6 +6,7 @@ import { parseManifest } from '../engine/state';
 import type { CheckpointDetails } from '../../shared/contract';
 import type { BranchRecord, CheckpointNode, RunRecord } from '../store/api';
 import type { Store } from '../store/store';
+import { compareCodeUnits } from '../../shared/order';
 
 export type { CheckpointDetails } from '../../shared/contract';
 
@@ -68,10 +69,12 @@ export async function graphView(store: Store, onlyBranch?: string): Promise<RunV
     return out;
   };
   const runs: RunView[] = [];
-  for (const run of [...g.runs].sort((a, b) => a.createdAt.localeCompare(b.createdAt))) {
+  for (const run of [...g.runs].sort((a, b) => compareCodeUnits(a.createdAt, b.createdAt))) {
     const branches = g.branches
       .filter((b) => b.run === run.id && (onlyBranch === undefined || b.name === onlyBranch))
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.name.localeCompare(b.name))
+      .sort(
+        (a, b) => compareCodeUnits(a.createdAt, b.createdAt) || compareCodeUnits(a.name, b.name),
+      )
       .map((b): BranchView => {
         const baseStep = b.base ? (nodes.get(b.base)?.step ?? null) : null;
         const own = lineage(b.tip).filter((n) => baseStep === null || n.step > baseStep);

@@ -17,6 +17,7 @@ import {
 import type { TrainingConfig } from '../engine/types';
 import { jobStatus } from '../executors/status';
 import type { Store } from '../store/store';
+import { compareCodeUnits } from '../../shared/order';
 import { STUDY_KEEP_PREFIX } from './study';
 
 const SWEEP_PREFIX = 'sweep/';
@@ -96,7 +97,9 @@ export async function listStudySummaries(store: Store): Promise<StudySummary[]> 
     }
     out.push(summary);
   }
-  return out.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.id.localeCompare(b.id));
+  return out.sort(
+    (a, b) => compareCodeUnits(b.createdAt, a.createdAt) || compareCodeUnits(a.id, b.id),
+  );
 }
 
 /** A stored study's or sweep's report; NOT_FOUND when there is none (yet). */

@@ -30,6 +30,7 @@ import type {
   TrainResult,
 } from '../../shared/contract';
 import { LIMITS, ServiceError } from '../../shared/contract';
+import { compareCodeUnits } from '../../shared/order';
 import { compareRefs } from './compare';
 import type { TrainSpec } from './train';
 
@@ -240,7 +241,7 @@ export async function listStudies(store: Store): Promise<StudyReport[]> {
       out.push({ ...report, object: ids[0] });
     }
   }
-  return out.sort((a, b) => (a.createdAt ?? '').localeCompare(b.createdAt ?? ''));
+  return out.sort((a, b) => compareCodeUnits(a.createdAt ?? '', b.createdAt ?? ''));
 }
 
 /**

@@ -42,6 +42,7 @@ import { WriterLock } from './lock';
 import { fsck, gc, storeInfo, type GcOptions } from './maintenance';
 import type { ObjectStaging } from './staging';
 import type { StoreCounts } from '../../shared/contract';
+import { compareCodeUnits as cmp } from '../../shared/order';
 import { nodeSchema, runSchema } from '../../shared/record-schemas';
 import { MAX_RECORD_BYTES, checkRecord, decodeNode, decodeRun, encodeRecord } from './records';
 import { resolveRef } from './refs';
@@ -569,8 +570,4 @@ export class Store {
   storeInfo(): Promise<StoreCounts> {
     return storeInfo(this);
   }
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
