@@ -16,14 +16,15 @@
  * front imports lazily from Node itself becomes a `require` (an `import()` would boot the loader).
  *
  * `out/cli/current.json` names the current build and stamps every input esbuild read (path, size,
- * mtime; an installed package's files by its package.json, see `stampedFile`): bin/lockstep.cjs runs the bundle only when every input still matches (`freshBuild`,
- * ./fresh-build.cjs), else it rebuilds (`buildCli`) or falls back to the sources through tsx. A
- * build is written to a temporary folder and renamed into place, and current.json is replaced by a
- * rename, so processes starting while another builds see the old build or the new one, never half
- * of one; a build's code is never changed once renamed, so a running process keeps its lazily
- * loaded chunks (bin/lockstep.cjs adds V8 code caches of front.cjs next to it, by rename too).
- * A superseded build is kept for a week (its folder's mtime is set when it is superseded) for
- * processes still running from it (`serve` forks job processes from its own build), then deleted.
+ * mtime; an installed package's files by its package.json, see `stampedFile`): bin/lockstep.cjs
+ * runs the bundle only when every input still matches (`freshBuild`, ./fresh-build.cjs), else it
+ * rebuilds (`buildCli`) or falls back to the sources through tsx. A build is written to a
+ * temporary folder and renamed into place, and current.json is replaced by a rename, so processes
+ * starting while another builds see the old build or the new one, never half of one; a build's
+ * code is never changed once renamed, so a running process keeps its lazily loaded chunks
+ * (bin/lockstep.cjs adds V8 code caches of front.cjs next to it, by rename too). A superseded
+ * build is kept for a week (its folder's mtime is set when it is superseded) for processes still
+ * running from it (`serve` forks job processes from its own build), then deleted.
  *
  * Run by `npm install` (the `prepare` script, with --no-fail: a failed build leaves the CLI on
  * tsx) and by hand: `node scripts/build-cli.mjs` (exit 1 when the build fails).
@@ -234,7 +235,6 @@ export function entryPoints(root = ROOT) {
   return JSON.parse(readFileSync(join(root, 'src', 'main', 'entry-points.json'), 'utf8'));
 }
 
-/** `[size, mtimeMs]` of a file, or null when it is missing. */
 /**
  * The file whose stamp stands for input `path`: the file itself, or for a file of an installed
  * package (under node_modules/<name>/ or node_modules/@scope/<name>/, the innermost) that
@@ -252,6 +252,7 @@ export function stampedFile(path) {
     : [...parts.slice(0, at + 1 + name), 'package.json'].join(sep);
 }
 
+/** `[size, mtimeMs]` of a file, or null when it is missing. */
 function statOf(path) {
   try {
     const s = statSync(path);

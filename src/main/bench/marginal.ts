@@ -164,7 +164,7 @@ export async function marginalTrainSection(ctx: BenchContext): Promise<ExtraSect
     });
   }
   const goals: GoalCheck[] = [];
-  if (ctx.peer && (peerMissing !== null || peer.length < rounds)) {
+  if (ctx.peer && peerMissing !== null) {
     rows.push({ label: 'peer (torch, 1 thread)', value: NaN, unit: 'ms/step', note: `not run: ${peerMissing}` }); // prettier-ignore
     goals.push({ goal: 'lockstep train marginal ms/step ≤ 1.0× the PyTorch peer', value: null, limit: MARGINAL_GOAL, ok: null }); // prettier-ignore
   } else if (ctx.peer) {

@@ -17,8 +17,6 @@
  * the way later features (studies, imported bundles) keep what they need alive.
  */
 import * as fs from 'node:fs';
-// fs.promises loads Node's promise API on first use (a `log` never needs it)
-import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { RefError, StoreConflictError, type BranchRecord, type BranchStatus } from './api';
 import { branchSchema } from '../../shared/record-schemas';
@@ -320,7 +318,10 @@ export async function listKeeps(store: Store): Promise<Map<string, string[]>> {
       if (e.isDirectory()) {
         await walk(file, prefix + e.name + '/');
       } else if (e.isFile()) {
-        out.set(prefix + e.name, decodeKeep(await fsp.readFile(file), store.layout.rel(file)));
+        out.set(
+          prefix + e.name,
+          decodeKeep(await fs.promises.readFile(file), store.layout.rel(file)),
+        );
       }
     }
   };
