@@ -1,8 +1,8 @@
 /**
- * The grammar of stored records, defined once (zod 4, its `zod/mini` form): the store's node, run and branch records
- * (src/main/store/records.ts) and the records a bundle's manifest carries (src/main/bundle/
- * format.ts) are checked by these same schemas, so whatever a bundle may hold, the store can
- * write — and nothing the store refuses can enter through an import.
+ * The grammar of stored records, defined once (zod 4, in its `zod/mini` form): the store's node,
+ * run and branch records (src/main/store/records.ts) and the records a bundle's manifest carries
+ * (src/main/bundle/format.ts) are checked by these same schemas, so whatever a bundle may hold,
+ * the store can write — and nothing the store refuses can enter through an import.
  *
  * Promises:
  * - {@link jsonShapeProblem} runs first on any parsed JSON: at most `maxDepth` levels and
@@ -71,9 +71,9 @@ export function jsonShapeProblem(
   return null;
 }
 
-// zod/mini (the same checks and messages as classic zod, with no method chains to build: a
-// third of the code to load and of the time to build these schemas — `lockstep log` builds them
-// all before it prints); its messages are classic zod's English ones
+// zod/mini: the same checks as classic zod with less code to load (the CLI's front: 354 → 257 KB)
+// and lighter objects to build (`lockstep log` builds these schemas before it prints); it has no
+// messages of its own until a locale is set, so it gets classic zod's English ones
 z.config(en());
 
 /** Any of these schemas (what the store's and the bundle's record checks take). */
