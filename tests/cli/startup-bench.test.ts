@@ -1,7 +1,8 @@
 /**
  * The bench's "CLI start-up" section (src/main/bench/startup.ts) with one run of each command:
- * every goal's row is there with a real wall time, and a command that fails fails the section
- * instead of being timed.
+ * every goal's row is there with a real wall time (on the fastest core, and once more on any
+ * core, where cores can be measured), and a command that fails fails the section instead of
+ * being timed.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import {
   STARTUP_GOALS,
   STARTUP_TITLE,
 } from '../../src/main/bench/startup';
+import { coreChecks } from '../../src/main/bench/cores';
 import { ROOT, tempDir } from '../helpers/cli';
 import { removeDir } from '../helpers/fixtures';
 
@@ -30,6 +32,15 @@ test('one run of each start-up measurement', async () => {
   }
   if (process.platform === 'linux') {
     assert.match(s.rows[1].note ?? '', /cpu \d+ ms/);
+  }
+  // where the cores can be measured, the runs are on the fastest and once more on any core
+  if (coreChecks().at(-1)?.before === 'start-up') {
+    assert.match(floor.note ?? '', /on cpu\d+, the fastest core \(fixed loop: cpu\d+ \d+ ms, /);
+    for (const g of STARTUP_GOALS.slice(0, 2)) {
+      assert.ok(labels.includes(`${g.label}, any core`), `no row for ${g.label} on any core`);
+    }
+  } else {
+    assert.ok(!labels.some((l) => l.endsWith('any core')), 'rows on any core without pinning');
   }
 });
 

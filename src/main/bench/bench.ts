@@ -11,6 +11,9 @@
  *   invocation, and the ratio ours/peer.
  * - `BENCH_SECTIONS`: further measurements (trace overhead, verify speed, ./trace-verify.ts);
  *   each returns a titled list of rows for the table and the JSON.
+ * - One-thread runs (ours and the peers') are pinned to the core that was fastest a moment
+ *   before (./cores.ts: the cores of a shared virtual machine need not be alike); the report
+ *   keeps every check of the cores.
  */
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -18,6 +21,7 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
+import { coreChecks, pinToFastestCore, type CoreCheck } from './cores';
 import { runWorkerProgram } from './run-worker';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
 import { marginalTrainSection } from './marginal';
@@ -122,6 +126,8 @@ export interface BenchReport {
   };
   training: TrainRow[];
   checkpoint: ({ model: string } & Omit<CheckpointResult, 'peakRssMB'>) | null;
+  /** each measurement of the cores' speeds; empty where they could not be measured */
+  cores: CoreCheck[];
   peer: PeerResult | null;
   extra: ExtraSection[];
   goals: GoalCheck[];
@@ -148,6 +154,7 @@ function runPeer(steps: number, log: (l: string) => void): PeerResult {
     return { available: false, reason: why };
   }
   log(`peer: ${PYTHON} ${PEER_SCRIPT} --steps ${steps} --threads 1 (BLAS on one thread)`);
+  pinToFastestCore('peer');
   const r = runPeerScript([PEER_SCRIPT, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'], REPO_ROOT); // prettier-ignore
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !last.startsWith('{')) {
@@ -209,6 +216,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       log(
         `training: ${backend} ${c.model} ${c.optimizer} (${p.warmup} warm-up steps, ${p.reps}×${p.steps})`,
       );
+      pinToFastestCore(`training ${backend} ${c.model} ${c.optimizer}`);
       const r = await runWorker<TrainResult>({ kind: 'train', backend, ...c, ...p });
       training.push({
         backend: r.backend,
@@ -274,6 +282,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     },
     training,
     checkpoint,
+    cores: [...coreChecks()],
     peer,
     extra,
     goals,
@@ -295,12 +304,31 @@ function table(rows: string[][]): string[] {
   );
 }
 
+/**
+ * How the cores measured ("cores (ms for a fixed loop, 31 checks): cpu0 62–150, cpu1 64–290;
+ * one-thread runs pinned to the fastest at each check"), or nothing when they were not.
+ */
+function coresLine(checks: CoreCheck[]): string[] {
+  if (checks.length === 0) {
+    return ['cores: not measured (no taskset or one core): one-thread runs not pinned'];
+  }
+  const ids = checks[0].ids;
+  const ranges = ids.map((id, i) => {
+    const ms = checks.map((c) => c.loopMs[i]);
+    return `cpu${id} ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`;
+  });
+  return [
+    `cores (ms for a fixed loop, ${checks.length} checks): ${ranges.join(', ')}; one-thread runs pinned to the fastest at each check`, // prettier-ignore
+  ];
+}
+
 /** The human-readable table of a report. */
 export function formatBenchTable(r: BenchReport): string {
   const lines: string[] = [];
   lines.push(
     `lockstep bench${r.quick ? ' (quick)' : ''} — ${r.date}`,
     `${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.platform}/${r.machine.arch}, node ${r.machine.node}, tfjs ${r.machine.tfjs}`,
+    ...coresLine(r.cores),
     '',
     'training, MNIST, batch 100 (ms/step: median of repetitions after warm-up; one process each)',
   );

@@ -3,7 +3,8 @@
  * MNIST at batch 64 and resnet20 at batch 128 (CIFAR-10-shaped generated data), wasm, one
  * thread, one process each (./cnn-worker.ts); with `--peer`, the PyTorch peer scripts/peers/torch_cnn.py
  * (one thread) in the same invocation, and the ratio ours/peer against the goals (lenet5 ≤ 1.5×,
- * resnet20 ≤ 2×). When torch is not importable the peer rows say why.
+ * resnet20 ≤ 2×), each round's two on the core that was fastest at its start (./cores.ts). When
+ * torch is not importable the peer rows say why.
  */
 import { join } from 'node:path';
 import { mnistDir } from '../engine/data';
@@ -12,6 +13,7 @@ import type { CnnJob, CnnResult } from './cnn-worker';
 import { median } from './worker';
 import { peerUnavailable, runPeerScript } from './peer';
 import { runWorkerProgram } from './run-worker';
+import { pinToFastestCore } from './cores';
 
 /** Goals of issue 13: ours / peer ms/step. */
 export const CNN_GOALS = { lenet5: 1.5, resnet20: 2 } as const;
@@ -69,6 +71,7 @@ export async function cnnSection(ctx: BenchContext): Promise<ExtraSection> {
     const peers: { msPerStep: number; version: string }[] = [];
     let peerMissing: string | null = null;
     for (let round = 0; round < rounds; round++) {
+      pinToFastestCore(`cnn ${c.model}, round ${round + 1}`);
       ctx.log(
         `cnn: ${c.model} batch ${c.batchSize} (wasm, ${c.warmup} warm-up steps, ${c.reps}×${c.steps}), round ${round + 1} of ${rounds}`,
       );

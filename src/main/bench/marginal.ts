@@ -8,7 +8,8 @@
  * PyTorch peer (scripts/peers/torch_mlp.py, one thread) is measured the same way — two whole
  * runs, so its start-up and evaluation cancel out too — right after ours in each of three rounds
  * (one with --quick), and the section checks issue 16's goal: marginal ms/step ≤ 1.0× the peer's,
- * as the median of the rounds' ratios.
+ * as the median of the rounds' ratios. Each round's runs, ours and the peer's, are pinned to the
+ * core that was fastest at its start (./cores.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mnistDir } from '../engine/data';
 import type { BenchContext, ExtraRow, ExtraSection, GoalCheck } from './bench';
+import { onOneCore, pinToFastestCore } from './cores';
 import { peerUnavailable, runPeerScript } from './peer';
 import { median } from './worker';
 
@@ -76,7 +78,7 @@ function timeTrain(root: string, steps: number, last: number): Timed {
     ];
     let r: ReturnType<typeof spawnSync> | undefined;
     const t = timed(() => {
-      r = spawnSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
+      r = spawnSync(...onOneCore(process.execPath, args), { cwd: root, encoding: 'utf8' });
     });
     if (r?.status !== 0) {
       throw new Error(
@@ -132,6 +134,7 @@ export async function marginalTrainSection(ctx: BenchContext): Promise<ExtraSect
   let peerMissing: string | null = null;
   for (let i = 0; i < rounds; i++) {
     const withPeer = ctx.peer && peerMissing === null;
+    pinToFastestCore(`marginal, round ${i + 1}`);
     ctx.log(`marginal: round ${i + 1} of ${rounds}: lockstep train --steps ${n1} and ${n2} (default MLP, wasm)${withPeer ? ', then the peer (torch_mlp.py, one thread)' : ''}`); // prettier-ignore
     ours.push(marginal(timeTrain(ctx.repoRoot, n1, n2), timeTrain(ctx.repoRoot, n2, n2), n2 - n1));
     if (withPeer) {

@@ -5,10 +5,12 @@
  * MLP peer then used 1.9 ms of CPU per 0.85 ms step (more than one core) and its ms/step swung
  * from 0.85 to 2.8 between runs as its spinning threads met other work. With OPENBLAS_NUM_THREADS
  * (and OMP_NUM_THREADS, MKL_NUM_THREADS) = 1 it runs on one core as the issue's goals state — and
- * faster (0.78–0.80 ms/step), so the comparison is the stricter one for us.
+ * faster (0.78–0.80 ms/step), so the comparison is the stricter one for us. Like our one-thread
+ * runs, it runs on the core ./cores.ts pinned, if any.
  */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { onOneCore } from './cores';
 
 export const PYTHON = '/usr/bin/python3';
 
@@ -23,9 +25,10 @@ export function peerUnavailable(): string | null {
   return null;
 }
 
-/** Runs a peer script with its BLAS and OpenMP pools held to one thread. */
+/** Runs a peer script with its BLAS and OpenMP pools held to one thread (on the pinned core). */
 export function runPeerScript(args: string[], cwd: string): SpawnSyncReturns<string> {
-  return spawnSync(PYTHON, args, {
+  const [command, argv] = onOneCore(PYTHON, args);
+  return spawnSync(command, argv, {
     encoding: 'utf8',
     cwd,
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' },

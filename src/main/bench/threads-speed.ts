@@ -8,10 +8,16 @@
  * runs a few minutes apart), and a single pair measures that drift as much as the threads. The
  * bits are the same for every thread count (tests/engine/threads.test.ts), so this is purely a
  * speed figure (the table says how many cores there were).
+ *
+ * Each round starts by measuring the cores (./cores.ts): the one-thread run is pinned to the
+ * fastest, and the round's ideal speed-up — what perfectly parallel work gains on two threads
+ * over one on that core — is in the table next to the measured one. A core shared with other
+ * work lowers it: with cpu1 at 57 % of cpu0's speed (seen here), no program can reach 1.7×.
  */
 import { availableParallelism } from 'node:os';
 import { plan, runWorker, type BenchContext, type ExtraRow, type ExtraSection, type GoalCheck } from './bench'; // prettier-ignore
 import { runCnnWorker } from './cnn';
+import { idealSpeedup, pinToFastestCore } from './cores';
 import { median, type TrainResult } from './worker';
 
 /** Goal of issue 16: 1-thread ms/step ÷ 2-thread ms/step. */
@@ -30,16 +36,22 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
   ): Promise<void> => {
     const one: number[] = [];
     const two: number[] = [];
+    const ideal: number[] = [];
     for (let round = 0; round < rounds; round++) {
       ctx.log(`threads: ${label} on 1 and 2 threads, round ${round + 1} of ${rounds}`);
+      const check = pinToFastestCore(`threads ${label}, round ${round + 1}`);
+      if (check) {
+        ideal.push(idealSpeedup(check.loopMs, 2));
+      }
       one.push(await run(1));
       two.push(await run(2));
     }
     const ratios = one.map((t, i) => t / two[i]);
     const speedup = median(ratios);
     const of = (xs: number[]): string | undefined => (rounds > 1 ? `median of rounds ${list(xs)}` : undefined); // prettier-ignore
+    const pinned = ideal.length === rounds;
     rows.push(
-      { label: `${label}, 1 thread`, value: median(one), unit: 'ms/step', note: of(one) },
+      { label: `${label}, 1 thread`, value: median(one), unit: 'ms/step', note: [of(one), pinned ? 'on the fastest core' : undefined].filter(Boolean).join('; ') || undefined }, // prettier-ignore
       { label: `${label}, 2 threads`, value: median(two), unit: 'ms/step', note: of(two) },
       {
         label: `${label}, speed-up`,
@@ -48,6 +60,14 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
         note: `${rounds > 1 ? `median of rounds ${list(ratios)}; ` : ''}goal ≥ ${THREADS_GOAL}× (${cores} cores here)`, // prettier-ignore
       },
     );
+    if (pinned) {
+      rows.push({
+        label: `${label}, ideal speed-up on these cores`,
+        value: median(ideal),
+        unit: '×',
+        note: `perfectly parallel work, from each round's core check${rounds > 1 ? ` (${list(ideal)})` : ''}; measured / ideal ${(speedup / median(ideal)).toFixed(2)}`, // prettier-ignore
+      });
+    }
     goals.push({
       goal: `2 threads ≥ ${THREADS_GOAL}× faster than 1: ${label} (speed-up; higher is better)`,
       value: speedup,
