@@ -1,7 +1,8 @@
 /**
  * The bench's cores (src/main/bench/cores.ts): the allowed CPUs are read right, each core's
- * speed is measured pinned to it, one-thread runs then really run on the fastest core only (ours
- * and the peer's), and the ideal speed-up follows from the cores' speeds.
+ * speed is measured pinned to it, cores that differ pin one-thread runs to the fastest and cores
+ * alike do not, a pinned run (ours, the peer's) really sees one core only, and the ideal
+ * speed-up follows from the cores' speeds.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -9,10 +10,14 @@ import { test } from 'node:test';
 import { REPO_ROOT } from '../../src/main/bench/bench';
 import {
   allowedCpus,
+  choosePin,
   coreChecks,
+  CORES_ALIKE,
   idealSpeedup,
   measureCores,
+  oneThreadCore,
   onOneCore,
+  pinOneThreadRuns,
   pinToFastestCore,
 } from '../../src/main/bench/cores';
 import { runPeerScript } from '../../src/main/bench/peer';
@@ -42,12 +47,21 @@ test('the ideal speed-up: the cores’ speeds relative to the fastest', () => {
   assert.ok(Math.abs(idealSpeedup([100, 50, 200, 100], 3) - 2) < 1e-12);
 });
 
-test('no pinning until the cores are measured', () => {
-  assert.deepEqual(onOneCore('python3', ['-c', '1']), ['python3', ['-c', '1']]);
+test('cores that differ are pinned, cores alike are not', () => {
+  const c = (loopMs: number[]) => ({
+    ids: [0, 1],
+    loopMs,
+    fastest: loopMs[0] <= loopMs[1] ? 0 : 1,
+  });
+  assert.equal(choosePin(c([267, 152])), 1);
+  assert.equal(choosePin(c([63, 110])), 0);
+  assert.equal(choosePin(c([63, 65])), null);
+  assert.equal(choosePin(c([63, 63 * (1 + CORES_ALIKE)])), null);
+  assert.equal(choosePin(c([63, 63 * (1 + CORES_ALIKE) + 0.5])), 0);
 });
 
 test(
-  'one-thread runs are pinned to the fastest core',
+  'the cores measured pinned to each',
   { skip: !canPin && 'taskset or a second core missing' },
   () => {
     const c = measureCores(1);
@@ -59,24 +73,37 @@ test(
       String(c.loopMs),
     );
     assert.equal(c.ids[c.loopMs.indexOf(Math.min(...c.loopMs))], c.fastest);
-
     const check = pinToFastestCore('a test');
     assert.ok(check !== null);
-    assert.equal(coreChecks().at(-1)?.before, 'a test');
-    const core = String(check.fastest);
+    assert.equal(check.pinned, choosePin(check));
+    assert.equal(coreChecks().at(-1), check);
+    assert.equal(oneThreadCore(), check.pinned);
+  },
+);
+
+test(
+  'pinned one-thread runs see only their core: ours, the peers’, a bench worker',
+  { skip: !canPin && 'taskset or a second core missing' },
+  (t) => {
+    t.after(() => pinOneThreadRuns(null));
+    const core = cpus![cpus!.length - 1];
+    pinOneThreadRuns(core);
     const allowed = /^Cpus_allowed_list:\s*(\S+)/m;
-    // a Node process, the peers' Python and a bench worker see only that core
     const [command, args] = onOneCore(process.execPath, ['-e', 'process.stdout.write(require("fs").readFileSync("/proc/self/status", "utf8"))']); // prettier-ignore
     assert.equal(command, 'taskset');
-    assert.equal(allowed.exec(spawnSync(command, args, { encoding: 'utf8' }).stdout)?.[1], core);
+    assert.equal(
+      allowed.exec(spawnSync(command, args, { encoding: 'utf8' }).stdout)?.[1],
+      String(core),
+    );
     const py = runPeerScript(['-c', 'print(open("/proc/self/status").read())'], REPO_ROOT);
-    if (py.status === 0) {
-      assert.equal(allowed.exec(py.stdout)?.[1], core);
-    }
+    assert.equal(py.status, 0, py.stderr);
+    assert.equal(allowed.exec(py.stdout)?.[1], String(core));
     // a bench worker on one thread is pinned; on two it is not
     const one = workerCommand('bench-worker', { kind: 'train' }, 1);
-    assert.deepEqual(one.slice(0, 1), ['taskset']);
-    assert.deepEqual(one[1].slice(0, 3), ['-c', core, process.execPath]);
+    assert.equal(one[0], 'taskset');
+    assert.deepEqual(one[1].slice(0, 3), ['-c', String(core), process.execPath]);
     assert.equal(workerCommand('bench-worker', { kind: 'train' }, 2)[0], process.execPath);
+    pinOneThreadRuns(null);
+    assert.deepEqual(onOneCore('python3', ['-c', '1']), ['python3', ['-c', '1']]);
   },
 );

@@ -12,8 +12,8 @@
  * - `BENCH_SECTIONS`: further measurements (trace overhead, verify speed, ./trace-verify.ts);
  *   each returns a titled list of rows for the table and the JSON.
  * - One-thread runs (ours and the peers') are pinned to the core that was fastest a moment
- *   before (./cores.ts: the cores of a shared virtual machine need not be alike); the report
- *   keeps every check of the cores.
+ *   before when the cores are not alike (./cores.ts: the cores of a shared virtual machine need
+ *   not be); the report keeps every check of the cores.
  */
 import { existsSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -306,7 +306,7 @@ function table(rows: string[][]): string[] {
 
 /**
  * How the cores measured ("cores (ms for a fixed loop, 31 checks): cpu0 62–150, cpu1 64–290;
- * one-thread runs pinned to the fastest at each check"), or nothing when they were not.
+ * one-thread runs pinned to the fastest after 12 of them …"), or why they were not.
  */
 function coresLine(checks: CoreCheck[]): string[] {
   if (checks.length === 0) {
@@ -317,8 +317,9 @@ function coresLine(checks: CoreCheck[]): string[] {
     const ms = checks.map((c) => c.loopMs[i]);
     return `cpu${id} ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`;
   });
+  const pinned = checks.filter((c) => c.pinned !== null).length;
   return [
-    `cores (ms for a fixed loop, ${checks.length} checks): ${ranges.join(', ')}; one-thread runs pinned to the fastest at each check`, // prettier-ignore
+    `cores (ms for a fixed loop, ${checks.length} checks): ${ranges.join(', ')}; one-thread runs pinned to the fastest after ${pinned} of them (the others found the cores alike)`, // prettier-ignore
   ];
 }
 

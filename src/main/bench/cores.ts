@@ -12,12 +12,15 @@
  * - {@link measureCores}: each allowed core's time for {@link CORE_LOOP}, pinned to it with
  *   `taskset` (util-linux), best of a few runs; null where that cannot be done (no taskset, not
  *   Linux, one core).
- * - {@link pinToFastestCore}: measures the cores (one run each) and, until the next call,
- *   {@link onOneCore} wraps the command of every one-thread run of the bench (ours and the
- *   peers') in `taskset -c <the fastest>`. Which core is slow changes within minutes (cpu1 at
- *   22:22, cpu0 at 22:26), so the bench calls it before each round of a comparison: both sides
- *   of a ratio run on the same core, and on the one that was fastest a moment before. Runs on
- *   several threads are not pinned. Every measurement is kept ({@link coreChecks}) for the report.
+ * - {@link pinToFastestCore}: measures the cores (one run each) and, when they differ by more
+ *   than {@link CORES_ALIKE}, until the next call {@link onOneCore} wraps the command of every
+ *   one-thread run of the bench (ours and the peers') in `taskset -c <the fastest>`. Which core
+ *   is slow changes within minutes (cpu1 at 22:22, cpu0 at 22:26, neither at 22:23), so the bench
+ *   calls it before each round of a comparison: both sides of a ratio run on the same core, the
+ *   one that was fastest a moment before. Cores that are alike are left to the scheduler: pinned
+ *   to one core, Node's helper threads (the compiler's, the collector's) take turns with the main
+ *   thread, and the default MLP ran 5–10 % slower. Runs on several threads are never pinned.
+ *   Every measurement is kept ({@link coreChecks}) for the report.
  * - {@link idealSpeedup}: what perfectly parallel work can gain on t threads over one thread on
  *   the fastest core: Σ over the t fastest cores of (fastest core's time / that core's time).
  */
@@ -107,26 +110,44 @@ export function idealSpeedup(loopMs: number[], threads: number): number {
   return sorted.slice(0, threads).reduce((s, ms) => s + sorted[0] / ms, 0);
 }
 
+/** Cores whose loop times differ by at most this fraction of the fastest's count as alike. */
+export const CORES_ALIKE = 0.1;
+
+/** The core to pin one-thread runs to: the fastest, unless all are alike (null). */
+export function choosePin(c: Cores): number | null {
+  return Math.max(...c.loopMs) > (1 + CORES_ALIKE) * Math.min(...c.loopMs) ? c.fastest : null;
+}
+
 let pinned: number | null = null;
 const checks: CoreCheck[] = [];
 
-/** One measurement of the cores, and what it was for. */
+/** One measurement of the cores, what it was for, and the core it pinned to. */
 export interface CoreCheck extends Cores {
   /** what ran next ("marginal, round 1") */
   before: string;
+  /** the core one-thread runs were pinned to after it, or null */
+  pinned: number | null;
+}
+
+/** Pins the bench's one-thread runs to CPU `core` from now on (null: not pinned). */
+export function pinOneThreadRuns(core: number | null): void {
+  pinned = core;
 }
 
 /**
- * Measures the cores (`runs` runs each) and pins the one-thread runs to the fastest from now on;
- * the measurement, or null (then nothing is pinned) where cores cannot be measured.
+ * Measures the cores (`runs` runs each) and, from now on, pins the one-thread runs to the
+ * fastest when the cores are not alike (choosePin); the measurement, or null (nothing pinned)
+ * where cores cannot be measured.
  */
-export function pinToFastestCore(before: string, runs = 1): Cores | null {
+export function pinToFastestCore(before: string, runs = 1): CoreCheck | null {
   const c = measureCores(runs);
-  pinned = c?.fastest ?? null;
-  if (c) {
-    checks.push({ ...c, before });
+  pinOneThreadRuns(c ? choosePin(c) : null);
+  if (!c) {
+    return null;
   }
-  return c;
+  const check = { ...c, before, pinned };
+  checks.push(check);
+  return check;
 }
 
 /** Every measurement pinToFastestCore made in this process, in order. */

@@ -9,7 +9,7 @@
  * `node -e 0` is measured the same way as the floor no command can go below on this machine. Where /proc says so (Linux), the median CPU time (user + system) of
  * the runs is in the note: on a busy machine wall time waits for a core, CPU time does not.
  *
- * Where the cores can be measured (./cores.ts), every run is pinned to the core that was fastest
+ * Where the cores are not alike (./cores.ts), every run is pinned to the core that was fastest
  * at the section's start, and `node -e 0`, `--help` and `log` are measured once more unpinned
  * (rows "…, any core", no goal): here one core ran at 57 % of the other's speed for a while, and
  * which one the scheduler picked for a run moved `node -e 0`'s median from 108 to 154 ms.
@@ -153,8 +153,10 @@ export async function measureStartup(
       row(STARTUP_GOALS[1].label, log, floor),
       row(STARTUP_GOALS[2].label, train, floor),
     ];
-    if (cores) {
-      rows[0].note += `; on cpu${cores.fastest}, the fastest core (fixed loop: ${describeCores(cores)}), as every run above`; // prettier-ignore
+    if (cores && cores.pinned === null) {
+      rows[0].note += `; cores alike (fixed loop: ${describeCores(cores)}): runs not pinned`;
+    } else if (cores) {
+      rows[0].note += `; on cpu${cores.pinned}, the fastest core (fixed loop: ${describeCores(cores)}), as every run above`; // prettier-ignore
       ctx.log(`start-up: ${n} runs each of node -e 0, --help and log on any core`);
       const anyFloor = time(n, ['-e', '0'], ctx.repoRoot, undefined, false);
       rows.push(
