@@ -39,18 +39,21 @@ test('the allowed CPUs from /proc/self/status', () => {
   }
 });
 
-test('the ideal speed-up: the cores’ speeds relative to the fastest', () => {
-  assert.equal(idealSpeedup([60, 60], 2), 2);
-  assert.equal(idealSpeedup([60, 60], 1), 1);
+test('the ideal speed-up: the cores’ speeds together relative to the fastest alone', () => {
+  assert.equal(idealSpeedup({ loopMs: [60, 60], togetherMs: [60, 60] }), 2);
   // one core at 57 % of the other's speed (seen on the bench's machine): 1.57×, not 2
-  assert.ok(Math.abs(idealSpeedup([267, 152], 2) - (1 + 152 / 267)) < 1e-12);
-  assert.ok(Math.abs(idealSpeedup([100, 50, 200, 100], 3) - 2) < 1e-12);
+  const slow = idealSpeedup({ loopMs: [267, 152], togetherMs: [267, 152] });
+  assert.ok(Math.abs(slow - (1 + 152 / 267)) < 1e-12);
+  // twins of one physical core: each fast alone, both slow together
+  assert.equal(idealSpeedup({ loopMs: [60, 60], togetherMs: [100, 100] }), 1.2);
+  assert.equal(idealSpeedup({ loopMs: [50, 100, 200, 100], togetherMs: [100, 100, 100, 100] }), 2);
 });
 
 test('cores that differ are pinned, cores alike are not', () => {
   const c = (loopMs: number[]) => ({
     ids: [0, 1],
     loopMs,
+    togetherMs: loopMs,
     fastest: loopMs[0] <= loopMs[1] ? 0 : 1,
   });
   assert.equal(choosePin(c([267, 152])), 1);
@@ -63,17 +66,18 @@ test('cores that differ are pinned, cores alike are not', () => {
 test(
   'the cores measured pinned to each',
   { skip: !canPin && 'taskset or a second core missing' },
-  () => {
-    const c = measureCores(1);
+  async () => {
+    const c = await measureCores(1);
     assert.ok(c !== null);
     assert.deepEqual(c.ids, cpus);
     assert.equal(c.loopMs.length, c.ids.length);
+    assert.equal(c.togetherMs.length, c.ids.length);
     assert.ok(
-      c.loopMs.every((ms) => ms > 1 && ms < 60_000),
-      String(c.loopMs),
+      [...c.loopMs, ...c.togetherMs].every((ms) => ms > 1 && ms < 60_000),
+      String([c.loopMs, c.togetherMs]),
     );
     assert.equal(c.ids[c.loopMs.indexOf(Math.min(...c.loopMs))], c.fastest);
-    const check = pinToFastestCore('a test');
+    const check = await pinToFastestCore('a test');
     assert.ok(check !== null);
     assert.equal(check.pinned, choosePin(check));
     assert.equal(coreChecks().at(-1), check);

@@ -154,7 +154,6 @@ function runPeer(steps: number, log: (l: string) => void): PeerResult {
     return { available: false, reason: why };
   }
   log(`peer: ${PYTHON} ${PEER_SCRIPT} --steps ${steps} --threads 1 (BLAS on one thread)`);
-  pinToFastestCore('peer');
   const r = runPeerScript([PEER_SCRIPT, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'], REPO_ROOT); // prettier-ignore
   const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
   if (r.status !== 0 || !last.startsWith('{')) {
@@ -216,7 +215,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       log(
         `training: ${backend} ${c.model} ${c.optimizer} (${p.warmup} warm-up steps, ${p.reps}×${p.steps})`,
       );
-      pinToFastestCore(`training ${backend} ${c.model} ${c.optimizer}`);
+      await pinToFastestCore(`training ${backend} ${c.model} ${c.optimizer}`);
       const r = await runWorker<TrainResult>({ kind: 'train', backend, ...c, ...p });
       training.push({
         backend: r.backend,
@@ -235,6 +234,9 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   log('checkpoints: save, read, resume at step 10 and 1,000,000');
   const ck = await runWorker<CheckpointResult>({ kind: 'checkpoint', reps: quick ? 3 : 7 });
   const checkpoint = { model: 'mlp 128,32 sgd (wasm)', ...ck };
+  if (options.peer) {
+    await pinToFastestCore('peer');
+  }
   const peer = options.peer ? runPeer(quick ? 1000 : 2000, log) : null;
   const ours = training.find(
     (r) => r.backend === 'wasm' && r.model === 'mlp' && r.optimizer === 'sgd',
@@ -305,21 +307,21 @@ function table(rows: string[][]): string[] {
 }
 
 /**
- * How the cores measured ("cores (ms for a fixed loop, 31 checks): cpu0 62–150, cpu1 64–290;
- * one-thread runs pinned to the fastest after 12 of them …"), or why they were not.
+ * How the cores measured ("cores (ms for a fixed GEMM loop, 31 checks): alone cpu0 62–150, cpu1
+ * 64–290; all at once …", then how many checks pinned), or why they were not.
  */
 function coresLine(checks: CoreCheck[]): string[] {
   if (checks.length === 0) {
     return ['cores: not measured (no taskset or one core): one-thread runs not pinned'];
   }
   const ids = checks[0].ids;
-  const ranges = ids.map((id, i) => {
-    const ms = checks.map((c) => c.loopMs[i]);
-    return `cpu${id} ${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`;
-  });
+  const range = (ms: number[]): string => `${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`; // prettier-ignore
+  const alone = ids.map((id, i) => `cpu${id} ${range(checks.map((c) => c.loopMs[i]))}`);
+  const together = ids.map((_, i) => range(checks.map((c) => c.togetherMs[i])));
   const pinned = checks.filter((c) => c.pinned !== null).length;
   return [
-    `cores (ms for a fixed loop, ${checks.length} checks): ${ranges.join(', ')}; one-thread runs pinned to the fastest after ${pinned} of them (the others found the cores alike)`, // prettier-ignore
+    `cores (ms for a fixed GEMM loop, ${checks.length} checks): alone ${alone.join(', ')}; all at once ${together.join(', ')}`, // prettier-ignore
+    `one-thread runs pinned to the fastest core after ${pinned} of the checks (the others found the cores alike)`, // prettier-ignore
   ];
 }
 

@@ -40,9 +40,9 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     let pinnedRounds = 0;
     for (let round = 0; round < rounds; round++) {
       ctx.log(`threads: ${label} on 1 and 2 threads, round ${round + 1} of ${rounds}`);
-      const check = pinToFastestCore(`threads ${label}, round ${round + 1}`);
-      if (check) {
-        ideal.push(idealSpeedup(check.loopMs, 2));
+      const check = await pinToFastestCore(`threads ${label}, round ${round + 1}`);
+      if (check && check.ids.length === 2) {
+        ideal.push(idealSpeedup(check));
         pinnedRounds += check.pinned === null ? 0 : 1;
       }
       one.push(await run(1));
