@@ -312,7 +312,7 @@ function table(rows: string[][]): string[] {
  */
 function coresLine(checks: CoreCheck[]): string[] {
   if (checks.length === 0) {
-    return ['cores: not measured (no taskset or one core): one-thread runs not pinned'];
+    return ['cores: not measured (not Linux, no taskset, or one core): one-thread runs not pinned'];
   }
   const ids = checks[0].ids;
   const range = (ms: number[]): string => `${Math.min(...ms).toFixed(0)}–${Math.max(...ms).toFixed(0)}`; // prettier-ignore

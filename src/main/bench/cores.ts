@@ -4,10 +4,10 @@
  * The cores of a virtual machine need not be alike. On the 2-core machine this project is
  * benched on, a loop of float multiply-adds ran in 143–156 ms pinned to cpu0 and in 260–293 ms
  * pinned to cpu1, in every one of 18 runs in a quarter of an hour (2026-11-30), then alike, then
- * the other way round: a core's share of its physical core is taken by
- * other work, which the guest sees neither as steal time nor anywhere else. A one-thread process
- * runs 1.75× slower on one core than on the other, so which core the scheduler gives it decided
- * the bench's comparisons: `node -e 0` took 108 ms on cpu0 and 165 on cpu1, and one round of
+ * the other way round: a core's share of its physical core is taken by other work, which the
+ * guest sees neither as steal time nor anywhere else. A one-thread process then runs 1.75×
+ * slower on one core than on the other, so which core the scheduler gives it decided the bench's
+ * comparisons: `node -e 0` took 108 ms on cpu0 and 165 on cpu1, and one round of
  * ours-against-the-peer came out 0.60 and another 3.28 in the same bench.
  *
  * - {@link measureCores}: each allowed core's time for {@link CORE_LOOP}, pinned to it with
@@ -16,7 +16,7 @@
  * - {@link pinToFastestCore}: measures the cores (one run each) and, when they differ by more
  *   than {@link CORES_ALIKE}, until the next call {@link onOneCore} wraps the command of every
  *   one-thread run of the bench (ours and the peers') in `taskset -c <the fastest>`. Which core
- *   is slow changes within minutes (cpu1 at 22:22, cpu0 at 22:26, neither at 22:23), so the bench
+ *   is slow changes within minutes (cpu1 at 22:22, neither at 22:23, cpu0 at 22:26), so the bench
  *   calls it before each round of a comparison: both sides of a ratio run on the same core, the
  *   one that was fastest a moment before. Cores that are alike are left to the scheduler: pinned
  *   to one core, Node's helper threads (the compiler's, the collector's) take turns with the main
@@ -27,7 +27,7 @@
  *   while all run).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kernelModuleBytes } from '../engine/kernels/wasm-module';
@@ -37,7 +37,8 @@ import { kernelModuleBytes } from '../engine/kernels/wasm-module';
  * argv[1]), ~60 ms on a fast core of 2026, compiled by the optimizing tier up front
  * (--no-wasm-dynamic-tiering). A throughput-bound SIMD loop like our training's and the peer's:
  * an earlier scalar loop, bound by the latency of its one sum, ran as fast beside a busy twin
- * core as alone, and picked as "fastest" a core the MLP ran 50 % slower on.
+ * core as alone (a twin's work slows the throughput of shared units, not one chain's latency),
+ * and in one bench, on the core it picked, the MLP ran 1.05 ms/step against its usual 0.65–0.70.
  */
 export const CORE_LOOP = `
 const memory = new WebAssembly.Memory({ initial: 8 });
@@ -101,10 +102,15 @@ export function allowedCpus(status?: string): number[] | null {
 
 let moduleFile: string | undefined;
 
-/** CORE_LOOP's command line on CPU `id`: taskset, node and its flags, the kernel module's file. */
+/**
+ * CORE_LOOP's command line on CPU `id`: taskset's arguments, node and its flags, the kernel
+ * module's file (written once, in a temporary folder removed when this process exits).
+ */
 function loopArgs(id: number): string[] {
   if (moduleFile === undefined) {
-    moduleFile = join(mkdtempSync(join(tmpdir(), 'lockstep-cores-')), 'kernels.wasm');
+    const dir = mkdtempSync(join(tmpdir(), 'lockstep-cores-'));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+    moduleFile = join(dir, 'kernels.wasm');
     writeFileSync(moduleFile, kernelModuleBytes());
   }
   return ['-c', String(id), process.execPath, ...LOOP_FLAGS, '-e', CORE_LOOP, moduleFile];

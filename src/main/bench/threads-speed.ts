@@ -10,9 +10,10 @@
  * speed figure (the table says how many cores there were).
  *
  * Each round starts by measuring the cores (./cores.ts): the one-thread run is pinned to the
- * fastest when they are not alike, and the round's ideal speed-up — what perfectly parallel work gains on two threads
- * over one on that core — is in the table next to the measured one. A core shared with other
- * work lowers it: with cpu1 at 57 % of cpu0's speed (seen here), no program can reach 1.7×.
+ * fastest when they are not alike, and the round's ideal speed-up — what perfectly parallel work
+ * gains on both cores over one thread on the fastest — is in the table next to the measured one.
+ * A core shared with other work lowers it: with cpu1 at 57 % of cpu0's speed (seen here), no
+ * program can reach 1.7×.
  */
 import { availableParallelism } from 'node:os';
 import { plan, runWorker, type BenchContext, type ExtraRow, type ExtraSection, type GoalCheck } from './bench'; // prettier-ignore
@@ -41,9 +42,9 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     for (let round = 0; round < rounds; round++) {
       ctx.log(`threads: ${label} on 1 and 2 threads, round ${round + 1} of ${rounds}`);
       const check = await pinToFastestCore(`threads ${label}, round ${round + 1}`);
-      if (check && check.ids.length === 2) {
+      pinnedRounds += check !== null && check.pinned !== null ? 1 : 0;
+      if (check?.ids.length === 2) {
         ideal.push(idealSpeedup(check));
-        pinnedRounds += check.pinned === null ? 0 : 1;
       }
       one.push(await run(1));
       two.push(await run(2));
