@@ -16,9 +16,9 @@
  * - {@link pinToFastestCore}: measures the cores (one run each) and, when they differ by more
  *   than {@link CORES_ALIKE}, until the next call {@link onOneCore} wraps the command of every
  *   one-thread run of the bench (ours and the peers') in `taskset -c <the fastest>`. Which core
- *   is slow changes within minutes (cpu1 at 22:22, neither at 22:23, cpu0 at 22:26), so the bench
- *   calls it before each round of a comparison: both sides of a ratio run on the same core, the
- *   one that was fastest a moment before. Cores that are alike are left to the scheduler: pinned
+ *   is slow changes within minutes (cpu1 at 22:22, neither a minute later, cpu0 a few minutes
+ *   after that), so the bench calls it before each round of a comparison: both sides of a ratio
+ *   run on the same core, the one that was fastest a moment before. Cores that are alike are left to the scheduler: pinned
  *   to one core, Node's helper threads (the compiler's, the collector's) take turns with the main
  *   thread, and the default MLP ran 5–10 % slower. Runs on several threads are never pinned.
  *   Every measurement is kept ({@link coreChecks}) for the report.
