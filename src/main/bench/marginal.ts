@@ -12,33 +12,18 @@
  * core that was fastest at its start (./cores.ts).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mnistDir } from '../engine/data';
 import type { BenchContext, ExtraRow, ExtraSection, GoalCheck } from './bench';
+import { childCpuMs } from './child-cpu';
 import { onOneCore, pinToFastestCore } from './cores';
 import { peerUnavailable, runPeerScript } from './peer';
 import { median } from './worker';
 
 /** Goal of issue 16: marginal `lockstep train` ms/step ÷ the peer's ms/step. */
 export const MARGINAL_GOAL = 1.0;
-
-/**
- * CPU ms (user + system) used so far by this process's finished children, from /proc/self/stat
- * (Linux; clock ticks of 10 ms), or null elsewhere. On a machine shared with other work the CPU
- * time of a run is a steadier figure than its wall-clock time.
- */
-function childCpuMs(): number | null {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields from the state (3rd of the man page) on: cutime and cstime are the 16th and 17th
-    return (Number(fields[13]) + Number(fields[14])) * 10;
-  } catch {
-    return null;
-  }
-}
 
 interface Timed {
   wallMs: number;

@@ -18,10 +18,11 @@
  * them in its goal table against the rows of this section.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchContext, ExtraRow, ExtraSection } from './bench';
+import { childCpuMs } from './child-cpu';
 import { describeCores, measureCores } from './cores';
 
 export const STARTUP_TITLE = 'CLI start-up (whole process, median wall time)';
@@ -35,19 +36,6 @@ export const STARTUP_GOALS: readonly { label: string; limitMs: number }[] = [
 
 /** The row of `--help` through bin/lockstep.mjs (no goal: what the CommonJS entry saves). */
 export const ESM_ENTRY_LABEL = 'node bin/lockstep.mjs --help (ES module entry)';
-
-/** CPU seconds (user + system) of this process's waited-for children so far, or null. */
-function childrenCpuMs(): number | null {
-  try {
-    // fields after the command name: … 14 utime 15 stime 16 cutime 17 cstime (clock ticks)
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[13]) + Number(f[14]);
-    return Number.isFinite(ticks) ? ticks * 10 : null; // USER_HZ is 100 on Linux
-  } catch {
-    return null;
-  }
-}
 
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -67,7 +55,7 @@ function time(n: number, args: string[], cwd: string, before?: (i: number) => st
   let haveCpu = true;
   for (let i = 0; i < n; i++) {
     const extra = before?.(i) ?? [];
-    const cpu0 = childrenCpuMs();
+    const cpu0 = childCpuMs();
     const t0 = performance.now();
     const r = spawnSync(process.execPath, [...args, ...extra], {
       cwd,
@@ -75,7 +63,7 @@ function time(n: number, args: string[], cwd: string, before?: (i: number) => st
       env: { ...process.env, CI: '1' },
     });
     const wall = performance.now() - t0;
-    const cpu1 = childrenCpuMs();
+    const cpu1 = childCpuMs();
     if (r.status !== 0) {
       throw new Error(
         `start-up bench: node ${[...args, ...extra].join(' ')} exited ${r.status}: ${(r.stderr ?? '').trim().split('\n').pop()}`,
