@@ -3,7 +3,7 @@
  *
  * The cores of a virtual machine need not be alike. On the 2-core machine this project is
  * benched on, a loop of float multiply-adds ran in 143–156 ms pinned to cpu0 and in 260–293 ms
- * pinned to cpu1, in every one of 18 runs in a quarter of an hour (2026-11-30), then alike, then
+ * pinned to cpu1, in each of 9 pairs of runs over five minutes (2026-11-30), then alike, then
  * the other way round: a core's share of its physical core is taken by other work, which the
  * guest sees neither as steal time nor anywhere else. A one-thread process then runs 1.75×
  * slower on one core than on the other, so which core the scheduler gives it decided the bench's
