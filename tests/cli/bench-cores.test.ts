@@ -77,8 +77,16 @@ test(
       String([c.loopMs, c.togetherMs]),
     );
     assert.equal(c.ids[c.loopMs.indexOf(Math.min(...c.loopMs))], c.fastest);
-    const check = await pinToFastestCore('a test');
+    const lines: string[] = [];
+    const check = await pinToFastestCore('a test', (line) => lines.push(line));
     assert.ok(check !== null);
+    assert.equal(lines.length, 1);
+    assert.match(
+      lines[0],
+      check.pinned === null
+        ? /^cores: cpu\d+ \d+ ms, .*: alike, not pinned$/
+        : new RegExp(`^cores: cpu\\d+ \\d+ ms, .*: one-thread runs on cpu${check.pinned}$`),
+    );
     assert.equal(check.pinned, choosePin(check));
     assert.equal(coreChecks().at(-1), check);
     assert.equal(oneThreadCore(), check.pinned);

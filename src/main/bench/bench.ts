@@ -215,7 +215,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
       log(
         `training: ${backend} ${c.model} ${c.optimizer} (${p.warmup} warm-up steps, ${p.reps}×${p.steps})`,
       );
-      await pinToFastestCore(`training ${backend} ${c.model} ${c.optimizer}`);
+      await pinToFastestCore(`training ${backend} ${c.model} ${c.optimizer}`, log);
       const r = await runWorker<TrainResult>({ kind: 'train', backend, ...c, ...p });
       training.push({
         backend: r.backend,
@@ -235,7 +235,7 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const ck = await runWorker<CheckpointResult>({ kind: 'checkpoint', reps: quick ? 3 : 7 });
   const checkpoint = { model: 'mlp 128,32 sgd (wasm)', ...ck };
   if (options.peer) {
-    await pinToFastestCore('peer');
+    await pinToFastestCore('peer', log);
   }
   const peer = options.peer ? runPeer(quick ? 1000 : 2000, log) : null;
   const ours = training.find(

@@ -202,9 +202,13 @@ export function pinOneThreadRuns(core: number | null): void {
 /**
  * Measures the cores (`runs` runs each) and, from now on, pins the one-thread runs to the
  * fastest when the cores are not alike (choosePin); the measurement, or null (nothing pinned)
- * where cores cannot be measured.
+ * where cores cannot be measured. `log` gets a line saying what it found and did.
  */
-export async function pinToFastestCore(before: string, runs = 1): Promise<CoreCheck | null> {
+export async function pinToFastestCore(
+  before: string,
+  log: (line: string) => void = () => {},
+  runs = 1,
+): Promise<CoreCheck | null> {
   const c = await measureCores(runs);
   pinOneThreadRuns(c ? choosePin(c) : null);
   if (!c) {
@@ -212,6 +216,7 @@ export async function pinToFastestCore(before: string, runs = 1): Promise<CoreCh
   }
   const check = { ...c, before, pinned };
   checks.push(check);
+  log(`cores: ${describeCores(c)}: ${pinned === null ? 'alike, not pinned' : `one-thread runs on cpu${pinned}`}`); // prettier-ignore
   return check;
 }
 

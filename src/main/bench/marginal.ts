@@ -119,7 +119,7 @@ export async function marginalTrainSection(ctx: BenchContext): Promise<ExtraSect
   let peerMissing: string | null = null;
   for (let i = 0; i < rounds; i++) {
     const withPeer = ctx.peer && peerMissing === null;
-    await pinToFastestCore(`marginal, round ${i + 1}`);
+    await pinToFastestCore(`marginal, round ${i + 1}`, ctx.log);
     ctx.log(`marginal: round ${i + 1} of ${rounds}: lockstep train --steps ${n1} and ${n2} (default MLP, wasm)${withPeer ? ', then the peer (torch_mlp.py, one thread)' : ''}`); // prettier-ignore
     ours.push(marginal(timeTrain(ctx.repoRoot, n1, n2), timeTrain(ctx.repoRoot, n2, n2), n2 - n1));
     if (withPeer) {

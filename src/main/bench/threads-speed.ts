@@ -41,7 +41,7 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     let pinnedRounds = 0;
     for (let round = 0; round < rounds; round++) {
       ctx.log(`threads: ${label} on 1 and 2 threads, round ${round + 1} of ${rounds}`);
-      const check = await pinToFastestCore(`threads ${label}, round ${round + 1}`);
+      const check = await pinToFastestCore(`threads ${label}, round ${round + 1}`, ctx.log);
       pinnedRounds += check !== null && check.pinned !== null ? 1 : 0;
       if (check?.ids.length === 2) {
         ideal.push(idealSpeedup(check));
