@@ -15,19 +15,13 @@ import {
   CORES_ALIKE,
   idealSpeedup,
   measureCores,
-  oneThreadCore,
   onOneCore,
   pinOneThreadRuns,
   pinToFastestCore,
 } from '../../src/main/bench/cores';
 import { runPeerScript } from '../../src/main/bench/peer';
 import { workerCommand } from '../../src/main/bench/run-worker';
-
-const cpus = allowedCpus();
-const canPin =
-  cpus !== null &&
-  cpus.length >= 2 &&
-  spawnSync('taskset', ['-c', String(cpus[0]), 'true']).status === 0;
+import { CAN_PIN, CPUS } from '../helpers/cores';
 
 test('the allowed CPUs from /proc/self/status', () => {
   assert.deepEqual(allowedCpus('Name:\tnode\nCpus_allowed_list:\t0-3,6\n'), [0, 1, 2, 3, 6]);
@@ -35,7 +29,7 @@ test('the allowed CPUs from /proc/self/status', () => {
   assert.equal(allowedCpus('Cpus_allowed_list:\t0-x\n'), null);
   assert.equal(allowedCpus('Name:\tnode\n'), null);
   if (process.platform === 'linux') {
-    assert.ok(cpus !== null && cpus.length >= 1, String(cpus));
+    assert.ok(CPUS !== null && CPUS.length >= 1, String(CPUS));
   }
 });
 
@@ -65,11 +59,11 @@ test('cores that differ are pinned, cores alike are not', () => {
 
 test(
   'the cores measured pinned to each',
-  { skip: !canPin && 'taskset or a second core missing' },
+  { skip: !CAN_PIN && 'taskset or a second core missing' },
   async () => {
     const c = await measureCores(1);
     assert.ok(c !== null);
-    assert.deepEqual(c.ids, cpus);
+    assert.deepEqual(c.ids, CPUS);
     assert.equal(c.loopMs.length, c.ids.length);
     assert.equal(c.togetherMs.length, c.ids.length);
     assert.ok(
@@ -89,16 +83,19 @@ test(
     );
     assert.equal(check.pinned, choosePin(check));
     assert.equal(coreChecks().at(-1), check);
-    assert.equal(oneThreadCore(), check.pinned);
+    assert.deepEqual(
+      onOneCore('node', []),
+      check.pinned === null ? ['node', []] : ['taskset', ['-c', String(check.pinned), 'node']],
+    );
   },
 );
 
 test(
   'pinned one-thread runs see only their core: ours, the peers’, a bench worker',
-  { skip: !canPin && 'taskset or a second core missing' },
+  { skip: !CAN_PIN && 'taskset or a second core missing' },
   (t) => {
     t.after(() => pinOneThreadRuns(null));
-    const core = cpus![cpus!.length - 1];
+    const core = CPUS![CPUS!.length - 1];
     pinOneThreadRuns(core);
     const allowed = /^Cpus_allowed_list:\s*(\S+)/m;
     const [command, args] = onOneCore(process.execPath, ['-e', 'process.stdout.write(require("fs").readFileSync("/proc/self/status", "utf8"))']); // prettier-ignore

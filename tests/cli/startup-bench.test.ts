@@ -5,7 +5,6 @@
  * timed.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import {
   ESM_ENTRY_LABEL,
@@ -13,12 +12,9 @@ import {
   STARTUP_GOALS,
   STARTUP_TITLE,
 } from '../../src/main/bench/startup';
-import { allowedCpus } from '../../src/main/bench/cores';
 import { ROOT, tempDir } from '../helpers/cli';
+import { CAN_PIN } from '../helpers/cores';
 import { removeDir } from '../helpers/fixtures';
-
-const canMeasureCores =
-  (allowedCpus()?.length ?? 0) >= 2 && spawnSync('taskset', ['-c', String(allowedCpus()?.[0]), 'true']).status === 0;
 
 test('one run of each start-up measurement', async () => {
   const s = await measureStartup({ repoRoot: ROOT, log: () => {} }, 1);
@@ -38,7 +34,7 @@ test('one run of each start-up measurement', async () => {
     assert.match(s.rows[1].note ?? '', /cpu \d+ ms/);
   }
   // the cores' speeds just before the runs, where they can be measured
-  if (canMeasureCores) {
+  if (CAN_PIN) {
     assert.match(floor.note ?? '', /the cores before these runs \(fixed loop\): cpu\d+ \d+ ms, /);
   }
 });

@@ -71,10 +71,10 @@ export async function cnnSection(ctx: BenchContext): Promise<ExtraSection> {
     const peers: { msPerStep: number; version: string }[] = [];
     let peerMissing: string | null = null;
     for (let round = 0; round < rounds; round++) {
-      await pinToFastestCore(`cnn ${c.model}, round ${round + 1}`, ctx.log);
       ctx.log(
         `cnn: ${c.model} batch ${c.batchSize} (wasm, ${c.warmup} warm-up steps, ${c.reps}×${c.steps}), round ${round + 1} of ${rounds}`,
       );
+      await pinToFastestCore(`cnn ${c.model}, round ${round + 1}`, ctx.log);
       ours.push(await runCnnWorker({ ...c }));
       if (ctx.peer && peerMissing === null) {
         ctx.log(`cnn: peer ${c.model} (torch, one thread), round ${round + 1} of ${rounds}`);

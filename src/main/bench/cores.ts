@@ -18,10 +18,11 @@
  *   one-thread run of the bench (ours and the peers') in `taskset -c <the fastest>`. Which core
  *   is slow changes within minutes (cpu1 at 22:22, neither a minute later, cpu0 a few minutes
  *   after that), so the bench calls it before each round of a comparison: both sides of a ratio
- *   run on the same core, the one that was fastest a moment before. Cores that are alike are left to the scheduler: pinned
- *   to one core, Node's helper threads (the compiler's, the collector's) take turns with the main
- *   thread, and the default MLP ran 5–10 % slower. Runs on several threads are never pinned.
- *   Every measurement is kept ({@link coreChecks}) for the report.
+ *   run on the same core, the one that was fastest a moment before. Cores that are alike are
+ *   left to the scheduler: pinned to one core, Node's helper threads (the compiler's, the
+ *   collector's) take turns with the main thread, and the default MLP ran 5–10 % slower. Runs on
+ *   several threads are never pinned. Every measurement is kept ({@link coreChecks}) for the
+ *   report.
  * - {@link idealSpeedup}: what perfectly parallel work can gain on every core over one thread on
  *   the fastest core: Σ over the cores of (the fastest core's time alone / that core's time
  *   while all run).
@@ -142,7 +143,7 @@ async function together(ids: number[]): Promise<number[] | null> {
  * best kept) and with every core running it, or null: not Linux, one core, or no working
  * `taskset`.
  */
-export async function measureCores(runs = 3): Promise<Cores | null> {
+export async function measureCores(runs = 1): Promise<Cores | null> {
   const ids = allowedCpus();
   if (ids === null || ids.length < 2) {
     return null;
@@ -200,16 +201,15 @@ export function pinOneThreadRuns(core: number | null): void {
 }
 
 /**
- * Measures the cores (`runs` runs each) and, from now on, pins the one-thread runs to the
- * fastest when the cores are not alike (choosePin); the measurement, or null (nothing pinned)
- * where cores cannot be measured. `log` gets a line saying what it found and did.
+ * Measures the cores (one run each) and, from now on, pins the one-thread runs to the fastest
+ * when the cores are not alike (choosePin); the measurement, or null (nothing pinned) where
+ * cores cannot be measured. `log` gets a line saying what it found and did.
  */
 export async function pinToFastestCore(
   before: string,
   log: (line: string) => void = () => {},
-  runs = 1,
 ): Promise<CoreCheck | null> {
-  const c = await measureCores(runs);
+  const c = await measureCores();
   pinOneThreadRuns(c ? choosePin(c) : null);
   if (!c) {
     return null;
@@ -223,11 +223,6 @@ export async function pinToFastestCore(
 /** Every measurement pinToFastestCore made in this process, in order. */
 export function coreChecks(): readonly CoreCheck[] {
   return checks;
-}
-
-/** The CPU the one-thread runs are pinned to, or null. */
-export function oneThreadCore(): number | null {
-  return pinned;
 }
 
 /**

@@ -111,7 +111,7 @@ export async function measureStartup(
     // warms the file cache: neither is measured
     const setup = [bin, 'train', '--store', store, '--dataset', 'fake', '--steps', '2'];
     time(1, [...setup, '--seed', '1'], ctx.repoRoot);
-    const cores = await measureCores(1);
+    const cores = await measureCores();
     const floor = time(n, ['-e', '0'], ctx.repoRoot);
     const help = time(n, [bin, '--help'], ctx.repoRoot);
     // the same program through the older ES module entry: Node boots its ES module loader first
