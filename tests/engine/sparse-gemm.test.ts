@@ -4,13 +4,16 @@
  * wasm sparse = wasm dense and JS sparse = JS dense, on A with +0, −0, NaN, ±Inf, subnormals and
  * products that underflow, B with negative and subnormal values, odd shapes (k = 0, 1–3 column
  * tails with and without the SIMD tail), A stored as rows or transposed; and it declines (C
- * untouched) when B holds Inf or NaN or A is too dense. Training bits on MNIST, where the path is
- * taken, are pinned by tests/engine/golden.test.ts.
+ * untouched) when B holds Inf or NaN or A is too dense. A batch gathered from pixels with its
+ * compressed rows in the same pass (gatherRowsCsr) gives csrRows's rows exactly, and serves both
+ * of a dense layer's GEMMs. Training bits on MNIST, where the path is taken, are pinned by
+ * tests/engine/golden.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ref from '../../src/main/engine/kernels/reference';
-import { JsSparseGemm, looksSparse, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
+import { gatheredScansFound, JsSparseGemm, looksSparse, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
+import { ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import { firstDifference, wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
 
 /** A seeded LCG in [0, 1): test data only. */
@@ -214,4 +217,99 @@ test('the sample before a scan is not fooled by a periodic A, and a shape found 
   assert.ok(sb.f32(c, mm * n).every((x) => x === 7));
   // another shape is tried
   assert.equal(sb.sparse.gemm(sparse, kk, 1, b, n, c, n, mm - 1, n, kk, 0, false, 0), true);
+});
+
+/** Rows of 784 pixels like MNIST's (a stroke in a black field), one black and one white row. */
+function pixelRows(rows: number, rnd: () => number): Uint8Array {
+  const px = new Uint8Array(rows * ROW_BYTES);
+  for (let r = 2; r < rows; r++) {
+    const ink = 0.05 + 0.3 * rnd();
+    for (let i = 0; i < ROW_BYTES; i++) {
+      px[r * ROW_BYTES + i] = rnd() < ink ? 1 + Math.floor(rnd() * 255) : 0;
+    }
+  }
+  px.fill(255, ROW_BYTES, 2 * ROW_BYTES);
+  return px;
+}
+
+/** Row i's entries [column, float bits] from compressed rows in a sandbox. */
+function csrEntries(
+  sb: WasmSandbox,
+  rowPtr: number,
+  idx: number,
+  val: number,
+  m: number,
+): [number, number][][] {
+  // prettier-ignore
+  const ptr = new Int32Array(sb.buffer(), rowPtr, 2 * m);
+  return Array.from({ length: m }, (_, i) =>
+    Array.from({ length: (ptr[2 * i + 1] - ptr[2 * i]) / 4 }, (_, t) => {
+      const at = ptr[2 * i] + 4 * t;
+      return [new Int32Array(sb.buffer(), idx + at, 1)[0], new Int32Array(sb.buffer(), val + at, 1)[0]]; // prettier-ignore
+    }),
+  );
+}
+
+test("gatherRowsCsr writes gatherRows's floats and exactly the compressed rows csrRows scans from them", () => {
+  const rnd = lcg(41);
+  const sb = sandbox();
+  const pixels = sb.put(pixelRows(50, rnd));
+  for (const m of [1, 3, 100, 131]) {
+    // rows in any order, some twice; the black row and the white row among them
+    const rows = Int32Array.from({ length: m }, (_, i) => (i < 2 ? i : Math.floor(rnd() * 50)));
+    const indices = sb.put(rows);
+    const plain = sb.alloc(4 * m * ROW_BYTES);
+    sb.k.gatherRows(pixels, indices, m, plain);
+    const fused = sb.alloc(4 * m * ROW_BYTES);
+    const [rp, idx, val, total] = [sb.alloc(8 * m), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4)]; // prettier-ignore
+    sb.k.gatherRowsCsr(pixels, indices, m, fused, rp, idx, val, total);
+    assert.equal(firstDifference(sb.f32(fused, m * ROW_BYTES), sb.f32(plain, m * ROW_BYTES)), -1, `floats, ${m} rows`); // prettier-ignore
+    const [rp2, idx2, val2, total2] = [sb.alloc(8 * m), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4)]; // prettier-ignore
+    sb.k.csrRows(plain, 4 * ROW_BYTES, m, ROW_BYTES, rp2, idx2, val2, total2);
+    const scanned = csrEntries(sb, rp2, idx2, val2, m);
+    assert.deepEqual(csrEntries(sb, rp, idx, val, m), scanned, `compressed rows, ${m} rows`);
+    assert.equal(new Int32Array(sb.buffer(), total, 1)[0], new Int32Array(sb.buffer(), total2, 1)[0]); // prettier-ignore
+    assert.equal(scanned[0].length, 0);
+    assert.equal(scanned[1]?.length, m > 1 ? ROW_BYTES : undefined);
+  }
+});
+
+test('a gathered batch serves x·W and xᵀ·dz from its own compressed rows; gathers no GEMM uses pause', () => {
+  const rnd = lcg(43);
+  const sb = sandbox();
+  const [m, k, n] = [100, ROW_BYTES, 128];
+  const pixels = sb.put(pixelRows(300, rnd));
+  const indices = sb.put(Int32Array.from({ length: m }, () => Math.floor(rnd() * 300)));
+  const x = sb.alloc(4 * m * k);
+  const key = {};
+  const gather = (at: number, onto: object): boolean =>
+    sb.sparse.gathered(onto, m, k, (rowPtr, idx, val, total) =>
+      sb.k.gatherRowsCsr(pixels, indices, m, at, rowPtr, idx, val, total),
+    );
+  const found = gatheredScansFound();
+  assert.ok(gather(x, key));
+  const w = sb.put(finiteB(k * n, rnd));
+  const dz = sb.put(finiteB(m * n, rnd));
+  const yDense = sb.alloc(4 * m * n);
+  sb.k.gemm(x, k * 4, 4, w, n * 4, yDense, n * 4, m, n, k, 0, 0, 0);
+  const dwDense = sb.alloc(4 * k * n);
+  sb.k.gemm(x, 4, k * 4, dz, n * 4, dwDense, n * 4, k, n, m, 0, 0, 0);
+  // x's memory now holds other values: only the compressed rows kept by the gather give x's bits
+  sb.write(x, sparseA(m * k, 0.8, rnd, false));
+  const y = sb.alloc(4 * m * n);
+  assert.ok(sb.sparse.gemm(x, k, 1, w, n, y, n, m, n, k, 0, false, 0, key));
+  assert.equal(firstDifference(sb.f32(y, m * n), sb.f32(yDense, m * n)), -1, 'x·W');
+  const dw = sb.alloc(4 * k * n);
+  assert.ok(sb.sparse.gemm(x, 1, k, dz, n, dw, n, k, n, m, 0, false, 0, key));
+  assert.equal(firstDifference(sb.f32(dw, k * n), sb.f32(dwDense, k * n)), -1, 'xᵀ·dz');
+  assert.equal(gatheredScansFound(), found + 1);
+  // a gather whose rows no GEMM uses (a convolution's input): the next ones write the floats
+  // alone, without running the fused kernel
+  assert.ok(gather(sb.alloc(4 * m * k), {}));
+  let ran = false;
+  const declined = sb.sparse.gathered({}, m, k, () => {
+    ran = true;
+  });
+  assert.equal(declined, false);
+  assert.equal(ran, false);
 });

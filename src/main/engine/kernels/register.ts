@@ -291,8 +291,13 @@ function wasmMem(backend: WasmBackendLike): Mem {
       }
       if (k && rowBytes === ROW_BYTES) {
         const rows = indices.shape[0];
-        if (!pool()?.gatherRows(p, off(indices), rows, off(out), ROW_BYTES)) {
-          k.gatherRows(p, off(indices), rows, off(out));
+        const [at, to] = [off(indices), off(out)];
+        // (not split: written with its compressed rows for a dense layer's sparse GEMM, ./sparse.ts)
+        if (
+          !pool()?.gatherRows(p, at, rows, to, ROW_BYTES) &&
+          !sparse?.gathered(out.dataId, rows, ROW_BYTES, (rowPtr, idx, val, total) => k.gatherRowsCsr(p, at, rows, to, rowPtr, idx, val, total)) // prettier-ignore
+        ) {
+          k.gatherRows(p, at, rows, to);
         }
       } else {
         gatherJs(pixels, new Int32Array(buf(), off(indices), indices.shape[0]), f32(out), rowBytes);

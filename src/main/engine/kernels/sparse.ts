@@ -68,7 +68,10 @@ export function looksSparse(
  */
 const RETRY_AFTER = 64;
 
-/** Counts down a declined shape's skips; true while it should go dense without a scan. */
+/**
+ * Counts down a declined shape's skips; true while it should go dense without a scan (or, for
+ * `gathered`, gather without its compressed rows).
+ */
 function skipDense(declined: Map<string, number>, shape: string): boolean {
   const left = declined.get(shape);
   if (left === undefined) {
@@ -107,6 +110,13 @@ interface Scan {
   region: Region;
 }
 
+let gatheredScansUsed = 0;
+
+/** GEMMs in this process that found A's compressed rows made by `gathered` (tests). */
+export function gatheredScansFound(): number {
+  return gatheredScansUsed;
+}
+
 /** Scans kept for a later Aᵀ (the MLP's backward pass needs the two inputs of its last layers). */
 const KEPT_SCANS = 4;
 
@@ -115,7 +125,8 @@ const KEPT_SCANS = 4;
  *
  * A scan of a tensor's rows is kept (with `key`, the tensor's dataId) so that a later GEMM with
  * its transpose — a layer's weight gradient xᵀ·dz after its forward x·W — builds its compressed
- * rows with csrTranspose instead of scanning again. This relies on tensors being immutable:
+ * rows with csrTranspose instead of scanning again. A batch of pixels can come with its scan
+ * made as it was gathered (`gathered`): then not even the forward GEMM scans. This relies on tensors being immutable:
  * a dataId names the same contents for as long as it exists (tfjs tensors are, and our kernels
  * write only outputs they have just allocated).
  */
@@ -125,6 +136,10 @@ export class WasmSparseGemm {
   /** most recent first */
   private scans: Scan[] = [];
   private readonly declined = new Map<string, number>();
+  /** the last scan `gathered` made, until a GEMM runs sparse on it */
+  private unusedGather: Scan | null = null;
+  /** shapes (m,k) whose last gathered scan went unused: calls of `gathered` left to decline */
+  private readonly gathersPaused = new Map<string, number>();
 
   constructor(
     private readonly k: WasmKernels,
@@ -132,6 +147,45 @@ export class WasmSparseGemm {
     private readonly buffer: () => ArrayBuffer,
     private readonly pool: () => GemmPool | null = () => null,
   ) {}
+
+  /**
+   * Runs `fill(rowPtr, idx, val, total)` — a kernel that writes tensor `key` (m × k, rows
+   * contiguous) and its compressed rows at once (gatherRowsCsr) — into a kept scan of `key`, so
+   * that the GEMMs with that tensor as A or Aᵀ scan nothing; true when it ran. False (nothing
+   * run: the caller writes the tensor alone) for the next RETRY_AFTER calls of a shape whose last
+   * scan no GEMM ran on before the next call: a batch that feeds a convolution, not a dense layer,
+   * or too dense for the sparse GEMM.
+   */
+  gathered(
+    key: object,
+    m: number,
+    k: number,
+    fill: (rowPtr: number, idx: number, val: number, total: number) => void,
+  ): boolean {
+    const last = this.unusedGather;
+    if (last !== null) {
+      this.unusedGather = null;
+      this.gathersPaused.set(`${last.m},${last.k}`, RETRY_AFTER);
+    }
+    if (skipDense(this.gathersPaused, `${m},${k}`)) {
+      return false;
+    }
+    const results = this.resultsPtr();
+    const scan = this.keep(key, m, k, k);
+    const { rowPtr, idx, val } = scan.region;
+    fill(rowPtr, idx, val, results);
+    scan.nnz = this.i32(results) / 4;
+    this.unusedGather = scan;
+    return true;
+  }
+
+  /** 16 bytes of scratch for the kernels' results. */
+  private resultsPtr(): number {
+    if (this.results === 0) {
+      this.results = this.heap.malloc(16) >>> 0;
+    }
+    return this.results;
+  }
 
   /** Lays `r` out for m rows of k entries (at most), growing it when needed. */
   private layout(r: Region, m: number, k: number): Region {
@@ -191,9 +245,10 @@ export class WasmSparseGemm {
     tail: number,
     key?: object,
   ): boolean {
+    // a kept scan of this very tensor: as A itself (made by `gathered`), or as A's transpose
     const kept =
       ksA === 1
-        ? undefined
+        ? this.scans.find((s) => s.key === key && s.m === m && s.k === k && s.lda === rsA)
         : this.scans.find((s) => s.key === key && s.m === k && s.k === m && s.lda === ksA);
     const shape = `${m},${n},${k},${rsA},${ksA}`;
     if (kept === undefined && skipDense(this.declined, shape)) {
@@ -206,9 +261,7 @@ export class WasmSparseGemm {
     ) {
       return false;
     }
-    if (this.results === 0) {
-      this.results = this.heap.malloc(16) >>> 0;
-    }
+    this.resultsPtr();
     if (k > 0) {
       this.k.nonFinite(b, (k - 1) * ldb + n, this.results);
       if (Number.isNaN(new Float32Array(this.buffer(), this.results, 1)[0])) {
@@ -217,7 +270,10 @@ export class WasmSparseGemm {
     }
     let r: Region;
     let nnz: number;
-    if (ksA === 1) {
+    if (ksA === 1 && kept) {
+      r = kept.region;
+      nnz = kept.nnz;
+    } else if (ksA === 1) {
       // rows of A contiguous: scan them, and keep the scan when A is a tensor
       const scan = key === undefined ? undefined : this.keep(key, m, k, rsA);
       r = scan?.region ?? this.layout(this.work, m, k);
@@ -243,6 +299,10 @@ export class WasmSparseGemm {
     if (nnz > SPARSE_MAX_DENSITY * m * k) {
       this.declined.set(shape, RETRY_AFTER);
       return false;
+    }
+    if (kept !== undefined && kept === this.unusedGather) {
+      this.unusedGather = null;
+      gatheredScansUsed++;
     }
     // rows in bands across the kernel threads where the heap is shared (each row by one thread)
     if (

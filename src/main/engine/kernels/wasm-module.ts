@@ -26,6 +26,8 @@
  * - gatherRows(pixels, indices, n, out): out[r, :] = float32(pixels[indices[r]·784 + i] / 255),
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
  *   PIXEL_TO_FLOAT table of data.ts bit for bit.
+ * - gatherRowsCsr(pixels, indices, n, out, rowPtr, idx, val, total): gatherRows, and out's
+ *   compressed rows exactly as csrRows would scan them, in the same pass.
  * - maxPool, maxPoolGrad: ./wasm-pool.ts
  * - bnSum, bnSqDev, bnNormalize, bnGradSums, bnGradDx: batch norm's row loops, ./wasm-bn.ts
  * - csrRows, csrCols, csrTranspose, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
@@ -120,6 +122,7 @@ export interface WasmKernels {
   ): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
   gatherRows(pixels: number, indices: number, n: number, out: number): void;
+  gatherRowsCsr(pixels: number, indices: number, n: number, out: number, rowPtr: number, idx: number, val: number, total: number): void; // prettier-ignore
   im2col(...args: WindowArgs): void;
   col2im(...args: WindowArgs): void;
   relu(x: number, out: number, count: number): void;
@@ -633,15 +636,26 @@ function transpose(): FnBuilder {
   return f;
 }
 
-function gatherRows(): FnBuilder {
-  // gatherRows(pixels, indices, n, out)
-  const f = new FnBuilder('gatherRows', ['i32', 'i32', 'i32', 'i32']);
+/**
+ * gatherRows, or with `csr` gatherRowsCsr(pixels, indices, n, out, rowPtr, idx, val, total): the
+ * same rows, and their compressed rows as csrRows would find them in `out` (./wasm-sparse.ts:
+ * each row's nonzero floats with their column, ascending; rowPtr[2r], rowPtr[2r+1] = byte
+ * offsets of row r's first entry and its end; the bytes of all entries at `total`), written in
+ * the same pass: the floats are appended from where they were just stored, so the entries are
+ * those floats' very bits, and a group of eight zero bytes appends nothing.
+ */
+function gatherRows(csr = false): FnBuilder {
+  const P = { pixels: 0, indices: 1, n: 2, out: 3, rowPtr: 4, idx: 5, val: 6, total: 7 };
+  const f = new FnBuilder(csr ? 'gatherRowsCsr' : 'gatherRows', new Array<ValType>(csr ? 8 : 4).fill('i32')); // prettier-ignore
   const r = f.local('i32');
   const src = f.local('i32');
   const end = f.local('i32');
   const dst = f.local('i32');
   const d255 = f.local('v128');
   const h = f.local('v128');
+  // (csr) the next entry's byte offset, the column of the group at src
+  const e = f.local('i32');
+  const col = f.local('i32');
   f.f32(255).f32x4Splat().set(d255);
   // first touch every cache line of every row: independent loads the memory system can overlap
   // (the rows are scattered over the dataset, mostly not in cache), where the conversion below
@@ -649,34 +663,62 @@ function gatherRows(): FnBuilder {
   // conversion overwrites
   const touched = f.local('i32');
   f.i32(0).set(touched);
-  f.forRange(r, 2, () => {
-    f.get(0).get(1).get(r).i32(4).i32Mul().i32Add().i32Load().i32(ROW_BYTES).i32Mul().i32Add();
+  f.forRange(r, P.n, () => {
+    f.get(P.pixels).get(P.indices).get(r).i32(4).i32Mul().i32Add().i32Load().i32(ROW_BYTES).i32Mul().i32Add(); // prettier-ignore
     f.set(src);
     for (let line = 0; line < ROW_BYTES; line += 64) {
       f.get(touched).get(src).i32LoadU8(line).i32Or().set(touched);
     }
   });
-  f.get(3).get(touched).i32Store();
-  f.get(3).set(dst);
+  f.get(P.out).get(touched).i32Store();
+  f.get(P.out).set(dst);
+  f.i32(0).set(e);
   f.i32(0).set(r);
   f.block().loop();
-  f.get(r).get(2).i32GeS().brIf(1);
-  f.get(0).get(1).get(r).i32(4).i32Mul().i32Add().i32Load().i32(ROW_BYTES).i32Mul().i32Add();
+  f.get(r).get(P.n).i32GeS().brIf(1);
+  if (csr) {
+    f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().get(e).i32Store();
+    f.i32(0).set(col);
+  }
+  f.get(P.pixels).get(P.indices).get(r).i32(4).i32Mul().i32Add().i32Load().i32(ROW_BYTES).i32Mul().i32Add(); // prettier-ignore
   f.tee(src).i32(ROW_BYTES).i32Add().set(end);
   f.block().loop();
   f.get(src).get(end).i32GeS().brIf(1);
   f.get(src).v128Load8x8U().tee(h).v128AnyTrue().if();
   f.get(dst).get(h).i32x4ExtendLowI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store();
   f.get(dst).get(h).i32x4ExtendHighI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store(16);
+  if (csr) {
+    // append the eight floats just stored; e advances past the nonzero ones only
+    for (let l = 0; l < 8; l++) {
+      f.get(P.val)
+        .get(e)
+        .i32Add()
+        .get(dst)
+        .f32Load(4 * l)
+        .f32Store();
+      f.get(P.idx).get(e).i32Add().get(col).i32(l).i32Add().i32Store();
+      f.get(e).get(src).i32LoadU8(l).i32(0).i32Ne().i32(4).i32Mul().i32Add().set(e);
+    }
+  }
   f.else();
   // eight black pixels (most of MNIST): 0 / 255 = +0
   f.get(dst).v128Zero().v128Store();
   f.get(dst).v128Zero().v128Store(16);
   f.end();
-  f.inc(src, 8).inc(dst, 32).br(0);
+  f.inc(src, 8).inc(dst, 32);
+  if (csr) {
+    f.inc(col, 8);
+  }
+  f.br(0);
   f.end().end();
+  if (csr) {
+    f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().get(e).i32Store(4);
+  }
   f.inc(r, 1).br(0);
   f.end().end();
+  if (csr) {
+    f.get(P.total).get(e).i32Store();
+  }
   return f;
 }
 
@@ -941,6 +983,7 @@ function kernelFunctions(): FnBuilder[] {
   );
   fns.push(transpose());
   fns.push(gatherRows());
+  fns.push(gatherRows(true));
   const copy = fns.push(run('copy')) - 1;
   const zero = fns.push(run('zero')) - 1;
   const add = fns.push(run('add')) - 1;
