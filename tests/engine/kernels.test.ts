@@ -120,36 +120,52 @@ test('wasm gemm equals the JS kernel bit for bit and a float64 reference within 
   }
 });
 
-test('wasm elementwise kernels (relu mask, sgd, momentum, adam) equal the JS kernels bit for bit', () => {
+test('wasm elementwise kernels (relu mask, sgd, momentum, adam) equal the JS kernels bit for bit; the optimizers flag a weight that is not finite', () => {
   const rnd = filler(7);
   for (const count of [1, 3, 4, 9, 1003]) {
-    const sb = sandbox();
-    const w = Float32Array.from({ length: count }, rnd);
-    const g = Float32Array.from({ length: count }, rnd);
-    const m = Float32Array.from({ length: count }, rnd);
-    const v = Float32Array.from({ length: count }, () => Math.abs(rnd()));
-    const [pw, pg, pm, pv] = [w, g, m, v].map((t) => sb.put(t));
-    const outs = [0, 1, 2].map(() => sb.alloc(4 * count));
-    const js = [0, 1, 2].map(() => new Float32Array(count));
+    // finite weights, then an Inf in the SIMD part (index 0) or in the scalar tail (the last)
+    for (const bad of [-1, 0, count - 1]) {
+      const what = `${count}${bad < 0 ? '' : `, Inf at ${bad}`}`;
+      const sb = sandbox();
+      const w = Float32Array.from({ length: count }, rnd);
+      if (bad >= 0) {
+        w[bad] = Infinity;
+      }
+      const g = Float32Array.from({ length: count }, rnd);
+      const m = Float32Array.from({ length: count }, rnd);
+      const v = Float32Array.from({ length: count }, () => Math.abs(rnd()));
+      const [pw, pg, pm, pv] = [w, g, m, v].map((t) => sb.put(t));
+      const outs = [0, 1, 2].map(() => sb.alloc(4 * count));
+      const js = [0, 1, 2].map(() => new Float32Array(count));
+      const flag = sb.alloc(4);
+      const flagged = (name: string): void => {
+        const f = sb.f32(flag, 1)[0];
+        assert.equal(Number.isNaN(f), bad >= 0, `${name} flag, ${what}`);
+        sb.write(flag, Float32Array.of(7));
+      };
 
-    sb.k.reluMask(pg, pw, outs[0], count);
-    ref.reluMask(g, 0, w, 0, js[0], 0, count);
-    assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `reluMask ${count}`);
+      sb.k.reluMask(pg, pw, outs[0], count);
+      ref.reluMask(g, 0, w, 0, js[0], 0, count);
+      assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `reluMask ${what}`);
 
-    sb.k.sgd(pw, pg, outs[0], count, 0.05);
-    ref.sgd(w, g, js[0], 0.05);
-    assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `sgd ${count}`);
+      sb.k.sgd(pw, pg, outs[0], count, 0.05, flag);
+      ref.sgd(w, g, js[0], 0.05);
+      assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `sgd ${what}`);
+      flagged('sgd');
 
-    sb.k.momentum(pw, pg, pm, outs[0], outs[1], count, 0.05, 0.9);
-    ref.momentum(w, g, m, js[0], js[1], 0.05, 0.9);
-    assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `momentum w ${count}`);
-    assert.ok(bitsEqual(sb.f32(outs[1], count), js[1]), `momentum acc ${count}`);
+      sb.k.momentum(pw, pg, pm, outs[0], outs[1], count, 0.05, 0.9, flag);
+      ref.momentum(w, g, m, js[0], js[1], 0.05, 0.9);
+      assert.ok(bitsEqual(sb.f32(outs[0], count), js[0]), `momentum w ${what}`);
+      assert.ok(bitsEqual(sb.f32(outs[1], count), js[1]), `momentum acc ${what}`);
+      flagged('momentum');
 
-    const s = { lr: 0.0031, b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-8 };
-    sb.k.adam(pw, pg, pm, pv, outs[0], outs[1], outs[2], count, s.lr, s.b1, s.b2, s.c1, s.c2, s.eps); // prettier-ignore
-    ref.adam(w, g, m, v, js[0], js[1], js[2], s);
-    for (let i = 0; i < 3; i++) {
-      assert.ok(bitsEqual(sb.f32(outs[i], count), js[i]), `adam output ${i}, ${count}`);
+      const s = { lr: 0.0031, b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-8 };
+      sb.k.adam(pw, pg, pm, pv, outs[0], outs[1], outs[2], count, s.lr, s.b1, s.b2, s.c1, s.c2, s.eps, flag); // prettier-ignore
+      ref.adam(w, g, m, v, js[0], js[1], js[2], s);
+      for (let i = 0; i < 3; i++) {
+        assert.ok(bitsEqual(sb.f32(outs[i], count), js[i]), `adam output ${i}, ${what}`);
+      }
+      flagged('adam');
     }
   }
 });

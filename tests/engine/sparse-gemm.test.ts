@@ -313,3 +313,20 @@ test('a gathered batch serves x·W and xᵀ·dz from its own compressed rows; ga
   assert.equal(declined, false);
   assert.equal(ran, false);
 });
+
+test('B known finite (an optimizer found it so) is not checked again; any other B is', () => {
+  const rnd = lcg(47);
+  const sb = sandbox();
+  const [m, n, k] = [20, 24, 50];
+  const a = sb.put(sparseA(m * k, 0.8, rnd, false));
+  // a NaN in B: only a B taken on trust runs sparse (a lie here, to see that no check ran)
+  const bValues = finiteB(k * n, rnd);
+  bValues[7] = NaN;
+  const b = sb.put(bValues);
+  const c = sb.alloc(4 * m * n);
+  const [trusted, other] = [{}, {}];
+  sb.sparse.knownFinite(trusted);
+  assert.equal(sb.sparse.gemm(a, k, 1, b, n, c, n, m, n, k, 0, false, 0, undefined, other), false);
+  assert.equal(sb.sparse.gemm(a, k, 1, b, n, c, n, m, n, k, 0, false, 0, undefined, undefined), false); // prettier-ignore
+  assert.equal(sb.sparse.gemm(a, k, 1, b, n, c, n, m, n, k, 0, false, 0, undefined, trusted), true);
+});

@@ -279,6 +279,15 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const panelsFor = panelAllocator(scratchHeap);
   const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool, panelsFor) : null;
   const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool) : null;
+  // the optimizers' finite flag (an f32: ±0 when every new weight is finite); weights found
+  // finite need no check before a sparse GEMM reads them as B
+  let flagPtr = 0;
+  const finiteFlag = (): number => (flagPtr ||= backend.wasm._malloc(16) >>> 0);
+  const markFinite = (t: tf.TensorInfo): void => {
+    if (!Number.isNaN(new Float32Array(buf(), flagPtr, 1)[0])) {
+      sparse?.knownFinite(t.dataId);
+    }
+  };
   const bn = k ? new WasmBnLoops(k, backend.wasm._malloc(BN_SCRATCH_BYTES) >>> 0, buf) : JS_BN_LOOPS; // prettier-ignore
   mem = {
     bn,
@@ -365,7 +374,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
       const [bOff, cOff] = [off(b), off(c)];
       const sparseTry = sparse !== null && a !== 'ones' && sparseWorthTrying(m, n, kk);
       // prettier-ignore
-      if (sparseTry && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), a.dataId)) {
+      if (sparseTry && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), a.dataId, b.dataId)) {
         return;
       }
       denseGemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu);
@@ -443,21 +452,24 @@ function wasmMem(backend: WasmBackendLike): Mem {
     },
     sgd: (w, g, outW, lr) => {
       if (k) {
-        k.sgd(off(w), off(g), off(outW), size(w), lr);
+        k.sgd(off(w), off(g), off(outW), size(w), lr, finiteFlag());
+        markFinite(outW);
       } else {
         ref.sgd(f32(w), f32(g), f32(outW), lr);
       }
     },
     momentum: ([w, g, acc], [outW, outAcc], lr, mu) => {
       if (k) {
-        k.momentum(off(w), off(g), off(acc), off(outW), off(outAcc), size(w), lr, mu);
+        k.momentum(off(w), off(g), off(acc), off(outW), off(outAcc), size(w), lr, mu, finiteFlag()); // prettier-ignore
+        markFinite(outW);
       } else {
         ref.momentum(f32(w), f32(g), f32(acc), f32(outW), f32(outAcc), lr, mu);
       }
     },
     adam: ([w, g, m, v], [outW, outM, outV], s) => {
       if (k) {
-        k.adam(off(w), off(g), off(m), off(v), off(outW), off(outM), off(outV), size(w), s.lr, s.b1, s.b2, s.c1, s.c2, s.eps); // prettier-ignore
+        k.adam(off(w), off(g), off(m), off(v), off(outW), off(outM), off(outV), size(w), s.lr, s.b1, s.b2, s.c1, s.c2, s.eps, finiteFlag()); // prettier-ignore
+        markFinite(outW);
       } else {
         ref.adam(f32(w), f32(g), f32(m), f32(v), f32(outW), f32(outM), f32(outV), s);
       }

@@ -140,6 +140,8 @@ export class WasmSparseGemm {
   private unusedGather: Scan | null = null;
   /** shapes (m,k) whose last gathered scan went unused: calls of `gathered` left to decline */
   private readonly gathersPaused = new Map<string, number>();
+  /** tensors known to hold no Inf or NaN (`knownFinite`) */
+  private readonly finite = new WeakSet<object>();
 
   constructor(
     private readonly k: WasmKernels,
@@ -177,6 +179,14 @@ export class WasmSparseGemm {
     scan.nnz = this.i32(results) / 4;
     this.unusedGather = scan;
     return true;
+  }
+
+  /**
+   * Tensor `key` holds no Inf or NaN (an optimizer's kernel found so as it wrote it): a GEMM with
+   * it as B (`bKey`, the whole tensor from its start) then skips nonFinite.
+   */
+  knownFinite(key: object): void {
+    this.finite.add(key);
   }
 
   /** 16 bytes of scratch for the kernels' results. */
@@ -227,7 +237,8 @@ export class WasmSparseGemm {
   /**
    * C = act(A·B + bias) from A's nonzero entries, or false (C untouched) when B is not all
    * finite or A is too dense. `tail` as in the dense gemm: the last 1–3 columns may read up
-   * to 12 bytes past B's rows and the bias. `key` identifies A's tensor (see the class).
+   * to 12 bytes past B's rows and the bias. `key` identifies A's tensor (see the class), `bKey`
+   * B's (B then starts at the tensor's start): one found finite by `knownFinite` is not checked.
    */
   gemm(
     a: number,
@@ -244,6 +255,7 @@ export class WasmSparseGemm {
     relu: boolean,
     tail: number,
     key?: object,
+    bKey?: object,
   ): boolean {
     // a kept scan of this very tensor: as A itself (made by `gathered`), or as A's transpose
     const kept =
@@ -262,7 +274,7 @@ export class WasmSparseGemm {
       return false;
     }
     this.resultsPtr();
-    if (k > 0) {
+    if (k > 0 && (bKey === undefined || !this.finite.has(bKey))) {
       this.k.nonFinite(b, (k - 1) * ldb + n, this.results);
       if (Number.isNaN(new Float32Array(this.buffer(), this.results, 1)[0])) {
         return false;

@@ -19,9 +19,10 @@
  *   gathered from a convolution's windows (./windows.ts) — the same bits as gemm.
  * - pad(x, out, …): x inside a +0 border (the padding im2col would write), for gemmG.
  * - reluMask(dy, y, out, count): out = y > 0 ? dy : 0
- * - sgd(w, g, outW, count, lr): w − lr·g
- * - momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
- * - adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
+ * - sgd(w, g, outW, count, lr, finite): w − lr·g
+ * - momentum(w, g, acc, outW, outAcc, count, lr, mu, finite): a = mu·acc + g; w − lr·a
+ * - adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps, finite)
+ *   (the optimizers: `finite` receives an f32, ±0 when every new weight is finite, else NaN)
  * - transpose(src, dst, rows, cols): dst[c,r] = src[r,c] (float32)
  * - gatherRows(pixels, indices, n, out): out[r, :] = float32(pixels[indices[r]·784 + i] / 255),
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
@@ -93,7 +94,7 @@ export interface WasmKernels {
     ...args: [number, number, number, number, number, number, number, number, number, number]
   ): void;
   reluMask(dy: number, y: number, out: number, count: number): void;
-  sgd(w: number, g: number, outW: number, count: number, lr: number): void;
+  sgd(w: number, g: number, outW: number, count: number, lr: number, finite: number): void;
   momentum(
     w: number,
     g: number,
@@ -103,6 +104,7 @@ export interface WasmKernels {
     count: number,
     lr: number,
     mu: number,
+    finite: number,
   ): void;
   adam(
     w: number,
@@ -119,6 +121,7 @@ export interface WasmKernels {
     c1: number,
     c2: number,
     eps: number,
+    finite: number,
   ): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
   gatherRows(pixels: number, indices: number, n: number, out: number): void;
@@ -484,18 +487,28 @@ interface Ew {
   res(o: number): void;
 }
 
+/**
+ * (inputs…, outputs…, count, scalars…[, finite]): `body` computes one element (SIMD groups of 4,
+ * then a scalar tail). With `finite`, the trailing parameter is a pointer that receives the f32
+ * Σ out₀·0 over output 0 — ±0 when every float written there is finite, NaN otherwise (as
+ * nonFinite of ./wasm-sparse.ts would find it), computed while the values are at hand.
+ */
 function elementwise(
   fname: string,
   nIn: number,
   nOut: number,
   nScalars: number,
   body: (e: Ew) => void,
+  finite = false,
 ): FnBuilder {
   const params: ValType[] = [
     ...new Array<ValType>(nIn + nOut + 1).fill('i32'),
     ...new Array<ValType>(nScalars).fill('f32'),
+    ...new Array<ValType>(finite ? 1 : 0).fill('i32'),
   ];
   const f = new FnBuilder(fname, params);
+  const finiteP = nIn + nOut + 1 + nScalars;
+  const [fv, fs] = [f.local('v128'), f.local('f32')];
   const countP = nIn + nOut;
   const off = f.local('i32');
   const end4 = f.local('i32');
@@ -562,6 +575,13 @@ function elementwise(
         } else {
           f.f32Store();
         }
+        if (finite && o === 0) {
+          if (vec) {
+            f.get(fv).get(l).v128Zero().f32x4Mul().f32x4Add().set(fv);
+          } else {
+            f.get(fs).get(l).f32(0).f32Mul().f32Add().set(fs);
+          }
+        }
       },
       res: (o) => {
         f.get(vec ? vres[o] : sres[o]);
@@ -581,6 +601,13 @@ function elementwise(
   emit(false);
   f.inc(off, 4).br(0);
   f.end().end();
+  if (finite) {
+    f.get(finiteP).get(fs);
+    for (let l = 0; l < 4; l++) {
+      f.get(fv).f32x4ExtractLane(l).f32Add();
+    }
+    f.f32Store();
+  }
   return f;
 }
 
@@ -916,70 +943,91 @@ function kernelFunctions(): FnBuilder[] {
   }
   const dense = fns.push(gemmDriver((mr, nv, lanes) => tiles.get(`${mr}x${nv}l${lanes}`)!)) - 1;
   fns.push(reluMask());
-  // sgd(w, g, outW, count, lr)
+  // sgd(w, g, outW, count, lr, finite)
   fns.push(
-    elementwise('sgd', 2, 1, 1, (e) => {
-      e.inp(0);
-      e.sc(0);
-      e.inp(1);
-      e.mul();
-      e.sub();
-      e.out(0);
-    }),
+    elementwise(
+      'sgd',
+      2,
+      1,
+      1,
+      (e) => {
+        e.inp(0);
+        e.sc(0);
+        e.inp(1);
+        e.mul();
+        e.sub();
+        e.out(0);
+      },
+      true,
+    ),
   );
-  // momentum(w, g, acc, outW, outAcc, count, lr, mu): a = mu·acc + g; w − lr·a
+  // momentum(w, g, acc, outW, outAcc, count, lr, mu, finite): a = mu·acc + g; w − lr·a
   fns.push(
-    elementwise('momentum', 3, 2, 2, (e) => {
-      e.sc(1);
-      e.inp(2);
-      e.mul();
-      e.inp(1);
-      e.add();
-      e.out(1);
-      e.inp(0);
-      e.sc(0);
-      e.res(1);
-      e.mul();
-      e.sub();
-      e.out(0);
-    }),
+    elementwise(
+      'momentum',
+      3,
+      2,
+      2,
+      (e) => {
+        e.sc(1);
+        e.inp(2);
+        e.mul();
+        e.inp(1);
+        e.add();
+        e.out(1);
+        e.inp(0);
+        e.sc(0);
+        e.res(1);
+        e.mul();
+        e.sub();
+        e.out(0);
+      },
+      true,
+    ),
   );
-  // adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps)
+  // adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps, finite)
   fns.push(
-    elementwise('adam', 4, 3, 6, (e) => {
-      // m' = b1·m + c1·g
-      e.sc(1);
-      e.inp(2);
-      e.mul();
-      e.sc(3);
-      e.inp(1);
-      e.mul();
-      e.add();
-      e.out(1);
-      // v' = b2·v + c2·(g·g)
-      e.sc(2);
-      e.inp(3);
-      e.mul();
-      e.sc(4);
-      e.inp(1);
-      e.inp(1);
-      e.mul();
-      e.mul();
-      e.add();
-      e.out(2);
-      // w' = w − (lr·m') / (√v' + eps)
-      e.inp(0);
-      e.sc(0);
-      e.res(1);
-      e.mul();
-      e.res(2);
-      e.sqrt();
-      e.sc(5);
-      e.add();
-      e.div();
-      e.sub();
-      e.out(0);
-    }),
+    elementwise(
+      'adam',
+      4,
+      3,
+      6,
+      (e) => {
+        // m' = b1·m + c1·g
+        e.sc(1);
+        e.inp(2);
+        e.mul();
+        e.sc(3);
+        e.inp(1);
+        e.mul();
+        e.add();
+        e.out(1);
+        // v' = b2·v + c2·(g·g)
+        e.sc(2);
+        e.inp(3);
+        e.mul();
+        e.sc(4);
+        e.inp(1);
+        e.inp(1);
+        e.mul();
+        e.mul();
+        e.add();
+        e.out(2);
+        // w' = w − (lr·m') / (√v' + eps)
+        e.inp(0);
+        e.sc(0);
+        e.res(1);
+        e.mul();
+        e.res(2);
+        e.sqrt();
+        e.sc(5);
+        e.add();
+        e.div();
+        e.sub();
+        e.out(0);
+      },
+      true,
+    ),
   );
   fns.push(transpose());
   fns.push(gatherRows());
