@@ -126,9 +126,10 @@ const KEPT_SCANS = 4;
  * A scan of a tensor's rows is kept (with `key`, the tensor's dataId) so that a later GEMM with
  * its transpose — a layer's weight gradient xᵀ·dz after its forward x·W — builds its compressed
  * rows with csrTranspose instead of scanning again. A batch of pixels can come with its scan
- * made as it was gathered (`gathered`): then not even the forward GEMM scans. This relies on tensors being immutable:
- * a dataId names the same contents for as long as it exists (tfjs tensors are, and our kernels
- * write only outputs they have just allocated).
+ * made as it was gathered (`gathered`): then not even the forward GEMM scans. This relies on
+ * tensors being immutable: a dataId names the same contents for as long as it exists (tfjs
+ * tensors are, and our kernels write only outputs they have just allocated); so does
+ * `knownFinite`.
  */
 export class WasmSparseGemm {
   private results = 0;
