@@ -203,9 +203,6 @@ export class FnBuilder {
   i32Eq(): this {
     return this.op(0x46);
   }
-  i32Ne(): this {
-    return this.op(0x47);
-  }
   i32GeS(): this {
     return this.op(0x4e);
   }

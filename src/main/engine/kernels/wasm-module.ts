@@ -38,6 +38,7 @@ import { bnGradDxFn, bnGradSumsFn, bnNormalizeFn, bnSumFn } from './wasm-bn';
 import { gemmPackedFn, packBytes, packPanelFn } from './wasm-packed';
 import { maxPoolFn } from './wasm-pool';
 import {
+  append,
   csrColsFn,
   csrRowsFn,
   csrTransposeFn,
@@ -680,9 +681,8 @@ function gatherRows(csr = false): FnBuilder {
   const dst = f.local('i32');
   const d255 = f.local('v128');
   const h = f.local('v128');
-  // (csr) the next entry's byte offset, the column of the group at src
-  const e = f.local('i32');
-  const col = f.local('i32');
+  // (csr) the next entry's byte offset, the column of the group at src, of one of its pixels
+  const [e, col, q] = [f.local('i32'), f.local('i32'), f.local('i32')];
   f.f32(255).f32x4Splat().set(d255);
   // first touch every cache line of every row: independent loads the memory system can overlap
   // (the rows are scattered over the dataset, mostly not in cache), where the conversion below
@@ -699,7 +699,9 @@ function gatherRows(csr = false): FnBuilder {
   });
   f.get(P.out).get(touched).i32Store();
   f.get(P.out).set(dst);
-  f.i32(0).set(e);
+  if (csr) {
+    f.i32(0).set(e);
+  }
   f.i32(0).set(r);
   f.block().loop();
   f.get(r).get(P.n).i32GeS().brIf(1);
@@ -715,16 +717,10 @@ function gatherRows(csr = false): FnBuilder {
   f.get(dst).get(h).i32x4ExtendLowI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store();
   f.get(dst).get(h).i32x4ExtendHighI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store(16);
   if (csr) {
-    // append the eight floats just stored; e advances past the nonzero ones only
+    // append the eight floats just stored, as csrRows does (e advances past the nonzero ones)
     for (let l = 0; l < 8; l++) {
-      f.get(P.val)
-        .get(e)
-        .i32Add()
-        .get(dst)
-        .f32Load(4 * l)
-        .f32Store();
-      f.get(P.idx).get(e).i32Add().get(col).i32(l).i32Add().i32Store();
-      f.get(e).get(src).i32LoadU8(l).i32(0).i32Ne().i32(4).i32Mul().i32Add().set(e);
+      f.get(col).i32(l).i32Add().set(q);
+      append(f, dst, 4 * l, q, e, P);
     }
   }
   f.else();

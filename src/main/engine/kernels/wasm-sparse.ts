@@ -172,8 +172,11 @@ export function pushTileArgs(
   f.get(first);
 }
 
-/** Appends A's element at `ap` + offset (its column index in the local `col`) at byte `e`. */
-function append(
+/**
+ * Appends A's element at `ap` + offset (its column index in the local `col`) at byte `e` of the
+ * compressed rows (csrRows, csrCols, and gatherRowsCsr of ./wasm-module.ts).
+ */
+export function append(
   f: FnBuilder,
   ap: number,
   offset: number,
