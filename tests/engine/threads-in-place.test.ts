@@ -6,8 +6,9 @@
  * - the wasm backend comes up with its heap shared and trains (the bits are the golden table's);
  * - on a shared memory, the pool splits the dense GEMM (plain and packed), the gathered GEMM
  *   (A read in place and packed, each thread into its own panel), the sparse GEMM's
- *   compressed rows and the pixel gather in bands of rows, and col2im and max pooling (forward
- *   and gradient) in bands of images, with no copies, and 2 and 3 threads give the bits of one
+ *   compressed rows and the pixel gather in bands of rows, col2im, max pooling (forward and
+ *   gradient) and the padded copy of x in bands of images, and the ReLU mask in runs of
+ *   elements, with no copies, and 2 and 3 threads give the bits of one
  *   (NaN meets NaN, see firstDifference) — with the workers computing every chunk, and with the
  *   calling thread claiming chunks too.
  */
@@ -120,12 +121,13 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         one: () => number,
         split: () => number,
         floats: number,
+        splitCalls = 1,
       ): void => {
         // prettier-ignore
         const [calls, chunks] = [pool.calls, pool.workerChunks()];
         const c1 = one();
         const c2 = split();
-        assert.equal(pool.calls, calls + 1, `${what}: ${threads} threads ran`);
+        assert.equal(pool.calls, calls + splitCalls, `${what}: ${threads} threads ran`);
         if (!callerWorks) {
           assert.ok(pool.workerChunks() > chunks, `${what}: the workers computed it`);
         }
@@ -194,15 +196,21 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         // prettier-ignore
         const [rows, kk] = transposed ? [9 * geo.c, 126] : [126, 9 * geo.c];
         const w = sb.put(data(kk * cols, rnd, 0.2, !transposed));
-        compare(`gemmG c=${geo.c} transposed=${transposed} n=${cols}`, () => {
-          const c = sb.alloc(4 * rows * cols);
-          one.gemm(img, geo, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
-          return c;
-        }, () => {
-          const c = sb.alloc(4 * rows * cols);
-          split.gemm(img, geo, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
-          return c;
-        }, rows * cols); // prettier-ignore
+        compare(
+          `gemmG c=${geo.c} transposed=${transposed} n=${cols}`,
+          () => {
+            const c = sb.alloc(4 * rows * cols);
+            one.gemm(img, geo, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
+            return c;
+          },
+          () => {
+            const c = sb.alloc(4 * rows * cols);
+            split.gemm(img, geo, transposed, w, cols, c, cols, cols, 0, !transposed, 1);
+            return c;
+          },
+          rows * cols,
+          2,
+        ); // (the padded copy of x in bands of images, then the GEMM) // prettier-ignore
       }
       // sparse GEMM: A mostly zeros (NaN in A counts as nonzero), B finite
       const [sm, sn, sk] = [45, 30, 64];
@@ -271,6 +279,32 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         assert.ok(pool.images(Kernel.maxPoolGrad, ni, MIN_THREADED_FLOATS, (f, cnt) => [px + 4 * f * img, dyp + 4 * f * oimg, dx + 4 * f * img, ...geo(cnt)])); // prettier-ignore
         return dx;
       }, ni * img); // prettier-ignore
+      // elementwise in runs of whole lines: the ReLU mask on an odd count (a SIMD tail)
+      const count = 4 * 1031 + 3;
+      const [dyE, yE] = [sb.put(data(count, rnd)), sb.put(data(count, rnd, 0.4))];
+      compare('reluMask', () => {
+        const out = sb.alloc(4 * count);
+        sb.k.reluMask(dyE, yE, out, count);
+        return out;
+      }, () => {
+        const out = sb.alloc(4 * count);
+        assert.ok(pool.elements(Kernel.reluMask, count, (f, cnt) => [dyE + 4 * f, yE + 4 * f, out + 4 * f, cnt])); // prettier-ignore
+        return out;
+      }, count); // prettier-ignore
+      // the padded copy in bands of images (border +0 on every side, stale contents overwritten)
+      const [hp, wp] = [h + 3, w + 2];
+      const pimg = hp * wp * c;
+      const padArgs = (out: number) => (f: number, cnt: number): number[] => [px + 4 * f * img, out + 4 * f * pimg, cnt, h, w, c, 1, 1, hp, wp]; // prettier-ignore
+      const stale = (): number => sb.put(new Float32Array(ni * pimg).fill(-7));
+      compare('pad', () => {
+        const out = stale();
+        sb.k.pad(...(padArgs(out)(0, ni) as Parameters<typeof sb.k.pad>));
+        return out;
+      }, () => {
+        const out = stale();
+        assert.ok(pool.images(Kernel.pad, ni, MIN_THREADED_FLOATS, padArgs(out)));
+        return out;
+      }, ni * pimg); // prettier-ignore
     } finally {
       pool.close();
     }

@@ -186,3 +186,60 @@ test('split across 2 and 3 threads, the gathered GEMM gives the bits of one thre
     }
   }
 });
+
+test('a padded copy is reused only for the same tensor with the same geometry', () => {
+  const sb = wasmSandbox(256);
+  const windows = new WasmWindowGemm(sb.k, { malloc: (b) => sb.alloc(b), free: () => {} }, sb.buffer); // prettier-ignore
+  const rnd = lcg(13);
+  const g = GEOMETRIES[0]; // 'same': x is copied into a border
+  const g2 = { ...g, padTop: 1, padLeft: 1, oh: 26, ow: 26 }; // the same x, a narrower border
+  const rows = g.n * g.oh * g.ow;
+  const k = g.kh * g.kw * g.c;
+  const n = 6;
+  const [x1, x2] = [data(g.n * g.h * g.w * g.c, rnd, true), data(g.n * g.h * g.w * g.c, rnd, true)]; // prettier-ignore
+  const [p1, p2] = [sb.put(x1), sb.put(x2)];
+  const [key1, key2] = [{}, {}];
+  const w = sb.put(data(k * n, rnd, false));
+  const dz = sb.put(data(rows * n, rnd, false));
+  /** the gathered GEMM of x (at p, named key) against its im2col + the JS reference */
+  const check = (
+    x: Float32Array,
+    p: number,
+    key: object | undefined,
+    geo: Window2d,
+    transposed: boolean,
+    what: string,
+  ): void => {
+    // prettier-ignore
+    const r = geo.n * geo.oh * geo.ow;
+    const [m, kk, b] = transposed ? [k, r, dz] : [r, k, w];
+    const col = new Float32Array(r * k);
+    conv.im2col(x, 0, geo, col, 0);
+    const want = new Float32Array(m * n);
+    const bView = sb.f32(b, kk * n);
+    ref.gemm(col, 0, transposed ? 1 : k, transposed ? k : 1, bView, 0, n, want, 0, n, m, n, kk, null, 0, false); // prettier-ignore
+    const c = sb.alloc(4 * m * n);
+    windows.gemm(p, geo, transposed, b, n, c, n, n, 0, false, 1, key);
+    const d = firstDifference(sb.f32(c, m * n), want);
+    assert.equal(d, -1, `${what}: differs at ${d}`);
+  };
+  check(x1, p1, key1, g, false, 'x1 forward');
+  assert.equal(windows.reused, 0);
+  check(x1, p1, key1, g, true, 'x1 weight gradient: its forward copy');
+  assert.equal(windows.reused, 1);
+  check(x2, p2, key2, g, true, 'x2: another tensor, the same geometry');
+  assert.equal(windows.reused, 1);
+  check(x1, p1, key1, g, false, 'x1 again, after x2 took the scratch');
+  check(x1, p1, key1, g2, false, 'x1 with another geometry');
+  check(x1, p1, undefined, g, false, 'x1 not named');
+  check(x1, p1, undefined, g, true, 'x1 not named, again');
+  assert.equal(windows.reused, 1);
+  check(x1, p1, key1, g, true, 'x1 named');
+  assert.equal(windows.reused, 1, 'the unnamed copy before is not taken for a named one');
+  check(x1, p1, key1, g, true, 'x1 named, again');
+  assert.equal(windows.reused, 2);
+  // x1's memory now holds another tensor's data (x1 freed, x2's copy allocated in its place)
+  sb.write(p1, x2);
+  check(x2, p1, {}, g, true, 'another tensor at the same offset');
+  assert.equal(windows.reused, 2);
+});

@@ -325,7 +325,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
       const kk = transposed ? g.n * g.oh * g.ow : g.kh * g.kw * g.c;
       const biasOff = bias ? off(bias) : 0;
       const bOff = off(b);
-      windows.gemm(off(x), g, transposed, bOff, ldb, off(c), ldc, n, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff)); // prettier-ignore
+      windows.gemm(off(x), g, transposed, bOff, ldb, off(c), ldc, n, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), x.dataId); // prettier-ignore
       return true;
     },
     convInputGrad: (dz, wt, g, oc, dx) => {
@@ -381,7 +381,11 @@ function wasmMem(backend: WasmBackendLike): Mem {
     },
     reluMask: (dy, y, out) => {
       if (k) {
-        k.reluMask(off(dy), off(y), off(out), size(out));
+        const [d, v, o] = [off(dy), off(y), off(out)];
+        const at = (first: number, count: number): number[] => [d + 4 * first, v + 4 * first, o + 4 * first, count]; // prettier-ignore
+        if (!pool()?.elements(Kernel.reluMask, size(out), at)) {
+          k.reluMask(d, v, o, size(out));
+        }
       } else {
         const h = heap();
         ref.reluMask(h, off(dy) / 4, h, off(y) / 4, h, off(out) / 4, size(out));

@@ -70,6 +70,8 @@ export const Kernel = {
   maxPool: 5,
   maxPoolGrad: 6,
   gemmP: 7,
+  reluMask: 8,
+  pad: 9,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** The kernels' names in the order of their numbers (both threads' tables are built from it). */
@@ -325,27 +327,53 @@ export class GemmPool {
 
   /**
    * A kernel over a batch of images whose images are independent (col2im, maxPool,
-   * maxPoolGrad: each image's output depends on that image's input only), split in bands of
-   * whole images — in place only; false otherwise, for one image, or for fewer than
+   * maxPoolGrad, pad: each image's output depends on that image's input only), split in bands
+   * of whole images — in place only; false otherwise, for one image, or for fewer than
    * MIN_THREADED_FLOATS floats of work. `args(first, count)` are the kernel's arguments for
    * images [first, first + count).
    */
   images(
-    kernel: typeof Kernel.col2im | typeof Kernel.maxPool | typeof Kernel.maxPoolGrad,
+    kernel:
+      typeof Kernel.col2im | typeof Kernel.maxPool | typeof Kernel.maxPoolGrad | typeof Kernel.pad,
     n: number,
+    floats: number,
+    args: (first: number, count: number) => number[],
+  ): boolean {
+    return this.independent(kernel, n, 1, floats, args);
+  }
+
+  /**
+   * An elementwise kernel over `count` floats (reluMask: element i of the output depends on
+   * element i of the inputs only, the SIMD body and the scalar tail computing it alike), split
+   * in runs of whole 64-byte lines — in place only; false otherwise or for fewer than
+   * MIN_THREADED_FLOATS floats. `args(first, count)` are the kernel's arguments for elements
+   * [first, first + count).
+   */
+  elements(
+    kernel: typeof Kernel.reluMask,
+    count: number,
+    args: (first: number, count: number) => number[],
+  ): boolean {
+    return this.independent(kernel, count, 16, count, args);
+  }
+
+  /** images and elements: `n` independent units in chunks of multiples of `granule` units. */
+  private independent(
+    kernel: Kernel,
+    n: number,
+    granule: number,
     floats: number,
     args: (first: number, count: number) => number[],
   ): boolean {
     if (
       !this.heap ||
-      n < 2 ||
+      n < 2 * granule ||
       (this.minMacs > 0 && floats < MIN_THREADED_FLOATS) ||
       !this.ready()
     ) {
-      // prettier-ignore
       return false;
     }
-    this.runBands(kernel, null, 0, 0, n, 0, (b0, count) => [...args(b0, count), ...new Array<number>(13).fill(0)].slice(0, 13), 1); // prettier-ignore
+    this.runBands(kernel, null, 0, 0, n, 0, (b0, count) => [...args(b0, count), ...new Array<number>(13).fill(0)].slice(0, 13), granule); // prettier-ignore
     return true;
   }
 
