@@ -14,6 +14,7 @@ import { test } from 'node:test';
 import * as ref from '../../src/main/engine/kernels/reference';
 import { gatheredScansFound, JsSparseGemm, looksSparse, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
 import { ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
+import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
 import { firstDifference, wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
 
 /** A seeded LCG in [0, 1): test data only. */
@@ -250,10 +251,40 @@ function csrEntries(
   );
 }
 
+/** Row i's entries [column, float bits] of A (m × k, rows lda floats apart): its nonzeros (NaN counts, ±0 not). */
+function entriesOf(a: Float32Array, m: number, k: number, lda = k): number[][][] {
+  const bits = new Int32Array(a.buffer, a.byteOffset, a.length);
+  return Array.from({ length: m }, (_, i) => {
+    const row: number[][] = [];
+    for (let p = 0; p < k; p++) {
+      if (a[i * lda + p] !== 0) {
+        row.push([p, bits[i * lda + p]]);
+      }
+    }
+    return row;
+  });
+}
+
+test("csrRows: each row's nonzero elements in column order (NaN counts, ±0 does not), runs of zeros and tails of 1–3", () => {
+  const rnd = lcg(53);
+  const sb = sandbox();
+  const tab = sb.put(compressTable());
+  for (const [m, k, lda, zeros] of [[1, 1, 1, 0], [3, 3, 5, 0.3], [4, 17, 17, 0.9], [5, 34, 40, 0.5], [7, 70, 70, 0.97], [2, 64, 64, 0], [6, 131, 133, 0.8]] as const) { // prettier-ignore
+    const a = sparseA(m * lda, zeros, rnd, true);
+    const ap = sb.put(a);
+    const [rp, idx, val, total] = [sb.alloc(8 * m), sb.alloc(4 * m * k), sb.alloc(4 * m * k), sb.alloc(4)]; // prettier-ignore
+    sb.k.csrRows(ap, 4 * lda, m, k, rp, idx, val, total, tab);
+    const want = entriesOf(a, m, k, lda);
+    assert.deepEqual(csrEntries(sb, rp, idx, val, m), want, `m=${m} k=${k} lda=${lda} zeros=${zeros}`); // prettier-ignore
+    assert.equal(new Int32Array(sb.buffer(), total, 1)[0], 4 * want.flat().length);
+  }
+});
+
 test("gatherRowsCsr writes gatherRows's floats and exactly the compressed rows csrRows scans from them", () => {
   const rnd = lcg(41);
   const sb = sandbox();
   const pixels = sb.put(pixelRows(50, rnd));
+  const tab = sb.put(compressTable());
   for (const m of [1, 3, 100, 131]) {
     // rows in any order, some twice; the black row and the white row among them
     const rows = Int32Array.from({ length: m }, (_, i) => (i < 2 ? i : Math.floor(rnd() * 50)));
@@ -262,12 +293,13 @@ test("gatherRowsCsr writes gatherRows's floats and exactly the compressed rows c
     sb.k.gatherRows(pixels, indices, m, plain);
     const fused = sb.alloc(4 * m * ROW_BYTES);
     const [rp, idx, val, total] = [sb.alloc(8 * m), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4)]; // prettier-ignore
-    sb.k.gatherRowsCsr(pixels, indices, m, fused, rp, idx, val, total);
+    sb.k.gatherRowsCsr(pixels, indices, m, fused, rp, idx, val, total, tab);
     assert.equal(firstDifference(sb.f32(fused, m * ROW_BYTES), sb.f32(plain, m * ROW_BYTES)), -1, `floats, ${m} rows`); // prettier-ignore
     const [rp2, idx2, val2, total2] = [sb.alloc(8 * m), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4 * m * ROW_BYTES), sb.alloc(4)]; // prettier-ignore
-    sb.k.csrRows(plain, 4 * ROW_BYTES, m, ROW_BYTES, rp2, idx2, val2, total2);
+    sb.k.csrRows(plain, 4 * ROW_BYTES, m, ROW_BYTES, rp2, idx2, val2, total2, tab);
     const scanned = csrEntries(sb, rp2, idx2, val2, m);
     assert.deepEqual(csrEntries(sb, rp, idx, val, m), scanned, `compressed rows, ${m} rows`);
+    assert.deepEqual(scanned, entriesOf(sb.f32(plain, m * ROW_BYTES), m, ROW_BYTES), `the nonzero floats, ${m} rows`); // prettier-ignore
     assert.equal(new Int32Array(sb.buffer(), total, 1)[0], new Int32Array(sb.buffer(), total2, 1)[0]); // prettier-ignore
     assert.equal(scanned[0].length, 0);
     assert.equal(scanned[1]?.length, m > 1 ? ROW_BYTES : undefined);
@@ -283,8 +315,8 @@ test('a gathered batch serves x·W and xᵀ·dz from its own compressed rows; ga
   const x = sb.alloc(4 * m * k);
   const key = {};
   const gather = (at: number, onto: object): boolean =>
-    sb.sparse.gathered(onto, m, k, (rowPtr, idx, val, total) =>
-      sb.k.gatherRowsCsr(pixels, indices, m, at, rowPtr, idx, val, total),
+    sb.sparse.gathered(onto, m, k, (rowPtr, idx, val, total, tab) =>
+      sb.k.gatherRowsCsr(pixels, indices, m, at, rowPtr, idx, val, total, tab),
     );
   const found = gatheredScansFound();
   assert.ok(gather(x, key));

@@ -20,6 +20,7 @@
 import * as ref from './reference';
 import type { GemmPool } from './threads';
 import type { WasmKernels } from './wasm-module';
+import { COMPRESS_TABLE_BYTES, compressTable } from './wasm-sparse';
 
 /** The sparse kernel runs when A's nonzero entries are at most this fraction of m·k. */
 export const SPARSE_MAX_DENSITY = 0.3;
@@ -133,6 +134,7 @@ const KEPT_SCANS = 4;
  */
 export class WasmSparseGemm {
   private results = 0;
+  private table = 0;
   private readonly work: Region = { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
   /** most recent first */
   private scans: Scan[] = [];
@@ -152,18 +154,19 @@ export class WasmSparseGemm {
   ) {}
 
   /**
-   * Runs `fill(rowPtr, idx, val, total)` — a kernel that writes tensor `key` (m × k, rows
-   * contiguous) and its compressed rows at once (gatherRowsCsr) — into a kept scan of `key`, so
-   * that the GEMMs with that tensor as A or Aᵀ scan nothing; true when it ran. False (nothing
-   * run: the caller writes the tensor alone) for the next RETRY_AFTER calls of a shape whose last
-   * scan no GEMM ran on before the next call: a batch that feeds a convolution, not a dense layer,
-   * or too dense for the sparse GEMM.
+   * Runs `fill(rowPtr, idx, val, total, tab)` — a kernel that writes tensor `key` (m × k, rows
+   * contiguous) and its compressed rows at once (gatherRowsCsr, with compressTable's shuffles at
+   * `tab`; it may write 12 bytes past the entries, which the regions have room for) — into a
+   * kept scan of `key`, so that the GEMMs with that tensor as A or Aᵀ scan nothing; true when it
+   * ran. False (nothing run: the caller writes the tensor alone) for the next RETRY_AFTER calls
+   * of a shape whose last scan no GEMM ran on before the next call: a batch that feeds a
+   * convolution, not a dense layer, or too dense for the sparse GEMM.
    */
   gathered(
     key: object,
     m: number,
     k: number,
-    fill: (rowPtr: number, idx: number, val: number, total: number) => void,
+    fill: (rowPtr: number, idx: number, val: number, total: number, tab: number) => void,
   ): boolean {
     const last = this.unusedGather;
     if (last !== null) {
@@ -176,7 +179,7 @@ export class WasmSparseGemm {
     const results = this.resultsPtr();
     const scan = this.keep(key, m, k, k);
     const { rowPtr, idx, val } = scan.region;
-    fill(rowPtr, idx, val, results);
+    fill(rowPtr, idx, val, results, this.compressTable());
     scan.nnz = this.i32(results) / 4;
     this.unusedGather = scan;
     return true;
@@ -190,6 +193,15 @@ export class WasmSparseGemm {
     this.finite.add(key);
   }
 
+  /** compressTable's shuffles in the heap (written once). */
+  private compressTable(): number {
+    if (this.table === 0) {
+      this.table = this.heap.malloc(COMPRESS_TABLE_BYTES) >>> 0;
+      new Uint8Array(this.buffer(), this.table, COMPRESS_TABLE_BYTES).set(compressTable());
+    }
+    return this.table;
+  }
+
   /** 16 bytes of scratch for the kernels' results. */
   private resultsPtr(): number {
     if (this.results === 0) {
@@ -201,7 +213,8 @@ export class WasmSparseGemm {
   /** Lays `r` out for m rows of k entries (at most), growing it when needed. */
   private layout(r: Region, m: number, k: number): Region {
     const rowPtrBytes = ((m * 8 + 15) >> 4) << 4;
-    const bytes = rowPtrBytes + 8 * m * k;
+    // (16 spare bytes after idx and after val: appendVec's whole-vector stores)
+    const bytes = rowPtrBytes + 8 * m * k + 32;
     if (bytes > r.bytes) {
       if (r.ptr !== 0) {
         this.heap.free(r.ptr);
@@ -211,7 +224,7 @@ export class WasmSparseGemm {
     }
     r.rowPtr = r.ptr;
     r.idx = r.ptr + rowPtrBytes;
-    r.val = r.idx + 4 * m * k;
+    r.val = r.idx + 4 * m * k + 16;
     return r;
   }
 
@@ -290,7 +303,7 @@ export class WasmSparseGemm {
       // rows of A contiguous: scan them, and keep the scan when A is a tensor
       const scan = key === undefined ? undefined : this.keep(key, m, k, rsA);
       r = scan?.region ?? this.layout(this.work, m, k);
-      this.k.csrRows(a, rsA * 4, m, k, r.rowPtr, r.idx, r.val, this.results);
+      this.k.csrRows(a, rsA * 4, m, k, r.rowPtr, r.idx, r.val, this.results, this.compressTable()); // prettier-ignore
       nnz = this.i32(this.results) / 4;
       if (scan) {
         scan.nnz = nnz;

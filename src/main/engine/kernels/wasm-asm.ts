@@ -57,6 +57,8 @@ const SIMD = {
   i32x4ExtractLane: 0x1b,
   i32x4ReplaceLane: 0x1c,
   i32x4Add: 0xae,
+  i32x4Bitmask: 0xa4,
+  i8x16Swizzle: 0x0e,
   f32x4Gt: 0x44,
   and: 0x4e,
   or: 0x50,
@@ -181,6 +183,10 @@ export class FnBuilder {
   }
   i32And(): this {
     return this.op(0x71);
+  }
+  /** the number of set bits */
+  i32Popcnt(): this {
+    return this.op(0x69);
   }
   i32Or(): this {
     return this.op(0x72);
@@ -443,6 +449,14 @@ export class FnBuilder {
   }
   i32x4Add(): this {
     return this.simd(SIMD.i32x4Add);
+  }
+  /** i32: bit l set when lane l's top bit is (a lane mask's lanes: all ones or zeros) */
+  i32x4Bitmask(): this {
+    return this.simd(SIMD.i32x4Bitmask);
+  }
+  /** bytes of a picked by the 16 byte indices of b (an index ≥ 16 gives 0) */
+  i8x16Swizzle(): this {
+    return this.simd(SIMD.i8x16Swizzle);
   }
   /** i32: 1 when any bit of the v128 is set */
   v128AnyTrue(): this {

@@ -27,8 +27,9 @@
  * - gatherRows(pixels, indices, n, out): out[r, :] = float32(pixels[indices[r]·784 + i] / 255),
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
  *   PIXEL_TO_FLOAT table of data.ts bit for bit.
- * - gatherRowsCsr(pixels, indices, n, out, rowPtr, idx, val, total): gatherRows, and out's
- *   compressed rows exactly as csrRows would scan them, in the same pass.
+ * - gatherRowsCsr(pixels, indices, n, out, rowPtr, idx, val, total, tab): gatherRows, and out's
+ *   compressed rows exactly as csrRows would scan them, in the same pass (tab: compressTable's
+ *   bytes in memory, ./wasm-sparse.ts).
  * - maxPool, maxPoolGrad: ./wasm-pool.ts
  * - bnSum, bnSqDev, bnNormalize, bnGradSums, bnGradDx: batch norm's row loops, ./wasm-bn.ts
  * - csrRows, csrCols, csrTranspose, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
@@ -38,13 +39,14 @@ import { bnGradDxFn, bnGradSumsFn, bnNormalizeFn, bnSumFn } from './wasm-bn';
 import { gemmPackedFn, packBytes, packPanelFn } from './wasm-packed';
 import { maxPoolFn } from './wasm-pool';
 import {
-  append,
+  appendVec,
   csrColsFn,
   csrRowsFn,
   csrTransposeFn,
   nonFiniteFn,
   sparseFunctions,
   pushTileArgs,
+  setIota,
   storeTileRow,
   walkGemmColumns,
 } from './wasm-sparse';
@@ -126,7 +128,7 @@ export interface WasmKernels {
   ): void;
   transpose(src: number, dst: number, rows: number, cols: number): void;
   gatherRows(pixels: number, indices: number, n: number, out: number): void;
-  gatherRowsCsr(pixels: number, indices: number, n: number, out: number, rowPtr: number, idx: number, val: number, total: number): void; // prettier-ignore
+  gatherRowsCsr(pixels: number, indices: number, n: number, out: number, rowPtr: number, idx: number, val: number, total: number, tab: number): void; // prettier-ignore
   im2col(...args: WindowArgs): void;
   col2im(...args: WindowArgs): void;
   relu(x: number, out: number, count: number): void;
@@ -140,7 +142,7 @@ export interface WasmKernels {
   bnGradSums(x: number, dy: number, rows: number, c: number, mean: number, invstd: number, sdy: number, sdyx: number): void; // prettier-ignore
   bnGradDx(x: number, dy: number, rows: number, c: number, mean: number, invstd: number, k1: number, k2: number, k3: number, dx: number): void; // prettier-ignore
   maxPoolGrad(x: number, dy: number, dx: number, ...geometry: PoolGeometry): void;
-  csrRows(...args: CsrArgs): void;
+  csrRows(...args: [...CsrArgs, tab: number]): void;
   csrCols(...args: CsrArgs): void;
   csrTranspose(
     rowPtr: number,
@@ -665,25 +667,32 @@ function transpose(): FnBuilder {
 }
 
 /**
- * gatherRows, or with `csr` gatherRowsCsr(pixels, indices, n, out, rowPtr, idx, val, total): the
- * same rows, and their compressed rows as csrRows would find them in `out` (./wasm-sparse.ts:
- * each row's nonzero floats with their column, ascending; rowPtr[2r], rowPtr[2r+1] = byte
- * offsets of row r's first entry and its end; the bytes of all entries at `total`), written in
- * the same pass: the floats are appended from where they were just stored, so the entries are
- * those floats' very bits, and a group of eight zero bytes appends nothing.
+ * gatherRows, or with `csr` gatherRowsCsr(pixels, indices, n, out, rowPtr, idx, val, total,
+ * tab): the same rows, and their compressed rows as csrRows would find them in `out`
+ * (./wasm-sparse.ts: each row's nonzero floats with their column, ascending; rowPtr[2r],
+ * rowPtr[2r+1] = byte offsets of row r's first entry and its end; the bytes of all entries at
+ * `total`), written in the same pass: the floats just stored are appended four at a time from
+ * the registers that held them (appendVec, with compressTable's shuffles at `tab`), so the
+ * entries are those floats' very bits, and a group of eight zero bytes appends nothing.
  */
 function gatherRows(csr = false): FnBuilder {
-  const P = { pixels: 0, indices: 1, n: 2, out: 3, rowPtr: 4, idx: 5, val: 6, total: 7 };
-  const f = new FnBuilder(csr ? 'gatherRowsCsr' : 'gatherRows', new Array<ValType>(csr ? 8 : 4).fill('i32')); // prettier-ignore
+  const P = { pixels: 0, indices: 1, n: 2, out: 3, rowPtr: 4, idx: 5, val: 6, total: 7, tab: 8 };
+  const f = new FnBuilder(csr ? 'gatherRowsCsr' : 'gatherRows', new Array<ValType>(csr ? 9 : 4).fill('i32')); // prettier-ignore
   const r = f.local('i32');
   const src = f.local('i32');
   const end = f.local('i32');
   const dst = f.local('i32');
   const d255 = f.local('v128');
   const h = f.local('v128');
-  // (csr) the next entry's byte offset, the column of the group at src, of one of its pixels
-  const [e, col, q] = [f.local('i32'), f.local('i32'), f.local('i32')];
+  // (csr) the next entry's byte offset, the column of the group at src and of its second half;
+  // the group's two halves as floats; appendVec's locals
+  const [e, col, col4] = [f.local('i32'), f.local('i32'), f.local('i32')];
+  const [lo, hi] = [f.local('v128'), f.local('v128')];
+  const vecLocals: [number, number, number] = [f.local('v128'), f.local('i32'), f.local('v128')];
   f.f32(255).f32x4Splat().set(d255);
+  if (csr) {
+    setIota(f, vecLocals[0]);
+  }
   // first touch every cache line of every row: independent loads the memory system can overlap
   // (the rows are scattered over the dataset, mostly not in cache), where the conversion below
   // would wait for one row at a time; what they read is stored in out[0], which the
@@ -714,14 +723,13 @@ function gatherRows(csr = false): FnBuilder {
   f.block().loop();
   f.get(src).get(end).i32GeS().brIf(1);
   f.get(src).v128Load8x8U().tee(h).v128AnyTrue().if();
-  f.get(dst).get(h).i32x4ExtendLowI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store();
-  f.get(dst).get(h).i32x4ExtendHighI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().v128Store(16);
+  f.get(dst).get(h).i32x4ExtendLowI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().tee(lo).v128Store(); // prettier-ignore
+  f.get(dst).get(h).i32x4ExtendHighI16x8U().f32x4ConvertI32x4U().get(d255).f32x4Div().tee(hi).v128Store(16); // prettier-ignore
   if (csr) {
     // append the eight floats just stored, as csrRows does (e advances past the nonzero ones)
-    for (let l = 0; l < 8; l++) {
-      f.get(col).i32(l).i32Add().set(q);
-      append(f, dst, 4 * l, q, e, P);
-    }
+    appendVec(f, lo, col, e, P, vecLocals);
+    f.get(col).i32(4).i32Add().set(col4);
+    appendVec(f, hi, col4, e, P, vecLocals);
   }
   f.else();
   // eight black pixels (most of MNIST): 0 / 255 = +0

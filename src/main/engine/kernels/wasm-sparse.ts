@@ -190,14 +190,75 @@ export function append(
   f.get(e).get(ap).f32Load(offset).f32(0).f32Ne().i32(4).i32Mul().i32Add().set(e);
 }
 
+/** Bytes of {@link compressTable}: 16 shuffles of 16 bytes. */
+export const COMPRESS_TABLE_BYTES = 256;
+
 /**
- * csrRows(a, lda, m, k, ldb, rowPtr, idx, val, out): A's rows are contiguous (row i at
- * a + i·lda). Groups of 16, then of 4, zeros are skipped with one SIMD test each.
+ * The shuffles (i8x16.swizzle indices) that move the lanes set in a 4-bit mask to the front of
+ * a v128 of four 32-bit lanes, in lane order, zeros after them: shuffle m at byte 16·m.
+ */
+export function compressTable(): Uint8Array {
+  const t = new Uint8Array(COMPRESS_TABLE_BYTES).fill(0x80);
+  for (let m = 0; m < 16; m++) {
+    let to = 0;
+    for (let l = 0; l < 4; l++) {
+      if ((m & (1 << l)) !== 0) {
+        for (let b = 0; b < 4; b++) {
+          t[16 * m + 4 * to + b] = 4 * l + b;
+        }
+        to++;
+      }
+    }
+  }
+  return t;
+}
+
+/**
+ * {@link append} for the four floats of the v128 local `v` at once (lane l has column `col` +
+ * l): the entries append would make — each nonzero lane's bits (NaN ≠ 0 counts, ±0 does not)
+ * with its column, in lane order — moved to the front by a shuffle of `P.tab`
+ * ({@link compressTable}) and stored whole, so up to 12 bytes past the last entry of idx and val
+ * are written (the regions keep that room). `iota` holds the i32 lanes 0, 1, 2, 3 (setIota);
+ * `mask` and `shuf` are scratch locals (i32, v128).
+ */
+export function appendVec(
+  f: FnBuilder,
+  v: number,
+  col: number,
+  e: number,
+  P: { idx: number; val: number; tab: number },
+  [iota, mask, shuf]: [number, number, number],
+): void {
+  f.get(v).v128Zero().f32x4Ne().i32x4Bitmask().set(mask);
+  f.get(P.tab).get(mask).i32(4).i32Shl().i32Add().v128Load().set(shuf);
+  f.get(P.val).get(e).i32Add().get(v).get(shuf).i8x16Swizzle().v128Store();
+  f.get(P.idx).get(e).i32Add();
+  f.get(col).i32x4Splat().get(iota).i32x4Add().get(shuf).i8x16Swizzle().v128Store();
+  // e += 4 per nonzero lane
+  f.get(e).get(mask).i32Popcnt().i32(2).i32Shl().i32Add().set(e);
+}
+
+/** Sets the v128 local `iota` to the i32 lanes 0, 1, 2, 3 (for {@link appendVec}). */
+export function setIota(f: FnBuilder, iota: number): void {
+  f.i32(0).i32x4Splat();
+  for (let l = 1; l < 4; l++) {
+    f.i32(l).i32x4ReplaceLane(l);
+  }
+  f.set(iota);
+}
+
+/**
+ * csrRows(a, lda, m, k, rowPtr, idx, val, out, tab): A's rows are contiguous (row i at
+ * a + i·lda). Groups of 16 zeros are skipped with one SIMD test; the rest is appended four
+ * elements at a time (appendVec, compressTable's shuffles at `tab`), the last 0–3 one by one.
  */
 export function csrRowsFn(): FnBuilder {
-  const P = { a: 0, lda: 1, m: 2, k: 3, rowPtr: 4, idx: 5, val: 6, out: 7 };
-  const f = new FnBuilder('csrRows', new Array<ValType>(8).fill('i32'));
+  const P = { a: 0, lda: 1, m: 2, k: 3, rowPtr: 4, idx: 5, val: 6, out: 7, tab: 8 };
+  const f = new FnBuilder('csrRows', new Array<ValType>(9).fill('i32'));
   const [r, p, q, tb, ap] = [f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32'), f.local('i32')]; // prettier-ignore
+  const v = f.local('v128');
+  const vecLocals: [number, number, number] = [f.local('v128'), f.local('i32'), f.local('v128')];
+  setIota(f, vecLocals[0]);
   f.i32(0).set(tb);
   f.i32(0).set(r);
   f.block().loop();
@@ -205,14 +266,11 @@ export function csrRowsFn(): FnBuilder {
   f.get(P.rowPtr).get(r).i32(8).i32Mul().i32Add().get(tb).i32Store();
   f.get(P.a).get(r).get(P.lda).i32Mul().i32Add().set(ap);
   f.i32(0).set(p);
-  /** the 4 elements at ap + 16·g (column p + 4·g) unless all are zeros */
+  /** the 4 elements at ap + 16·g (column p + 4·g) */
   const group = (g: number): void => {
-    f.get(ap).v128Load(16 * g).v128Zero().f32x4Ne().v128AnyTrue().if();
-    for (let l = 0; l < 4; l++) {
-      f.get(p).i32(4 * g + l).i32Add().set(q);
-      append(f, ap, 16 * g + 4 * l, q, tb, P);
-    }
-    f.end();
+    f.get(ap).v128Load(16 * g).set(v);
+    f.get(p).i32(4 * g).i32Add().set(q);
+    appendVec(f, v, q, tb, P, vecLocals);
   };
   // groups of 16 (an image's zeros come in runs): one test for 16 zeros, else its groups of 4
   f.block().loop();
