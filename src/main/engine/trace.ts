@@ -10,13 +10,15 @@
  * SHA-256, state.ts), so they are chosen for speed: XXH64 (seed 0), printed as 16 hex digits.
  * - stateDigest = XXH64 over every parameter and optimizer slot in name order, each as its UTF-8
  *   name, one 0x00 byte, then its float32 data little-endian. It is computed every step straight
- *   from the backend's memory (Trainer.readTensors), so it costs a few per cent of a step.
+ *   from the backend's memory (Trainer.readTensors): on wasm by our own XXH64 reading the heap in
+ *   place (./kernels/heap-hash.ts), elsewhere by hash-wasm's; a few per cent of a step.
  * - batchDigest = XXH64 of the batch's example indices as little-endian uint32, in batch order.
  * Only format 2 is read: format 1 (SHA-256 digests cut to 16 hex digits) existed during
  * development only, before the first release, and no store or bundle of it was kept.
  */
 import { createXXHash64, type IHasher } from 'hash-wasm';
 import { canonicalJson } from './canonical-json';
+import { heapHasherFor } from './kernels/heap-hash';
 import type { EvalResult } from './types';
 
 export const TRACE_FORMAT = 'lockstep/trace@2';
@@ -59,20 +61,39 @@ const NUL = new Uint8Array([0]);
 /** An XXH64 digester (the format-2 algorithm). */
 export async function createDigester(): Promise<Digester> {
   const h: IHasher = await createXXHash64();
+  /** each name's UTF-8 bytes and the 0x00 after them */
   const names = new Map<string, Uint8Array>();
   const enc = new TextEncoder();
+  const header = (name: string): Uint8Array => {
+    let nb = names.get(name);
+    if (!nb) {
+      nb = new Uint8Array([...enc.encode(name), ...NUL]);
+      names.set(name, nb);
+    }
+    return nb;
+  };
   return {
     algorithm: 'xxh64',
     state(tensors) {
-      h.init();
-      for (const [name, d] of tensors) {
-        let nb = names.get(name);
-        if (!nb) {
-          nb = enc.encode(name);
-          names.set(name, nb);
+      const list = [...tensors];
+      // tensors in the wasm backend's heap are hashed where they lie (the same XXH64); the
+      // others (names, a shuffle buffer's contents) are copied in
+      const heap = list.map(([, d]) => heapHasherFor(d.buffer)).find((x) => x !== undefined);
+      if (heap !== undefined) {
+        heap.init();
+        for (const [name, d] of list) {
+          heap.updateCopied(header(name));
+          if (heap.covers(d.buffer)) {
+            heap.updateInPlace(d);
+          } else {
+            heap.updateCopied(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+          }
         }
-        h.update(nb);
-        h.update(NUL);
+        return heap.hex();
+      }
+      h.init();
+      for (const [name, d] of list) {
+        h.update(header(name));
         h.update(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       }
       return h.digest('hex');

@@ -31,6 +31,7 @@ import { JS_BN_LOOPS, type BnLoops, type Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
+import { HeapXxh64, registerHeapHasher } from './heap-hash';
 import { gemmPool, Kernel, kernelThreads, type GemmPool } from './threads';
 import { sharedHeap } from './shared-heap';
 import { panelAllocator, WasmWindowGemm } from './windows';
@@ -226,6 +227,10 @@ function wasmMem(backend: WasmBackendLike): Mem {
     k = kernelsOrNull(memory, shared !== null);
   }
   const pool = (): GemmPool | null => (k ? gemmPool(shared) : null);
+  if (k && memory instanceof WA.Memory) {
+    // the trace's state digest reads the parameters in place (./heap-hash.ts)
+    registerHeapHasher(new HeapXxh64(k, memory, (n) => backend.wasm._malloc(n) >>> 0));
+  }
   const onePtr = backend.wasm._malloc(16) >>> 0;
   const buf = (): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;
   new Float32Array(buf(), onePtr, 1)[0] = 1;

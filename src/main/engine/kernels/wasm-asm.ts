@@ -7,9 +7,9 @@
  * are written through {@link FnBuilder}: one method per instruction, locals by index.
  */
 
-export type ValType = 'i32' | 'f32' | 'f64' | 'v128';
+export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128';
 
-const VALTYPE: Record<ValType, number> = { i32: 0x7f, f32: 0x7d, f64: 0x7c, v128: 0x7b };
+const VALTYPE: Record<ValType, number> = { i32: 0x7f, i64: 0x7e, f32: 0x7d, f64: 0x7c, v128: 0x7b }; // prettier-ignore
 
 function uleb(n: number, out: number[]): void {
   do {
@@ -27,6 +27,20 @@ function sleb(n: number, out: number[]): void {
     const b = n & 0x7f;
     n >>= 7;
     if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+      out.push(b);
+      return;
+    }
+    out.push(b | 0x80);
+  }
+}
+
+/** A signed LEB128 of a 64-bit two's complement value (i64.const). */
+function sleb64(n: bigint, out: number[]): void {
+  let v = BigInt.asIntN(64, n);
+  for (;;) {
+    const b = Number(v & 0x7fn);
+    v >>= 7n;
+    if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
       out.push(b);
       return;
     }
@@ -187,6 +201,51 @@ export class FnBuilder {
   /** the number of set bits */
   i32Popcnt(): this {
     return this.op(0x69);
+  }
+  i32Store8(offset = 0): this {
+    return this.op(0x3a).memarg(0, offset);
+  }
+
+  // i64 (the trace digest's XXH64, ./wasm-hash.ts): values mod 2^64
+  /** i64.const of `n` taken mod 2^64 */
+  i64(n: bigint): this {
+    this.op(0x42);
+    sleb64(n, this.code);
+    return this;
+  }
+  i64Load(offset = 0): this {
+    return this.op(0x29).memarg(0, offset);
+  }
+  i64Load32U(offset = 0): this {
+    return this.op(0x35).memarg(0, offset);
+  }
+  i64Load8U(offset = 0): this {
+    return this.op(0x31).memarg(0, offset);
+  }
+  i64Store(offset = 0): this {
+    return this.op(0x37).memarg(0, offset);
+  }
+  i64Add(): this {
+    return this.op(0x7c);
+  }
+  i64Mul(): this {
+    return this.op(0x7e);
+  }
+  i64Xor(): this {
+    return this.op(0x85);
+  }
+  i64ShrU(): this {
+    return this.op(0x88);
+  }
+  i64Rotl(): this {
+    return this.op(0x89);
+  }
+  /** i64: 1 when a ≥ b, unsigned (as i32) */
+  i64GeU(): this {
+    return this.op(0x5a);
+  }
+  i64ExtendI32U(): this {
+    return this.op(0xad);
   }
   i32Or(): this {
     return this.op(0x72);

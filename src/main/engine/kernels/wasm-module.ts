@@ -33,10 +33,12 @@
  * - maxPool, maxPoolGrad: ./wasm-pool.ts
  * - bnSum, bnSqDev, bnNormalize, bnGradSums, bnGradDx: batch norm's row loops, ./wasm-bn.ts
  * - csrRows, csrCols, csrTranspose, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
+ * - xxh64Init, xxh64Update, xxh64Digest: the trace's digest over the heap in place (./wasm-hash.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
 import { bnGradDxFn, bnGradSumsFn, bnNormalizeFn, bnSumFn } from './wasm-bn';
 import { gemmPackedFn, packBytes, packPanelFn } from './wasm-packed';
+import { hashFunctions } from './wasm-hash';
 import { maxPoolFn } from './wasm-pool';
 import {
   appendVec,
@@ -155,6 +157,9 @@ export interface WasmKernels {
     valT: number,
   ): void;
   nonFinite(ptr: number, count: number, out: number): void;
+  xxh64Init(state: number): void;
+  xxh64Update(state: number, ptr: number, len: number): void;
+  xxh64Digest(state: number): void;
   gemmCsr(
     rowPtr: number,
     idx: number,
@@ -1064,6 +1069,7 @@ function kernelFunctions(): FnBuilder[] {
   fns.push(csrColsFn());
   fns.push(csrTransposeFn());
   fns.push(nonFiniteFn());
+  fns.push(...hashFunctions());
   fns.push(...sparseFunctions(fns.length));
   // the gathered-A GEMM (convolutions without an im2col matrix): A packed per row tile, or read
   // in place when C has one column tile (each A element is then used once); and the padded
