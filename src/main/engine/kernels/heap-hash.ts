@@ -66,14 +66,25 @@ export class HeapXxh64 {
   }
 }
 
-const hashers: HeapXxh64[] = [];
+/** Each registered heap's hasher; held no longer than the heap (a disposed backend's goes). */
+const hashers = new WeakMap<WasmMemory, HeapXxh64>();
+const heaps: WeakRef<WasmMemory>[] = [];
 
-/** Registers the hasher of a backend's heap (once per heap). */
-export function registerHeapHasher(h: HeapXxh64): void {
-  hashers.push(h);
+/** Registers the hasher of a backend's heap `memory` (once per heap). */
+export function registerHeapHasher(memory: WasmMemory, h: HeapXxh64): void {
+  hashers.set(memory, h);
+  heaps.push(new WeakRef(memory));
 }
 
 /** The registered hasher whose heap is `buffer`, if any. */
 export function heapHasherFor(buffer: ArrayBufferLike): HeapXxh64 | undefined {
-  return hashers.find((h) => h.covers(buffer));
+  for (let i = heaps.length - 1; i >= 0; i--) {
+    const memory = heaps[i].deref();
+    if (memory === undefined) {
+      heaps.splice(i, 1);
+    } else if (memory.buffer === buffer) {
+      return hashers.get(memory);
+    }
+  }
+  return undefined;
 }

@@ -229,7 +229,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const pool = (): GemmPool | null => (k ? gemmPool(shared) : null);
   if (k && memory instanceof WA.Memory) {
     // the trace's state digest reads the parameters in place (./heap-hash.ts)
-    registerHeapHasher(new HeapXxh64(k, memory, (n) => backend.wasm._malloc(n) >>> 0));
+    registerHeapHasher(memory, new HeapXxh64(k, memory, (n) => backend.wasm._malloc(n) >>> 0));
   }
   const onePtr = backend.wasm._malloc(16) >>> 0;
   const buf = (): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;
