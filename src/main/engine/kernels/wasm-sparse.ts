@@ -3,12 +3,13 @@
  * ./sparse.ts; the JS twins are csr/gemmCsr/nonFinite in ./reference.ts), and the tile epilogue
  * the dense tiles of ./wasm-module.ts share. Pointers, strides and the `t` offsets are in bytes.
  *
- * - csrRows / csrCols(a, lda, m, k, rowPtr, idx, val, out): A in compressed rows, from A
- *   (row i at a + i·lda) or from M = Aᵀ (row p at a + p·lda): for each row i, its nonzero A[i,p]
- *   (p ascending; NaN counts as nonzero, ±0 does not) go to val, p to idx, and
- *   rowPtr[2i], rowPtr[2i+1] = the byte offsets of the row's first entry and its end; the total
- *   (bytes of entries) goes to out. idx and val have room for m·k entries (an element is
- *   written before it is counted).
+ * - csrRows(a, lda, m, k, rowPtr, idx, val, out, tab) / csrCols(a, lda, m, k, rowPtr, idx, val,
+ *   out): A in compressed rows, from A (row i at a + i·lda) or from M = Aᵀ (row p at a + p·lda):
+ *   for each row i, its nonzero A[i,p] (p ascending; NaN counts as nonzero, ±0 does not) go to
+ *   val, p to idx, and rowPtr[2i], rowPtr[2i+1] = the byte offsets of the row's first entry and
+ *   its end; the total (bytes of entries) goes to out. idx and val have room for m·k entries and
+ *   16 bytes more (an element is written before it is counted; csrRows writes four at a time,
+ *   with compressTable's shuffles at `tab`).
  * - nonFinite(ptr, count, out): f32 at out = Σ x·0 over the count floats — ±0 when all are
  *   finite, NaN otherwise.
  * - csrTranspose: the compressed rows of Aᵀ from those of A (no scan).
@@ -174,7 +175,8 @@ export function pushTileArgs(
 
 /**
  * Appends A's element at `ap` + offset (its column index in the local `col`) at byte `e` of the
- * compressed rows (csrRows, csrCols, and gatherRowsCsr of ./wasm-module.ts).
+ * compressed rows (csrCols, and csrRows's last 0–3 elements; {@link appendVec} appends four at
+ * once for csrRows and gatherRowsCsr of ./wasm-module.ts).
  */
 export function append(
   f: FnBuilder,
