@@ -179,7 +179,7 @@ export class WasmSparseGemm {
     const results = this.resultsPtr();
     const scan = this.keep(key, m, k, k);
     const { rowPtr, idx, val } = scan.region;
-    fill(rowPtr, idx, val, results, this.compressTable());
+    fill(rowPtr, idx, val, results, this.tablePtr());
     scan.nnz = this.i32(results) / 4;
     this.unusedGather = scan;
     return true;
@@ -193,8 +193,8 @@ export class WasmSparseGemm {
     this.finite.add(key);
   }
 
-  /** compressTable's shuffles in the heap (written once). */
-  private compressTable(): number {
+  /** The heap offset of compressTable's shuffles (written once). */
+  private tablePtr(): number {
     if (this.table === 0) {
       this.table = this.heap.malloc(COMPRESS_TABLE_BYTES) >>> 0;
       new Uint8Array(this.buffer(), this.table, COMPRESS_TABLE_BYTES).set(compressTable());
@@ -303,7 +303,7 @@ export class WasmSparseGemm {
       // rows of A contiguous: scan them, and keep the scan when A is a tensor
       const scan = key === undefined ? undefined : this.keep(key, m, k, rsA);
       r = scan?.region ?? this.layout(this.work, m, k);
-      this.k.csrRows(a, rsA * 4, m, k, r.rowPtr, r.idx, r.val, this.results, this.compressTable()); // prettier-ignore
+      this.k.csrRows(a, rsA * 4, m, k, r.rowPtr, r.idx, r.val, this.results, this.tablePtr()); // prettier-ignore
       nnz = this.i32(this.results) / 4;
       if (scan) {
         scan.nnz = nnz;

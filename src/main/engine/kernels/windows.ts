@@ -149,8 +149,9 @@ export class WasmWindowGemm {
     tail: number,
     key?: object,
   ): void {
-    const t = this.tablesFor(g);
-    const src = unpadded(g, t.hp, t.wp) ? x : this.padded(x, g, t, key);
+    const geometry = geometryKey(g);
+    const t = this.tablesFor(g, geometry);
+    const src = unpadded(g, t.hp, t.wp) ? x : this.padded(x, g, geometry, t, key);
     const rows = g.n * g.oh * g.ow;
     const k = g.kh * g.kw * g.c;
     const [rowTab, kTab, m, kk] = transposed
@@ -192,8 +193,7 @@ export class WasmWindowGemm {
    * x copied into the scratch image [n, hp, wp, c] with a +0 border — or the copy already there
    * when it is of the same `key`'s x with the same geometry.
    */
-  private padded(x: number, g: Window2d, { hp, wp }: Tables, key?: object): number {
-    const geometry = geometryKey(g);
+  private padded(x: number, g: Window2d, geometry: string, { hp, wp }: Tables, key?: object): number { // prettier-ignore
     const h = this.held;
     if (key !== undefined && h?.key === key && h.x === x && h.geometry === geometry) {
       this.reused++;
@@ -219,8 +219,7 @@ export class WasmWindowGemm {
     return this.scratch;
   }
 
-  private tablesFor(g: Window2d): Tables {
-    const key = geometryKey(g);
+  private tablesFor(g: Window2d, key: string): Tables {
     const kept = this.tables.get(key);
     if (kept) {
       this.tables.delete(key);
