@@ -77,6 +77,8 @@ const SHAPES: [number, number, number][] = [
   [33, 34, 35],
   [100, 128, 784],
   [17, 10, 129],
+  // n = 4·(7 + 4 + 2 + 1) + 3: every sparse tile width once, then the last 3 columns
+  [11, 59, 40],
 ];
 
 test('sparse GEMM = dense GEMM bit for bit, in wasm and in JS', () => {
@@ -193,7 +195,7 @@ test('a kept scan of x serves xᵀ·dz (csrTranspose) with the dense bits; anoth
   }
 });
 
-test('the sample before a scan is not fooled by a periodic A, and a shape found dense is not scanned again at once', () => {
+test('the sample before a scan is not fooled by a periodic A, and a shape found or sampled dense is not sampled again at once', () => {
   // an im2col-like A whose first column is all zeros: samples spaced total/256 apart would all
   // land in that column (4096·144/256 = 16 rows exactly)
   const [m, k] = [4096, 144];
@@ -218,6 +220,23 @@ test('the sample before a scan is not fooled by a periodic A, and a shape found 
   assert.ok(sb.f32(c, mm * n).every((x) => x === 7));
   // another shape is tried
   assert.equal(sb.sparse.gemm(sparse, kk, 1, b, n, c, n, mm - 1, n, kk, 0, false, 0), true);
+
+  // a shape whose sample looks dense is declined as well, so it is not sampled every call (in
+  // wasm and in JS): the next GEMM of that shape goes dense however sparse its A
+  const full = Float32Array.from({ length: mm * kk }, () => 0.5 + rnd());
+  assert.equal(looksSparse(full, 0, kk, 1, mm, kk), false);
+  const [m2, c2] = [mm - 2, sb.put(new Float32Array(mm * n).fill(7))];
+  assert.equal(sb.sparse.gemm(sb.put(full), kk, 1, b, n, c2, n, m2, n, kk, 0, false, 0), false);
+  assert.equal(sb.sparse.gemm(sparse, kk, 1, b, n, c2, n, m2, n, kk, 0, false, 0), false);
+  assert.ok(sb.f32(c2, mm * n).every((x) => x === 7));
+  assert.equal(sb.sparse.gemm(sparse, kk, 1, b, n, c2, n, m2 - 1, n, kk, 0, false, 0), true);
+  const js = new JsSparseGemm();
+  const [jb, jc] = [finiteB(kk * n, rnd), new Float32Array(mm * n).fill(7)];
+  const jsSparse = sparseA(mm * kk, 0.9, rnd, false);
+  assert.equal(js.gemm(full, 0, kk, 1, jb, 0, n, jc, 0, n, m2, n, kk, null, 0, false), false);
+  assert.equal(js.gemm(jsSparse, 0, kk, 1, jb, 0, n, jc, 0, n, m2, n, kk, null, 0, false), false);
+  assert.ok(jc.every((x) => x === 7));
+  assert.equal(js.gemm(jsSparse, 0, kk, 1, jb, 0, n, jc, 0, n, m2 - 1, n, kk, null, 0, false), true);
 });
 
 /** Rows of 784 pixels like MNIST's (a stroke in a black field), one black and one white row. */

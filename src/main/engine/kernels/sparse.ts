@@ -54,7 +54,8 @@ export function looksSparse(
   const samples = Math.min(SAMPLES, total);
   let nonzero = 0;
   for (let s = 0; s < samples; s++) {
-    const e = samples === total ? s : (Math.imul(s + 1, 0x9e3779b1) >>> 0) % total;
+    // ⌊frac((s + 1)·φ)·total⌋ (no integer remainder: V8 computes `% total` of a uint32 in doubles)
+    const e = samples === total ? s : Math.floor(((Math.imul(s + 1, 0x9e3779b1) >>> 0) / 2 ** 32) * total);
     const i = Math.floor(e / k);
     if (a[off + i * rsA + (e - i * k) * ksA] !== 0) {
       nonzero++;
@@ -64,8 +65,9 @@ export function looksSparse(
 }
 
 /**
- * Shapes whose last scan found A too dense: the next RETRY_AFTER GEMMs of that shape go dense
- * without a scan (an ImageNet-style im2col matrix of ReLU outputs is ~50 % zeros every step).
+ * Shapes whose last scan found A too dense, or whose last sample looked dense: the next
+ * RETRY_AFTER GEMMs of that shape go dense without a sample or a scan (an ImageNet-style im2col
+ * matrix of ReLU outputs is ~50 % zeros every step).
  */
 const RETRY_AFTER = 64;
 
@@ -280,11 +282,13 @@ export class WasmSparseGemm {
     if (kept === undefined && skipDense(this.declined, shape)) {
       return false;
     }
-    if (
-      kept === undefined &&
-      ((ksA !== 1 && rsA !== 1) ||
-        !looksSparse(new Float32Array(this.buffer()), a / 4, rsA, ksA, m, k))
-    ) {
+    if (kept === undefined && ksA !== 1 && rsA !== 1) {
+      return false;
+    }
+    if (kept === undefined && !looksSparse(new Float32Array(this.buffer()), a / 4, rsA, ksA, m, k)) {
+      // a dense sample declines the shape as a dense scan does (the default MLP's hidden layers
+      // look dense every step: sampling them cost ~10 µs a call inside a step)
+      this.declined.set(shape, RETRY_AFTER);
       return false;
     }
     this.resultsPtr();
@@ -368,11 +372,14 @@ export class JsSparseGemm {
     relu: boolean,
   ): boolean {
     const shape = `${m},${n},${k},${rsA},${ksA}`;
-    if (
-      skipDense(this.declined, shape) ||
-      !looksSparse(a, aOff, rsA, ksA, m, k) ||
-      (k > 0 && !ref.allFinite(b, bOff, (k - 1) * ldb + n))
-    ) {
+    if (skipDense(this.declined, shape)) {
+      return false;
+    }
+    if (!looksSparse(a, aOff, rsA, ksA, m, k)) {
+      this.declined.set(shape, RETRY_AFTER);
+      return false;
+    }
+    if (k > 0 && !ref.allFinite(b, bOff, (k - 1) * ldb + n)) {
       return false;
     }
     const entries = m * k;
