@@ -23,7 +23,7 @@ import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
 import { coreChecks, pinToFastestCore, type CoreCheck } from './cores';
 import { runWorkerProgram } from './run-worker';
-import { STARTUP_GOALS, STARTUP_TITLE, startupSection } from './startup';
+import { STARTUP_GOALS, STARTUP_TITLE, startupSection, UNSET_CA_SUFFIX } from './startup';
 import { marginalTrainSection } from './marginal';
 import { peerUnavailable, PYTHON, runPeerScript } from './peer';
 import { threadsSection } from './threads-speed';
@@ -250,6 +250,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   }
   const find = (b: BackendName, m: string, o: string): TrainRow | undefined =>
     training.find((r) => r.backend === b && r.model === m && r.optimizer === o);
+  const startupRow = (label: string): ExtraRow | undefined =>
+    extra.find((s) => s.title === STARTUP_TITLE)?.rows.find((r) => r.label === label);
   const check = (goal: string, value: number | null | undefined, limit: number): GoalCheck => ({
     goal,
     value: value ?? null,
@@ -263,12 +265,14 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     check('cpu MLP sgd ms/step ≤ 30', find('cpu', 'mlp', 'sgd')?.msPerStep, 30),
     check('peak RSS of a training process (wasm MLP) ≤ 400 MB', ours?.peakRssMB, 400),
     ...STARTUP_GOALS.map((g) =>
-      check(
-        `${g.label}: median wall ms ≤ ${g.limitMs}`,
-        extra.find((s) => s.title === STARTUP_TITLE)?.rows.find((r) => r.label === g.label)?.value,
-        g.limitMs,
-      ),
+      check(`${g.label}: median wall ms ≤ ${g.limitMs}`, startupRow(g.label)?.value, g.limitMs),
     ),
+    // the same goals for a start without the certificates the environment makes every Node
+    // process read (./startup.ts), where the section measured that
+    ...STARTUP_GOALS.flatMap((g) => {
+      const r = startupRow(`${g.label}${UNSET_CA_SUFFIX}`);
+      return r ? [check(`${r.label}: median wall ms ≤ ${g.limitMs}`, r.value, g.limitMs)] : [];
+    }),
     ...extra.flatMap((s) => s.goals ?? []),
   ];
   return {
