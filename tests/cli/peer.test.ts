@@ -5,10 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
-import { relative } from 'node:path';
+import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { PEER_SCRIPT, REPO_ROOT } from '../../src/main/bench/bench';
-import { runPeerScript } from '../../src/main/bench/peer';
+import {
+  bestCoreType,
+  forgetPeerBlas,
+  peerBlas,
+  peerUnavailable,
+  runPeerScript,
+} from '../../src/main/bench/peer';
 
 test('the PyTorch peer script is part of the repository', () => {
   const rel = relative(REPO_ROOT, PEER_SCRIPT);
@@ -25,4 +31,75 @@ test('the peers run with their BLAS and OpenMP pools held to one thread', () => 
   );
   assert.equal(r.status, 0, String(r.stderr));
   assert.equal(r.stdout.trim(), '1 1 1');
+});
+
+test('the best OpenBLAS core type the CPU flags allow', () => {
+  const avx512 = ['avx512f', 'avx512cd', 'avx512bw', 'avx512dq', 'avx512vl'];
+  assert.equal(bestCoreType(new Set(['sse4_2', 'avx', 'avx2', 'fma', ...avx512])), 'SkylakeX');
+  assert.equal(bestCoreType(new Set(['avx', 'avx2', 'fma', 'avx512f'])), 'Haswell');
+  assert.equal(bestCoreType(new Set(['avx', 'avx2'])), null);
+  assert.equal(bestCoreType(new Set(['sse4_2'])), null);
+});
+
+test("the peers run with the OpenBLAS kernels peerBlas chose, and the environment's own choice is kept", (t) => {
+  const why = peerUnavailable();
+  if (why !== null) {
+    t.skip(why);
+    return;
+  }
+  const coretype = () =>
+    runPeerScript(['-c', 'import os; print(os.environ.get("OPENBLAS_CORETYPE", "-"))'], REPO_ROOT);
+  const saved = process.env.OPENBLAS_CORETYPE;
+  t.after(() => {
+    if (saved === undefined) {
+      delete process.env.OPENBLAS_CORETYPE;
+    } else {
+      process.env.OPENBLAS_CORETYPE = saved;
+    }
+    forgetPeerBlas();
+  });
+  delete process.env.OPENBLAS_CORETYPE;
+  forgetPeerBlas();
+  const b = peerBlas(REPO_ROOT);
+  // torch's OpenBLAS says which core it found (Debian's torch links OpenBLAS)
+  assert.ok(b.detected !== null, 'OpenBLAS did not say which core it found');
+  assert.equal(coretype().stdout.trim(), b.coretype ?? '-');
+  if (b.coretype !== null) {
+    // chosen only after torch.mm measured faster with it
+    const m = /([\d.]+) GMAC\/s as detected, ([\d.]+) GMAC\/s with (\w+)/.exec(b.note ?? '');
+    assert.ok(m, b.note ?? 'no note');
+    assert.ok(Number(m[2]) > Number(m[1]), b.note ?? '');
+    assert.equal(m[3], b.coretype);
+  }
+  process.env.OPENBLAS_CORETYPE = 'Haswell';
+  forgetPeerBlas();
+  const kept = peerBlas(REPO_ROOT);
+  assert.equal(kept.coretype, null);
+  assert.match(kept.note ?? '', /OPENBLAS_CORETYPE=Haswell, as the environment sets it/);
+  assert.equal(coretype().stdout.trim(), 'Haswell');
+});
+
+test('torch_gemm.py times torch.mm on the shapes it is given', (t) => {
+  const why = peerUnavailable();
+  if (why !== null) {
+    t.skip(why);
+    return;
+  }
+  const r = runPeerScript([join(REPO_ROOT, 'scripts', 'peers', 'torch_gemm.py'), '--shapes', '64x16x48,33x7x5', '--reps', '3'], REPO_ROOT); // prettier-ignore
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as {
+    threads: number;
+    rates: { shape: number[]; best: number; median: number }[];
+  };
+  assert.equal(j.threads, 1);
+  assert.deepEqual(
+    j.rates.map((x) => x.shape),
+    [
+      [64, 16, 48],
+      [33, 7, 5],
+    ],
+  );
+  for (const x of j.rates) {
+    assert.ok(x.best > 0 && x.best >= x.median && Number.isFinite(x.best), JSON.stringify(x));
+  }
 });

@@ -25,7 +25,7 @@ import { coreChecks, pinToFastestCore, type CoreCheck } from './cores';
 import { runWorkerProgram } from './run-worker';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection, UNSET_CA_SUFFIX } from './startup';
 import { marginalTrainSection } from './marginal';
-import { peerUnavailable, PYTHON, runPeerScript } from './peer';
+import { peerBlas, peerUnavailable, PYTHON, runPeerScript } from './peer';
 import { threadsSection } from './threads-speed';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
@@ -238,6 +238,13 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
     await pinToFastestCore('peer', log);
   }
   const peer = options.peer ? runPeer(quick ? 1000 : 2000, log) : null;
+  if (peer?.available) {
+    // which kernels the peers' OpenBLAS runs (./peer.ts): said whenever it was not left alone
+    const blasNote = peerBlas(REPO_ROOT).note;
+    if (blasNote !== null) {
+      notes.push(blasNote);
+    }
+  }
   const ours = training.find(
     (r) => r.backend === 'wasm' && r.model === 'mlp' && r.optimizer === 'sgd',
   );
