@@ -381,3 +381,43 @@ test('B known finite (an optimizer found it so) is not checked again; any other 
   assert.equal(sb.sparse.gemm(a, k, 1, b, n, c, n, m, n, k, 0, false, 0, undefined, undefined), false); // prettier-ignore
   assert.equal(sb.sparse.gemm(a, k, 1, b, n, c, n, m, n, k, 0, false, 0, undefined, trusted), true);
 });
+
+test("scaleIdx scales every entry of every row, whatever the rows' layout, and writes at most 12 bytes past the entries", () => {
+  const sb = wasmSandbox();
+  const rnd = lcg(77);
+  const i32 = (): Int32Array => new Int32Array(sb.buffer());
+  // row r has counts[r] entries (0 to 9: every remainder mod 4); compact (each row right after
+  // the one before, as csrRows writes them) and in slots of 12 entries (as csrCols and
+  // csrTranspose write them), with gaps after a row's entries
+  const counts = [0, 1, 2, 3, 4, 5, 7, 9, 0, 6, 8, 3];
+  for (const slots of [false, true]) {
+    const total = slots ? 12 * counts.length : counts.reduce((a, b) => a + b, 0);
+    const idx = sb.put(Int32Array.from({ length: total + 4 }, () => Math.floor(rnd() * 1000)));
+    const rowPtr = sb.alloc(8 * counts.length);
+    let t = 0;
+    counts.forEach((n, r) => {
+      const start = slots ? 48 * r : t;
+      i32()[rowPtr / 4 + 2 * r] = start;
+      i32()[rowPtr / 4 + 2 * r + 1] = start + 4 * n;
+      t = start + 4 * n;
+    });
+    const out = sb.alloc(4 * (total + 8));
+    const sentinel = -123456;
+    i32().fill(sentinel, out / 4, out / 4 + total + 8);
+    const scale = 4 * 129; // B's rows of 129 floats
+    sb.k.scaleIdx(rowPtr, counts.length, idx, out, scale);
+    const o = i32();
+    let end = 0;
+    counts.forEach((n, r) => {
+      const start = o[rowPtr / 4 + 2 * r] / 4;
+      for (let e = start; e < start + n; e++) {
+        assert.equal(o[out / 4 + e], o[idx / 4 + e] * scale, `${slots ? 'slots' : 'compact'}: row ${r}, entry ${e - start}`); // prettier-ignore
+      }
+      end = Math.max(end, start + n);
+    });
+    // past the last row's entries: at most 3 entries (12 bytes) written
+    for (let e = end + 3; e < total + 8; e++) {
+      assert.equal(o[out / 4 + e], sentinel, `${slots ? 'slots' : 'compact'}: entry ${e} written`);
+    }
+  }
+});

@@ -139,6 +139,8 @@ export class WasmSparseGemm {
   private results = 0;
   private table = 0;
   private readonly work: Region = { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
+  /** scaleIdx's output: the entries' byte offsets into B (see `scaledPtr`) */
+  private readonly scaled = { ptr: 0, bytes: 0 };
   /** most recent first */
   private scans: Scan[] = [];
   private readonly declined = new Map<string, number>();
@@ -335,14 +337,30 @@ export class WasmSparseGemm {
       this.unusedGather = null;
       gatheredScansUsed++;
     }
+    // the entries' rows of B as byte offsets (the tiles then add, not multiply: ./wasm-sparse.ts)
+    const idx = this.scaledPtr(r);
+    this.k.scaleIdx(r.rowPtr, m, r.idx, idx, ldb * 4);
     // rows in bands across the kernel threads where the heap is shared (each row by one thread)
-    if (
-      !this.pool()?.gemmCsr(r.rowPtr, r.idx, r.val, b, ldb, c, ldc, m, n, bias, relu, tail, nnz * n)
-    ) {
-      // prettier-ignore
-      this.k.gemmCsr(r.rowPtr, r.idx, r.val, b, ldb * 4, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail); // prettier-ignore
+    if (!this.pool()?.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc, m, n, bias, relu, tail, nnz * n)) {
+      this.k.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail);
     }
     return true;
+  }
+
+  /**
+   * Scratch for scaleIdx's output for region `r`: as many bytes as r's idx (its entries lie
+   * anywhere in it) and 16 spare (kept, grown when a region needs more).
+   */
+  private scaledPtr(r: Region): number {
+    const bytes = r.val - r.idx;
+    if (bytes > this.scaled.bytes) {
+      if (this.scaled.ptr !== 0) {
+        this.heap.free(this.scaled.ptr);
+      }
+      this.scaled.bytes = Math.max(bytes, 2 * this.scaled.bytes);
+      this.scaled.ptr = this.heap.malloc(this.scaled.bytes) >>> 0;
+    }
+    return this.scaled.ptr;
   }
 }
 

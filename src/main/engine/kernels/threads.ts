@@ -281,14 +281,14 @@ export class GemmPool {
   /**
    * The sparse GEMM's kernel (gemmCsr of ./wasm-sparse.ts) on compressed rows already in the
    * heap, split in row bands — in place only (with a shared heap); false otherwise or when the
-   * `macs` multiply-adds are too few. Pointers in bytes, ldb and ldc in elements.
+   * `macs` multiply-adds are too few. Pointers in bytes (idx: scaleIdx's byte offsets of B's
+   * rows), ldc in elements.
    */
   gemmCsr(
     rowPtr: number,
     idx: number,
     val: number,
     b: number,
-    ldb: number,
     c: number,
     ldc: number,
     m: number,
@@ -301,7 +301,7 @@ export class GemmPool {
     if (!this.heap || macs < this.minMacs || !this.worthSplitting(m, n, 1, ldc, true)) {
       return false;
     }
-    this.runBands(Kernel.gemmCsr, null, c, c, m, n, (i0, rows) => [rowPtr + 8 * i0, idx, val, b, 4 * ldb, c + 4 * i0 * ldc, 4 * ldc, rows, n, bias, relu ? 1 : 0, tail, 0]); // prettier-ignore
+    this.runBands(Kernel.gemmCsr, null, c, c, m, n, (i0, rows) => [rowPtr + 8 * i0, idx, val, b, c + 4 * i0 * ldc, 4 * ldc, rows, n, bias, relu ? 1 : 0, tail, 0, 0]); // prettier-ignore
     return true;
   }
 

@@ -71,6 +71,7 @@ const SIMD = {
   i32x4ExtractLane: 0x1b,
   i32x4ReplaceLane: 0x1c,
   i32x4Add: 0xae,
+  i32x4Mul: 0xb5,
   i32x4Bitmask: 0xa4,
   i8x16Swizzle: 0x0e,
   f32x4Gt: 0x44,
@@ -508,6 +509,9 @@ export class FnBuilder {
   }
   i32x4Add(): this {
     return this.simd(SIMD.i32x4Add);
+  }
+  i32x4Mul(): this {
+    return this.simd(SIMD.i32x4Mul);
   }
   /** i32: bit l set when lane l's top bit is (a lane mask's lanes: all ones or zeros) */
   i32x4Bitmask(): this {

@@ -32,7 +32,7 @@
  *   bytes in memory, ./wasm-sparse.ts).
  * - maxPool, maxPoolGrad: ./wasm-pool.ts
  * - bnSum, bnSqDev, bnNormalize, bnGradSums, bnGradDx: batch norm's row loops, ./wasm-bn.ts
- * - csrRows, csrCols, csrTranspose, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
+ * - csrRows, csrCols, csrTranspose, scaleIdx, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
  * - xxh64Init, xxh64Update, xxh64Digest: the trace's digest over the heap in place (./wasm-hash.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
@@ -45,6 +45,7 @@ import {
   csrColsFn,
   csrRowsFn,
   csrTransposeFn,
+  scaleIdxFn,
   nonFiniteFn,
   sparseFunctions,
   pushTileArgs,
@@ -156,6 +157,7 @@ export interface WasmKernels {
     idxT: number,
     valT: number,
   ): void;
+  scaleIdx(rowPtr: number, m: number, idx: number, out: number, scale: number): void;
   nonFinite(ptr: number, count: number, out: number): void;
   xxh64Init(state: number): void;
   xxh64Update(state: number, ptr: number, len: number): void;
@@ -165,7 +167,6 @@ export interface WasmKernels {
     idx: number,
     val: number,
     b: number,
-    ldb: number,
     c: number,
     ldc: number,
     m: number,
@@ -1068,6 +1069,7 @@ function kernelFunctions(): FnBuilder[] {
   fns.push(csrRowsFn());
   fns.push(csrColsFn());
   fns.push(csrTransposeFn());
+  fns.push(scaleIdxFn());
   fns.push(nonFiniteFn());
   fns.push(...hashFunctions());
   fns.push(...sparseFunctions(fns.length));
