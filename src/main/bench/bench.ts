@@ -23,6 +23,7 @@ import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
 import { coreChecks, pinToFastestCore, type CoreCheck } from './cores';
 import { runWorkerProgram } from './run-worker';
+import { gemmRateSection } from './gemm-rate';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection, UNSET_CA_SUFFIX } from './startup';
 import { marginalTrainSection } from './marginal';
 import { peerBlas, peerUnavailable, PYTHON, runPeerScript } from './peer';
@@ -102,6 +103,7 @@ const BENCH_SECTIONS: readonly BenchSection[] = [
   verifySpeedSection,
   bundleImportSection,
   cnnSection,
+  gemmRateSection,
   threadsSection,
   startupSection,
 ];

@@ -7,6 +7,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { instantiateKernels, PANEL_BYTES, WA } from '../engine/kernels/wasm-module';
+import { stream } from '../engine/rng';
 import { encodeState } from '../engine/state';
 import { Trainer } from '../engine/trainer';
 import type { BackendName, OptimizerKind, TrainingConfig } from '../engine/types';
@@ -28,7 +30,20 @@ export interface CheckpointJob {
   reps: number;
 }
 
-export type BenchJob = TrainJob | CheckpointJob;
+/** Our dense GEMM's throughput on one shape (./gemm-rate.ts): C = A·B, m × n × k. */
+export interface GemmJob {
+  kind: 'gemm';
+  shape: [m: number, n: number, k: number];
+  reps: number;
+}
+
+export type BenchJob = TrainJob | CheckpointJob | GemmJob;
+
+/** Best and median GMAC/s (m·n·k multiply-adds per second, in billions) of the timed products. */
+export interface GemmResult {
+  best: number;
+  median: number;
+}
 
 export interface TrainResult {
   backend: BackendName;
@@ -148,8 +163,37 @@ async function checkpoint(job: CheckpointJob): Promise<CheckpointResult> {
   }
 }
 
-export async function runJob(job: BenchJob): Promise<TrainResult | CheckpointResult> {
-  return job.kind === 'train' ? train(job) : checkpoint(job);
+/**
+ * Times the packed dense GEMM (gemmP, the tile of the convolutions and dense layers) on its own
+ * memory, one thread, after a warm-up; A and B hold seeded values in [−0.5, 0.5).
+ */
+function gemmRate(job: GemmJob): GemmResult {
+  const [m, n, k] = job.shape;
+  const bytes = 4 * (m * k + k * n + m * n) + PANEL_BYTES + 1024;
+  const memory = new WA.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
+  const kernels = instantiateKernels(memory);
+  const [a, b] = [1024, 1024 + 4 * m * k];
+  const [c, panel] = [b + 4 * k * n, b + 4 * k * n + 4 * m * n];
+  const f = new Float32Array(memory.buffer);
+  const rng = stream(0, 'bench/gemm');
+  for (let i = 0; i < m * k + k * n; i++) {
+    f[a / 4 + i] = rng.uniform() - 0.5;
+  }
+  const run = (): void => kernels.gemmP(a, 4 * k, 4, b, 4 * n, c, 4 * n, m, n, k, 0, 0, 1, panel);
+  for (let i = 0; i < 3; i++) {
+    run();
+  }
+  const rates: number[] = [];
+  for (let r = 0; r < job.reps; r++) {
+    const t0 = performance.now();
+    run();
+    rates.push((m * n * k) / (performance.now() - t0) / 1e6);
+  }
+  return { best: Math.max(...rates), median: median(rates) };
+}
+
+export async function runJob(job: BenchJob): Promise<TrainResult | CheckpointResult | GemmResult> {
+  return job.kind === 'train' ? train(job) : job.kind === 'gemm' ? gemmRate(job) : checkpoint(job);
 }
 
 if (startedAs('bench-worker')) {
