@@ -25,6 +25,8 @@ test('our GEMM rate, and no peer rows without --peer', async () => {
 test("with --peer, torch.mm's rate on the same shape and the ratio", async (t) => {
   const why = peerUnavailable();
   if (why !== null) {
+    // CI installs python3-torch (.ci/run): there a missing peer fails the test instead
+    assert.ok(process.env.CI === undefined, why);
     t.skip(why);
     return;
   }
