@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GEMM_RATE_SHAPE, GEMM_RATE_TITLE, gemmRateSection } from '../../src/main/bench/gemm-rate';
-import { peerUnavailable } from '../../src/main/bench/peer';
 import { ROOT } from '../helpers/cli';
+import { torchOrSkip } from '../helpers/torch';
 
 const name = GEMM_RATE_SHAPE.join('×');
 
@@ -23,11 +23,7 @@ test('our GEMM rate, and no peer rows without --peer', async () => {
 });
 
 test("with --peer, torch.mm's rate on the same shape and the ratio", async (t) => {
-  const why = peerUnavailable();
-  if (why !== null) {
-    // CI installs python3-torch (.ci/run): there a missing peer fails the test instead
-    assert.ok(process.env.CI === undefined, why);
-    t.skip(why);
+  if (!torchOrSkip(t)) {
     return;
   }
   const s = await gemmRateSection({ quick: true, peer: true, repoRoot: ROOT, log: () => {} });

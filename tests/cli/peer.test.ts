@@ -12,9 +12,9 @@ import {
   bestCoreType,
   forgetPeerBlas,
   peerBlas,
-  peerUnavailable,
   runPeerScript,
 } from '../../src/main/bench/peer';
+import { torchOrSkip } from '../helpers/torch';
 
 test('the PyTorch peer script is part of the repository', () => {
   const rel = relative(REPO_ROOT, PEER_SCRIPT);
@@ -42,11 +42,7 @@ test('the best OpenBLAS core type the CPU flags allow', () => {
 });
 
 test("the peers run with the OpenBLAS kernels peerBlas chose, and the environment's own choice is kept", (t) => {
-  const why = peerUnavailable();
-  if (why !== null) {
-    // CI installs python3-torch (.ci/run): there a missing peer fails the test instead
-    assert.ok(process.env.CI === undefined, why);
-    t.skip(why);
+  if (!torchOrSkip(t)) {
     return;
   }
   const coretype = () =>
@@ -82,11 +78,7 @@ test("the peers run with the OpenBLAS kernels peerBlas chose, and the environmen
 });
 
 test('torch_gemm.py times torch.mm on the shapes it is given', (t) => {
-  const why = peerUnavailable();
-  if (why !== null) {
-    // CI installs python3-torch (.ci/run): there a missing peer fails the test instead
-    assert.ok(process.env.CI === undefined, why);
-    t.skip(why);
+  if (!torchOrSkip(t)) {
     return;
   }
   const r = runPeerScript([join(REPO_ROOT, 'scripts', 'peers', 'torch_gemm.py'), '--shapes', '64x16x48,33x7x5', '--reps', '3'], REPO_ROOT); // prettier-ignore
