@@ -13,38 +13,15 @@
  * core as the other one-thread comparisons are (./cores.ts); the rows give the median of the
  * rounds' best rates, and the ratio the median of the rounds' ratios.
  */
-import { join } from 'node:path';
 import { runWorker, type BenchContext, type ExtraRow, type ExtraSection } from './bench';
 import { pinToFastestCore } from './cores';
-import { peerBlas, peerUnavailable, runPeerScript } from './peer';
+import { peerBlas, peerBlasEnv, peerUnavailable, torchMmRate } from './peer';
 import { median, type GemmResult } from './worker';
 
 export const GEMM_RATE_TITLE = 'GEMM throughput (float32, one thread)';
 
 /** The shape timed (m × n × k): a 3×3 convolution of 64 channels over 4096 pixels, as a GEMM. */
 export const GEMM_RATE_SHAPE: [number, number, number] = [4096, 64, 576];
-
-/** torch.mm's best GMAC/s on `shape` and torch's version, or why it did not run. */
-function peerRate(root: string, shape: [number, number, number], reps: number): { best: number; version: string } | string { // prettier-ignore
-  const why = peerUnavailable();
-  if (why !== null) {
-    return why;
-  }
-  const script = join(root, 'scripts', 'peers', 'torch_gemm.py');
-  const r = runPeerScript([script, '--shapes', shape.join('x'), '--reps', String(reps)], root);
-  try {
-    const j = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as {
-      version: string;
-      rates: { best: number }[];
-    };
-    if (r.status === 0 && Number.isFinite(j.rates[0].best)) {
-      return { best: j.rates[0].best, version: j.version };
-    }
-  } catch {
-    // (said below)
-  }
-  return `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
-}
 
 export async function gemmRateSection(ctx: BenchContext): Promise<ExtraSection> {
   const shape = GEMM_RATE_SHAPE;
@@ -60,7 +37,7 @@ export async function gemmRateSection(ctx: BenchContext): Promise<ExtraSection> 
     await pinToFastestCore(`gemm, round ${round + 1}`, ctx.log);
     ours.push(await runWorker<GemmResult>({ kind: 'gemm', shape, reps }));
     if (peerMissing === null) {
-      const p = peerRate(ctx.repoRoot, shape, reps);
+      const p = peerUnavailable() ?? torchMmRate(ctx.repoRoot, shape.join('x'), reps, peerBlasEnv(ctx.repoRoot)); // prettier-ignore
       if (typeof p === 'string') {
         peerMissing = p;
       } else {

@@ -65,16 +65,29 @@ function cpuFlags(): Set<string> {
 
 const ONE_THREAD = { OPENBLAS_NUM_THREADS: '1', OMP_NUM_THREADS: '1', MKL_NUM_THREADS: '1' };
 
-/** torch.mm's best GMAC/s on BLAS_CHECK_SHAPE, one thread, with `env` added; null if it fails. */
-function mmRate(root: string, env: Record<string, string>): number | null {
-  const [command, argv] = onOneCore(PYTHON, [join(root, 'scripts', 'peers', 'torch_gemm.py'), '--shapes', BLAS_CHECK_SHAPE, '--reps', '9']); // prettier-ignore
-  const r = spawnSync(command, argv, { encoding: 'utf8', env: { ...process.env, ...ONE_THREAD, ...env } }); // prettier-ignore
+/**
+ * torch.mm's best GMAC/s on `shape` ('MxNxK') over `reps` products and torch's version
+ * (scripts/peers/torch_gemm.py of `root`, one thread, on the pinned core, `env` added to the
+ * environment), or why it gave none.
+ */
+export function torchMmRate(root: string, shape: string, reps: number, env: Record<string, string> = {}): { best: number; version: string } | string { // prettier-ignore
+  const [command, argv] = onOneCore(PYTHON, [join(root, 'scripts', 'peers', 'torch_gemm.py'), '--shapes', shape, '--reps', String(reps)]); // prettier-ignore
+  const r = spawnSync(command, argv, { encoding: 'utf8', cwd: root, env: { ...process.env, ...ONE_THREAD, ...env } }); // prettier-ignore
   try {
-    const rate = (JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as { rates: { best: number }[] }).rates[0].best; // prettier-ignore
-    return r.status === 0 && Number.isFinite(rate) ? rate : null;
+    const j = JSON.parse((r.stdout ?? '').trim().split('\n').pop() ?? '') as { version: string; rates: { best: number }[] }; // prettier-ignore
+    if (r.status === 0 && Number.isFinite(j.rates[0].best)) {
+      return { best: j.rates[0].best, version: j.version };
+    }
   } catch {
-    return null;
+    // (said below)
   }
+  return `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
+}
+
+/** The peers' OPENBLAS_CORETYPE, when {@link peerBlas} chose one, as environment variables. */
+export function peerBlasEnv(root: string): Record<string, string> {
+  const { coretype } = peerBlas(root);
+  return coretype ? { OPENBLAS_CORETYPE: coretype } : {};
 }
 
 let blas: PeerBlas | undefined;
@@ -100,8 +113,12 @@ export function peerBlas(root: string): PeerBlas {
   if (blas.detected === null || !PRE_AVX_CORES.has(blas.detected) || best === null) {
     return blas;
   }
-  const asDetected = mmRate(root, {});
-  const chosen = mmRate(root, { OPENBLAS_CORETYPE: best });
+  const rateOf = (env: Record<string, string>): number | null => {
+    const r = torchMmRate(root, BLAS_CHECK_SHAPE, 9, env);
+    return typeof r === 'string' ? null : r.best;
+  };
+  const asDetected = rateOf({});
+  const chosen = rateOf({ OPENBLAS_CORETYPE: best });
   const rate = (x: number | null): string => (x === null ? 'failed' : `${x.toFixed(1)} GMAC/s`);
   const rates = `torch.mm ${BLAS_CHECK_SHAPE} on one thread: ${rate(asDetected)} as detected, ${rate(chosen)} with ${best}`; // prettier-ignore
   if (chosen !== null && (asDetected === null || chosen > asDetected)) {
@@ -129,11 +146,10 @@ export function peerUnavailable(): string | null {
  * OpenBLAS's kernels chosen by {@link peerBlas} (`cwd`: the repository, whose peers those are).
  */
 export function runPeerScript(args: string[], cwd: string): SpawnSyncReturns<string> {
-  const { coretype } = peerBlas(cwd);
   const [command, argv] = onOneCore(PYTHON, args);
   return spawnSync(command, argv, {
     encoding: 'utf8',
     cwd,
-    env: { ...process.env, ...ONE_THREAD, ...(coretype ? { OPENBLAS_CORETYPE: coretype } : {}) },
+    env: { ...process.env, ...ONE_THREAD, ...peerBlasEnv(cwd) },
   });
 }
