@@ -30,6 +30,7 @@ import { peerBlas, peerUnavailable, PYTHON, runPeerScript } from './peer';
 import { threadsSection } from './threads-speed';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
+import { nativeStatus } from '../engine/kernels/native';
 import { mnistDir } from '../engine/data';
 import { repoRoot } from '../entry-points';
 import type { BackendName, OptimizerKind } from '../engine/types';
@@ -204,6 +205,8 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchReport>
   const backends: BackendName[] =
     options.backends ?? (['wasm', 'cpu', 'tensorflow'] as BackendName[]);
   const notes: string[] = [];
+  // which kernels every wasm figure below ran on (./worker.ts's processes load the same)
+  notes.push(`kernels: ${nativeStatus().detail}`);
   const available = backends.filter((b) => b !== 'tensorflow' || nativeAvailable());
   if (backends.includes('tensorflow') && !available.includes('tensorflow')) {
     notes.push(

@@ -30,6 +30,7 @@ import * as conv from './conv-ref';
 import { JS_BN_LOOPS, type BnLoops, type Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
+import { nativeKernels } from './native';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
 import { HeapXxh64, registerHeapHasher } from './heap-hash';
 import { gemmPool, Kernel, kernelThreads, type GemmPool } from './threads';
@@ -283,7 +284,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const scratchHeap = { malloc: (n: number) => backend.wasm._malloc(n), free: (p: number) => backend.wasm._free(p) }; // prettier-ignore
   const panelsFor = panelAllocator(scratchHeap);
   const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool, panelsFor) : null;
-  const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool) : null;
+  const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool, nativeKernels()) : null;
   // the optimizers' finite flag (an f32: ±0 when every new weight is finite); weights found
   // finite need no check before a sparse GEMM reads them as B
   let flagPtr = 0;

@@ -18,6 +18,7 @@
  * both paths on ±0, NaN, Inf, subnormals and odd shapes, in wasm and in JS).
  */
 import * as ref from './reference';
+import type { NativeKernels } from './native';
 import type { GemmPool } from './threads';
 import type { WasmKernels } from './wasm-module';
 import { COMPRESS_TABLE_BYTES, compressTable } from './wasm-sparse';
@@ -156,6 +157,8 @@ export class WasmSparseGemm {
     private readonly heap: Heap,
     private readonly buffer: () => ArrayBuffer,
     private readonly pool: () => GemmPool | null = () => null,
+    /** the native twin of gemmCsr, run instead of the wasm kernel on one thread (./native.ts) */
+    private readonly native: NativeKernels | null = null,
   ) {}
 
   /**
@@ -341,7 +344,12 @@ export class WasmSparseGemm {
     const idx = this.scaledPtr(r);
     this.k.scaleIdx(r.rowPtr, m, r.idx, idx, ldb * 4);
     // rows in bands across the kernel threads where the heap is shared (each row by one thread)
-    if (!this.pool()?.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc, m, n, bias, relu, tail, nnz * n)) {
+    if (this.pool()?.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc, m, n, bias, relu, tail, nnz * n)) {
+      return true;
+    }
+    if (this.native) {
+      this.native.gemmCsr(this.buffer(), r.rowPtr, idx, r.val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0); // prettier-ignore
+    } else {
       this.k.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail);
     }
     return true;

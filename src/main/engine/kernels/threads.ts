@@ -17,6 +17,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { nativeKernels, type NativeKernels } from './native';
 import { GEMM_MR, instantiateSharedKernels, kernelModuleBytes, SHARED_MAX_PAGES, WA, type WasmKernels, type WasmMemory } from './wasm-module'; // prettier-ignore
 
 /** The default thread count is the number of cores, at most this. */
@@ -106,9 +107,22 @@ const CLAIM_SOURCE = `(ctrl, kernels, self) => {
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { bytes, memory, ctrl: sab, self } = workerData;
+const { bytes, memory, ctrl: sab, self, native } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => k[name]);
+if (native) {
+  // the native twins (./native.ts): same arguments, a view of the memory first
+  const addon = require(native);
+  let buffer = null;
+  let view = null;
+  kernels[${Kernel.gemmCsr}] = (...a) => {
+    if (memory.buffer !== buffer) {
+      buffer = memory.buffer;
+      view = new Uint8Array(buffer);
+    }
+    addon.gemmCsr(view, ...a.slice(0, 10));
+  };
+}
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
 let seen = Atomics.load(ctrl, 0);
@@ -155,10 +169,16 @@ export class GemmPool {
     private readonly blockUntilReady = false,
     readonly heap: WasmMemory | null = null,
     private readonly callerWorks = true,
+    /** native twins the threads run instead of their wasm kernels (./native.ts) */
+    native: NativeKernels | null = null,
   ) {
     this.memory = heap ?? new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     this.k = instantiateSharedKernels(this.memory);
     this.kernels = KERNEL_NAMES.map((name) => this.k[name] as (...a: number[]) => void);
+    if (native) {
+      const memory = this.memory;
+      this.kernels[Kernel.gemmCsr] = (r, i, v, b, c, ldc, m, n, bias, relu) => native.gemmCsr(memory.buffer, r, i, v, b, c, ldc, m, n, bias, relu); // prettier-ignore
+    }
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);
     this.ctrl[12] = threads <= availableParallelism() ? SPIN_ITERATIONS : 0;
@@ -166,7 +186,7 @@ export class GemmPool {
     for (let t = 1; t < threads; t++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { bytes, memory: this.memory, ctrl: sab, self: t },
+        workerData: { bytes, memory: this.memory, ctrl: sab, self: t, native: native?.file ?? null },
       });
       w.unref();
       this.workers.push(w);
@@ -593,7 +613,7 @@ export function gemmPool(heap: WasmMemory | null = null): GemmPool | null {
     if (n > 1) {
       try {
         // tests (waitForWorkers): every call split, however small, so that threads really run
-        pool = new GemmPool(n, blockUntilReady ? 0 : MIN_THREADED_MACS, blockUntilReady, heap);
+        pool = new GemmPool(n, blockUntilReady ? 0 : MIN_THREADED_MACS, blockUntilReady, heap, true, nativeKernels()); // prettier-ignore
       } catch {
         pool = null;
       }

@@ -1,0 +1,99 @@
+/**
+ * The native kernels (./native/kernels.c, built by ./native/build.cjs) where this machine can run
+ * them: each is the twin of a wasm kernel, with the same bits (see kernels.c), and runs on the
+ * same WebAssembly memory with the same byte offsets — so a caller picks one or the other and
+ * nothing else changes. Built at `npm install`, or here on first use when the source changed;
+ * where it cannot be built or loaded (no C compiler, not x86-64, a CPU without AVX2, or
+ * LOCKSTEP_NATIVE=0), `nativeKernels()` is null, `nativeStatus()` says why, and the wasm kernels
+ * run. The choice is not in the fingerprint, because it cannot change a bit.
+ */
+import { createRequire } from 'node:module';
+import { join, relative } from 'node:path';
+import { repoRoot } from '../../entry-points';
+
+/** The native twin of the wasm kernel of the same name (arguments as the wasm kernel's). */
+export interface NativeKernels {
+  /** wasm-sparse.ts's gemmCsr without its `tail` (all offsets in bytes into `memory`). */
+  gemmCsr(
+    memory: ArrayBufferLike,
+    rowPtr: number,
+    idx: number,
+    val: number,
+    b: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    bias: number,
+    relu: number,
+  ): void;
+  /** The addon's file (worker threads load it too). */
+  readonly file: string;
+}
+
+/** The addon's own exports (./native/kernels.c). */
+interface Addon {
+  gemmCsr(view: Uint8Array, ...offsets: number[]): void;
+  avx2(): boolean;
+}
+
+interface Builder {
+  buildNative(root?: string): { file?: string; reason?: string };
+}
+
+let loaded: NativeKernels | null | undefined;
+let detail = '';
+
+/** Why the native kernels run or not, one line. */
+export function nativeStatus(): { used: boolean; detail: string } {
+  const k = nativeKernels();
+  return { used: k !== null, detail };
+}
+
+/** The addon `file` as NativeKernels, its view of the memory made again when the memory grows. */
+export function wrapAddon(addon: Addon, file: string): NativeKernels {
+  let buffer: ArrayBufferLike | null = null;
+  let view: Uint8Array = new Uint8Array(0);
+  return {
+    file,
+    gemmCsr(memory, rowPtr, idx, val, b, c, ldc, m, n, bias, relu) {
+      if (memory !== buffer) {
+        buffer = memory;
+        view = new Uint8Array(memory);
+      }
+      addon.gemmCsr(view, rowPtr, idx, val, b, c, ldc, m, n, bias, relu);
+    },
+  };
+}
+
+/** The native kernels, or null (see the header); built and loaded on the first call. */
+export function nativeKernels(): NativeKernels | null {
+  if (loaded !== undefined) {
+    return loaded;
+  }
+  loaded = null;
+  if (process.env.LOCKSTEP_NATIVE === '0') {
+    detail = 'turned off (LOCKSTEP_NATIVE=0): wasm kernels';
+    return loaded;
+  }
+  const require = createRequire(import.meta.url);
+  try {
+    const root = repoRoot();
+    const builder = require(join(root, 'src', 'main', 'engine', 'kernels', 'native', 'build.cjs')) as Builder;
+    const built = builder.buildNative(root);
+    if (built.file === undefined) {
+      detail = `not built: ${built.reason}; wasm kernels`;
+      return loaded;
+    }
+    const addon = require(built.file) as Addon;
+    if (!addon.avx2()) {
+      detail = 'this CPU has no AVX2: wasm kernels';
+      return loaded;
+    }
+    loaded = wrapAddon(addon, built.file);
+    detail = `the sparse GEMM on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
+  } catch (e) {
+    detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
+  }
+  return loaded;
+}

@@ -1,0 +1,188 @@
+/*
+ * Lockstep's native kernels: a Node-API addon with x86-64 AVX2 twins of wasm kernels, for the
+ * machines where a C compiler built it (./build.ts; ../native.ts loads it, or the wasm kernels
+ * run). Each twin computes every output element with the same float32 operations in the same
+ * order as its wasm kernel: a multiply rounded, then an add rounded (built with
+ * -ffp-contract=off, so never a fused multiply-add), summed over the same terms in the same order.
+ * Only the width of a vector differs (8 lanes, not 4), and lanes are independent output
+ * elements. So the bits are those of the wasm kernel (tests/engine/native-kernels.test.ts).
+ *
+ * The operands live in a WebAssembly memory; every kernel takes a Uint8Array over all of it and
+ * the byte offsets the wasm kernel takes, checks that what it will read and write lies inside
+ * the view (a RangeError otherwise, as the wasm kernel would trap), and then runs.
+ *
+ * - gemmCsr(view, rowPtr, idx, val, b, c, ldc, m, n, bias, relu): wasm-sparse.ts's gemmCsr
+ *   (ldc in bytes; idx: scaleIdx's byte offsets of B's rows; the wasm kernel's `tail` has no
+ *   twin: the last 1–7 columns are read with a mask, never past B's rows).
+ * - avx2(): whether this CPU runs the AVX2 code (the loader uses the addon only then).
+ */
+#define NAPI_VERSION 8
+#include <immintrin.h>
+#include <node_api.h>
+#include <stdint.h>
+
+#define AVX2 __attribute__((target("avx2")))
+#define INLINE AVX2 __attribute__((always_inline)) static inline
+
+/*
+ * One row of C, NV vectors of 8 columns: acc = 0, acc = acc + x·B[t] per entry in order, then
+ * the bias, then ReLU (y > 0 or NaN: y, else +0), as storeTileRow of ../wasm-sparse.ts.
+ */
+#define SPARSE_TILE(NV)                                                                          \
+  INLINE void sparse_tile##NV(const uint8_t *idx, const uint8_t *val, int32_t t0, int32_t t1,   \
+                              const uint8_t *b, float *c, const float *bias, int relu) {        \
+    __m256 acc[NV];                                                                              \
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[v] = _mm256_setzero_ps();         \
+    for (int32_t t = t0; t < t1; t += 4) {                                                       \
+      const float *bp = (const float *)(b + *(const int32_t *)(idx + t));                        \
+      __m256 x = _mm256_set1_ps(*(const float *)(val + t));                                     \
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[v] =                            \
+          _mm256_add_ps(acc[v], _mm256_mul_ps(x, _mm256_loadu_ps(bp + 8 * v)));                  \
+    }                                                                                            \
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                                     \
+      __m256 y = acc[v];                                                                         \
+      if (bias) y = _mm256_add_ps(y, _mm256_loadu_ps(bias + 8 * v));                             \
+      if (relu) y = relu8(y);                                                                    \
+      _mm256_storeu_ps(c + 8 * v, y);                                                            \
+    }                                                                                            \
+  }
+
+/* max(y, 0) as wasm's f32x4.max: +0 for y ≤ 0 (−0 included), y itself when y > 0 or NaN */
+INLINE __m256 relu8(__m256 y) { return _mm256_and_ps(y, _mm256_cmp_ps(y, _mm256_setzero_ps(), _CMP_NLE_UQ)); }
+
+SPARSE_TILE(8)
+SPARSE_TILE(4)
+SPARSE_TILE(2)
+SPARSE_TILE(1)
+
+/* The last 1–7 columns: masked loads and stores (nothing read or written past them). */
+INLINE void sparse_tail(const uint8_t *idx, const uint8_t *val, int32_t t0, int32_t t1, const uint8_t *b,
+                        float *c, const float *bias, int relu, int cols) {
+  __m256i k = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256 acc = _mm256_setzero_ps();
+  for (int32_t t = t0; t < t1; t += 4) {
+    const float *bp = (const float *)(b + *(const int32_t *)(idx + t));
+    __m256 x = _mm256_set1_ps(*(const float *)(val + t));
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(x, _mm256_maskload_ps(bp, k)));
+  }
+  if (bias) acc = _mm256_add_ps(acc, _mm256_maskload_ps(bias, k));
+  if (relu) acc = relu8(acc);
+  _mm256_maskstore_ps(c, k, acc);
+}
+
+AVX2 static void gemm_csr(uint8_t *base, const int32_t *a) {
+  int32_t rowPtr = a[0], idx = a[1], val = a[2], b = a[3], c = a[4], ldc = a[5], m = a[6], n = a[7], bias = a[8], relu = a[9];
+  const int32_t *rp = (const int32_t *)(base + rowPtr);
+  const uint8_t *ip = base + idx, *vp = base + val;
+  const float *bs = bias ? (const float *)(base + bias) : 0;
+  for (int32_t r = 0; r < m; r++) {
+    int32_t t0 = rp[2 * r], t1 = rp[2 * r + 1];
+    float *crow = (float *)(base + c + (int64_t)r * ldc);
+    int32_t j = 0;
+#define RUN(NV)                                                                                   \
+  for (; j + 8 * NV <= n; j += 8 * NV)                                                            \
+    sparse_tile##NV(ip, vp, t0, t1, base + b + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu);
+    RUN(8)
+    RUN(4)
+    RUN(2)
+    RUN(1)
+#undef RUN
+    if (j < n) sparse_tail(ip, vp, t0, t1, base + b + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu, n - j);
+  }
+}
+
+/* Whether [off, off + bytes) lies in a view of len bytes. */
+static int inside(int64_t off, int64_t bytes, size_t len) { return off >= 0 && bytes >= 0 && off + bytes <= (int64_t)len; }
+
+/* The least and the greatest of the count int32 at p (count ≥ 1), eight at a time. */
+AVX2 static void range_i32(const int32_t *p, int32_t count, int32_t *lo, int32_t *hi) {
+  __m256i mn = _mm256_set1_epi32(p[0]), mx = mn;
+  int32_t i = 0;
+  for (; i + 8 <= count; i += 8) {
+    __m256i x = _mm256_loadu_si256((const __m256i *)(p + i));
+    mn = _mm256_min_epi32(mn, x);
+    mx = _mm256_max_epi32(mx, x);
+  }
+  int32_t l[8], h[8];
+  _mm256_storeu_si256((__m256i *)l, mn);
+  _mm256_storeu_si256((__m256i *)h, mx);
+  for (; i < count; i++) {
+    l[0] = p[i] < l[0] ? p[i] : l[0];
+    h[0] = p[i] > h[0] ? p[i] : h[0];
+  }
+  for (int v = 1; v < 8; v++) {
+    l[0] = l[v] < l[0] ? l[v] : l[0];
+    h[0] = h[v] > h[0] ? h[v] : h[0];
+  }
+  *lo = l[0];
+  *hi = h[0];
+}
+
+/*
+ * What gemm_csr will touch lies in the view (as the wasm kernel's loads and stores lie in its
+ * memory, or it traps): rowPtr's m pairs, each row's entries (idx and val) and their rows of B,
+ * C's rows and the bias.
+ */
+static int gemm_csr_inside(const uint8_t *base, size_t len, const int32_t *a) {
+  int32_t rowPtr = a[0], idx = a[1], val = a[2], b = a[3], c = a[4], ldc = a[5], m = a[6], n = a[7], bias = a[8];
+  if (m < 0 || n < 0 || ldc < 0) return 0;
+  if (m == 0 || n == 0) return 1;
+  if (!inside(rowPtr, 8 * (int64_t)m, len) || !inside(c, (int64_t)(m - 1) * ldc + 4 * (int64_t)n, len)) return 0;
+  if (bias && !inside(bias, 4 * (int64_t)n, len)) return 0;
+  const int32_t *rp = (const int32_t *)(base + rowPtr);
+  for (int32_t r = 0; r < m; r++) {
+    int32_t t0 = rp[2 * r], t1 = rp[2 * r + 1];
+    if (t1 <= t0) continue;
+    if ((t0 & 3) || (t1 & 3) || !inside(idx + (int64_t)t0, (int64_t)t1 - t0, len) || !inside(val + (int64_t)t0, (int64_t)t1 - t0, len)) return 0;
+    int32_t lo, hi;
+    range_i32((const int32_t *)(base + idx + t0), (t1 - t0) / 4, &lo, &hi);
+    if (!inside(b + (int64_t)lo, 0, len) || !inside(b + (int64_t)hi, 4 * (int64_t)n, len)) return 0;
+  }
+  return 1;
+}
+
+static napi_value gemmCsr(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 11) {
+    napi_throw_type_error(env, NULL, "gemmCsr: 11 arguments expected");
+    return NULL;
+  }
+  void *data;
+  size_t len;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, "gemmCsr: a Uint8Array over the memory expected");
+    return NULL;
+  }
+  int32_t a[10];
+  for (int i = 0; i < 10; i++) {
+    if (napi_get_value_int32(env, argv[i + 1], &a[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, "gemmCsr: integer offsets expected");
+      return NULL;
+    }
+  }
+  if (!gemm_csr_inside((const uint8_t *)data, len, a)) {
+    napi_throw_range_error(env, NULL, "gemmCsr: an operand lies outside the memory");
+    return NULL;
+  }
+  gemm_csr((uint8_t *)data, a);
+  return NULL;
+}
+
+static napi_value avx2(napi_env env, napi_callback_info info) {
+  (void)info;
+  __builtin_cpu_init();
+  napi_value out;
+  napi_get_boolean(env, __builtin_cpu_supports("avx2") != 0, &out);
+  return out;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "gemmCsr", NAPI_AUTO_LENGTH, gemmCsr, NULL, &fn);
+  napi_set_named_property(env, exports, "gemmCsr", fn);
+  napi_create_function(env, "avx2", NAPI_AUTO_LENGTH, avx2, NULL, &fn);
+  napi_set_named_property(env, exports, "avx2", fn);
+  return exports;
+}

@@ -1,0 +1,263 @@
+/**
+ * The native kernels (src/main/engine/kernels/native/kernels.c, loaded by native.ts) give their
+ * wasm twins' bits: gemmCsr on compressed rows of every layout (csrRows's compact rows,
+ * csrCols's and csrTranspose's slots), A with NaN, ±Inf, subnormals and products that underflow,
+ * every column tile and every 1–7 column tail, with and without bias and ReLU, C strided (nothing
+ * written past a row's n columns); on a plain and a shared memory, on the calling thread, in the
+ * sparse GEMM (WasmSparseGemm) and on worker threads; an operand outside the memory is a
+ * RangeError, as the wasm kernel traps. Training gives the same stateHash with the native kernels
+ * as without them (LOCKSTEP_NATIVE=0), on one thread and on two.
+ *
+ * Where the kernels cannot be built or run (no C compiler, not x86-64 with AVX2) the tests skip
+ * and say why — except in CI, which installs a compiler (.ci/run): there they fail.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { nativeKernels, nativeStatus, type NativeKernels } from '../../src/main/engine/kernels/native'; // prettier-ignore
+import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
+import { GemmPool } from '../../src/main/engine/kernels/threads';
+import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
+import { ROOT } from '../helpers/cli';
+import { useTempDir } from '../helpers/fixtures';
+import { firstDifference, wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
+
+/** The native kernels, or null having skipped the test with the reason (failing it in CI). */
+function nativeOrSkip(t: TestContext): NativeKernels | null {
+  const k = nativeKernels();
+  if (k === null) {
+    const why = nativeStatus().detail;
+    assert.ok(process.env.CI === undefined, `CI installs a C compiler, yet: ${why}`);
+    t.skip(why);
+  }
+  return k;
+}
+
+/** A seeded LCG in [0, 1): test data only. */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const SPECIAL = [NaN, Infinity, -Infinity, 1e-40, -3e-39, 1e-30, 3.4e38, -0];
+
+/** m × k with about 75 % zeros (±0) and a sprinkling of special values. */
+function sparseA(len: number, rnd: () => number): Float32Array {
+  return Float32Array.from({ length: len }, () => {
+    const u = rnd();
+    if (u < 0.75) {
+      return rnd() < 0.5 ? 0 : -0;
+    }
+    if (u > 0.97) {
+      return SPECIAL[Math.floor(rnd() * SPECIAL.length)];
+    }
+    return (rnd() - 0.5) * (rnd() < 0.1 ? 1e-30 : 2);
+  });
+}
+
+/** Finite values, some subnormal, some 0 (B as the sparse GEMM takes it). */
+function finite(len: number, rnd: () => number): Float32Array {
+  return Float32Array.from({ length: len }, () => {
+    const u = rnd();
+    return u < 0.05 ? -1e-38 * rnd() : u < 0.1 ? 0 : (rnd() - 0.5) * 4;
+  });
+}
+
+/** Compressed rows of an m × k A in `sb` (its rows, or its transpose's columns), idx scaled to B's row stride. */
+function compressed(
+  sb: WasmSandbox,
+  a: Float32Array,
+  m: number,
+  k: number,
+  layout: 'rows' | 'cols' | 'transpose',
+  ldbBytes: number,
+): { rowPtr: number; idx: number; val: number } {
+  const room = 4 * m * k + 64;
+  const [rowPtr, idx, val, out, tab] = [sb.alloc(8 * m), sb.alloc(room), sb.alloc(room), sb.alloc(16), sb.put(compressTable())]; // prettier-ignore
+  if (layout === 'rows') {
+    sb.k.csrRows(sb.put(a), 4 * k, m, k, rowPtr, idx, val, out, tab);
+  } else {
+    // M = Aᵀ (k × m, rows contiguous)
+    const t = new Float32Array(k * m);
+    for (let i = 0; i < m; i++) {
+      for (let p = 0; p < k; p++) {
+        t[p * m + i] = a[i * k + p];
+      }
+    }
+    if (layout === 'cols') {
+      sb.k.csrCols(sb.put(t), 4 * m, m, k, rowPtr, idx, val, out);
+    } else {
+      const [rp, ix, vl] = [sb.alloc(8 * k), sb.alloc(room), sb.alloc(room)];
+      sb.k.csrRows(sb.put(t), 4 * m, k, m, rp, ix, vl, out, tab);
+      sb.k.csrTranspose(rp, ix, vl, k, m, rowPtr, idx, val);
+    }
+  }
+  const scaled = sb.alloc(room);
+  sb.k.scaleIdx(rowPtr, m, idx, scaled, ldbBytes);
+  return { rowPtr, idx: scaled, val };
+}
+
+/** n: every column tile of the native kernel (8·8, 8·4, 8·2, 8) and every tail of 1–7, and the MLP's widths. */
+const WIDTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 63, 64, 65, 100, 120, 127, 128, 129, 200]; // prettier-ignore
+
+test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bias and ReLU, on a plain and a shared memory', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const rnd = lcg(11);
+  let compared = 0;
+  for (const shared of [false, true]) {
+    for (const n of WIDTHS) {
+      const sb = wasmSandbox(256, shared);
+      const [m, k] = [1 + Math.floor(rnd() * 12), 1 + Math.floor(rnd() * 40)];
+      const a = sparseA(m * k, rnd);
+      // B's rows and C's rows wider than n: the columns past n must stay untouched
+      const [ldb, ldc] = [n + 3, n + 5];
+      const b = sb.put(finite(k * ldb, rnd));
+      const bias = sb.put(finite(n, rnd));
+      for (const layout of ['rows', 'cols', 'transpose'] as const) {
+        const r = compressed(sb, a, m, k, layout, 4 * ldb);
+        for (const [withBias, relu] of [[false, false], [true, true], [true, false], [false, true]] as const) { // prettier-ignore
+          const what = `m=${m} n=${n} k=${k} ${layout} bias=${withBias} relu=${relu} shared=${shared}`;
+          const guard = finite(m * ldc, rnd);
+          const [c1, c2] = [sb.put(guard), sb.put(guard)];
+          sb.k.gemmCsr(r.rowPtr, r.idx, r.val, b, c1, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0, 0); // prettier-ignore
+          native.gemmCsr(sb.buffer(), r.rowPtr, r.idx, r.val, b, c2, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
+          const [w, x] = [sb.f32(c1, m * ldc), sb.f32(c2, m * ldc)];
+          assert.equal(firstDifference(x, w), -1, what);
+          for (let i = 0; i < m; i++) {
+            const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
+            assert.equal(past, -1, `${what}: row ${i} written past column ${n}`);
+          }
+          compared++;
+        }
+      }
+    }
+  }
+  assert.equal(compared, 2 * WIDTHS.length * 3 * 4);
+});
+
+test('the sparse GEMM runs the native kernel when given it, with the bits of the wasm kernel', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const sb = wasmSandbox(512);
+  const heap = { malloc: (bytes: number) => sb.alloc(bytes), free: () => {} };
+  let calls = 0;
+  const counted: NativeKernels = {
+    file: native.file,
+    gemmCsr: (...args) => {
+      calls++;
+      native.gemmCsr(...args);
+    },
+  };
+  const rnd = lcg(3);
+  const [m, n, k] = [100, 128, 784];
+  const a = sb.put(sparseA(m * k, rnd));
+  const b = sb.put(finite(k * n, rnd));
+  const [c1, c2] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
+  assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer).gemm(a, k, 1, b, n, c1, n, m, n, k, 0, true, 1)); // prettier-ignore
+  assert.equal(calls, 0);
+  assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer, () => null, counted).gemm(a, k, 1, b, n, c2, n, m, n, k, 0, true, 1)); // prettier-ignore
+  assert.equal(calls, 1, 'the native kernel ran');
+  assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c1, m * n)), -1);
+});
+
+test('an operand outside the memory is a RangeError, not a crash', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const sb = wasmSandbox(16);
+  const rnd = lcg(9);
+  const [m, n, k] = [4, 16, 8];
+  const a = sparseA(m * k, rnd);
+  a[0] = 1; // row 0 has an entry
+  const b = sb.put(finite(k * n, rnd));
+  const r = compressed(sb, a, m, k, 'rows', 4 * n);
+  const c = sb.alloc(4 * m * n);
+  const size = sb.buffer().byteLength;
+  const run = (over: Partial<Record<'b' | 'c' | 'bias' | 'rowPtr' | 'm', number>>): void =>
+    native.gemmCsr(sb.buffer(), over.rowPtr ?? r.rowPtr, r.idx, r.val, over.b ?? b, over.c ?? c, 4 * n, over.m ?? m, n, over.bias ?? 0, 0); // prettier-ignore
+  run({});
+  for (const [what, over] of [
+    ["B's rows past the end", { b: size - 8 }],
+    ["C's rows past the end", { c: size - 4 * n }],
+    ['the bias past the end', { bias: size - 8 }],
+    ['rowPtr past the end', { rowPtr: size - 8 }],
+    ['a negative row count', { m: -1 }],
+  ] as const) {
+    assert.throws(() => run(over), RangeError, what);
+  }
+  // an entry's row of B outside the memory
+  const idx = new Int32Array(sb.buffer(), r.idx, 1);
+  idx[0] = size;
+  assert.throws(() => run({}), RangeError, 'an entry past the end');
+  idx[0] = -(b + 4);
+  assert.throws(() => run({}), RangeError, 'an entry before the start');
+});
+
+test('worker threads run the native kernel on a shared memory, with the bits of one thread', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const sb = wasmSandbox(512, true);
+  const heap = { malloc: (bytes: number) => sb.alloc(bytes), free: () => {} };
+  const rnd = lcg(5);
+  const [m, n, k] = [45, 37, 64];
+  const a = sb.put(sparseA(m * k, rnd));
+  const b = sb.put(finite(k * n, rnd));
+  const c1 = sb.alloc(4 * m * n);
+  assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer).gemm(a, k, 1, b, n, c1, n, m, n, k, 0, true, 1)); // prettier-ignore
+  // the workers alone compute (the calling thread claims nothing): they loaded the addon
+  const pool = new GemmPool(2, 0, true, sb.memory, false, native);
+  try {
+    const c2 = sb.alloc(4 * m * n);
+    const chunks = pool.workerChunks();
+    assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer, () => pool).gemm(a, k, 1, b, n, c2, n, m, n, k, 0, true, 1)); // prettier-ignore
+    assert.ok(pool.workerChunks() > chunks, 'the workers computed it');
+    assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c1, m * n)), -1);
+  } finally {
+    pool.close();
+  }
+});
+
+test('training gives the same stateHash with the native kernels as without, on one thread and two', (t) => {
+  if (nativeOrSkip(t) === null) {
+    return;
+  }
+  const dir = useTempDir(t);
+  const script = join(dir, 'train.mts');
+  // the default MLP on MNIST (its first layer takes the sparse GEMM), 12 steps
+  writeFileSync(
+    script,
+    `import { Trainer } from ${JSON.stringify(join(ROOT, 'src/main/engine/trainer.ts'))};
+import { stateHash } from ${JSON.stringify(join(ROOT, 'src/main/engine/state.ts'))};
+import { nativeStatus } from ${JSON.stringify(join(ROOT, 'src/main/engine/kernels/native.ts'))};
+const t = await Trainer.create({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, optimizer: { kind: 'sgd', lr: 0.05 }, batchSize: 100, seed: 4, backend: 'wasm' });
+for (let i = 0; i < 12; i++) t.trainStep();
+console.log(JSON.stringify({ hash: stateHash(t.snapshot()), native: nativeStatus().used }));
+t.dispose();
+`,
+  );
+  const run = (env: Record<string, string>): { hash: string; native: boolean } => {
+    const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } }); // prettier-ignore
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { hash: string; native: boolean };
+  };
+  const wasm = run({ LOCKSTEP_NATIVE: '0', LOCKSTEP_THREADS: '1' });
+  assert.equal(wasm.native, false);
+  for (const threads of ['1', '2']) {
+    const nat = run({ LOCKSTEP_NATIVE: '1', LOCKSTEP_THREADS: threads });
+    assert.equal(nat.native, true, `native kernels used (${threads} threads)`);
+    assert.equal(nat.hash, wasm.hash, `${threads} threads`);
+  }
+});
