@@ -1,6 +1,8 @@
 /**
  * The native kernels (src/main/engine/kernels/native/kernels.c, loaded by native.ts) give their
- * wasm twins' bits: gemmCsr on compressed rows of every layout (csrRows's compact rows,
+ * wasm twins' bits: the dense gemm on A as rows or transposed, A and B with NaN, ±Inf,
+ * subnormals, every row remainder and column tail, k = 0, with and without bias and ReLU, C
+ * strided; gemmCsr on compressed rows of every layout (csrRows's compact rows,
  * csrCols's and csrTranspose's slots), A with NaN, ±Inf, subnormals and products that underflow,
  * every column tile and every 1–7 column tail, with and without bias and ReLU, C strided (nothing
  * written past a row's n columns); on a plain and a shared memory, on the calling thread, in the
@@ -143,6 +145,46 @@ test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bi
   assert.equal(compared, 2 * WIDTHS.length * 3 * 4);
 });
 
+test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, every row remainder and column tail, bias and ReLU', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const rnd = lcg(13);
+  const values = (len: number): Float32Array =>
+    Float32Array.from({ length: len }, () => (rnd() < 0.03 ? SPECIAL[Math.floor(rnd() * SPECIAL.length)] : (rnd() - 0.5) * (rnd() < 0.1 ? 1e-30 : 2))); // prettier-ignore
+  let compared = 0;
+  for (const shared of [false, true]) {
+    const sb = wasmSandbox(256, shared);
+    for (const n of WIDTHS) {
+      for (const [m, k] of [[1 + Math.floor(rnd() * 9), Math.floor(rnd() * 40)], [4, 1], [7, 0]]) {
+        for (const transA of [false, true]) {
+          const [ldb, ldc] = [n + 2, n + 5];
+          const a = sb.put(values(m * k));
+          const b = sb.put(values(k * ldb));
+          const bias = sb.put(values(n));
+          const [rsA, ksA] = transA ? [4, 4 * m] : [4 * k, 4];
+          for (const [withBias, relu] of [[false, false], [true, true], [true, false], [false, true]] as const) { // prettier-ignore
+            const what = `m=${m} n=${n} k=${k} transA=${transA} bias=${withBias} relu=${relu} shared=${shared}`;
+            const guard = values(m * ldc);
+            const [c1, c2] = [sb.put(guard), sb.put(guard)];
+            sb.k.gemm(a, rsA, ksA, b, 4 * ldb, c1, 4 * ldc, m, n, k, withBias ? bias : 0, relu ? 1 : 0, 0); // prettier-ignore
+            native.gemm(sb.buffer(), a, rsA, ksA, b, 4 * ldb, c2, 4 * ldc, m, n, k, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
+            const [w, x] = [sb.f32(c1, m * ldc), sb.f32(c2, m * ldc)];
+            assert.equal(firstDifference(x, w), -1, what);
+            for (let i = 0; i < m; i++) {
+              const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
+              assert.equal(past, -1, `${what}: row ${i} written past column ${n}`);
+            }
+            compared++;
+          }
+        }
+      }
+    }
+  }
+  assert.equal(compared, 2 * WIDTHS.length * 3 * 2 * 4);
+});
+
 test('the sparse GEMM runs the native kernel when given it, with the bits of the wasm kernel', (t) => {
   const native = nativeOrSkip(t);
   if (native === null) {
@@ -153,6 +195,7 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
   let calls = 0;
   const counted: NativeKernels = {
     file: native.file,
+    gemm: (...args) => native.gemm(...args),
     gemmCsr: (...args) => {
       calls++;
       native.gemmCsr(...args);
@@ -196,6 +239,17 @@ test('an operand outside the memory is a RangeError, not a crash', (t) => {
   ] as const) {
     assert.throws(() => run(over), RangeError, what);
   }
+  // the dense GEMM: A, B, C or the bias reaching past the end, or before the start
+  const dense = (over: Partial<Record<'a' | 'rsA' | 'b' | 'c' | 'bias', number>>): void =>
+    native.gemm(sb.buffer(), over.a ?? b, over.rsA ?? 4 * n, 4, b, 4 * n, c, 4 * n, m, n, k, over.bias ?? 0, 0); // prettier-ignore
+  dense({});
+  for (const [what, over] of [
+    ['A past the end', { a: size - 64 }],
+    ['A before the start (a negative stride)', { rsA: -4 * n * 8 }],
+    ['the bias past the end', { bias: size - 8 }],
+  ] as const) {
+    assert.throws(() => dense(over), RangeError, `gemm: ${what}`);
+  }
   // an entry's row of B outside the memory
   const idx = new Int32Array(sb.buffer(), r.idx, 1);
   idx[0] = size;
@@ -204,7 +258,7 @@ test('an operand outside the memory is a RangeError, not a crash', (t) => {
   assert.throws(() => run({}), RangeError, 'an entry before the start');
 });
 
-test('worker threads run the native kernel on a shared memory, with the bits of one thread', (t) => {
+test('worker threads run the native kernels on a shared memory, with the bits of one thread', (t) => {
   const native = nativeOrSkip(t);
   if (native === null) {
     return;
@@ -224,7 +278,16 @@ test('worker threads run the native kernel on a shared memory, with the bits of 
     const chunks = pool.workerChunks();
     assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer, () => pool).gemm(a, k, 1, b, n, c2, n, m, n, k, 0, true, 1)); // prettier-ignore
     assert.ok(pool.workerChunks() > chunks, 'the workers computed it');
-    assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c1, m * n)), -1);
+    assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c1, m * n)), -1, 'gemmCsr');
+    // the dense GEMM, A transposed (as in a weight gradient), with bias and ReLU
+    const [d1, d2] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
+    const bias = sb.put(finite(n, rnd));
+    const dense = sb.put(finite(m * k, rnd));
+    sb.k.gemm(dense, 4, 4 * m, b, 4 * n, d1, 4 * n, m, n, k, bias, 1, 0);
+    const before = pool.workerChunks();
+    assert.ok(pool.gemm(new Uint8Array(sb.buffer()), dense, 1, m, b, n, d2, n, m, n, k, bias, true)); // prettier-ignore
+    assert.ok(pool.workerChunks() > before, 'the workers computed the dense GEMM');
+    assert.equal(firstDifference(sb.f32(d2, m * n), sb.f32(d1, m * n)), -1, 'gemm');
   } finally {
     pool.close();
   }

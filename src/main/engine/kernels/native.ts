@@ -27,6 +27,22 @@ export interface NativeKernels {
     bias: number,
     relu: number,
   ): void;
+  /** wasm-module.ts's gemm without its `tail` (offsets and strides in bytes into `memory`). */
+  gemm(
+    memory: ArrayBufferLike,
+    a: number,
+    rsA: number,
+    ksA: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: number,
+    relu: number,
+  ): void;
   /** The addon's file (worker threads load it too). */
   readonly file: string;
 }
@@ -34,6 +50,7 @@ export interface NativeKernels {
 /** The addon's own exports (./native/kernels.c). */
 interface Addon {
   gemmCsr(view: Uint8Array, ...offsets: number[]): void;
+  gemm(view: Uint8Array, ...offsets: number[]): void;
   avx2(): boolean;
 }
 
@@ -54,14 +71,20 @@ export function nativeStatus(): { used: boolean; detail: string } {
 export function wrapAddon(addon: Addon, file: string): NativeKernels {
   let buffer: ArrayBufferLike | null = null;
   let view: Uint8Array = new Uint8Array(0);
+  const viewOf = (memory: ArrayBufferLike): Uint8Array => {
+    if (memory !== buffer) {
+      buffer = memory;
+      view = new Uint8Array(memory);
+    }
+    return view;
+  };
   return {
     file,
     gemmCsr(memory, rowPtr, idx, val, b, c, ldc, m, n, bias, relu) {
-      if (memory !== buffer) {
-        buffer = memory;
-        view = new Uint8Array(memory);
-      }
-      addon.gemmCsr(view, rowPtr, idx, val, b, c, ldc, m, n, bias, relu);
+      addon.gemmCsr(viewOf(memory), rowPtr, idx, val, b, c, ldc, m, n, bias, relu);
+    },
+    gemm(memory, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) {
+      addon.gemm(viewOf(memory), a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu);
     },
   };
 }
@@ -91,7 +114,7 @@ export function nativeKernels(): NativeKernels | null {
       return loaded;
     }
     loaded = wrapAddon(addon, built.file);
-    detail = `the sparse GEMM on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
+    detail = `the dense and the sparse GEMM on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
   }

@@ -228,6 +228,8 @@ function wasmMem(backend: WasmBackendLike): Mem {
     k = kernelsOrNull(memory, shared !== null);
   }
   const pool = (): GemmPool | null => (k ? gemmPool(shared) : null);
+  // native twins of the GEMMs where this machine built them (./native.ts): the same bits
+  const native = k ? nativeKernels() : null;
   if (k && memory instanceof WA.Memory) {
     // the trace's state digest reads the parameters in place (./heap-hash.ts)
     registerHeapHasher(memory, new HeapXxh64(k, memory, (n) => backend.wasm._malloc(n) >>> 0));
@@ -261,7 +263,9 @@ function wasmMem(backend: WasmBackendLike): Mem {
     if (pool()?.gemm(backend.wasm.HEAPU8, aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu)) {
       return;
     }
-    if (k) {
+    if (native) {
+      native.gemm(buf(), aOff, rsA * 4, ksA * 4, bOff, ldb * 4, cOff, ldc * 4, m, n, kk, biasOff, relu ? 1 : 0); // prettier-ignore
+    } else if (k) {
       k.gemm(aOff, rsA * 4, ksA * 4, bOff, ldb * 4, cOff, ldc * 4, m, n, kk, biasOff, relu ? 1 : 0, tailOk(bOff, ldb, kk, n, biasOff)); // prettier-ignore
     } else {
       const h = heap();
@@ -284,7 +288,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const scratchHeap = { malloc: (n: number) => backend.wasm._malloc(n), free: (p: number) => backend.wasm._free(p) }; // prettier-ignore
   const panelsFor = panelAllocator(scratchHeap);
   const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool, panelsFor) : null;
-  const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool, nativeKernels()) : null;
+  const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool, native) : null;
   // the optimizers' finite flag (an f32: ±0 when every new weight is finite); weights found
   // finite need no check before a sparse GEMM reads them as B
   let flagPtr = 0;

@@ -115,13 +115,15 @@ if (native) {
   const addon = require(native);
   let buffer = null;
   let view = null;
-  kernels[${Kernel.gemmCsr}] = (...a) => {
+  const viewOf = () => {
     if (memory.buffer !== buffer) {
       buffer = memory.buffer;
       view = new Uint8Array(buffer);
     }
-    addon.gemmCsr(view, ...a.slice(0, 10));
+    return view;
   };
+  kernels[${Kernel.gemmCsr}] = (...a) => addon.gemmCsr(viewOf(), ...a.slice(0, 10));
+  kernels[${Kernel.gemm}] = (...a) => addon.gemm(viewOf(), ...a.slice(0, 12));
 }
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
@@ -178,6 +180,7 @@ export class GemmPool {
     if (native) {
       const memory = this.memory;
       this.kernels[Kernel.gemmCsr] = (r, i, v, b, c, ldc, m, n, bias, relu) => native.gemmCsr(memory.buffer, r, i, v, b, c, ldc, m, n, bias, relu); // prettier-ignore
+      this.kernels[Kernel.gemm] = (a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemm(memory.buffer, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
     }
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);

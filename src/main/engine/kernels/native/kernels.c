@@ -14,6 +14,8 @@
  * - gemmCsr(view, rowPtr, idx, val, b, c, ldc, m, n, bias, relu): wasm-sparse.ts's gemmCsr
  *   (ldc in bytes; idx: scaleIdx's byte offsets of B's rows; the wasm kernel's `tail` has no
  *   twin: the last 1–7 columns are read with a mask, never past B's rows).
+ * - gemm(view, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu): wasm-module.ts's gemm (strides
+ *   in bytes; no `tail`: the last 1–7 columns are read with a mask).
  * - avx2(): whether this CPU runs the AVX2 code (the loader uses the addon only then).
  */
 #define NAPI_VERSION 8
@@ -91,6 +93,100 @@ AVX2 static void gemm_csr(uint8_t *base, const int32_t *a) {
   }
 }
 
+
+/*
+ * The dense GEMM, wasm-module.ts's gemm: C[i,j] = act((…(0 + A[i,0]·B[0,j]) + …) + A[i,k−1]·B[k−1,j]
+ * + bias[j]), A[i,p] at a + i·rsA + p·ksA, B's rows ldb bytes apart. Register tiles of MR rows ×
+ * NV vectors; MASKED: the last vector holds the last 1–7 columns (masked loads and stores).
+ */
+#define DENSE_TILE(MR, NV, MASKED)                                                               \
+  INLINE void dense_tile##MR##x##NV##MASKED(const uint8_t *a, int64_t rsA, int64_t ksA,         \
+                                             const uint8_t *b, int64_t ldb, uint8_t *c,          \
+                                             int64_t ldc, int32_t k, const float *bias, int relu, \
+                                             __m256i mask) {                                     \
+    __m256 acc[MR][NV];                                                                          \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)                                        \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();     \
+    for (int32_t p = 0; p < k; p++) {                                                            \
+      const float *bp = (const float *)(b + p * ldb);                                            \
+      __m256 bv[NV];                                                                             \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) bv[v] =                              \
+          (MASKED && v == NV - 1) ? _mm256_maskload_ps(bp + 8 * v, mask) : _mm256_loadu_ps(bp + 8 * v); \
+      _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                    \
+        __m256 x = _mm256_set1_ps(*(const float *)(a + r * rsA + p * ksA));                      \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] =                        \
+            _mm256_add_ps(acc[r][v], _mm256_mul_ps(x, bv[v]));                                   \
+      }                                                                                          \
+    }                                                                                            \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                      \
+      float *cr = (float *)(c + r * ldc);                                                        \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                    \
+        __m256 y = acc[r][v];                                                                    \
+        int last = MASKED && v == NV - 1;                                                        \
+        if (bias) y = _mm256_add_ps(y, last ? _mm256_maskload_ps(bias + 8 * v, mask) : _mm256_loadu_ps(bias + 8 * v)); \
+        if (relu) y = relu8(y);                                                                  \
+        if (last) _mm256_maskstore_ps(cr + 8 * v, mask, y);                                      \
+        else _mm256_storeu_ps(cr + 8 * v, y);                                                    \
+      }                                                                                          \
+    }                                                                                            \
+  }
+
+DENSE_TILE(4, 2, 0)
+DENSE_TILE(4, 1, 0)
+DENSE_TILE(4, 1, 1)
+DENSE_TILE(1, 2, 0)
+DENSE_TILE(1, 1, 0)
+DENSE_TILE(1, 1, 1)
+
+/* Rows i0…i0+MR−1 of C, every column: tiles of 16, then 8, then the last 1–7 columns. */
+#define DENSE_ROWS(MR)                                                                           \
+  INLINE void dense_rows##MR(const uint8_t *a, int64_t rsA, int64_t ksA, const uint8_t *b,      \
+                             int64_t ldb, uint8_t *c, int64_t ldc, int32_t n, int32_t k,         \
+                             const float *bias, int relu) {                                      \
+    int32_t j = 0;                                                                               \
+    __m256i none = _mm256_setzero_si256();                                                       \
+    for (; j + 16 <= n; j += 16)                                                                 \
+      dense_tile##MR##x2##0(a, rsA, ksA, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
+    for (; j + 8 <= n; j += 8)                                                                   \
+      dense_tile##MR##x1##0(a, rsA, ksA, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
+    if (j < n)                                                                                   \
+      dense_tile##MR##x1##1(a, rsA, ksA, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, \
+                            _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))); \
+  }
+DENSE_ROWS(4)
+DENSE_ROWS(1)
+
+/* a[0…10] = a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias; a[11] = relu (bytes, as the wasm kernel's) */
+AVX2 static void gemm_dense(uint8_t *base, const int32_t *x) {
+  int64_t rsA = x[1], ksA = x[2], ldb = x[4], ldc = x[6];
+  int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
+  const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
+  int32_t i = 0;
+  for (; i + 4 <= m; i += 4)
+    dense_rows4(base + x[0] + i * rsA, rsA, ksA, base + x[3], ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  for (; i < m; i++)
+    dense_rows1(base + x[0] + i * rsA, rsA, ksA, base + x[3], ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+}
+
+/* The lowest and the highest byte a strided r × c matrix of floats touches (rows rs, columns cs apart): [lo, hi). */
+static int strided_inside(int64_t off, int64_t rows, int64_t rs, int64_t cols, int64_t cs, size_t len) {
+  if (rows == 0 || cols == 0) return 1;
+  int64_t lo = off, hi = off + 4;
+  int64_t dr = (rows - 1) * rs, dc = (cols - 1) * cs;
+  lo += (dr < 0 ? dr : 0) + (dc < 0 ? dc : 0);
+  hi += (dr > 0 ? dr : 0) + (dc > 0 ? dc : 0);
+  return lo >= 0 && hi <= (int64_t)len;
+}
+
+/* What gemm_dense will touch lies in the view: A (m × k), B (k × n), C (m × n), the bias. */
+static int gemm_dense_inside(size_t len, const int32_t *x) {
+  int32_t m = x[7], n = x[8], k = x[9];
+  if (m < 0 || n < 0 || k < 0) return 0;
+  if (m == 0 || n == 0) return 1;
+  return strided_inside(x[0], m, x[1], k, x[2], len) && strided_inside(x[3], k, x[4], n, 4, len) &&
+         strided_inside(x[5], m, x[6], n, 4, len) && (!x[10] || strided_inside(x[10], 1, 0, n, 4, len));
+}
+
 /* Whether [off, off + bytes) lies in a view of len bytes. */
 static int inside(int64_t off, int64_t bytes, size_t len) { return off >= 0 && bytes >= 0 && off + bytes <= (int64_t)len; }
 
@@ -141,32 +237,50 @@ static int gemm_csr_inside(const uint8_t *base, size_t len, const int32_t *a) {
   return 1;
 }
 
-static napi_value gemmCsr(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 11) {
-    napi_throw_type_error(env, NULL, "gemmCsr: 11 arguments expected");
-    return NULL;
-  }
-  void *data;
-  size_t len;
+/* argv[0] a Uint8Array over the memory, then `count` int32 offsets into x; 0 (and a TypeError thrown) otherwise. */
+static int read_args(napi_env env, napi_callback_info info, const char *name, size_t count, uint8_t **data,
+                     size_t *len, int32_t *x) {
+  size_t argc = 16;
+  napi_value argv[16];
   napi_typedarray_type type;
-  if (napi_get_typedarray_info(env, argv[0], &type, &len, &data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
-    napi_throw_type_error(env, NULL, "gemmCsr: a Uint8Array over the memory expected");
-    return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < count + 1 ||
+      napi_get_typedarray_info(env, argv[0], &type, len, (void **)data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, NULL, name);
+    return 0;
   }
-  int32_t a[10];
-  for (int i = 0; i < 10; i++) {
-    if (napi_get_value_int32(env, argv[i + 1], &a[i]) != napi_ok) {
-      napi_throw_type_error(env, NULL, "gemmCsr: integer offsets expected");
-      return NULL;
+  for (size_t i = 0; i < count; i++) {
+    if (napi_get_value_int32(env, argv[i + 1], &x[i]) != napi_ok) {
+      napi_throw_type_error(env, NULL, name);
+      return 0;
     }
   }
-  if (!gemm_csr_inside((const uint8_t *)data, len, a)) {
+  return 1;
+}
+
+static napi_value gemmCsr(napi_env env, napi_callback_info info) {
+  uint8_t *data;
+  size_t len;
+  int32_t a[10];
+  if (!read_args(env, info, "gemmCsr(view, 10 offsets) expected", 10, &data, &len, a)) return NULL;
+  if (!gemm_csr_inside(data, len, a)) {
     napi_throw_range_error(env, NULL, "gemmCsr: an operand lies outside the memory");
     return NULL;
   }
-  gemm_csr((uint8_t *)data, a);
+  gemm_csr(data, a);
+  return NULL;
+}
+
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  uint8_t *data;
+  size_t len;
+  int32_t a[12];
+  if (!read_args(env, info, "gemm(view, 12 offsets) expected", 12, &data, &len, a)) return NULL;
+  if (!gemm_dense_inside(len, a)) {
+    napi_throw_range_error(env, NULL, "gemm: an operand lies outside the memory");
+    return NULL;
+  }
+  gemm_dense(data, a);
   return NULL;
 }
 
@@ -182,6 +296,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "gemmCsr", NAPI_AUTO_LENGTH, gemmCsr, NULL, &fn);
   napi_set_named_property(env, exports, "gemmCsr", fn);
+  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, gemm, NULL, &fn);
+  napi_set_named_property(env, exports, "gemm", fn);
   napi_create_function(env, "avx2", NAPI_AUTO_LENGTH, avx2, NULL, &fn);
   napi_set_named_property(env, exports, "avx2", fn);
   return exports;
