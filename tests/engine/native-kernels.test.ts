@@ -2,7 +2,8 @@
  * The native kernels (src/main/engine/kernels/native/kernels.c, loaded by native.ts) give their
  * wasm twins' bits: the dense gemm on A as rows or transposed, A and B with NaN, ±Inf,
  * subnormals, every row remainder and column tail, k = 0, with and without bias and ReLU, C
- * strided; gemmCsr on compressed rows of every layout (csrRows's compact rows,
+ * strided; the batch gather with its compressed rows (gatherRowsCsr: the same floats, rows and
+ * entries, byte for byte); gemmCsr on compressed rows of every layout (csrRows's compact rows,
  * csrCols's and csrTranspose's slots), A with NaN, ±Inf, subnormals and products that underflow,
  * every column tile and every 1–7 column tail, with and without bias and ReLU, C strided (nothing
  * written past a row's n columns); on a plain and a shared memory, on the calling thread, in the
@@ -21,6 +22,7 @@ import { test, type TestContext } from 'node:test';
 import { nativeKernels, nativeStatus, type NativeKernels } from '../../src/main/engine/kernels/native'; // prettier-ignore
 import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
 import { GemmPool } from '../../src/main/engine/kernels/threads';
+import { ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
 import { ROOT } from '../helpers/cli';
 import { useTempDir } from '../helpers/fixtures';
@@ -125,7 +127,13 @@ test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bi
       const bias = sb.put(finite(n, rnd));
       for (const layout of ['rows', 'cols', 'transpose'] as const) {
         const r = compressed(sb, a, m, k, layout, 4 * ldb);
-        for (const [withBias, relu] of [[false, false], [true, true], [true, false], [false, true]] as const) { // prettier-ignore
+        for (const [withBias, relu] of [
+          [false, false],
+          [true, true],
+          [true, false],
+          [false, true],
+        ] as const) {
+          // prettier-ignore
           const what = `m=${m} n=${n} k=${k} ${layout} bias=${withBias} relu=${relu} shared=${shared}`;
           const guard = finite(m * ldc, rnd);
           const [c1, c2] = [sb.put(guard), sb.put(guard)];
@@ -157,14 +165,24 @@ test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, ev
   for (const shared of [false, true]) {
     const sb = wasmSandbox(256, shared);
     for (const n of WIDTHS) {
-      for (const [m, k] of [[1 + Math.floor(rnd() * 9), Math.floor(rnd() * 40)], [4, 1], [7, 0]]) {
+      for (const [m, k] of [
+        [1 + Math.floor(rnd() * 9), Math.floor(rnd() * 40)],
+        [4, 1],
+        [7, 0],
+      ]) {
         for (const transA of [false, true]) {
           const [ldb, ldc] = [n + 2, n + 5];
           const a = sb.put(values(m * k));
           const b = sb.put(values(k * ldb));
           const bias = sb.put(values(n));
           const [rsA, ksA] = transA ? [4, 4 * m] : [4 * k, 4];
-          for (const [withBias, relu] of [[false, false], [true, true], [true, false], [false, true]] as const) { // prettier-ignore
+          for (const [withBias, relu] of [
+            [false, false],
+            [true, true],
+            [true, false],
+            [false, true],
+          ] as const) {
+            // prettier-ignore
             const what = `m=${m} n=${n} k=${k} transA=${transA} bias=${withBias} relu=${relu} shared=${shared}`;
             const guard = values(m * ldc);
             const [c1, c2] = [sb.put(guard), sb.put(guard)];
@@ -185,6 +203,53 @@ test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, ev
   assert.equal(compared, 2 * WIDTHS.length * 3 * 2 * 4);
 });
 
+test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the compressed rows, the total', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const sb = wasmSandbox(64);
+  const rnd = lcg(17);
+  // images: black, white, one pixel in each position of a group of eight, sparse and dense noise
+  const images: Uint8Array[] = [new Uint8Array(ROW_BYTES), new Uint8Array(ROW_BYTES).fill(255)];
+  for (let l = 0; l < 8; l++) {
+    images.push(Uint8Array.from({ length: ROW_BYTES }, (_, i) => (i % 8 === l ? 1 + ((i * 37) % 255) : 0))); // prettier-ignore
+  }
+  for (const density of [0.05, 0.2, 0.5, 0.95]) {
+    images.push(Uint8Array.from({ length: ROW_BYTES }, () => (rnd() < density ? Math.floor(rnd() * 256) : 0))); // prettier-ignore
+  }
+  const pixels = new Uint8Array(images.length * ROW_BYTES);
+  images.forEach((img, i) => pixels.set(img, i * ROW_BYTES));
+  const p = sb.put(pixels);
+  const tab = sb.put(compressTable());
+  const bytes = (at: number, n: number): Uint8Array =>
+    new Uint8Array(sb.buffer().slice(at, at + n));
+  for (const n of [0, 1, 5, 14, 40]) {
+    const indices = Int32Array.from({ length: n }, (_, r) => (r < images.length ? r : Math.floor(rnd() * images.length))); // prettier-ignore
+    const at = sb.put(indices);
+    const [w, x] = [0, 1].map(() => {
+      const room = 4 * n * ROW_BYTES + 32;
+      return { out: sb.alloc(4 * n * ROW_BYTES), rowPtr: sb.alloc(8 * n), idx: sb.alloc(room), val: sb.alloc(room), total: sb.alloc(4) }; // prettier-ignore
+    });
+    sb.k.gatherRowsCsr(p, at, n, w.out, w.rowPtr, w.idx, w.val, w.total, tab);
+    native.gatherRowsCsr(sb.buffer(), p, at, n, x.out, x.rowPtr, x.idx, x.val, x.total);
+    const total = new Int32Array(sb.buffer(), w.total, 1)[0];
+    assert.equal(new Int32Array(sb.buffer(), x.total, 1)[0], total, `n=${n}: total`);
+    assert.deepEqual(
+      bytes(x.out, 4 * n * ROW_BYTES),
+      bytes(w.out, 4 * n * ROW_BYTES),
+      `n=${n}: floats`,
+    );
+    assert.deepEqual(bytes(x.rowPtr, 8 * n), bytes(w.rowPtr, 8 * n), `n=${n}: rowPtr`);
+    assert.deepEqual(bytes(x.idx, total), bytes(w.idx, total), `n=${n}: columns`);
+    assert.deepEqual(bytes(x.val, total), bytes(w.val, total), `n=${n}: values`);
+  }
+  // an index past the pixels' memory
+  const far = sb.put(Int32Array.of(1 << 30));
+  const o = sb.alloc(4 * ROW_BYTES + 64);
+  assert.throws(() => native.gatherRowsCsr(sb.buffer(), p, far, 1, o, o, o, o, o), RangeError);
+});
+
 test('the sparse GEMM runs the native kernel when given it, with the bits of the wasm kernel', (t) => {
   const native = nativeOrSkip(t);
   if (native === null) {
@@ -196,6 +261,7 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
   const counted: NativeKernels = {
     file: native.file,
     gemm: (...args) => native.gemm(...args),
+    gatherRowsCsr: (...args) => native.gatherRowsCsr(...args),
     gemmCsr: (...args) => {
       calls++;
       native.gemmCsr(...args);

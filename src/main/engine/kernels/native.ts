@@ -43,6 +43,18 @@ export interface NativeKernels {
     bias: number,
     relu: number,
   ): void;
+  /** wasm-module.ts's gatherRowsCsr without `tab` (offsets in bytes into `memory`). */
+  gatherRowsCsr(
+    memory: ArrayBufferLike,
+    pixels: number,
+    indices: number,
+    n: number,
+    out: number,
+    rowPtr: number,
+    idx: number,
+    val: number,
+    total: number,
+  ): void;
   /** The addon's file (worker threads load it too). */
   readonly file: string;
 }
@@ -51,6 +63,7 @@ export interface NativeKernels {
 interface Addon {
   gemmCsr(view: Uint8Array, ...offsets: number[]): void;
   gemm(view: Uint8Array, ...offsets: number[]): void;
+  gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
   avx2(): boolean;
 }
 
@@ -86,6 +99,9 @@ export function wrapAddon(addon: Addon, file: string): NativeKernels {
     gemm(memory, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) {
       addon.gemm(viewOf(memory), a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu);
     },
+    gatherRowsCsr(memory, pixels, indices, n, out, rowPtr, idx, val, total) {
+      addon.gatherRowsCsr(viewOf(memory), pixels, indices, n, out, rowPtr, idx, val, total);
+    },
   };
 }
 
@@ -102,7 +118,9 @@ export function nativeKernels(): NativeKernels | null {
   const require = createRequire(import.meta.url);
   try {
     const root = repoRoot();
-    const builder = require(join(root, 'src', 'main', 'engine', 'kernels', 'native', 'build.cjs')) as Builder;
+    const builder = require(
+      join(root, 'src', 'main', 'engine', 'kernels', 'native', 'build.cjs'),
+    ) as Builder;
     const built = builder.buildNative(root);
     if (built.file === undefined) {
       detail = `not built: ${built.reason}; wasm kernels`;
@@ -114,7 +132,7 @@ export function nativeKernels(): NativeKernels | null {
       return loaded;
     }
     loaded = wrapAddon(addon, built.file);
-    detail = `the dense and the sparse GEMM on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
+    detail = `the dense and the sparse GEMM and the batch gather on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
   }

@@ -314,7 +314,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
         // (not split: written with its compressed rows for a dense layer's sparse GEMM, ./sparse.ts)
         if (
           !pool()?.gatherRows(p, at, rows, to, ROW_BYTES) &&
-          !sparse?.gathered(out.dataId, rows, ROW_BYTES, (rowPtr, idx, val, total, tab) => k.gatherRowsCsr(p, at, rows, to, rowPtr, idx, val, total, tab)) // prettier-ignore
+          !sparse?.gathered(out.dataId, rows, ROW_BYTES, (rowPtr, idx, val, total, tab) => native ? native.gatherRowsCsr(buf(), p, at, rows, to, rowPtr, idx, val, total) : k.gatherRowsCsr(p, at, rows, to, rowPtr, idx, val, total, tab)) // prettier-ignore
         ) {
           k.gatherRows(p, at, rows, to);
         }

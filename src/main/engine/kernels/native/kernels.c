@@ -16,6 +16,8 @@
  *   twin: the last 1–7 columns are read with a mask, never past B's rows).
  * - gemm(view, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu): wasm-module.ts's gemm (strides
  *   in bytes; no `tail`: the last 1–7 columns are read with a mask).
+ * - gatherRowsCsr(view, pixels, indices, n, out, rowPtr, idx, val, total): wasm-module.ts's
+ *   gatherRowsCsr without `tab` (its own shuffles): the same floats and compressed rows.
  * - avx2(): whether this CPU runs the AVX2 code (the loader uses the addon only then).
  */
 #define NAPI_VERSION 8
@@ -237,6 +239,80 @@ static int gemm_csr_inside(const uint8_t *base, size_t len, const int32_t *a) {
   return 1;
 }
 
+/* ROW_BYTES of wasm-module.ts: the bytes of one image (28 × 28). */
+#define ROW_BYTES 784
+
+/* For each 8-bit mask of nonzero lanes: the lanes, in order, then zeros (the compress shuffle); filled once when the library loads. */
+static int32_t compress8[256][8];
+
+__attribute__((constructor)) static void init_compress8(void) {
+  for (int mask = 0; mask < 256; mask++) {
+    int c = 0;
+    for (int l = 0; l < 8; l++)
+      if (mask & (1 << l)) compress8[mask][c++] = l;
+    while (c < 8) compress8[mask][c++] = 0;
+  }
+}
+
+/*
+ * gatherRowsCsr (wasm-module.ts): out[r, :] = float32(pixels[indices[r]·784 + i] / 255) (vdivps
+ * is IEEE division, as f32x4.div), and out's compressed rows as csrRows finds them: each row's
+ * nonzero floats with their column, ascending; rowPtr[2r], rowPtr[2r+1] = the byte offsets of the
+ * row's first entry and its end; the bytes of all entries at `total`. Eight pixels at a time: a
+ * group of eight zero bytes stores +0 and appends nothing; otherwise its nonzero lanes are
+ * appended by one shuffle, the 32-byte stores reaching at most 28 bytes past the last entry,
+ * inside the m·784 entries' room (the group's own lanes are counted in it).
+ * x = pixels, indices, n, out, rowPtr, idx, val, total.
+ */
+AVX2 static void gather_rows_csr(uint8_t *base, const int32_t *x) {
+  const int32_t *ind = (const int32_t *)(base + x[1]);
+  int32_t n = x[2];
+  float *out = (float *)(base + x[3]);
+  int32_t *rp = (int32_t *)(base + x[4]);
+  uint8_t *idx = base + x[5], *val = base + x[6];
+  /* first touch every cache line of every row (scattered over the dataset): the loads overlap */
+  for (int32_t r = 0; r < n; r++)
+    for (int line = 0; line < ROW_BYTES; line += 64) _mm_prefetch((const char *)(base + x[0] + (int64_t)ind[r] * ROW_BYTES + line), _MM_HINT_T0);
+  const __m256 d255 = _mm256_set1_ps(255.0f);
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  int32_t e = 0;
+  for (int32_t r = 0; r < n; r++) {
+    const uint8_t *src = base + x[0] + (int64_t)ind[r] * ROW_BYTES;
+    float *dst = out + (int64_t)r * ROW_BYTES;
+    rp[2 * r] = e;
+    for (int32_t col = 0; col < ROW_BYTES; col += 8) {
+      __m128i h = _mm_loadl_epi64((const __m128i *)(src + col));
+      if (_mm_testz_si128(h, h)) {
+        _mm256_storeu_ps(dst + col, _mm256_setzero_ps());
+        continue;
+      }
+      __m256 v = _mm256_div_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h)), d255);
+      _mm256_storeu_ps(dst + col, v);
+      int mask = _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+      __m256i shuf = _mm256_loadu_si256((const __m256i *)compress8[mask]);
+      _mm256_storeu_ps((float *)(val + e), _mm256_permutevar8x32_ps(v, shuf));
+      _mm256_storeu_si256((__m256i *)(idx + e), _mm256_permutevar8x32_epi32(_mm256_add_epi32(_mm256_set1_epi32(col), iota), shuf));
+      e += 4 * __builtin_popcount(mask);
+    }
+    rp[2 * r + 1] = e;
+  }
+  *(int32_t *)(base + x[7]) = e;
+}
+
+/* What gather_rows_csr will touch lies in the view: the indices, each image, out, rowPtr, the entries' room, total. */
+static int gather_rows_csr_inside(const uint8_t *base, size_t len, const int32_t *x) {
+  int32_t n = x[2];
+  if (n < 0) return 0;
+  int64_t floats = (int64_t)n * ROW_BYTES;
+  if (!inside(x[1], 4 * (int64_t)n, len) || !inside(x[3], 4 * floats, len) || !inside(x[4], 8 * (int64_t)n, len) ||
+      !inside(x[5], 4 * floats, len) || !inside(x[6], 4 * floats, len) || !inside(x[7], 4, len))
+    return 0;
+  const int32_t *ind = (const int32_t *)(base + x[1]);
+  for (int32_t r = 0; r < n; r++)
+    if (!inside(x[0] + (int64_t)ind[r] * ROW_BYTES, ROW_BYTES, len)) return 0;
+  return 1;
+}
+
 /* argv[0] a Uint8Array over the memory, then `count` int32 offsets into x; 0 (and a TypeError thrown) otherwise. */
 static int read_args(napi_env env, napi_callback_info info, const char *name, size_t count, uint8_t **data,
                      size_t *len, int32_t *x) {
@@ -284,6 +360,19 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value gatherRowsCsr(napi_env env, napi_callback_info info) {
+  uint8_t *data;
+  size_t len;
+  int32_t a[8];
+  if (!read_args(env, info, "gatherRowsCsr(view, 8 offsets) expected", 8, &data, &len, a)) return NULL;
+  if (!gather_rows_csr_inside(data, len, a)) {
+    napi_throw_range_error(env, NULL, "gatherRowsCsr: an operand lies outside the memory");
+    return NULL;
+  }
+  gather_rows_csr(data, a);
+  return NULL;
+}
+
 static napi_value avx2(napi_env env, napi_callback_info info) {
   (void)info;
   __builtin_cpu_init();
@@ -298,6 +387,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "gemmCsr", fn);
   napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, gemm, NULL, &fn);
   napi_set_named_property(env, exports, "gemm", fn);
+  napi_create_function(env, "gatherRowsCsr", NAPI_AUTO_LENGTH, gatherRowsCsr, NULL, &fn);
+  napi_set_named_property(env, exports, "gatherRowsCsr", fn);
   napi_create_function(env, "avx2", NAPI_AUTO_LENGTH, avx2, NULL, &fn);
   napi_set_named_property(env, exports, "avx2", fn);
   return exports;
