@@ -2,7 +2,8 @@
  * The native kernels (src/main/engine/kernels/native/kernels.c, loaded by native.ts) give their
  * wasm twins' bits: the dense gemm on A as rows or transposed, A and B with NaN, ±Inf,
  * subnormals, every row remainder and column tail, k = 0, with and without bias and ReLU, C
- * strided; the batch gather with its compressed rows (gatherRowsCsr: the same floats, rows and
+ * strided; the gathered GEMM of convolutions (gemmG: A read through row and column tables, as
+ * wasm reads it in place and packed, and as im2col + gemm); the batch gather with its compressed rows (gatherRowsCsr: the same floats, rows and
  * entries, byte for byte); gemmCsr on compressed rows of every layout (csrRows's compact rows,
  * csrCols's and csrTranspose's slots), A with NaN, ±Inf, subnormals and products that underflow,
  * every column tile and every 1–7 column tail, with and without bias and ReLU, C strided (nothing
@@ -22,7 +23,7 @@ import { test, type TestContext } from 'node:test';
 import { nativeKernels, nativeStatus, type NativeKernels } from '../../src/main/engine/kernels/native'; // prettier-ignore
 import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
 import { GemmPool } from '../../src/main/engine/kernels/threads';
-import { ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
+import { PANEL_BYTES, ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
 import { ROOT } from '../helpers/cli';
 import { useTempDir } from '../helpers/fixtures';
@@ -203,6 +204,52 @@ test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, ev
   assert.equal(compared, 2 * WIDTHS.length * 3 * 2 * 4);
 });
 
+test('native gemmG = wasm gemmG (in place and packed) bit for bit: A read through offset tables, every remainder and tail', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const rnd = lcg(19);
+  const sb = wasmSandbox(256);
+  let compared = 0;
+  for (const [m, n, k, adjacent] of [
+    [1, 1, 1, false],
+    [5, 7, 3, false],
+    [9, 16, 12, true],
+    [13, 37, 40, true],
+    [64, 24, 300, true],
+    [7, 65, 600, false],
+  ] as const) {
+    // an "image" of floats and tables of byte offsets into it: rows anywhere, steps of k in runs
+    // of 4 adjacent floats (a convolution's channels) when `adjacent`, else anywhere
+    const floats = 4096;
+    const x = sb.put(Float32Array.from({ length: floats }, () => (rnd() < 0.03 ? SPECIAL[Math.floor(rnd() * SPECIAL.length)] : (rnd() - 0.5) * 2))); // prettier-ignore
+    const rowTab = sb.put(Int32Array.from({ length: m }, () => 4 * Math.floor(rnd() * 1024)));
+    const kTab = sb.put(Int32Array.from({ length: k }, (_, p) => (adjacent ? 4 * ((p % 4) + 8 * Math.floor(p / 4)) : 4 * Math.floor(rnd() * 3000)))); // prettier-ignore
+    const b = sb.put(finite(k * n, rnd));
+    const bias = sb.put(finite(n, rnd));
+    const panel = sb.alloc(PANEL_BYTES);
+    for (const [withBias, relu] of [
+      [false, false],
+      [true, true],
+    ] as const) {
+      const what = `m=${m} n=${n} k=${k} adjacent=${adjacent} bias=${withBias} relu=${relu}`;
+      const [c0, c1, c2] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
+      sb.k.gemmG(x, rowTab, kTab, b, 4 * n, c0, 4 * n, m, n, k, withBias ? bias : 0, relu ? 1 : 0, 0, 0); // prettier-ignore
+      sb.k.gemmG(x, rowTab, kTab, b, 4 * n, c1, 4 * n, m, n, k, withBias ? bias : 0, relu ? 1 : 0, 0, panel); // prettier-ignore
+      native.gemmG(sb.buffer(), x, rowTab, kTab, b, 4 * n, c2, 4 * n, m, n, k, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
+      assert.equal(firstDifference(sb.f32(c1, m * n), sb.f32(c0, m * n)), -1, `wasm packed = in place, ${what}`); // prettier-ignore
+      assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c0, m * n)), -1, what);
+      compared++;
+    }
+  }
+  assert.equal(compared, 12);
+  // a table entry pointing past the memory
+  const far = sb.put(Int32Array.of(sb.buffer().byteLength));
+  const c = sb.alloc(64);
+  assert.throws(() => native.gemmG(sb.buffer(), 0, far, far, c, 4, c, 4, 1, 1, 1, 0, 0), RangeError); // prettier-ignore
+});
+
 test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the compressed rows, the total', (t) => {
   const native = nativeOrSkip(t);
   if (native === null) {
@@ -262,6 +309,7 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
     file: native.file,
     gemm: (...args) => native.gemm(...args),
     gatherRowsCsr: (...args) => native.gatherRowsCsr(...args),
+    gemmG: (...args) => native.gemmG(...args),
     gemmCsr: (...args) => {
       calls++;
       native.gemmCsr(...args);
@@ -365,28 +413,36 @@ test('training gives the same stateHash with the native kernels as without, on o
   }
   const dir = useTempDir(t);
   const script = join(dir, 'train.mts');
-  // the default MLP on MNIST (its first layer takes the sparse GEMM), 12 steps
+  // the default MLP on MNIST (its first layer takes the sparse GEMM and the gather with its
+  // compressed rows), 12 steps; lenet5 (convolutions: gemmG forward and for the weights, dz·Wᵀ
+  // through gemmP or the sparse GEMM), 4 steps
   writeFileSync(
     script,
     `import { Trainer } from ${JSON.stringify(join(ROOT, 'src/main/engine/trainer.ts'))};
 import { stateHash } from ${JSON.stringify(join(ROOT, 'src/main/engine/state.ts'))};
 import { nativeStatus } from ${JSON.stringify(join(ROOT, 'src/main/engine/kernels/native.ts'))};
-const t = await Trainer.create({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, optimizer: { kind: 'sgd', lr: 0.05 }, batchSize: 100, seed: 4, backend: 'wasm' });
-for (let i = 0; i < 12; i++) t.trainStep();
-console.log(JSON.stringify({ hash: stateHash(t.snapshot()), native: nativeStatus().used }));
-t.dispose();
+const out = {};
+for (const [name, model, batchSize, steps] of [['mlp', { kind: 'mlp', hidden: [128, 32] }, 100, 12], ['lenet5', { kind: 'lenet5', hidden: [] }, 16, 4]]) {
+  const t = await Trainer.create({ dataset: 'mnist', model, optimizer: { kind: 'sgd', lr: 0.05 }, batchSize, seed: 4, backend: 'wasm' });
+  for (let i = 0; i < steps; i++) t.trainStep();
+  out[name] = stateHash(t.snapshot());
+  t.dispose();
+}
+console.log(JSON.stringify({ ...out, native: nativeStatus().used }));
 `,
   );
-  const run = (env: Record<string, string>): { hash: string; native: boolean } => {
+  type Hashes = { mlp: string; lenet5: string; native: boolean };
+  const run = (env: Record<string, string>): Hashes => {
     const r = spawnSync(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, ...env } }); // prettier-ignore
     assert.equal(r.status, 0, r.stderr);
-    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { hash: string; native: boolean };
+    return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Hashes;
   };
   const wasm = run({ LOCKSTEP_NATIVE: '0', LOCKSTEP_THREADS: '1' });
   assert.equal(wasm.native, false);
   for (const threads of ['1', '2']) {
     const nat = run({ LOCKSTEP_NATIVE: '1', LOCKSTEP_THREADS: threads });
     assert.equal(nat.native, true, `native kernels used (${threads} threads)`);
-    assert.equal(nat.hash, wasm.hash, `${threads} threads`);
+    assert.equal(nat.mlp, wasm.mlp, `mlp, ${threads} threads`);
+    assert.equal(nat.lenet5, wasm.lenet5, `lenet5, ${threads} threads`);
   }
 });

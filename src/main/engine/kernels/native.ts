@@ -43,6 +43,22 @@ export interface NativeKernels {
     bias: number,
     relu: number,
   ): void;
+  /** wasm-packed.ts's gemmG without `tail` and `panel` (A[i,p] at x + rowTab[i] + kTab[p]). */
+  gemmG(
+    memory: ArrayBufferLike,
+    x: number,
+    rowTab: number,
+    kTab: number,
+    b: number,
+    ldb: number,
+    c: number,
+    ldc: number,
+    m: number,
+    n: number,
+    k: number,
+    bias: number,
+    relu: number,
+  ): void;
   /** wasm-module.ts's gatherRowsCsr without `tab` (offsets in bytes into `memory`). */
   gatherRowsCsr(
     memory: ArrayBufferLike,
@@ -64,6 +80,7 @@ interface Addon {
   gemmCsr(view: Uint8Array, ...offsets: number[]): void;
   gemm(view: Uint8Array, ...offsets: number[]): void;
   gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
+  gemmG(view: Uint8Array, ...offsets: number[]): void;
   avx2(): boolean;
 }
 
@@ -99,6 +116,9 @@ export function wrapAddon(addon: Addon, file: string): NativeKernels {
     gemm(memory, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) {
       addon.gemm(viewOf(memory), a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu);
     },
+    gemmG(memory, x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu) {
+      addon.gemmG(viewOf(memory), x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu);
+    },
     gatherRowsCsr(memory, pixels, indices, n, out, rowPtr, idx, val, total) {
       addon.gatherRowsCsr(viewOf(memory), pixels, indices, n, out, rowPtr, idx, val, total);
     },
@@ -132,7 +152,7 @@ export function nativeKernels(): NativeKernels | null {
       return loaded;
     }
     loaded = wrapAddon(addon, built.file);
-    detail = `the dense and the sparse GEMM and the batch gather on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
+    detail = `the GEMMs (dense, sparse, convolutions') and the batch gather on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
   }

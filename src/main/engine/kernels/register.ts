@@ -287,7 +287,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   };
   const scratchHeap = { malloc: (n: number) => backend.wasm._malloc(n), free: (p: number) => backend.wasm._free(p) }; // prettier-ignore
   const panelsFor = panelAllocator(scratchHeap);
-  const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool, panelsFor) : null;
+  const windows = k ? new WasmWindowGemm(k, scratchHeap, buf, pool, panelsFor, native) : null;
   const sparse = k ? new WasmSparseGemm(k, scratchHeap, buf, pool, native) : null;
   // the optimizers' finite flag (an f32: ±0 when every new weight is finite); weights found
   // finite need no check before a sparse GEMM reads them as B
@@ -367,7 +367,11 @@ function wasmMem(backend: WasmBackendLike): Mem {
           const panels = panelsFor(p?.threads ?? 1);
           // prettier-ignore
           if (!p?.gemm(backend.wasm.HEAPU8, a, oc, 1, wtOff, kk, scratch, kk, rows, kk, oc, 0, false, [panels, PANEL_BYTES])) {
-            k.gemmP(a, 4 * oc, 4, wtOff, 4 * kk, scratch, 4 * kk, rows, kk, oc, 0, 0, tailOk(wtOff, kk, oc, kk, 0), panels); // prettier-ignore
+            if (native) {
+              native.gemm(buf(), a, 4 * oc, 4, wtOff, 4 * kk, scratch, 4 * kk, rows, kk, oc, 0, 0); // prettier-ignore
+            } else {
+              k.gemmP(a, 4 * oc, 4, wtOff, 4 * kk, scratch, 4 * kk, rows, kk, oc, 0, 0, tailOk(wtOff, kk, oc, kk, 0), panels); // prettier-ignore
+            }
           }
         }
         const at = (first: number, count: number): number[] =>

@@ -124,6 +124,8 @@ if (native) {
   };
   kernels[${Kernel.gemmCsr}] = (...a) => addon.gemmCsr(viewOf(), ...a.slice(0, 10));
   kernels[${Kernel.gemm}] = (...a) => addon.gemm(viewOf(), ...a.slice(0, 12));
+  kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
+  kernels[${Kernel.gemmG}] = (...a) => addon.gemmG(viewOf(), ...a.slice(0, 12));
 }
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
@@ -181,6 +183,9 @@ export class GemmPool {
       const memory = this.memory;
       this.kernels[Kernel.gemmCsr] = (r, i, v, b, c, ldc, m, n, bias, relu) => native.gemmCsr(memory.buffer, r, i, v, b, c, ldc, m, n, bias, relu); // prettier-ignore
       this.kernels[Kernel.gemm] = (a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemm(memory.buffer, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
+      // gemmP is gemm with A packed first (the same bits): its native twin reads A in place
+      this.kernels[Kernel.gemmP] = this.kernels[Kernel.gemm];
+      this.kernels[Kernel.gemmG] = (x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemmG(memory.buffer, x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
     }
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);

@@ -31,6 +31,7 @@
  * its forward pass made, when no other padded convolution came between.
  */
 import type { Window2d } from './conv-ref';
+import type { NativeKernels } from './native';
 import { Kernel, type GemmPool } from './threads';
 import { PANEL_BYTES, type WasmKernels } from './wasm-module';
 
@@ -127,6 +128,8 @@ export class WasmWindowGemm {
     private readonly pool: () => GemmPool | null = () => null,
     /** `count` threads' packing panels (PANEL_BYTES each, contiguous) in the heap */
     private readonly panelsFor: (count: number) => number = panelAllocator(heap),
+    /** the native twin of gemmG, run instead of the wasm kernel on one thread (./native.ts) */
+    private readonly native: NativeKernels | null = null,
   ) {}
 
   /**
@@ -186,7 +189,11 @@ export class WasmWindowGemm {
       // prettier-ignore
       return;
     }
-    this.k.gemmG(src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0, tail, panels); // prettier-ignore
+    if (this.native) {
+      this.native.gemmG(this.buf(), src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0); // prettier-ignore
+    } else {
+      this.k.gemmG(src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0, tail, panels); // prettier-ignore
+    }
   }
 
   /**

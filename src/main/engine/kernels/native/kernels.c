@@ -16,6 +16,9 @@
  *   twin: the last 1–7 columns are read with a mask, never past B's rows).
  * - gemm(view, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu): wasm-module.ts's gemm (strides
  *   in bytes; no `tail`: the last 1–7 columns are read with a mask).
+ * - gemmG(view, x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu): wasm-packed.ts's gemmG
+ *   (A[i,p] at x + rowTab[i] + kTab[p], int32 tables; no tail, no panel: A is read in place).
+ *   wasm's gemmP is the dense gemm with A packed first: its twin is gemm.
  * - gatherRowsCsr(view, pixels, indices, n, out, rowPtr, idx, val, total): wasm-module.ts's
  *   gatherRowsCsr without `tab` (its own shuffles): the same floats and compressed rows.
  * - avx2(): whether this CPU runs the AVX2 code (the loader uses the addon only then).
@@ -97,25 +100,33 @@ AVX2 static void gemm_csr(uint8_t *base, const int32_t *a) {
 
 
 /*
- * The dense GEMM, wasm-module.ts's gemm: C[i,j] = act((…(0 + A[i,0]·B[0,j]) + …) + A[i,k−1]·B[k−1,j]
- * + bias[j]), A[i,p] at a + i·rsA + p·ksA, B's rows ldb bytes apart. Register tiles of MR rows ×
- * NV vectors; MASKED: the last vector holds the last 1–7 columns (masked loads and stores).
+ * The dense GEMM, wasm-module.ts's gemm and gemmG: C[i,j] = act((…(0 + A[i,0]·B[0,j]) + …) +
+ * A[i,k−1]·B[k−1,j] + bias[j]), B's rows ldb bytes apart, A[i,p] at ar[i] + p·ksA (G = 0: gemm,
+ * ar[i] = a + i·rsA) or at ar[i] + kt[p] (G = 1: gemmG, ar[i] = x + rowTab[i], kt = kTab: a
+ * convolution's windows). Register tiles of MR rows × NV vectors; MASKED: the last vector holds
+ * the last 1–7 columns (masked loads and stores). wasm's gemmG and gemmP work in chunks of k,
+ * keeping partial sums in C between them: the same sums, as a float stored and read back is the
+ * same float.
  */
-#define DENSE_TILE(MR, NV, MASKED)                                                               \
-  INLINE void dense_tile##MR##x##NV##MASKED(const uint8_t *a, int64_t rsA, int64_t ksA,         \
-                                             const uint8_t *b, int64_t ldb, uint8_t *c,          \
-                                             int64_t ldc, int32_t k, const float *bias, int relu, \
-                                             __m256i mask) {                                     \
+#define DENSE_TILE(MR, NV, MASKED, G)                                                            \
+  INLINE void dense_tile##MR##x##NV##MASKED##G(const uint8_t *const *ar, int64_t ksA,           \
+                                               const int32_t *kt, const uint8_t *b, int64_t ldb, \
+                                               uint8_t *c, int64_t ldc, int32_t k,               \
+                                               const float *bias, int relu, __m256i mask) {      \
     __m256 acc[MR][NV];                                                                          \
-    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++)                                        \
+    const uint8_t *row[MR];                                                                      \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                      \
+      row[r] = ar[r];                                                                            \
       _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();     \
+    }                                                                                            \
     for (int32_t p = 0; p < k; p++) {                                                            \
       const float *bp = (const float *)(b + p * ldb);                                            \
+      int64_t off = G ? (int64_t)kt[p] : p * ksA;                                                \
       __m256 bv[NV];                                                                             \
       _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) bv[v] =                              \
           (MASKED && v == NV - 1) ? _mm256_maskload_ps(bp + 8 * v, mask) : _mm256_loadu_ps(bp + 8 * v); \
       _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                    \
-        __m256 x = _mm256_set1_ps(*(const float *)(a + r * rsA + p * ksA));                      \
+        __m256 x = _mm256_set1_ps(*(const float *)(row[r] + off));                               \
         _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] =                        \
             _mm256_add_ps(acc[r][v], _mm256_mul_ps(x, bv[v]));                                   \
       }                                                                                          \
@@ -133,41 +144,71 @@ AVX2 static void gemm_csr(uint8_t *base, const int32_t *a) {
     }                                                                                            \
   }
 
-DENSE_TILE(4, 2, 0)
-DENSE_TILE(4, 1, 0)
-DENSE_TILE(4, 1, 1)
-DENSE_TILE(1, 2, 0)
-DENSE_TILE(1, 1, 0)
-DENSE_TILE(1, 1, 1)
+#define DENSE_TILES(G)     \
+  DENSE_TILE(4, 2, 0, G)   \
+  DENSE_TILE(4, 1, 0, G)   \
+  DENSE_TILE(4, 1, 1, G)   \
+  DENSE_TILE(1, 2, 0, G)   \
+  DENSE_TILE(1, 1, 0, G)   \
+  DENSE_TILE(1, 1, 1, G)
+DENSE_TILES(0)
+DENSE_TILES(1)
 
-/* Rows i0…i0+MR−1 of C, every column: tiles of 16, then 8, then the last 1–7 columns. */
-#define DENSE_ROWS(MR)                                                                           \
-  INLINE void dense_rows##MR(const uint8_t *a, int64_t rsA, int64_t ksA, const uint8_t *b,      \
-                             int64_t ldb, uint8_t *c, int64_t ldc, int32_t n, int32_t k,         \
-                             const float *bias, int relu) {                                      \
+/* MR rows of C (A's rows at ar[0…MR−1]), every column: tiles of 16, then 8, then the last 1–7. */
+#define DENSE_ROWS(MR, G)                                                                        \
+  INLINE void dense_rows##MR##G(const uint8_t *const *ar, int64_t ksA, const int32_t *kt,       \
+                                const uint8_t *b, int64_t ldb, uint8_t *c, int64_t ldc,          \
+                                int32_t n, int32_t k, const float *bias, int relu) {             \
     int32_t j = 0;                                                                               \
     __m256i none = _mm256_setzero_si256();                                                       \
     for (; j + 16 <= n; j += 16)                                                                 \
-      dense_tile##MR##x2##0(a, rsA, ksA, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
+      dense_tile##MR##x2##0##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
     for (; j + 8 <= n; j += 8)                                                                   \
-      dense_tile##MR##x1##0(a, rsA, ksA, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
+      dense_tile##MR##x1##0##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
     if (j < n)                                                                                   \
-      dense_tile##MR##x1##1(a, rsA, ksA, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, \
-                            _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))); \
+      dense_tile##MR##x1##1##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, \
+                               _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))); \
   }
-DENSE_ROWS(4)
-DENSE_ROWS(1)
+DENSE_ROWS(4, 0)
+DENSE_ROWS(1, 0)
+DENSE_ROWS(4, 1)
+DENSE_ROWS(1, 1)
 
-/* a[0…10] = a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias; a[11] = relu (bytes, as the wasm kernel's) */
+/* x[0…10] = a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias; x[11] = relu (bytes, as the wasm kernel's) */
 AVX2 static void gemm_dense(uint8_t *base, const int32_t *x) {
   int64_t rsA = x[1], ksA = x[2], ldb = x[4], ldc = x[6];
   int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
   const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
+  const uint8_t *b = base + x[3];
   int32_t i = 0;
-  for (; i + 4 <= m; i += 4)
-    dense_rows4(base + x[0] + i * rsA, rsA, ksA, base + x[3], ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
-  for (; i < m; i++)
-    dense_rows1(base + x[0] + i * rsA, rsA, ksA, base + x[3], ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  for (; i + 4 <= m; i += 4) {
+    const uint8_t *ar[4];
+    for (int r = 0; r < 4; r++) ar[r] = base + x[0] + (i + r) * rsA;
+    dense_rows40(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  }
+  for (; i < m; i++) {
+    const uint8_t *ar[1] = {base + x[0] + i * rsA};
+    dense_rows10(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  }
+}
+
+/* x[0…10] = x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias; x[11] = relu (wasm's gemmG, without tail and panel) */
+AVX2 static void gemm_gather(uint8_t *base, const int32_t *x) {
+  const int32_t *rt = (const int32_t *)(base + x[1]), *kt = (const int32_t *)(base + x[2]);
+  int64_t ldb = x[4], ldc = x[6];
+  int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
+  const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
+  const uint8_t *b = base + x[3];
+  int32_t i = 0;
+  for (; i + 4 <= m; i += 4) {
+    const uint8_t *ar[4];
+    for (int r = 0; r < 4; r++) ar[r] = base + x[0] + rt[i + r];
+    dense_rows41(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  }
+  for (; i < m; i++) {
+    const uint8_t *ar[1] = {base + x[0] + rt[i]};
+    dense_rows11(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  }
 }
 
 /* The lowest and the highest byte a strided r × c matrix of floats touches (rows rs, columns cs apart): [lo, hi). */
@@ -313,6 +354,22 @@ static int gather_rows_csr_inside(const uint8_t *base, size_t len, const int32_t
   return 1;
 }
 
+/* What gemm_gather will touch lies in the view: the tables, every A[i,p] = x + rowTab[i] + kTab[p], B, C, the bias. */
+static int gemm_gather_inside(const uint8_t *base, size_t len, const int32_t *x) {
+  int32_t m = x[7], n = x[8], k = x[9];
+  if (m < 0 || n < 0 || k < 0) return 0;
+  if (m == 0 || n == 0) return 1;
+  if (!inside(x[1], 4 * (int64_t)m, len) || !inside(x[2], 4 * (int64_t)k, len)) return 0;
+  if (!strided_inside(x[3], k, x[4], n, 4, len) || !strided_inside(x[5], m, x[6], n, 4, len) ||
+      (x[10] && !strided_inside(x[10], 1, 0, n, 4, len)))
+    return 0;
+  if (k == 0) return 1;
+  int32_t rlo, rhi, klo, khi;
+  range_i32((const int32_t *)(base + x[1]), m, &rlo, &rhi);
+  range_i32((const int32_t *)(base + x[2]), k, &klo, &khi);
+  return inside((int64_t)x[0] + rlo + klo, 0, len) && inside((int64_t)x[0] + rhi + khi, 4, len);
+}
+
 /* argv[0] a Uint8Array over the memory, then `count` int32 offsets into x; 0 (and a TypeError thrown) otherwise. */
 static int read_args(napi_env env, napi_callback_info info, const char *name, size_t count, uint8_t **data,
                      size_t *len, int32_t *x) {
@@ -373,6 +430,19 @@ static napi_value gatherRowsCsr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value gemmG(napi_env env, napi_callback_info info) {
+  uint8_t *data;
+  size_t len;
+  int32_t a[12];
+  if (!read_args(env, info, "gemmG(view, 12 offsets) expected", 12, &data, &len, a)) return NULL;
+  if (!gemm_gather_inside(data, len, a)) {
+    napi_throw_range_error(env, NULL, "gemmG: an operand lies outside the memory");
+    return NULL;
+  }
+  gemm_gather(data, a);
+  return NULL;
+}
+
 static napi_value avx2(napi_env env, napi_callback_info info) {
   (void)info;
   __builtin_cpu_init();
@@ -389,6 +459,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "gemm", fn);
   napi_create_function(env, "gatherRowsCsr", NAPI_AUTO_LENGTH, gatherRowsCsr, NULL, &fn);
   napi_set_named_property(env, exports, "gatherRowsCsr", fn);
+  napi_create_function(env, "gemmG", NAPI_AUTO_LENGTH, gemmG, NULL, &fn);
+  napi_set_named_property(env, exports, "gemmG", fn);
   napi_create_function(env, "avx2", NAPI_AUTO_LENGTH, avx2, NULL, &fn);
   napi_set_named_property(env, exports, "avx2", fn);
   return exports;
