@@ -111,15 +111,19 @@ AVX2 static void gemm_csr(uint8_t *base, const int32_t *a) {
 #define DENSE_TILE(MR, NV, MASKED, G)                                                            \
   INLINE void dense_tile##MR##x##NV##MASKED##G(const uint8_t *const *ar, int64_t ksA,           \
                                                const int32_t *kt, const uint8_t *b, int64_t ldb, \
-                                               uint8_t *c, int64_t ldc, int32_t k,               \
-                                               const float *bias, int relu, __m256i mask) {      \
+                                               uint8_t *c, int64_t ldc, int32_t p0, int32_t p1,  \
+                                               const float *bias, int relu, int last,            \
+                                               __m256i mask) {                                   \
     __m256 acc[MR][NV];                                                                          \
     const uint8_t *row[MR];                                                                      \
     _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                      \
       row[r] = ar[r];                                                                            \
-      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();     \
+      const float *cr = (const float *)(c + r * ldc);                                            \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] = p0 == 0                  \
+          ? _mm256_setzero_ps()                                                                  \
+          : (MASKED && v == NV - 1) ? _mm256_maskload_ps(cr + 8 * v, mask) : _mm256_loadu_ps(cr + 8 * v); \
     }                                                                                            \
-    for (int32_t p = 0; p < k; p++) {                                                            \
+    for (int32_t p = p0; p < p1; p++) {                                                          \
       const float *bp = (const float *)(b + p * ldb);                                            \
       int64_t off = G ? (int64_t)kt[p] : p * ksA;                                                \
       __m256 bv[NV];                                                                             \
@@ -135,10 +139,10 @@ AVX2 static void gemm_csr(uint8_t *base, const int32_t *a) {
       float *cr = (float *)(c + r * ldc);                                                        \
       _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                    \
         __m256 y = acc[r][v];                                                                    \
-        int last = MASKED && v == NV - 1;                                                        \
-        if (bias) y = _mm256_add_ps(y, last ? _mm256_maskload_ps(bias + 8 * v, mask) : _mm256_loadu_ps(bias + 8 * v)); \
-        if (relu) y = relu8(y);                                                                  \
-        if (last) _mm256_maskstore_ps(cr + 8 * v, mask, y);                                      \
+        int masked = MASKED && v == NV - 1;                                                      \
+        if (last && bias) y = _mm256_add_ps(y, masked ? _mm256_maskload_ps(bias + 8 * v, mask) : _mm256_loadu_ps(bias + 8 * v)); \
+        if (last && relu) y = relu8(y);                                                          \
+        if (masked) _mm256_maskstore_ps(cr + 8 * v, mask, y);                                    \
         else _mm256_storeu_ps(cr + 8 * v, y);                                                    \
       }                                                                                          \
     }                                                                                            \
@@ -154,19 +158,20 @@ AVX2 static void gemm_csr(uint8_t *base, const int32_t *a) {
 DENSE_TILES(0)
 DENSE_TILES(1)
 
-/* MR rows of C (A's rows at ar[0…MR−1]), every column: tiles of 16, then 8, then the last 1–7. */
+/* MR rows of C (A's rows at ar[0…MR−1]), every column, steps p0…p1−1 of k (see dense_chunks): tiles of 16, then 8, then the last 1–7. */
 #define DENSE_ROWS(MR, G)                                                                        \
   INLINE void dense_rows##MR##G(const uint8_t *const *ar, int64_t ksA, const int32_t *kt,       \
                                 const uint8_t *b, int64_t ldb, uint8_t *c, int64_t ldc,          \
-                                int32_t n, int32_t k, const float *bias, int relu) {             \
+                                int32_t n, int32_t p0, int32_t p1, const float *bias, int relu,  \
+                                int last) {                                                      \
     int32_t j = 0;                                                                               \
     __m256i none = _mm256_setzero_si256();                                                       \
     for (; j + 16 <= n; j += 16)                                                                 \
-      dense_tile##MR##x2##0##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
+      dense_tile##MR##x2##0##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, p0, p1, bias ? bias + j : 0, relu, last, none); \
     for (; j + 8 <= n; j += 8)                                                                   \
-      dense_tile##MR##x1##0##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, none); \
+      dense_tile##MR##x1##0##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, p0, p1, bias ? bias + j : 0, relu, last, none); \
     if (j < n)                                                                                   \
-      dense_tile##MR##x1##1##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, k, bias ? bias + j : 0, relu, \
+      dense_tile##MR##x1##1##G(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, p0, p1, bias ? bias + j : 0, relu, last, \
                                _mm256_cmpgt_epi32(_mm256_set1_epi32(n - j), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))); \
   }
 DENSE_ROWS(4, 0)
@@ -174,21 +179,40 @@ DENSE_ROWS(1, 0)
 DENSE_ROWS(4, 1)
 DENSE_ROWS(1, 1)
 
+/*
+ * Steps of k per chunk: B's rows of one chunk (chunk·n floats) should stay in the first two
+ * cache levels while every row tile of A goes over them. A weight gradient's B (dz: a batch's
+ * output positions × channels) runs to megabytes; without chunks each row tile of A streamed all
+ * of it from memory again. A chunk's partial sums wait in C (a float stored and read back is the
+ * same float), bias and ReLU come with the last chunk: the sums of one pass.
+ */
+#define CHUNK_BYTES (128 * 1024)
+
+static int32_t chunk_of(int32_t k, int32_t n) {
+  int64_t steps = CHUNK_BYTES / (4 * (int64_t)(n > 0 ? n : 1));
+  return k <= steps ? (k > 0 ? k : 1) : (int32_t)(steps < 16 ? 16 : steps);
+}
+
 /* x[0…10] = a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias; x[11] = relu (bytes, as the wasm kernel's) */
 AVX2 static void gemm_dense(uint8_t *base, const int32_t *x) {
   int64_t rsA = x[1], ksA = x[2], ldb = x[4], ldc = x[6];
   int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
   const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
   const uint8_t *b = base + x[3];
-  int32_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const uint8_t *ar[4];
-    for (int r = 0; r < 4; r++) ar[r] = base + x[0] + (i + r) * rsA;
-    dense_rows40(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
-  }
-  for (; i < m; i++) {
-    const uint8_t *ar[1] = {base + x[0] + i * rsA};
-    dense_rows10(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  int32_t kc = chunk_of(k, n);
+  for (int32_t p0 = 0; p0 < k || p0 == 0; p0 += kc) {
+    int32_t p1 = p0 + kc < k ? p0 + kc : k, last = p1 == k;
+    int32_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const uint8_t *ar[4];
+      for (int r = 0; r < 4; r++) ar[r] = base + x[0] + (i + r) * rsA;
+      dense_rows40(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    for (; i < m; i++) {
+      const uint8_t *ar[1] = {base + x[0] + i * rsA};
+      dense_rows10(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    if (last) break;
   }
 }
 
@@ -199,15 +223,20 @@ AVX2 static void gemm_gather(uint8_t *base, const int32_t *x) {
   int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
   const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
   const uint8_t *b = base + x[3];
-  int32_t i = 0;
-  for (; i + 4 <= m; i += 4) {
-    const uint8_t *ar[4];
-    for (int r = 0; r < 4; r++) ar[r] = base + x[0] + rt[i + r];
-    dense_rows41(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
-  }
-  for (; i < m; i++) {
-    const uint8_t *ar[1] = {base + x[0] + rt[i]};
-    dense_rows11(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, k, bias, relu);
+  int32_t kc = chunk_of(k, n);
+  for (int32_t p0 = 0; p0 < k || p0 == 0; p0 += kc) {
+    int32_t p1 = p0 + kc < k ? p0 + kc : k, last = p1 == k;
+    int32_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const uint8_t *ar[4];
+      for (int r = 0; r < 4; r++) ar[r] = base + x[0] + rt[i + r];
+      dense_rows41(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    for (; i < m; i++) {
+      const uint8_t *ar[1] = {base + x[0] + rt[i]};
+      dense_rows11(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    if (last) break;
   }
 }
 
