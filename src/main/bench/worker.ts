@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { instantiateKernels, PANEL_BYTES, WA } from '../engine/kernels/wasm-module';
+import { nativeKernels, nativeStatus } from '../engine/kernels/native';
 import { stream } from '../engine/rng';
 import { encodeState } from '../engine/state';
 import { Trainer } from '../engine/trainer';
@@ -40,9 +41,15 @@ export interface GemmJob {
 export type BenchJob = TrainJob | CheckpointJob | GemmJob;
 
 /** Best and median GMAC/s (m·n·k multiply-adds per second, in billions) of the timed products. */
-export interface GemmResult {
+export interface GemmRate {
   best: number;
   median: number;
+}
+
+/** The wasm tile's rate, and the native twin's where it runs (null: it does not, see `detail`). */
+export interface GemmResult extends GemmRate {
+  native: GemmRate | null;
+  detail: string;
 }
 
 export interface TrainResult {
@@ -165,31 +172,47 @@ async function checkpoint(job: CheckpointJob): Promise<CheckpointResult> {
 
 /**
  * Times the packed dense GEMM (gemmP, the tile of the convolutions and dense layers) on its own
- * memory, one thread, after a warm-up; A and B hold seeded values in [−0.5, 0.5).
+ * memory, one thread, after a warm-up, and its native twin (./../engine/kernels/native.ts) on
+ * the same operands where it runs, after checking that both give the same bits; A and B hold
+ * seeded values in [−0.5, 0.5).
  */
 function gemmRate(job: GemmJob): GemmResult {
   const [m, n, k] = job.shape;
-  const bytes = 4 * (m * k + k * n + m * n) + PANEL_BYTES + 1024;
+  const bytes = 4 * (m * k + k * n + 2 * m * n) + PANEL_BYTES + 1024;
   const memory = new WA.Memory({ initial: Math.ceil(bytes / 65536) + 1 });
   const kernels = instantiateKernels(memory);
   const [a, b] = [1024, 1024 + 4 * m * k];
   const [c, panel] = [b + 4 * k * n, b + 4 * k * n + 4 * m * n];
+  const c2 = panel + PANEL_BYTES;
   const f = new Float32Array(memory.buffer);
   const rng = stream(0, 'bench/gemm');
   for (let i = 0; i < m * k + k * n; i++) {
     f[a / 4 + i] = rng.uniform() - 0.5;
   }
-  const run = (): void => kernels.gemmP(a, 4 * k, 4, b, 4 * n, c, 4 * n, m, n, k, 0, 0, 1, panel);
-  for (let i = 0; i < 3; i++) {
-    run();
+  const time = (run: () => void): GemmRate => {
+    for (let i = 0; i < 3; i++) {
+      run();
+    }
+    const rates: number[] = [];
+    for (let r = 0; r < job.reps; r++) {
+      const t0 = performance.now();
+      run();
+      rates.push((m * n * k) / (performance.now() - t0) / 1e6);
+    }
+    return { best: Math.max(...rates), median: median(rates) };
+  };
+  const wasm = time(() => kernels.gemmP(a, 4 * k, 4, b, 4 * n, c, 4 * n, m, n, k, 0, 0, 1, panel));
+  const native = nativeKernels();
+  const detail = nativeStatus().detail;
+  if (native === null) {
+    return { ...wasm, native: null, detail };
   }
-  const rates: number[] = [];
-  for (let r = 0; r < job.reps; r++) {
-    const t0 = performance.now();
-    run();
-    rates.push((m * n * k) / (performance.now() - t0) / 1e6);
+  const twin = time(() => native.gemm(memory.buffer, a, 4 * k, 4, b, 4 * n, c2, 4 * n, m, n, k, 0, 0)); // prettier-ignore
+  const [x, y] = [new Uint32Array(memory.buffer, c, m * n), new Uint32Array(memory.buffer, c2, m * n)];
+  if (x.some((v, i) => v !== y[i])) {
+    throw new Error('the native GEMM differs from the wasm GEMM: the native kernels are broken');
   }
-  return { best: Math.max(...rates), median: median(rates) };
+  return { ...wasm, native: twin, detail };
 }
 
 export async function runJob(job: BenchJob): Promise<TrainResult | CheckpointResult | GemmResult> {
