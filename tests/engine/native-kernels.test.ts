@@ -1,6 +1,7 @@
 /**
  * The native kernels (src/main/engine/kernels/native/kernels.c, loaded by native.ts) give their
- * wasm twins' bits: the dense gemm on A as rows or transposed, A and B with NaN, ±Inf,
+ * wasm twins' bits, with the dense tiles of every instruction set the CPU runs (AVX2, AVX-512):
+ * the dense gemm on A as rows or transposed, A and B with NaN, ±Inf,
  * subnormals, every row remainder and column tail, k = 0, with and without bias and ReLU, C
  * strided; the gathered GEMM of convolutions (gemmG: A read through row and column tables, as
  * wasm reads it in place and packed, and as im2col + gemm); the batch gather with its compressed rows (gatherRowsCsr: the same floats, rows and
@@ -20,7 +21,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { nativeKernels, nativeStatus, type NativeKernels } from '../../src/main/engine/kernels/native'; // prettier-ignore
+import { nativeKernels, nativeKernelsFor, nativeStatus, type NativeIsa, type NativeKernels } from '../../src/main/engine/kernels/native'; // prettier-ignore
 import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
 import { GemmPool } from '../../src/main/engine/kernels/threads';
 import { PANEL_BYTES, ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
@@ -38,6 +39,14 @@ function nativeOrSkip(t: TestContext): NativeKernels | null {
     t.skip(why);
   }
   return k;
+}
+
+/** The native kernels with the dense tiles of every instruction set this CPU runs (AVX2 first). */
+function everyIsa(): [NativeIsa, NativeKernels][] {
+  return (['avx2', 'avx512'] as const).flatMap((isa) => {
+    const k = nativeKernelsFor(isa);
+    return k === null ? [] : [[isa, k] as [NativeIsa, NativeKernels]];
+  });
 }
 
 /** A seeded LCG in [0, 1): test data only. */
@@ -159,6 +168,7 @@ test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, ev
   if (native === null) {
     return;
   }
+  const isas = everyIsa();
   const rnd = lcg(13);
   const values = (len: number): Float32Array =>
     Float32Array.from({ length: len }, () => (rnd() < 0.03 ? SPECIAL[Math.floor(rnd() * SPECIAL.length)] : (rnd() - 0.5) * (rnd() < 0.1 ? 1e-30 : 2))); // prettier-ignore
@@ -188,22 +198,26 @@ test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, ev
             // prettier-ignore
             const what = `m=${m} n=${n} k=${k} transA=${transA} bias=${withBias} relu=${relu} shared=${shared}`;
             const guard = values(m * ldc);
-            const [c1, c2] = [sb.put(guard), sb.put(guard)];
+            const c1 = sb.put(guard);
             sb.k.gemm(a, rsA, ksA, b, 4 * ldb, c1, 4 * ldc, m, n, k, withBias ? bias : 0, relu ? 1 : 0, 0); // prettier-ignore
-            native.gemm(sb.buffer(), a, rsA, ksA, b, 4 * ldb, c2, 4 * ldc, m, n, k, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
-            const [w, x] = [sb.f32(c1, m * ldc), sb.f32(c2, m * ldc)];
-            assert.equal(firstDifference(x, w), -1, what);
-            for (let i = 0; i < m; i++) {
-              const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
-              assert.equal(past, -1, `${what}: row ${i} written past column ${n}`);
+            const w = sb.f32(c1, m * ldc);
+            for (const [isa, kernels] of isas) {
+              const c2 = sb.put(guard);
+              kernels.gemm(sb.buffer(), a, rsA, ksA, b, 4 * ldb, c2, 4 * ldc, m, n, k, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
+              const x = sb.f32(c2, m * ldc);
+              assert.equal(firstDifference(x, w), -1, `${isa}: ${what}`);
+              for (let i = 0; i < m; i++) {
+                const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
+                assert.equal(past, -1, `${isa}: ${what}: row ${i} written past column ${n}`);
+              }
+              compared++;
             }
-            compared++;
           }
         }
       }
     }
   }
-  assert.equal(compared, 2 * WIDTHS.length * 4 * 2 * 4);
+  assert.equal(compared, isas.length * 2 * WIDTHS.length * 4 * 2 * 4);
 });
 
 test('native gemmG = wasm gemmG (in place and packed) bit for bit: A read through offset tables, every remainder and tail', (t) => {
@@ -211,6 +225,7 @@ test('native gemmG = wasm gemmG (in place and packed) bit for bit: A read throug
   if (native === null) {
     return;
   }
+  const isas = everyIsa();
   const rnd = lcg(19);
   const sb = wasmSandbox(256);
   let compared = 0;
@@ -221,6 +236,7 @@ test('native gemmG = wasm gemmG (in place and packed) bit for bit: A read throug
     [13, 37, 40, true],
     [64, 24, 300, true],
     [7, 65, 600, false],
+    [6, 47, 50, true],
   ] as const) {
     // an "image" of floats and tables of byte offsets into it: rows anywhere, steps of k in runs
     // of 4 adjacent floats (a convolution's channels) when `adjacent`, else anywhere
@@ -236,16 +252,19 @@ test('native gemmG = wasm gemmG (in place and packed) bit for bit: A read throug
       [true, true],
     ] as const) {
       const what = `m=${m} n=${n} k=${k} adjacent=${adjacent} bias=${withBias} relu=${relu}`;
-      const [c0, c1, c2] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
+      const [c0, c1] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
       sb.k.gemmG(x, rowTab, kTab, b, 4 * n, c0, 4 * n, m, n, k, withBias ? bias : 0, relu ? 1 : 0, 0, 0); // prettier-ignore
       sb.k.gemmG(x, rowTab, kTab, b, 4 * n, c1, 4 * n, m, n, k, withBias ? bias : 0, relu ? 1 : 0, 0, panel); // prettier-ignore
-      native.gemmG(sb.buffer(), x, rowTab, kTab, b, 4 * n, c2, 4 * n, m, n, k, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
       assert.equal(firstDifference(sb.f32(c1, m * n), sb.f32(c0, m * n)), -1, `wasm packed = in place, ${what}`); // prettier-ignore
-      assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c0, m * n)), -1, what);
-      compared++;
+      for (const [isa, kernels] of isas) {
+        const c2 = sb.alloc(4 * m * n);
+        kernels.gemmG(sb.buffer(), x, rowTab, kTab, b, 4 * n, c2, 4 * n, m, n, k, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
+        assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c0, m * n)), -1, `${isa}: ${what}`);
+        compared++;
+      }
     }
   }
-  assert.equal(compared, 12);
+  assert.equal(compared, isas.length * 14);
   // a table entry pointing past the memory
   const far = sb.put(Int32Array.of(sb.buffer().byteLength));
   const c = sb.alloc(64);
@@ -309,6 +328,7 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
   let calls = 0;
   const counted: NativeKernels = {
     file: native.file,
+    isa: native.isa,
     gemm: (...args) => native.gemm(...args),
     gatherRowsCsr: (...args) => native.gatherRowsCsr(...args),
     gemmG: (...args) => native.gemmG(...args),
@@ -441,10 +461,18 @@ console.log(JSON.stringify({ ...out, native: nativeStatus().used }));
   };
   const wasm = run({ LOCKSTEP_NATIVE: '0', LOCKSTEP_THREADS: '1' });
   assert.equal(wasm.native, false);
-  for (const threads of ['1', '2']) {
-    const nat = run({ LOCKSTEP_NATIVE: '1', LOCKSTEP_THREADS: threads });
-    assert.equal(nat.native, true, `native kernels used (${threads} threads)`);
-    assert.equal(nat.mlp, wasm.mlp, `mlp, ${threads} threads`);
-    assert.equal(nat.lenet5, wasm.lenet5, `lenet5, ${threads} threads`);
+  // the default (AVX-512 tiles where the CPU has them) on 1 and 2 threads, and AVX2 alone
+  const runs: [string, Record<string, string>][] = [
+    ['1 thread', { LOCKSTEP_NATIVE: '1', LOCKSTEP_THREADS: '1' }],
+    ['2 threads', { LOCKSTEP_NATIVE: '1', LOCKSTEP_THREADS: '2' }],
+  ];
+  if (nativeKernelsFor('avx512') !== null) {
+    runs.push(['AVX2 alone', { LOCKSTEP_NATIVE: 'avx2', LOCKSTEP_THREADS: '1' }]);
+  }
+  for (const [what, env] of runs) {
+    const nat = run(env);
+    assert.equal(nat.native, true, `native kernels used (${what})`);
+    assert.equal(nat.mlp, wasm.mlp, `mlp, ${what}`);
+    assert.equal(nat.lenet5, wasm.lenet5, `lenet5, ${what}`);
   }
 });

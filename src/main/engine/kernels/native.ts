@@ -5,7 +5,8 @@
  * nothing else changes. Built at `npm install`, or here on first use when the source changed;
  * where it cannot be built or loaded (no C compiler, not x86-64, a CPU without AVX2, or
  * LOCKSTEP_NATIVE=0), `nativeKernels()` is null, `nativeStatus()` says why, and the wasm kernels
- * run. The choice is not in the fingerprint, because it cannot change a bit.
+ * run. The dense GEMMs run on AVX-512 tiles where the CPU has AVX-512F (LOCKSTEP_NATIVE=avx2
+ * keeps them on AVX2). None of these choices is in the fingerprint: none can change a bit.
  */
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
@@ -73,22 +74,45 @@ export interface NativeKernels {
   ): void;
   /** The addon's file (worker threads load it too). */
   readonly file: string;
+  /** The instruction set of the dense GEMMs' tiles (worker threads use the same). */
+  readonly isa: NativeIsa;
 }
 
 /** The addon's own exports (./native/kernels.c). */
 interface Addon {
   gemmCsr(view: Uint8Array, ...offsets: number[]): void;
   gemm(view: Uint8Array, ...offsets: number[]): void;
+  gemm512(view: Uint8Array, ...offsets: number[]): void;
   gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
   gemmG(view: Uint8Array, ...offsets: number[]): void;
+  gemmG512(view: Uint8Array, ...offsets: number[]): void;
   avx2(): boolean;
+  avx512(): boolean;
+}
+
+/** The instruction sets of the dense GEMMs' tiles (the rest is AVX2 either way). */
+export type NativeIsa = 'avx2' | 'avx512';
+
+/** The addon's functions for the dense GEMMs on tiles of `isa`. */
+export function denseFunctions(isa: NativeIsa): { gemm: string; gemmG: string } {
+  return isa === 'avx512'
+    ? { gemm: 'gemm512', gemmG: 'gemmG512' }
+    : { gemm: 'gemm', gemmG: 'gemmG' };
 }
 
 interface Builder {
   buildNative(root?: string): { file?: string; reason?: string };
 }
 
-let loaded: NativeKernels | null | undefined;
+interface Loaded {
+  addon: Addon;
+  file: string;
+  /** the widest set this CPU runs (LOCKSTEP_NATIVE=avx2 holds it to AVX2) */
+  isa: NativeIsa;
+}
+
+let loaded: Loaded | null | undefined;
+let kernels: NativeKernels | null = null;
 let detail = '';
 
 /** Why the native kernels run or not, one line. */
@@ -97,8 +121,8 @@ export function nativeStatus(): { used: boolean; detail: string } {
   return { used: k !== null, detail };
 }
 
-/** The addon `file` as NativeKernels, its view of the memory made again when the memory grows. */
-export function wrapAddon(addon: Addon, file: string): NativeKernels {
+/** The addon as NativeKernels with dense tiles of `isa`, its view of the memory made again when the memory grows. */
+function wrapAddon(addon: Addon, file: string, isa: NativeIsa): NativeKernels {
   let buffer: ArrayBufferLike | null = null;
   let view: Uint8Array = new Uint8Array(0);
   const viewOf = (memory: ArrayBufferLike): Uint8Array => {
@@ -108,16 +132,20 @@ export function wrapAddon(addon: Addon, file: string): NativeKernels {
     }
     return view;
   };
+  const dense = denseFunctions(isa);
+  const gemm = addon[dense.gemm as 'gemm'];
+  const gemmG = addon[dense.gemmG as 'gemmG'];
   return {
     file,
+    isa,
     gemmCsr(memory, rowPtr, idx, val, b, c, ldc, m, n, bias, relu) {
       addon.gemmCsr(viewOf(memory), rowPtr, idx, val, b, c, ldc, m, n, bias, relu);
     },
     gemm(memory, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) {
-      addon.gemm(viewOf(memory), a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu);
+      gemm(viewOf(memory), a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu);
     },
     gemmG(memory, x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu) {
-      addon.gemmG(viewOf(memory), x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu);
+      gemmG(viewOf(memory), x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu);
     },
     gatherRowsCsr(memory, pixels, indices, n, out, rowPtr, idx, val, total) {
       addon.gatherRowsCsr(viewOf(memory), pixels, indices, n, out, rowPtr, idx, val, total);
@@ -125,13 +153,14 @@ export function wrapAddon(addon: Addon, file: string): NativeKernels {
   };
 }
 
-/** The native kernels, or null (see the header); built and loaded on the first call. */
-export function nativeKernels(): NativeKernels | null {
+/** Builds (when its sources changed) and loads the addon once; null and `detail` when it cannot run. */
+function load(): Loaded | null {
   if (loaded !== undefined) {
     return loaded;
   }
   loaded = null;
-  if (process.env.LOCKSTEP_NATIVE === '0') {
+  const setting = process.env.LOCKSTEP_NATIVE;
+  if (setting === '0') {
     detail = 'turned off (LOCKSTEP_NATIVE=0): wasm kernels';
     return loaded;
   }
@@ -151,10 +180,33 @@ export function nativeKernels(): NativeKernels | null {
       detail = 'this CPU has no AVX2: wasm kernels';
       return loaded;
     }
-    loaded = wrapAddon(addon, built.file);
-    detail = `the GEMMs (dense, sparse, convolutions') and the batch gather on native AVX2 kernels (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone`;
+    const isa: NativeIsa = addon.avx512() && setting !== 'avx2' ? 'avx512' : 'avx2';
+    loaded = { addon, file: built.file, isa };
+    const tiles = isa === 'avx512' ? 'AVX-512 tiles for the dense ones' : 'AVX2 throughout';
+    detail = `the GEMMs (dense, sparse, convolutions') and the batch gather on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
   }
   return loaded;
+}
+
+/** The native kernels, or null (see the header); built and loaded on the first call. */
+export function nativeKernels(): NativeKernels | null {
+  const l = load();
+  if (l !== null && kernels === null) {
+    kernels = wrapAddon(l.addon, l.file, l.isa);
+  }
+  return kernels;
+}
+
+/**
+ * The native kernels with the dense GEMMs on tiles of `isa` whatever the default (tests compare
+ * every set this CPU runs); null where the addon does not run or the CPU lacks `isa`.
+ */
+export function nativeKernelsFor(isa: NativeIsa): NativeKernels | null {
+  const l = load();
+  if (l === null || (isa === 'avx512' && !l.addon.avx512())) {
+    return null;
+  }
+  return wrapAddon(l.addon, l.file, isa);
 }

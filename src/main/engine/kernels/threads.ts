@@ -17,7 +17,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { nativeKernels, type NativeKernels } from './native';
+import { denseFunctions, nativeKernels, type NativeKernels } from './native';
 import { GEMM_MR, instantiateSharedKernels, kernelModuleBytes, SHARED_MAX_PAGES, WA, type WasmKernels, type WasmMemory } from './wasm-module'; // prettier-ignore
 
 /** The default thread count is the number of cores, at most this. */
@@ -112,7 +112,7 @@ const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memor
 const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => k[name]);
 if (native) {
   // the native twins (./native.ts): same arguments, a view of the memory first
-  const addon = require(native);
+  const addon = require(native.file);
   let buffer = null;
   let view = null;
   const viewOf = () => {
@@ -123,9 +123,9 @@ if (native) {
     return view;
   };
   kernels[${Kernel.gemmCsr}] = (...a) => addon.gemmCsr(viewOf(), ...a.slice(0, 10));
-  kernels[${Kernel.gemm}] = (...a) => addon.gemm(viewOf(), ...a.slice(0, 12));
+  kernels[${Kernel.gemm}] = (...a) => addon[native.gemm](viewOf(), ...a.slice(0, 12));
   kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
-  kernels[${Kernel.gemmG}] = (...a) => addon.gemmG(viewOf(), ...a.slice(0, 12));
+  kernels[${Kernel.gemmG}] = (...a) => addon[native.gemmG](viewOf(), ...a.slice(0, 12));
 }
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
@@ -194,7 +194,7 @@ export class GemmPool {
     for (let t = 1; t < threads; t++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { bytes, memory: this.memory, ctrl: sab, self: t, native: native?.file ?? null },
+        workerData: { bytes, memory: this.memory, ctrl: sab, self: t, native: native ? { file: native.file, ...denseFunctions(native.isa) } : null }, // prettier-ignore
       });
       w.unref();
       this.workers.push(w);

@@ -1,7 +1,7 @@
 /**
- * Builds the native kernels (./kernels.c, a Node-API addon) with the machine's C compiler, once
- * per version of the source: `out/native/kernels-<digest>.node` of the checkout, the digest over
- * the source, the compiler flags, the platform and the architecture. A build is written to a
+ * Builds the native kernels (./kernels.c and what it includes, a Node-API addon) with the
+ * machine's C compiler, once per version of the sources: `out/native/kernels-<digest>.node` of the
+ * checkout, the digest over the sources, the compiler flags, the platform and the architecture. A build is written to a
  * temporary file and renamed into place, so processes building at once never load half of one;
  * then the builds of other versions are deleted (a process that loaded one keeps its mapping).
  *
@@ -21,7 +21,8 @@ const { spawnSync } = require('node:child_process');
 const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } = require('node:fs');
 const { dirname, join, resolve } = require('node:path');
 
-const SOURCE = 'kernels.c';
+/** The C sources (kernels.c includes the others): all of them make the digest. */
+const SOURCES_C = ['kernels.c', 'dense.inc.c'];
 /**
  * Never a fused multiply-add (GCC contracts a·b + c by default in its GNU modes, clang within an
  * expression): the kernels' bits depend on it. No -ffast-math, for the same reason.
@@ -37,11 +38,11 @@ const SOURCES = __dirname;
 const ROOT = resolve(SOURCES, '..', '..', '..', '..', '..');
 
 function nativeTarget(root = ROOT) {
-  const digest = createHash('sha256')
-    .update(readFileSync(join(SOURCES, SOURCE)))
-    .update(JSON.stringify([FLAGS, process.platform, process.arch]))
-    .digest('hex')
-    .slice(0, 16);
+  const hash = createHash('sha256');
+  for (const f of SOURCES_C) {
+    hash.update(f).update(readFileSync(join(SOURCES, f)));
+  }
+  const digest = hash.update(JSON.stringify([FLAGS, process.platform, process.arch])).digest('hex').slice(0, 16);
   return join(root, 'out', 'native', `kernels-${digest}.node`);
 }
 
@@ -71,7 +72,7 @@ function buildNative(root = ROOT) {
   const cc = process.env.CC || 'cc';
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  const args = [...FLAGS, ...PLATFORM_FLAGS[process.platform], '-I', include, join(SOURCES, SOURCE), '-o', tmp];
+  const args = [...FLAGS, ...PLATFORM_FLAGS[process.platform], '-I', include, join(SOURCES, SOURCES_C[0]), '-o', tmp];
   const r = spawnSync(cc, args, { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });

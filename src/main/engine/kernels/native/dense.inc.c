@@ -1,0 +1,137 @@
+/*
+ * The dense GEMM's tiles and drivers, included by ./kernels.c once per instruction set with the
+ * V_* macros (the vector type, its lanes, loads, stores, arithmetic; V_FN(name) names the set's
+ * functions): the same operations per output element for every set — only how many elements a
+ * vector holds differs.
+ */
+/*
+ * The dense GEMM, wasm-module.ts's gemm and gemmG: C[i,j] = act((…(0 + A[i,0]·B[0,j]) + …) +
+ * A[i,k−1]·B[k−1,j] + bias[j]), B's rows ldb bytes apart, A[i,p] at ar[i] + p·ksA (G = 0: gemm,
+ * ar[i] = a + i·rsA) or at ar[i] + kt[p] (G = 1: gemmG, ar[i] = x + rowTab[i], kt = kTab: a
+ * convolution's windows). Register tiles of MR rows × NV vectors; MASKED: the last vector holds
+ * the last 1 to V_LANES − 1 columns (masked loads and stores). wasm's gemmG and gemmP work in chunks of k,
+ * keeping partial sums in C between them: the same sums, as a float stored and read back is the
+ * same float.
+ */
+#ifndef DENSE_TILE
+#define DENSE_TILE(MR, NV, MASKED, G)                                                            \
+  V_INLINE void V_FN(dense_tile##MR##x##NV##MASKED##G)(const uint8_t *const *ar, int64_t ksA,           \
+                                               const int32_t *kt, const uint8_t *b, int64_t ldb, \
+                                               uint8_t *c, int64_t ldc, int32_t p0, int32_t p1,  \
+                                               const float *bias, int relu, int last,            \
+                                               V_MASK_T mask) {                                   \
+    V_T acc[MR][NV];                                                                          \
+    const uint8_t *row[MR];                                                                      \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                      \
+      row[r] = ar[r];                                                                            \
+      const float *cr = (const float *)(c + r * ldc);                                            \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] = p0 == 0                  \
+          ? V_ZERO()                                                                  \
+          : (MASKED && v == NV - 1) ? V_MLOAD(cr + V_LANES * v, mask) : V_LOAD(cr + V_LANES * v); \
+    }                                                                                            \
+    for (int32_t p = p0; p < p1; p++) {                                                          \
+      const float *bp = (const float *)(b + p * ldb);                                            \
+      int64_t off = G ? (int64_t)kt[p] : p * ksA;                                                \
+      V_T bv[NV];                                                                             \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) bv[v] =                              \
+          (MASKED && v == NV - 1) ? V_MLOAD(bp + V_LANES * v, mask) : V_LOAD(bp + V_LANES * v); \
+      _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                    \
+        V_T x = V_SET1(*(const float *)(row[r] + off));                               \
+        _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) acc[r][v] =                        \
+            V_ADD(acc[r][v], V_MUL(x, bv[v]));                                   \
+      }                                                                                          \
+    }                                                                                            \
+    _Pragma("GCC unroll 8") for (int r = 0; r < MR; r++) {                                      \
+      float *cr = (float *)(c + r * ldc);                                                        \
+      _Pragma("GCC unroll 8") for (int v = 0; v < NV; v++) {                                    \
+        V_T y = acc[r][v];                                                                    \
+        int masked = MASKED && v == NV - 1;                                                      \
+        if (last && bias) y = V_ADD(y, masked ? V_MLOAD(bias + V_LANES * v, mask) : V_LOAD(bias + V_LANES * v)); \
+        if (last && relu) y = V_RELU(y);                                                          \
+        if (masked) V_MSTORE(cr + V_LANES * v, mask, y);                                    \
+        else V_STORE(cr + V_LANES * v, y);                                                    \
+      }                                                                                          \
+    }                                                                                            \
+  }
+
+#define DENSE_TILES(G)     \
+  DENSE_TILE(4, 2, 0, G)   \
+  DENSE_TILE(4, 1, 0, G)   \
+  DENSE_TILE(4, 1, 1, G)   \
+  DENSE_TILE(1, 2, 0, G)   \
+  DENSE_TILE(1, 1, 0, G)   \
+  DENSE_TILE(1, 1, 1, G)
+#endif
+DENSE_TILES(0)
+DENSE_TILES(1)
+
+/* MR rows of C (A's rows at ar[0…MR−1]), every column, steps p0…p1−1 of k (see chunk_of): tiles of 2·V_LANES columns, then V_LANES, then the rest. */
+#ifndef DENSE_ROWS
+#define DENSE_ROWS(MR, G)                                                                        \
+  V_INLINE void V_FN(dense_rows##MR##G)(const uint8_t *const *ar, int64_t ksA, const int32_t *kt,       \
+                                const uint8_t *b, int64_t ldb, uint8_t *c, int64_t ldc,          \
+                                int32_t n, int32_t p0, int32_t p1, const float *bias, int relu,  \
+                                int last) {                                                      \
+    int32_t j = 0;                                                                               \
+    V_MASK_T none = V_NOMASK;                                                       \
+    for (; j + 2 * V_LANES <= n; j += 2 * V_LANES)                                                                 \
+      V_FN(dense_tile##MR##x2##0##G)(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, p0, p1, bias ? bias + j : 0, relu, last, none); \
+    for (; j + V_LANES <= n; j += V_LANES)                                                                   \
+      V_FN(dense_tile##MR##x1##0##G)(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, p0, p1, bias ? bias + j : 0, relu, last, none); \
+    if (j < n)                                                                                   \
+      V_FN(dense_tile##MR##x1##1##G)(ar, ksA, kt, b + 4 * (int64_t)j, ldb, c + 4 * (int64_t)j, ldc, p0, p1, bias ? bias + j : 0, relu, last, \
+                               V_MASK(n - j)); \
+  }
+#endif
+DENSE_ROWS(4, 0)
+DENSE_ROWS(1, 0)
+DENSE_ROWS(4, 1)
+DENSE_ROWS(1, 1)
+
+/* x[0…10] = a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias; x[11] = relu (bytes, as the wasm kernel's) */
+V_ATTR static void V_FN(gemm_dense)(uint8_t *base, const int32_t *x) {
+  int64_t rsA = x[1], ksA = x[2], ldb = x[4], ldc = x[6];
+  int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
+  const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
+  const uint8_t *b = base + x[3];
+  int32_t kc = chunk_of(k, n);
+  for (int32_t p0 = 0; p0 < k || p0 == 0; p0 += kc) {
+    int32_t p1 = p0 + kc < k ? p0 + kc : k, last = p1 == k;
+    int32_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const uint8_t *ar[4];
+      for (int r = 0; r < 4; r++) ar[r] = base + x[0] + (i + r) * rsA;
+      V_FN(dense_rows40)(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    for (; i < m; i++) {
+      const uint8_t *ar[1] = {base + x[0] + i * rsA};
+      V_FN(dense_rows10)(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    if (last) break;
+  }
+}
+
+/* x[0…10] = x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias; x[11] = relu (wasm's gemmG, without tail and panel) */
+V_ATTR static void V_FN(gemm_gather)(uint8_t *base, const int32_t *x) {
+  const int32_t *rt = (const int32_t *)(base + x[1]), *kt = (const int32_t *)(base + x[2]);
+  int64_t ldb = x[4], ldc = x[6];
+  int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
+  const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
+  const uint8_t *b = base + x[3];
+  int32_t kc = chunk_of(k, n);
+  for (int32_t p0 = 0; p0 < k || p0 == 0; p0 += kc) {
+    int32_t p1 = p0 + kc < k ? p0 + kc : k, last = p1 == k;
+    int32_t i = 0;
+    for (; i + 4 <= m; i += 4) {
+      const uint8_t *ar[4];
+      for (int r = 0; r < 4; r++) ar[r] = base + x[0] + rt[i + r];
+      V_FN(dense_rows41)(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    for (; i < m; i++) {
+      const uint8_t *ar[1] = {base + x[0] + rt[i]};
+      V_FN(dense_rows11)(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
+    }
+    if (last) break;
+  }
+}
+
