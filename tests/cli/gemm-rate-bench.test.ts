@@ -6,7 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GEMM_RATE_SHAPE, GEMM_RATE_TITLE, gemmRateSection } from '../../src/main/bench/gemm-rate';
+import {
+  GEMM_RATE_SHAPE,
+  GEMM_RATE_TITLE,
+  gemmRateSection,
+  isaName,
+} from '../../src/main/bench/gemm-rate';
 import { nativeKernels } from '../../src/main/engine/kernels/native';
 import { ROOT } from '../helpers/cli';
 import { torchOrSkip } from '../helpers/torch';
@@ -25,7 +30,10 @@ test('our GEMM rates (wasm, native), and no peer rows without --peer', async () 
   if (nativeKernels() === null) {
     assert.ok(Number.isNaN(native.value) && /^not run: /.test(native.note ?? ''), native.note);
   } else {
-    assert.equal(native.label, `ours: native dense GEMM ${name} (AVX2)`);
+    assert.equal(
+      native.label,
+      `ours: native dense GEMM ${name} (${isaName(nativeKernels()!.isa)})`,
+    );
     assert.ok(native.value > 0.1 && native.value < 1000, String(native.value));
   }
 });

@@ -2,7 +2,7 @@
  * Bench section "GEMM throughput" (listed in ./bench.ts's BENCH_SECTIONS): the multiply-adds per
  * second of our packed dense GEMM (gemmP, the tile of the convolutions and dense layers; one
  * thread, in a fresh process, ./worker.ts's `gemm` job) on one shape, and of its native twin
- * where it runs (AVX2, the same bits; or why not), and with --peer those of
+ * where it runs (AVX2 or AVX-512, the same bits; or why not), and with --peer those of
  * torch.mm on the same shape (scripts/peers/torch_gemm.py, one thread, with the BLAS kernels
  * ./peer.ts chose), and their ratio. No goal: it says what a compute-bound network's ratio to
  * the peer is made of on this machine. Our tile multiplies and adds in two roundings on 128-bit
@@ -21,6 +21,11 @@ import { peerBlas, peerBlasEnv, peerUnavailable, torchMmRate } from './peer';
 import { median, type GemmResult } from './worker';
 
 export const GEMM_RATE_TITLE = 'GEMM throughput (float32, one thread)';
+
+/** How the report names an instruction set of the native kernels. */
+export function isaName(isa: string): string {
+  return isa === 'avx512' ? 'AVX-512' : isa === 'avx2' ? 'AVX2' : isa;
+}
 
 /** The shape timed (m × n × k): a 3×3 convolution of 64 channels over 4096 pixels, as a GEMM. */
 export const GEMM_RATE_SHAPE: [number, number, number] = [4096, 64, 576];
@@ -64,7 +69,7 @@ export async function gemmRateSection(ctx: BenchContext): Promise<ExtraSection> 
   const native = ours.every((r) => r.native !== null);
   rows.push(
     native
-      ? { label: `ours: native dense GEMM ${name} (AVX2)`, value: median(nativeBest), unit: 'GMAC/s', note: `${of(nativeBest)}best of ${reps} products; the same operations on 256-bit vectors, checked bit for bit against the wasm GEMM; what training runs here` } // prettier-ignore
+      ? { label: `ours: native dense GEMM ${name} (${isaName(ours[0].native!.isa)})`, value: median(nativeBest), unit: 'GMAC/s', note: `${of(nativeBest)}best of ${reps} products; the same operations on ${ours[0].native!.isa === 'avx512' ? 512 : 256}-bit vectors, checked bit for bit against the wasm GEMM; what training runs here` } // prettier-ignore
       : { label: `ours: native dense GEMM ${name}`, value: NaN, unit: 'GMAC/s', note: `not run: ${ours[0]?.detail ?? 'no round'}` }, // prettier-ignore
   );
   const used = native ? nativeBest : best;

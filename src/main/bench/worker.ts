@@ -48,7 +48,7 @@ export interface GemmRate {
 
 /** The wasm tile's rate, and the native twin's where it runs (null: it does not, see `detail`). */
 export interface GemmResult extends GemmRate {
-  native: GemmRate | null;
+  native: (GemmRate & { isa: string }) | null;
   detail: string;
 }
 
@@ -212,7 +212,7 @@ function gemmRate(job: GemmJob): GemmResult {
   if (x.some((v, i) => v !== y[i])) {
     throw new Error('the native GEMM differs from the wasm GEMM: the native kernels are broken');
   }
-  return { ...wasm, native: twin, detail };
+  return { ...wasm, native: { ...twin, isa: native.isa }, detail };
 }
 
 export async function runJob(job: BenchJob): Promise<TrainResult | CheckpointResult | GemmResult> {
