@@ -6,8 +6,9 @@
  * then the builds of other versions are deleted (a process that loaded one keeps its mapping).
  *
  * - `nativeTarget(root)`: the file the current source builds to (it may not exist yet).
- * - `buildNative(root)`: builds it unless it exists; `{ file }` or `{ reason }` (no compiler, no
- *   Node-API headers, a platform without the kernels, the compiler's error) — never throws.
+ * - `buildNative(root, retry)`: builds it unless it exists; `{ file }` or `{ reason }` (no
+ *   compiler, no Node-API headers, a platform without the kernels, the compiler's error, kept
+ *   until a retry) — never throws.
  *
  * Where it cannot build, the wasm kernels run: same bits, slower (../native.ts).
  *
@@ -18,7 +19,7 @@
 'use strict';
 const { createHash } = require('node:crypto');
 const { spawnSync } = require('node:child_process');
-const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } = require('node:fs');
+const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs');
 const { dirname, join, resolve } = require('node:path');
 
 /** The C sources (kernels.c includes the others): all of them make the digest. */
@@ -57,13 +58,22 @@ function headers() {
   return candidates.find((d) => d && existsSync(join(d, 'node_api.h'))) ?? null;
 }
 
-function buildNative(root = ROOT) {
+/**
+ * `retry`: compile even where this version failed before (a failure is remembered next to the
+ * build, `kernels-<digest>.failed`, so that every training process does not pay for the same
+ * failed compile again; `npm run build:native` retries).
+ */
+function buildNative(root = ROOT, retry = false) {
   if (process.arch !== 'x64' || !(process.platform in PLATFORM_FLAGS)) {
     return { reason: `no native kernels for ${process.platform}-${process.arch} (x86-64 Linux and macOS only)` };
   }
   const file = nativeTarget(root);
   if (existsSync(file)) {
     return { file };
+  }
+  const failed = file.replace(/\.node$/, '.failed');
+  if (!retry && existsSync(failed)) {
+    return { reason: `${readFileSync(failed, 'utf8').trim()} (an earlier build; \`npm run build:native\` tries again)` };
   }
   const include = headers();
   if (include === null) {
@@ -76,13 +86,20 @@ function buildNative(root = ROOT) {
   const r = spawnSync(cc, args, { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
     rmSync(tmp, { force: true });
-    const why = r.error ? `${cc} could not run (${r.error.code ?? r.error.message})` : `${cc} failed: ${(r.stderr || '').trim().split('\n').slice(0, 3).join(' | ')}`;
+    if (r.error) {
+      // no compiler here (it may be installed later): nothing to remember
+      return { reason: `${cc} could not run (${r.error.code ?? r.error.message})` };
+    }
+    const said = (r.stderr || '').trim().split('\n').slice(0, 3).join(' | ');
+    const why = `${cc} failed (exit status ${r.status})${said ? `: ${said}` : ''}`;
+    writeFileSync(failed, `${why}\n`);
     return { reason: why };
   }
+  rmSync(failed, { force: true });
   renameSync(tmp, file);
   // earlier versions' builds: a process that loaded one keeps its mapping
   for (const old of readdirSync(dirname(file))) {
-    if (/^kernels-[0-9a-f]{16}\.node$/.test(old) && join(dirname(file), old) !== file) {
+    if (/^kernels-[0-9a-f]{16}\.(node|failed)$/.test(old) && join(dirname(file), old) !== file) {
       rmSync(join(dirname(file), old), { force: true });
     }
   }
@@ -92,7 +109,7 @@ function buildNative(root = ROOT) {
 module.exports = { nativeTarget, buildNative, FLAGS };
 
 if (require.main === module) {
-  const r = buildNative();
+  const r = buildNative(ROOT, true);
   if (r.file) {
     console.log(`native kernels: ${r.file}`);
   } else {
