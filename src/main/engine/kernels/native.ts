@@ -11,81 +11,39 @@
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
 import { repoRoot } from '../../entry-points';
+import type { WasmKernels } from './wasm-module';
 
-/** The native twin of the wasm kernel of the same name (arguments as the wasm kernel's). */
+/** A tuple without its last element (the wasm kernel's argument the native twin has no use for). */
+type WithoutLast<T extends unknown[]> = T extends [...infer H, unknown] ? H : never;
+/** The arguments of the wasm kernel `name` but its last. */
+type ArgsOf<K extends keyof WasmKernels> = WithoutLast<Parameters<WasmKernels[K]>>;
+
+/**
+ * The native twin of the wasm kernel of the same name: the memory's buffer, then that kernel's
+ * arguments (byte offsets and strides) without the last one — gemm's and gemmCsr's `tail` (the
+ * twins read their last columns with a mask, never past B's rows), gemmG's `panel` (A is read in
+ * place), gatherRowsCsr's `tab` (the twin has its own shuffles).
+ */
 export interface NativeKernels {
-  /** wasm-sparse.ts's gemmCsr without its `tail` (all offsets in bytes into `memory`). */
-  gemmCsr(
-    memory: ArrayBufferLike,
-    rowPtr: number,
-    idx: number,
-    val: number,
-    b: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    bias: number,
-    relu: number,
-  ): void;
-  /** wasm-module.ts's gemm without its `tail` (offsets and strides in bytes into `memory`). */
-  gemm(
-    memory: ArrayBufferLike,
-    a: number,
-    rsA: number,
-    ksA: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    bias: number,
-    relu: number,
-  ): void;
-  /** wasm-packed.ts's gemmG without `tail` and `panel` (A[i,p] at x + rowTab[i] + kTab[p]). */
-  gemmG(
-    memory: ArrayBufferLike,
-    x: number,
-    rowTab: number,
-    kTab: number,
-    b: number,
-    ldb: number,
-    c: number,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    bias: number,
-    relu: number,
-  ): void;
-  /** wasm-module.ts's gatherRowsCsr without `tab` (offsets in bytes into `memory`). */
-  gatherRowsCsr(
-    memory: ArrayBufferLike,
-    pixels: number,
-    indices: number,
-    n: number,
-    out: number,
-    rowPtr: number,
-    idx: number,
-    val: number,
-    total: number,
-  ): void;
+  gemmCsr(memory: ArrayBufferLike, ...args: ArgsOf<'gemmCsr'>): void;
+  gemm(memory: ArrayBufferLike, ...args: ArgsOf<'gemm'>): void;
+  /** (A[i,p] at x + rowTab[i] + kTab[p]: the arguments are gemm's, a, rsA, ksA read as x, rowTab, kTab) */
+  gemmG(memory: ArrayBufferLike, ...args: WithoutLast<ArgsOf<'gemmG'>>): void;
+  gatherRowsCsr(memory: ArrayBufferLike, ...args: ArgsOf<'gatherRowsCsr'>): void;
   /** The addon's file (worker threads load it too). */
   readonly file: string;
   /** The instruction set of the dense GEMMs' tiles (worker threads use the same). */
   readonly isa: NativeIsa;
 }
 
-/** The addon's own exports (./native/kernels.c). */
+/** The addon's own exports (./native/kernels.c): a view of the memory, then the offsets. */
 interface Addon {
   gemmCsr(view: Uint8Array, ...offsets: number[]): void;
   gemm(view: Uint8Array, ...offsets: number[]): void;
   gemm512(view: Uint8Array, ...offsets: number[]): void;
-  gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
   gemmG(view: Uint8Array, ...offsets: number[]): void;
   gemmG512(view: Uint8Array, ...offsets: number[]): void;
+  gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
   avx2(): boolean;
   avx512(): boolean;
 }
@@ -138,18 +96,10 @@ function wrapAddon(addon: Addon, file: string, isa: NativeIsa): NativeKernels {
   return {
     file,
     isa,
-    gemmCsr(memory, rowPtr, idx, val, b, c, ldc, m, n, bias, relu) {
-      addon.gemmCsr(viewOf(memory), rowPtr, idx, val, b, c, ldc, m, n, bias, relu);
-    },
-    gemm(memory, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) {
-      gemm(viewOf(memory), a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu);
-    },
-    gemmG(memory, x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu) {
-      gemmG(viewOf(memory), x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu);
-    },
-    gatherRowsCsr(memory, pixels, indices, n, out, rowPtr, idx, val, total) {
-      addon.gatherRowsCsr(viewOf(memory), pixels, indices, n, out, rowPtr, idx, val, total);
-    },
+    gemmCsr: (memory, ...args) => addon.gemmCsr(viewOf(memory), ...args),
+    gemm: (memory, ...args) => gemm(viewOf(memory), ...args),
+    gemmG: (memory, ...args) => gemmG(viewOf(memory), ...args),
+    gatherRowsCsr: (memory, ...args) => addon.gatherRowsCsr(viewOf(memory), ...args),
   };
 }
 

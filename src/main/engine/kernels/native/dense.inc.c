@@ -88,50 +88,35 @@ DENSE_ROWS(1, 0)
 DENSE_ROWS(4, 1)
 DENSE_ROWS(1, 1)
 
-/* x[0…10] = a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias; x[11] = relu (bytes, as the wasm kernel's) */
-V_ATTR static void V_FN(gemm_dense)(uint8_t *base, const int32_t *x) {
-  int64_t rsA = x[1], ksA = x[2], ldb = x[4], ldc = x[6];
-  int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
-  const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
-  const uint8_t *b = base + x[3];
-  int32_t kc = chunk_of(k, n);
-  for (int32_t p0 = 0; p0 < k || p0 == 0; p0 += kc) {
-    int32_t p1 = p0 + kc < k ? p0 + kc : k, last = p1 == k;
-    int32_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-      const uint8_t *ar[4];
-      for (int r = 0; r < 4; r++) ar[r] = base + x[0] + (i + r) * rsA;
-      V_FN(dense_rows40)(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
-    }
-    for (; i < m; i++) {
-      const uint8_t *ar[1] = {base + x[0] + i * rsA};
-      V_FN(dense_rows10)(ar, ksA, 0, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
-    }
-    if (last) break;
+/*
+ * The drivers: rows in tiles of 4 (then 1), chunk by chunk of k (chunk_of). x = the wasm
+ * kernel's arguments: a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu (gemm, G = 0) or x,
+ * rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu (gemmG, G = 1), in bytes.
+ */
+#define DENSE_DRIVER(NAME, G)                                                                   \
+  V_ATTR static void V_FN(NAME)(uint8_t * base, const int32_t *x) {                              \
+    const int32_t *rt = G ? (const int32_t *)(base + x[1]) : 0;                                 \
+    const int32_t *kt = G ? (const int32_t *)(base + x[2]) : 0;                                 \
+    int64_t rsA = x[1], ksA = x[2], ldb = x[4], ldc = x[6];                                      \
+    int32_t m = x[7], n = x[8], k = x[9], relu = x[11];                                          \
+    const float *bias = x[10] ? (const float *)(base + x[10]) : 0;                              \
+    const uint8_t *b = base + x[3];                                                              \
+    int32_t kc = chunk_of(k, n);                                                                 \
+    for (int32_t p0 = 0; p0 < k || p0 == 0; p0 += kc) {                                          \
+      int32_t p1 = p0 + kc < k ? p0 + kc : k, last = p1 == k;                                    \
+      int32_t i = 0;                                                                             \
+      for (; i + 4 <= m; i += 4) {                                                               \
+        const uint8_t *ar[4];                                                                    \
+        for (int r = 0; r < 4; r++) ar[r] = base + x[0] + (G ? rt[i + r] : (i + r) * rsA);       \
+        V_FN(dense_rows4##G)(ar, ksA, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last); \
+      }                                                                                          \
+      for (; i < m; i++) {                                                                       \
+        const uint8_t *ar[1] = {base + x[0] + (G ? rt[i] : i * rsA)};                            \
+        V_FN(dense_rows1##G)(ar, ksA, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last); \
+      }                                                                                          \
+      if (last) break;                                                                           \
+    }                                                                                            \
   }
-}
-
-/* x[0…10] = x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias; x[11] = relu (wasm's gemmG, without tail and panel) */
-V_ATTR static void V_FN(gemm_gather)(uint8_t *base, const int32_t *x) {
-  const int32_t *rt = (const int32_t *)(base + x[1]), *kt = (const int32_t *)(base + x[2]);
-  int64_t ldb = x[4], ldc = x[6];
-  int32_t m = x[7], n = x[8], k = x[9], relu = x[11];
-  const float *bias = x[10] ? (const float *)(base + x[10]) : 0;
-  const uint8_t *b = base + x[3];
-  int32_t kc = chunk_of(k, n);
-  for (int32_t p0 = 0; p0 < k || p0 == 0; p0 += kc) {
-    int32_t p1 = p0 + kc < k ? p0 + kc : k, last = p1 == k;
-    int32_t i = 0;
-    for (; i + 4 <= m; i += 4) {
-      const uint8_t *ar[4];
-      for (int r = 0; r < 4; r++) ar[r] = base + x[0] + rt[i + r];
-      V_FN(dense_rows41)(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
-    }
-    for (; i < m; i++) {
-      const uint8_t *ar[1] = {base + x[0] + rt[i]};
-      V_FN(dense_rows11)(ar, 0, kt, b, ldb, base + x[5] + i * ldc, ldc, n, p0, p1, bias, relu, last);
-    }
-    if (last) break;
-  }
-}
-
+DENSE_DRIVER(gemm_dense, 0)
+DENSE_DRIVER(gemm_gather, 1)
+#undef DENSE_DRIVER

@@ -361,63 +361,40 @@ static int read_args(napi_env env, napi_callback_info info, const char *name, si
   return 1;
 }
 
-static napi_value gemmCsr(napi_env env, napi_callback_info info) {
-  uint8_t *data;
-  size_t len;
-  int32_t a[10];
-  if (!read_args(env, info, "gemmCsr(view, 10 offsets) expected", 10, &data, &len, a)) return NULL;
-  if (!gemm_csr_inside(data, len, a)) {
-    napi_throw_range_error(env, NULL, "gemmCsr: an operand lies outside the memory");
-    return NULL;
-  }
-  gemm_csr(data, a);
-  return NULL;
-}
-
-/* Whether this CPU runs the AVX-512F code (checked once, before any *_512 function runs). */
+/* Whether this CPU runs the AVX-512F code (checked before any *_512 function runs). */
 static int has_avx512(void) {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx512f") != 0;
 }
 
 /*
- * gemm, gemm512, gemmG, gemmG512: the dense and the gathered GEMM on AVX2 or AVX-512 tiles (the
- * *_512 ones throw on a CPU without AVX-512F), after the bounds checks.
+ * The exported kernels: NAME(view, COUNT int32 offsets) runs RUN(data, offsets) after the bounds
+ * check INSIDE (a RangeError otherwise); WIDE: the AVX-512 variants, which throw on a CPU without
+ * AVX-512F.
  */
-#define GEMM_ENTRY(NAME, INSIDE, RUN, WIDE)                                                      \
+#define ENTRY(NAME, COUNT, INSIDE, RUN, WIDE)                                                    \
   static napi_value NAME(napi_env env, napi_callback_info info) {                                \
     uint8_t *data;                                                                               \
     size_t len;                                                                                  \
-    int32_t a[12];                                                                               \
-    if (!read_args(env, info, #NAME "(view, 12 offsets) expected", 12, &data, &len, a)) return NULL; \
+    int32_t a[COUNT];                                                                            \
+    if (!read_args(env, info, #NAME "(view, " #COUNT " offsets) expected", COUNT, &data, &len, a)) return NULL; \
     if (WIDE && !has_avx512()) {                                                                 \
       napi_throw_error(env, NULL, #NAME ": this CPU has no AVX-512F");                           \
       return NULL;                                                                               \
     }                                                                                            \
-    if (!INSIDE) {                                                                               \
+    if (!(INSIDE)) {                                                                             \
       napi_throw_range_error(env, NULL, #NAME ": an operand lies outside the memory");           \
       return NULL;                                                                               \
     }                                                                                            \
     RUN(data, a);                                                                                \
     return NULL;                                                                                 \
   }
-GEMM_ENTRY(gemm, gemm_dense_inside(len, a), gemm_dense_256, 0)
-GEMM_ENTRY(gemm512, gemm_dense_inside(len, a), gemm_dense_512, 1)
-GEMM_ENTRY(gemmG, gemm_gather_inside(data, len, a), gemm_gather_256, 0)
-GEMM_ENTRY(gemmG512, gemm_gather_inside(data, len, a), gemm_gather_512, 1)
-
-static napi_value gatherRowsCsr(napi_env env, napi_callback_info info) {
-  uint8_t *data;
-  size_t len;
-  int32_t a[8];
-  if (!read_args(env, info, "gatherRowsCsr(view, 8 offsets) expected", 8, &data, &len, a)) return NULL;
-  if (!gather_rows_csr_inside(data, len, a)) {
-    napi_throw_range_error(env, NULL, "gatherRowsCsr: an operand lies outside the memory");
-    return NULL;
-  }
-  gather_rows_csr(data, a);
-  return NULL;
-}
+ENTRY(gemmCsr, 10, gemm_csr_inside(data, len, a), gemm_csr, 0)
+ENTRY(gemm, 12, gemm_dense_inside(len, a), gemm_dense_256, 0)
+ENTRY(gemm512, 12, gemm_dense_inside(len, a), gemm_dense_512, 1)
+ENTRY(gemmG, 12, gemm_gather_inside(data, len, a), gemm_gather_256, 0)
+ENTRY(gemmG512, 12, gemm_gather_inside(data, len, a), gemm_gather_512, 1)
+ENTRY(gatherRowsCsr, 8, gather_rows_csr_inside(data, len, a), gather_rows_csr, 0)
 
 static napi_value avx2(napi_env env, napi_callback_info info) {
   (void)info;
@@ -435,22 +412,17 @@ static napi_value avx512(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "gemmCsr", NAPI_AUTO_LENGTH, gemmCsr, NULL, &fn);
-  napi_set_named_property(env, exports, "gemmCsr", fn);
-  napi_create_function(env, "gemm", NAPI_AUTO_LENGTH, gemm, NULL, &fn);
-  napi_set_named_property(env, exports, "gemm", fn);
-  napi_create_function(env, "gatherRowsCsr", NAPI_AUTO_LENGTH, gatherRowsCsr, NULL, &fn);
-  napi_set_named_property(env, exports, "gatherRowsCsr", fn);
-  napi_create_function(env, "gemmG", NAPI_AUTO_LENGTH, gemmG, NULL, &fn);
-  napi_set_named_property(env, exports, "gemmG", fn);
-  napi_create_function(env, "gemm512", NAPI_AUTO_LENGTH, gemm512, NULL, &fn);
-  napi_set_named_property(env, exports, "gemm512", fn);
-  napi_create_function(env, "gemmG512", NAPI_AUTO_LENGTH, gemmG512, NULL, &fn);
-  napi_set_named_property(env, exports, "gemmG512", fn);
-  napi_create_function(env, "avx512", NAPI_AUTO_LENGTH, avx512, NULL, &fn);
-  napi_set_named_property(env, exports, "avx512", fn);
-  napi_create_function(env, "avx2", NAPI_AUTO_LENGTH, avx2, NULL, &fn);
-  napi_set_named_property(env, exports, "avx2", fn);
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } exported[] = {
+      {"gemmCsr", gemmCsr}, {"gemm", gemm},         {"gemm512", gemm512}, {"gemmG", gemmG},
+      {"gemmG512", gemmG512}, {"gatherRowsCsr", gatherRowsCsr}, {"avx2", avx2}, {"avx512", avx512},
+  };
+  for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
+    napi_value fn;
+    napi_create_function(env, exported[i].name, NAPI_AUTO_LENGTH, exported[i].fn, NULL, &fn);
+    napi_set_named_property(env, exports, exported[i].name, fn);
+  }
   return exports;
 }
