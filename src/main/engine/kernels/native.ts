@@ -114,6 +114,8 @@ function load(): Loaded | null {
     detail = 'turned off (LOCKSTEP_NATIVE=0): wasm kernels';
     return loaded;
   }
+  // (any other value than these: the default, and the detail says it was not understood)
+  const understood = setting === undefined || setting === '' || setting === '1' || setting === 'avx2'; // prettier-ignore
   const require = createRequire(import.meta.url);
   try {
     const root = repoRoot();
@@ -133,7 +135,7 @@ function load(): Loaded | null {
     const isa: NativeIsa = addon.avx512() && setting !== 'avx2' ? 'avx512' : 'avx2';
     loaded = { addon, file: built.file, isa };
     const tiles = isa === 'avx512' ? 'AVX-512 tiles for the dense ones' : 'AVX2 throughout';
-    detail = `the GEMMs (dense, sparse, convolutions') and the batch gather on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}`;
+    detail = `the GEMMs (dense, sparse, convolutions') and the batch gather on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}${understood ? '' : ` (LOCKSTEP_NATIVE=${setting} not understood: 0, 1 or avx2)`}`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
   }

@@ -4,6 +4,8 @@
  * single-threaded kernel (./wasm-module.ts) on a shared WebAssembly memory. Each output element is
  * therefore computed by exactly one thread with exactly the operations, in exactly the order, of
  * the one-thread GEMM: the bits do not depend on the thread count (tests/engine/threads.test.ts).
+ * Where the native kernels run (./native.ts), every thread runs their twins of the GEMMs (the
+ * same bits again), loaded by the workers from the same file.
  *
  * When tfjs's wasm heap is a shared memory (./shared-heap.ts), the threads run on it in place;
  * otherwise a call copies A's, B's and the bias's extents into a shared memory of the pool's own,
