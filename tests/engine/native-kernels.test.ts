@@ -122,12 +122,15 @@ function compressed(
   return { rowPtr, idx: scaled, val };
 }
 
-/** n: every column tile of the native kernel (8·8, 8·4, 8·2, 8) and every tail of 1–7, and the MLP's widths. */
-const WIDTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 63, 64, 65, 100, 120, 127, 128, 129, 200]; // prettier-ignore
+/**
+ * n: every column tile of the native kernels (8 or 16 lanes: 8·8, 8·4, 8·2, 8 or 16·8, 16·4, 16·2,
+ * 16 columns) and every tail of 1–7 or 1–15, and the MLP's widths.
+ */
+const WIDTHS = [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 23, 31, 32, 33, 47, 63, 64, 65, 100, 120, 127, 128, 129, 200, 255]; // prettier-ignore
 
 test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bias and ReLU, on a plain and a shared memory', (t) => {
-  const native = nativeOrSkip(t);
-  if (native === null) {
+  const isas = everyIsaOrSkip(t);
+  if (isas.length === 0) {
     return;
   }
   const rnd = lcg(11);
@@ -152,21 +155,25 @@ test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bi
           // prettier-ignore
           const what = `m=${m} n=${n} k=${k} ${layout} bias=${withBias} relu=${relu} shared=${shared}`;
           const guard = finite(m * ldc, rnd);
-          const [c1, c2] = [sb.put(guard), sb.put(guard)];
+          const c1 = sb.put(guard);
           sb.k.gemmCsr(r.rowPtr, r.idx, r.val, b, c1, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0, 0); // prettier-ignore
-          native.gemmCsr(sb.buffer(), r.rowPtr, r.idx, r.val, b, c2, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
-          const [w, x] = [sb.f32(c1, m * ldc), sb.f32(c2, m * ldc)];
-          assert.equal(firstDifference(x, w), -1, what);
-          for (let i = 0; i < m; i++) {
-            const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
-            assert.equal(past, -1, `${what}: row ${i} written past column ${n}`);
+          const w = sb.f32(c1, m * ldc);
+          for (const [isa, kernels] of isas) {
+            const c2 = sb.put(guard);
+            kernels.gemmCsr(sb.buffer(), r.rowPtr, r.idx, r.val, b, c2, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
+            const x = sb.f32(c2, m * ldc);
+            assert.equal(firstDifference(x, w), -1, `${isa}: ${what}`);
+            for (let i = 0; i < m; i++) {
+              const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
+              assert.equal(past, -1, `${isa}: ${what}: row ${i} written past column ${n}`);
+            }
+            compared++;
           }
-          compared++;
         }
       }
     }
   }
-  assert.equal(compared, 2 * WIDTHS.length * 3 * 4);
+  assert.equal(compared, isas.length * 2 * WIDTHS.length * 3 * 4);
 });
 
 test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, every row remainder and column tail, bias and ReLU', (t) => {

@@ -5,8 +5,8 @@
  * nothing else changes. Built at `npm install`, or here on first use when the source changed;
  * where it cannot be built or loaded (no C compiler, not x86-64, a CPU without AVX2, or
  * LOCKSTEP_NATIVE=0), `nativeKernels()` is null, `nativeStatus()` says why, and the wasm kernels
- * run. The dense GEMMs run on AVX-512 tiles where the CPU has AVX-512F (LOCKSTEP_NATIVE=avx2
- * keeps them on AVX2). None of these choices is in the fingerprint: none can change a bit.
+ * run. The GEMMs run on AVX-512 tiles where the CPU has AVX-512F (LOCKSTEP_NATIVE=avx2 keeps
+ * them on AVX2). None of these choices is in the fingerprint: none can change a bit.
  */
 import { createRequire } from 'node:module';
 import { join, relative } from 'node:path';
@@ -32,13 +32,14 @@ export interface NativeKernels {
   gatherRowsCsr(memory: ArrayBufferLike, ...args: ArgsOf<'gatherRowsCsr'>): void;
   /** The addon's file (worker threads load it too). */
   readonly file: string;
-  /** The instruction set of the dense GEMMs' tiles (worker threads use the same). */
+  /** The instruction set of the GEMMs' tiles (worker threads use the same). */
   readonly isa: NativeIsa;
 }
 
 /** The addon's own exports (./native/kernels.c): a view of the memory, then the offsets. */
 interface Addon {
   gemmCsr(view: Uint8Array, ...offsets: number[]): void;
+  gemmCsr512(view: Uint8Array, ...offsets: number[]): void;
   gemm(view: Uint8Array, ...offsets: number[]): void;
   gemm512(view: Uint8Array, ...offsets: number[]): void;
   gemmG(view: Uint8Array, ...offsets: number[]): void;
@@ -48,14 +49,13 @@ interface Addon {
   avx512(): boolean;
 }
 
-/** The instruction sets of the dense GEMMs' tiles (the rest is AVX2 either way). */
+/** The instruction sets of the GEMMs' tiles (the rest is AVX2 either way). */
 export type NativeIsa = 'avx2' | 'avx512';
 
-/** The addon's functions for the dense GEMMs on tiles of `isa`. */
-export function denseFunctions(isa: NativeIsa): { gemm: string; gemmG: string } {
-  return isa === 'avx512'
-    ? { gemm: 'gemm512', gemmG: 'gemmG512' }
-    : { gemm: 'gemm', gemmG: 'gemmG' };
+/** The addon's GEMMs whose tiles are of `isa`, by the wasm kernel they stand for. */
+export function tileFunctions(isa: NativeIsa): { gemm: string; gemmG: string; gemmCsr: string } {
+  const suffix = isa === 'avx512' ? '512' : '';
+  return { gemm: `gemm${suffix}`, gemmG: `gemmG${suffix}`, gemmCsr: `gemmCsr${suffix}` };
 }
 
 interface Builder {
@@ -79,7 +79,7 @@ export function nativeStatus(): { used: boolean; detail: string } {
   return { used: k !== null, detail };
 }
 
-/** The addon as NativeKernels with dense tiles of `isa`, its view of the memory made again when the memory grows. */
+/** The addon as NativeKernels with tiles of `isa`, its view of the memory made again when the memory grows. */
 function wrapAddon(addon: Addon, file: string, isa: NativeIsa): NativeKernels {
   let buffer: ArrayBufferLike | null = null;
   let view: Uint8Array = new Uint8Array(0);
@@ -90,13 +90,14 @@ function wrapAddon(addon: Addon, file: string, isa: NativeIsa): NativeKernels {
     }
     return view;
   };
-  const dense = denseFunctions(isa);
-  const gemm = addon[dense.gemm as 'gemm'];
-  const gemmG = addon[dense.gemmG as 'gemmG'];
+  const tiles = tileFunctions(isa);
+  const gemm = addon[tiles.gemm as 'gemm'];
+  const gemmG = addon[tiles.gemmG as 'gemmG'];
+  const gemmCsr = addon[tiles.gemmCsr as 'gemmCsr'];
   return {
     file,
     isa,
-    gemmCsr: (memory, ...args) => addon.gemmCsr(viewOf(memory), ...args),
+    gemmCsr: (memory, ...args) => gemmCsr(viewOf(memory), ...args),
     gemm: (memory, ...args) => gemm(viewOf(memory), ...args),
     gemmG: (memory, ...args) => gemmG(viewOf(memory), ...args),
     gatherRowsCsr: (memory, ...args) => addon.gatherRowsCsr(viewOf(memory), ...args),
@@ -134,7 +135,7 @@ function load(): Loaded | null {
     }
     const isa: NativeIsa = addon.avx512() && setting !== 'avx2' ? 'avx512' : 'avx2';
     loaded = { addon, file: built.file, isa };
-    const tiles = isa === 'avx512' ? 'AVX-512 tiles for the dense ones' : 'AVX2 throughout';
+    const tiles = isa === 'avx512' ? 'AVX-512 tiles for the GEMMs' : 'AVX2 throughout';
     detail = `the GEMMs (dense, sparse, convolutions') and the batch gather on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}${understood ? '' : ` (LOCKSTEP_NATIVE=${setting} not understood: 0, 1 or avx2)`}`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
@@ -152,7 +153,7 @@ export function nativeKernels(): NativeKernels | null {
 }
 
 /**
- * The native kernels with the dense GEMMs on tiles of `isa` whatever the default (tests compare
+ * The native kernels with the GEMMs on tiles of `isa` whatever the default (tests compare
  * every set this CPU runs); null where the addon does not run or the CPU lacks `isa`.
  */
 export function nativeKernelsFor(isa: NativeIsa): NativeKernels | null {

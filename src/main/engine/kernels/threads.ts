@@ -19,7 +19,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { denseFunctions, nativeKernels, type NativeKernels } from './native';
+import { nativeKernels, tileFunctions, type NativeKernels } from './native';
 import { GEMM_MR, instantiateSharedKernels, kernelModuleBytes, SHARED_MAX_PAGES, WA, type WasmKernels, type WasmMemory } from './wasm-module'; // prettier-ignore
 
 /** The default thread count is the number of cores, at most this. */
@@ -124,7 +124,7 @@ if (native) {
     }
     return view;
   };
-  kernels[${Kernel.gemmCsr}] = (...a) => addon.gemmCsr(viewOf(), ...a.slice(0, 10));
+  kernels[${Kernel.gemmCsr}] = (...a) => addon[native.gemmCsr](viewOf(), ...a.slice(0, 10));
   kernels[${Kernel.gemm}] = (...a) => addon[native.gemm](viewOf(), ...a.slice(0, 12));
   kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
   kernels[${Kernel.gemmG}] = (...a) => addon[native.gemmG](viewOf(), ...a.slice(0, 12));
@@ -196,7 +196,7 @@ export class GemmPool {
     for (let t = 1; t < threads; t++) {
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { bytes, memory: this.memory, ctrl: sab, self: t, native: native ? { file: native.file, ...denseFunctions(native.isa) } : null }, // prettier-ignore
+        workerData: { bytes, memory: this.memory, ctrl: sab, self: t, native: native ? { file: native.file, ...tileFunctions(native.isa) } : null }, // prettier-ignore
       });
       w.unref();
       this.workers.push(w);

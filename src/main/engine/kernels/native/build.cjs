@@ -23,7 +23,7 @@ const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, wr
 const { dirname, join, resolve } = require('node:path');
 
 /** The C sources (kernels.c includes the others): all of them make the digest. */
-const SOURCES_C = ['kernels.c', 'dense.inc.c'];
+const SOURCES_C = ['kernels.c', 'tiles.inc.c'];
 /**
  * Never a fused multiply-add (GCC contracts a·b + c by default in its GNU modes, clang within an
  * expression): the kernels' bits depend on it. No -ffast-math, for the same reason.

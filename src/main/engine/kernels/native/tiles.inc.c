@@ -1,9 +1,66 @@
 /*
- * The dense GEMM's tiles and drivers, included by ./kernels.c once per instruction set with the
- * V_* macros (the vector type, its lanes, loads, stores, arithmetic; V_FN(name) names the set's
- * functions): the same operations per output element for every set — only how many elements a
- * vector holds differs.
+ * The GEMMs' tiles and drivers (sparse, then dense), included by ./kernels.c once per instruction
+ * set with the V_* macros (the vector type, its lanes, loads, stores, arithmetic; V_FN(name)
+ * names the set's functions): the same operations per output element for every set — only how
+ * many elements a vector holds differs.
  */
+
+/*
+ * The sparse GEMM, wasm-sparse.ts's gemmCsr: one row of C, NV vectors: acc = 0, acc = acc +
+ * x·B[t] per entry in order, then the bias, then ReLU (y > 0 or NaN: y, else +0), as
+ * storeTileRow of ../wasm-sparse.ts. MASKED: one vector of the last 1 to V_LANES − 1 columns
+ * (masked loads and stores: nothing read or written past them).
+ */
+#ifndef SPARSE_TILE
+#define SPARSE_TILE(NV, MASKED)                                                                  \
+  V_INLINE void V_FN(sparse_tile##NV##MASKED)(const uint8_t *idx, const uint8_t *val, int32_t t0, \
+                                              int32_t t1, const uint8_t *b, float *c,            \
+                                              const float *bias, int relu, V_MASK_T mask) {      \
+    V_T acc[NV];                                                                                 \
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[v] = V_ZERO();                    \
+    for (int32_t t = t0; t < t1; t += 4) {                                                       \
+      const float *bp = (const float *)(b + *(const int32_t *)(idx + t));                        \
+      V_T x = V_SET1(*(const float *)(val + t));                                                 \
+      _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[v] =                            \
+          V_ADD(acc[v], V_MUL(x, MASKED ? V_MLOAD(bp + V_LANES * v, mask) : V_LOAD(bp + V_LANES * v))); \
+    }                                                                                            \
+    _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) {                                     \
+      V_T y = acc[v];                                                                            \
+      if (bias) y = V_ADD(y, MASKED ? V_MLOAD(bias + V_LANES * v, mask) : V_LOAD(bias + V_LANES * v)); \
+      if (relu) y = V_RELU(y);                                                                   \
+      if (MASKED) V_MSTORE(c + V_LANES * v, mask, y);                                            \
+      else V_STORE(c + V_LANES * v, y);                                                          \
+    }                                                                                            \
+  }
+#endif
+SPARSE_TILE(8, 0)
+SPARSE_TILE(4, 0)
+SPARSE_TILE(2, 0)
+SPARSE_TILE(1, 0)
+SPARSE_TILE(1, 1)
+
+/* x = rowPtr, idx, val, b, c, ldc, m, n, bias, relu (bytes; idx: scaleIdx's byte offsets of B's rows) */
+V_ATTR static void V_FN(gemm_csr)(uint8_t *base, const int32_t *x) {
+  const int32_t *rp = (const int32_t *)(base + x[0]);
+  const uint8_t *ip = base + x[1], *vp = base + x[2];
+  int32_t ldc = x[5], m = x[6], n = x[7], relu = x[9];
+  const float *bs = x[8] ? (const float *)(base + x[8]) : 0;
+  V_MASK_T none = V_NOMASK;
+  for (int32_t r = 0; r < m; r++) {
+    int32_t t0 = rp[2 * r], t1 = rp[2 * r + 1];
+    float *crow = (float *)(base + x[4] + (int64_t)r * ldc);
+    int32_t j = 0;
+#define RUN(NV)                                                                                   \
+  for (; j + V_LANES * NV <= n; j += V_LANES * NV)                                                \
+    V_FN(sparse_tile##NV##0)(ip, vp, t0, t1, base + x[3] + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu, none);
+    RUN(8)
+    RUN(4)
+    RUN(2)
+    RUN(1)
+#undef RUN
+    if (j < n) V_FN(sparse_tile11)(ip, vp, t0, t1, base + x[3] + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu, V_MASK(n - j)); // prettier-ignore
+  }
+}
 /*
  * The dense GEMM, wasm-module.ts's gemm and gemmG: C[i,j] = act((…(0 + A[i,0]·B[0,j]) + …) +
  * A[i,k−1]·B[k−1,j] + bias[j]), B's rows ldb bytes apart, A[i,p] at ar[i] + p·ksA (G = 0: gemm,
