@@ -55,6 +55,27 @@ function everyIsaOrSkip(t: TestContext): [NativeIsa, NativeKernels][] {
   });
 }
 
+/**
+ * C from a native kernel (`x`) equals wasm's (`w`) bit for bit, and its rows' columns past n (C's
+ * rows are ldc apart) still hold the `guard` they held before.
+ */
+function assertSameC(
+  x: Float32Array,
+  w: Float32Array,
+  guard: Float32Array,
+  m: number,
+  n: number,
+  ldc: number,
+  what: string,
+): void {
+  // prettier-ignore
+  assert.equal(firstDifference(x, w), -1, what);
+  for (let i = 0; i < m; i++) {
+    const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
+    assert.equal(past, -1, `${what}: row ${i} written past column ${n}`);
+  }
+}
+
 /** A seeded LCG in [0, 1): test data only. */
 function lcg(seed: number): () => number {
   let s = seed >>> 0;
@@ -161,12 +182,7 @@ test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bi
           for (const [isa, kernels] of isas) {
             const c2 = sb.put(guard);
             kernels.gemmCsr(sb.buffer(), r.rowPtr, r.idx, r.val, b, c2, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
-            const x = sb.f32(c2, m * ldc);
-            assert.equal(firstDifference(x, w), -1, `${isa}: ${what}`);
-            for (let i = 0; i < m; i++) {
-              const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
-              assert.equal(past, -1, `${isa}: ${what}: row ${i} written past column ${n}`);
-            }
+            assertSameC(sb.f32(c2, m * ldc), w, guard, m, n, ldc, `${isa}: ${what}`);
             compared++;
           }
         }
@@ -216,12 +232,7 @@ test('native gemm = wasm gemm bit for bit: A as rows or transposed, specials, ev
             for (const [isa, kernels] of isas) {
               const c2 = sb.put(guard);
               kernels.gemm(sb.buffer(), a, rsA, ksA, b, 4 * ldb, c2, 4 * ldc, m, n, k, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
-              const x = sb.f32(c2, m * ldc);
-              assert.equal(firstDifference(x, w), -1, `${isa}: ${what}`);
-              for (let i = 0; i < m; i++) {
-                const past = firstDifference(x.subarray(i * ldc + n, (i + 1) * ldc), guard.subarray(i * ldc + n, (i + 1) * ldc)); // prettier-ignore
-                assert.equal(past, -1, `${isa}: ${what}: row ${i} written past column ${n}`);
-              }
+              assertSameC(sb.f32(c2, m * ldc), w, guard, m, n, ldc, `${isa}: ${what}`);
               compared++;
             }
           }
