@@ -172,7 +172,7 @@ async function checkpoint(job: CheckpointJob): Promise<CheckpointResult> {
 
 /**
  * Times the packed dense GEMM (gemmP, the tile of the convolutions and dense layers) on its own
- * memory, one thread, after a warm-up, and its native twin (./../engine/kernels/native.ts) on
+ * memory, one thread, after a warm-up, and its native twin (../engine/kernels/native.ts) on
  * the same operands where it runs, after checking that both give the same bits; A and B hold
  * seeded values in [−0.5, 0.5).
  */

@@ -1,9 +1,10 @@
 /**
  * Builds the native kernels (./kernels.c and what it includes, a Node-API addon) with the
- * machine's C compiler, once per version of the sources: `out/native/kernels-<digest>.node` of the
- * checkout, the digest over the sources, the compiler flags, the platform and the architecture. A build is written to a
- * temporary file and renamed into place, so processes building at once never load half of one;
- * then the builds of other versions are deleted (a process that loaded one keeps its mapping).
+ * machine's C compiler, once per version of the sources: `out/native/kernels-<digest>.node` of
+ * the checkout, the digest over the sources, the compiler flags, the platform and the
+ * architecture. A build is written to a temporary file and renamed into place, so processes
+ * building at once never load half of one; then the builds of other versions are deleted (a
+ * process that loaded one keeps its mapping).
  *
  * - `nativeTarget(root)`: the file the current source builds to (it may not exist yet).
  * - `buildNative(root, retry)`: builds it unless it exists; `{ file }` or `{ reason }` (no
