@@ -15,15 +15,7 @@ import { createDigester } from '../../src/main/engine/trace';
 import { Trainer } from '../../src/main/engine/trainer';
 import { fakeConfig } from '../helpers/fixtures';
 import { wasmSandbox } from '../helpers/wasm-sandbox';
-
-/** A seeded LCG in [0, 1): test data only. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { lcg } from '../helpers/random';
 
 test('XXH64 on the heap = hash-wasm, any length, any split into updates', async () => {
   const sb = wasmSandbox(64);

@@ -28,6 +28,7 @@ import { PANEL_BYTES, ROW_BYTES } from '../../src/main/engine/kernels/wasm-modul
 import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
 import { ROOT } from '../helpers/cli';
 import { useTempDir } from '../helpers/fixtures';
+import { finiteB, lcg } from '../helpers/random';
 import { firstDifference, wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
 
 /** The native kernels, or null having skipped the test with the reason (failing it in CI). */
@@ -76,15 +77,6 @@ function assertSameC(
   }
 }
 
-/** A seeded LCG in [0, 1): test data only. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
 const SPECIAL = [NaN, Infinity, -Infinity, 1e-40, -3e-39, 1e-30, 3.4e38, -0];
 
 /** m × k with about 75 % zeros (±0) and a sprinkling of special values. */
@@ -98,14 +90,6 @@ function sparseA(len: number, rnd: () => number): Float32Array {
       return SPECIAL[Math.floor(rnd() * SPECIAL.length)];
     }
     return (rnd() - 0.5) * (rnd() < 0.1 ? 1e-30 : 2);
-  });
-}
-
-/** Finite values, some subnormal, some 0 (B as the sparse GEMM takes it). */
-function finite(len: number, rnd: () => number): Float32Array {
-  return Float32Array.from({ length: len }, () => {
-    const u = rnd();
-    return u < 0.05 ? -1e-38 * rnd() : u < 0.1 ? 0 : (rnd() - 0.5) * 4;
   });
 }
 
@@ -163,8 +147,8 @@ test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bi
       const a = sparseA(m * k, rnd);
       // B's rows and C's rows wider than n: the columns past n must stay untouched
       const [ldb, ldc] = [n + 3, n + 5];
-      const b = sb.put(finite(k * ldb, rnd));
-      const bias = sb.put(finite(n, rnd));
+      const b = sb.put(finiteB(k * ldb, rnd));
+      const bias = sb.put(finiteB(n, rnd));
       for (const layout of ['rows', 'cols', 'transpose'] as const) {
         const r = compressed(sb, a, m, k, layout, 4 * ldb);
         for (const [withBias, relu] of [
@@ -175,7 +159,7 @@ test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bi
         ] as const) {
           // prettier-ignore
           const what = `m=${m} n=${n} k=${k} ${layout} bias=${withBias} relu=${relu} shared=${shared}`;
-          const guard = finite(m * ldc, rnd);
+          const guard = finiteB(m * ldc, rnd);
           const c1 = sb.put(guard);
           sb.k.gemmCsr(r.rowPtr, r.idx, r.val, b, c1, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0, 0); // prettier-ignore
           const w = sb.f32(c1, m * ldc);
@@ -266,8 +250,8 @@ test('native gemmG = wasm gemmG (in place and packed) bit for bit: A read throug
     const x = sb.put(Float32Array.from({ length: floats }, () => (rnd() < 0.03 ? SPECIAL[Math.floor(rnd() * SPECIAL.length)] : (rnd() - 0.5) * 2))); // prettier-ignore
     const rowTab = sb.put(Int32Array.from({ length: m }, () => 4 * Math.floor(rnd() * 1024)));
     const kTab = sb.put(Int32Array.from({ length: k }, (_, p) => (adjacent ? 4 * ((p % 4) + 8 * Math.floor(p / 4)) : 4 * Math.floor(rnd() * 3000)))); // prettier-ignore
-    const b = sb.put(finite(k * n, rnd));
-    const bias = sb.put(finite(n, rnd));
+    const b = sb.put(finiteB(k * n, rnd));
+    const bias = sb.put(finiteB(n, rnd));
     const panel = sb.alloc(PANEL_BYTES);
     for (const [withBias, relu] of [
       [false, false],
@@ -364,7 +348,7 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
   const rnd = lcg(3);
   const [m, n, k] = [100, 128, 784];
   const a = sb.put(sparseA(m * k, rnd));
-  const b = sb.put(finite(k * n, rnd));
+  const b = sb.put(finiteB(k * n, rnd));
   const [c1, c2] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
   assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer).gemm(a, k, 1, b, n, c1, n, m, n, k, 0, true, 1)); // prettier-ignore
   assert.equal(calls, 0);
@@ -383,7 +367,7 @@ test('an operand outside the memory is a RangeError, not a crash', (t) => {
   const [m, n, k] = [4, 16, 8];
   const a = sparseA(m * k, rnd);
   a[0] = 1; // row 0 has an entry
-  const b = sb.put(finite(k * n, rnd));
+  const b = sb.put(finiteB(k * n, rnd));
   const r = compressed(sb, a, m, k, 'rows', 4 * n);
   const c = sb.alloc(4 * m * n);
   const size = sb.buffer().byteLength;
@@ -428,7 +412,7 @@ test('worker threads run the native kernels on a shared memory, with the bits of
   const rnd = lcg(5);
   const [m, n, k] = [45, 37, 64];
   const a = sb.put(sparseA(m * k, rnd));
-  const b = sb.put(finite(k * n, rnd));
+  const b = sb.put(finiteB(k * n, rnd));
   const c1 = sb.alloc(4 * m * n);
   assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer).gemm(a, k, 1, b, n, c1, n, m, n, k, 0, true, 1)); // prettier-ignore
   // the workers alone compute (the calling thread claims nothing): they loaded the addon
@@ -441,8 +425,8 @@ test('worker threads run the native kernels on a shared memory, with the bits of
     assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c1, m * n)), -1, 'gemmCsr');
     // the dense GEMM, A transposed (as in a weight gradient), with bias and ReLU
     const [d1, d2] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
-    const bias = sb.put(finite(n, rnd));
-    const dense = sb.put(finite(m * k, rnd));
+    const bias = sb.put(finiteB(n, rnd));
+    const dense = sb.put(finiteB(m * k, rnd));
     sb.k.gemm(dense, 4, 4 * m, b, 4 * n, d1, 4 * n, m, n, k, bias, 1, 0);
     const before = pool.workerChunks();
     assert.ok(pool.gemm(new Uint8Array(sb.buffer()), dense, 1, m, b, n, d2, n, m, n, k, bias, true)); // prettier-ignore

@@ -16,15 +16,7 @@ import { gatheredScansFound, JsSparseGemm, looksSparse, SPARSE_MAX_DENSITY, Wasm
 import { ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
 import { firstDifference, wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
-
-/** A seeded LCG in [0, 1): test data only. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { finiteB, lcg } from '../helpers/random';
 
 const SPECIAL = [-0, 0, NaN, Infinity, -Infinity, 1e-40, -3e-39, 1e-30, 3.4e38];
 
@@ -50,13 +42,6 @@ function sparseA(len: number, zeros: number, rnd: () => number, specials: boolea
     }
   }
   return a;
-}
-
-function finiteB(len: number, rnd: () => number): Float32Array {
-  return Float32Array.from({ length: len }, () => {
-    const u = rnd();
-    return u < 0.05 ? -1e-38 * rnd() : u < 0.1 ? 0 : (rnd() - 0.5) * 4;
-  });
 }
 
 /** A sandbox memory with the kernels, and the sparse GEMM on it. */

@@ -30,17 +30,9 @@ import {
 } from '../../src/main/engine/kernels/wasm-module';
 import { WasmWindowGemm } from '../../src/main/engine/kernels/windows';
 import { firstDifference, wasmSandbox } from '../helpers/wasm-sandbox';
+import { lcg } from '../helpers/random';
 
 const require = createRequire(import.meta.url);
-
-/** A seeded LCG in [0, 1): test data only. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function data(len: number, rnd: () => number, zeros = 0.2, specials = true): Float32Array {
   return Float32Array.from({ length: len }, () => {

@@ -17,15 +17,7 @@ import * as ref from '../../src/main/engine/kernels/reference';
 import { GemmPool } from '../../src/main/engine/kernels/threads';
 import { paddedSize, WasmWindowGemm } from '../../src/main/engine/kernels/windows';
 import { firstDifference, wasmSandbox } from '../helpers/wasm-sandbox';
-
-/** A seeded LCG in [0, 1): test data only. */
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { lcg } from '../helpers/random';
 
 const SPECIAL = [-0, 0, NaN, Infinity, -Infinity, 1e-40, -3e-39, 3.4e38];
 
