@@ -47,7 +47,8 @@ export const SPIN_ITERATIONS = 50_000;
 const PAGE = 65536;
 /**
  * Control words: [0] generation (bumped to wake the workers), [1] chunks finished, [2] quit,
- * [3] workers ready, [4] next chunk (total << 12 | index: claimed by compare-and-swap), [5] kernel
+ * [3] workers ready, [4] the chunks claimed (total << 22 | taken from the front << 11 | taken from
+ * the back: claimed by compare-and-swap), [5] kernel
  * (a {@link Kernel}), [6] the argument slot that holds a chunk's row count, [7] rows per chunk,
  * [8] rows in all, [9] chunks run by workers (cumulative), [10] the first thread's scratch
  * panel and [11] bytes per thread's panel (a 14th argument: thread t's panel is [10] + t·[11]),
@@ -57,8 +58,8 @@ const PAGE = 65536;
 const CTRL_WORDS = 48;
 /** Chunks per thread a call is cut into: a late thread leaves its share to the others. */
 const CHUNKS_PER_THREAD = 8;
-/** At most this many chunks in a call (the index field of word 4 has 12 bits). */
-const MAX_CHUNKS = 4095;
+/** At most this many chunks in a call (word 4's total has 10 bits). */
+const MAX_CHUNKS = 1023;
 
 /** [heap offset, bytes] of an operand the pool copies when it is not in place. */
 type Extent = [number, number];
@@ -88,15 +89,23 @@ export const MIN_THREADED_FLOATS = 1 << 16;
  * the same code): chunk i covers rows [i·chunk, min(m, (i+1)·chunk)); its arguments are those of
  * row 0 plus i·chunk times the per-row increments, with the row count in its slot, and the
  * claiming thread's own scratch panel (thread `self`: 0 the caller, 1… the workers) after them.
+ * The caller takes chunks from the front (0, 1, …), the workers from the back (total − 1, …),
+ * so that each thread's rows lie together and mostly where its previous call's did: a kernel
+ * reads what the one before wrote from its own core's cache. Measured on lenet5 (2 threads, 2
+ * cores, 100 alternating pairs of 6 steps in one process): 3 % faster a step (median of the
+ * pairs' ratios 0.969, quartiles 0.930–1.004) than with every thread taking from the front.
  */
 const CLAIM_SOURCE = `(ctrl, kernels, self) => {
   const a = new Array(13);
   for (;;) {
     const v = Atomics.load(ctrl, 4);
-    const total = v >>> 12;
-    const i = v & 0xfff;
-    if (i >= total) return;
-    if (Atomics.compareExchange(ctrl, 4, v, v + 1) !== v) continue;
+    const total = v >>> 22;
+    const front = (v >>> 11) & 0x7ff;
+    const back = v & 0x7ff;
+    if (front + back >= total) return;
+    const fromBack = self > 0;
+    if (Atomics.compareExchange(ctrl, 4, v, fromBack ? v + 1 : v + 2048) !== v) continue;
+    const i = fromBack ? total - 1 - back : front;
     const chunk = ctrl[7];
     const r0 = i * chunk;
     for (let j = 0; j < 13; j++) a[j] = ctrl[16 + j] + r0 * ctrl[32 + j];
@@ -499,7 +508,7 @@ export class GemmPool {
     ctrl.set(base, 16);
     ctrl.set(inc, 32);
     Atomics.store(ctrl, 1, 0);
-    Atomics.store(ctrl, 4, total << 12);
+    Atomics.store(ctrl, 4, total << 22);
     Atomics.add(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
     if (this.callerWorks) {
