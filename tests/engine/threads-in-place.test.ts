@@ -140,6 +140,27 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         assert.ok(pool.gemm(new Uint8Array(sb.buffer()), a, 1, m, b, n, c, n, m, n, k, bias, true));
         return c;
       }, m * n); // prettier-ignore
+      // few rows and many columns: bands of columns (the last one partial, with SIMD tails),
+      // A in rows and strided
+      for (const [cm, cn, ck, rs, ks] of [
+        [20, 83, 19, 19, 1],
+        [8, 64, 33, 1, 8],
+      ]) {
+        const ca = sb.put(data(cm * ck, rnd));
+        const cb = sb.put(data(ck * cn, rnd));
+        const cbias = sb.put(data(cn, rnd, 0, false));
+        const before = pool.columnCalls;
+        compare(`gemm in bands of columns m=${cm} n=${cn}`, () => {
+          const c = sb.alloc(4 * cm * cn);
+          sb.k.gemm(ca, 4 * rs, 4 * ks, cb, 4 * cn, c, 4 * cn, cm, cn, ck, cbias, 1, 1);
+          return c;
+        }, () => {
+          const c = sb.alloc(4 * cm * cn);
+          assert.ok(pool.gemm(new Uint8Array(sb.buffer()), ca, rs, ks, cb, cn, c, cn, cm, cn, ck, cbias, true)); // prettier-ignore
+          return c;
+        }, cm * cn); // prettier-ignore
+        assert.equal(pool.columnCalls, before + 1, `m=${cm} n=${cn}: in bands of columns`);
+      }
       // the packed dense GEMM (gemmP), each thread packing into its own panel: the strided A
       // above, and one big enough (k over two chunks) that threads run chunks at the same time
       const panels = sb.alloc(threads * PANEL_BYTES);
