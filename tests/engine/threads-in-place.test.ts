@@ -225,6 +225,23 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
           2,
         ); // (the padded copy of x in bands of images, then the GEMM) // prettier-ignore
       }
+      // a weight gradient with its bias gradient alongside (1ᵀ·B, one more chunk of the call)
+      const [wr, wk, wn] = [9 * g.c, 126, 5];
+      const dzb = sb.put(data(wk * wn, rnd, 0.2, false));
+      const unit = sb.put(new Float32Array([1, 0, 0, 0]));
+      const sumsArgs = (out: number): number[] => [unit, 0, 0, dzb, 4 * wn, out, 4 * wn, 1, wn, wk, 0, 0, 1]; // prettier-ignore
+      const [s1, s2] = [sb.alloc(4 * wn), sb.alloc(4 * wn)];
+      compare('gemmG transposed, 1ᵀ·B alongside', () => {
+        const c = sb.alloc(4 * wr * wn);
+        one.gemm(x, g, true, dzb, wn, c, wn, wn, 0, false, 1);
+        sb.k.gemm(unit, 0, 0, dzb, 4 * wn, s1, 4 * wn, 1, wn, wk, 0, 0, 1);
+        return c;
+      }, () => {
+        const c = sb.alloc(4 * wr * wn);
+        assert.ok(split.gemm(x, g, true, dzb, wn, c, wn, wn, 0, false, 1, undefined, sumsArgs(s2)), 'run alongside'); // prettier-ignore
+        return c;
+      }, wr * wn, 2); // prettier-ignore
+      assert.equal(firstDifference(sb.f32(s2, wn), sb.f32(s1, wn)), -1, '1ᵀ·B alongside');
       // sparse GEMM: A mostly zeros (NaN in A counts as nonzero), B finite
       const [sm, sn, sk] = [45, 30, 64];
       const sa = sb.put(data(sm * sk, rnd, 0.85));

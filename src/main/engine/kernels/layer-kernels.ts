@@ -99,8 +99,11 @@ const conv2dGrad: Kernel = (mem, { x, w, y, dy, col: kept }, attrs) => {
     mem.reluMask(dy, y, dz);
   }
   const dw = mem.alloc([...w.shape]);
-  // dW[i, j] = Σ_rows col[row, i]·dz[row, j], rows in order
-  if (kept || isPointwise(g) || !mem.gemmWindows(x, g, true, dz, oc, dw, oc, oc, null, false)) {
+  const db = attrs.bias === true ? mem.alloc([oc]) : null;
+  // dW[i, j] = Σ_rows col[row, i]·dz[row, j], rows in order; db = 1ᵀ·dz (with dW where the
+  // windows are read in place: the kernel threads may compute both at once)
+  const windowed = !kept && !isPointwise(g) && mem.gemmWindows(x, g, true, dz, oc, dw, oc, oc, null, false, db ?? undefined); // prettier-ignore
+  if (!windowed) {
     const col = kept ?? columns(mem, x, g);
     mem.gemm(col, 1, k, dz, oc, dw, oc, k, oc, rows, null, false);
     if (col !== x && col !== kept) {
@@ -108,9 +111,10 @@ const conv2dGrad: Kernel = (mem, { x, w, y, dy, col: kept }, attrs) => {
     }
   }
   const out = [dw];
-  if (attrs.bias === true) {
-    const db = mem.alloc([oc]);
-    mem.gemm('ones', 0, 0, dz, oc, db, oc, 1, oc, rows, null, false);
+  if (db) {
+    if (!windowed) {
+      mem.gemm('ones', 0, 0, dz, oc, db, oc, 1, oc, rows, null, false);
+    }
     out.push(db);
   }
   if (attrs.wantDx === true) {

@@ -98,7 +98,9 @@ export interface Mem {
   /**
    * A convolution's GEMM read from x's windows, without an im2col matrix (./windows.ts; same
    * bits as im2col + gemm): C = act(col·B + bias), or C = colᵀ·B when `transposed`. False when
-   * this backend has no such path (the caller then builds col).
+   * this backend has no such path (the caller then builds col). With `sums` (a weight gradient's
+   * bias gradient), also sums = 1ᵀ·B, B's column sums over its rows in order, exactly as
+   * gemm('ones', …) computes them (the kernel threads may run it alongside).
    */
   gemmWindows(
     x: tf.TensorInfo,
@@ -111,6 +113,7 @@ export interface Mem {
     n: number,
     bias: tf.TensorInfo | null,
     relu: boolean,
+    sums?: tf.TensorInfo,
   ): boolean;
   /**
    * dx = col2im(dz·Wᵀ) for a convolution (wt = Wᵀ, [oc, kh·kw·c]) computed a group of images at
@@ -328,14 +331,20 @@ function wasmMem(backend: WasmBackendLike): Mem {
     },
     f32,
     i32: (t) => new Int32Array(buf(), off(t), size(t)),
-    gemmWindows: (x, g, transposed, b, ldb, c, ldc, n, bias, relu) => {
+    gemmWindows: (x, g, transposed, b, ldb, c, ldc, n, bias, relu, sums) => {
       if (!windows) {
         return false;
       }
       const kk = transposed ? g.n * g.oh * g.ow : g.kh * g.kw * g.c;
       const biasOff = bias ? off(bias) : 0;
       const bOff = off(b);
-      windows.gemm(off(x), g, transposed, bOff, ldb, off(c), ldc, n, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), x.dataId); // prettier-ignore
+      // 1ᵀ·B: the dense GEMM's arguments (Kernel.gemm's, offsets in bytes), A the one 1 read
+      // for every row (strides 0)
+      const alongside = sums ? [onePtr, 0, 0, bOff, 4 * ldb, off(sums), 4 * n, 1, n, kk, 0, 0, tailOk(bOff, ldb, kk, n, 0)] : undefined; // prettier-ignore
+      // prettier-ignore
+      if (!windows.gemm(off(x), g, transposed, bOff, ldb, off(c), ldc, n, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), x.dataId, alongside) && sums) {
+        denseGemm(onePtr, 0, 0, bOff, ldb, off(sums), n, 1, n, kk, 0, false);
+      }
       return true;
     },
     convInputGrad: (dz, wt, g, oc, dx) => {

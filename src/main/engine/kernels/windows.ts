@@ -32,7 +32,7 @@
  */
 import type { Window2d } from './conv-ref';
 import type { NativeKernels } from './native';
-import { Kernel, type GemmPool } from './threads';
+import { Kernel, type Alongside, type GemmPool } from './threads';
 import { PANEL_BYTES, type WasmKernels } from './wasm-module';
 
 interface Heap {
@@ -137,6 +137,8 @@ export class WasmWindowGemm {
    * transposed = true: C[kh·kw·c, n] = colᵀ·B with B [rows, n] (the weight gradient).
    * `tail`: as the dense gemm's (B and the bias may be over-read by 16 bytes). `key`: x's
    * tensor data, when x is a tensor's (immutable) memory: its padded copy may then be reused.
+   * `alongside`: an independent dense GEMM (./threads.ts) the threads may run with this one;
+   * true when they did, false when the caller still has to run it.
    */
   gemm(
     x: number,
@@ -151,7 +153,8 @@ export class WasmWindowGemm {
     relu: boolean,
     tail: number,
     key?: object,
-  ): void {
+    alongside?: Alongside,
+  ): boolean {
     const geometry = geometryKey(g);
     const t = this.tablesFor(g, geometry);
     const src = unpadded(g, t.hp, t.wp) ? x : this.padded(x, g, geometry, t, key);
@@ -184,16 +187,17 @@ export class WasmWindowGemm {
         relu,
         panels,
         PANEL_BYTES,
+        alongside,
       )
     ) {
-      // prettier-ignore
-      return;
+      return alongside !== undefined;
     }
     if (this.native) {
       this.native.gemmG(this.buf(), src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0); // prettier-ignore
     } else {
       this.k.gemmG(src, rowTab, kTab, b, ldb * 4, c, ldc * 4, m, n, kk, bias, relu ? 1 : 0, tail, panels); // prettier-ignore
     }
+    return false;
   }
 
   /**
