@@ -6,10 +6,16 @@
  * config or the fingerprint because it cannot change a bit.
  */
 import assert from 'node:assert/strict';
-import { after, test } from 'node:test';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test, after } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import { GemmPool, setKernelThreads, threadedCalls } from '../../src/main/engine/kernels/threads';
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import type { TrainingConfig } from '../../src/main/engine/types';
+import { ROOT } from '../helpers/cli';
 import { fakeConfig, hashesOf, optimizerOf, trainFrom } from '../helpers/engine';
 
 after(() => setKernelThreads(1));
@@ -71,6 +77,65 @@ test('a GEMM split over 2, 3 and 4 threads equals the one-thread kernel bit for 
     }
   } finally {
     pools.forEach((p) => p.close());
+  }
+});
+
+test('a kernel that throws on a thread fails the call with its error, and the pool works on', () => {
+  // in a child process: before this, a worker's error left the caller waiting for its chunk
+  // forever (Atomics.wait on the main thread, where no test timeout can fire)
+  const src = (f: string): string => JSON.stringify(pathToFileURL(join(ROOT, 'src/main/engine/kernels', f)).href); // prettier-ignore
+  const script = `
+    import { GemmPool } from ${src('threads.ts')};
+    import { WA } from ${src('wasm-module.ts')};
+    import { nativeKernels } from ${src('native.ts')};
+    const memory = new WA.Memory({ initial: 64, maximum: 64, shared: true });
+    const f32 = new Float32Array(memory.buffer);
+    const heap = new Uint8Array(memory.buffer);
+    const [m, n, k, a, b, c, want] = [40, 24, 30, 1024, 65536, 131072, 196608];
+    for (let i = 0; i < m * k + k * n; i++) f32[256 + i] = Math.sin(i);
+    const out = [];
+    for (const native of nativeKernels() ? [null, nativeKernels()] : [null]) {
+      for (const callerWorks of [false, true]) {
+        const pool = new GemmPool(2, 0, true, memory, callerWorks, native);
+        let error = 'none';
+        try {
+          pool.gemm(heap, a, k, 1, 64 * 65536 - 64, n, c, n, m, n, k, 0, false);
+        } catch (e) {
+          error = e.name + ': ' + e.message;
+        }
+        // then a good call, in place
+        pool.gemm(heap, a, k, 1, b, n, c, n, m, n, k, 0, false);
+        const ok = f32.slice(c / 4, c / 4 + m * n);
+        f32.fill(0, want / 4, want / 4 + m * n);
+        for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) {
+          let s = 0;
+          for (let p = 0; p < k; p++) s = Math.fround(s + Math.fround(f32[a / 4 + i * k + p] * f32[b / 4 + p * n + j]));
+          f32[want / 4 + i * n + j] = s;
+        }
+        const same = ok.every((v, i) => Object.is(v, f32[want / 4 + i]));
+        out.push({ native: native !== null, callerWorks, error, same });
+        pool.close();
+      }
+    }
+    console.log(JSON.stringify(out));
+  `;
+  const dir = mkdtempSync(join(tmpdir(), 'lockstep-threads-'));
+  const file = join(dir, 'throw.mts');
+  writeFileSync(file, script);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 }); // prettier-ignore
+  assert.equal(r.signal, null, `the call hung (killed after 60 s): ${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  const results = JSON.parse(r.stdout.trim().split('\n').pop()!) as { native: boolean; callerWorks: boolean; error: string; same: boolean }[]; // prettier-ignore
+  assert.ok(results.length >= 2);
+  for (const x of results) {
+    const what = `${x.native ? 'native' : 'wasm'} kernels, caller ${x.callerWorks ? 'works too' : 'waits'}`; // prettier-ignore
+    // wasm traps (RuntimeError: memory access out of bounds); the native twins' bounds checks
+    // throw a RangeError
+    assert.match(x.error, x.native ? /^RangeError: / : /out of bounds/, what);
+    if (!x.callerWorks) {
+      assert.match(x.error, /in a kernel thread, running gemm/, what);
+    }
+    assert.ok(x.same, `${what}: the next call is right`);
   }
 });
 

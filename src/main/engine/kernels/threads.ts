@@ -19,7 +19,7 @@
  * because it cannot change a bit. Where workers cannot start, everything runs on one thread.
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads'; // prettier-ignore
 import { nativeKernels, tileFunctions, type NativeKernels } from './native';
 import { GEMM_MR, instantiateSharedKernels, kernelModuleBytes, SHARED_MAX_PAGES, WA, type WasmKernels, type WasmMemory } from './wasm-module'; // prettier-ignore
 
@@ -54,7 +54,8 @@ const PAGE = 65536;
  * [8] rows in all, [9] chunks run by workers (cumulative), [10] the first thread's scratch
  * panel and [11] bytes per thread's panel (a 14th argument: thread t's panel is [10] + t·[11]),
  * [12] how long a thread spins before it waits ({@link SPIN_ITERATIONS} or 0), [13] the
- * kernel of a call run alongside the chunks, plus 1 (0: none; see {@link Alongside});
+ * kernel of a call run alongside the chunks, plus 1 (0: none; see {@link Alongside}), [14] 1
+ * once a kernel has thrown in the call (the first thread to set it reports the error);
  * a call's 13 arguments for row 0 at 16…28 and their increments per row at 32…44, and the
  * alongside call's 13 arguments at 48…60.
  */
@@ -119,7 +120,7 @@ export const MIN_THREADED_FLOATS = 1 << 16;
  * cores, 100 alternating pairs of 6 steps in one process): 3 % faster a step (median of the
  * pairs' ratios 0.969, quartiles 0.930–1.004) than with every thread taking from the front.
  */
-const CLAIM_SOURCE = `(ctrl, kernels, self) => {
+const CLAIM_SOURCE = `(ctrl, kernels, self, fail) => {
   const a = new Array(13);
   for (;;) {
     const v = Atomics.load(ctrl, 4);
@@ -130,15 +131,20 @@ const CLAIM_SOURCE = `(ctrl, kernels, self) => {
     const fromBack = self > 0;
     if (Atomics.compareExchange(ctrl, 4, v, fromBack ? v + 1 : v + 2048) !== v) continue;
     const i = fromBack ? total - 1 - back : front;
-    if (i === total - 1 && ctrl[13] !== 0) {
-      for (let j = 0; j < 13; j++) a[j] = ctrl[48 + j];
-      kernels[ctrl[13] - 1](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
-    } else {
-      const chunk = ctrl[7];
-      const r0 = i * chunk;
-      for (let j = 0; j < 13; j++) a[j] = ctrl[16 + j] + r0 * ctrl[32 + j];
-      a[ctrl[6]] = Math.min(chunk, ctrl[8] - r0);
-      kernels[ctrl[5]](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], ctrl[10] + self * ctrl[11]);
+    try {
+      if (i === total - 1 && ctrl[13] !== 0) {
+        for (let j = 0; j < 13; j++) a[j] = ctrl[48 + j];
+        kernels[ctrl[13] - 1](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
+      } else {
+        const chunk = ctrl[7];
+        const r0 = i * chunk;
+        for (let j = 0; j < 13; j++) a[j] = ctrl[16 + j] + r0 * ctrl[32 + j];
+        a[ctrl[6]] = Math.min(chunk, ctrl[8] - r0);
+        kernels[ctrl[5]](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12], ctrl[10] + self * ctrl[11]);
+      }
+    } catch (e) {
+      // (the chunk still counts as finished, so that the call ends: the caller then throws)
+      if (Atomics.compareExchange(ctrl, 14, 0, 1) === 0) fail(e);
     }
     if (self > 0) Atomics.add(ctrl, 9, 1);
     if (Atomics.add(ctrl, 1, 1) + 1 === total) Atomics.notify(ctrl, 1);
@@ -147,7 +153,7 @@ const CLAIM_SOURCE = `(ctrl, kernels, self) => {
 
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
-const { bytes, memory, ctrl: sab, self, native } = workerData;
+const { bytes, memory, ctrl: sab, self, native, port } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => k[name]);
 if (native) {
@@ -178,11 +184,16 @@ for (;;) {
   Atomics.wait(ctrl, 0, seen);
   seen = Atomics.load(ctrl, 0);
   if (Atomics.load(ctrl, 2) !== 0) break;
-  claim(ctrl, kernels, self);
+  claim(ctrl, kernels, self, (e) => port.postMessage({ name: e?.name, message: String(e?.message ?? e) }));
 }
 `;
 
-type Claim = (ctrl: Int32Array, kernels: ((...a: number[]) => void)[], self: number) => void;
+type Claim = (
+  ctrl: Int32Array,
+  kernels: ((...a: number[]) => void)[],
+  self: number,
+  fail: (e: unknown) => void,
+) => void;
 // the workers' loop, compiled here too for the calling thread (one source for both)
 const claim = new Function(`return ${CLAIM_SOURCE}`)() as Claim;
 
@@ -193,6 +204,8 @@ export class GemmPool {
   private readonly ctrl: Int32Array;
   private readonly kernels: ((...a: number[]) => void)[];
   private readonly workers: Worker[] = [];
+  /** where each worker reports the first error a kernel threw in a call */
+  private readonly ports: MessagePort[] = [];
 
   /** GEMMs this pool has split across its threads */
   calls = 0;
@@ -234,9 +247,13 @@ export class GemmPool {
     this.ctrl[12] = threads <= availableParallelism() ? SPIN_ITERATIONS : 0;
     const bytes = kernelModuleBytes(true);
     for (let t = 1; t < threads; t++) {
+      const { port1, port2 } = new MessageChannel();
+      port1.unref();
+      this.ports.push(port1);
       const w = new Worker(WORKER_SOURCE, {
         eval: true,
-        workerData: { bytes, memory: this.memory, ctrl: sab, self: t, native: native ? { file: native.file, ...tileFunctions(native.isa) } : null }, // prettier-ignore
+        workerData: { bytes, memory: this.memory, ctrl: sab, self: t, port: port2, native: native ? { file: native.file, ...tileFunctions(native.isa) } : null }, // prettier-ignore
+        transferList: [port2],
       });
       w.unref();
       this.workers.push(w);
@@ -563,8 +580,9 @@ export class GemmPool {
     Atomics.store(ctrl, 4, total << 22);
     Atomics.add(ctrl, 0, 1);
     Atomics.notify(ctrl, 0);
+    let failure: unknown = null;
     if (this.callerWorks) {
-      claim(ctrl, this.kernels, 0);
+      claim(ctrl, this.kernels, 0, (e) => (failure = e));
     }
     // (the workers' last chunks mostly end within a fraction of a millisecond)
     for (let i = ctrl[12]; i > 0 && Atomics.load(ctrl, 1) < total; i--) {
@@ -577,10 +595,26 @@ export class GemmPool {
       }
       Atomics.wait(ctrl, 1, done);
     }
+    if (Atomics.load(ctrl, 14) !== 0) {
+      Atomics.store(ctrl, 14, 0);
+      throw failure ?? this.workerFailure(kernel);
+    }
     // (in place, heap is null: C is where the caller wants it)
     heap?.set(new Uint8Array(this.memory.buffer, pc, 4 * m * n), c);
     this.calls++;
     totalCalls++;
+  }
+
+  /** The error a worker's kernel threw in the call just ended, as the calling thread's own. */
+  private workerFailure(kernel: Kernel): Error {
+    for (const port of this.ports) {
+      const m = receiveMessageOnPort(port)?.message as { name?: string; message: string } | undefined; // prettier-ignore
+      if (m) {
+        const E = m.name === 'RangeError' ? RangeError : Error;
+        return new E(`${m.message} (in a kernel thread, running ${KERNEL_NAMES[kernel]})`);
+      }
+    }
+    return new Error(`a kernel thread failed running ${KERNEL_NAMES[kernel]}`);
   }
 
   /** Chunks the workers (not the calling thread) have run so far. */
@@ -613,6 +647,9 @@ export class GemmPool {
     Atomics.notify(this.ctrl, 0);
     for (const w of this.workers) {
       void w.terminate();
+    }
+    for (const port of this.ports) {
+      port.close();
     }
   }
 }
