@@ -320,6 +320,28 @@ test('wasm batch-norm loops equal conv-ref bit for bit (1–16 channels, 1–300
   }
 });
 
+test('wasm transpose moves every float bit for bit (4×4 blocks and every edge, NaN payloads)', () => {
+  const sb = wasmSandbox(64);
+  const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 31];
+  for (const rows of sizes) {
+    for (const cols of sizes) {
+      // distinct bit patterns, NaN with payloads among them
+      const bits = Uint32Array.from({ length: rows * cols }, (_, i) => (i % 5 === 0 ? 0x7fc00000 | i : 0x3f800000 + 977 * i)); // prettier-ignore
+      const src = sb.put(new Float32Array(bits.buffer));
+      const dst = sb.alloc(4 * rows * cols + 64);
+      new Uint32Array(sb.buffer(), dst, rows * cols + 16).fill(0xdeadbeef);
+      sb.k.transpose(src, dst, rows, cols);
+      const got = new Uint32Array(sb.buffer(), dst, rows * cols + 16);
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < cols; c++) {
+          assert.equal(got[c * rows + r], bits[r * cols + c], `${rows}×${cols} at (${r}, ${c})`);
+        }
+      }
+      assert.ok(got.subarray(rows * cols).every((v) => v === 0xdeadbeef), `${rows}×${cols}: nothing written past the end`); // prettier-ignore
+    }
+  }
+});
+
 test('wasm gatherRows converts bytes exactly like PIXEL_TO_FLOAT', () => {
   const sb = sandbox();
   const rows = 300;

@@ -95,6 +95,12 @@ const SIMD = {
   f64x2Mul: 0xf2,
 } as const;
 
+// i8x16.shuffle lane lists: unpack low/high f32 lanes of two vectors, and their 64-bit halves
+const LO32 = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
+const HI32 = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
+const LO64 = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const HI64 = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+
 /** Builds one function body. Parameters are locals 0…p−1; `local()` adds more. */
 export class FnBuilder {
   readonly code: number[] = [];
@@ -362,6 +368,30 @@ export class FnBuilder {
   /** the 8 bytes at the address into the low half, zeros above */
   v128Load64Zero(offset = 0): this {
     return this.simd(SIMD.load64Zero).memarg(0, offset);
+  }
+  /**
+   * The 4×4 transpose of the f32 vectors in locals v (v[r] = row r): column j = [v0_j v1_j v2_j
+   * v3_j] is pushed after `before(j)` and consumed by `after(j)` (a store), for j = 0…3; locals t
+   * (4 v128) are scratch.
+   */
+  transpose4(
+    v: number[],
+    t: number[],
+    before: (j: number) => void,
+    after: (j: number) => void,
+  ): this {
+    this.get(v[0]).get(v[1]).i8x16Shuffle(LO32).set(t[0]); // 0_0 1_0 0_1 1_1
+    this.get(v[2]).get(v[3]).i8x16Shuffle(LO32).set(t[1]); // 2_0 3_0 2_1 3_1
+    this.get(v[0]).get(v[1]).i8x16Shuffle(HI32).set(t[2]); // 0_2 1_2 0_3 1_3
+    this.get(v[2]).get(v[3]).i8x16Shuffle(HI32).set(t[3]); // 2_2 3_2 2_3 3_3
+    for (let j = 0; j < 4; j++) {
+      before(j);
+      this.get(t[j < 2 ? 0 : 2])
+        .get(t[j < 2 ? 1 : 3])
+        .i8x16Shuffle(j % 2 === 0 ? LO64 : HI64);
+      after(j);
+    }
+    return this;
   }
   /** bytes of (a, b) picked by 16 lane indices (0–15: a, 16–31: b) */
   i8x16Shuffle(lanes: number[]): this {

@@ -650,25 +650,68 @@ function reluMask(): FnBuilder {
 }
 
 function transpose(): FnBuilder {
-  // transpose(src, dst, rows, cols)
+  // transpose(src, dst, rows, cols): dst[c·rows + r] = src[r·cols + c] — by 4×4 blocks (four
+  // rows loaded as vectors, stored as four columns), the edges one float at a time; the bits are
+  // moved, never computed on
+  const P = { src: 0, dst: 1, rows: 2, cols: 3 };
   const f = new FnBuilder('transpose', ['i32', 'i32', 'i32', 'i32']);
-  const r = f.local('i32');
-  const c = f.local('i32');
-  const sp = f.local('i32');
-  f.get(0).set(sp);
+  const [r, c, rr, r4, c4, rEnd, p] = [0, 1, 2, 3, 4, 5, 6].map(() => f.local('i32'));
+  const v = [0, 1, 2, 3].map(() => f.local('v128'));
+  const t = [0, 1, 2, 3].map(() => f.local('v128'));
+  f.get(P.rows).i32(-4).i32And().set(r4);
+  f.get(P.cols).i32(-4).i32And().set(c4);
+  /** pushes base + (i·stride + j)·4 */
+  const at = (base: number, i: number, stride: number, j: number): void => {
+    f.get(base).get(i).get(stride).i32Mul().get(j).i32Add().i32(4).i32Mul().i32Add();
+  };
+  /** rows [from, to) × columns [c, cols), one float at a time (c is set from `c0`) */
+  const floats = (from: number, to: number, c0: number): void => {
+    f.get(from).set(rr);
+    f.block().loop();
+    f.get(rr).get(to).i32GeS().brIf(1);
+    f.get(c0).set(c);
+    f.block().loop();
+    f.get(c).get(P.cols).i32GeS().brIf(1);
+    at(P.dst, c, P.rows, rr);
+    at(P.src, rr, P.cols, c);
+    f.f32Load().f32Store();
+    f.inc(c, 1).br(0);
+    f.end().end();
+    f.inc(rr, 1).br(0);
+    f.end().end();
+  };
   f.i32(0).set(r);
   f.block().loop();
-  f.get(r).get(2).i32GeS().brIf(1);
+  f.get(r).get(r4).i32GeS().brIf(1);
   f.i32(0).set(c);
   f.block().loop();
-  f.get(c).get(3).i32GeS().brIf(1);
-  // dst + (c*rows + r)*4 = src[sp]
-  f.get(1).get(c).get(2).i32Mul().get(r).i32Add().i32(4).i32Mul().i32Add();
-  f.get(sp).f32Load().f32Store();
-  f.inc(sp, 4).inc(c, 1).br(0);
+  f.get(c).get(c4).i32GeS().brIf(1);
+  at(P.src, r, P.cols, c);
+  f.set(p);
+  for (let i = 0; i < 4; i++) {
+    f.get(p).v128Load().set(v[i]);
+    if (i < 3) {
+      f.get(p).get(P.cols).i32(4).i32Mul().i32Add().set(p);
+    }
+  }
+  at(P.dst, c, P.rows, r);
+  f.set(p);
+  f.transpose4(
+    v,
+    t,
+    () => f.get(p),
+    () => f.v128Store().get(p).get(P.rows).i32(4).i32Mul().i32Add().set(p),
+  );
+  f.inc(c, 4).br(0);
   f.end().end();
-  f.inc(r, 1).br(0);
+  // these four rows' last cols − c4 columns
+  f.get(r).i32(4).i32Add().set(rEnd);
+  floats(r, rEnd, c4);
+  f.inc(r, 4).br(0);
   f.end().end();
+  // the last rows − r4 rows, every column
+  f.i32(0).set(p);
+  floats(r4, P.rows, p);
   return f;
 }
 

@@ -29,12 +29,6 @@ export function packBytes(kc: number): number {
   return 4 * 4 * kc;
 }
 
-// i8x16.shuffle lane lists: unpack low/high f32 lanes of two vectors, and their 64-bit halves
-const LO32 = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
-const HI32 = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
-const LO64 = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-const HI64 = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
-
 /** Where A's elements are: read through offset tables (a convolution's windows) or dense. */
 export type PanelSource = 'gather' | 'dense';
 
@@ -158,14 +152,12 @@ export function packPanelFn(mr: 1 | 4, source: PanelSource): FnBuilder {
     f.get(row[r]).get(q).i32Add().v128Load().set(v[r]);
   }
   // rows r = [r_p0 r_p1 r_p2 r_p3] → steps s = [0_s 1_s 2_s 3_s]
-  f.get(v[0]).get(v[1]).i8x16Shuffle(LO32).set(t[0]); // 0_0 1_0 0_1 1_1
-  f.get(v[2]).get(v[3]).i8x16Shuffle(LO32).set(t[1]); // 2_0 3_0 2_1 3_1
-  f.get(v[0]).get(v[1]).i8x16Shuffle(HI32).set(t[2]); // 0_2 1_2 0_3 1_3
-  f.get(v[2]).get(v[3]).i8x16Shuffle(HI32).set(t[3]); // 2_2 3_2 2_3 3_3
-  f.get(P.out).get(t[0]).get(t[1]).i8x16Shuffle(LO64).v128Store(0);
-  f.get(P.out).get(t[0]).get(t[1]).i8x16Shuffle(HI64).v128Store(16);
-  f.get(P.out).get(t[2]).get(t[3]).i8x16Shuffle(LO64).v128Store(32);
-  f.get(P.out).get(t[2]).get(t[3]).i8x16Shuffle(HI64).v128Store(48);
+  f.transpose4(
+    v,
+    t,
+    () => f.get(P.out),
+    (j) => f.v128Store(16 * j),
+  );
   f.inc(P.out, 64).inc(P.kc, -4);
   nextQ(4);
   f.else();
