@@ -13,6 +13,7 @@ import { stream } from '../engine/rng';
 import { Trainer } from '../engine/trainer';
 import type { TrainingConfig } from '../engine/types';
 import { startedAs } from '../entry-points';
+import { alternateThreads, type Alternating } from './alternate';
 import { median } from './worker';
 
 export interface CnnJob {
@@ -21,12 +22,16 @@ export interface CnnJob {
   warmup: number;
   reps: number;
   steps: number;
+  /** with N: each repetition is a pair, one thread then N (./alternate.ts) */
+  alternate?: number;
 }
 
 export interface CnnResult {
   msPerStep: number;
   repsMs: number[];
   peakRssMB: number;
+  /** with `alternate`: each pair's ms/step on one thread and on N (repsMs: the N threads') */
+  alternating?: Alternating;
 }
 
 /** CIFAR-10 binary batches of random records (seeded), `perFile` records each. */
@@ -74,6 +79,11 @@ export async function runCnnJob(job: CnnJob): Promise<CnnResult> {
   try {
     for (let i = 0; i < job.warmup; i++) {
       t.trainStep();
+    }
+    if (job.alternate !== undefined) {
+      const alternating = await alternateThreads(t, job.alternate, job.reps, job.steps);
+      const repsMs = alternating.many;
+      return { msPerStep: median(repsMs), repsMs, peakRssMB: process.resourceUsage().maxRSS / 1024, alternating }; // prettier-ignore
     }
     const repsMs: number[] = [];
     for (let r = 0; r < job.reps; r++) {

@@ -15,6 +15,7 @@ import { Trainer } from '../engine/trainer';
 import type { BackendName, OptimizerKind, TrainingConfig } from '../engine/types';
 import { startedAs } from '../entry-points';
 import { Store } from '../store/store';
+import { alternateThreads, type Alternating } from './alternate';
 
 export interface TrainJob {
   kind: 'train';
@@ -24,6 +25,8 @@ export interface TrainJob {
   warmup: number;
   reps: number;
   steps: number;
+  /** with N: each repetition is a pair, one thread then N (./alternate.ts) */
+  alternate?: number;
 }
 
 export interface CheckpointJob {
@@ -57,6 +60,8 @@ export interface TrainResult {
   msPerStep: number;
   repsMs: number[];
   peakRssMB: number;
+  /** with `alternate`: each pair's ms/step on one thread and on N (repsMs: the N threads') */
+  alternating?: Alternating;
 }
 
 export interface CheckpointResult {
@@ -99,6 +104,11 @@ async function train(job: TrainJob): Promise<TrainResult> {
   try {
     for (let i = 0; i < job.warmup; i++) {
       t.trainStep();
+    }
+    if (job.alternate !== undefined) {
+      const alternating = await alternateThreads(t, job.alternate, job.reps, job.steps);
+      const repsMs = alternating.many;
+      return { backend: t.config.backend, msPerStep: median(repsMs), repsMs, peakRssMB: peakRssMB(), alternating }; // prettier-ignore
     }
     const repsMs: number[] = [];
     for (let r = 0; r < job.reps; r++) {
