@@ -242,6 +242,19 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         return c;
       }, wr * wn, 2); // prettier-ignore
       assert.equal(firstDifference(sb.f32(s2, wn), sb.f32(s1, wn)), -1, '1ᵀ·B alongside');
+      // a pool on a memory of its own (operands copied in) runs nothing alongside: false, and
+      // the GEMM itself on one thread, the caller then running 1ᵀ·B
+      const apart = new GemmPool(threads, 0, true);
+      try {
+        const c1 = sb.alloc(4 * wr * wn);
+        one.gemm(x, g, true, dzb, wn, c1, wn, wn, 0, false, 1);
+        const c2 = sb.alloc(4 * wr * wn);
+        const away = new WasmWindowGemm(sb.k, heap, sb.buffer, () => apart);
+        assert.equal(away.gemm(x, g, true, dzb, wn, c2, wn, wn, 0, false, 1, undefined, sumsArgs(s2)), false); // prettier-ignore
+        assert.equal(firstDifference(sb.f32(c2, wr * wn), sb.f32(c1, wr * wn)), -1, 'out of place');
+      } finally {
+        apart.close();
+      }
       // sparse GEMM: A mostly zeros (NaN in A counts as nonzero), B finite
       const [sm, sn, sk] = [45, 30, 64];
       const sa = sb.put(data(sm * sk, rnd, 0.85));
