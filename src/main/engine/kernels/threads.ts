@@ -2,9 +2,9 @@
  * Deterministic multi-threaded GEMM: the rows of C are split into contiguous bands (multiples of
  * the register tile's 4 rows; a GEMM of few rows and many columns in bands of columns instead),
  * and every band is computed by the very same single-threaded kernel (./wasm-module.ts) on a
- * shared WebAssembly memory. Each output element is
- * therefore computed by exactly one thread with exactly the operations, in exactly the order, of
- * the one-thread GEMM: the bits do not depend on the thread count (tests/engine/threads.test.ts).
+ * shared WebAssembly memory. Each output element is therefore computed by exactly one thread
+ * with exactly the operations, in exactly the order, of the one-thread GEMM: the bits do not
+ * depend on the thread count (tests/engine/threads.test.ts).
  * Where the native kernels run (./native.ts), every thread runs their twins of the GEMMs (the
  * same bits again), loaded by the workers from the same file.
  *
@@ -49,8 +49,8 @@ const PAGE = 65536;
 /**
  * Control words: [0] generation (bumped to wake the workers), [1] chunks finished, [2] quit,
  * [3] workers ready, [4] the chunks claimed (total << 22 | taken from the front << 11 | taken from
- * the back: claimed by compare-and-swap), [5] kernel
- * (a {@link Kernel}), [6] the argument slot that holds a chunk's row count, [7] rows per chunk,
+ * the back: claimed by compare-and-swap), [5] kernel (a {@link Kernel}), [6] the argument slot
+ * that holds a chunk's row count, [7] rows per chunk,
  * [8] rows in all, [9] chunks run by workers (cumulative), [10] the first thread's scratch
  * panel and [11] bytes per thread's panel (a 14th argument: thread t's panel is [10] + t·[11]),
  * [12] how long a thread spins before it waits ({@link SPIN_ITERATIONS} or 0), [13] the
@@ -114,9 +114,10 @@ export const MIN_THREADED_FLOATS = 1 << 16;
  * the same code): chunk i covers rows [i·chunk, min(m, (i+1)·chunk)); its arguments are those of
  * row 0 plus i·chunk times the per-row increments, with the row count in its slot, and the
  * claiming thread's own scratch panel (thread `self`: 0 the caller, 1… the workers) after them;
- * with a call alongside ([13] not 0), the last chunk is that call. The caller takes chunks from the front (0, 1, …), the workers from the back (total − 1, …),
- * so that each thread's rows lie together and mostly where its previous call's did: a kernel
- * reads what the one before wrote from its own core's cache. Measured on lenet5 (2 threads, 2
+ * with a call alongside ([13] not 0), the last chunk is that call. The caller takes chunks from
+ * the front (0, 1, …), the workers from the back (total − 1, …), so that each thread's rows lie
+ * together and mostly where its previous call's did: a kernel reads what the one before wrote
+ * from its own core's cache. Measured on lenet5 (2 threads, 2
  * cores, 100 alternating pairs of 6 steps in one process): 3 % faster a step (median of the
  * pairs' ratios 0.969, quartiles 0.930–1.004) than with every thread taking from the front.
  */
