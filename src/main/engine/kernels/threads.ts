@@ -663,7 +663,12 @@ export function threadedCalls(): number {
   return totalCalls;
 }
 
-let pool: GemmPool | null | undefined;
+/**
+ * The pools by thread count (and the tests' blocking mode): a pool is kept when the count changes,
+ * so that coming back to it finds its workers started and their code warm (null: workers could
+ * not start).
+ */
+const pools = new Map<string, GemmPool | null>();
 
 /** The number of cores, at most MAX_DEFAULT_THREADS. */
 export function defaultThreads(): number {
@@ -682,7 +687,8 @@ export function parseThreads(s: string): number | null {
 let blockUntilReady = false;
 
 /**
- * Sets this process's kernel thread count (before or between steps; never changes a bit).
+ * Sets this process's kernel thread count (before or between steps; never changes a bit). The
+ * pool of the count before is kept, its workers asleep, for when that count comes back.
  * `waitForWorkers` (tests): calls wait for the workers to start rather than run on one thread,
  * and every call is split, however small.
  */
@@ -691,11 +697,7 @@ export function setKernelThreads(n: number, waitForWorkers = false): void {
   if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) {
     throw new RangeError(`threads must be an integer from 1 to ${MAX_THREADS}, got ${n}`);
   }
-  if (n !== requested) {
-    requested = n;
-    pool?.close();
-    pool = undefined;
-  }
+  requested = n;
 }
 
 /** The thread count in effect: setKernelThreads, else LOCKSTEP_THREADS, else defaultThreads(). */
@@ -712,21 +714,24 @@ export function kernelThreads(): number {
  * `heap`: the shared memory the operands are in, for threads in place (see GemmPool).
  */
 export function gemmPool(heap: WasmMemory | null = null): GemmPool | null {
+  const n = kernelThreads();
+  if (n === 1) {
+    return null;
+  }
+  const key = `${n}${blockUntilReady ? ', blocking' : ''}`;
+  let pool = pools.get(key);
   if (pool && pool.heap !== heap) {
     pool.close();
     pool = undefined;
   }
   if (pool === undefined) {
-    const n = kernelThreads();
-    pool = null;
-    if (n > 1) {
-      try {
-        // tests (waitForWorkers): every call split, however small, so that threads really run
-        pool = new GemmPool(n, blockUntilReady ? 0 : MIN_THREADED_MACS, blockUntilReady, heap, true, nativeKernels()); // prettier-ignore
-      } catch {
-        pool = null;
-      }
+    try {
+      // tests (waitForWorkers): every call split, however small, so that threads really run
+      pool = new GemmPool(n, blockUntilReady ? 0 : MIN_THREADED_MACS, blockUntilReady, heap, true, nativeKernels()); // prettier-ignore
+    } catch {
+      pool = null;
     }
+    pools.set(key, pool);
   }
   return pool;
 }
