@@ -3,14 +3,15 @@
  * (../engine/kernels/threads.ts: setKernelThreads between steps never changes a bit). This host's
  * speed drifts by tens of percent within minutes, and two processes minutes apart measure that
  * drift as much as the threads; pairs a fraction of a second apart in one process cancel most of
- * it. Each turn sets its thread count, runs `settle` steps and pauses (the workers start or stop
- * in the background), then times `steps` steps. Returns each pair's ms/step on one thread and on
- * `threads`, in order.
+ * it. Each turn sets its thread count, runs `settle` steps and pauses (the first turn on
+ * `threads` starts the workers in the background; the pool is then kept, its workers asleep
+ * during the one-thread turns, as warm as in a run on `threads` throughout), then times `steps`
+ * steps. Returns each pair's ms/step on one thread and on `threads`, in order.
  */
 import { setKernelThreads } from '../engine/kernels/threads';
 import type { Trainer } from '../engine/trainer';
 
-/** Pause after a change of thread count: workers start in ~50–100 ms here. */
+/** Pause after a change of thread count (workers start in ~50–100 ms here). */
 const PAUSE_MS = 200;
 
 export interface Alternating {
