@@ -53,9 +53,9 @@ const PAGE = 65536;
  * that holds a chunk's row count, [7] rows per chunk,
  * [8] rows in all, [9] chunks run by workers (cumulative), [10] the first thread's scratch
  * panel and [11] bytes per thread's panel (a 14th argument: thread t's panel is [10] + t·[11]),
- * [12] how long a thread spins before it waits ({@link SPIN_ITERATIONS} or 0), [13] the
- * kernel of a call run alongside the chunks, plus 1 (0: none; see {@link Alongside}), [14] 1
- * once a kernel has thrown in the call (the first thread to set it reports the error);
+ * [12] how long a thread spins before it waits ({@link SPIN_ITERATIONS} or 0), [13] 1 when a
+ * dense GEMM runs alongside the chunks (see {@link Alongside}), [14] 1 once a kernel has thrown
+ * in the call (the first thread to set it reports the error);
  * a call's 13 arguments for row 0 at 16…28 and their increments per row at 32…44, and the
  * alongside call's 13 arguments at 48…60.
  */
@@ -135,7 +135,7 @@ const CLAIM_SOURCE = `(ctrl, kernels, self, fail) => {
     try {
       if (i === total - 1 && ctrl[13] !== 0) {
         for (let j = 0; j < 13; j++) a[j] = ctrl[48 + j];
-        kernels[ctrl[13] - 1](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
+        kernels[${Kernel.gemm}](a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12]);
       } else {
         const chunk = ctrl[7];
         const r0 = i * chunk;
@@ -573,7 +573,7 @@ export class GemmPool {
     ctrl[11] = panelBytes;
     ctrl.set(base, 16);
     ctrl.set(inc, 32);
-    ctrl[13] = alongside ? Kernel.gemm + 1 : 0;
+    ctrl[13] = alongside ? 1 : 0;
     if (alongside) {
       ctrl.set(alongside, 48);
     }
