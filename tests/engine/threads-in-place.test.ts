@@ -10,7 +10,9 @@
  *   gradient) and the padded copy of x in bands of images, and the ReLU mask in runs of
  *   elements, with no copies, and 2 and 3 threads give the bits of one
  *   (NaN meets NaN, see firstDifference) — with the workers computing every chunk, and with the
- *   calling thread claiming chunks too.
+ *   calling thread claiming chunks too;
+ * - a batch's compressed rows transposed ahead, in the background, serve its weight gradient
+ *   xᵀ·dz with the bits of the transpose made on the spot, batch after batch.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { test } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
 import { SHARED_HEAP_MAX_PAGES, sharedHeap, withSharedMemory } from '../../src/main/engine/kernels/shared-heap'; // prettier-ignore
-import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
+import { aheadTransposesFound, WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
 import { GemmPool, Kernel, MIN_THREADED_FLOATS } from '../../src/main/engine/kernels/threads';
 import {
   kernelModuleBytes,
@@ -348,6 +350,54 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
         assert.ok(pool.images(Kernel.pad, ni, MIN_THREADED_FLOATS, padArgs(out)));
         return out;
       }, ni * pimg); // prettier-ignore
+    } finally {
+      pool.close();
+    }
+  }
+});
+
+test('a kept scan transposed ahead in the background serves xᵀ·dz with the bits of one thread', () => {
+  const sb = wasmSandbox(512, true);
+  const heap = { malloc: (b: number) => sb.alloc(b), free: () => {} };
+  const rnd = lcg(17);
+  for (const callerWorks of [false, true]) {
+    const pool = new GemmPool(2, 0, true, sb.memory, callerWorks);
+    try {
+      const one = new WasmSparseGemm(sb.k, heap, sb.buffer);
+      const two = new WasmSparseGemm(sb.k, heap, sb.buffer, () => pool);
+      // batches of 37 × 83 (mostly zeros, NaN counting as nonzero), W 83 × 30, dz 37 × 30
+      const [m, k, n] = [37, 83, 30];
+      const w = sb.put(data(k * n, rnd, 0.1, false));
+      const found = aheadTransposesFound();
+      const batches = 6;
+      for (let b = 0; b < batches; b++) {
+        // two batches at a time: both forward passes, then both weight gradients — the first
+        // gradient finds the second batch's transpose made ahead, not its own
+        const xs = [0, 1].map(() => sb.put(data(m * k, rnd, 0.85)));
+        const dz = sb.put(data(m * n, rnd, 0.3, false));
+        const keys = [{}, {}];
+        const outs = [one, two].map((g) => {
+          // the forward x·W keeps x's scan; the weight gradient reads it as Aᵀ (A[i,p] = x[p,i])
+          const ys = xs.map((x, i) => {
+            const y = sb.alloc(4 * m * n);
+            assert.ok(g.gemm(x, k, 1, w, n, y, n, m, n, k, 0, true, 1, keys[i]));
+            return y;
+          });
+          const dws = xs.map((x, i) => {
+            const dw = sb.alloc(4 * k * n);
+            assert.ok(g.gemm(x, 1, k, dz, n, dw, n, k, n, m, 0, false, 1, keys[i]));
+            return dw;
+          });
+          return [...ys, ...dws];
+        });
+        outs[0].forEach((c1, i) => {
+          const floats = i < 2 ? m * n : k * n;
+          const d = firstDifference(sb.f32(outs[1][i], floats), sb.f32(c1, floats));
+          assert.equal(d, -1, `batch ${b}, caller ${callerWorks ? 'works too' : 'waits'}: ${i < 2 ? 'x·W' : 'xᵀ·dz'} of the ${i % 2 ? 'second' : 'first'} differs at ${d}`); // prettier-ignore
+        });
+      }
+      // the first pair teaches the shape; in every later one, the second found its transpose
+      assert.equal(aheadTransposesFound(), found + batches - 1);
     } finally {
       pool.close();
     }

@@ -3,7 +3,9 @@
  * threads gives exactly the bits of the one-thread kernel on odd shapes (bias, ReLU, transposed
  * A, chunks of k, bands that end mid-tile), and real training gives the same stateHash at every
  * step for 1–4 threads on wasm, equal to the JS reference (cpu) — the thread count is not in the
- * config or the fingerprint because it cannot change a bit.
+ * config or the fingerprint because it cannot change a bit; the MNIST MLP's batch transposed
+ * ahead in the background gives those bits too; a kernel that throws on a thread, in a call or
+ * in the background, fails with its error.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import { aheadTransposesFound } from '../../src/main/engine/kernels/sparse';
 import { GemmPool, setKernelThreads, threadedCalls } from '../../src/main/engine/kernels/threads';
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import type { TrainingConfig } from '../../src/main/engine/types';
@@ -85,7 +88,7 @@ test('a kernel that throws on a thread fails the call with its error, and the po
   // forever (Atomics.wait on the main thread, where no test timeout can fire)
   const src = (f: string): string => JSON.stringify(pathToFileURL(join(ROOT, 'src/main/engine/kernels', f)).href); // prettier-ignore
   const script = `
-    import { GemmPool } from ${src('threads.ts')};
+    import { GemmPool, Kernel } from ${src('threads.ts')};
     import { WA } from ${src('wasm-module.ts')};
     import { nativeKernels } from ${src('native.ts')};
     const memory = new WA.Memory({ initial: 64, maximum: 64, shared: true });
@@ -113,7 +116,30 @@ test('a kernel that throws on a thread fails the call with its error, and the po
           f32[want / 4 + i * n + j] = s;
         }
         const same = ok.every((v, i) => Object.is(v, f32[want / 4 + i]));
-        out.push({ native: native !== null, callerWorks, error, same });
+        // a job in the background that throws (its output past the memory's end): join throws
+        // its error, and the next job is right
+        const [rp, ix, vl, rpT, ixT, vlT] = [262144, 262208, 262272, 266240, 270336, 274432];
+        const jobErrors = [0, 20].map((ms) => {
+          // joined at once (the caller mostly runs it), or after 20 ms (a worker has run it)
+          pool.post(Kernel.csrTranspose, [rp, ix, vl, 1, 3, 64 * 65536 - 4, ixT, vlT]);
+          for (const t0 = Date.now(); Date.now() - t0 < ms; );
+          try {
+            pool.join();
+            return 'none';
+          } catch (e) {
+            return e.name + ': ' + e.message;
+          }
+        });
+        // the 2 × 3 matrix [[1, 0, 2], [0, 3, 0]] in compressed rows; its transpose's rows 2 apart
+        const i32 = new Int32Array(memory.buffer);
+        i32.set([0, 8, 8, 12], rp / 4);
+        i32.set([0, 2, 1], ix / 4);
+        f32.set([1, 2, 3], vl / 4);
+        pool.post(Kernel.csrTranspose, [rp, ix, vl, 2, 3, rpT, ixT, vlT]);
+        pool.join();
+        const t = [...i32.slice(rpT / 4, rpT / 4 + 6), i32[ixT / 4], i32[ixT / 4 + 2], i32[ixT / 4 + 4], f32[vlT / 4], f32[vlT / 4 + 2], f32[vlT / 4 + 4]]; // prettier-ignore
+        const jobSame = JSON.stringify(t) === JSON.stringify([0, 4, 8, 12, 16, 20, 0, 1, 0, 1, 3, 2]);
+        out.push({ native: native !== null, callerWorks, error, same, jobErrors, jobSame });
         pool.close();
       }
     }
@@ -125,7 +151,7 @@ test('a kernel that throws on a thread fails the call with its error, and the po
   const r = spawnSync(process.execPath, ['--import', 'tsx', file], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 }); // prettier-ignore
   assert.equal(r.signal, null, `the call hung (killed after 60 s): ${r.stderr}`);
   assert.equal(r.status, 0, r.stderr);
-  const results = JSON.parse(r.stdout.trim().split('\n').pop()!) as { native: boolean; callerWorks: boolean; error: string; same: boolean }[]; // prettier-ignore
+  const results = JSON.parse(r.stdout.trim().split('\n').pop()!) as { native: boolean; callerWorks: boolean; error: string; same: boolean; jobErrors: string[]; jobSame: boolean }[]; // prettier-ignore
   assert.ok(results.length >= 2);
   for (const x of results) {
     const what = `${x.native ? 'native' : 'wasm'} kernels, caller ${x.callerWorks ? 'works too' : 'waits'}`; // prettier-ignore
@@ -136,6 +162,9 @@ test('a kernel that throws on a thread fails the call with its error, and the po
       assert.match(x.error, /in a kernel thread, running gemm/, what);
     }
     assert.ok(x.same, `${what}: the next call is right`);
+    assert.match(x.jobErrors[0], /out of bounds/, `${what}: the job in the background`);
+    assert.match(x.jobErrors[1], /out of bounds.*in a kernel thread, running csrTranspose/, `${what}: the job a worker ran`); // prettier-ignore
+    assert.ok(x.jobSame, `${what}: the next job is right`);
   }
 });
 
@@ -172,3 +201,18 @@ for (const [label, config] of MODELS) {
     setKernelThreads(1);
   });
 }
+
+test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the same stateHash as 1', async () => {
+  // MNIST's zeros take the sparse GEMM, whose weight gradient reads the batch's rows transposed
+  const config = fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 100, seed: 4 }); // prettier-ignore
+  setKernelThreads(1);
+  const found = aheadTransposesFound();
+  const one = await hashesOf({ ...config, backend: 'wasm' }, 4);
+  assert.equal(aheadTransposesFound(), found, 'nothing ahead on one thread');
+  setKernelThreads(2, true);
+  const two = await hashesOf({ ...config, backend: 'wasm' }, 4);
+  // (the first step teaches the sparse GEMM that the batch is read transposed)
+  assert.ok(aheadTransposesFound() >= found + 3, 'the later steps found their batch transposed ahead'); // prettier-ignore
+  assert.deepEqual(two, one);
+  setKernelThreads(1);
+});

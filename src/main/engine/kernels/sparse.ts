@@ -19,7 +19,7 @@
  */
 import * as ref from './reference';
 import type { NativeKernels } from './native';
-import type { GemmPool } from './threads';
+import { Kernel, type GemmPool } from './threads';
 import type { WasmKernels } from './wasm-module';
 import { COMPRESS_TABLE_BYTES, compressTable } from './wasm-sparse';
 
@@ -116,10 +116,16 @@ interface Scan {
 }
 
 let gatheredScansUsed = 0;
+let aheadTransposesUsed = 0;
 
 /** GEMMs in this process that found A's compressed rows made by `gathered` (tests). */
 export function gatheredScansFound(): number {
   return gatheredScansUsed;
+}
+
+/** GEMMs in this process whose Aᵀ was transposed ahead, in the background (tests). */
+export function aheadTransposesFound(): number {
+  return aheadTransposesUsed;
 }
 
 /** Scans kept for a later Aᵀ (the MLP's backward pass needs the two inputs of its last layers). */
@@ -135,6 +141,13 @@ const KEPT_SCANS = 4;
  * tensors being immutable: a dataId names the same contents for as long as it exists (tfjs
  * tensors are, and our kernels write only outputs they have just allocated); so does
  * `knownFinite`.
+ *
+ * With kernel threads, a scan that a GEMM has just read as A is transposed ahead, on a worker in
+ * the background (GemmPool.post), when a scan of its shape was read as Aᵀ before: the default
+ * MLP's batch of pixels, whose weight gradient xᵀ·dz comes after the forward pass's serial part
+ * (the small layers, the loss), where the worker would otherwise wait. The job reads only the
+ * kept scan's region and writes only `aheadRegion`; every use of either waits for it first
+ * (`settle`: before a kept region is given up or re-laid out, and before the transpose is read).
  */
 export class WasmSparseGemm {
   private results = 0;
@@ -151,6 +164,12 @@ export class WasmSparseGemm {
   private readonly gathersPaused = new Map<string, number>();
   /** tensors known to hold no Inf or NaN (`knownFinite`) */
   private readonly finite = new WeakSet<object>();
+  /** where a kept scan is transposed ahead, which scan, and the pool running it until joined */
+  private readonly aheadRegion: Region = { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
+  private aheadOf: Scan | null = null;
+  private aheadPool: GemmPool | null = null;
+  /** shapes (m,k) of kept scans a GEMM has read as Aᵀ: later scans of them are transposed ahead */
+  private readonly transposedShapes = new Set<string>();
 
   constructor(
     private readonly k: WasmKernels,
@@ -238,6 +257,8 @@ export class WasmSparseGemm {
 
   /** A region for a scan to keep (the oldest kept scan's, once KEPT_SCANS are kept). */
   private keep(key: object, m: number, k: number, lda: number): Scan {
+    // (the region given up may be the one a transpose ahead is reading)
+    this.settle();
     // the same tensor again, or the oldest once KEPT_SCANS are kept, gives up its region
     const again = this.scans.findIndex((s) => s.key === key);
     const reused =
@@ -319,11 +340,17 @@ export class WasmSparseGemm {
         scan.nnz = nnz;
       }
     } else {
-      // A = Mᵀ, M's rows contiguous: the transpose of M's kept scan, else a scan of M
+      // A = Mᵀ, M's rows contiguous: the transpose of M's kept scan (made ahead, or now), else
+      // a scan of M
       r = this.layout(this.work, m, k);
       if (kept) {
         nnz = kept.nnz;
-        if (nnz <= SPARSE_MAX_DENSITY * m * k) {
+        this.transposedShapes.add(`${kept.m},${kept.k}`);
+        if (nnz <= SPARSE_MAX_DENSITY * m * k && this.aheadOf === kept) {
+          this.settle();
+          r = this.aheadRegion;
+          aheadTransposesUsed++;
+        } else if (nnz <= SPARSE_MAX_DENSITY * m * k) {
           const s = kept.region;
           this.k.csrTranspose(s.rowPtr, s.idx, s.val, kept.m, kept.k, r.rowPtr, r.idx, r.val);
         }
@@ -344,15 +371,55 @@ export class WasmSparseGemm {
     const idx = this.scaledPtr(r);
     this.k.scaleIdx(r.rowPtr, m, r.idx, idx, ldb * 4);
     // rows in bands across the kernel threads where the heap is shared (each row by one thread)
-    if (this.pool()?.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc, m, n, bias, relu, tail, nnz * n)) {
-      return true;
+    if (!this.pool()?.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc, m, n, bias, relu, tail, nnz * n)) {
+      if (this.native) {
+        this.native.gemmCsr(this.buffer(), r.rowPtr, idx, r.val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0); // prettier-ignore
+      } else {
+        this.k.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail);
+      }
     }
-    if (this.native) {
-      this.native.gemmCsr(this.buffer(), r.rowPtr, idx, r.val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0); // prettier-ignore
-    } else {
-      this.k.gemmCsr(r.rowPtr, idx, r.val, b, c, ldc * 4, m, n, bias, relu ? 1 : 0, tail);
+    if (ksA === 1 && key !== undefined) {
+      this.transposeAhead(this.scans.find((s) => s.key === key && s.region === r));
     }
     return true;
+  }
+
+  /**
+   * Starts the transpose of kept scan `s` in the background when a scan of its shape was read
+   * as Aᵀ before and a worker is there to run it (see the class).
+   */
+  private transposeAhead(s: Scan | undefined): void {
+    const pool = this.pool();
+    if (
+      s === undefined ||
+      pool === null ||
+      !this.transposedShapes.has(`${s.m},${s.k}`) ||
+      s.nnz > SPARSE_MAX_DENSITY * s.m * s.k
+    ) {
+      return;
+    }
+    this.settle();
+    this.aheadOf = null;
+    const r = this.layout(this.aheadRegion, s.k, s.m);
+    const { rowPtr, idx, val } = s.region;
+    if (pool.post(Kernel.csrTranspose, [rowPtr, idx, val, s.m, s.k, r.rowPtr, r.idx, r.val])) {
+      this.aheadOf = s;
+      this.aheadPool = pool;
+    }
+  }
+
+  /** Waits for the transpose ahead, if one is running (its error, if any, is thrown here). */
+  private settle(): void {
+    const pool = this.aheadPool;
+    if (pool !== null) {
+      this.aheadPool = null;
+      try {
+        pool.join();
+      } catch (e) {
+        this.aheadOf = null;
+        throw e;
+      }
+    }
   }
 
   /**

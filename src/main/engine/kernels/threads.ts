@@ -57,9 +57,12 @@ const PAGE = 65536;
  * dense GEMM runs alongside the chunks (see {@link Alongside}), [14] 1 once a kernel has thrown
  * in the call (the first thread to set it reports the error);
  * a call's 13 arguments for row 0 at 16…28 and their increments per row at 32…44, and the
- * alongside call's 13 arguments at 48…60.
+ * alongside call's 13 arguments at 48…60. The job in the background ({@link GemmPool.post}): [61]
+ * its state ({@link Job}), [62] its kernel, [63] 1 when it threw, its 13 arguments at 64…76.
  */
-const CTRL_WORDS = 64;
+const CTRL_WORDS = 80;
+/** States of the job in the background (word 61). */
+const Job = { none: 0, posted: 1, running: 2, finished: 3 } as const;
 /** Chunks per thread a call is cut into: a late thread leaves its share to the others. */
 const CHUNKS_PER_THREAD = 8;
 /** At most this many chunks in a call (word 4's total has 10 bits). */
@@ -88,6 +91,7 @@ export const Kernel = {
   gemmP: 7,
   reluMask: 8,
   pad: 9,
+  csrTranspose: 10,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** The kernels' names in the order of their numbers (both threads' tables are built from it). */
@@ -185,7 +189,18 @@ for (;;) {
   Atomics.wait(ctrl, 0, seen);
   seen = Atomics.load(ctrl, 0);
   if (Atomics.load(ctrl, 2) !== 0) break;
-  claim(ctrl, kernels, self, (e) => port.postMessage({ name: e?.name, message: String(e?.message ?? e) }));
+  const fail = (e) => port.postMessage({ name: e?.name, message: String(e?.message ?? e) });
+  if (Atomics.load(ctrl, 61) === ${Job.posted} && Atomics.compareExchange(ctrl, 61, ${Job.posted}, ${Job.running}) === ${Job.posted}) {
+    try {
+      kernels[ctrl[62]](ctrl[64], ctrl[65], ctrl[66], ctrl[67], ctrl[68], ctrl[69], ctrl[70], ctrl[71], ctrl[72], ctrl[73], ctrl[74], ctrl[75], ctrl[76]);
+    } catch (e) {
+      ctrl[63] = 1;
+      fail(e);
+    }
+    Atomics.store(ctrl, 61, ${Job.finished});
+    Atomics.notify(ctrl, 61);
+  }
+  claim(ctrl, kernels, self, fail);
 }
 `;
 
@@ -480,6 +495,60 @@ export class GemmPool {
     return true;
   }
 
+  /**
+   * Starts `kernel(...args)` (at most 13 arguments; in place only) in the background: a worker
+   * runs it when it next wakes, before it takes chunks of any call, while the calling thread goes
+   * on — with serial work, or with split calls whose chunks it then mostly runs alone. One job at
+   * a time: false (nothing started) while one is pending, without workers, or out of place. The
+   * job must read nothing the caller writes, and write nothing the caller reads, until
+   * {@link join}: the caller owns that contract (the compressed rows of a batch transposed ahead
+   * of its weight gradient, ./sparse.ts). The bits are the kernel's, whichever thread runs it.
+   */
+  post(kernel: typeof Kernel.csrTranspose, args: number[]): boolean {
+    const ctrl = this.ctrl;
+    if (!this.heap || Atomics.load(ctrl, 61) !== Job.none || args.length > 13 || !this.ready()) {
+      return false;
+    }
+    ctrl.fill(0, 64, 77);
+    ctrl.set(args, 64);
+    ctrl[62] = kernel;
+    ctrl[63] = 0;
+    Atomics.store(ctrl, 61, Job.posted);
+    Atomics.add(ctrl, 0, 1);
+    Atomics.notify(ctrl, 0);
+    return true;
+  }
+
+  /**
+   * Waits for the job {@link post} started (the calling thread runs it if no worker has taken
+   * it yet); throws what its kernel threw. Returns at once when there is none.
+   */
+  join(): void {
+    const ctrl = this.ctrl;
+    if (Atomics.load(ctrl, 61) === Job.none) {
+      return;
+    }
+    if (Atomics.compareExchange(ctrl, 61, Job.posted, Job.running) === Job.posted) {
+      try {
+        this.kernels[ctrl[62]](...Array.from(ctrl.subarray(64, 77)));
+      } finally {
+        Atomics.store(ctrl, 61, Job.none);
+      }
+      return;
+    }
+    for (let i = ctrl[12]; i > 0 && Atomics.load(ctrl, 61) === Job.running; i--) {
+      // spinning
+    }
+    while (Atomics.load(ctrl, 61) === Job.running) {
+      Atomics.wait(ctrl, 61, Job.running);
+    }
+    const threw = ctrl[63] !== 0;
+    Atomics.store(ctrl, 61, Job.none);
+    if (threw) {
+      throw this.workerFailure(ctrl[62] as Kernel);
+    }
+  }
+
   /** The GEMM's `tail` flag in place: 1 when B's rows and the bias may be over-read by 16 bytes. */
   private tail(b: number, ldb: number, n: number, k: number, bias: number): number {
     const end = Math.max(b + 4 * (k * ldb + n), bias + 4 * n) + 16;
@@ -641,8 +710,13 @@ export class GemmPool {
     }
   }
 
-  /** Stops the workers. */
+  /** Stops the workers (once the job in the background, if any, has finished). */
   close(): void {
+    try {
+      this.join();
+    } catch {
+      // (its error belongs to a caller that will never look)
+    }
     Atomics.store(this.ctrl, 2, 1);
     Atomics.add(this.ctrl, 0, 1);
     Atomics.notify(this.ctrl, 0);
