@@ -181,6 +181,7 @@ if (native) {
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
 let seen = Atomics.load(ctrl, 0);
+const fail = (e) => port.postMessage({ name: e?.name, message: String(e?.message ?? e) });
 Atomics.add(ctrl, 3, 1);
 Atomics.notify(ctrl, 3);
 for (;;) {
@@ -189,7 +190,6 @@ for (;;) {
   Atomics.wait(ctrl, 0, seen);
   seen = Atomics.load(ctrl, 0);
   if (Atomics.load(ctrl, 2) !== 0) break;
-  const fail = (e) => port.postMessage({ name: e?.name, message: String(e?.message ?? e) });
   if (Atomics.load(ctrl, 61) === ${Job.posted} && Atomics.compareExchange(ctrl, 61, ${Job.posted}, ${Job.running}) === ${Job.posted}) {
     try {
       kernels[ctrl[62]](ctrl[64], ctrl[65], ctrl[66], ctrl[67], ctrl[68], ctrl[69], ctrl[70], ctrl[71], ctrl[72], ctrl[73], ctrl[74], ctrl[75], ctrl[76]);
