@@ -5,8 +5,7 @@
  * into updates (pieces of 1 byte, pieces across the 32-byte stripes, at odd addresses), and the
  * specification's value for the empty input. A wasm Trainer's state digest takes the in-place
  * path and equals hash-wasm's over copies of the same tensors, a shuffle buffer's contents (not in
- * the heap) included. xxh64List (a whole digest of a list of pieces, what a kernel thread runs in
- * the background) equals hash-wasm over the pieces one after another.
+ * the heap) included.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -89,30 +88,5 @@ test("a wasm Trainer's state digest is hashed in place and equals hash-wasm's ov
     } finally {
       t.dispose();
     }
-  }
-});
-
-test('xxh64List: one call digests a list of [ptr, len] pieces = hash-wasm over them in order', async () => {
-  const sb = wasmSandbox(64);
-  const theirs = await createXXHash64();
-  const rnd = lcg(7);
-  const state = (sb.alloc(96 + 8) + 7) & ~7;
-  const digestAt = (): string =>
-    new DataView(sb.buffer(), state + 80, 8).getBigUint64(0, true).toString(16).padStart(16, '0');
-  for (const lengths of [[], [0], [5], [31, 1, 64], [3, 100_000, 0, 17, 33], [7, 7, 7, 7, 7]]) {
-    const pieces = lengths.map((n) =>
-      Uint8Array.from({ length: n }, () => Math.floor(rnd() * 256)),
-    );
-    const list = new Int32Array(2 * pieces.length);
-    pieces.forEach((p, i) => list.set([sb.put(p), p.length], 2 * i)); // (odd addresses)
-    const at = sb.put(list);
-    const listAt = (at + 3) & ~3;
-    new Int32Array(sb.buffer(), listAt, list.length).set(list);
-    sb.k.xxh64List(state, listAt, pieces.length);
-    theirs.init();
-    for (const p of pieces) {
-      theirs.update(p);
-    }
-    assert.equal(digestAt(), theirs.digest('hex'), `pieces of ${lengths.join(', ') || 'nothing'}`);
   }
 });

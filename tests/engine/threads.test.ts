@@ -5,9 +5,7 @@
  * step for 1–4 threads on wasm, equal to the JS reference (cpu) — the thread count is not in the
  * config or the fingerprint because it cannot change a bit; the MNIST MLP's batch transposed
  * ahead in the background gives those bits too; a kernel that throws on a thread, in a call or
- * in the background, fails with its error. The trace's state digest computed by a kernel thread
- * while the next step runs (Digester.stateLater) is the one-thread digest of every step, and the
- * next update waits for it.
+ * in the background, fails with its error.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -16,12 +14,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs-core';
-import { backgroundDigests } from '../../src/main/engine/kernels/heap-hash';
 import { aheadTransposesFound } from '../../src/main/engine/kernels/sparse';
-import { backgroundJobPending, GemmPool, setKernelThreads, threadedCalls } from '../../src/main/engine/kernels/threads'; // prettier-ignore
-import { createDigester } from '../../src/main/engine/trace';
-import { Trainer } from '../../src/main/engine/trainer';
+import { GemmPool, setKernelThreads, threadedCalls } from '../../src/main/engine/kernels/threads';
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import type { TrainingConfig } from '../../src/main/engine/types';
 import { ROOT } from '../helpers/cli';
@@ -221,79 +215,4 @@ test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the 
   assert.ok(aheadTransposesFound() >= found + 3, 'the later steps found their batch transposed ahead'); // prettier-ignore
   assert.deepEqual(two, one);
   setKernelThreads(1);
-});
-
-/** Each step's state digest: computed now on one thread, or in the background on two. */
-async function digestsOf(config: TrainingConfig, steps: number, later: boolean): Promise<string[]> {
-  const d = await createDigester();
-  const t = await Trainer.create(config);
-  try {
-    const out: string[] = [];
-    let pending: (() => string) | null = null;
-    for (let i = 0; i < steps; i++) {
-      t.trainStep();
-      if (pending) {
-        out.push(pending());
-      }
-      pending = later ? d.stateLater(t.readTensors()) : null;
-      if (!later) {
-        out.push(d.state(t.readTensors()));
-      }
-    }
-    if (pending) {
-      out.push(pending());
-    }
-    return out;
-  } finally {
-    t.dispose();
-  }
-}
-
-test("the trace's state digest on a kernel thread, while the next step runs: one thread's digests", async () => {
-  for (const config of [
-    fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 100, seed: 4 }), // prettier-ignore
-    fakeConfig({ model: { kind: 'mlp', hidden: [16] }, optimizer: optimizerOf('adam'), shuffle: { kind: 'buffer', size: 50 } }), // prettier-ignore
-  ]) {
-    setKernelThreads(1);
-    const one = await digestsOf(config, 6, false);
-    const started = backgroundDigests();
-    assert.deepEqual(await digestsOf(config, 6, true), one, 'one thread, asked for later: computed now'); // prettier-ignore
-    assert.equal(backgroundDigests(), started, 'no kernel thread on one thread');
-    setKernelThreads(2, true);
-    const two = await digestsOf(config, 6, true);
-    const shuffled = config.shuffle !== undefined;
-    // (a shuffle buffer's contents are not in the heap: that digest is computed now)
-    assert.equal(backgroundDigests() - started, shuffled ? 0 : 6, 'digests on a kernel thread');
-    assert.deepEqual(
-      two,
-      one,
-      `${config.model.kind} ${config.dataset}: 2 threads, in the background`,
-    );
-  }
-  setKernelThreads(1);
-});
-
-test('the next update waits for a digest still running on a kernel thread', async () => {
-  setKernelThreads(2, true);
-  const d = await createDigester();
-  const t = await Trainer.create(fakeConfig({ model: { kind: 'softmax', hidden: [] }, seed: 2 }));
-  const big = tf.fill([1 << 24], 0.5);
-  try {
-    t.trainStep();
-    // 64 MiB first: several milliseconds of hashing, far longer than a softmax step
-    const be = tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } }; wasm: { HEAPU8: Uint8Array } }; // prettier-ignore
-    const bigView = new Float32Array(be.wasm.HEAPU8.buffer, be.dataIdMap.get(big.dataId).memoryOffset, big.size); // prettier-ignore
-    const tensors: [string, Float32Array][] = [['big', bigView], ...t.readTensors()];
-    const want = d.state(tensors);
-    const started = backgroundDigests();
-    const later = d.stateLater(tensors);
-    assert.equal(backgroundDigests(), started + 1, 'started on a kernel thread');
-    t.trainStep();
-    assert.equal(backgroundJobPending(), false, 'the update joined the digest before it began');
-    assert.equal(later(), want, 'the digest of the state before the update');
-  } finally {
-    big.dispose();
-    t.dispose();
-    setKernelThreads(1);
-  }
 });

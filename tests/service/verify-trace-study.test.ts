@@ -1,24 +1,19 @@
 /**
  * verify (untouched runs pass; an altered or damaged checkpoint fails, naming the step), the
  * trace view (indices recomputed from the feeder match the recorded batch digests, across the
- * epoch boundary) and a 3+3 seed study with exactly zero same-seed spread. A run trained on two
- * threads, its state digests computed by a kernel thread while the next step runs, records the
- * trace of one thread and verifies.
+ * epoch boundary) and a 3+3 seed study with exactly zero same-seed spread.
  */
 import assert from 'node:assert/strict';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { encodeState, parseManifest } from '../../src/main/engine/state';
-import { backgroundDigests } from '../../src/main/engine/kernels/heap-hash';
-import { setKernelThreads } from '../../src/main/engine/kernels/threads';
 import { createDigester } from '../../src/main/engine/trace';
 import { listStudies, runStudy } from '../../src/main/service/study';
 import { readTrace } from '../../src/main/service/trace-view';
 import { verifyRef } from '../../src/main/service/verify';
 import { encodeRecord } from '../../src/main/store/records';
 import { Store } from '../../src/main/store/store';
-import { fakeConfig } from '../helpers/fixtures';
 import { flipBit, N_STEPS, tempStore, train } from '../helpers/service';
 
 let store: Store;
@@ -38,29 +33,6 @@ async function copyStore(name: string): Promise<Store> {
 }
 
 describe('verify', () => {
-  test("two threads: the state digests a kernel thread computed are one thread's; it verifies", async () => {
-    const mnist = fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [32] }, batchSize: 50, seed: 9 }); // prettier-ignore
-    const traces: string[] = [];
-    for (const threads of [2, 1]) {
-      setKernelThreads(threads, true);
-      const started = backgroundDigests();
-      try {
-        await train(store, `threads${threads}`, 30, { config: mnist, checkpointEvery: 12, evalEvery: 12 }); // prettier-ignore
-      } finally {
-        setKernelThreads(1);
-      }
-      // (steps at a checkpoint and the last are digested at once: the checkpoint takes the trace)
-      const inBackground = backgroundDigests() - started;
-      assert.ok(threads === 1 ? inBackground === 0 : inBackground >= 25, `${threads} threads: ${inBackground} digests in the background`); // prettier-ignore
-      const t = await readTrace(store, `threads${threads}`);
-      assert.equal(t.steps.length, 30);
-      traces.push(JSON.stringify(t.steps));
-    }
-    assert.equal(traces[0], traces[1], 'the trace of 2 threads = the trace of 1');
-    const v = await verifyRef(store, 'threads2');
-    assert.equal(v.verified, true, v.firstMismatch?.detail);
-  });
-
   test('an untouched run verifies: every checkpoint and step, annotated verified', async () => {
     const r = await verifyRef(store, 'a');
     assert.equal(r.verified, true);

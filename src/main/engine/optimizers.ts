@@ -13,7 +13,6 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { K, kernelsActive, run } from './kernels/register';
-import { joinBackgroundJobs } from './kernels/threads';
 import { InputError, type OptimizerConfig, type OptimizerKind } from './types';
 
 export const DEFAULT_MOMENTUM = 0.9;
@@ -85,8 +84,6 @@ export function applyUpdate(
   counters: Record<string, number>,
   grads: Map<string, tf.Tensor>,
 ): void {
-  // the state's digest of the step before may still be read by a kernel thread (../trace.ts)
-  joinBackgroundJobs();
   const replace = (map: Map<string, tf.Tensor>, name: string, t: tf.Tensor): void => {
     const old = map.get(name);
     map.set(name, tf.keep(t));

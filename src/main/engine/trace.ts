@@ -11,8 +11,7 @@
  * - stateDigest = XXH64 over every parameter and optimizer slot in name order, each as its UTF-8
  *   name, one 0x00 byte, then its float32 data little-endian. It is computed every step straight
  *   from the backend's memory (Trainer.readTensors): on wasm by our own XXH64 reading the heap in
- *   place (./kernels/heap-hash.ts), elsewhere by hash-wasm's; a few per cent of a step. With
- *   kernel threads in place, a kernel thread computes it while the next step runs (`stateLater`).
+ *   place (./kernels/heap-hash.ts), elsewhere by hash-wasm's; a few per cent of a step.
  * - batchDigest = XXH64 of the batch's example indices as little-endian uint32, in batch order.
  * Only format 2 is read: format 1 (SHA-256 digests cut to 16 hex digits) existed during
  * development only, before the first release, and no store or bundle of it was kept.
@@ -54,13 +53,6 @@ export interface Digester {
   readonly algorithm: DigestAlgorithm;
   /** digest of named float32 tensors, which must be given in name order */
   state(tensors: Iterable<readonly [string, Float32Array]>): string;
-  /**
-   * The same digest, computed by a kernel thread while the caller goes on where one can take it
-   * (tensors in a shared wasm heap, threads > 1), else now: the returned function gives it. Until
-   * then the tensors must not change — the trainer's next update waits for the thread itself
-   * (joinBackgroundJobs) — and the next stateLater reads this one first.
-   */
-  stateLater(tensors: Iterable<readonly [string, Float32Array]>): () => string;
   batch(indices: Uint32Array): string;
 }
 
@@ -80,7 +72,7 @@ export async function createDigester(): Promise<Digester> {
     }
     return nb;
   };
-  const digester: Digester = {
+  return {
     algorithm: 'xxh64',
     state(tensors) {
       const list = [...tensors];
@@ -106,23 +98,12 @@ export async function createDigester(): Promise<Digester> {
       }
       return h.digest('hex');
     },
-    stateLater(tensors) {
-      const list = [...tensors];
-      const heap = list.map(([, d]) => heapHasherFor(d.buffer)).find((x) => x !== undefined);
-      const later = heap?.startInPlace(list.map(([name, d]) => [header(name), d] as const));
-      if (later) {
-        return later;
-      }
-      const now = digester.state(list);
-      return () => now;
-    },
     batch(indices) {
       h.init();
       h.update(new Uint8Array(indices.buffer, indices.byteOffset, indices.byteLength));
       return h.digest('hex');
     },
   };
-  return digester;
 }
 
 /** Collects one segment's steps; `take()` returns the encoded segment and starts the next. */

@@ -38,7 +38,6 @@ import {
 } from './gan';
 import { buildGraph, initialTensors, isDenseModel, type Graph } from './graph';
 import { assertRunnable, lossAndGradients, predict } from './network';
-import { joinBackgroundJobs } from './kernels/threads';
 import { gatherPixels } from './ops';
 import { applyUpdate, initialCounters, normalizeOptimizer, slotNames } from './optimizers';
 import { isValidSeed, RNG_SCHEME } from './rng';
@@ -625,8 +624,6 @@ export class Trainer {
   dispose(): void {
     if (!this.disposed) {
       this.disposed = true;
-      // (a kernel thread may still be digesting the state: ../trace.ts)
-      joinBackgroundJobs();
       for (const t of [
         ...this.params.values(),
         ...this.modelState.values(),

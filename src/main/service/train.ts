@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import { describeFingerprint, sameBits } from '../engine/backend';
 import { canonicalJson } from '../engine/canonical-json';
 import { encodeState } from '../engine/state';
-import { createDigester, TraceRecorder, type TraceStep } from '../engine/trace';
+import { createDigester, TraceRecorder } from '../engine/trace';
 import { Trainer, type ConfigOverrides } from '../engine/trainer';
 import { normalizeOptimizer } from '../engine/optimizers';
 import {
@@ -539,21 +539,7 @@ async function drive(
   let asideMs = 0;
   const t0 = performance.now();
 
-  /**
-   * The step taken last, not yet in the trace: its state digest may still be computed by a kernel
-   * thread while the next step runs (Digester.stateLater); recorded before the next step's record,
-   * before a checkpoint takes the trace, and at the end.
-   */
-  let unrecorded: { step: Omit<TraceStep, 'stateDigest'>; digest: () => string } | null = null;
-  const recordUnrecorded = (): void => {
-    if (unrecorded !== null) {
-      trace.record({ ...unrecorded.step, stateDigest: unrecorded.digest() });
-      unrecorded = null;
-    }
-  };
-
   const checkpoint = async (): Promise<void> => {
-    recordUnrecorded();
     const state = trainer.snapshot();
     const enc = encodeState(state);
     const traceBytes = trace.take(state.step);
@@ -638,7 +624,6 @@ async function drive(
     }
     loss = r.loss;
     ganLosses = r.gLoss !== undefined ? { dLoss: r.loss, gLoss: r.gLoss } : null;
-    recordUnrecorded();
     const planted = hooks.afterStep?.(r.step, trainer);
     if (planted) {
       const next = await Trainer.restore(planted);
@@ -647,15 +632,13 @@ async function drive(
     }
     const willCheckpoint =
       r.step === toStep || r.step % sched.checkpointEvery === 0 || plan.mustCheckpoint.has(r.step);
-    unrecorded = {
-      step: {
-        step: r.step,
-        loss: r.loss,
-        ...(r.gLoss !== undefined ? { dLoss: r.loss, gLoss: r.gLoss } : {}),
-        batchDigest: digester.batch(r.indices),
-      },
-      digest: digester.stateLater(trainer.readTensors()),
-    };
+    trace.record({
+      step: r.step,
+      loss: r.loss,
+      ...(r.gLoss !== undefined ? { dLoss: r.loss, gLoss: r.gLoss } : {}),
+      batchDigest: digester.batch(r.indices),
+      stateDigest: digester.state(trainer.readTensors()),
+    });
     progress.step(r.step, r.loss, r.gLoss);
     const t1 = performance.now();
     if (r.step % sched.evalEvery === 0 || r.step === toStep) {
@@ -678,7 +661,6 @@ async function drive(
     }
     asideMs += performance.now() - t1;
   }
-  recordUnrecorded();
   const ran = trainer.step - fromStep;
   const trainMs = performance.now() - t0 - asideMs;
   if (

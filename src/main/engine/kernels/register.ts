@@ -32,7 +32,7 @@ import { LAYER_KERNEL_FUNCS } from './layer-kernels';
 import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { nativeKernels } from './native';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
-import { HeapXxh64, registerHeapHasher, type DigestThread } from './heap-hash';
+import { HeapXxh64, registerHeapHasher } from './heap-hash';
 import { gemmPool, Kernel, kernelThreads, type GemmPool } from './threads';
 import { sharedHeap } from './shared-heap';
 import { panelAllocator, WasmWindowGemm } from './windows';
@@ -235,14 +235,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const native = k ? nativeKernels() : null;
   if (k && memory instanceof WA.Memory) {
     // the trace's state digest reads the parameters in place (./heap-hash.ts)
-    // (and, where a kernel thread works in place, in the background: GemmPool.post)
-    const thread = (): DigestThread | null => {
-      const p = pool();
-      return p && p.heap
-        ? { post: (...args) => p.post(Kernel.xxh64List, args), join: () => p.join() }
-        : null;
-    };
-    registerHeapHasher(memory, new HeapXxh64(k, memory, (n) => backend.wasm._malloc(n) >>> 0, thread)); // prettier-ignore
+    registerHeapHasher(memory, new HeapXxh64(k, memory, (n) => backend.wasm._malloc(n) >>> 0));
   }
   const onePtr = backend.wasm._malloc(16) >>> 0;
   const buf = (): ArrayBuffer => backend.wasm.HEAPU8.buffer as ArrayBuffer;

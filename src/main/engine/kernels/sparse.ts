@@ -399,8 +399,6 @@ export class WasmSparseGemm {
       return;
     }
     this.settle();
-    // (another job, the trace's digest of the step before, may hold the pool: it goes first)
-    pool.join();
     this.aheadOf = null;
     const r = this.layout(this.aheadRegion, s.k, s.m);
     const { rowPtr, idx, val } = s.region;

@@ -92,7 +92,6 @@ export const Kernel = {
   reluMask: 8,
   pad: 9,
   csrTranspose: 10,
-  xxh64List: 11,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** The kernels' names in the order of their numbers (both threads' tables are built from it). */
@@ -503,11 +502,9 @@ export class GemmPool {
    * a time: false (nothing started) while one is pending, without workers, or out of place. The
    * job must read nothing the caller writes, and write nothing the caller reads, until
    * {@link join}: the caller owns that contract (the compressed rows of a batch transposed ahead
-   * of its weight gradient, ./sparse.ts; the trace's state digest of a step, read while the next
-   * step runs up to its update, ./heap-hash.ts). The bits are the kernel's, whichever thread runs
-   * it.
+   * of its weight gradient, ./sparse.ts). The bits are the kernel's, whichever thread runs it.
    */
-  post(kernel: typeof Kernel.csrTranspose | typeof Kernel.xxh64List, args: number[]): boolean {
+  post(kernel: typeof Kernel.csrTranspose, args: number[]): boolean {
     const ctrl = this.ctrl;
     if (!this.heap || Atomics.load(ctrl, 61) !== Job.none || args.length > 13 || !this.ready()) {
       return false;
@@ -550,11 +547,6 @@ export class GemmPool {
     if (threw) {
       throw this.workerFailure(ctrl[62] as Kernel);
     }
-  }
-
-  /** Whether a job {@link post} started has not been joined yet. */
-  jobPending(): boolean {
-    return Atomics.load(this.ctrl, 61) !== Job.none;
   }
 
   /** The GEMM's `tail` flag in place: 1 when B's rows and the bias may be over-read by 16 bytes. */
@@ -751,22 +743,6 @@ export function threadedCalls(): number {
  * not start).
  */
 const pools = new Map<string, GemmPool | null>();
-
-/**
- * Waits for every pool's job in the background ({@link GemmPool.post}), throwing the first error:
- * called before what such a job reads may change — an optimizer's update of the parameters it
- * digests, a trainer's dispose.
- */
-export function joinBackgroundJobs(): void {
-  for (const pool of pools.values()) {
-    pool?.join();
-  }
-}
-
-/** Whether some pool's job in the background has not been joined yet (tests). */
-export function backgroundJobPending(): boolean {
-  return [...pools.values()].some((pool) => pool?.jobPending() === true);
-}
 
 /** The number of cores, at most MAX_DEFAULT_THREADS. */
 export function defaultThreads(): number {

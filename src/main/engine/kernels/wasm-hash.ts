@@ -9,9 +9,6 @@
  *   aligned; ./heap-hash.ts).
  * - xxh64Update(state, ptr, len): adds the `len` bytes at `ptr`.
  * - xxh64Digest(state): the digest of everything added, as a little-endian u64 at state + 80.
- * - xxh64List(state, list, count): a whole digest of `count` pieces: init, then an update with
- *   each [ptr, len] pair of i32s at `list` in order, then the digest — one call, so that a kernel
- *   thread can run it in the background (./threads.ts's Kernel.xxh64List, ./heap-hash.ts).
  *
  * State: the four lanes at 0, 8, 16, 24; the total length at 32; the count of buffered bytes at
  * 40 (an i32); up to 31 buffered bytes at 48; the digest at 80.
@@ -171,21 +168,7 @@ function digest(): FnBuilder {
   return f;
 }
 
-function list(initFn: number, updateFn: number, digestFn: number): FnBuilder {
-  const P = { state: 0, list: 1, count: 2 };
-  const f = new FnBuilder('xxh64List', ['i32', 'i32', 'i32']);
-  const [i, at] = [f.local('i32'), f.local('i32')];
-  f.get(P.state).call(initFn);
-  f.get(P.list).set(at);
-  f.forRange(i, P.count, () => {
-    f.get(P.state).get(at).i32Load(0).get(at).i32Load(4).call(updateFn);
-    f.inc(at, 8);
-  });
-  f.get(P.state).call(digestFn);
-  return f;
-}
-
-/** The XXH64 functions for the kernel module, whose first will have function index `base`. */
-export function hashFunctions(base: number): FnBuilder[] {
-  return [init(), update(), digest(), list(base, base + 1, base + 2)];
+/** The three XXH64 functions for the kernel module. */
+export function hashFunctions(): FnBuilder[] {
+  return [init(), update(), digest()];
 }

@@ -33,8 +33,7 @@
  * - maxPool, maxPoolGrad: ./wasm-pool.ts
  * - bnSum, bnSqDev, bnNormalize, bnGradSums, bnGradDx: batch norm's row loops, ./wasm-bn.ts
  * - csrRows, csrCols, csrTranspose, scaleIdx, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
- * - xxh64Init, xxh64Update, xxh64Digest, xxh64List: the trace's digest over the heap in place
- *   (./wasm-hash.ts).
+ * - xxh64Init, xxh64Update, xxh64Digest: the trace's digest over the heap in place (./wasm-hash.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
 import { bnGradDxFn, bnGradSumsFn, bnNormalizeFn, bnSumFn } from './wasm-bn';
@@ -163,7 +162,6 @@ export interface WasmKernels {
   xxh64Init(state: number): void;
   xxh64Update(state: number, ptr: number, len: number): void;
   xxh64Digest(state: number): void;
-  xxh64List(state: number, list: number, count: number): void;
   gemmCsr(
     rowPtr: number,
     idx: number,
@@ -1116,7 +1114,7 @@ function kernelFunctions(): FnBuilder[] {
   fns.push(csrTransposeFn());
   fns.push(scaleIdxFn());
   fns.push(nonFiniteFn());
-  fns.push(...hashFunctions(fns.length));
+  fns.push(...hashFunctions());
   fns.push(...sparseFunctions(fns.length));
   // the gathered-A GEMM (convolutions without an im2col matrix): A packed per row tile, or read
   // in place when C has one column tile (each A element is then used once); and the padded
