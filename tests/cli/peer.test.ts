@@ -1,10 +1,11 @@
 /**
  * CLI review finding 4: `bench --peer` runs a PyTorch peer the repository itself holds, so a
  * clone (without the shared folder next to it) can run it; nothing at run time reads outside the
- * repository.
+ * repository. On 2 threads (the threads section's yardstick), the peer's own pools are set so.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { PEER_SCRIPT, REPO_ROOT } from '../../src/main/bench/bench';
@@ -14,6 +15,7 @@ import {
   peerBlas,
   runPeerScript,
 } from '../../src/main/bench/peer';
+import { threadsSection } from '../../src/main/bench/threads-speed';
 import { torchOrSkip } from '../helpers/torch';
 
 test('the PyTorch peer script is part of the repository', () => {
@@ -31,6 +33,30 @@ test('the peers run with their BLAS and OpenMP pools held to one thread', () => 
   );
   assert.equal(r.status, 0, String(r.stderr));
   assert.equal(r.stdout.trim(), '1 1 1');
+});
+
+test("a peer on 2 threads: torch's pool of 2 on any core, OpenBLAS on one thread inside it", () => {
+  const r = runPeerScript(
+    ['-c', 'import os; print(*(os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")), len(os.sched_getaffinity(0)))'], // prettier-ignore
+    REPO_ROOT,
+    2,
+  );
+  assert.equal(r.status, 0, String(r.stderr));
+  assert.equal(r.stdout.trim(), `1 2 2 ${availableParallelism()}`);
+});
+
+test("bench --peer: the threads section gives the peer's own speed-up on each model", async (t) => {
+  if (!torchOrSkip(t)) {
+    return;
+  }
+  const s = await threadsSection({ quick: true, peer: true, repoRoot: REPO_ROOT, log: () => {} });
+  for (const model of ['mlp 128,32 sgd, batch 100', 'lenet5, batch 64']) {
+    const row = s.rows.find((r) => r.label === `${model}, peer speed-up`);
+    assert.ok(row, s.rows.map((r) => r.label).join('; '));
+    // (a real ratio of two whole peer runs: one pair with --quick)
+    assert.ok(row.value > 0.2 && row.value < 4, `${model}: ${row.value} ${row.note}`);
+    assert.match(row.note ?? '', /^PyTorch, the same model and batch: .*median of 1 alternating pair \([0-9.]+\)$/); // prettier-ignore
+  }
 });
 
 test('the best OpenBLAS core type the CPU flags allow', () => {

@@ -16,18 +16,37 @@
  * perfectly parallel work gains on both cores over one thread on the fastest — is in the table
  * next to the measured one. A core shared with other work lowers it: with cpu1 at 57 % of cpu0's
  * speed (seen here), no program can reach 1.7×.
+ *
+ * With `peer` (`bench --peer`), the PyTorch peer of each model (scripts/peers/torch_mlp.py,
+ * torch_cnn.py) in whole processes on 1 thread (pinned to the fastest core) and on 2 (./peer.ts's
+ * runPeerScript), alternating, 3 pairs (1 with --quick): what two threads give the peer on the same
+ * model and batch — the yardstick for the goal.
  */
 import { availableParallelism } from 'node:os';
 import { plan, runWorker, type BenchContext, type ExtraRow, type ExtraSection, type GoalCheck } from './bench'; // prettier-ignore
 import { runCnnWorker } from './cnn';
 import type { Alternating } from './alternate';
 import { idealSpeedup, pinToFastestCore } from './cores';
+import { mnistDir } from '../engine/data';
+import { peerUnavailable, runPeerScript } from './peer';
 import { median, type TrainResult } from './worker';
 
 /** Goal of issue 16: 1-thread ms/step ÷ 2-thread ms/step. */
 export const THREADS_GOAL = 1.7;
 /** Alternating pairs of turns on 1 and 2 threads per model (3 with --quick). */
 const PAIRS = 20;
+/** Alternating pairs of whole peer runs on 1 and 2 threads per model (1 with --quick). */
+const PEER_PAIRS = 3;
+
+/** One peer run's ms/step on `threads` threads, or why it gave none. */
+function peerMsPerStep(root: string, args: string[], threads: number): number | string {
+  const r = runPeerScript([...args, '--data', mnistDir(), '--threads', String(threads)], root);
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) {
+    return `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
+  }
+  return (JSON.parse(last) as { msPerStep: number }).msPerStep;
+}
 
 export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
   const rows: ExtraRow[] = [];
@@ -38,8 +57,38 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     const s = [...xs].sort((a, b) => a - b);
     return `quartiles ${s[Math.floor((s.length - 1) / 4)].toFixed(2)}–${s[Math.ceil((3 * (s.length - 1)) / 4)].toFixed(2)}`; // prettier-ignore
   };
+  /** the peer's speed-up on the same model: whole runs on 1 and 2 threads, alternating */
+  const peerRows = (label: string, args: string[]): void => {
+    const peerPairs = ctx.quick ? 1 : PEER_PAIRS;
+    const ratios: number[] = [];
+    let missing = peerUnavailable();
+    for (let i = 0; i < peerPairs && missing === null; i++) {
+      ctx.log(`threads: ${label}, the peer on 1 and 2 threads (pair ${i + 1} of ${peerPairs})`);
+      const [one, two] = [1, 2].map((threads) => peerMsPerStep(ctx.repoRoot, args, threads));
+      if (typeof one === 'string' || typeof two === 'string') {
+        missing = typeof one === 'string' ? one : (two as string);
+      } else {
+        ratios.push(one / two);
+      }
+    }
+    rows.push(
+      missing !== null
+        ? { label: `${label}, peer speed-up`, value: NaN, unit: '×', note: `not run: ${missing}` }
+        : {
+            label: `${label}, peer speed-up`,
+            value: median(ratios),
+            unit: '×',
+            note: `PyTorch, the same model and batch: 1-thread ÷ 2-thread ms/step of whole runs, median of ${peerPairs} alternating pair${peerPairs > 1 ? 's' : ''} (${ratios.map((r) => r.toFixed(2)).join(', ')})`, // prettier-ignore
+          },
+    );
+  };
   /** one process, `pairs` alternating turns of 1 and 2 threads, then the rows and the goal */
-  const measure = async (label: string, run: () => Promise<Alternating>): Promise<void> => {
+  const measure = async (
+    label: string,
+    run: () => Promise<Alternating>,
+    peerArgs?: string[],
+  ): Promise<void> => {
+    // prettier-ignore
     ctx.log(`threads: ${label}, ${pairs} pairs of turns on 1 and 2 threads in one process`);
     // (a process of 2 threads is never pinned: both thread counts run on either core)
     const check = await pinToFastestCore(`threads ${label}`, ctx.log);
@@ -66,6 +115,9 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
         note: `perfectly parallel work, from the core check before; measured / ideal ${(speedup / ideal).toFixed(2)}`, // prettier-ignore
       });
     }
+    if (peerArgs && ctx.peer) {
+      peerRows(label, peerArgs);
+    }
     goals.push({
       goal: `2 threads ≥ ${THREADS_GOAL}× faster than 1: ${label} (speed-up; higher is better)`,
       value: speedup,
@@ -74,10 +126,14 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     });
   };
   const p = plan('wasm', ctx.quick);
-  await measure('mlp 128,32 sgd, batch 100', async () => {
-    const job = { kind: 'train', backend: 'wasm', model: 'mlp', optimizer: 'sgd', ...p, reps: pairs, alternate: 2 } as const; // prettier-ignore
-    return alternatingOf(await runWorker<TrainResult>(job, 2));
-  });
+  await measure(
+    'mlp 128,32 sgd, batch 100',
+    async () => {
+      const job = { kind: 'train', backend: 'wasm', model: 'mlp', optimizer: 'sgd', ...p, reps: pairs, alternate: 2 } as const; // prettier-ignore
+      return alternatingOf(await runWorker<TrainResult>(job, 2));
+    },
+    ['scripts/peers/torch_mlp.py', '--steps', ctx.quick ? '300' : '1500'],
+  );
   // the warm-up of ./cnn.ts's lenet5 (shorter ones ran 5–15 % slow)
   const lenet = {
     model: 'lenet5',
@@ -87,7 +143,7 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     steps: ctx.quick ? 5 : 10,
     alternate: 2,
   } as const;
-  await measure('lenet5, batch 64', async () => alternatingOf(await runCnnWorker(lenet, 2)));
+  await measure('lenet5, batch 64', async () => alternatingOf(await runCnnWorker(lenet, 2)), ['scripts/peers/torch_cnn.py', '--model', 'lenet5', '--steps', ctx.quick ? '30' : '200']); // prettier-ignore
   return { title: 'threads (wasm; the same bits for any thread count)', rows, goals };
 }
 
