@@ -5,7 +5,8 @@
  * step for 1–4 threads on wasm, equal to the JS reference (cpu) — the thread count is not in the
  * config or the fingerprint because it cannot change a bit; the MNIST MLP's batch transposed
  * ahead in the background gives those bits too; a kernel that throws on a thread, in a call or
- * in the background, fails with its error.
+ * in the background, fails with its error. An optimizer's update split across threads (sgd,
+ * momentum) notices a non-finite weight in any chunk, as one call does.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -14,11 +15,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, after } from 'node:test';
 import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import { useBackend } from '../../src/main/engine/backend';
+import { K, run } from '../../src/main/engine/kernels/register';
 import { aheadTransposesFound } from '../../src/main/engine/kernels/sparse';
 import { GemmPool, setKernelThreads, threadedCalls } from '../../src/main/engine/kernels/threads';
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import type { TrainingConfig } from '../../src/main/engine/types';
 import { ROOT } from '../helpers/cli';
+import { firstDifference } from '../helpers/wasm-sandbox';
 import { fakeConfig, hashesOf, optimizerOf, trainFrom } from '../helpers/engine';
 
 after(() => setKernelThreads(1));
@@ -169,6 +174,7 @@ test('a kernel that throws on a thread fails the call with its error, and the po
 });
 
 const MODELS: [string, TrainingConfig][] = [
+  ['mlp 24, sgd, batch 9', fakeConfig({ model: { kind: 'mlp', hidden: [24] }, batchSize: 9 })],
   [
     'mlp 128,32, batch 37',
     fakeConfig({ model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 37, optimizer: optimizerOf('adam') }), // prettier-ignore
@@ -215,4 +221,63 @@ test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the 
   assert.ok(aheadTransposesFound() >= found + 3, 'the later steps found their batch transposed ahead'); // prettier-ignore
   assert.deepEqual(two, one);
   setKernelThreads(1);
+});
+
+test('an update split across threads notices a non-finite weight in any chunk, as one call does', async () => {
+  await useBackend('wasm');
+  const [k, n] = [784, 128];
+  // x: mostly zeros (the sparse GEMM's case), columns 0 and 783 all zero
+  const xs = new Float32Array(64 * k);
+  const rnd = filler(5);
+  for (let i = 0; i < xs.length; i++) {
+    const c = i % k;
+    xs[i] = c !== 0 && c !== k - 1 && rnd() > 0.35 ? rnd() + 0.5 : 0;
+  }
+  const x = tf.tensor2d(xs, [64, k]);
+  const g = tf.zeros([k, n]);
+  const b = tf.zeros([n]);
+  try {
+    // an Inf in the first chunk's rows, in the last chunk's, at the last element
+    for (const at of [5, (k - 1) * n + 7, k * n - 1]) {
+      const ws = new Float32Array(k * n).map(() => rnd());
+      ws[at] = Infinity;
+      const out: Float32Array[] = [];
+      for (const [threads, kind] of [
+        [1, 'sgd'],
+        [2, 'sgd'],
+        [1, 'momentum'],
+        [2, 'momentum'],
+      ] as const) {
+        setKernelThreads(threads, true);
+        const w = tf.tensor2d(ws, [k, n]);
+        const acc = tf.zeros([k, n]);
+        const before = threadedCalls();
+        const [w1, acc1] = kind === 'sgd' ? run<tf.Tensor[]>(K.sgd, { w, g }, { lr: 0.1 }) : run<tf.Tensor[]>(K.momentum, { w, g, acc }, { lr: 0.1, mu: 0.9 }); // prettier-ignore
+        if (threads > 1) {
+          assert.ok(threadedCalls() > before, `${kind}: the update was split`);
+        }
+        // the next GEMM reads the new weights as B: a non-finite B must not take the sparse path,
+        // which would skip the 0·Inf (= NaN) products of x's zero columns
+        const y = run<tf.Tensor>(K.dense, { x, w: w1, b }, { relu: false });
+        out.push(y.dataSync() as Float32Array);
+        for (const t of [w, acc, w1, acc1, y]) {
+          t?.dispose();
+        }
+      }
+      const col = at % n;
+      assert.ok(Number.isNaN(out[0][col]), `element ${at}: 1 thread, 0·Inf in column ${col}`);
+      for (let i = 1; i < out.length; i++) {
+        assert.equal(
+          firstDifference(out[i], out[0]),
+          -1,
+          `element ${at}, run ${i}: the bits of one call`,
+        );
+      }
+    }
+  } finally {
+    setKernelThreads(1);
+    for (const t of [x, g, b]) {
+      t.dispose();
+    }
+  }
 });

@@ -92,10 +92,33 @@ export const Kernel = {
   reluMask: 8,
   pad: 9,
   csrTranspose: 10,
+  sgd: 11,
+  momentum: 12,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** The kernels' names in the order of their numbers (both threads' tables are built from it). */
 const KERNEL_NAMES = Object.keys(Kernel) as (keyof typeof Kernel)[];
+
+/** Elements per finite-flag slot of a split optimizer update (chunks start at multiples of it). */
+export const UPDATE_GRANULE = 16;
+
+/**
+ * The optimizers' kernels as a chunk runs them, on both threads (one source): the wasm kernel's
+ * arguments, its f32 scalars as their int32 bits (the control words are int32), then `flags` and
+ * `first`, the chunk's first element — its finite flag goes to the slot of that element,
+ * flags + 4·(first / UPDATE_GRANULE), so that the chunks of one call never share a slot.
+ */
+const UPDATE_SOURCE = `(k) => {
+  const f = new Float32Array(1);
+  const bits = new Int32Array(f.buffer);
+  const f32 = (b) => ((bits[0] = b), f[0]);
+  const slot = (flags, first) => flags + 4 * Math.floor(first / ${UPDATE_GRANULE});
+  return {
+    sgd: (w, g, o, n, lr, flags, first) => k.sgd(w, g, o, n, f32(lr), slot(flags, first)),
+    momentum: (w, g, a, ow, oa, n, lr, mu, flags, first) => k.momentum(w, g, a, ow, oa, n, f32(lr), f32(mu), slot(flags, first)),
+  };
+}`;
+const updateKernels = new Function(`return ${UPDATE_SOURCE}`)() as (k: WasmKernels) => Record<'sgd' | 'momentum', (...a: number[]) => void>; // prettier-ignore
 
 /**
  * A GEMM split in place with at most this many rows and at least {@link COLUMN_BANDS_MIN_COLS}
@@ -161,6 +184,9 @@ const { workerData } = require('node:worker_threads');
 const { bytes, memory, ctrl: sab, self, native, port } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => k[name]);
+const updates = (${UPDATE_SOURCE})(k);
+kernels[${Kernel.sgd}] = updates.sgd;
+kernels[${Kernel.momentum}] = updates.momentum;
 if (native) {
   // the native twins (./native.ts): same arguments, a view of the memory first
   const addon = require(native.file);
@@ -250,6 +276,9 @@ export class GemmPool {
     this.memory = heap ?? new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     this.k = instantiateSharedKernels(this.memory);
     this.kernels = KERNEL_NAMES.map((name) => this.k[name] as (...a: number[]) => void);
+    const updates = updateKernels(this.k);
+    this.kernels[Kernel.sgd] = updates.sgd;
+    this.kernels[Kernel.momentum] = updates.momentum;
     if (native) {
       const memory = this.memory;
       this.kernels[Kernel.gemmCsr] = (r, i, v, b, c, ldc, m, n, bias, relu) => native.gemmCsr(memory.buffer, r, i, v, b, c, ldc, m, n, bias, relu); // prettier-ignore
@@ -461,18 +490,19 @@ export class GemmPool {
   }
 
   /**
-   * An elementwise kernel over `count` floats (reluMask: element i of the output depends on
-   * element i of the inputs only, the SIMD body and the scalar tail computing it alike), split
-   * in runs of whole 64-byte lines — in place only; false otherwise or for fewer than
+   * An elementwise kernel over `count` floats (reluMask, and the optimizers' updates of
+   * {@link UPDATE_SOURCE}: element i of the outputs depends on element i of the inputs only, the
+   * SIMD body and the scalar tail computing it alike), split in runs of whole 64-byte lines
+   * (multiples of UPDATE_GRANULE elements) — in place only; false otherwise or for fewer than
    * MIN_THREADED_FLOATS floats. `args(first, count)` are the kernel's arguments for elements
    * [first, first + count).
    */
   elements(
-    kernel: typeof Kernel.reluMask,
+    kernel: typeof Kernel.reluMask | typeof Kernel.sgd | typeof Kernel.momentum,
     count: number,
     args: (first: number, count: number) => number[],
   ): boolean {
-    return this.independent(kernel, count, 16, count, args);
+    return this.independent(kernel, count, UPDATE_GRANULE, count, args);
   }
 
   /** images and elements: `n` independent units in chunks of multiples of `granule` units. */
