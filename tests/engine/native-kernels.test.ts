@@ -101,7 +101,7 @@ function compressed(
   k: number,
   layout: 'rows' | 'cols' | 'transpose',
   ldbBytes: number,
-): { rowPtr: number; idx: number; val: number } {
+): { rowPtr: number; idx: number; columns: number; val: number } {
   const room = 4 * m * k + 64;
   const [rowPtr, idx, val, out, tab] = [sb.alloc(8 * m), sb.alloc(room), sb.alloc(room), sb.alloc(16), sb.put(compressTable())]; // prettier-ignore
   if (layout === 'rows') {
@@ -124,7 +124,7 @@ function compressed(
   }
   const scaled = sb.alloc(room);
   sb.k.scaleIdx(rowPtr, m, idx, scaled, ldbBytes);
-  return { rowPtr, idx: scaled, val };
+  return { rowPtr, idx: scaled, columns: idx, val };
 }
 
 /**
@@ -165,8 +165,20 @@ test('native gemmCsr = wasm gemmCsr bit for bit: every layout, tile and tail, bi
           const w = sb.f32(c1, m * ldc);
           for (const [isa, kernels] of isas) {
             const c2 = sb.put(guard);
-            kernels.gemmCsr(sb.buffer(), r.rowPtr, r.idx, r.val, b, c2, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0); // prettier-ignore
+            kernels.gemmCsr(sb.buffer(), r.rowPtr, r.idx, r.val, b, c2, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0, 0); // prettier-ignore
             assertSameC(sb.f32(c2, m * ldc), w, guard, m, n, ldc, `${isa}: ${what}`);
+            // A's column numbers, B's rows 4·ldb bytes apart: no scaleIdx
+            const c3 = sb.put(guard);
+            kernels.gemmCsr(sb.buffer(), r.rowPtr, r.columns, r.val, b, c3, 4 * ldc, m, n, withBias ? bias : 0, relu ? 1 : 0, 4 * ldb); // prettier-ignore
+            assertSameC(
+              sb.f32(c3, m * ldc),
+              w,
+              guard,
+              m,
+              n,
+              ldc,
+              `${isa}, column numbers: ${what}`,
+            );
             compared++;
           }
         }
@@ -372,7 +384,7 @@ test('an operand outside the memory is a RangeError, not a crash', (t) => {
   const c = sb.alloc(4 * m * n);
   const size = sb.buffer().byteLength;
   const run = (over: Partial<Record<'b' | 'c' | 'bias' | 'rowPtr' | 'm', number>>): void =>
-    native.gemmCsr(sb.buffer(), over.rowPtr ?? r.rowPtr, r.idx, r.val, over.b ?? b, over.c ?? c, 4 * n, over.m ?? m, n, over.bias ?? 0, 0); // prettier-ignore
+    native.gemmCsr(sb.buffer(), over.rowPtr ?? r.rowPtr, r.idx, r.val, over.b ?? b, over.c ?? c, 4 * n, over.m ?? m, n, over.bias ?? 0, 0, 0); // prettier-ignore
   run({});
   for (const [what, over] of [
     ["B's rows past the end", { b: size - 8 }],
@@ -400,6 +412,15 @@ test('an operand outside the memory is a RangeError, not a crash', (t) => {
   assert.throws(() => run({}), RangeError, 'an entry past the end');
   idx[0] = -(b + 4);
   assert.throws(() => run({}), RangeError, 'an entry before the start');
+  // A's column numbers (rowBytes): a column whose row of B lies outside, a negative rowBytes
+  const columns = (col: number, rowBytes: number): void => {
+    new Int32Array(sb.buffer(), r.columns, 1)[0] = col;
+    native.gemmCsr(sb.buffer(), r.rowPtr, r.columns, r.val, b, c, 4 * n, m, n, 0, 0, rowBytes);
+  };
+  columns(0, 4 * n);
+  assert.throws(() => columns(Math.ceil(size / (4 * n)), 4 * n), RangeError, 'a column past the end'); // prettier-ignore
+  assert.throws(() => columns(-Math.ceil(b / (4 * n)) - 1, 4 * n), RangeError, 'a column before the start'); // prettier-ignore
+  assert.throws(() => columns(0, -4), RangeError, 'a negative rowBytes');
 });
 
 test('worker threads run the native kernels on a shared memory, with the bits of one thread', (t) => {
@@ -423,6 +444,12 @@ test('worker threads run the native kernels on a shared memory, with the bits of
     assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer, () => pool).gemm(a, k, 1, b, n, c2, n, m, n, k, 0, true, 1)); // prettier-ignore
     assert.ok(pool.workerChunks() > chunks, 'the workers computed it');
     assert.equal(firstDifference(sb.f32(c2, m * n), sb.f32(c1, m * n)), -1, 'gemmCsr');
+    // with the native kernels on this thread too, the threads read A's column numbers (no scaleIdx)
+    const c3 = sb.alloc(4 * m * n);
+    const more = pool.workerChunks();
+    assert.ok(new WasmSparseGemm(sb.k, heap, sb.buffer, () => pool, native).gemm(a, k, 1, b, n, c3, n, m, n, k, 0, true, 1)); // prettier-ignore
+    assert.ok(pool.workerChunks() > more, 'the workers computed it from column numbers');
+    assert.equal(firstDifference(sb.f32(c3, m * n), sb.f32(c1, m * n)), -1, 'gemmCsr, column numbers'); // prettier-ignore
     // the dense GEMM, A transposed (as in a weight gradient), with bias and ReLU
     const [d1, d2] = [sb.alloc(4 * m * n), sb.alloc(4 * m * n)];
     const bias = sb.put(finiteB(n, rnd));

@@ -25,7 +25,11 @@ type ArgsOf<K extends keyof WasmKernels> = WithoutLast<Parameters<WasmKernels[K]
  * place), gatherRowsCsr's `tab` (the twin has its own shuffles).
  */
 export interface NativeKernels {
-  gemmCsr(memory: ArrayBufferLike, ...args: ArgsOf<'gemmCsr'>): void;
+  /**
+   * (then `rowBytes`: 0 when idx holds scaleIdx's byte offsets of B's rows, as the wasm kernel
+   * reads them; else idx holds A's column numbers, B's row p at b + p·rowBytes — no scaleIdx)
+   */
+  gemmCsr(memory: ArrayBufferLike, ...args: [...ArgsOf<'gemmCsr'>, rowBytes: number]): void;
   gemm(memory: ArrayBufferLike, ...args: ArgsOf<'gemm'>): void;
   /** (A[i,p] at x + rowTab[i] + kTab[p]: the arguments are gemm's, a, rsA, ksA read as x, rowTab, kTab) */
   gemmG(memory: ArrayBufferLike, ...args: WithoutLast<ArgsOf<'gemmG'>>): void;

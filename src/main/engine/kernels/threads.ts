@@ -199,7 +199,7 @@ if (native) {
     }
     return view;
   };
-  kernels[${Kernel.gemmCsr}] = (...a) => addon[native.gemmCsr](viewOf(), ...a.slice(0, 10));
+  kernels[${Kernel.gemmCsr}] = (...a) => addon[native.gemmCsr](viewOf(), ...a.slice(0, 10), a[11]);
   kernels[${Kernel.gemm}] = (...a) => addon[native.gemm](viewOf(), ...a.slice(0, 12));
   kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
   kernels[${Kernel.gemmG}] = (...a) => addon[native.gemmG](viewOf(), ...a.slice(0, 12));
@@ -249,6 +249,8 @@ export class GemmPool {
   /** where each worker reports the first error a kernel threw in a call */
   private readonly ports: MessagePort[] = [];
 
+  /** Whether the threads run gemmCsr's native twin (which reads idx as column numbers too). */
+  readonly nativeCsr: boolean;
   /** GEMMs this pool has split across its threads */
   calls = 0;
   /** of which in bands of columns ({@link COLUMN_BANDS_MAX_ROWS}) */
@@ -273,6 +275,7 @@ export class GemmPool {
     /** native twins the threads run instead of their wasm kernels (./native.ts) */
     native: NativeKernels | null = null,
   ) {
+    this.nativeCsr = native !== null;
     this.memory = heap ?? new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     this.k = instantiateSharedKernels(this.memory);
     this.kernels = KERNEL_NAMES.map((name) => this.k[name] as (...a: number[]) => void);
@@ -281,7 +284,8 @@ export class GemmPool {
     this.kernels[Kernel.momentum] = updates.momentum;
     if (native) {
       const memory = this.memory;
-      this.kernels[Kernel.gemmCsr] = (r, i, v, b, c, ldc, m, n, bias, relu) => native.gemmCsr(memory.buffer, r, i, v, b, c, ldc, m, n, bias, relu); // prettier-ignore
+      // (the wasm kernel's 11th argument, `tail`, the twin's 12th: rowBytes, see gemmCsr)
+      this.kernels[Kernel.gemmCsr] = (r, i, v, b, c, ldc, m, n, bias, relu, _tail, rowBytes) => native.gemmCsr(memory.buffer, r, i, v, b, c, ldc, m, n, bias, relu, rowBytes); // prettier-ignore
       this.kernels[Kernel.gemm] = (a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemm(memory.buffer, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
       // gemmP is gemm with A packed first (the same bits): its native twin reads A in place
       this.kernels[Kernel.gemmP] = this.kernels[Kernel.gemm];
@@ -429,7 +433,8 @@ export class GemmPool {
    * The sparse GEMM's kernel (gemmCsr of ./wasm-sparse.ts) on compressed rows already in the
    * heap, split in row bands — in place only (with a shared heap); false otherwise or when the
    * `macs` multiply-adds are too few. Pointers in bytes (idx: scaleIdx's byte offsets of B's
-   * rows), ldc in elements.
+   * rows; with `rowBytes` > 0, on a pool of native kernels only ({@link nativeCsr}), A's column
+   * numbers and B's rows that many bytes apart), ldc in elements.
    */
   gemmCsr(
     rowPtr: number,
@@ -444,11 +449,15 @@ export class GemmPool {
     relu: boolean,
     tail: number,
     macs: number,
+    rowBytes = 0,
   ): boolean {
     if (!this.heap || macs < this.minMacs || !this.worthSplitting(m, n, 1, ldc, true)) {
       return false;
     }
-    this.runBands(Kernel.gemmCsr, null, c, c, m, n, (i0, rows) => [rowPtr + 8 * i0, idx, val, b, c + 4 * i0 * ldc, 4 * ldc, rows, n, bias, relu ? 1 : 0, tail, 0, 0]); // prettier-ignore
+    if (rowBytes !== 0 && !this.nativeCsr) {
+      throw new Error('gemmCsr: column numbers for idx need the native kernels');
+    }
+    this.runBands(Kernel.gemmCsr, null, c, c, m, n, (i0, rows) => [rowPtr + 8 * i0, idx, val, b, c + 4 * i0 * ldc, 4 * ldc, rows, n, bias, relu ? 1 : 0, tail, rowBytes, 0]); // prettier-ignore
     return true;
   }
 

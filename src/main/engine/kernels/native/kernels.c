@@ -12,9 +12,10 @@
  * the byte offsets the wasm kernel takes, checks that what it will read and write lies inside
  * the view (a RangeError otherwise, as the wasm kernel would trap), and then runs.
  *
- * - gemmCsr(view, rowPtr, idx, val, b, c, ldc, m, n, bias, relu): wasm-sparse.ts's gemmCsr
- *   (ldc in bytes; idx: scaleIdx's byte offsets of B's rows; the wasm kernel's `tail` has no
- *   twin: the last columns are read with a mask, never past B's rows).
+ * - gemmCsr(view, rowPtr, idx, val, b, c, ldc, m, n, bias, relu, rowBytes): wasm-sparse.ts's
+ *   gemmCsr (ldc in bytes; idx: scaleIdx's byte offsets of B's rows when rowBytes is 0, else
+ *   A's column numbers, B's row p at b + p·rowBytes — scaleIdx's product, made here; the wasm
+ *   kernel's `tail` has no twin: the last columns are read with a mask, never past B's rows).
  * - gemm(view, a, rsA, ksA, b, ldb, c, ldc, m, n, k, bias, relu): wasm-module.ts's gemm (strides
  *   in bytes; no `tail`: the last columns are read with a mask).
  * - gemmG(view, x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu): wasm-packed.ts's gemmG
@@ -170,7 +171,8 @@ AVX2 static void range_i32(const int32_t *p, int32_t count, int32_t *lo, int32_t
  */
 static int gemm_csr_inside(const uint8_t *base, size_t len, const int32_t *a) {
   int32_t rowPtr = a[0], idx = a[1], val = a[2], b = a[3], c = a[4], ldc = a[5], m = a[6], n = a[7], bias = a[8];
-  if (m < 0 || n < 0 || ldc < 0) return 0;
+  int64_t scale = a[10] > 0 ? a[10] : 1;
+  if (m < 0 || n < 0 || ldc < 0 || a[10] < 0) return 0;
   if (m == 0 || n == 0) return 1;
   if (!inside(rowPtr, 8 * (int64_t)m, len) || !inside(c, (int64_t)(m - 1) * ldc + 4 * (int64_t)n, len)) return 0;
   if (bias && !inside(bias, 4 * (int64_t)n, len)) return 0;
@@ -181,7 +183,7 @@ static int gemm_csr_inside(const uint8_t *base, size_t len, const int32_t *a) {
     if ((t0 & 3) || (t1 & 3) || !inside(idx + (int64_t)t0, (int64_t)t1 - t0, len) || !inside(val + (int64_t)t0, (int64_t)t1 - t0, len)) return 0;
     int32_t lo, hi;
     range_i32((const int32_t *)(base + idx + t0), (t1 - t0) / 4, &lo, &hi);
-    if (!inside(b + (int64_t)lo, 0, len) || !inside(b + (int64_t)hi, 4 * (int64_t)n, len)) return 0;
+    if (!inside(b + lo * scale, 0, len) || !inside(b + hi * scale, 4 * (int64_t)n, len)) return 0;
   }
   return 1;
 }
@@ -325,8 +327,8 @@ static int has_avx512(void) {
     RUN(data, a);                                                                                \
     return NULL;                                                                                 \
   }
-ENTRY(gemmCsr, 10, gemm_csr_inside(data, len, a), gemm_csr_256, 0)
-ENTRY(gemmCsr512, 10, gemm_csr_inside(data, len, a), gemm_csr_512, 1)
+ENTRY(gemmCsr, 11, gemm_csr_inside(data, len, a), gemm_csr_256, 0)
+ENTRY(gemmCsr512, 11, gemm_csr_inside(data, len, a), gemm_csr_512, 1)
 ENTRY(gemm, 12, gemm_dense_inside(len, a), gemm_dense_256, 0)
 ENTRY(gemm512, 12, gemm_dense_inside(len, a), gemm_dense_512, 1)
 ENTRY(gemmG, 12, gemm_gather_inside(data, len, a), gemm_gather_256, 0)

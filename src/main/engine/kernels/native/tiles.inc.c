@@ -13,13 +13,13 @@
  */
 #ifndef SPARSE_TILE
 #define SPARSE_TILE(NV, MASKED)                                                                  \
-  V_INLINE void V_FN(sparse_tile##NV##MASKED)(const uint8_t *idx, const uint8_t *val, int32_t t0, \
-                                              int32_t t1, const uint8_t *b, float *c,            \
+  V_INLINE void V_FN(sparse_tile##NV##MASKED)(const uint8_t *idx, int64_t scale, const uint8_t *val, \
+                                              int32_t t0, int32_t t1, const uint8_t *b, float *c, \
                                               const float *bias, int relu, V_MASK_T mask) {      \
     V_T acc[NV];                                                                                 \
     _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[v] = V_ZERO();                    \
     for (int32_t t = t0; t < t1; t += 4) {                                                       \
-      const float *bp = (const float *)(b + *(const int32_t *)(idx + t));                        \
+      const float *bp = (const float *)(b + *(const int32_t *)(idx + t) * scale);                \
       V_T x = V_SET1(*(const float *)(val + t));                                                 \
       _Pragma("GCC unroll 16") for (int v = 0; v < NV; v++) acc[v] =                            \
           V_ADD(acc[v], V_MUL(x, MASKED ? V_MLOAD(bp + V_LANES * v, mask) : V_LOAD(bp + V_LANES * v))); \
@@ -39,11 +39,12 @@ SPARSE_TILE(2, 0)
 SPARSE_TILE(1, 0)
 SPARSE_TILE(1, 1)
 
-/* x = rowPtr, idx, val, b, c, ldc, m, n, bias, relu (bytes; idx: scaleIdx's byte offsets of B's rows) */
+/* x = rowPtr, idx, val, b, c, ldc, m, n, bias, relu, rowBytes (bytes; idx: scaleIdx's byte offsets of B's rows, or A's columns when rowBytes > 0) */
 V_ATTR static void V_FN(gemm_csr)(uint8_t *base, const int32_t *x) {
   const int32_t *rp = (const int32_t *)(base + x[0]);
   const uint8_t *ip = base + x[1], *vp = base + x[2];
   int32_t ldc = x[5], m = x[6], n = x[7], relu = x[9];
+  int64_t scale = x[10] > 0 ? x[10] : 1;
   const float *bs = x[8] ? (const float *)(base + x[8]) : 0;
   V_MASK_T none = V_NOMASK;
   for (int32_t r = 0; r < m; r++) {
@@ -52,13 +53,13 @@ V_ATTR static void V_FN(gemm_csr)(uint8_t *base, const int32_t *x) {
     int32_t j = 0;
 #define RUN(NV)                                                                                   \
   for (; j + V_LANES * NV <= n; j += V_LANES * NV)                                                \
-    V_FN(sparse_tile##NV##0)(ip, vp, t0, t1, base + x[3] + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu, none);
+    V_FN(sparse_tile##NV##0)(ip, scale, vp, t0, t1, base + x[3] + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu, none);
     RUN(8)
     RUN(4)
     RUN(2)
     RUN(1)
 #undef RUN
-    if (j < n) V_FN(sparse_tile11)(ip, vp, t0, t1, base + x[3] + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu, V_MASK(n - j)); // prettier-ignore
+    if (j < n) V_FN(sparse_tile11)(ip, scale, vp, t0, t1, base + x[3] + 4 * (int64_t)j, crow + j, bs ? bs + j : 0, relu, V_MASK(n - j)); // prettier-ignore
   }
 }
 /*
