@@ -1,7 +1,8 @@
 /**
  * Our kernels: the WebAssembly SIMD module against the JS twin (bit for bit) and against a
  * float64 reference (within float32 rounding), and the fused layer kernels through tfjs on both
- * backends (same bits on wasm and cpu; gradients equal to a float64 computation).
+ * backends (same bits on wasm and cpu; gradients equal to a float64 computation). `run` calls our
+ * kernels directly, with tfjs's own tensors, bits and scopes; tfjs's runKernel while it profiles.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -11,6 +12,7 @@ import { PIXEL_TO_FLOAT } from '../../src/main/engine/data';
 import * as conv from '../../src/main/engine/kernels/conv-ref';
 import { JS_BN_LOOPS, type BnLoops } from '../../src/main/engine/kernels/conv-ref';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from '../../src/main/engine/kernels/wasm-bn';
+import { K, kernelsRunDirectly, run } from '../../src/main/engine/kernels/register';
 import { PANEL_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import type { Window2d } from '../../src/main/engine/kernels/conv-ref';
 import * as ref from '../../src/main/engine/kernels/reference';
@@ -445,6 +447,46 @@ test('training gives the same weights on wasm and cpu (same kernels, same bits)'
     }
     for (const name of Object.keys(tensors[0])) {
       assert.ok(bitsEqual(tensors[0][name].data, tensors[1][name].data), `${kind} ${name}`);
+    }
+  }
+});
+
+test("run calls our kernels directly: the tensors, bits and scopes of tfjs's runKernel", async () => {
+  for (const backend of ['wasm', 'cpu'] as const) {
+    await useBackend(backend);
+    const rnd = filler(17);
+    const x = tf.tensor2d(Float32Array.from({ length: 6 * 5 }, rnd), [6, 5]);
+    const w = tf.tensor2d(Float32Array.from({ length: 5 * 4 }, rnd), [5, 4]);
+    const b = tf.tensor1d(Float32Array.from({ length: 4 }, rnd));
+    try {
+      const want = tf.tidy(() => tf.engine().runKernel<tf.Tensor>(K.dense, { x, w, b }, { relu: true }).dataSync()); // prettier-ignore
+      const tensors = tf.memory().numTensors;
+      const before = kernelsRunDirectly();
+      let kept: tf.Tensor[] = [];
+      const got = tf.tidy(() => {
+        const y = run<tf.Tensor2D>(K.dense, { x, w, b }, { relu: true });
+        assert.deepEqual(y.shape, [6, 4]);
+        assert.equal(tf.memory().numTensors, tensors + 1, `${backend}: the output is a tracked tensor`); // prettier-ignore
+        // several outputs: each a tensor (the weight gradient, its bias's, dx)
+        kept = run<tf.Tensor[]>(K.denseGrad, { x, w, y, dy: y }, { relu: true, wantDx: true });
+        assert.deepEqual(
+          kept.map((t) => t.shape),
+          [[5, 4], [4], [6, 5]],
+        );
+        kept = kept.map((t) => tf.keep(t));
+        return y.dataSync();
+      });
+      assert.equal(kernelsRunDirectly(), before + 2, `${backend}: run called the kernels itself`);
+      assert.ok(bitsEqual(got as Float32Array, want as Float32Array), `${backend}: runKernel's bits`); // prettier-ignore
+      assert.equal(tf.memory().numTensors, tensors + 3, `${backend}: the scope disposed what it did not keep`); // prettier-ignore
+      kept.forEach((t) => t.dispose());
+      assert.equal(tf.memory().numTensors, tensors);
+      // while tfjs profiles, its runKernel runs (and sees our kernel)
+      const profile = await tf.profile(() => tf.tidy(() => tf.sum(run<tf.Tensor>(K.dense, { x, w, b }, { relu: false })))); // prettier-ignore
+      assert.ok(profile.kernelNames.includes(K.dense), profile.kernelNames.join(', '));
+      assert.equal(kernelsRunDirectly(), before + 2);
+    } finally {
+      [x, w, b].forEach((t) => t.dispose());
     }
   }
 });
