@@ -19,7 +19,7 @@
  *
  * With `peer` (`bench --peer`), the PyTorch peer of each model (scripts/peers/torch_mlp.py,
  * torch_cnn.py) in whole processes on 1 thread (pinned to the fastest core) and on 2 (./peer.ts's
- * runPeerScript), alternating, 3 pairs (1 with --quick): what two threads give the peer on the same
+ * runPeerScript), alternating, 5 pairs (1 with --quick): what two threads give the peer on the same
  * model and batch — the yardstick for the goal.
  */
 import { availableParallelism } from 'node:os';
@@ -36,7 +36,7 @@ export const THREADS_GOAL = 1.7;
 /** Alternating pairs of turns on 1 and 2 threads per model (3 with --quick). */
 const PAIRS = 20;
 /** Alternating pairs of whole peer runs on 1 and 2 threads per model (1 with --quick). */
-const PEER_PAIRS = 3;
+const PEER_PAIRS = 5;
 
 /** One peer run's ms/step on `threads` threads, or why it gave none. */
 function peerMsPerStep(root: string, args: string[], threads: number): number | string {
