@@ -2,19 +2,15 @@
  * CLI review finding 4: `bench --peer` runs a PyTorch peer the repository itself holds, so a
  * clone (without the shared folder next to it) can run it; nothing at run time reads outside the
  * repository. On 2 threads (the threads section's yardstick), the peer's own pools are set so.
+ * The kernel-only ratio comes from rounds of ours and the peer back to back.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
-import { PEER_SCRIPT, REPO_ROOT } from '../../src/main/bench/bench';
-import {
-  bestCoreType,
-  forgetPeerBlas,
-  peerBlas,
-  runPeerScript,
-} from '../../src/main/bench/peer';
+import { formatBenchTable, kernelOnlyRounds, PEER_SCRIPT, REPO_ROOT } from '../../src/main/bench/bench'; // prettier-ignore
+import { bestCoreType, forgetPeerBlas, peerBlas, runPeerScript } from '../../src/main/bench/peer';
 import { threadsSection } from '../../src/main/bench/threads-speed';
 import { torchOrSkip } from '../helpers/torch';
 
@@ -124,4 +120,26 @@ test('torch_gemm.py times torch.mm on the shapes it is given', (t) => {
   for (const x of j.rates) {
     assert.ok(x.best > 0 && x.best >= x.median && Number.isFinite(x.best), JSON.stringify(x));
   }
+});
+
+test("the kernel-only ratio: ours and the peer back to back, the median of the rounds' ratios", async (t) => {
+  if (!torchOrSkip(t)) {
+    return;
+  }
+  const r = await kernelOnlyRounds(true, () => {});
+  assert.equal(r.available, true, r.reason);
+  assert.equal(r.rounds?.length, 1);
+  const [round] = r.rounds!;
+  assert.ok(round.ours > 0 && round.peer > 0, JSON.stringify(round));
+  assert.equal(r.msPerStep, round.peer);
+  assert.equal(r.ratio, round.ours / round.peer);
+  // three rounds are printed with the ratio (one is the ratio itself)
+  const report = { date: '', quick: false, machine: { cpu: '', cores: 2, platform: '', arch: '', node: '', tfjs: '' }, training: [], checkpoint: undefined, cores: [], extra: [], goals: [{ goal: 'g', value: 1, limit: 1, ok: true }], notes: [] }; // prettier-ignore
+  const rounds = [
+    { ours: 0.6, peer: 1 },
+    { ours: 0.9, peer: 1 },
+    { ours: 0.7, peer: 0.5 },
+  ];
+  const text = formatBenchTable({ ...report, peer: { ...r, ratio: 0.9, rounds } } as unknown as Parameters<typeof formatBenchTable>[0]); // prettier-ignore
+  assert.match(text, /ours \(wasm mlp sgd\) \/ peer = 0\.90× \(medians of 3 rounds, ours then the peer: 0\.60\/1\.00, 0\.90\/1\.00, 0\.70\/0\.50 ms\)/); // prettier-ignore
 });
