@@ -88,7 +88,6 @@ export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
     run: () => Promise<Alternating>,
     peerArgs?: string[],
   ): Promise<void> => {
-    // prettier-ignore
     ctx.log(`threads: ${label}, ${pairs} pairs of turns on 1 and 2 threads in one process`);
     // (a process of 2 threads is never pinned: both thread counts run on either core)
     const check = await pinToFastestCore(`threads ${label}`, ctx.log);

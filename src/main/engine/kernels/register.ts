@@ -520,7 +520,6 @@ function wasmMem(backend: WasmBackendLike): Mem {
             f32Bits(lr),
           ])
         ) {
-          // prettier-ignore
           k.sgd(wo, go, oo, n, lr, finiteFlag());
         }
         markFinite(outW);
@@ -543,7 +542,6 @@ function wasmMem(backend: WasmBackendLike): Mem {
             f32Bits(mu),
           ])
         ) {
-          // prettier-ignore
           k.momentum(wo, go, ao, owo, oao, n, lr, mu, finiteFlag());
         }
         markFinite(outW);
