@@ -320,8 +320,18 @@ test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the c
       return { out: sb.alloc(4 * n * ROW_BYTES), rowPtr: sb.alloc(8 * n), idx: sb.alloc(room), val: sb.alloc(room), total: sb.alloc(4) }; // prettier-ignore
     });
     sb.k.gatherRowsCsr(p, at, n, w.out, w.rowPtr, w.idx, w.val, w.total, tab);
-    native.gatherRowsCsr(sb.buffer(), p, at, n, x.out, x.rowPtr, x.idx, x.val, x.total);
+    native.gatherRowsCsr(sb.buffer(), p, at, n, x.out, x.rowPtr, x.idx, x.val, x.total, 0);
     const total = new Int32Array(sb.buffer(), w.total, 1)[0];
+    // the entries from byte `first` on (a band of rows split across threads): the same floats,
+    // the same entries there, rowPtr's offsets from idx moved by `first`
+    const first = 4 * ROW_BYTES * 3;
+    const y = { out: sb.alloc(4 * n * ROW_BYTES), rowPtr: sb.alloc(8 * n), idx: sb.alloc(first + 4 * n * ROW_BYTES + 32), val: sb.alloc(first + 4 * n * ROW_BYTES + 32), total: sb.alloc(4) }; // prettier-ignore
+    native.gatherRowsCsr(sb.buffer(), p, at, n, y.out, y.rowPtr, y.idx, y.val, y.total, first);
+    assert.equal(new Int32Array(sb.buffer(), y.total, 1)[0], first + total, `n=${n}, first: total`);
+    assert.deepEqual(bytes(y.out, 4 * n * ROW_BYTES), bytes(w.out, 4 * n * ROW_BYTES), `n=${n}, first: floats`); // prettier-ignore
+    assert.deepEqual(Array.from(new Int32Array(sb.buffer(), y.rowPtr, 2 * n)), Array.from(new Int32Array(sb.buffer(), w.rowPtr, 2 * n)).map((e) => e + first), `n=${n}, first: rowPtr`); // prettier-ignore
+    assert.deepEqual(bytes(y.idx + first, total), bytes(w.idx, total), `n=${n}, first: columns`);
+    assert.deepEqual(bytes(y.val + first, total), bytes(w.val, total), `n=${n}, first: values`);
     assert.equal(new Int32Array(sb.buffer(), x.total, 1)[0], total, `n=${n}: total`);
     assert.deepEqual(
       bytes(x.out, 4 * n * ROW_BYTES),
@@ -335,7 +345,12 @@ test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the c
   // an index past the pixels' memory
   const far = sb.put(Int32Array.of(1 << 30));
   const o = sb.alloc(4 * ROW_BYTES + 64);
-  assert.throws(() => native.gatherRowsCsr(sb.buffer(), p, far, 1, o, o, o, o, o), RangeError);
+  assert.throws(() => native.gatherRowsCsr(sb.buffer(), p, far, 1, o, o, o, o, o, 0), RangeError);
+  // entries from a `first` past the memory, or before idx
+  const one = sb.put(Int32Array.of(0));
+  const size = sb.buffer().byteLength;
+  assert.throws(() => native.gatherRowsCsr(sb.buffer(), p, one, 1, o, o, o, o, o, size), RangeError); // prettier-ignore
+  assert.throws(() => native.gatherRowsCsr(sb.buffer(), p, one, 1, o, o, o, o, o, -4), RangeError); // prettier-ignore
 });
 
 test('the sparse GEMM runs the native kernel when given it, with the bits of the wasm kernel', (t) => {

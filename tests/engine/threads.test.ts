@@ -19,7 +19,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
 import { K, run } from '../../src/main/engine/kernels/register';
 import { aheadTransposesFound } from '../../src/main/engine/kernels/sparse';
-import { GemmPool, setKernelThreads, threadedCalls } from '../../src/main/engine/kernels/threads';
+import { GemmPool, setKernelThreads, splitCsrGathers, threadedCalls } from '../../src/main/engine/kernels/threads'; // prettier-ignore
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import type { TrainingConfig } from '../../src/main/engine/types';
 import { ROOT } from '../helpers/cli';
@@ -221,6 +221,25 @@ test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the 
   assert.ok(aheadTransposesFound() >= found + 3, 'the later steps found their batch transposed ahead'); // prettier-ignore
   assert.deepEqual(two, one);
   setKernelThreads(1);
+});
+
+test('mnist mlp, batch 100, 2 threads as in training: the batch gathered in bands with its compressed rows, the stateHash of 1', async () => {
+  // (not the tests' blocking mode, which splits every call: there the plain gather splits first)
+  const config = fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 100, seed: 6 }); // prettier-ignore
+  setKernelThreads(1);
+  const one = await hashesOf({ ...config, backend: 'wasm' }, 4);
+  setKernelThreads(2);
+  // the workers boot in the background, one thread computing meanwhile: wait until they split
+  const calls = threadedCalls();
+  for (let i = 0; i < 100 && threadedCalls() === calls; i++) {
+    await hashesOf({ ...config, backend: 'wasm' }, 1);
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  const before = splitCsrGathers();
+  const two = await hashesOf({ ...config, backend: 'wasm' }, 4);
+  setKernelThreads(1);
+  assert.ok(splitCsrGathers() >= before + 3, `the batches were gathered in bands (${splitCsrGathers() - before})`); // prettier-ignore
+  assert.deepEqual(two, one);
 });
 
 test('an update split across threads notices a non-finite weight in any chunk, as one call does', async () => {

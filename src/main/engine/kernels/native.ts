@@ -33,7 +33,8 @@ export interface NativeKernels {
   gemm(memory: ArrayBufferLike, ...args: ArgsOf<'gemm'>): void;
   /** (A[i,p] at x + rowTab[i] + kTab[p]: the arguments are gemm's, a, rsA, ksA read as x, rowTab, kTab) */
   gemmG(memory: ArrayBufferLike, ...args: WithoutLast<ArgsOf<'gemmG'>>): void;
-  gatherRowsCsr(memory: ArrayBufferLike, ...args: ArgsOf<'gatherRowsCsr'>): void;
+  /** (then `first`: the byte of idx and val the entries start at; 0 as the wasm kernel) */
+  gatherRowsCsr(memory: ArrayBufferLike, ...args: [...ArgsOf<'gatherRowsCsr'>, first: number]): void; // prettier-ignore
   /** The addon's file (worker threads load it too). */
   readonly file: string;
   /** The instruction set of the GEMMs' tiles (worker threads use the same). */

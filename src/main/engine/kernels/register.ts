@@ -345,10 +345,32 @@ function wasmMem(backend: WasmBackendLike): Mem {
       if (k && rowBytes === ROW_BYTES) {
         const rows = indices.shape[0];
         const [at, to] = [off(indices), off(out)];
-        // (not split: written with its compressed rows for a dense layer's sparse GEMM, ./sparse.ts)
+        // written with its compressed rows for a dense layer's sparse GEMM (./sparse.ts): in bands
+        // across the kernel threads where they run the native kernels, each band's entries from
+        // its first row's slots on, the count then summed from the rows' ends
+        const gatherCsr = (
+          rowPtr: number,
+          idx: number,
+          val: number,
+          total: number,
+          tab: number,
+        ): void => {
+          if (native && pool()?.gatherRowsCsr(p, at, rows, to, rowPtr, idx, val, total)) {
+            const rp = new Int32Array(buf(), rowPtr, 2 * rows);
+            let bytes = 0;
+            for (let r = 0; r < rows; r++) {
+              bytes += rp[2 * r + 1] - rp[2 * r];
+            }
+            new Int32Array(buf(), total, 1)[0] = bytes;
+          } else if (native) {
+            native.gatherRowsCsr(buf(), p, at, rows, to, rowPtr, idx, val, total, 0);
+          } else {
+            k.gatherRowsCsr(p, at, rows, to, rowPtr, idx, val, total, tab);
+          }
+        };
         if (
           !pool()?.gatherRows(p, at, rows, to, ROW_BYTES) &&
-          !sparse?.gathered(out.dataId, rows, ROW_BYTES, (rowPtr, idx, val, total, tab) => native ? native.gatherRowsCsr(buf(), p, at, rows, to, rowPtr, idx, val, total) : k.gatherRowsCsr(p, at, rows, to, rowPtr, idx, val, total, tab)) // prettier-ignore
+          !sparse?.gathered(out.dataId, rows, ROW_BYTES, gatherCsr)
         ) {
           k.gatherRows(p, at, rows, to);
         }

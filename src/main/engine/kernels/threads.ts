@@ -21,7 +21,7 @@
 import { availableParallelism } from 'node:os';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads'; // prettier-ignore
 import { nativeKernels, tileFunctions, type NativeKernels } from './native';
-import { GEMM_MR, instantiateSharedKernels, kernelModuleBytes, SHARED_MAX_PAGES, WA, type WasmKernels, type WasmMemory } from './wasm-module'; // prettier-ignore
+import { GEMM_MR, instantiateSharedKernels, kernelModuleBytes, ROW_BYTES, SHARED_MAX_PAGES, WA, type WasmKernels, type WasmMemory } from './wasm-module'; // prettier-ignore
 
 /** The default thread count is the number of cores, at most this. */
 export const MAX_DEFAULT_THREADS = 4;
@@ -94,6 +94,7 @@ export const Kernel = {
   csrTranspose: 10,
   sgd: 11,
   momentum: 12,
+  gatherRowsCsr: 13,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** The kernels' names in the order of their numbers (both threads' tables are built from it). */
@@ -203,6 +204,7 @@ if (native) {
   kernels[${Kernel.gemm}] = (...a) => addon[native.gemm](viewOf(), ...a.slice(0, 12));
   kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
   kernels[${Kernel.gemmG}] = (...a) => addon[native.gemmG](viewOf(), ...a.slice(0, 12));
+  kernels[${Kernel.gatherRowsCsr}] = (...a) => addon.gatherRowsCsr(viewOf(), ...a.slice(0, 9));
 }
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
@@ -290,6 +292,7 @@ export class GemmPool {
       // gemmP is gemm with A packed first (the same bits): its native twin reads A in place
       this.kernels[Kernel.gemmP] = this.kernels[Kernel.gemm];
       this.kernels[Kernel.gemmG] = (x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemmG(memory.buffer, x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
+      this.kernels[Kernel.gatherRowsCsr] = (p, ind, n, out, rp, idx, val, total, first) => native.gatherRowsCsr(memory.buffer, p, ind, n, out, rp, idx, val, total, first); // prettier-ignore
     }
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);
@@ -458,6 +461,38 @@ export class GemmPool {
       throw new Error('gemmCsr: column numbers for idx need the native kernels');
     }
     this.runBands(Kernel.gemmCsr, null, c, c, m, n, (i0, rows) => [rowPtr + 8 * i0, idx, val, b, c + 4 * i0 * ldc, 4 * ldc, rows, n, bias, relu ? 1 : 0, tail, rowBytes, 0]); // prettier-ignore
+    return true;
+  }
+
+  /**
+   * The batch gather with its compressed rows (native gatherRowsCsr, so on a pool of native
+   * kernels only) split in bands of rows — in place only; false otherwise or for fewer than
+   * `minRows` rows. Each band writes its rows' entries from its first row's 784 slots on (rowPtr
+   * holds offsets from idx), so the bands never meet; `total` is left to the caller (the entries
+   * are rowPtr's sums). Pointers in bytes.
+   */
+  gatherRowsCsr(
+    pixels: number,
+    indices: number,
+    rows: number,
+    out: number,
+    rowPtr: number,
+    idx: number,
+    val: number,
+    total: number,
+    minRows = 64,
+  ): boolean {
+    if (
+      !this.heap ||
+      !this.nativeCsr ||
+      (this.minMacs > 0 && rows < minRows) ||
+      rows < 2 ||
+      !this.ready()
+    ) {
+      return false;
+    }
+    this.runBands(Kernel.gatherRowsCsr, null, 0, 0, rows, 0, (i0, n) => [pixels, indices + 4 * i0, n, out + 4 * ROW_BYTES * i0, rowPtr + 8 * i0, idx, val, total, 4 * ROW_BYTES * i0, 0, 0, 0, 0], 1); // prettier-ignore
+    csrGathers++;
     return true;
   }
 
@@ -770,6 +805,12 @@ export class GemmPool {
 
 let requested: number | undefined;
 let totalCalls = 0;
+let csrGathers = 0;
+
+/** Batch gathers with compressed rows split across threads so far (tests: the path ran). */
+export function splitCsrGathers(): number {
+  return csrGathers;
+}
 
 /** GEMMs split across threads in this process so far (tests check that threads really ran). */
 export function threadedCalls(): number {

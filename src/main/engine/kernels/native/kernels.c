@@ -21,8 +21,9 @@
  * - gemmG(view, x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu): wasm-packed.ts's gemmG
  *   (A[i,p] at x + rowTab[i] + kTab[p], int32 tables; no tail, no panel: A is read in place).
  *   wasm's gemmP is the dense gemm with A packed first: its twin is gemm.
- * - gatherRowsCsr(view, pixels, indices, n, out, rowPtr, idx, val, total): wasm-module.ts's
- *   gatherRowsCsr without `tab` (its own shuffles): the same floats and compressed rows.
+ * - gatherRowsCsr(view, pixels, indices, n, out, rowPtr, idx, val, total, first): wasm-module.ts's
+ *   gatherRowsCsr without `tab` (its own shuffles): the same floats and compressed rows, the
+ *   entries from byte `first` of idx and val (0: as the wasm kernel lays them out).
  * - gemmCsr512, gemm512, gemmG512: gemmCsr, gemm and gemmG on AVX-512F tiles (16 lanes; the
  *   same bits).
  * - avx2(), avx512(): whether this CPU runs the AVX2 code (the loader uses the addon only then),
@@ -210,8 +211,10 @@ __attribute__((constructor)) static void init_compress8(void) {
  * row's first entry and its end; the bytes of all entries at `total`. Eight pixels at a time: a
  * group of eight zero bytes stores +0 and appends nothing; otherwise its nonzero lanes are
  * appended by one shuffle, the 32-byte stores reaching at most 28 bytes past the last entry,
- * inside the m·784 entries' room (the group's own lanes are counted in it).
- * x = pixels, indices, n, out, rowPtr, idx, val, total.
+ * inside the m·784 entries' room (the group's own lanes are counted in it). The entries start
+ * at byte `first` of idx and val (0: the wasm kernel's layout; a band of rows split across
+ * threads starts at its first row's 784 entries), and rowPtr holds offsets from idx itself.
+ * x = pixels, indices, n, out, rowPtr, idx, val, total, first.
  */
 AVX2 static void gather_rows_csr(uint8_t *base, const int32_t *x) {
   const int32_t *ind = (const int32_t *)(base + x[1]);
@@ -224,7 +227,7 @@ AVX2 static void gather_rows_csr(uint8_t *base, const int32_t *x) {
     for (int line = 0; line < ROW_BYTES; line += 64) _mm_prefetch((const char *)(base + x[0] + (int64_t)ind[r] * ROW_BYTES + line), _MM_HINT_T0);
   const __m256 d255 = _mm256_set1_ps(255.0f);
   const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  int32_t e = 0;
+  int32_t e = x[8];
   for (int32_t r = 0; r < n; r++) {
     const uint8_t *src = base + x[0] + (int64_t)ind[r] * ROW_BYTES;
     float *dst = out + (int64_t)r * ROW_BYTES;
@@ -253,8 +256,9 @@ static int gather_rows_csr_inside(const uint8_t *base, size_t len, const int32_t
   int32_t n = x[2];
   if (n < 0) return 0;
   int64_t floats = (int64_t)n * ROW_BYTES;
+  if (x[8] < 0) return 0;
   if (!inside(x[1], 4 * (int64_t)n, len) || !inside(x[3], 4 * floats, len) || !inside(x[4], 8 * (int64_t)n, len) ||
-      !inside(x[5], 4 * floats, len) || !inside(x[6], 4 * floats, len) || !inside(x[7], 4, len))
+      !inside((int64_t)x[5] + x[8], 4 * floats, len) || !inside((int64_t)x[6] + x[8], 4 * floats, len) || !inside(x[7], 4, len))
     return 0;
   const int32_t *ind = (const int32_t *)(base + x[1]);
   for (int32_t r = 0; r < n; r++)
@@ -333,7 +337,7 @@ ENTRY(gemm, 12, gemm_dense_inside(len, a), gemm_dense_256, 0)
 ENTRY(gemm512, 12, gemm_dense_inside(len, a), gemm_dense_512, 1)
 ENTRY(gemmG, 12, gemm_gather_inside(data, len, a), gemm_gather_256, 0)
 ENTRY(gemmG512, 12, gemm_gather_inside(data, len, a), gemm_gather_512, 1)
-ENTRY(gatherRowsCsr, 8, gather_rows_csr_inside(data, len, a), gather_rows_csr, 0)
+ENTRY(gatherRowsCsr, 9, gather_rows_csr_inside(data, len, a), gather_rows_csr, 0)
 
 static napi_value avx2(napi_env env, napi_callback_info info) {
   (void)info;
