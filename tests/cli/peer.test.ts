@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import { formatBenchTable, kernelOnlyRounds, PEER_SCRIPT, REPO_ROOT } from '../../src/main/bench/bench'; // prettier-ignore
-import { bestCoreType, forgetPeerBlas, peerBlas, runPeerScript } from '../../src/main/bench/peer';
+import { bestCoreType, forgetPeerBlas, peerBlas, peerOutput, runPeerScript } from '../../src/main/bench/peer'; // prettier-ignore
 import { threadsSection } from '../../src/main/bench/threads-speed';
 import { torchOrSkip } from '../helpers/torch';
 
@@ -29,6 +29,15 @@ test('the peers run with their BLAS and OpenMP pools held to one thread', () => 
   );
   assert.equal(r.status, 0, String(r.stderr));
   assert.equal(r.stdout.trim(), '1 1 1');
+});
+
+test('a peer run gives the JSON of its last line, or why it gave none', () => {
+  const ok = runPeerScript(['-c', 'print("warming up"); print(\'{"msPerStep": 1.5}\')'], REPO_ROOT);
+  assert.deepEqual(peerOutput(ok), { msPerStep: 1.5 });
+  const failed = runPeerScript(['-c', 'import sys; print("no torch here", file=sys.stderr); sys.exit(3)'], REPO_ROOT); // prettier-ignore
+  assert.equal(peerOutput(failed), 'peer failed: no torch here');
+  const silent = runPeerScript(['-c', 'print("done")'], REPO_ROOT);
+  assert.equal(peerOutput(silent), 'peer failed: ');
 });
 
 test("a peer on 2 threads: torch's pool of 2 on any core, OpenBLAS on one thread inside it", () => {

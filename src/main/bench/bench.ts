@@ -27,7 +27,7 @@ import { runWorkerProgram } from './run-worker';
 import { gemmRateSection } from './gemm-rate';
 import { STARTUP_GOALS, STARTUP_TITLE, startupSection, UNSET_CA_SUFFIX } from './startup';
 import { marginalTrainSection } from './marginal';
-import { peerBlas, peerUnavailable, PYTHON, runPeerScript } from './peer';
+import { peerBlas, peerOutput, peerUnavailable, PYTHON, runPeerScript } from './peer';
 import { threadsSection } from './threads-speed';
 import { traceOverheadSection, verifySpeedSection } from './trace-verify';
 import { nativeAvailable } from '../engine/backend';
@@ -161,20 +161,16 @@ function runPeer(steps: number, log: (l: string) => void): PeerResult {
   }
   log(`peer: ${PYTHON} ${PEER_SCRIPT} --steps ${steps} --threads 1 (BLAS on one thread)`);
   const r = runPeerScript([PEER_SCRIPT, '--data', mnistDir(), '--steps', String(steps), '--threads', '1'], REPO_ROOT); // prettier-ignore
-  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || !last.startsWith('{')) {
-    return {
-      available: false,
-      reason: `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`,
-    };
-  }
-  const j = JSON.parse(last) as {
+  const j = peerOutput<{
     peer: string;
     version: string;
     threads: number;
     steps: number;
     msPerStep: number;
-  };
+  }>(r);
+  if (typeof j === 'string') {
+    return { available: false, reason: j };
+  }
   return {
     available: true,
     name: j.peer,

@@ -11,7 +11,7 @@ import { mnistDir } from '../engine/data';
 import type { BenchContext, ExtraRow, ExtraSection, GoalCheck } from './bench';
 import type { CnnJob, CnnResult } from './cnn-worker';
 import { median } from './worker';
-import { peerUnavailable, runPeerScript } from './peer';
+import { peerOutput, peerUnavailable, runPeerScript } from './peer';
 import { runWorkerProgram } from './run-worker';
 import { pinToFastestCore } from './cores';
 
@@ -38,13 +38,8 @@ function runPeer(
   if (model === 'lenet5') {
     args.push('--data', mnistDir());
   }
-  const r = runPeerScript(args, root);
-  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || !last.startsWith('{')) {
-    return `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
-  }
-  const j = JSON.parse(last) as { msPerStep: number; version: string };
-  return { msPerStep: j.msPerStep, version: j.version };
+  const j = peerOutput<{ msPerStep: number; version: string }>(runPeerScript(args, root));
+  return typeof j === 'string' ? j : { msPerStep: j.msPerStep, version: j.version };
 }
 
 export async function cnnSection(ctx: BenchContext): Promise<ExtraSection> {

@@ -141,6 +141,15 @@ export function peerUnavailable(): string | null {
   return null;
 }
 
+/** What a peer script printed: the JSON of its last line of output, or why there is none. */
+export function peerOutput<T>(r: SpawnSyncReturns<string>): T | string {
+  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+  if (r.status !== 0 || !last.startsWith('{')) {
+    return `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
+  }
+  return JSON.parse(last) as T;
+}
+
 /**
  * Runs a peer script with its BLAS and OpenMP pools held to one thread (on the pinned core), and
  * OpenBLAS's kernels chosen by {@link peerBlas} (`cwd`: the repository, whose peers those are).

@@ -28,7 +28,7 @@ import { runCnnWorker } from './cnn';
 import type { Alternating } from './alternate';
 import { idealSpeedup, pinToFastestCore } from './cores';
 import { mnistDir } from '../engine/data';
-import { peerUnavailable, runPeerScript } from './peer';
+import { peerOutput, peerUnavailable, runPeerScript } from './peer';
 import { median, type TrainResult } from './worker';
 
 /** Goal of issue 16: 1-thread ms/step ÷ 2-thread ms/step. */
@@ -41,11 +41,8 @@ const PEER_PAIRS = 5;
 /** One peer run's ms/step on `threads` threads, or why it gave none. */
 function peerMsPerStep(root: string, args: string[], threads: number): number | string {
   const r = runPeerScript([...args, '--data', mnistDir(), '--threads', String(threads)], root);
-  const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || !last.startsWith('{')) {
-    return `peer failed: ${(r.stderr ?? '').trim().split('\n').pop()}`;
-  }
-  return (JSON.parse(last) as { msPerStep: number }).msPerStep;
+  const out = peerOutput<{ msPerStep: number }>(r);
+  return typeof out === 'string' ? out : out.msPerStep;
 }
 
 export async function threadsSection(ctx: BenchContext): Promise<ExtraSection> {
