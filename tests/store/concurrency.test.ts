@@ -187,3 +187,61 @@ test('operations of one process on one store are serialized, not deadlocked', as
     cleanup(dir);
   }
 });
+
+test(
+  'storeInfo, fsck and gc while another process writes: a temp file gone between the listing and its stat is skipped, not an error',
+  { timeout: 60000 },
+  async () => {
+    const dir = tempDir();
+    try {
+      const store = await Store.open(dir);
+      await writeLine(store, 'r', 'main', [0, 10]);
+      // another process's temp files coming and going in objects/ (as a job writing checkpoints
+      // makes them), in a folder of their own and beside the folders, as fast as it can
+      const folder = path.join(store.layout.objects, 'ab');
+      const churn = spawn(
+        process.execPath,
+        [
+          '-e',
+          `const fs = require('node:fs');
+           fs.mkdirSync(${JSON.stringify(folder)}, { recursive: true });
+           const names = [${JSON.stringify(folder)}, ${JSON.stringify(store.layout.objects)}]
+             .map((d) => d + '/.tmp-' + process.pid + '-churn');
+           const end = Date.now() + 20000;
+           for (let i = 0; Date.now() < end; i++) {
+             const f = names[i % 2];
+             fs.writeFileSync(f, 'x');
+             fs.unlinkSync(f);
+           }`,
+        ],
+        { stdio: 'ignore' },
+      );
+      try {
+        const errors: string[] = [];
+        let reads = 0;
+        const until = Date.now() + 3000;
+        while (Date.now() < until) {
+          for (const read of [
+            () => store.storeInfo(),
+            () => store.fsck(),
+            () => store.gc({ graceMs: 3_600_000 }),
+          ]) {
+            try {
+              await read();
+            } catch (e) {
+              errors.push(String(e));
+            }
+            reads++;
+          }
+        }
+        assert.ok(reads > 30, `${reads} reads`);
+        assert.deepEqual(errors.slice(0, 3), [], `${errors.length} of ${reads} reads failed`);
+      } finally {
+        churn.kill('SIGKILL');
+      }
+      assert.equal((await store.storeInfo()).runs, 1);
+    } finally {
+      cleanup(dir);
+    }
+  },
+);

@@ -40,6 +40,7 @@ import {
 } from './api';
 import {
   MAX_READ_BYTES,
+  errCode,
   hashFile,
   isTempName,
   listDir,
@@ -82,7 +83,7 @@ async function scanObjects(store: Store): Promise<{
     const dir = path.join(root, d.name);
     if (!d.isDirectory() || !/^[0-9a-f]{2}$/.test(d.name)) {
       if (isTempName(d.name) && d.isFile()) {
-        temps.push(await entry(dir));
+        pushEntry(temps, await entryIfThere(dir));
       } else {
         strays.push(dir);
       }
@@ -92,9 +93,12 @@ async function scanObjects(store: Store): Promise<{
       const file = path.join(dir, f.name);
       const id = d.name + f.name;
       if (isTempName(f.name) && f.isFile()) {
-        temps.push(await entry(file));
+        pushEntry(temps, await entryIfThere(file));
       } else if (f.isFile() && isObjectId(id)) {
-        objects.set(id, await entry(file));
+        const e = await entryIfThere(file);
+        if (e !== null) {
+          objects.set(id, e);
+        }
       } else {
         strays.push(file);
       }
@@ -109,6 +113,28 @@ async function entry(file: string): Promise<FileEntry> {
 }
 
 /**
+ * {@link entry} of a file a folder listing just named, or null when it is gone by now: another
+ * process renamed its temp file into place, or removed it, in between (a store is read while a
+ * job writes checkpoints into it).
+ */
+async function entryIfThere(file: string): Promise<FileEntry | null> {
+  try {
+    return await entry(file);
+  } catch (e) {
+    if (errCode(e) === 'ENOENT') {
+      return null;
+    }
+    throw e;
+  }
+}
+
+function pushEntry(list: FileEntry[], e: FileEntry | null): void {
+  if (e !== null) {
+    list.push(e);
+  }
+}
+
+/**
  * Temp files outside objects/ (store root, nodes, runs, refs), recursively; `dirs` are folders
  * named like temp files (nothing writes those: gc leaves them, fsck names them).
  */
@@ -119,7 +145,7 @@ async function scanOtherTemps(store: Store): Promise<FileEntry[] & { dirs?: stri
     for (const e of await listDir(dir)) {
       const file = path.join(dir, e.name);
       if ((isTempName(e.name) || e.name === 'lock.break') && e.isFile()) {
-        out.push(await entry(file));
+        pushEntry(out, await entryIfThere(file));
       } else if (isTempName(e.name) && e.isDirectory()) {
         out.dirs!.push(file);
       } else if (e.isDirectory() && file !== store.layout.objects) {
