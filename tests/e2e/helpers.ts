@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeDir, tempDir as makeTempDir } from '../helpers/fixtures';
-import { after, before } from 'node:test';
+import { after, afterEach, before } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import WebSocket from 'ws';
 import type { LockstepClient, StartRunRequest } from '../../src/shared/contract';
@@ -23,6 +23,8 @@ export interface Server {
   store: string;
   proc: ChildProcess;
   stop(): Promise<void>;
+  /** what the server has printed on stderr so far */
+  stderr(): string;
 }
 
 /** A fresh temp directory; removed by `cleanup`. */
@@ -63,7 +65,7 @@ export function startServer(store: string): Promise<Server> {
       const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ url: m[1], store, proc, stop });
+        resolve({ url: m[1], store, proc, stop, stderr: () => stderr });
       }
     });
     proc.once('exit', (code) => {
@@ -262,6 +264,36 @@ export interface App {
 }
 
 /**
+ * After a failed test: prints whether the server still runs, the page's alerts (cannot reach the
+ * service, connection lost, error notices) and errors, and the server's stderr, so that a failure
+ * in CI says what the page showed, not only which locator timed out.
+ */
+async function reportTrouble(app: App): Promise<void> {
+  const exited = app.server?.proc.exitCode ?? app.server?.proc.signalCode ?? null;
+  let page: string[] = [];
+  if (app.page !== undefined && !app.page.isClosed()) {
+    page = await app.page
+      .evaluate(() => [
+        ...Array.from(document.querySelectorAll('.connect-error, [role="alert"]')).map(
+          (e) => `page alert: ${e.textContent?.trim().replace(/\s+/g, ' ') ?? ''}`,
+        ),
+        `page text: ${document.body.innerText.replace(/\s+/g, ' ').slice(0, 600)}`,
+      ])
+      .catch((e: unknown) => [`(the page could not be read: ${String(e)})`]);
+  }
+  console.error(
+    [
+      '--- e2e trouble report',
+      `server: ${exited === null ? 'running' : `exited (${exited})`}`,
+      ...page,
+      ...(app.errors ?? []).slice(-10).map((e) => `page error: ${e}`),
+      `server stderr (last 3000 characters):\n${(app.server?.stderr() ?? '').slice(-3000)}`,
+      '---',
+    ].join('\n'),
+  );
+}
+
+/**
  * Registers the `before`/`after` hooks of a test file that drives one web-mode server on a fresh
  * temp store with one Chromium: optionally a page opened on the app and a client behind the UI.
  * Read the fields inside tests (they are set when `before` has run); `after` closes everything.
@@ -277,6 +309,11 @@ export function useApp(prefix: string, opts: { page?: boolean; client?: boolean 
     app.browser = await launchBrowser();
     if (opts.page) {
       ({ page: app.page, errors: app.errors } = await openApp(app.browser, app.server.url));
+    }
+  });
+  afterEach(async (t) => {
+    if ((t as { passed?: boolean }).passed === false) {
+      await reportTrouble(app);
     }
   });
   after(async () => {
