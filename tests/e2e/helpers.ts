@@ -274,7 +274,7 @@ async function reportTrouble(app: App): Promise<void> {
   if (app.page !== undefined && !app.page.isClosed()) {
     page = await app.page
       .evaluate(() => [
-        ...Array.from(document.querySelectorAll('.connect-error, [role="alert"]')).map(
+        ...Array.from(document.querySelectorAll('.connect-error, [role="alert"], .notice')).map(
           (e) => `page alert: ${e.textContent?.trim().replace(/\s+/g, ' ') ?? ''}`,
         ),
         `page text: ${document.body.innerText.replace(/\s+/g, ' ').slice(0, 600)}`,

@@ -122,7 +122,17 @@ export class AppState {
       // the store changed on disk (e.g. a CLI run in another terminal)
       c.on('graphChanged', () => this.refreshSoon(100)),
     );
-    await Promise.all([this.refreshGraph(), this.#loadJobs(), this.#loadStore()]);
+    // a request that fails here is said in a notice: the app opens on what did load (the service
+    // answered; "cannot reach the service" would be wrong)
+    await Promise.all([
+      this.refreshGraph(),
+      this.#loadJobs().catch((err: unknown) => {
+        this.notify('error', `Could not load the jobs: ${messageOf(err)}`);
+      }),
+      this.#loadStore().catch((err: unknown) => {
+        this.notify('error', `Could not read the store: ${messageOf(err)}`);
+      }),
+    ]);
     this.loaded = true;
   }
 
