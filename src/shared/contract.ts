@@ -384,8 +384,9 @@ export interface TrainResult {
 export interface JobHistory {
   info: JobInfo;
   /**
-   * every training loss the job reported so far (train/continue jobs; empty otherwise); a gan's
-   * points are the discriminator's loss with the generator's as gLoss, as progress carries them
+   * the training losses the job reported so far (train/continue jobs; empty otherwise): every
+   * step, thinned evenly past MAX_LOSS_POINTS (./loss-curve.ts); a gan's points are the
+   * discriminator's loss with the generator's as gLoss, as progress carries them
    */
   losses: { step: number; loss: number; gLoss?: number }[];
   evals: { step: number; eval: EvalResult }[];

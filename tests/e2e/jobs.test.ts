@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Page } from 'playwright-core';
+import { MAX_LOSS_POINTS } from '../../src/shared/loss-curve';
 import { screenshot, startFakeRun, useApp, waitForJobState } from './helpers';
 
 const app = useApp('lockstep-e2e-jobs-', { page: true, client: true });
@@ -151,6 +152,33 @@ test('two concurrent jobs are both listed and controllable, also after a reload'
     await row(page, b).getByRole('button', { name: /^Stop/ }).click();
     await row(page, b).and(page.locator('[data-state="stopped"]')).waitFor({ timeout: 60_000 });
   }
+});
+
+test('a job longer than the curve bound: the live curve stays bounded, spans the job and ends at its last step', async () => {
+  const { page } = app;
+  const steps = MAX_LOSS_POINTS + 5000;
+  await startFakeRun(page, {
+    steps: String(steps),
+    checkpointEvery: String(steps),
+    evalEvery: String(steps),
+    branch: 'bounded',
+    seed: '5',
+  });
+  await page.getByTestId('live-panel').filter({ hasText: 'bounded' }).waitFor();
+  await waitForJobState(page, 'done');
+  const end = await panel(page);
+  assert.equal(end.step, steps);
+  assert.equal(end.firstStep, 1);
+  assert.ok(end.losses <= MAX_LOSS_POINTS + 1, `${end.losses} points in the page`);
+  assert.ok(end.losses >= MAX_LOSS_POINTS / 2, `${end.losses} points in the page`);
+  const last = await page
+    .getByTestId('live-panel')
+    .evaluate((el) => el.querySelector('[data-testid="live-step"]')?.textContent ?? '');
+  assert.match(last.replace(/[^0-9]/g, ''), new RegExp(`^${steps}`));
+  await screenshot(page, '70-bounded-live-curve');
+  // the service's history of the job has the same points (one rule, src/shared/loss-curve.ts)
+  const history = await app.client.jobHistory({ job: end.job! });
+  assert.equal(history.losses.length, end.losses);
 });
 
 test('a lost connection shows the job as lost, with no controls and no New run', async () => {

@@ -70,7 +70,7 @@ test('a store whose counts cannot be read: the app opens with its runs and a not
       /ELOOP/,
     );
     assert.equal(await page.getByText('Cannot reach the Lockstep service').count(), 0);
-    await screenshot(page, '33-store-counts-unreadable');
+    await screenshot(page, '71-store-counts-unreadable');
     assert.deepEqual(
       errors.filter((e) => !/ELOOP|store/i.test(e)),
       [],

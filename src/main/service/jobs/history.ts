@@ -5,33 +5,21 @@
  *
  * Promises:
  * - Evaluations, checkpoints and the `finished` event are kept whole, in arrival order.
- * - The loss curve is bounded: at most {@link MAX_LOSS_POINTS} points whatever the job's length.
- *   A gan's point keeps its generator loss (`gLoss`; `loss` is the discriminator's) beside it, so
- *   both curves survive a re-attach; a point without one has no `gLoss` key.
- *   While a job has reported fewer steps than that, every step is kept; beyond, the curve is
- *   thinned evenly (every 2nd, 4th, … step, like a zoomed-out chart) and the latest reported step
- *   is always included, so the curve spans the whole job up to now.
+ * - The loss curve is bounded: at most {@link MAX_LOSS_POINTS} points whatever the job's length,
+ *   thinned by the rule the UI's own curve follows (src/shared/loss-curve.ts): every step while
+ *   there are fewer, then evenly, always with the latest reported step. A gan's point keeps its
+ *   generator loss (`gLoss`; `loss` is the discriminator's) beside it, so both curves survive a
+ *   re-attach; a point without one has no `gLoss` key.
  */
 import type { JobEvent, JobHistory, JobInfo, ServiceEvents } from '../../../shared/contract';
+import { LossCurve } from '../../../shared/loss-curve';
 
-/** Most loss points a history returns (a chart is a few thousand pixels wide at most). */
-export const MAX_LOSS_POINTS = 20_000;
+export { MAX_LOSS_POINTS } from '../../../shared/loss-curve';
 
 type LossPoint = JobHistory['losses'][number];
 
-/** One curve point, with `gLoss` only when there is one (a gan's). */
-function point(step: number, loss: number, gLoss: number | undefined): LossPoint {
-  return gLoss === undefined ? { step, loss } : { step, loss, gLoss };
-}
-
 export class JobRecord {
-  private steps: number[] = [];
-  private losses: number[] = [];
-  /** a gan's generator loss per kept point (undefined for other models) */
-  private gLosses: (number | undefined)[] = [];
-  private stride = 1;
-  private seen = 0;
-  private last: LossPoint | null = null;
+  private losses = new LossCurve<LossPoint>();
   readonly evals: JobHistory['evals'] = [];
   readonly checkpoints: JobHistory['checkpoints'] = [];
   work: JobHistory['work'];
@@ -59,45 +47,19 @@ export class JobRecord {
 
   /** Records reported losses (every step since the previous report). */
   addLosses(points: readonly LossPoint[]): void {
-    for (const p of points) {
-      if (this.seen % this.stride === 0) {
-        this.steps.push(p.step);
-        this.losses.push(p.loss);
-        this.gLosses.push(p.gLoss);
-        if (this.steps.length >= MAX_LOSS_POINTS) {
-          this.thin();
-        }
-      }
-      this.seen++;
-      this.last = point(p.step, p.loss, p.gLoss);
-    }
+    this.losses.add(points);
   }
 
   /** Forgets the loss curve (an old finished job: the store has its trace). */
   dropLosses(): void {
-    this.steps = [];
-    this.losses = [];
-    this.gLosses = [];
-    this.last = null;
-  }
-
-  /** Keeps every other point and doubles the stride. */
-  private thin(): void {
-    this.steps = this.steps.filter((_, i) => i % 2 === 0);
-    this.losses = this.losses.filter((_, i) => i % 2 === 0);
-    this.gLosses = this.gLosses.filter((_, i) => i % 2 === 0);
-    this.stride *= 2;
+    this.losses = new LossCurve<LossPoint>();
   }
 
   /** The history as the contract returns it. */
   view(info: JobInfo): JobHistory {
-    const losses = this.steps.map((step, i) => point(step, this.losses[i], this.gLosses[i]));
-    if (this.last !== null && losses.at(-1)?.step !== this.last.step) {
-      losses.push(this.last);
-    }
     return {
       info,
-      losses,
+      losses: this.losses.view(),
       evals: [...this.evals],
       checkpoints: [...this.checkpoints],
       ...(this.work !== undefined ? { work: { ...this.work } } : {}),

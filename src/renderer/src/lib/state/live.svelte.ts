@@ -10,12 +10,15 @@ import type {
   ServiceEvents,
   TrainResult,
 } from '../../../../shared/contract';
+import { LossCurve } from '../../../../shared/loss-curve';
 import type { EvalResult } from '../../../../shared/training';
 
 export type { Point } from '../point';
 import type { Point } from '../point';
 
 export type Finished = FinishedEvent;
+
+type LossPoint = JobHistory['losses'][number];
 
 /** The result of a finished train/continue job, or null (failed, or another kind of job). */
 export function trainResultOf(f: Finished | null | undefined): TrainResult | null {
@@ -30,9 +33,12 @@ export class LiveJob {
   fromStep = $state(0);
   toStep = $state(0);
   stepsPerSecond = $state(0);
+  /** the loss curve (a gan's: the discriminator's), bounded as the job's history is */
   losses = $state.raw<Point[]>([]);
-  /** a gan's generator losses (`losses` are then the discriminator's); from live progress only */
+  /** a gan's generator losses (`losses` are then the discriminator's) at the same steps */
   gLosses = $state.raw<Point[]>([]);
+  /** the curve behind `losses` and `gLosses` (../../../../shared/loss-curve.ts) */
+  #curve = new LossCurve<LossPoint>();
   evals = $state.raw<{ step: number; eval: EvalResult }[]>([]);
   checkpoints = $state.raw<{ id: string; step: number; created: boolean }[]>([]);
   work = $state.raw<{ done: number; total: number; label: string } | null>(null);
@@ -101,13 +107,10 @@ export class LiveJob {
    */
   load(h: JobHistory): void {
     const lastLoss = h.losses.at(-1)?.step ?? -Infinity;
-    const later = this.losses.filter((p) => p.x > lastLoss);
-    this.losses = [...h.losses.map((l) => ({ x: l.step, y: l.loss })), ...later];
-    const laterG = this.gLosses.filter((p) => p.x > lastLoss);
-    this.gLosses = [
-      ...h.losses.flatMap((l) => (l.gLoss === undefined ? [] : [{ x: l.step, y: l.gLoss }])),
-      ...laterG,
-    ];
+    const later = this.#curve.view().filter((p) => p.step > lastLoss);
+    this.#curve = LossCurve.from(h.losses);
+    this.#curve.add(later);
+    this.#showCurve();
     // eslint-disable-next-line svelte/prefer-svelte-reactivity -- a local lookup, never rendered
     const evalSteps = new Set(h.evals.map((e) => e.step));
     this.evals = [...h.evals, ...this.evals.filter((e) => !evalSteps.has(e.step))];
@@ -138,12 +141,18 @@ export class LiveJob {
     this.toStep = p.toStep;
     this.stepsPerSecond = p.stepsPerSecond;
     if (p.losses.length > 0) {
-      this.losses = this.losses.concat(p.losses.map((l) => ({ x: l.step, y: l.loss })));
-      const g = p.losses.filter((l) => l.gLoss !== undefined);
-      if (g.length > 0) {
-        this.gLosses = this.gLosses.concat(g.map((l) => ({ x: l.step, y: l.gLoss! })));
-      }
+      this.#curve.add(p.losses);
+      this.#showCurve();
     }
+  }
+
+  /** `losses` and `gLosses` from the curve (at most MAX_LOSS_POINTS + 1 points each) */
+  #showCurve(): void {
+    const points = this.#curve.view();
+    this.losses = points.map((l) => ({ x: l.step, y: l.loss }));
+    this.gLosses = points.flatMap((l) =>
+      l.gLoss === undefined ? [] : [{ x: l.step, y: l.gLoss }],
+    );
   }
 
   onMetrics(m: ServiceEvents['metrics']): void {
