@@ -31,13 +31,12 @@ before(async () => {
   const client = await connectClient(server);
   try {
     const info = await client.startRun({ ...FAKE_REQUEST, steps: 200, branch: 'readable' });
-    for (let i = 0; i < 600; i++) {
-      const j = (await client.listJobs({})).find((x) => x.id === info.id);
-      if (j?.state === 'done') {
-        break;
-      }
+    let state: string | undefined;
+    for (let i = 0; i < 600 && state !== 'done'; i++) {
       await new Promise((r) => setTimeout(r, 100));
+      state = (await client.listJobs({})).find((x) => x.id === info.id)?.state;
     }
+    assert.equal(state, 'done', 'the run the store holds has trained');
   } finally {
     client.close();
   }
