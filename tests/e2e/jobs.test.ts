@@ -3,7 +3,8 @@
  * Jobs survive a reload (review findings 1, 2 and 15, issue 17): reloading mid-training
  * re-attaches to the job with its whole loss curve (from step 1), its evaluations and its
  * checkpoint count, and the counts agree at the end (panel, result, timeline); two concurrent
- * jobs are both listed and controllable after a reload; a lost connection shows the job as lost,
+ * jobs are both listed and controllable after a reload; a job longer than the loss curve's bound
+ * keeps a bounded live curve, the same as its history's; a lost connection shows the job as lost,
  * not live. Real training on fake data in `lockstep serve`, driven in Chromium.
  */
 import assert from 'node:assert/strict';
@@ -47,6 +48,16 @@ async function panel(page: Page): Promise<PanelData> {
     checkpoints: num(raw.checkpoints),
     step: num(raw.step),
   };
+}
+
+/**
+ * The app page, opened anew (each test after the first starts from a fresh load, so that one
+ * that fails leaves the next its own page, not a broken one).
+ */
+async function freshPage(): Promise<Page> {
+  await app.page.goto(app.server.url);
+  await app.page.getByRole('button', { name: /New run/ }).waitFor();
+  return app.page;
 }
 
 function row(page: Page, branch: string) {
@@ -108,7 +119,7 @@ test('reload mid-training keeps the loss curve from step 1, the evaluations and 
 });
 
 test('two concurrent jobs are both listed and controllable, also after a reload', async () => {
-  const { page } = app;
+  const page = await freshPage();
   await startFakeRun(page, { steps: '60000', branch: 'job-one', seed: '1' });
   await startFakeRun(page, { steps: '60000', branch: 'job-two', seed: '2' });
   await row(page, 'job-one').waitFor();
@@ -155,7 +166,7 @@ test('two concurrent jobs are both listed and controllable, also after a reload'
 });
 
 test('a job longer than the curve bound: the live curve stays bounded, spans the job and ends at its last step', async () => {
-  const { page } = app;
+  const page = await freshPage();
   const steps = MAX_LOSS_POINTS + 5000;
   await startFakeRun(page, {
     steps: String(steps),
@@ -182,7 +193,7 @@ test('a job longer than the curve bound: the live curve stays bounded, spans the
 });
 
 test('a lost connection shows the job as lost, with no controls and no New run', async () => {
-  const { page } = app;
+  const page = await freshPage();
   await startFakeRun(page, { steps: '60000', branch: 'orphan', seed: '4' });
   await page.getByTestId('live-panel').filter({ hasText: 'orphan' }).waitFor();
   await page
