@@ -25,8 +25,8 @@ export const MAX_LOSS_POINTS = 20_000;
 
 export class LossCurve<P extends { step: number }> {
   private kept: P[] = [];
+  /** kept steps are `kept[0].step + k·stride` (kept[0] is the first step given: always kept) */
   private stride = 1;
-  private first: number | null = null;
   private last: P | null = null;
 
   /** `max`: at least 4 (a thinned curve then keeps two points or more, which `from` reads) */
@@ -45,9 +45,8 @@ export class LossCurve<P extends { step: number }> {
     if (view.length === 0) {
       return c;
     }
-    c.first = view[0].step;
     c.stride = view.length >= 2 ? view[1].step - view[0].step : 1;
-    c.kept = view.filter((p) => (p.step - c.first!) % c.stride === 0);
+    c.kept = view.filter((p) => (p.step - view[0].step) % c.stride === 0);
     c.last = view[view.length - 1];
     return c;
   }
@@ -55,8 +54,7 @@ export class LossCurve<P extends { step: number }> {
   /** Takes the next reported steps. */
   add(points: readonly P[]): void {
     for (const p of points) {
-      this.first ??= p.step;
-      if ((p.step - this.first) % this.stride === 0) {
+      if ((p.step - (this.kept[0]?.step ?? p.step)) % this.stride === 0) {
         this.kept.push(p);
         if (this.kept.length >= this.max) {
           this.kept = this.kept.filter((_, i) => i % 2 === 0);
