@@ -84,7 +84,11 @@ export class ServiceError extends LockstepError {
   }
 }
 
-/** Any thrown value as a {@link WireError}; unknown errors become INTERNAL with their name. */
+/**
+ * Any thrown value as a {@link WireError}; unknown errors become INTERNAL with their name in the
+ * message ("TypeError: …") — except a plain Error's, whose name says nothing (Node's file errors
+ * are such: "ELOOP: too many symbolic links…", not "Error: ELOOP: …").
+ */
 export function toWireError(e: unknown): WireError {
   if (e instanceof LockstepError) {
     return e.toWire();
@@ -94,7 +98,11 @@ export function toWireError(e: unknown): WireError {
     if (e.name === 'AbortError') {
       return { name: e.name, code: 'CANCELLED', message };
     }
-    return { name: e.name, code: 'INTERNAL', message: `${e.name}: ${message}` };
+    return {
+      name: e.name,
+      code: 'INTERNAL',
+      message: e.name === 'Error' ? message : `${e.name}: ${message}`,
+    };
   }
   return { name: 'Error', code: 'INTERNAL', message: String(e).slice(0, MAX_MESSAGE) };
 }

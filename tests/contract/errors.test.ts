@@ -50,7 +50,7 @@ test('every app error is a LockstepError with its contract code, and round-trips
   assert.equal(new BundleError('CRC_MISMATCH', 'x').code, 'CRC_MISMATCH');
 });
 
-test('anything else crosses as INTERNAL with its name; an abort as CANCELLED', () => {
+test('anything else crosses as INTERNAL with its name (a plain Error without it); an abort as CANCELLED', () => {
   assert.deepEqual(toWireError(new TypeError('x is undefined')), {
     name: 'TypeError',
     code: 'INTERNAL',
@@ -64,6 +64,9 @@ test('anything else crosses as INTERNAL with its name; an abort as CANCELLED', (
     assert.equal(toWireError(e).code, 'CANCELLED');
   }
   assert.deepEqual(toWireError('boom'), { name: 'Error', code: 'INTERNAL', message: 'boom' });
+  // a plain Error (Node's file errors): its name would add nothing to the message
+  const eloop = "ELOOP: too many symbolic links encountered, scandir '/s/objects'";
+  assert.deepEqual(toWireError(new Error(eloop)), { name: 'Error', code: 'INTERNAL', message: eloop }); // prettier-ignore
   assert.equal(toWireError(new InputError('y'.repeat(5000))).message.length, 2000);
   assert.equal(describeError(new TypeError('z')), 'TypeError: z');
 });

@@ -66,7 +66,7 @@ test('a store whose counts cannot be read: the app opens with its runs and a not
         .getByRole('status')
         .filter({ hasText: 'Could not read the store' })
         .textContent()) ?? '',
-      /ELOOP/,
+      /Could not read the store: ELOOP/,
     );
     assert.equal(await page.getByText('Cannot reach the Lockstep service').count(), 0);
     await screenshot(page, '71-store-counts-unreadable');
