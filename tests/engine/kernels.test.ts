@@ -13,7 +13,7 @@ import * as conv from '../../src/main/engine/kernels/conv-ref';
 import { JS_BN_LOOPS, type BnLoops } from '../../src/main/engine/kernels/conv-ref';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from '../../src/main/engine/kernels/wasm-bn';
 import { K, kernelsRunDirectly, run } from '../../src/main/engine/kernels/register';
-import { PANEL_BYTES } from '../../src/main/engine/kernels/wasm-module';
+import { PANEL_BYTES, TINY } from '../../src/main/engine/kernels/wasm-module';
 import type { Window2d } from '../../src/main/engine/kernels/conv-ref';
 import * as ref from '../../src/main/engine/kernels/reference';
 import { dense, denseBackward, softmaxCrossEntropy } from '../../src/main/engine/ops';
@@ -168,6 +168,74 @@ test('wasm elementwise kernels (relu mask, sgd, momentum, adam) equal the JS ker
         assert.ok(bitsEqual(sb.f32(outs[i], count), js[i]), `adam output ${i}, ${what}`);
       }
       flagged('adam');
+    }
+  }
+});
+
+test('momentum and adam with subnormal and tiny state (the float64 path) equal the JS kernels bit for bit, flag included', () => {
+  const rnd = filler(11);
+  const bitsOf = (u: number): number => new Float32Array(new Uint32Array([u >>> 0]).buffer)[0];
+  // a value of each kind an optimizer's state and gradient take, with either sign
+  const kinds: (() => number)[] = [
+    () => rnd(), // ordinary
+    () => rnd() * 1e-4,
+    () => 0,
+    () => bitsOf(1 + Math.floor((rnd() + 0.5) * 0x7ffffe)), // subnormal
+    () => bitsOf(1 + Math.floor((rnd() + 0.5) * 15)), // the smallest subnormals
+    () => 2 ** -126 * (1 + rnd()), // around the smallest normal
+    () => TINY * (1 + rnd() * 1e-6), // around the float64 path's bound
+    () => TINY,
+    () => bitsOf(new Uint32Array(new Float32Array([TINY]).buffer)[0] - 1), // just below it
+    () => 2 ** -100 * (1 + rnd()),
+    () => 3e38 * (rnd() + 0.5), // huge: products overflow
+  ];
+  const pick = (special: boolean): number => {
+    const x = special ? kinds[Math.floor((rnd() + 0.5) * kinds.length)]() : rnd();
+    return rnd() < 0 ? -x : x;
+  };
+  const count = 4099; // 1024 groups of 4 and a tail of 3
+  for (const [lr, eps] of [
+    [0.01, 1e-7],
+    [1e-30, 1e-8],
+    [3, 1e-30],
+  ]) {
+    for (const bad of [false, true]) {
+      const what = `lr ${lr}, eps ${eps}${bad ? ', with Inf and NaN' : ''}`;
+      const sb = sandbox();
+      const w = Float32Array.from({ length: count }, () => pick(rnd() < 0.2));
+      const g = Float32Array.from({ length: count }, () => pick(rnd() < 0.5));
+      const m = Float32Array.from({ length: count }, () => pick(rnd() < 0.7));
+      const v = Float32Array.from({ length: count }, () => Math.abs(pick(rnd() < 0.7)));
+      if (bad) {
+        // an Inf or NaN in some groups that also hold subnormals: those take the float32 path
+        for (let i = 0; i < count; i += 97) {
+          [w, g, m, v][i % 4][i] = i % 2 ? Infinity : NaN;
+        }
+      }
+      const [pw, pg, pm, pv] = [w, g, m, v].map((t) => sb.put(t));
+      const outs = [0, 1, 2].map(() => sb.alloc(4 * count));
+      const js = [0, 1, 2].map(() => new Float32Array(count));
+      const flag = sb.alloc(4);
+      const flagOk = (name: string, outW: Float32Array): void => {
+        const f = sb.f32(flag, 1)[0];
+        assert.equal(Number.isNaN(f), !outW.every(Number.isFinite), `${name} flag, ${what}`);
+        assert.equal(Number.isNaN(f) || f === 0, true, `${name} flag is ±0 or NaN, ${what}`);
+      };
+      sb.k.momentum(pw, pg, pm, outs[0], outs[1], count, lr, 0.9, flag);
+      ref.momentum(w, g, m, js[0], js[1], lr, 0.9);
+      for (let i = 0; i < 2; i++) {
+        const at = firstDifference(sb.f32(outs[i], count), js[i]);
+        assert.ok(bitsEqual(sb.f32(outs[i], count), js[i]), `momentum output ${i}, ${what}: first difference at ${at}`); // prettier-ignore
+      }
+      flagOk('momentum', js[0]);
+      const s = { lr, b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps };
+      sb.k.adam(pw, pg, pm, pv, outs[0], outs[1], outs[2], count, s.lr, s.b1, s.b2, s.c1, s.c2, s.eps, flag); // prettier-ignore
+      ref.adam(w, g, m, v, js[0], js[1], js[2], s);
+      for (let i = 0; i < 3; i++) {
+        const at = firstDifference(sb.f32(outs[i], count), js[i]);
+        assert.ok(bitsEqual(sb.f32(outs[i], count), js[i]), `adam output ${i}, ${what}: first difference at ${at}`); // prettier-ignore
+      }
+      flagOk('adam', js[0]);
     }
   }
 });

@@ -22,6 +22,7 @@ import { resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { bundleImportSection } from './bundle-import';
 import { cnnSection } from './cnn';
+import { decaySection } from './decay';
 import { coreChecks, pinToFastestCore, type CoreCheck } from './cores';
 import { runWorkerProgram } from './run-worker';
 import { gemmRateSection } from './gemm-rate';
@@ -104,6 +105,7 @@ export type BenchSection = (ctx: BenchContext) => Promise<ExtraSection>;
 const BENCH_SECTIONS: readonly BenchSection[] = [
   marginalTrainSection,
   traceOverheadSection,
+  decaySection,
   verifySpeedSection,
   bundleImportSection,
   cnnSection,

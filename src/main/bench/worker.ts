@@ -41,7 +41,21 @@ export interface GemmJob {
   reps: number;
 }
 
-export type BenchJob = TrainJob | CheckpointJob | GemmJob;
+/**
+ * The default MLP with a momentum-like optimizer at lr 0.01 (./decay.ts): ms/step of `reps`
+ * repetitions of `steps` steps from step `early`, then the same from step `late`, and the share of
+ * the optimizer's slots then subnormal.
+ */
+export interface DecayJob {
+  kind: 'decay';
+  optimizer: 'adam' | 'momentum';
+  early: number;
+  late: number;
+  reps: number;
+  steps: number;
+}
+
+export type BenchJob = TrainJob | CheckpointJob | GemmJob | DecayJob;
 
 /** Best and median GMAC/s (m·n·k multiply-adds per second, in billions) of the timed products. */
 export interface GemmRate {
@@ -64,6 +78,14 @@ export interface TrainResult {
   alternating?: Alternating;
 }
 
+export interface DecayResult {
+  earlyMs: number;
+  lateMs: number;
+  /** nonzero floats below float32's smallest normal among the slots at the end, and all slots */
+  subnormal: number;
+  slots: number;
+}
+
 export interface CheckpointResult {
   saveMs: number;
   readMs: number;
@@ -80,11 +102,12 @@ export function benchConfig(
   backend: BackendName,
   model: 'mlp' | 'softmax',
   optimizer: OptimizerKind,
+  lr = optimizer === 'adam' ? 0.001 : 0.01,
 ): TrainingConfig {
   return {
     dataset: 'mnist',
     model: model === 'mlp' ? { kind: 'mlp', hidden: [128, 32] } : { kind: 'softmax', hidden: [] },
-    optimizer: { kind: optimizer, lr: optimizer === 'adam' ? 0.001 : 0.01 },
+    optimizer: { kind: optimizer, lr },
     batchSize: 100,
     seed: 1,
     backend,
@@ -119,6 +142,41 @@ async function train(job: TrainJob): Promise<TrainResult> {
       repsMs.push((performance.now() - t0) / job.steps);
     }
     return { backend: t.config.backend, msPerStep: median(repsMs), repsMs, peakRssMB: peakRssMB() };
+  } finally {
+    t.dispose();
+  }
+}
+
+async function decay(job: DecayJob): Promise<DecayResult> {
+  const t = await Trainer.create(benchConfig('wasm', 'mlp', job.optimizer, 0.01));
+  try {
+    const timeFrom = (step: number): number => {
+      while (t.step < step) {
+        t.trainStep();
+      }
+      const repsMs: number[] = [];
+      for (let r = 0; r < job.reps; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < job.steps; i++) {
+          t.trainStep();
+        }
+        repsMs.push((performance.now() - t0) / job.steps);
+      }
+      return median(repsMs);
+    };
+    const earlyMs = timeFrom(job.early);
+    const lateMs = timeFrom(job.late);
+    let [subnormal, slots] = [0, 0];
+    for (const [name, { data }] of Object.entries(t.snapshot().tensors)) {
+      // the optimizer's slots: `<param>/m`, `<param>/v`, `<param>/momentum` (../engine/optimizers.ts)
+      if (/\/(m|v|momentum)$/.test(name)) {
+        slots += data.length;
+        for (const x of data) {
+          subnormal += x !== 0 && Math.abs(x) < 2 ** -126 ? 1 : 0;
+        }
+      }
+    }
+    return { earlyMs, lateMs, subnormal, slots };
   } finally {
     t.dispose();
   }
@@ -218,15 +276,29 @@ function gemmRate(job: GemmJob): GemmResult {
     return { ...wasm, native: null, detail };
   }
   const twin = time(() => native.gemm(memory.buffer, a, 4 * k, 4, b, 4 * n, c2, 4 * n, m, n, k, 0, 0)); // prettier-ignore
-  const [x, y] = [new Uint32Array(memory.buffer, c, m * n), new Uint32Array(memory.buffer, c2, m * n)];
+  const [x, y] = [
+    new Uint32Array(memory.buffer, c, m * n),
+    new Uint32Array(memory.buffer, c2, m * n),
+  ];
   if (x.some((v, i) => v !== y[i])) {
     throw new Error('the native GEMM differs from the wasm GEMM: the native kernels are broken');
   }
   return { ...wasm, native: { ...twin, isa: native.isa }, detail };
 }
 
-export async function runJob(job: BenchJob): Promise<TrainResult | CheckpointResult | GemmResult> {
-  return job.kind === 'train' ? train(job) : job.kind === 'gemm' ? gemmRate(job) : checkpoint(job);
+export async function runJob(
+  job: BenchJob,
+): Promise<TrainResult | CheckpointResult | GemmResult | DecayResult> {
+  switch (job.kind) {
+    case 'train':
+      return train(job);
+    case 'gemm':
+      return gemmRate(job);
+    case 'decay':
+      return decay(job);
+    default:
+      return checkpoint(job);
+  }
 }
 
 if (startedAs('bench-worker')) {

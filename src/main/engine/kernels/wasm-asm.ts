@@ -71,6 +71,7 @@ const SIMD = {
   i32x4ExtractLane: 0x1b,
   i32x4ReplaceLane: 0x1c,
   i32x4Add: 0xae,
+  i32x4LtS: 0x39,
   i32x4Mul: 0xb5,
   i32x4Bitmask: 0xa4,
   i8x16Swizzle: 0x0e,
@@ -93,6 +94,10 @@ const SIMD = {
   f64x2Add: 0xf0,
   f64x2Sub: 0xf1,
   f64x2Mul: 0xf2,
+  f64x2Div: 0xf3,
+  f64x2Sqrt: 0xef,
+  f64x2Splat: 0x14,
+  store64Lane: 0x5b,
 } as const;
 
 // i8x16.shuffle lane lists: unpack low/high f32 lanes of two vectors, and their 64-bit halves
@@ -359,6 +364,12 @@ export class FnBuilder {
   f64Mul(): this {
     return this.op(0xa2);
   }
+  f64Div(): this {
+    return this.op(0xa3);
+  }
+  f64Sqrt(): this {
+    return this.op(0x9f);
+  }
   f64PromoteF32(): this {
     return this.op(0xbb);
   }
@@ -413,6 +424,21 @@ export class FnBuilder {
   }
   f64x2Mul(): this {
     return this.simd(SIMD.f64x2Mul);
+  }
+  f64x2Div(): this {
+    return this.simd(SIMD.f64x2Div);
+  }
+  f64x2Sqrt(): this {
+    return this.simd(SIMD.f64x2Sqrt);
+  }
+  f64x2Splat(): this {
+    return this.simd(SIMD.f64x2Splat);
+  }
+  /** stores 64-bit lane `lane` of the v128 (8 bytes) at the address */
+  v128Store64Lane(lane: number, offset = 0): this {
+    this.simd(SIMD.store64Lane).memarg(0, offset);
+    this.code.push(lane);
+    return this;
   }
   f32Load(offset = 0): this {
     return this.op(0x2a).memarg(2, offset);
@@ -542,6 +568,10 @@ export class FnBuilder {
   }
   i32x4Mul(): this {
     return this.simd(SIMD.i32x4Mul);
+  }
+  /** lanes all ones where a < b as signed 32-bit integers, zeros elsewhere */
+  i32x4LtS(): this {
+    return this.simd(SIMD.i32x4LtS);
   }
   /** i32: bit l set when lane l's top bit is (a lane mask's lanes: all ones or zeros) */
   i32x4Bitmask(): this {
