@@ -6,7 +6,7 @@
  * config or the fingerprint because it cannot change a bit; the MNIST MLP's batch transposed
  * ahead in the background gives those bits too; a kernel that throws on a thread, in a call or
  * in the background, fails with its error. An optimizer's update split across threads (sgd,
- * momentum) notices a non-finite weight in any chunk, as one call does.
+ * momentum, adam) notices a non-finite weight in any chunk, as one call does.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -242,7 +242,7 @@ test('mnist mlp, batch 100, 2 threads as in training: the batch gathered in band
   assert.deepEqual(two, one);
 });
 
-test('an update split across threads notices a non-finite weight in any chunk, as one call does', async () => {
+test('an update split across threads (sgd, momentum, adam) notices a non-finite weight in any chunk, as one call does', async () => {
   await useBackend('wasm');
   const [k, n] = [784, 128];
   // x: mostly zeros (the sparse GEMM's case), columns 0 and 783 all zero
@@ -266,12 +266,20 @@ test('an update split across threads notices a non-finite weight in any chunk, a
         [2, 'sgd'],
         [1, 'momentum'],
         [2, 'momentum'],
+        [1, 'adam'],
+        [2, 'adam'],
       ] as const) {
         setKernelThreads(threads, true);
         const w = tf.tensor2d(ws, [k, n]);
         const acc = tf.zeros([k, n]);
         const before = threadedCalls();
-        const [w1, acc1] = kind === 'sgd' ? run<tf.Tensor[]>(K.sgd, { w, g }, { lr: 0.1 }) : run<tf.Tensor[]>(K.momentum, { w, g, acc }, { lr: 0.1, mu: 0.9 }); // prettier-ignore
+        const adam = { lr: 0.1, b1: 0.9, b2: 0.999, c1: 0.1, c2: 0.001, eps: 1e-7 };
+        const [w1, acc1, v1] =
+          kind === 'sgd'
+            ? run<tf.Tensor[]>(K.sgd, { w, g }, { lr: 0.1 })
+            : kind === 'momentum'
+              ? run<tf.Tensor[]>(K.momentum, { w, g, acc }, { lr: 0.1, mu: 0.9 })
+              : run<tf.Tensor[]>(K.adam, { w, g, m: acc, v: acc }, adam);
         if (threads > 1) {
           assert.ok(threadedCalls() > before, `${kind}: the update was split`);
         }
@@ -279,7 +287,7 @@ test('an update split across threads notices a non-finite weight in any chunk, a
         // which would skip the 0·Inf (= NaN) products of x's zero columns
         const y = run<tf.Tensor>(K.dense, { x, w: w1, b }, { relu: false });
         out.push(y.dataSync() as Float32Array);
-        for (const t of [w, acc, w1, acc1, y]) {
+        for (const t of [w, acc, w1, acc1, v1, y]) {
           t?.dispose();
         }
       }

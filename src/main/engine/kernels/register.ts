@@ -307,8 +307,9 @@ function wasmMem(backend: WasmBackendLike): Mem {
   // UPDATE_SOURCE), and the flag is NaN when any slot is — as when one call wrote it
   let slotsPtr = 0;
   let slotsBytes = 0;
+  let adamScalars = 0;
   const splitUpdate = (
-    kernel: typeof Kernel.sgd | typeof Kernel.momentum,
+    kernel: typeof Kernel.sgd | typeof Kernel.momentum | typeof Kernel.adam,
     count: number,
     args: (first: number, count: number) => number[],
   ): boolean => {
@@ -573,7 +574,21 @@ function wasmMem(backend: WasmBackendLike): Mem {
     },
     adam: ([w, g, m, v], [outW, outM, outV], s) => {
       if (k) {
-        k.adam(off(w), off(g), off(m), off(v), off(outW), off(outM), off(outV), size(w), s.lr, s.b1, s.b2, s.c1, s.c2, s.eps, finiteFlag()); // prettier-ignore
+        const ptrs = [w, g, m, v, outW, outM, outV].map(off);
+        const [wo, go, mo, vo, owo, omo, ovo] = ptrs;
+        // (split, the chunks read the six scalars from the heap: ./threads.ts, UPDATE_SOURCE)
+        adamScalars ||= backend.wasm._malloc(32) >>> 0;
+        new Float32Array(buf(), adamScalars, 6).set([s.lr, s.b1, s.b2, s.c1, s.c2, s.eps]);
+        const at = adamScalars;
+        if (
+          !splitUpdate(Kernel.adam, size(w), (first, count) => [
+            ...ptrs.map((p) => p + 4 * first),
+            count,
+            at,
+          ])
+        ) {
+          k.adam(wo, go, mo, vo, owo, omo, ovo, size(w), s.lr, s.b1, s.b2, s.c1, s.c2, s.eps, finiteFlag()); // prettier-ignore
+        }
         markFinite(outW);
       } else {
         ref.adam(f32(w), f32(g), f32(m), f32(v), f32(outW), f32(outM), f32(outV), s);

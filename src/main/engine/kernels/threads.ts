@@ -95,6 +95,7 @@ export const Kernel = {
   sgd: 11,
   momentum: 12,
   gatherRowsCsr: 13,
+  adam: 14,
 } as const;
 export type Kernel = (typeof Kernel)[keyof typeof Kernel];
 /** The kernels' names in the order of their numbers (both threads' tables are built from it). */
@@ -105,11 +106,12 @@ export const UPDATE_GRANULE = 16;
 
 /**
  * The optimizers' kernels as a chunk runs them, on both threads (one source): the wasm kernel's
- * arguments, its f32 scalars as their int32 bits (the control words are int32), then `flags` and
- * `first`, the chunk's first element — its finite flag goes to the slot of that element,
- * flags + 4·(first / UPDATE_GRANULE), so that the chunks of one call never share a slot.
+ * arguments, its f32 scalars as their int32 bits (the control words are int32) — adam's six, which
+ * would make 15 arguments where a call has 13, as six float32 in the memory at `sc` —, then
+ * `flags` and `first`, the chunk's first element: its finite flag goes to the slot of that
+ * element, flags + 4·(first / UPDATE_GRANULE), so that the chunks of one call never share a slot.
  */
-const UPDATE_SOURCE = `(k) => {
+const UPDATE_SOURCE = `(k, memory) => {
   const f = new Float32Array(1);
   const bits = new Int32Array(f.buffer);
   const f32 = (b) => ((bits[0] = b), f[0]);
@@ -117,9 +119,13 @@ const UPDATE_SOURCE = `(k) => {
   return {
     sgd: (w, g, o, n, lr, flags, first) => k.sgd(w, g, o, n, f32(lr), slot(flags, first)),
     momentum: (w, g, a, ow, oa, n, lr, mu, flags, first) => k.momentum(w, g, a, ow, oa, n, f32(lr), f32(mu), slot(flags, first)),
+    adam: (w, g, m, v, ow, om, ov, n, sc, flags, first) => {
+      const s = new Float32Array(memory.buffer, sc, 6);
+      k.adam(w, g, m, v, ow, om, ov, n, s[0], s[1], s[2], s[3], s[4], s[5], slot(flags, first));
+    },
   };
 }`;
-const updateKernels = new Function(`return ${UPDATE_SOURCE}`)() as (k: WasmKernels) => Record<'sgd' | 'momentum', (...a: number[]) => void>; // prettier-ignore
+const updateKernels = new Function(`return ${UPDATE_SOURCE}`)() as (k: WasmKernels, memory: WasmMemory) => Record<'sgd' | 'momentum' | 'adam', (...a: number[]) => void>; // prettier-ignore
 
 /**
  * A GEMM split in place with at most this many rows and at least {@link COLUMN_BANDS_MIN_COLS}
@@ -185,9 +191,10 @@ const { workerData } = require('node:worker_threads');
 const { bytes, memory, ctrl: sab, self, native, port } = workerData;
 const k = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
 const kernels = ${JSON.stringify(KERNEL_NAMES)}.map((name) => k[name]);
-const updates = (${UPDATE_SOURCE})(k);
+const updates = (${UPDATE_SOURCE})(k, memory);
 kernels[${Kernel.sgd}] = updates.sgd;
 kernels[${Kernel.momentum}] = updates.momentum;
+kernels[${Kernel.adam}] = updates.adam;
 if (native) {
   // the native twins (./native.ts): same arguments, a view of the memory first
   const addon = require(native.file);
@@ -281,9 +288,10 @@ export class GemmPool {
     this.memory = heap ?? new WA.Memory({ initial: 16, maximum: SHARED_MAX_PAGES, shared: true });
     this.k = instantiateSharedKernels(this.memory);
     this.kernels = KERNEL_NAMES.map((name) => this.k[name] as (...a: number[]) => void);
-    const updates = updateKernels(this.k);
+    const updates = updateKernels(this.k, this.memory);
     this.kernels[Kernel.sgd] = updates.sgd;
     this.kernels[Kernel.momentum] = updates.momentum;
+    this.kernels[Kernel.adam] = updates.adam;
     if (native) {
       const memory = this.memory;
       // (the wasm kernel's 11th argument, `tail`, the twin's 12th: rowBytes, see gemmCsr)
@@ -542,7 +550,8 @@ export class GemmPool {
    * [first, first + count).
    */
   elements(
-    kernel: typeof Kernel.reluMask | typeof Kernel.sgd | typeof Kernel.momentum,
+    kernel:
+      typeof Kernel.reluMask | typeof Kernel.sgd | typeof Kernel.momentum | typeof Kernel.adam,
     count: number,
     args: (first: number, count: number) => number[],
   ): boolean {
