@@ -356,6 +356,49 @@ test('in place on a shared heap: 2 and 3 threads give the bits of one for every 
   }
 });
 
+test("a batch's transpose ahead outlives the next layer's sparse scan (an MLP trained with adam), with the bits of one thread", () => {
+  const sb = wasmSandbox(512, true);
+  const heap = { malloc: (b: number) => sb.alloc(b), free: () => {} };
+  const rnd = lcg(23);
+  const pool = new GemmPool(2, 0, true, sb.memory, true);
+  try {
+    const one = new WasmSparseGemm(sb.k, heap, sb.buffer);
+    const two = new WasmSparseGemm(sb.k, heap, sb.buffer, () => pool);
+    // x (m × k) → h = x·W1 (m × n1), sparse like a ReLU's output → h·W2 (m × n2); backward:
+    // hᵀ·dz2, then xᵀ·dz1 — the order of a step of a two-layer MLP
+    const [m, k, n1, n2] = [40, 96, 36, 12];
+    const [w1, w2] = [sb.put(data(k * n1, rnd, 0.1, false)), sb.put(data(n1 * n2, rnd, 0.1, false))]; // prettier-ignore
+    const before = [aheadTransposesFound(m, k), aheadTransposesFound(m, n1)];
+    const steps = 5;
+    for (let step = 0; step < steps; step++) {
+      const x = sb.put(data(m * k, rnd, 0.85));
+      const h = sb.put(data(m * n1, rnd, 0.8, false));
+      const [dz1, dz2] = [sb.put(data(m * n1, rnd, 0.3, false)), sb.put(data(m * n2, rnd, 0.3, false))]; // prettier-ignore
+      const [kx, kh] = [{}, {}];
+      const outs = [one, two].map((g) => {
+        const [y1, y2] = [sb.alloc(4 * m * n1), sb.alloc(4 * m * n2)];
+        const [dw2, dw1] = [sb.alloc(4 * n1 * n2), sb.alloc(4 * k * n1)];
+        assert.ok(g.gemm(x, k, 1, w1, n1, y1, n1, m, n1, k, 0, true, 1, kx));
+        assert.ok(g.gemm(h, n1, 1, w2, n2, y2, n2, m, n2, n1, 0, false, 1, kh));
+        assert.ok(g.gemm(h, 1, n1, dz2, n2, dw2, n2, n1, n2, m, 0, false, 1, kh));
+        assert.ok(g.gemm(x, 1, k, dz1, n1, dw1, n1, k, n1, m, 0, false, 1, kx));
+        return [[y1, m * n1], [y2, m * n2], [dw2, n1 * n2], [dw1, k * n1]] as const; // prettier-ignore
+      });
+      outs[0].forEach(([c1, floats], i) => {
+        const d = firstDifference(sb.f32(outs[1][i][0], floats), sb.f32(c1, floats));
+        assert.equal(d, -1, `step ${step}: product ${i} differs at ${d}`);
+      });
+    }
+    // the first step teaches both shapes; in every later one the weight gradient of the first
+    // layer found x's transpose made ahead, and h's was made when read (before, h's scan
+    // replaced it: the calling thread waited for x's, then made it again)
+    assert.equal(aheadTransposesFound(m, k) - before[0], steps - 1);
+    assert.equal(aheadTransposesFound(m, n1) - before[1], 0);
+  } finally {
+    pool.close();
+  }
+});
+
 test('a kept scan transposed ahead in the background serves xᵀ·dz with the bits of one thread', () => {
   const sb = wasmSandbox(512, true);
   const heap = { malloc: (b: number) => sb.alloc(b), free: () => {} };
@@ -372,7 +415,8 @@ test('a kept scan transposed ahead in the background serves xᵀ·dz with the bi
       const batches = 6;
       for (let b = 0; b < batches; b++) {
         // two batches at a time: both forward passes, then both weight gradients — the first
-        // gradient finds the second batch's transpose made ahead, not its own
+        // gradient finds its batch's transpose made ahead (one at a time: the second batch's,
+        // whose forward pass came while the first's was still unread, is made when read)
         const xs = [0, 1].map(() => sb.put(data(m * k, rnd, 0.85)));
         const dz = sb.put(data(m * n, rnd, 0.3, false));
         const keys = [{}, {}];
@@ -396,7 +440,7 @@ test('a kept scan transposed ahead in the background serves xᵀ·dz with the bi
           assert.equal(d, -1, `batch ${b}, caller ${callerWorks ? 'works too' : 'waits'}: ${i < 2 ? 'x·W' : 'xᵀ·dz'} of the ${i % 2 ? 'second' : 'first'} differs at ${d}`); // prettier-ignore
         });
       }
-      // the first pair teaches the shape; in every later one, the second found its transpose
+      // the first pair teaches the shape; in every later one, the first found its transpose
       assert.equal(aheadTransposesFound(), found + batches - 1);
     } finally {
       pool.close();

@@ -117,15 +117,19 @@ interface Scan {
 
 let gatheredScansUsed = 0;
 let aheadTransposesUsed = 0;
+const aheadByShape = new Map<string, number>();
 
 /** GEMMs in this process that found A's compressed rows made by `gathered` (tests). */
 export function gatheredScansFound(): number {
   return gatheredScansUsed;
 }
 
-/** GEMMs in this process whose Aᵀ was transposed ahead, in the background (tests). */
-export function aheadTransposesFound(): number {
-  return aheadTransposesUsed;
+/**
+ * GEMMs in this process whose Aᵀ was transposed ahead, in the background (tests); with `m, k`,
+ * those whose A was m × k (the tensor scanned, transposed).
+ */
+export function aheadTransposesFound(m?: number, k?: number): number {
+  return m === undefined ? aheadTransposesUsed : (aheadByShape.get(`${m},${k}`) ?? 0);
 }
 
 /** Scans kept for a later Aᵀ (the MLP's backward pass needs the two inputs of its last layers). */
@@ -167,6 +171,8 @@ export class WasmSparseGemm {
   /** where a kept scan is transposed ahead, which scan, and the pool running it until joined */
   private readonly aheadRegion: Region = { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
   private aheadOf: Scan | null = null;
+  /** whether a GEMM has read the transpose ahead (a new one may then replace it) */
+  private aheadRead = false;
   private aheadPool: GemmPool | null = null;
   /** shapes (m,k) of kept scans a GEMM has read as Aᵀ: later scans of them are transposed ahead */
   private readonly transposedShapes = new Set<string>();
@@ -257,8 +263,6 @@ export class WasmSparseGemm {
 
   /** A region for a scan to keep (the oldest kept scan's, once KEPT_SCANS are kept). */
   private keep(key: object, m: number, k: number, lda: number): Scan {
-    // (the region given up may be the one a transpose ahead is reading)
-    this.settle();
     // the same tensor again, or the oldest once KEPT_SCANS are kept, gives up its region
     const again = this.scans.findIndex((s) => s.key === key);
     const reused =
@@ -267,6 +271,12 @@ export class WasmSparseGemm {
         : this.scans.length >= KEPT_SCANS
           ? this.scans.pop()
           : undefined;
+    if (reused !== undefined && reused === this.aheadOf) {
+      // the region given up is the one the transpose ahead reads: wait for it, and forget it
+      // (a scan of any other tensor leaves it running: the next layer's, in the MLP's step)
+      this.settle();
+      this.aheadOf = null;
+    }
     const region = reused?.region ?? { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
     const scan = { key, m, k, lda, nnz: 0, region: this.layout(region, m, k) };
     this.scans.unshift(scan);
@@ -349,7 +359,10 @@ export class WasmSparseGemm {
         if (nnz <= SPARSE_MAX_DENSITY * m * k && this.aheadOf === kept) {
           this.settle();
           r = this.aheadRegion;
+          this.aheadRead = true;
           aheadTransposesUsed++;
+          const scanned = `${kept.m},${kept.k}`;
+          aheadByShape.set(scanned, (aheadByShape.get(scanned) ?? 0) + 1);
         } else if (nnz <= SPARSE_MAX_DENSITY * m * k) {
           const s = kept.region;
           this.k.csrTranspose(s.rowPtr, s.idx, s.val, kept.m, kept.k, r.rowPtr, r.idx, r.val);
@@ -402,7 +415,12 @@ export class WasmSparseGemm {
       s === undefined ||
       pool === null ||
       !this.transposedShapes.has(`${s.m},${s.k}`) ||
-      s.nnz > SPARSE_MAX_DENSITY * s.m * s.k
+      s.nnz > SPARSE_MAX_DENSITY * s.m * s.k ||
+      // one transpose ahead at a time: one made ahead and not read yet, of a scan still kept,
+      // stays (the batch's, while the MLP's next layer reads a sparse ReLU output — with adam —
+      // whose transpose is then made when read); replacing it made the calling thread wait for
+      // it, and then make it again at the first layer's weight gradient
+      (this.aheadOf !== null && !this.aheadRead && this.scans.includes(this.aheadOf))
     ) {
       return;
     }
@@ -412,6 +430,7 @@ export class WasmSparseGemm {
     const { rowPtr, idx, val } = s.region;
     if (pool.post(Kernel.csrTranspose, [rowPtr, idx, val, s.m, s.k, r.rowPtr, r.idx, r.val])) {
       this.aheadOf = s;
+      this.aheadRead = false;
       this.aheadPool = pool;
     }
   }
