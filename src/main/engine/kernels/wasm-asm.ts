@@ -72,6 +72,8 @@ const SIMD = {
   i32x4ReplaceLane: 0x1c,
   i32x4Add: 0xae,
   i32x4LtS: 0x39,
+  i64x2ExtractLane: 0x1d,
+  andnot: 0x4f,
   i32x4Mul: 0xb5,
   i32x4Bitmask: 0xa4,
   i8x16Swizzle: 0x0e,
@@ -568,6 +570,19 @@ export class FnBuilder {
   }
   i32x4Mul(): this {
     return this.simd(SIMD.i32x4Mul);
+  }
+  i64x2ExtractLane(lane: number): this {
+    this.simd(SIMD.i64x2ExtractLane);
+    this.code.push(lane);
+    return this;
+  }
+  /** a AND NOT b */
+  v128AndNot(): this {
+    return this.simd(SIMD.andnot);
+  }
+  /** i64 → i32: 1 when zero */
+  i64Eqz(): this {
+    return this.op(0x50);
   }
   /** lanes all ones where a < b as signed 32-bit integers, zeros elsewhere */
   i32x4LtS(): this {

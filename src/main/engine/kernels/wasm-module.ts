@@ -22,7 +22,8 @@
  * - sgd(w, g, outW, count, lr, finite): w − lr·g
  * - momentum(w, g, acc, outW, outAcc, count, lr, mu, finite): a = mu·acc + g; w − lr·a
  * - adam(w, g, m, v, outW, outM, outV, count, lr, b1, b2, c1, c2, eps, finite)
- *   (the optimizers: `finite` receives an f32, ±0 when every new weight is finite, else NaN)
+ *   (the optimizers: `finite` receives an f32, ±0 when every new weight is finite, else NaN;
+ *   momentum's and adam's outputs must not overlap their inputs, see elementwise's `tiny`)
  * - transpose(src, dst, rows, cols): dst[c,r] = src[r,c] (float32)
  * - gatherRows(pixels, indices, n, out): out[r, :] = float32(pixels[indices[r]·784 + i] / 255),
  *   rows of 784 bytes, int32 indices; float32 division is exact-rounded, so this equals the
@@ -510,15 +511,18 @@ interface Ew {
  * Σ out₀·0 over output 0 — ±0 when every float written there is finite, NaN otherwise (as
  * nonFinite of ./wasm-sparse.ts would find it), computed while the values are at hand.
  *
- * With `tiny` (input numbers), a group of 4 where one of those inputs holds a nonzero magnitude
- * below {@link TINY} is computed in float64 pairs, each operation's result rounded to float32 and
- * back: reference.ts's arithmetic, which gives the float32 operations' bits (see there),
- * subnormals included. An x86 core takes a microcode assist of ~100 cycles for a float32
- * operation on or giving a subnormal (a multiply: 44 ns against 0.6 here), and an optimizer's
- * state decays through them where a weight gets no gradient (adam's m by 0.9 a step): the default
- * MLP at lr 0.01 had 18.7 % of its first layer's m subnormal at step 3,000, in 62 % of the groups,
- * and its adam kernel took 1.2 ms a step instead of ~0.14. In float64 these values are normal.
- * Which path a group takes changes no bit, only the time.
+ * With `tiny` (input numbers), a lane where one of those inputs holds a nonzero magnitude below
+ * {@link TINY} is computed in float64, with the other lane of its pair, each operation's result
+ * rounded to float32 and back: reference.ts's arithmetic, which gives the float32 operations'
+ * bits (see there), subnormals included. (Its group of 4 first runs in float32 with those lanes'
+ * inputs zeroed, and the pair overwrites their outputs: the outputs must not overlap the inputs —
+ * an optimizer's never do, they are new tensors.) An x86 core takes a microcode assist of ~100
+ * cycles for a float32 operation on or giving a subnormal (a multiply: 44 ns against 0.6 here),
+ * and an optimizer's state decays through them where a weight gets no gradient (adam's m by 0.9
+ * a step): the default MLP at lr 0.01 had 18.7 % of its first layer's m subnormal at step 3,000,
+ * in 62 % of the groups, and its adam kernel took 1.2 ms a step instead of ~0.14 (now ~0.9, the
+ * float64 pairs ~12 ns a float: their chains of rounded operations are long). In float64 these
+ * values are normal. Which path a lane takes changes no bit, only the time.
  */
 function elementwise(
   fname: string,
@@ -558,12 +562,16 @@ function elementwise(
   f.get(countP).i32(4).i32Mul().set(endAll);
   f.get(countP).i32(-4).i32And().i32(4).i32Mul().set(end4);
   f.i32(0).set(off);
-  const emit = (vec: boolean): void => {
+  const emit = (vec: boolean, zeroed = -1): void => {
     const e: Ew = {
       inp: (i) => {
         f.get(i).get(off).i32Add();
         if (vec) {
           f.v128Load();
+          if (zeroed >= 0) {
+            // (the lanes of the mask in local `zeroed` as +0: no subnormal reaches the ops)
+            f.get(zeroed).v128AndNot();
+          }
         } else {
           f.f32Load();
         }
@@ -664,7 +672,7 @@ function elementwise(
     };
     body(e);
   };
-  const [bits, bound] = [f.local('v128'), f.local('v128')];
+  const [bits, bound, flagged] = [f.local('v128'), f.local('v128'), f.local('v128')];
   if (tiny.length > 0) {
     f.i32(0x7fffffff).i32x4Splat().set(bits);
     f.i32((TINY_BITS + 0x7fffffff) | 0)
@@ -684,10 +692,17 @@ function elementwise(
         f.v128Or();
       }
     });
-    f.v128AnyTrue();
+    f.tee(flagged).v128AnyTrue();
     f.if();
-    emit64(0);
-    emit64(1);
+    // the group in float32 with the flagged lanes' inputs zeroed, then each half (pair of lanes)
+    // holding a flagged lane again in float64, over it
+    emit(true, flagged);
+    for (const half of [0, 1]) {
+      f.get(flagged).i64x2ExtractLane(half).i64Eqz().i32Eqz();
+      f.if();
+      emit64(half);
+      f.end();
+    }
     f.else();
     emit(true);
     f.end();
