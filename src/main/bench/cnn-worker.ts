@@ -14,7 +14,7 @@ import { Trainer } from '../engine/trainer';
 import type { TrainingConfig } from '../engine/types';
 import { startedAs } from '../entry-points';
 import { alternateThreads, type Alternating } from './alternate';
-import { median } from './worker';
+import { median, timeSteps } from './worker';
 
 export interface CnnJob {
   model: 'lenet5' | 'resnet20';
@@ -85,14 +85,7 @@ export async function runCnnJob(job: CnnJob): Promise<CnnResult> {
       const repsMs = alternating.many;
       return { msPerStep: median(repsMs), repsMs, peakRssMB: process.resourceUsage().maxRSS / 1024, alternating }; // prettier-ignore
     }
-    const repsMs: number[] = [];
-    for (let r = 0; r < job.reps; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < job.steps; i++) {
-        t.trainStep();
-      }
-      repsMs.push((performance.now() - t0) / job.steps);
-    }
+    const repsMs = timeSteps(t, job.reps, job.steps);
     return { msPerStep: median(repsMs), repsMs, peakRssMB: process.resourceUsage().maxRSS / 1024 };
   } finally {
     t.dispose();

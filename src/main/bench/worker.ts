@@ -122,6 +122,19 @@ export function median(xs: number[]): number {
 
 const peakRssMB = (): number => process.resourceUsage().maxRSS / 1024;
 
+/** ms/step of `reps` repetitions of `steps` training steps each. */
+export function timeSteps(t: Trainer, reps: number, steps: number): number[] {
+  const repsMs: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) {
+      t.trainStep();
+    }
+    repsMs.push((performance.now() - t0) / steps);
+  }
+  return repsMs;
+}
+
 async function train(job: TrainJob): Promise<TrainResult> {
   const t = await Trainer.create(benchConfig(job.backend, job.model, job.optimizer));
   try {
@@ -133,14 +146,7 @@ async function train(job: TrainJob): Promise<TrainResult> {
       const repsMs = alternating.many;
       return { backend: t.config.backend, msPerStep: median(repsMs), repsMs, peakRssMB: peakRssMB(), alternating }; // prettier-ignore
     }
-    const repsMs: number[] = [];
-    for (let r = 0; r < job.reps; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < job.steps; i++) {
-        t.trainStep();
-      }
-      repsMs.push((performance.now() - t0) / job.steps);
-    }
+    const repsMs = timeSteps(t, job.reps, job.steps);
     return { backend: t.config.backend, msPerStep: median(repsMs), repsMs, peakRssMB: peakRssMB() };
   } finally {
     t.dispose();
@@ -154,15 +160,7 @@ async function decay(job: DecayJob): Promise<DecayResult> {
       while (t.step < step) {
         t.trainStep();
       }
-      const repsMs: number[] = [];
-      for (let r = 0; r < job.reps; r++) {
-        const t0 = performance.now();
-        for (let i = 0; i < job.steps; i++) {
-          t.trainStep();
-        }
-        repsMs.push((performance.now() - t0) / job.steps);
-      }
-      return median(repsMs);
+      return median(timeSteps(t, job.reps, job.steps));
     };
     const earlyMs = timeFrom(job.early);
     const lateMs = timeFrom(job.late);
