@@ -223,9 +223,9 @@ export type WindowArgs = [
 /** Bytes per image row for gatherRows (MNIST's 28×28; a multiple of 8). */
 export const ROW_BYTES = 784;
 /**
- * An elementwise kernel built with `tiny` (elementwise below) computes a group of 4 holding an
- * input of nonzero magnitude below this in float64: far enough above float32's smallest normal
- * (2⁻¹²⁶) that an optimizer's products of such a value (by β, lr, itself) stay normal otherwise.
+ * An elementwise kernel built with `tiny` (elementwise below) computes a lane holding an input of
+ * nonzero magnitude below this in float64: far enough above float32's smallest normal (2⁻¹²⁶)
+ * that an optimizer's products of a larger value (by β, lr, itself) stay normal.
  */
 export const TINY = 2 ** -60;
 /** {@link TINY}'s float32 bits. */
@@ -683,8 +683,8 @@ function elementwise(
   f.block().loop();
   f.get(off).get(end4).i32GeS().brIf(1);
   if (tiny.length > 0) {
-    // a lane of the tested inputs with 0 < |x| < TINY sends the group to float64: |x|'s bits
-    // plus 2³¹ − 1 (wrapping) below TINY's plus 2³¹ − 1 as signed, which leaves out |x| = 0
+    // a lane of the tested inputs with 0 < |x| < TINY is flagged: |x|'s bits plus 2³¹ − 1
+    // (wrapping) below TINY's plus 2³¹ − 1 as signed, which leaves out |x| = 0
     tiny.forEach((i, j) => {
       f.get(i).get(off).i32Add().v128Load().get(bits).v128And();
       f.get(bits).i32x4Add().get(bound).i32x4LtS();
