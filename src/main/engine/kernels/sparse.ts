@@ -116,7 +116,7 @@ interface Scan {
 }
 
 let gatheredScansUsed = 0;
-let aheadTransposesUsed = 0;
+/** GEMMs whose Aᵀ was transposed ahead, by A's shape "m,k" */
 const aheadByShape = new Map<string, number>();
 
 /** GEMMs in this process that found A's compressed rows made by `gathered` (tests). */
@@ -129,7 +129,10 @@ export function gatheredScansFound(): number {
  * those whose A was m × k (the tensor scanned, transposed).
  */
 export function aheadTransposesFound(m?: number, k?: number): number {
-  return m === undefined ? aheadTransposesUsed : (aheadByShape.get(`${m},${k}`) ?? 0);
+  if (m === undefined) {
+    return [...aheadByShape.values()].reduce((a, b) => a + b, 0);
+  }
+  return aheadByShape.get(`${m},${k}`) ?? 0;
 }
 
 /** Scans kept for a later Aᵀ (the MLP's backward pass needs the two inputs of its last layers). */
@@ -360,7 +363,6 @@ export class WasmSparseGemm {
           this.settle();
           r = this.aheadRegion;
           this.aheadRead = true;
-          aheadTransposesUsed++;
           const scanned = `${kept.m},${kept.k}`;
           aheadByShape.set(scanned, (aheadByShape.get(scanned) ?? 0) + 1);
         } else if (nnz <= SPARSE_MAX_DENSITY * m * k) {

@@ -627,7 +627,7 @@ function elementwise(
   };
   // lanes 2·half, 2·half + 1 of the group at off as float64 pairs, every result rounded to
   // float32 and back (see `tiny`); two independent halves, so that the core overlaps their chains
-  const res64 = Array.from({ length: nOut }, () => f.local('v128'));
+  const res64 = Array.from({ length: tiny.length > 0 ? nOut : 0 }, () => f.local('v128'));
   const emit64 = (half: number): void => {
     const round = (): void => {
       f.f32x4DemoteF64x2Zero().f64x2PromoteLowF32x4();
@@ -672,7 +672,8 @@ function elementwise(
     };
     body(e);
   };
-  const [bits, bound, flagged] = [f.local('v128'), f.local('v128'), f.local('v128')];
+  // (the test's constants, and its lanes' mask: locals of the kernels built with `tiny` only)
+  const [bits, bound, flagged] = tiny.length > 0 ? [f.local('v128'), f.local('v128'), f.local('v128')] : [-1, -1, -1]; // prettier-ignore
   if (tiny.length > 0) {
     f.i32(0x7fffffff).i32x4Splat().set(bits);
     f.i32((TINY_BITS + 0x7fffffff) | 0)
