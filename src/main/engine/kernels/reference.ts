@@ -236,8 +236,9 @@ export function adam(
 }
 
 /**
- * Mean sparse softmax cross-entropy of logits [n, classes] and its gradient (shared by every
- * backend; tiny). Per row: z − max, log Σ exp in float64, logp = float32(z − max − lse);
+ * Mean sparse softmax cross-entropy of logits [n, classes] and its gradient (the cpu backend's;
+ * the wasm backend's twin, ./wasm-softmax.ts, has the same bits, with its own port of the exp and
+ * log that Math.exp and Math.log run). Per row: z − max, log Σ exp in float64, logp = float32(z − max − lse);
  * dlogits = float32((exp(logp) − onehot) / n); loss = float32(−Σ logp[y] / n) summed in float64.
  */
 export function softmaxCrossEntropy(
@@ -269,6 +270,19 @@ export function softmaxCrossEntropy(
     }
   }
   return fr(total / n);
+}
+
+/**
+ * softmaxCrossEntropy's loss from each row's log-probability of its label (+0 for a row whose
+ * label is no class), as that function sums them: in row order, in float64 (the rows computed
+ * apart, ./wasm-softmax.ts).
+ */
+export function softmaxLoss(rowLoss: Float32Array): number {
+  let total = 0;
+  for (let r = 0; r < rowLoss.length; r++) {
+    total -= rowLoss[r];
+  }
+  return fr(total / rowLoss.length);
 }
 
 /**

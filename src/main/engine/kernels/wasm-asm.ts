@@ -261,6 +261,48 @@ export class FnBuilder {
   i64ExtendI32U(): this {
     return this.op(0xad);
   }
+  i64Shl(): this {
+    return this.op(0x86);
+  }
+  i64Or(): this {
+    return this.op(0x84);
+  }
+  /** the low 32 bits of an i64 */
+  i32WrapI64(): this {
+    return this.op(0xa7);
+  }
+  /** an f64's bits as an i64, and back (exp's and log's word arithmetic, ./wasm-softmax.ts) */
+  i64ReinterpretF64(): this {
+    return this.op(0xbd);
+  }
+  f64ReinterpretI64(): this {
+    return this.op(0xbf);
+  }
+  /** f64 → i32 toward zero (traps on NaN and out of range: only for values known in range) */
+  i32TruncF64S(): this {
+    return this.op(0xaa);
+  }
+  f64ConvertI32S(): this {
+    return this.op(0xb7);
+  }
+  i32Xor(): this {
+    return this.op(0x73);
+  }
+  i32ShrU(): this {
+    return this.op(0x76);
+  }
+  i32Ne(): this {
+    return this.op(0x47);
+  }
+  f64Eq(): this {
+    return this.op(0x61);
+  }
+  f64Lt(): this {
+    return this.op(0x63);
+  }
+  f64Gt(): this {
+    return this.op(0x64);
+  }
   i32Or(): this {
     return this.op(0x72);
   }

@@ -35,12 +35,15 @@
  * - bnSum, bnSqDev, bnNormalize, bnGradSums, bnGradDx: batch norm's row loops, ./wasm-bn.ts
  * - csrRows, csrCols, csrTranspose, scaleIdx, nonFinite, gemmCsr: the GEMM that skips A's zeros (./wasm-sparse.ts, ./sparse.ts).
  * - xxh64Init, xxh64Update, xxh64Digest: the trace's digest over the heap in place (./wasm-hash.ts).
+ * - softmaxXent(logits, labels, dl, rowLoss, n, classes): the loss's rows, with fdlibm's exp and
+ *   log (./wasm-softmax.ts).
  */
 import { assemble, FnBuilder, type ValType } from './wasm-asm';
 import { bnGradDxFn, bnGradSumsFn, bnNormalizeFn, bnSumFn } from './wasm-bn';
 import { gemmPackedFn, packBytes, packPanelFn } from './wasm-packed';
 import { hashFunctions } from './wasm-hash';
 import { maxPoolFn } from './wasm-pool';
+import { softmaxXentFn } from './wasm-softmax';
 import {
   appendVec,
   csrColsFn,
@@ -160,6 +163,7 @@ export interface WasmKernels {
   ): void;
   scaleIdx(rowPtr: number, m: number, idx: number, out: number, scale: number): void;
   nonFinite(ptr: number, count: number, out: number): void;
+  softmaxXent(logits: number, labels: number, dl: number, rowLoss: number, n: number, classes: number): void; // prettier-ignore
   xxh64Init(state: number): void;
   xxh64Update(state: number, ptr: number, len: number): void;
   xxh64Digest(state: number): void;
@@ -1255,6 +1259,7 @@ function kernelFunctions(): FnBuilder[] {
     fns.push(gemmPackedFn(source, GEMM_KC, GEMM_MR, 4 * GEMM_NV, unpacked, pack, packedTile));
   }
   fns.push(padFn(copy, zero));
+  fns.push(softmaxXentFn());
   return fns;
 }
 
