@@ -6,7 +6,9 @@
  * config or the fingerprint because it cannot change a bit; the MNIST MLP's batch transposed
  * ahead in the background gives those bits too; a kernel that throws on a thread, in a call or
  * in the background, fails with its error. An optimizer's update split across threads (sgd,
- * momentum, adam) notices a non-finite weight in any chunk, as one call does.
+ * momentum, adam) notices a non-finite weight in any chunk, as one call does. The next step's
+ * batch gathered ahead in the background is taken at every step with the bits of one thread,
+ * and dropped, changing nothing, when another trainer or an evaluation gathers in between.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -18,7 +20,10 @@ import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
 import { K, run } from '../../src/main/engine/kernels/register';
-import { aheadTransposesFound } from '../../src/main/engine/kernels/sparse';
+import { aheadGathersFound, aheadTransposesFound } from '../../src/main/engine/kernels/sparse';
+import { gathersTakenAhead } from '../../src/main/engine/kernels/gather-ahead';
+import { stateHash } from '../../src/main/engine/state';
+import { Trainer } from '../../src/main/engine/trainer';
 import { GemmPool, setKernelThreads, splitCsrGathers, threadedCalls } from '../../src/main/engine/kernels/threads'; // prettier-ignore
 import { instantiateKernels, WA } from '../../src/main/engine/kernels/wasm-module';
 import type { TrainingConfig } from '../../src/main/engine/types';
@@ -223,7 +228,7 @@ test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the 
   setKernelThreads(1);
 });
 
-test('mnist mlp, batch 100, 2 threads as in training: the batch gathered in bands with its compressed rows, the stateHash of 1', async () => {
+test('mnist mlp, batch 100, 2 threads as in training: a first batch gathered in bands with its compressed rows, the stateHash of 1', async () => {
   // (not the tests' blocking mode, which splits every call: there the plain gather splits first)
   const config = fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 100, seed: 6 }); // prettier-ignore
   setKernelThreads(1);
@@ -237,9 +242,49 @@ test('mnist mlp, batch 100, 2 threads as in training: the batch gathered in band
   }
   const before = splitCsrGathers();
   const two = await hashesOf({ ...config, backend: 'wasm' }, 4);
+  // (a trainer's later steps take their batch gathered ahead, in the background: its first
+  // gathers in bands)
+  for (let i = 0; i < 3; i++) {
+    assert.deepEqual(await hashesOf({ ...config, backend: 'wasm' }, 1), one.slice(0, 2));
+  }
   setKernelThreads(1);
   assert.ok(splitCsrGathers() >= before + 3, `the batches were gathered in bands (${splitCsrGathers() - before})`); // prettier-ignore
   assert.deepEqual(two, one);
+});
+
+test('the next batch gathered ahead on 2 threads (mlp: with its compressed rows; lenet5: the floats): taken at every step, the bits of 1 thread; another trainer between, an evaluation between, a dispose while one is pending', async () => {
+  const mlp = fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 100, seed: 5, backend: 'wasm' }); // prettier-ignore
+  const lenet = fakeConfig({ dataset: 'mnist', model: { kind: 'lenet5', hidden: [] }, batchSize: 16, seed: 8, backend: 'wasm' }); // prettier-ignore
+  setKernelThreads(1);
+  const taken = gathersTakenAhead();
+  const oneMlp = await hashesOf(mlp, 4);
+  const oneLenet = await hashesOf(lenet, 3);
+  assert.equal(gathersTakenAhead(), taken, 'nothing ahead on one thread');
+  setKernelThreads(2, true);
+  const rows = aheadGathersFound();
+  assert.deepEqual(await hashesOf(mlp, 4), oneMlp, 'mlp, 2 threads');
+  assert.equal(gathersTakenAhead(), taken + 3, 'every step after the first took its batch gathered ahead'); // prettier-ignore
+  assert.equal(aheadGathersFound(), rows + 3, 'with its compressed rows');
+  assert.deepEqual(await hashesOf(lenet, 3), oneLenet, 'lenet5, 2 threads');
+  assert.equal(gathersTakenAhead(), taken + 5);
+  // two trainers taking turns: each one's batch ahead is dropped by the other's gather (an
+  // evaluation's gathers drop it too), and each ends with the bits it has alone
+  const [a, b] = [await Trainer.create(mlp), await Trainer.create({ ...mlp, seed: 6 })];
+  const alone = await hashesOf({ ...mlp, seed: 6 }, 3);
+  for (let i = 0; i < 3; i++) {
+    a.trainStep();
+    b.trainStep();
+    if (i === 1) {
+      b.evaluate(['test']);
+    }
+  }
+  assert.equal(stateHash(a.snapshot()), oneMlp[3]);
+  assert.equal(stateHash(b.snapshot()), alone[3]);
+  // disposed with a batch gathered ahead pending: the next trainer is not disturbed
+  a.dispose();
+  b.dispose();
+  assert.deepEqual(await hashesOf(mlp, 4), oneMlp);
+  setKernelThreads(1);
 });
 
 test('an update split across threads (sgd, momentum, adam) notices a non-finite weight in any chunk, as one call does', async () => {

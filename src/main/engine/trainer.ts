@@ -38,6 +38,7 @@ import {
 } from './gan';
 import { buildGraph, initialTensors, isDenseModel, type Graph } from './graph';
 import { assertRunnable, lossAndGradients, predict } from './network';
+import { dropGatherAhead, gatherAhead } from './kernels/register';
 import { gatherPixels } from './ops';
 import { applyUpdate, initialCounters, normalizeOptimizer, slotNames } from './optimizers';
 import { isValidSeed, RNG_SCHEME } from './rng';
@@ -190,6 +191,8 @@ export class Trainer {
   private readonly batchX: Float32Array;
   private readonly batchY: Int32Array;
   private readonly indices: Uint32Array<ArrayBuffer>;
+  /** the next batch's indices, for its gather ahead (from the first step that asked for one) */
+  private aheadIndices: Uint32Array | null = null;
   private disposed = false;
 
   private constructor(
@@ -378,6 +381,8 @@ export class Trainer {
       const ctx = { seed: this.config.seed, step };
       const { loss, grads, newState } = lossAndGradients(this.graph, this.params, this.modelState, x, y, ctx); // prettier-ignore
       applyUpdate(this.config.optimizer, this.params, this.slots, this.counters, grads);
+      // (while this step's tensors are released and the next one starts)
+      this.startGatherAhead(this.cursor + this.config.batchSize);
       for (const [name, t] of newState) {
         const old = this.modelState.get(name);
         this.modelState.set(name, tf.keep(t));
@@ -390,6 +395,22 @@ export class Trainer {
     this.cursor += this.config.batchSize;
     this.stepCount += 1;
     return { step: this.stepCount, loss, indices };
+  }
+
+  /**
+   * Has the batch at `cursor` (the next step's) gathered in the background where the backend
+   * can (wasm with kernel threads: ./kernels/gather-ahead.ts): the batch a step will take is
+   * known without drawing anything, unless a shuffle buffer deals it or augmentation makes it
+   * in JS.
+   */
+  private startGatherAhead(cursor: number): void {
+    if (this.buffer || this.config.augment) {
+      return;
+    }
+    const n = this.config.batchSize;
+    this.aheadIndices ??= new Uint32Array(n);
+    const next = this.aheadIndices;
+    gatherAhead(this.dataset.train.pixels, n, () => this.feeder.batchAt(cursor, n, next), exampleSize(this.dataset)); // prettier-ignore
   }
 
   private ganTrainStep(nets: GanNets): StepResult {
@@ -624,6 +645,9 @@ export class Trainer {
   dispose(): void {
     if (!this.disposed) {
       this.disposed = true;
+      if (this.aheadIndices) {
+        dropGatherAhead();
+      }
       for (const t of [
         ...this.params.values(),
         ...this.modelState.values(),

@@ -10,6 +10,8 @@
  * - LockstepAdam         {w, g, m, v} {lr, b1, b2, c1, c2, eps}   → [w', m', v']
  * - LockstepGatherPixels {indices int32[n]} {pixels: Uint8Array, rowBytes = 784}
  *                                                                → x[n, rowBytes] = pixel / 255
+ *   (on wasm with kernel threads, the batch a trainer had gathered ahead when it is this one:
+ *   ./gather-ahead.ts)
  * - the image-layer kernels of ./layer-kernels.ts (convolution, pooling, batch norm, …)
  *   (on wasm the dataset's bytes are copied once into the backend's heap, so a batch is
  *   gathered and converted there: no per-step upload)
@@ -36,6 +38,7 @@ import { HeapXxh64, registerHeapHasher } from './heap-hash';
 import { gemmPool, Kernel, kernelThreads, UPDATE_GRANULE, type GemmPool } from './threads';
 import { sharedHeap } from './shared-heap';
 import { panelAllocator, WasmWindowGemm } from './windows';
+import { GatherAhead } from './gather-ahead';
 import * as ref from './reference';
 import {
   instantiateKernels,
@@ -158,6 +161,13 @@ export interface Mem {
     out: tf.TensorInfo,
     rowBytes: number,
   ): void;
+  /** the batch gathered ahead (./gather-ahead.ts), where this backend gathers ahead */
+  ahead?: {
+    start(pixels: Uint8Array, n: number, indices: () => Uint32Array, rowBytes: number): boolean;
+    /** the output of gatherPixels(pixels, indices) when gathered ahead, else null */
+    take(pixels: Uint8Array, indices: tf.TensorInfo, rowBytes: number): tf.TensorInfo | null;
+    drop(): void;
+  };
 }
 
 /** out[r, :] = PIXEL_TO_FLOAT[pixels[indices[r]·rowBytes + i]] */
@@ -345,15 +355,33 @@ function wasmMem(backend: WasmBackendLike): Mem {
     return true;
   };
   const bn = k ? new WasmBnLoops(k, backend.wasm._malloc(BN_SCRATCH_BYTES) >>> 0, buf) : JS_BN_LOOPS; // prettier-ignore
+  /** the heap offset of a split's bytes, copied there once */
+  const pixelsAt = (pixels: Uint8Array): number => {
+    let p = datasets.get(pixels);
+    if (p === undefined) {
+      p = backend.wasm._malloc(pixels.length) >>> 0;
+      new Uint8Array(buf(), p, pixels.length).set(pixels);
+      datasets.set(pixels, p);
+    }
+    return p;
+  };
+  const alloc = (shape: number[]): tf.TensorInfo => backend.makeOutput(shape, 'float32');
+  const free = (t: tf.TensorInfo): void => void backend.disposeData(t.dataId, true);
+  const ahead = sparse
+    ? new GatherAhead({ buffer: buf, malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p), alloc, release: free, offset: off, pixelsAt, pool, sparse }) // prettier-ignore
+    : null;
   mem = {
     bn,
+    ahead: ahead
+      ? {
+          start: (pixels, n, indices, rowBytes) => ahead.start(pixels, n, indices, rowBytes),
+          take: (pixels, indices, rowBytes) =>
+            ahead.take(pixels, off(indices), indices.shape[0], rowBytes),
+          drop: () => ahead.drop(),
+        }
+      : undefined,
     gatherPixels: (pixels, indices, out, rowBytes) => {
-      let p = datasets.get(pixels);
-      if (p === undefined) {
-        p = backend.wasm._malloc(pixels.length) >>> 0;
-        new Uint8Array(buf(), p, pixels.length).set(pixels);
-        datasets.set(pixels, p);
-      }
+      const p = pixelsAt(pixels);
       if (k && rowBytes === ROW_BYTES) {
         const rows = indices.shape[0];
         const [at, to] = [off(indices), off(out)];
@@ -390,10 +418,8 @@ function wasmMem(backend: WasmBackendLike): Mem {
         gatherJs(pixels, new Int32Array(buf(), off(indices), indices.shape[0]), f32(out), rowBytes);
       }
     },
-    alloc: (shape) => backend.makeOutput(shape, 'float32'),
-    free: (t) => {
-      backend.disposeData(t.dataId, true);
-    },
+    alloc,
+    free,
     f32,
     i32: (t) => new Int32Array(buf(), off(t), size(t)),
     gemmWindows: (x, g, transposed, b, ldb, c, ldc, n, bias, relu, sums) => {
@@ -754,8 +780,13 @@ function adam(mem: Mem, { w, g, m, v }: Inputs, attrs: Attrs): tf.TensorInfo[] {
 
 function gatherPixels(mem: Mem, { indices }: Inputs, attrs: Attrs): tf.TensorInfo {
   const rowBytes = (attrs.rowBytes as number | undefined) ?? INPUT_SIZE;
+  const pixels = attrs.pixels as Uint8Array;
+  const ahead = mem.ahead?.take(pixels, indices, rowBytes);
+  if (ahead) {
+    return ahead;
+  }
   const out = mem.alloc([indices.shape[0], rowBytes]);
-  mem.gatherPixels(attrs.pixels as Uint8Array, indices, out, rowBytes);
+  mem.gatherPixels(pixels, indices, out, rowBytes);
   return out;
 }
 
@@ -804,6 +835,37 @@ export function registerKernels(backendName: string): void {
         fn(memOf(backend), inputs as Inputs, (attrs ?? {}) as Attrs),
     });
   }
+}
+
+/**
+ * Starts gathering the next step's batch — rows `indices()` (n of them) of `pixels` — in the
+ * background where the active backend can (wasm, with kernel threads working in place: see
+ * ./gather-ahead.ts), for the gatherPixels kernel that asks for those rows next; false
+ * elsewhere (then `indices` is not called).
+ */
+export function gatherAhead(
+  pixels: Uint8Array,
+  n: number,
+  indices: () => Uint32Array,
+  rowBytes: number,
+): boolean {
+  const ahead = activeMem()?.ahead;
+  return ahead?.start(pixels, n, indices, rowBytes) ?? false;
+}
+
+/** Drops the batch gathered ahead on the active backend, if any (waiting for its job). */
+export function dropGatherAhead(): void {
+  activeMem()?.ahead?.drop();
+}
+
+/** The active backend's Mem, when it is one our kernels run on and they have made it. */
+function activeMem(): Mem | undefined {
+  const name = tf.getBackend();
+  if (!registered.has(name)) {
+    return undefined;
+  }
+  const backend = tf.backend() as object;
+  return (name === 'wasm' ? wasmMems : cpuMems).get(backend);
 }
 
 /** True when our kernels run on the active backend. */

@@ -116,12 +116,18 @@ interface Scan {
 }
 
 let gatheredScansUsed = 0;
+let aheadGathersAdopted = 0;
 /** GEMMs whose Aᵀ was transposed ahead, by A's shape "m,k" */
 const aheadByShape = new Map<string, number>();
 
 /** GEMMs in this process that found A's compressed rows made by `gathered` (tests). */
 export function gatheredScansFound(): number {
   return gatheredScansUsed;
+}
+
+/** Batches gathered ahead whose compressed rows became their tensor's scan (tests). */
+export function aheadGathersFound(): number {
+  return aheadGathersAdopted;
 }
 
 /**
@@ -165,6 +171,8 @@ export class WasmSparseGemm {
   /** most recent first */
   private scans: Scan[] = [];
   private readonly declined = new Map<string, number>();
+  /** the compressed rows of a batch gathered ahead (`aheadGatherRegion`), until adopted */
+  private gatherAhead: Region = { ptr: 0, bytes: 0, rowPtr: 0, idx: 0, val: 0 };
   /** the last scan `gathered` made, until a GEMM runs sparse on it */
   private unusedGather: Scan | null = null;
   /** shapes (m,k) whose last gathered scan went unused: calls of `gathered` left to decline */
@@ -222,6 +230,47 @@ export class WasmSparseGemm {
   }
 
   /**
+   * Whether `gathered` would now write an m × k batch's compressed rows: the last gathered scan
+   * of that shape was read by a GEMM and the shape is not paused. A batch gathered ahead
+   * (`aheadGatherRegion`) is worth its rows only then.
+   */
+  gatherWanted(m: number, k: number): boolean {
+    const last = this.unusedGather;
+    const shape = `${m},${k}`;
+    return !this.gathersPaused.has(shape) && (last === null || `${last.m},${last.k}` !== shape);
+  }
+
+  /**
+   * The region for the compressed rows of an m × k batch gathered ahead, in the background: no
+   * kept scan's, so nothing here reads or re-lays it out until `adoptAheadGather` makes it the
+   * scan of the batch's tensor (or the next call of this lays it out again: the caller waits for
+   * its job first).
+   */
+  aheadGatherRegion(m: number, k: number): Region {
+    return this.layout(this.gatherAhead, m, k);
+  }
+
+  /**
+   * What `gathered` would do for tensor `key` (m × k) — but with the rows already written to
+   * `aheadGatherRegion`, `nnz` entries: they become the scan of `key`, and the region the scan
+   * gives up is the next batch's. False (nothing kept) where `gathered` would have declined.
+   */
+  adoptAheadGather(key: object, m: number, k: number, nnz: number): boolean {
+    let kept = false;
+    this.gathered(key, m, k, () => {
+      kept = true;
+    });
+    if (!kept) {
+      return false;
+    }
+    const scan = this.scans[0];
+    [scan.region, this.gatherAhead] = [this.gatherAhead, scan.region];
+    scan.nnz = nnz;
+    aheadGathersAdopted++;
+    return true;
+  }
+
+  /**
    * Tensor `key` holds no Inf or NaN (an optimizer's kernel found so as it wrote it): a GEMM with
    * it as B (`bKey`, the whole tensor from its start) then skips nonFinite.
    */
@@ -230,7 +279,7 @@ export class WasmSparseGemm {
   }
 
   /** The heap offset of compressTable's shuffles (written once). */
-  private tablePtr(): number {
+  tablePtr(): number {
     if (this.table === 0) {
       this.table = this.heap.malloc(COMPRESS_TABLE_BYTES) >>> 0;
       new Uint8Array(this.buffer(), this.table, COMPRESS_TABLE_BYTES).set(compressTable());

@@ -585,9 +585,13 @@ export class GemmPool {
    * a time: false (nothing started) while one is pending, without workers, or out of place. The
    * job must read nothing the caller writes, and write nothing the caller reads, until
    * {@link join}: the caller owns that contract (the compressed rows of a batch transposed ahead
-   * of its weight gradient, ./sparse.ts). The bits are the kernel's, whichever thread runs it.
+   * of its weight gradient, ./sparse.ts; the next step's batch gathered ahead, ./gather-ahead.ts).
+   * The bits are the kernel's, whichever thread runs it.
    */
-  post(kernel: typeof Kernel.csrTranspose, args: number[]): boolean {
+  post(
+    kernel: typeof Kernel.csrTranspose | typeof Kernel.gatherRowsCsr | typeof Kernel.gatherRows,
+    args: number[],
+  ): boolean {
     const ctrl = this.ctrl;
     if (!this.heap || Atomics.load(ctrl, 61) !== Job.none || args.length > 13 || !this.ready()) {
       return false;
