@@ -4,7 +4,8 @@
  * A, chunks of k, bands that end mid-tile), and real training gives the same stateHash at every
  * step for 1–4 threads on wasm, equal to the JS reference (cpu) — the thread count is not in the
  * config or the fingerprint because it cannot change a bit; the MNIST MLP's batch transposed
- * ahead in the background gives those bits too; a kernel that throws on a thread, in a call or
+ * ahead in the background gives those bits too, and so does the second layer's weight gradient
+ * computed by a worker beside its input gradient; a kernel that throws on a thread, in a call or
  * in the background, fails with its error. An optimizer's update split across threads (sgd,
  * momentum, adam) notices a non-finite weight in any chunk, as one call does. The next step's
  * batch gathered ahead in the background is taken at every step with the bits of one thread,
@@ -19,7 +20,7 @@ import { test, after } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../src/main/engine/backend';
-import { K, run } from '../../src/main/engine/kernels/register';
+import { gemmsRunAside, K, run } from '../../src/main/engine/kernels/register';
 import { aheadGathersFound, aheadTransposesFound } from '../../src/main/engine/kernels/sparse';
 import { gathersTakenAhead } from '../../src/main/engine/kernels/gather-ahead';
 import { stateHash } from '../../src/main/engine/state';
@@ -213,7 +214,7 @@ for (const [label, config] of MODELS) {
   });
 }
 
-test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the same stateHash as 1', async () => {
+test('mnist mlp 128,32, batch 100: the batch transposed ahead and a weight gradient computed aside on 2 threads, the same stateHash as 1', async () => {
   // MNIST's zeros take the sparse GEMM, whose weight gradient reads the batch's rows transposed
   const config = fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 100, seed: 4 }); // prettier-ignore
   setKernelThreads(1);
@@ -221,9 +222,13 @@ test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the 
   const one = await hashesOf({ ...config, backend: 'wasm' }, 4);
   assert.equal(aheadTransposesFound(), found, 'nothing ahead on one thread');
   setKernelThreads(2, true);
+  const aside = gemmsRunAside();
   const two = await hashesOf({ ...config, backend: 'wasm' }, 4);
   // (the first step teaches the sparse GEMM that the batch is read transposed)
   assert.ok(aheadTransposesFound() >= found + 3, 'the later steps found their batch transposed ahead'); // prettier-ignore
+  // the second layer's weight gradient (128 × 32 × 100) runs on the worker while this thread
+  // computes the layer's input gradient, once the transpose ahead has finished
+  assert.ok(gemmsRunAside() >= aside + 3, `weight gradients computed aside (${gemmsRunAside() - aside})`); // prettier-ignore
   assert.deepEqual(two, one);
   setKernelThreads(1);
 });

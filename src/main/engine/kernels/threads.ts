@@ -585,14 +585,24 @@ export class GemmPool {
    * a time: false (nothing started) while one is pending, without workers, or out of place. The
    * job must read nothing the caller writes, and write nothing the caller reads, until
    * {@link join}: the caller owns that contract (the compressed rows of a batch transposed ahead
-   * of its weight gradient, ./sparse.ts; the next step's batch gathered ahead, ./gather-ahead.ts).
+   * of its weight gradient, ./sparse.ts; the next step's batch gathered ahead, ./gather-ahead.ts;
+   * a small dense layer's weight gradient beside its input gradient, ./register.ts).
    * The bits are the kernel's, whichever thread runs it.
    */
   post(
-    kernel: typeof Kernel.csrTranspose | typeof Kernel.gatherRowsCsr | typeof Kernel.gatherRows,
+    kernel:
+      | typeof Kernel.csrTranspose
+      | typeof Kernel.gatherRowsCsr
+      | typeof Kernel.gatherRows
+      | typeof Kernel.gemm,
     args: number[],
   ): boolean {
     const ctrl = this.ctrl;
+    // a job that has finished (and not failed) leaves its slot: its results are all written, and
+    // its join returns at once (or waits for this one)
+    if (Atomics.load(ctrl, 61) === Job.finished && ctrl[63] === 0) {
+      Atomics.store(ctrl, 61, Job.none);
+    }
     if (!this.heap || Atomics.load(ctrl, 61) !== Job.none || args.length > 13 || !this.ready()) {
       return false;
     }
