@@ -94,6 +94,23 @@ export interface Inputs {
   [name: string]: tf.TensorInfo;
 }
 
+/**
+ * A GEMM's operands: C[m,n] = A·B with A[i,p] at i·rsA + p·ksA (A = 'ones': one row of ones),
+ * B's rows ldb apart, C's ldc (strides in elements).
+ */
+type GemmOperands = [
+  a: tf.TensorInfo | 'ones',
+  rsA: number,
+  ksA: number,
+  b: tf.TensorInfo,
+  ldb: number,
+  c: tf.TensorInfo,
+  ldc: number,
+  m: number,
+  n: number,
+  k: number,
+];
+
 /** What a kernel needs from a backend: float32 views of tensors, and new outputs. */
 export interface Mem {
   /** allocates an output (views taken before an allocation may be stale afterwards) */
@@ -102,37 +119,13 @@ export interface Mem {
   /** a float32 view of a tensor (re-take after allocating) */
   f32(t: tf.TensorInfo): Float32Array;
   i32(t: tf.TensorInfo): Int32Array;
-  gemm(
-    a: tf.TensorInfo | 'ones',
-    rsA: number,
-    ksA: number,
-    b: tf.TensorInfo,
-    ldb: number,
-    c: tf.TensorInfo,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-    bias: tf.TensorInfo | null,
-    relu: boolean,
-  ): void;
+  gemm(...args: [...GemmOperands, bias: tf.TensorInfo | null, relu: boolean]): void;
   /**
-   * Starts the dense GEMM C = A·B (gemm's arguments, no bias, no ReLU) on a kernel thread in the
-   * background, for the caller to overlap with other work that neither writes A, B or C nor reads
-   * C; returns the function that waits for it, or null (nothing started: the caller runs it).
+   * Starts the dense GEMM C = A·B (no bias, no ReLU) on a kernel thread in the background, for
+   * the caller to overlap with other work that neither writes A, B or C nor reads C; returns the
+   * function that waits for it, or null (nothing started: the caller runs it).
    */
-  gemmAside?(
-    a: tf.TensorInfo,
-    rsA: number,
-    ksA: number,
-    b: tf.TensorInfo,
-    ldb: number,
-    c: tf.TensorInfo,
-    ldc: number,
-    m: number,
-    n: number,
-    k: number,
-  ): (() => void) | null;
+  gemmAside?(...args: GemmOperands): (() => void) | null;
   reluMask(dy: tf.TensorInfo, y: tf.TensorInfo, out: tf.TensorInfo): void;
   /**
    * A convolution's GEMM read from x's windows, without an im2col matrix (./windows.ts; same
@@ -533,7 +526,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
       const p = pool();
       const macs = m * n * kk;
       // (a GEMM worth splitting is split; a tiny one costs less than its handing over)
-      if (!k || !p?.heap || macs < ASIDE_MIN_MACS || macs >= MIN_THREADED_MACS) {
+      if (!k || !p?.heap || a === 'ones' || macs < ASIDE_MIN_MACS || macs >= MIN_THREADED_MACS) {
         return null;
       }
       const [aOff, bOff, cOff] = [off(a), off(b), off(c)];
