@@ -12,7 +12,8 @@
  *   (NaN meets NaN, see firstDifference) — with the workers computing every chunk, and with the
  *   calling thread claiming chunks too;
  * - a batch's compressed rows transposed ahead, in the background, serve its weight gradient
- *   xᵀ·dz with the bits of the transpose made on the spot, batch after batch.
+ *   xᵀ·dz with the bits of the transpose made on the spot, batch after batch;
+ * - a job in the background that has finished leaves its slot to the next before it is joined.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -445,5 +446,34 @@ test('a kept scan transposed ahead in the background serves xᵀ·dz with the bi
     } finally {
       pool.close();
     }
+  }
+});
+
+test('a job in the background that has finished leaves its slot to the next one before it is joined', async () => {
+  const sb = wasmSandbox(64, true);
+  const pool = new GemmPool(2, 0, true, sb.memory, true);
+  try {
+    // gatherRows jobs: four 784-byte rows of pixels to floats
+    const pixels = sb.put(Uint8Array.from({ length: 4 * ROW_BYTES }, (_, i) => i % 251));
+    const indices = sb.put(Int32Array.of(3, 0, 2, 1));
+    const outs = [sb.alloc(4 * 4 * ROW_BYTES), sb.alloc(4 * 4 * ROW_BYTES)];
+    assert.ok(pool.post(Kernel.gatherRows, [pixels, indices, 4, outs[0]]));
+    // while it runs the slot is taken; once a worker has finished it, a post takes the slot
+    let posted = false;
+    for (let i = 0; i < 400 && !posted; i++) {
+      await new Promise((done) => setTimeout(done, 5));
+      posted = pool.post(Kernel.gatherRows, [pixels, indices, 4, outs[1]]);
+    }
+    assert.ok(posted, 'the second job was posted without a join');
+    pool.join();
+    const want = Float32Array.from({ length: 4 * ROW_BYTES }, (_, i) => {
+      const [r, c] = [Math.floor(i / ROW_BYTES), i % ROW_BYTES];
+      return Math.fround((([3, 0, 2, 1][r] * ROW_BYTES + c) % 251) / 255);
+    });
+    for (const out of outs) {
+      assert.equal(firstDifference(sb.f32(out, 4 * ROW_BYTES), want), -1);
+    }
+  } finally {
+    pool.close();
   }
 });

@@ -4,7 +4,7 @@
  * A, chunks of k, bands that end mid-tile), and real training gives the same stateHash at every
  * step for 1–4 threads on wasm, equal to the JS reference (cpu) — the thread count is not in the
  * config or the fingerprint because it cannot change a bit; the MNIST MLP's batch transposed
- * ahead in the background gives those bits too, and so does the second layer's weight gradient
+ * ahead in the background gives those bits too, and so does a dense layer's weight gradient
  * computed by a worker beside its input gradient; a kernel that throws on a thread, in a call or
  * in the background, fails with its error. An optimizer's update split across threads (sgd,
  * momentum, adam) notices a non-finite weight in any chunk, as one call does. The next step's
@@ -214,7 +214,7 @@ for (const [label, config] of MODELS) {
   });
 }
 
-test('mnist mlp 128,32, batch 100: the batch transposed ahead and a weight gradient computed aside on 2 threads, the same stateHash as 1', async () => {
+test('mnist mlp 128,32, batch 100: the batch transposed ahead on 2 threads, the same stateHash as 1', async () => {
   // MNIST's zeros take the sparse GEMM, whose weight gradient reads the batch's rows transposed
   const config = fakeConfig({ dataset: 'mnist', model: { kind: 'mlp', hidden: [128, 32] }, batchSize: 100, seed: 4 }); // prettier-ignore
   setKernelThreads(1);
@@ -222,15 +222,36 @@ test('mnist mlp 128,32, batch 100: the batch transposed ahead and a weight gradi
   const one = await hashesOf({ ...config, backend: 'wasm' }, 4);
   assert.equal(aheadTransposesFound(), found, 'nothing ahead on one thread');
   setKernelThreads(2, true);
-  const aside = gemmsRunAside();
   const two = await hashesOf({ ...config, backend: 'wasm' }, 4);
   // (the first step teaches the sparse GEMM that the batch is read transposed)
   assert.ok(aheadTransposesFound() >= found + 3, 'the later steps found their batch transposed ahead'); // prettier-ignore
-  // the second layer's weight gradient (128 × 32 × 100) runs on the worker while this thread
-  // computes the layer's input gradient, once the transpose ahead has finished
-  assert.ok(gemmsRunAside() >= aside + 3, `weight gradients computed aside (${gemmsRunAside() - aside})`); // prettier-ignore
   assert.deepEqual(two, one);
   setKernelThreads(1);
+});
+
+test("a dense layer's weight gradient computed by a worker beside its input gradient (the MLP's second layer): the bits of one thread", async () => {
+  await useBackend('wasm');
+  const rnd = filler(11);
+  const make = (shape: number[]): tf.Tensor =>
+    tf.tensor(Float32Array.from({ length: shape[0] * shape[1] }, rnd), shape);
+  const [x, w, dy] = [make([100, 128]), make([128, 32]), make([100, 32])];
+  const y = tf.relu(make([100, 32]));
+  const grads = (): Float32Array[] =>
+    run<tf.Tensor[]>(K.denseGrad, { x, w, y, dy }, { relu: true, wantDx: true }).map((t) => {
+      const data = t.dataSync() as Float32Array;
+      t.dispose();
+      return data;
+    });
+  setKernelThreads(1);
+  const before = gemmsRunAside();
+  const one = grads();
+  assert.equal(gemmsRunAside(), before, 'nothing aside on one thread');
+  setKernelThreads(2, true);
+  const two = grads();
+  setKernelThreads(1);
+  assert.equal(gemmsRunAside(), before + 1, 'dW computed aside');
+  ['dW', 'db', 'dx'].forEach((name, i) => assert.equal(firstDifference(two[i], one[i]), -1, name));
+  tf.dispose([x, w, dy, y]);
 });
 
 test('mnist mlp, batch 100, 2 threads as in training: a first batch gathered in bands with its compressed rows, the stateHash of 1', async () => {
