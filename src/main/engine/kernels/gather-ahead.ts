@@ -3,8 +3,9 @@
  * threads working in place on the heap): when a step ends, the trainer names the next batch
  * (`start`), and a worker runs gatherRowsCsr — the batch's floats into a tensor allocation of
  * their own, their compressed rows into ./sparse.ts's region for a batch gathered ahead (or
- * gatherRows, the floats alone, where no dense layer reads the batch: sparse.ts's
- * gatherWanted; the gathers it would then decline are not counted) — while
+ * gatherRows, the floats alone, where no dense layer reads the batch: sparse.ts's gatherWanted;
+ * a shape whose rows sparse.ts has paused then stays paused, as only the gathers that ask it for
+ * rows count the pause down) — while
  * the calling thread finishes the step and begins the next, where the worker would otherwise
  * wait (the default MLP on two threads: the gather took ~50 µs of each step on the calling
  * thread, and did not get faster split in two; measured in one process, 2 threads, ahead against

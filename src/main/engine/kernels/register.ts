@@ -178,7 +178,8 @@ export interface Mem {
   transpose(src: tf.TensorInfo, dst: tf.TensorInfo, rows: number, cols: number): void;
   /**
    * reference.ts's softmaxCrossEntropy of logits [n, classes] and int32 labels [n]: writes
-   * dlogits into `dl`, returns the loss (on wasm ./wasm-softmax.ts, the same bits but NaN's)
+   * dlogits into `dl`, returns the loss (on wasm ./wasm-softmax.ts: the same bits, NaN's payload
+   * aside)
    */
   softmaxXent(logits: tf.TensorInfo, labels: tf.TensorInfo, dl: tf.TensorInfo): number;
   sgd(w: tf.TensorInfo, g: tf.TensorInfo, outW: tf.TensorInfo, lr: number): void;
