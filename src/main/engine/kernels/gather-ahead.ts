@@ -27,8 +27,8 @@ import { ROW_BYTES } from './wasm-module';
 /** What the gather ahead needs from the wasm backend's memory. */
 export interface AheadHeap {
   buffer(): ArrayBuffer;
-  malloc(bytes: number): number;
-  free(ptr: number): void;
+  /** scratch of at least `bytes` bytes, kept between calls (a new offset when it grows) */
+  scratch(bytes: number): number;
   /** a new float32 allocation of the backend's (not yet a tensor) */
   alloc(shape: number[]): tf.TensorInfo;
   release(t: tf.TensorInfo): void;
@@ -60,7 +60,6 @@ export class GatherAhead {
   private pending: Pending | null = null;
   /** the indices' copy (n int32) and then the entries' count (4 bytes) */
   private scratch = 0;
-  private scratchBytes = 0;
 
   constructor(private readonly heap: AheadHeap) {}
 
@@ -78,15 +77,8 @@ export class GatherAhead {
     }
     this.drop();
     const p = h.pixelsAt(pixels);
-    const bytes = 4 * n + 16;
-    if (bytes > this.scratchBytes) {
-      // (no job reads the old scratch: drop has joined it)
-      if (this.scratch !== 0) {
-        h.free(this.scratch);
-      }
-      this.scratch = h.malloc(bytes) >>> 0;
-      this.scratchBytes = bytes;
-    }
+    // (no job reads the scratch it had before: drop has joined it)
+    this.scratch = h.scratch(4 * n + 16);
     new Uint32Array(h.buffer(), this.scratch, n).set(indices().subarray(0, n));
     const total = this.scratch + 4 * n;
     const out = h.alloc([n, rowBytes]);

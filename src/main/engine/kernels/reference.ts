@@ -238,7 +238,8 @@ export function adam(
 /**
  * Mean sparse softmax cross-entropy of logits [n, classes] and its gradient (the cpu backend's;
  * the wasm backend's twin, ./wasm-softmax.ts, has the same bits, with its own port of the exp and
- * log that Math.exp and Math.log run). Per row: z − max, log Σ exp in float64, logp = float32(z − max − lse);
+ * log that Math.exp and Math.log run). Per row: z − max, log Σ exp in float64,
+ * logp = float32(z − max − lse);
  * dlogits = float32((exp(logp) − onehot) / n); loss = float32(−Σ logp[y] / n) summed in float64.
  */
 export function softmaxCrossEntropy(

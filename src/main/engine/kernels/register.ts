@@ -398,7 +398,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
   const alloc = (shape: number[]): tf.TensorInfo => backend.makeOutput(shape, 'float32');
   const free = (t: tf.TensorInfo): void => void backend.disposeData(t.dataId, true);
   const ahead = sparse
-    ? new GatherAhead({ buffer: buf, malloc: (n) => backend.wasm._malloc(n), free: (p) => backend.wasm._free(p), alloc, release: free, offset: off, pixelsAt, pool, sparse }) // prettier-ignore
+    ? new GatherAhead({ buffer: buf, scratch: growingScratch(), alloc, release: free, offset: off, pixelsAt, pool, sparse }) // prettier-ignore
     : null;
   mem = {
     bn,
@@ -615,8 +615,8 @@ function wasmMem(backend: WasmBackendLike): Mem {
     },
     softmaxXent: (logits, labels, dl) => {
       const [n, c] = logits.shape;
-      const lab = new Int32Array(buf(), off(labels), n);
       if (!k) {
+        const lab = new Int32Array(buf(), off(labels), n);
         return ref.softmaxCrossEntropy(f32(logits), lab, n, c, f32(dl));
       }
       // each row's loss into scratch, summed here in row order as the reference sums them (on
