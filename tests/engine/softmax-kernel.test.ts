@@ -2,8 +2,8 @@
  * The wasm softmax cross-entropy (./src/main/engine/kernels/wasm-softmax.ts): its exp and log
  * against Math.exp and Math.log bit for bit (random inputs over their whole ranges, a sweep of
  * the float32 values the kernel's second exp sees, every branch's edge), and the kernel against
- * reference.ts's softmaxCrossEntropy bit for bit (NaN meets NaN). (Whole runs, which now use one on wasm
- * and the other on cpu, keep their pinned stateHashes on both: golden.test.ts.)
+ * reference.ts's softmaxCrossEntropy bit for bit (NaN meets NaN). (Whole runs, which now use
+ * the one on wasm and the other on cpu, keep their pinned stateHashes on both: golden.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -67,24 +67,18 @@ function firstMismatch(
 /** Inputs at and around every constant a branch of fdlibm's exp or log compares with. */
 function edges(): number[] {
   const out: number[] = [];
-  const bits = new Float64Array(1);
-  const words = new Int32Array(bits.buffer);
+  /** the double of these high and low words */
+  const fromWords = (hi: number, lo: number): number =>
+    new Float64Array(Int32Array.of(lo, hi).buffer)[0];
+  /** x and its neighbours within 3 steps of its low word, both signs */
   const around = (x: number): void => {
-    out.push(x, -x);
-    bits[0] = x;
+    const [lo, hi] = new Int32Array(Float64Array.of(x).buffer);
     for (let d = -3; d <= 3; d++) {
-      const b = new Float64Array(1);
-      const bw = new Int32Array(b.buffer);
-      bw[1] = words[1];
-      bw[0] = words[0] + d;
-      out.push(b[0], -b[0]);
+      const y = fromWords(hi, lo + d);
+      out.push(y, -y);
     }
   };
-  const fromHigh = (hi: number): number => {
-    const b = new Float64Array(1);
-    new Int32Array(b.buffer)[1] = hi;
-    return b[0];
-  };
+  const fromHigh = (hi: number): number => fromWords(hi, 0);
   // exp: |x| ≥ 709.78, the overflow and underflow thresholds, 0.5·ln2, 1.5·ln2, 2^−28, k = 1024
   for (const hi of [0x40862e42, 0x3fd62e42, 0x3ff0a2b2, 0x3e300000, 0x00100000, 0x7ff00000]) {
     around(fromHigh(hi));

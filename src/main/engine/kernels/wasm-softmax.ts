@@ -43,9 +43,9 @@ const C = {
 };
 
 /**
- * Structured early returns: `body(ret)` runs inside a block, and ret(value) stores the f64 the
- * `value` callback pushes into `result` and leaves the block, from any depth of ifs that
- * `iff` opened.
+ * Structured early returns: `run(body)` emits body inside a block, and `ret(value)` stores the
+ * f64 the `value` callback pushes into `result` and leaves that block, from any depth of the ifs
+ * that `iff` opened.
  */
 class Returns {
   private depth = 0;
@@ -81,55 +81,17 @@ class Returns {
   }
 }
 
-/** Locals the two functions use (declared once per kernel). */
-interface MathLocals {
-  hx: number;
-  lx: number;
-  xsb: number;
-  k: number;
-  i: number;
-  j: number;
-  x: number;
-  hi: number;
-  lo: number;
-  t: number;
-  c: number;
-  y: number;
-  twopk: number;
-  f: number;
-  s: number;
-  z: number;
-  w: number;
-  r: number;
-  dk: number;
-  hfsq: number;
-}
+const MATH_I32 = ['hx', 'lx', 'xsb', 'k', 'i', 'j'] as const;
+const MATH_F64 = ['x', 'hi', 'lo', 't', 'c', 'y', 'twopk', 'f', 's', 'z', 'w', 'r', 'dk', 'hfsq'] as const; // prettier-ignore
+/** Locals the two functions use, by their names in fdlibm (declared once per kernel). */
+type MathLocals = Record<(typeof MATH_I32)[number] | (typeof MATH_F64)[number], number>;
 
 function mathLocals(f: FnBuilder): MathLocals {
-  const i32 = (): number => f.local('i32');
-  const f64 = (): number => f.local('f64');
-  return {
-    hx: i32(),
-    lx: i32(),
-    xsb: i32(),
-    k: i32(),
-    i: i32(),
-    j: i32(), // prettier-ignore
-    x: f64(),
-    hi: f64(),
-    lo: f64(),
-    t: f64(),
-    c: f64(),
-    y: f64(),
-    twopk: f64(),
-    f: f64(),
-    s: f64(),
-    z: f64(),
-    w: f64(),
-    r: f64(),
-    dk: f64(),
-    hfsq: f64(), // prettier-ignore
-  };
+  const entries = [
+    ...MATH_I32.map((name) => [name, f.local('i32')]),
+    ...MATH_F64.map((name) => [name, f.local('f64')]),
+  ];
+  return Object.fromEntries(entries) as MathLocals;
 }
 
 /** pushes the high 32 bits of the f64 in local x */
@@ -342,7 +304,14 @@ function emitLog(f: FnBuilder, L: MathLocals, arg: () => void): void {
           },
         );
         // R = f·f·(0.5 − 0.33333333333333333·f) (that literal is the double nearest 1/3)
-        f.get(L.f).get(L.f).f64Mul().f64(0.5).f64(1 / 3).get(L.f).f64Mul().f64Sub();
+        f.get(L.f)
+          .get(L.f)
+          .f64Mul()
+          .f64(0.5)
+          .f64(1 / 3)
+          .get(L.f)
+          .f64Mul()
+          .f64Sub();
         f.f64Mul().set(L.t);
         R.iff(
           () => f.get(L.k).i32Eqz(),
