@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { nativeKernels, nativeKernelsFor, nativeStatus, type NativeIsa, type NativeKernels } from '../../src/main/engine/kernels/native'; // prettier-ignore
 import { WasmSparseGemm } from '../../src/main/engine/kernels/sparse';
-import { GemmPool } from '../../src/main/engine/kernels/threads';
+import { GemmPool, Kernel, UPDATE_GRANULE } from '../../src/main/engine/kernels/threads';
 import { PANEL_BYTES, ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
 import { ROOT } from '../helpers/cli';
@@ -353,6 +353,45 @@ test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the c
   assert.throws(() => native.gatherRowsCsr(sb.buffer(), p, one, 1, o, o, o, o, o, -4), RangeError); // prettier-ignore
 });
 
+/** The int32 bits of float32(x) (native sgd takes lr so). */
+const f32Bits = (x: number): number => new Int32Array(Float32Array.of(x).buffer)[0];
+
+test('native sgd = wasm sgd bit for bit: every tail, NaN, ±Inf, subnormals, and the finite flag', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const sb = wasmSandbox(256);
+  const rnd = lcg(23);
+  const value = (): number =>
+    rnd() < 0.1 ? SPECIAL[Math.floor(rnd() * SPECIAL.length)] : (rnd() - 0.5) * 4;
+  let flagged = 0;
+  for (const n of [...Array.from({ length: 34 }, (_, i) => i), 100, 100352]) {
+    for (const [lr, specials] of [
+      [0.01, false],
+      [0.01, true],
+      [3.5, true],
+      [1e-39, true],
+    ] as const) {
+      const w = Float32Array.from({ length: n }, () => (specials ? value() : (rnd() - 0.5) * 2));
+      const g = Float32Array.from({ length: n }, () => (specials ? value() : (rnd() - 0.5) * 1e-2));
+      const [wo, go] = [sb.put(w), sb.put(g)];
+      const [o1, o2, f1, f2] = [sb.alloc(4 * n), sb.alloc(4 * n), sb.alloc(4), sb.alloc(4)];
+      sb.k.sgd(wo, go, o1, n, lr, f1);
+      native.sgd(sb.buffer(), wo, go, o2, n, f32Bits(lr), f2);
+      const what = `n=${n}, lr=${lr}${specials ? ', specials' : ''}`;
+      assert.equal(firstDifference(sb.f32(o2, n), sb.f32(o1, n)), -1, what);
+      const [flag1, flag2] = [sb.f32(f1, 1)[0], sb.f32(f2, 1)[0]];
+      assert.equal(Number.isNaN(flag2), Number.isNaN(flag1), `${what}: the finite flag`);
+      assert.ok(Number.isNaN(flag1) || flag1 === 0, `${what}: the flag is NaN or ±0`);
+      flagged += Number.isNaN(flag1) ? 1 : 0;
+    }
+  }
+  assert.ok(flagged > 10, 'inputs that made a weight non-finite were among them');
+  assert.throws(() => native.sgd(sb.buffer(), 1024, 1024, sb.buffer().byteLength - 8, 4, f32Bits(1), 1024), RangeError); // prettier-ignore
+  assert.throws(() => native.sgd(sb.buffer(), 1024, 1024, 1024, 4, f32Bits(1), -4), RangeError);
+});
+
 test('the sparse GEMM runs the native kernel when given it, with the bits of the wasm kernel', (t) => {
   const native = nativeOrSkip(t);
   if (native === null) {
@@ -367,6 +406,7 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
     gemm: (...args) => native.gemm(...args),
     gatherRowsCsr: (...args) => native.gatherRowsCsr(...args),
     gemmG: (...args) => native.gemmG(...args),
+    sgd: (...args) => native.sgd(...args),
     gemmCsr: (...args) => {
       calls++;
       native.gemmCsr(...args);
@@ -474,6 +514,19 @@ test('worker threads run the native kernels on a shared memory, with the bits of
     assert.ok(pool.gemm(new Uint8Array(sb.buffer()), dense, 1, m, b, n, d2, n, m, n, k, bias, true)); // prettier-ignore
     assert.ok(pool.workerChunks() > before, 'the workers computed the dense GEMM');
     assert.equal(firstDifference(sb.f32(d2, m * n), sb.f32(d1, m * n)), -1, 'gemm');
+    // sgd split into chunks (an optimizer's update), each writing the finite flag of its slot
+    const count = 1000;
+    const w = sb.put(Float32Array.from({ length: count }, (_, i) => (i === 777 ? Infinity : rnd() - 0.5))); // prettier-ignore
+    const g = sb.put(finiteB(count, rnd));
+    const [u1, u2, flag] = [sb.alloc(4 * count), sb.alloc(4 * count), sb.alloc(4)];
+    const slots = sb.alloc(4 * Math.ceil(count / UPDATE_GRANULE));
+    sb.k.sgd(w, g, u1, count, 0.01, flag);
+    const chunks2 = pool.workerChunks();
+    assert.ok(pool.elements(Kernel.sgd, count, (first, c) => [w + 4 * first, g + 4 * first, u2 + 4 * first, c, f32Bits(0.01), slots, first])); // prettier-ignore
+    assert.ok(pool.workerChunks() > chunks2, 'the workers ran sgd');
+    assert.equal(firstDifference(sb.f32(u2, count), sb.f32(u1, count)), -1, 'sgd');
+    const flags = sb.f32(slots, Math.ceil(count / UPDATE_GRANULE));
+    assert.deepEqual([...flags.keys()].filter((i) => Number.isNaN(flags[i])), [Math.floor(777 / UPDATE_GRANULE)], 'sgd: the slot of the weight made infinite'); // prettier-ignore
   } finally {
     pool.close();
   }

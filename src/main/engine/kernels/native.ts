@@ -35,6 +35,8 @@ export interface NativeKernels {
   gemmG(memory: ArrayBufferLike, ...args: WithoutLast<ArgsOf<'gemmG'>>): void;
   /** (then `first`: the byte of idx and val the entries start at; 0 as the wasm kernel) */
   gatherRowsCsr(memory: ArrayBufferLike, ...args: [...ArgsOf<'gatherRowsCsr'>, first: number]): void; // prettier-ignore
+  /** (all of the wasm kernel's arguments, `lr` as its float32 bits) */
+  sgd(memory: ArrayBufferLike, w: number, g: number, outW: number, count: number, lrBits: number, finite: number): void; // prettier-ignore
   /** The addon's file (worker threads load it too). */
   readonly file: string;
   /** The instruction set of the GEMMs' tiles (worker threads use the same). */
@@ -50,6 +52,7 @@ interface Addon {
   gemmG(view: Uint8Array, ...offsets: number[]): void;
   gemmG512(view: Uint8Array, ...offsets: number[]): void;
   gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
+  sgd(view: Uint8Array, ...offsets: number[]): void;
   avx2(): boolean;
   avx512(): boolean;
 }
@@ -106,6 +109,7 @@ function wrapAddon(addon: Addon, file: string, isa: NativeIsa): NativeKernels {
     gemm: (memory, ...args) => gemm(viewOf(memory), ...args),
     gemmG: (memory, ...args) => gemmG(viewOf(memory), ...args),
     gatherRowsCsr: (memory, ...args) => addon.gatherRowsCsr(viewOf(memory), ...args),
+    sgd: (memory, ...args) => addon.sgd(viewOf(memory), ...args),
   };
 }
 
@@ -141,7 +145,7 @@ function load(): Loaded | null {
     const isa: NativeIsa = addon.avx512() && setting !== 'avx2' ? 'avx512' : 'avx2';
     loaded = { addon, file: built.file, isa };
     const tiles = isa === 'avx512' ? 'AVX-512 tiles for the GEMMs' : 'AVX2 throughout';
-    detail = `the GEMMs (dense, sparse, convolutions') and the batch gather on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}${understood ? '' : ` (LOCKSTEP_NATIVE=${setting} not understood: 0, 1 or avx2)`}`;
+    detail = `the GEMMs (dense, sparse, convolutions'), the batch gather and sgd on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}${understood ? '' : ` (LOCKSTEP_NATIVE=${setting} not understood: 0, 1 or avx2)`}`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
   }

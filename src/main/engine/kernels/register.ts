@@ -638,7 +638,11 @@ function wasmMem(backend: WasmBackendLike): Mem {
             f32Bits(lr),
           ])
         ) {
-          k.sgd(wo, go, oo, n, lr, finiteFlag());
+          if (native) {
+            native.sgd(buf(), wo, go, oo, n, f32Bits(lr), finiteFlag());
+          } else {
+            k.sgd(wo, go, oo, n, lr, finiteFlag());
+          }
         }
         markFinite(outW);
       } else {

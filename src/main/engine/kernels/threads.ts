@@ -110,14 +110,17 @@ export const UPDATE_GRANULE = 16;
  * would make 15 arguments where a call has 13, as six float32 in the memory at `sc` —, then
  * `flags` and `first`, the chunk's first element: its finite flag goes to the slot of that
  * element, flags + 4·(first / UPDATE_GRANULE), so that the chunks of one call never share a slot.
+ * With `nativeSgd` (./native.ts's twin, lr as its bits: (w, g, o, n, lr, flag)), sgd runs it.
  */
-const UPDATE_SOURCE = `(k, memory) => {
+const UPDATE_SOURCE = `(k, memory, nativeSgd) => {
   const f = new Float32Array(1);
   const bits = new Int32Array(f.buffer);
   const f32 = (b) => ((bits[0] = b), f[0]);
   const slot = (flags, first) => flags + 4 * Math.floor(first / ${UPDATE_GRANULE});
   return {
-    sgd: (w, g, o, n, lr, flags, first) => k.sgd(w, g, o, n, f32(lr), slot(flags, first)),
+    sgd: nativeSgd
+      ? (w, g, o, n, lr, flags, first) => nativeSgd(w, g, o, n, lr, slot(flags, first))
+      : (w, g, o, n, lr, flags, first) => k.sgd(w, g, o, n, f32(lr), slot(flags, first)),
     momentum: (w, g, a, ow, oa, n, lr, mu, flags, first) => k.momentum(w, g, a, ow, oa, n, f32(lr), f32(mu), slot(flags, first)),
     adam: (w, g, m, v, ow, om, ov, n, sc, flags, first) => {
       const s = new Float32Array(memory.buffer, sc, 6);
@@ -125,7 +128,7 @@ const UPDATE_SOURCE = `(k, memory) => {
     },
   };
 }`;
-const updateKernels = new Function(`return ${UPDATE_SOURCE}`)() as (k: WasmKernels, memory: WasmMemory) => Record<'sgd' | 'momentum' | 'adam', (...a: number[]) => void>; // prettier-ignore
+const updateKernels = new Function(`return ${UPDATE_SOURCE}`)() as (k: WasmKernels, memory: WasmMemory, nativeSgd?: (...a: number[]) => void) => Record<'sgd' | 'momentum' | 'adam', (...a: number[]) => void>; // prettier-ignore
 
 /**
  * A GEMM split in place with at most this many rows and at least {@link COLUMN_BANDS_MIN_COLS}
@@ -212,6 +215,7 @@ if (native) {
   kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
   kernels[${Kernel.gemmG}] = (...a) => addon[native.gemmG](viewOf(), ...a.slice(0, 12));
   kernels[${Kernel.gatherRowsCsr}] = (...a) => addon.gatherRowsCsr(viewOf(), ...a.slice(0, 9));
+  kernels[${Kernel.sgd}] = (${UPDATE_SOURCE})(k, memory, (...a) => addon.sgd(viewOf(), ...a)).sgd;
 }
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
@@ -301,6 +305,7 @@ export class GemmPool {
       this.kernels[Kernel.gemmP] = this.kernels[Kernel.gemm];
       this.kernels[Kernel.gemmG] = (x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemmG(memory.buffer, x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
       this.kernels[Kernel.gatherRowsCsr] = (p, ind, n, out, rp, idx, val, total, first) => native.gatherRowsCsr(memory.buffer, p, ind, n, out, rp, idx, val, total, first); // prettier-ignore
+      this.kernels[Kernel.sgd] = updateKernels(this.k, memory, (w, g, o, n, lr, flag) => native.sgd(memory.buffer, w, g, o, n, lr, flag)).sgd; // prettier-ignore
     }
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);

@@ -26,6 +26,10 @@
  *   entries from byte `first` of idx and val (0: as the wasm kernel lays them out).
  * - gemmCsr512, gemm512, gemmG512: gemmCsr, gemm and gemmG on AVX-512F tiles (16 lanes; the
  *   same bits).
+ * - sgd(view, w, g, outW, count, lr, finite): wasm-module.ts's sgd, outW = w − lr·g (the product
+ *   rounded, then the difference), lr as its float32 bits; the float32 at `finite` becomes the
+ *   sum of every new weight times 0, as the wasm kernel makes it: NaN when one is not finite, ±0
+ *   otherwise (the sum's order may differ, its NaN-ness cannot).
  * - avx2(), avx512(): whether this CPU runs the AVX2 code (the loader uses the addon only then),
  *   the AVX-512F code.
  */
@@ -282,6 +286,39 @@ static int gemm_gather_inside(const uint8_t *base, size_t len, const int32_t *x)
   return inside((int64_t)x[0] + rlo + klo, 0, len) && inside((int64_t)x[0] + rhi + khi, 4, len);
 }
 
+/* What sgd will touch lies in the view: w, g and outW (count floats each), the flag. */
+static int sgd_inside(size_t len, const int32_t *x) {
+  int64_t bytes = 4 * (int64_t)x[3];
+  return x[3] >= 0 && inside(x[0], bytes, len) && inside(x[1], bytes, len) && inside(x[2], bytes, len) &&
+         inside(x[5], 4, len);
+}
+
+AVX2 static void sgd_run(uint8_t *base, const int32_t *x) {
+  const float *w = (const float *)(base + x[0]);
+  const float *g = (const float *)(base + x[1]);
+  float *out = (float *)(base + x[2]);
+  int32_t n = x[3];
+  float lr;
+  __builtin_memcpy(&lr, &x[4], 4);
+  const __m256 vlr = _mm256_set1_ps(lr), zero = _mm256_setzero_ps();
+  __m256 acc = zero;
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 r = _mm256_sub_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(vlr, _mm256_loadu_ps(g + i)));
+    _mm256_storeu_ps(out + i, r);
+    acc = _mm256_add_ps(acc, _mm256_mul_ps(r, zero));
+  }
+  float lanes[8], flag = 0.0f;
+  for (; i < n; i++) {
+    float r = w[i] - lr * g[i];
+    out[i] = r;
+    flag += r * 0.0f;
+  }
+  _mm256_storeu_ps(lanes, acc);
+  for (int l = 0; l < 8; l++) flag += lanes[l];
+  __builtin_memcpy(base + x[5], &flag, 4);
+}
+
 /* argv[0] a Uint8Array over the memory, then `count` int32 offsets into x; 0 (and a TypeError thrown) otherwise. */
 static int read_args(napi_env env, napi_callback_info info, const char *name, size_t count, uint8_t **data,
                      size_t *len, int32_t *x) {
@@ -338,6 +375,7 @@ ENTRY(gemm512, 12, gemm_dense_inside(len, a), gemm_dense_512, 1)
 ENTRY(gemmG, 12, gemm_gather_inside(data, len, a), gemm_gather_256, 0)
 ENTRY(gemmG512, 12, gemm_gather_inside(data, len, a), gemm_gather_512, 1)
 ENTRY(gatherRowsCsr, 9, gather_rows_csr_inside(data, len, a), gather_rows_csr, 0)
+ENTRY(sgd, 6, sgd_inside(len, a), sgd_run, 0)
 
 static napi_value avx2(napi_env env, napi_callback_info info) {
   (void)info;
@@ -360,7 +398,7 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } exported[] = {
       {"gemmCsr", gemmCsr}, {"gemmCsr512", gemmCsr512}, {"gemm", gemm},         {"gemm512", gemm512}, {"gemmG", gemmG},
-      {"gemmG512", gemmG512}, {"gatherRowsCsr", gatherRowsCsr}, {"avx2", avx2}, {"avx512", avx512},
+      {"gemmG512", gemmG512}, {"gatherRowsCsr", gatherRowsCsr}, {"sgd", sgd}, {"avx2", avx2}, {"avx512", avx512},
   };
   for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
     napi_value fn;
