@@ -392,6 +392,66 @@ test('native sgd = wasm sgd bit for bit: every tail, NaN, ±Inf, subnormals, and
   assert.throws(() => native.sgd(sb.buffer(), 1024, 1024, 1024, 4, f32Bits(1), -4), RangeError);
 });
 
+test('native momentum and adam = wasm bit for bit: every tail, specials, states through the subnormals (their float64 path)', (t) => {
+  const native = nativeOrSkip(t);
+  if (native === null) {
+    return;
+  }
+  const sb = wasmSandbox(512);
+  const rnd = lcg(29);
+  // a state: normal, or near 2⁻⁶⁰ (either side), subnormal, ±0, or special (the float64 path
+  // takes a group of 8 with a nonzero magnitude below 2⁻⁶⁰)
+  const state = (tiny: number): number => {
+    const u = rnd();
+    if (u < tiny) {
+      const mags = [2 ** -60 * (1 - 2 ** -20), 2 ** -60, 2 ** -61, 1e-40, 1.4e-45, 3e-39, 1e-20];
+      return (rnd() < 0.5 ? -1 : 1) * mags[Math.floor(rnd() * mags.length)];
+    }
+    if (u < tiny + 0.05) {
+      return SPECIAL[Math.floor(rnd() * SPECIAL.length)];
+    }
+    return (rnd() - 0.5) * 1e-2;
+  };
+  const vec = (n: number, f: () => number): number => sb.put(Float32Array.from({ length: n }, f));
+  const flagOf = (p: number): number => sb.f32(p, 1)[0];
+  let paths = 0;
+  for (const n of [...Array.from({ length: 26 }, (_, i) => i), 100, 4099]) {
+    for (const tiny of [0, 0.02, 0.5]) {
+      const what = `n=${n}, tiny=${tiny}`;
+      const w = vec(n, () =>
+        rnd() < 0.02 ? SPECIAL[Math.floor(rnd() * SPECIAL.length)] : rnd() - 0.5,
+      );
+      const g = vec(n, () => state(tiny));
+      // momentum: acc through the subnormals
+      const acc = vec(n, () => state(tiny));
+      const [mw, ma, nw, na, mf, nf] = [4 * n, 4 * n, 4 * n, 4 * n, 4, 4].map((b) => sb.alloc(b));
+      sb.k.momentum(w, g, acc, mw, ma, n, 0.05, 0.9, mf);
+      native.momentum(sb.buffer(), w, g, acc, nw, na, n, f32Bits(0.05), f32Bits(0.9), nf);
+      assert.equal(firstDifference(sb.f32(nw, n), sb.f32(mw, n)), -1, `momentum w, ${what}`);
+      assert.equal(firstDifference(sb.f32(na, n), sb.f32(ma, n)), -1, `momentum acc, ${what}`);
+      assert.equal(Number.isNaN(flagOf(nf)), Number.isNaN(flagOf(mf)), `momentum flag, ${what}`);
+      // adam: m and v through the subnormals, the scalars of step 3 at lr 0.01
+      const m = vec(n, () => state(tiny));
+      const v = vec(n, () => Math.abs(state(tiny)));
+      const [lr, b1, b2, eps] = [0.01, 0.9, 0.999, 1e-8];
+      const sc = sb.put(Float32Array.of((lr * Math.sqrt(1 - b2 ** 3)) / (1 - b1 ** 3), b1, b2, 1 - b1, 1 - b2, eps)); // prettier-ignore
+      const s = sb.f32(sc, 6);
+      const outs = Array.from({ length: 8 }, (_, i) => sb.alloc(i % 4 === 3 ? 4 : 4 * n));
+      const [aw, am, av, af, xw, xm, xv, xf] = outs;
+      sb.k.adam(w, g, m, v, aw, am, av, n, s[0], s[1], s[2], s[3], s[4], s[5], af);
+      native.adam(sb.buffer(), w, g, m, v, xw, xm, xv, n, sc, xf);
+      assert.equal(firstDifference(sb.f32(xw, n), sb.f32(aw, n)), -1, `adam w, ${what}`);
+      assert.equal(firstDifference(sb.f32(xm, n), sb.f32(am, n)), -1, `adam m, ${what}`);
+      assert.equal(firstDifference(sb.f32(xv, n), sb.f32(av, n)), -1, `adam v, ${what}`);
+      assert.equal(Number.isNaN(flagOf(xf)), Number.isNaN(flagOf(af)), `adam flag, ${what}`);
+      paths += tiny > 0 && n >= 8 ? 1 : 0;
+    }
+  }
+  assert.ok(paths > 0);
+  assert.throws(() => native.momentum(sb.buffer(), 1024, 1024, 1024, 1024, sb.buffer().byteLength - 8, 4, 0, 0, 1024), RangeError); // prettier-ignore
+  assert.throws(() => native.adam(sb.buffer(), 1024, 1024, 1024, 1024, 1024, 1024, 1024, 4, sb.buffer().byteLength - 20, 1024), RangeError); // prettier-ignore
+});
+
 test('the sparse GEMM runs the native kernel when given it, with the bits of the wasm kernel', (t) => {
   const native = nativeOrSkip(t);
   if (native === null) {
@@ -407,6 +467,8 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
     gatherRowsCsr: (...args) => native.gatherRowsCsr(...args),
     gemmG: (...args) => native.gemmG(...args),
     sgd: (...args) => native.sgd(...args),
+    momentum: (...args) => native.momentum(...args),
+    adam: (...args) => native.adam(...args),
     gemmCsr: (...args) => {
       calls++;
       native.gemmCsr(...args);
@@ -527,6 +589,26 @@ test('worker threads run the native kernels on a shared memory, with the bits of
     assert.equal(firstDifference(sb.f32(u2, count), sb.f32(u1, count)), -1, 'sgd');
     const flags = sb.f32(slots, Math.ceil(count / UPDATE_GRANULE));
     assert.deepEqual([...flags.keys()].filter((i) => Number.isNaN(flags[i])), [Math.floor(777 / UPDATE_GRANULE)], 'sgd: the slot of the weight made infinite'); // prettier-ignore
+    // momentum and adam split so, states partly subnormal
+    const st = sb.put(Float32Array.from({ length: count }, (_, i) => (i % 3 === 0 ? 1e-40 : (rnd() - 0.5) * 1e-3))); // prettier-ignore
+    const [a1, a2, b1, b2, f1] = [0, 1, 2, 3, 4].map((i) => sb.alloc(i === 4 ? 4 : 4 * count));
+    sb.k.momentum(w, g, st, a1, b1, count, 0.05, 0.9, f1);
+    assert.ok(pool.elements(Kernel.momentum, count, (first, c) => [w + 4 * first, g + 4 * first, st + 4 * first, a2 + 4 * first, b2 + 4 * first, c, f32Bits(0.05), f32Bits(0.9), slots, first])); // prettier-ignore
+    assert.equal(firstDifference(sb.f32(a2, count), sb.f32(a1, count)), -1, 'momentum w');
+    assert.equal(firstDifference(sb.f32(b2, count), sb.f32(b1, count)), -1, 'momentum acc');
+    const sc = sb.put(Float32Array.of(0.001, 0.9, 0.999, 0.1, 0.001, 1e-8));
+    const [x1, x2, y1, y2, z1, z2] = [0, 1, 2, 3, 4, 5].map(() => sb.alloc(4 * count));
+    sb.k.adam(w, g, st, st, x1, y1, z1, count, 0.001, 0.9, 0.999, 0.1, 0.001, 1e-8, f1);
+    const chunks3 = pool.workerChunks();
+    assert.ok(pool.elements(Kernel.adam, count, (first, c) => [w, g, st, st, x2, y2, z2].map((p) => p + 4 * first).concat([c, sc, slots, first]))); // prettier-ignore
+    assert.ok(pool.workerChunks() > chunks3, 'the workers ran adam');
+    for (const [p, q, what] of [
+      [x2, x1, 'w'],
+      [y2, y1, 'm'],
+      [z2, z1, 'v'],
+    ] as const) {
+      assert.equal(firstDifference(sb.f32(p, count), sb.f32(q, count)), -1, `adam ${what}`);
+    }
   } finally {
     pool.close();
   }

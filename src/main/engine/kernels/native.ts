@@ -37,6 +37,10 @@ export interface NativeKernels {
   gatherRowsCsr(memory: ArrayBufferLike, ...args: [...ArgsOf<'gatherRowsCsr'>, first: number]): void; // prettier-ignore
   /** (all of the wasm kernel's arguments, `lr` as its float32 bits) */
   sgd(memory: ArrayBufferLike, w: number, g: number, outW: number, count: number, lrBits: number, finite: number): void; // prettier-ignore
+  /** (all of the wasm kernel's arguments, `lr` and `mu` as their float32 bits) */
+  momentum(memory: ArrayBufferLike, w: number, g: number, acc: number, outW: number, outAcc: number, count: number, lrBits: number, muBits: number, finite: number): void; // prettier-ignore
+  /** (the wasm kernel's arguments, its six scalars as float32 at `scalars`: lr, b1, b2, c1, c2, eps) */
+  adam(memory: ArrayBufferLike, w: number, g: number, m: number, v: number, outW: number, outM: number, outV: number, count: number, scalars: number, finite: number): void; // prettier-ignore
   /** The addon's file (worker threads load it too). */
   readonly file: string;
   /** The instruction set of the GEMMs' tiles (worker threads use the same). */
@@ -53,6 +57,8 @@ interface Addon {
   gemmG512(view: Uint8Array, ...offsets: number[]): void;
   gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
   sgd(view: Uint8Array, ...offsets: number[]): void;
+  momentum(view: Uint8Array, ...offsets: number[]): void;
+  adam(view: Uint8Array, ...offsets: number[]): void;
   avx2(): boolean;
   avx512(): boolean;
 }
@@ -110,6 +116,8 @@ function wrapAddon(addon: Addon, file: string, isa: NativeIsa): NativeKernels {
     gemmG: (memory, ...args) => gemmG(viewOf(memory), ...args),
     gatherRowsCsr: (memory, ...args) => addon.gatherRowsCsr(viewOf(memory), ...args),
     sgd: (memory, ...args) => addon.sgd(viewOf(memory), ...args),
+    momentum: (memory, ...args) => addon.momentum(viewOf(memory), ...args),
+    adam: (memory, ...args) => addon.adam(viewOf(memory), ...args),
   };
 }
 
@@ -145,7 +153,7 @@ function load(): Loaded | null {
     const isa: NativeIsa = addon.avx512() && setting !== 'avx2' ? 'avx512' : 'avx2';
     loaded = { addon, file: built.file, isa };
     const tiles = isa === 'avx512' ? 'AVX-512 tiles for the GEMMs' : 'AVX2 throughout';
-    detail = `the GEMMs (dense, sparse, convolutions'), the batch gather and sgd on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}${understood ? '' : ` (LOCKSTEP_NATIVE=${setting} not understood: 0, 1 or avx2)`}`;
+    detail = `the GEMMs (dense, sparse, convolutions'), the batch gather and the optimizers' updates on native kernels, ${tiles} (${relative(root, built.file)}), the rest in wasm; LOCKSTEP_NATIVE=0 runs wasm alone${isa === 'avx512' ? ', LOCKSTEP_NATIVE=avx2 AVX2 alone' : ''}${understood ? '' : ` (LOCKSTEP_NATIVE=${setting} not understood: 0, 1 or avx2)`}`;
   } catch (e) {
     detail = `could not load: ${(e as Error).message.split('\n')[0]}; wasm kernels`;
   }

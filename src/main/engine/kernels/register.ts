@@ -664,7 +664,11 @@ function wasmMem(backend: WasmBackendLike): Mem {
             f32Bits(mu),
           ])
         ) {
-          k.momentum(wo, go, ao, owo, oao, n, lr, mu, finiteFlag());
+          if (native) {
+            native.momentum(buf(), wo, go, ao, owo, oao, n, f32Bits(lr), f32Bits(mu), finiteFlag());
+          } else {
+            k.momentum(wo, go, ao, owo, oao, n, lr, mu, finiteFlag());
+          }
         }
         markFinite(outW);
       } else {
@@ -686,7 +690,11 @@ function wasmMem(backend: WasmBackendLike): Mem {
             at,
           ])
         ) {
-          k.adam(wo, go, mo, vo, owo, omo, ovo, size(w), s.lr, s.b1, s.b2, s.c1, s.c2, s.eps, finiteFlag()); // prettier-ignore
+          if (native) {
+            native.adam(buf(), wo, go, mo, vo, owo, omo, ovo, size(w), at, finiteFlag());
+          } else {
+            k.adam(wo, go, mo, vo, owo, omo, ovo, size(w), s.lr, s.b1, s.b2, s.c1, s.c2, s.eps, finiteFlag()); // prettier-ignore
+          }
         }
         markFinite(outW);
       } else {

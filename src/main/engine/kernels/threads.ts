@@ -5,8 +5,8 @@
  * shared WebAssembly memory. Each output element is therefore computed by exactly one thread
  * with exactly the operations, in exactly the order, of the one-thread GEMM: the bits do not
  * depend on the thread count (tests/engine/threads.test.ts).
- * Where the native kernels run (./native.ts), every thread runs their twins of the GEMMs (the
- * same bits again), loaded by the workers from the same file.
+ * Where the native kernels run (./native.ts), every thread runs their twins of the GEMMs and of
+ * the optimizers' updates (the same bits again), loaded by the workers from the same file.
  *
  * When tfjs's wasm heap is a shared memory (./shared-heap.ts), the threads run on it in place;
  * otherwise a call copies A's, B's and the bias's extents into a shared memory of the pool's own,
@@ -110,25 +110,31 @@ export const UPDATE_GRANULE = 16;
  * would make 15 arguments where a call has 13, as six float32 in the memory at `sc` —, then
  * `flags` and `first`, the chunk's first element: its finite flag goes to the slot of that
  * element, flags + 4·(first / UPDATE_GRANULE), so that the chunks of one call never share a slot.
- * With `nativeSgd` (./native.ts's twin, lr as its bits: (w, g, o, n, lr, flag)), sgd runs it.
+ * With `nat`, ./native.ts's twins (each bound to the memory; scalars as their bits, adam's at
+ * `sc`, then the flag), the chunks run those.
  */
-const UPDATE_SOURCE = `(k, memory, nativeSgd) => {
+const UPDATE_SOURCE = `(k, memory, nat) => {
   const f = new Float32Array(1);
   const bits = new Int32Array(f.buffer);
   const f32 = (b) => ((bits[0] = b), f[0]);
   const slot = (flags, first) => flags + 4 * Math.floor(first / ${UPDATE_GRANULE});
   return {
-    sgd: nativeSgd
-      ? (w, g, o, n, lr, flags, first) => nativeSgd(w, g, o, n, lr, slot(flags, first))
+    sgd: nat
+      ? (w, g, o, n, lr, flags, first) => nat.sgd(w, g, o, n, lr, slot(flags, first))
       : (w, g, o, n, lr, flags, first) => k.sgd(w, g, o, n, f32(lr), slot(flags, first)),
-    momentum: (w, g, a, ow, oa, n, lr, mu, flags, first) => k.momentum(w, g, a, ow, oa, n, f32(lr), f32(mu), slot(flags, first)),
-    adam: (w, g, m, v, ow, om, ov, n, sc, flags, first) => {
-      const s = new Float32Array(memory.buffer, sc, 6);
-      k.adam(w, g, m, v, ow, om, ov, n, s[0], s[1], s[2], s[3], s[4], s[5], slot(flags, first));
-    },
+    momentum: nat
+      ? (w, g, a, ow, oa, n, lr, mu, flags, first) => nat.momentum(w, g, a, ow, oa, n, lr, mu, slot(flags, first))
+      : (w, g, a, ow, oa, n, lr, mu, flags, first) => k.momentum(w, g, a, ow, oa, n, f32(lr), f32(mu), slot(flags, first)),
+    adam: nat
+      ? (w, g, m, v, ow, om, ov, n, sc, flags, first) => nat.adam(w, g, m, v, ow, om, ov, n, sc, slot(flags, first))
+      : (w, g, m, v, ow, om, ov, n, sc, flags, first) => {
+          const s = new Float32Array(memory.buffer, sc, 6);
+          k.adam(w, g, m, v, ow, om, ov, n, s[0], s[1], s[2], s[3], s[4], s[5], slot(flags, first));
+        },
   };
 }`;
-const updateKernels = new Function(`return ${UPDATE_SOURCE}`)() as (k: WasmKernels, memory: WasmMemory, nativeSgd?: (...a: number[]) => void) => Record<'sgd' | 'momentum' | 'adam', (...a: number[]) => void>; // prettier-ignore
+type UpdateKernels = Record<'sgd' | 'momentum' | 'adam', (...a: number[]) => void>;
+const updateKernels = new Function(`return ${UPDATE_SOURCE}`)() as (k: WasmKernels, memory: WasmMemory, nat?: UpdateKernels) => UpdateKernels; // prettier-ignore
 
 /**
  * A GEMM split in place with at most this many rows and at least {@link COLUMN_BANDS_MIN_COLS}
@@ -215,7 +221,14 @@ if (native) {
   kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
   kernels[${Kernel.gemmG}] = (...a) => addon[native.gemmG](viewOf(), ...a.slice(0, 12));
   kernels[${Kernel.gatherRowsCsr}] = (...a) => addon.gatherRowsCsr(viewOf(), ...a.slice(0, 9));
-  kernels[${Kernel.sgd}] = (${UPDATE_SOURCE})(k, memory, (...a) => addon.sgd(viewOf(), ...a)).sgd;
+  const nat = (${UPDATE_SOURCE})(k, memory, {
+    sgd: (...a) => addon.sgd(viewOf(), ...a),
+    momentum: (...a) => addon.momentum(viewOf(), ...a),
+    adam: (...a) => addon.adam(viewOf(), ...a),
+  });
+  kernels[${Kernel.sgd}] = nat.sgd;
+  kernels[${Kernel.momentum}] = nat.momentum;
+  kernels[${Kernel.adam}] = nat.adam;
 }
 const ctrl = new Int32Array(sab);
 const claim = ${CLAIM_SOURCE};
@@ -305,7 +318,14 @@ export class GemmPool {
       this.kernels[Kernel.gemmP] = this.kernels[Kernel.gemm];
       this.kernels[Kernel.gemmG] = (x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemmG(memory.buffer, x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
       this.kernels[Kernel.gatherRowsCsr] = (p, ind, n, out, rp, idx, val, total, first) => native.gatherRowsCsr(memory.buffer, p, ind, n, out, rp, idx, val, total, first); // prettier-ignore
-      this.kernels[Kernel.sgd] = updateKernels(this.k, memory, (w, g, o, n, lr, flag) => native.sgd(memory.buffer, w, g, o, n, lr, flag)).sgd; // prettier-ignore
+      const nat = updateKernels(this.k, memory, {
+        sgd: (w, g, o, n, lr, flag) => native.sgd(memory.buffer, w, g, o, n, lr, flag),
+        momentum: (w, g, a, ow, oa, n, lr, mu, flag) => native.momentum(memory.buffer, w, g, a, ow, oa, n, lr, mu, flag), // prettier-ignore
+        adam: (w, g, m, v, ow, om, ov, n, sc, flag) => native.adam(memory.buffer, w, g, m, v, ow, om, ov, n, sc, flag), // prettier-ignore
+      });
+      this.kernels[Kernel.sgd] = nat.sgd;
+      this.kernels[Kernel.momentum] = nat.momentum;
+      this.kernels[Kernel.adam] = nat.adam;
     }
     const sab = new SharedArrayBuffer(4 * CTRL_WORDS);
     this.ctrl = new Int32Array(sab);

@@ -30,6 +30,14 @@
  *   rounded, then the difference), lr as its float32 bits; the float32 at `finite` becomes the
  *   sum of every new weight times 0, as the wasm kernel makes it: NaN when one is not finite, ±0
  *   otherwise (the sum's order may differ, its NaN-ness cannot).
+ * - momentum(view, w, g, acc, outW, outAcc, count, lr, mu, finite) and adam(view, w, g, m, v,
+ *   outW, outM, outV, count, scalars, finite): wasm-module.ts's momentum and adam, the same
+ *   float32 operations in the same order (lr and mu as their bits; adam's six scalars lr, b1, b2,
+ *   c1, c2, eps as float32 at `scalars`), the finite flag as sgd's. Like the wasm kernels, a group
+ *   of 8 where the optimizer's state (acc; m or v) holds a nonzero magnitude below 2⁻⁶⁰ runs in
+ *   float64, 4 lanes at a time, each operation's result rounded to float32 and back: the same
+ *   bits (wasm-module.ts's elementwise says why), without the microcode assist an x86 core takes
+ *   for a float32 operation on or giving a subnormal.
  * - avx2(), avx512(): whether this CPU runs the AVX2 code (the loader uses the addon only then),
  *   the AVX-512F code.
  */
@@ -319,6 +327,150 @@ AVX2 static void sgd_run(uint8_t *base, const int32_t *x) {
   __builtin_memcpy(base + x[5], &flag, 4);
 }
 
+/* The float32 whose bits are b. */
+static float f32_of(int32_t b) {
+  float f;
+  __builtin_memcpy(&f, &b, 4);
+  return f;
+}
+
+/* A float64 result rounded to float32 and back (each operation of the float64 path). */
+#define R64(x) _mm256_cvtps_pd(_mm256_cvtpd_ps(x))
+/* 2⁻⁶⁰'s float32 bits: a state below it (and not 0) sends its group to the float64 path. */
+#define TINY_BITS 0x21800000
+
+/* The lanes of x holding a nonzero magnitude below 2⁻⁶⁰. */
+INLINE __m256i tiny_lanes(__m256 x) {
+  __m256i a = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
+  return _mm256_andnot_si256(_mm256_cmpeq_epi32(a, _mm256_setzero_si256()), _mm256_cmpgt_epi32(_mm256_set1_epi32(TINY_BITS), a));
+}
+
+/* The flag's float32 sum: the scalar tail's, then the lanes of the float32 and float64 paths'. */
+INLINE float flag_sum(float tail, __m256 acc, __m128 acc64) {
+  float lanes[12];
+  _mm256_storeu_ps(lanes, acc);
+  _mm_storeu_ps(lanes + 8, acc64);
+  for (int l = 0; l < 12; l++) tail += lanes[l];
+  return tail;
+}
+
+/* What momentum (x: w, g, acc, outW, outAcc, count, …, finite) and adam (x: w, g, m, v, outW, outM, outV, count, scalars, finite) touch lies in the view. */
+static int momentum_inside(size_t len, const int32_t *x) {
+  int64_t bytes = 4 * (int64_t)x[5];
+  if (x[5] < 0 || !inside(x[8], 4, len)) return 0;
+  for (int i = 0; i < 5; i++)
+    if (!inside(x[i], bytes, len)) return 0;
+  return 1;
+}
+static int adam_inside(size_t len, const int32_t *x) {
+  int64_t bytes = 4 * (int64_t)x[7];
+  if (x[7] < 0 || !inside(x[8], 24, len) || !inside(x[9], 4, len)) return 0;
+  for (int i = 0; i < 7; i++)
+    if (!inside(x[i], bytes, len)) return 0;
+  return 1;
+}
+
+AVX2 static void momentum_run(uint8_t *base, const int32_t *x) {
+  const float *w = (const float *)(base + x[0]), *g = (const float *)(base + x[1]), *acc = (const float *)(base + x[2]);
+  float *ow = (float *)(base + x[3]), *oa = (float *)(base + x[4]);
+  int32_t n = x[5];
+  float lr = f32_of(x[6]), mu = f32_of(x[7]);
+  const __m256 vlr = _mm256_set1_ps(lr), vmu = _mm256_set1_ps(mu), zero = _mm256_setzero_ps();
+  const __m256d dlr = _mm256_set1_pd(lr), dmu = _mm256_set1_pd(mu), dzero = _mm256_setzero_pd();
+  __m256 fl = zero;
+  __m128 fl64 = _mm_setzero_ps();
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 va = _mm256_loadu_ps(acc + i);
+    if (_mm256_testz_si256(tiny_lanes(va), tiny_lanes(va))) {
+      // a = mu·acc + g; w − lr·a
+      __m256 a = _mm256_add_ps(_mm256_mul_ps(vmu, va), _mm256_loadu_ps(g + i));
+      _mm256_storeu_ps(oa + i, a);
+      __m256 r = _mm256_sub_ps(_mm256_loadu_ps(w + i), _mm256_mul_ps(vlr, a));
+      _mm256_storeu_ps(ow + i, r);
+      fl = _mm256_add_ps(fl, _mm256_mul_ps(r, zero));
+    } else {
+      for (int h = 0; h < 8; h += 4) {
+        __m256d A = _mm256_cvtps_pd(_mm_loadu_ps(acc + i + h)), G = _mm256_cvtps_pd(_mm_loadu_ps(g + i + h));
+        __m256d W = _mm256_cvtps_pd(_mm_loadu_ps(w + i + h));
+        __m256d a = R64(_mm256_add_pd(R64(_mm256_mul_pd(dmu, A)), G));
+        _mm_storeu_ps(oa + i + h, _mm256_cvtpd_ps(a));
+        __m256d r = R64(_mm256_sub_pd(W, R64(_mm256_mul_pd(dlr, a))));
+        _mm_storeu_ps(ow + i + h, _mm256_cvtpd_ps(r));
+        fl64 = _mm_add_ps(fl64, _mm256_cvtpd_ps(_mm256_mul_pd(r, dzero)));
+      }
+    }
+  }
+  float tail = 0.0f;
+  for (; i < n; i++) {
+    float a = mu * acc[i] + g[i];
+    oa[i] = a;
+    float r = w[i] - lr * a;
+    ow[i] = r;
+    tail += r * 0.0f;
+  }
+  float flag = flag_sum(tail, fl, fl64);
+  __builtin_memcpy(base + x[8], &flag, 4);
+}
+
+AVX2 static void adam_run(uint8_t *base, const int32_t *x) {
+  const float *w = (const float *)(base + x[0]), *g = (const float *)(base + x[1]);
+  const float *m = (const float *)(base + x[2]), *v = (const float *)(base + x[3]);
+  float *ow = (float *)(base + x[4]), *om = (float *)(base + x[5]), *ov = (float *)(base + x[6]);
+  int32_t n = x[7];
+  float sc[6];
+  __builtin_memcpy(sc, base + x[8], 24);
+  const float lr = sc[0], b1 = sc[1], b2 = sc[2], c1 = sc[3], c2 = sc[4], eps = sc[5];
+  const __m256 vlr = _mm256_set1_ps(lr), vb1 = _mm256_set1_ps(b1), vb2 = _mm256_set1_ps(b2);
+  const __m256 vc1 = _mm256_set1_ps(c1), vc2 = _mm256_set1_ps(c2), veps = _mm256_set1_ps(eps), zero = _mm256_setzero_ps();
+  const __m256d dlr = _mm256_set1_pd(lr), db1 = _mm256_set1_pd(b1), db2 = _mm256_set1_pd(b2);
+  const __m256d dc1 = _mm256_set1_pd(c1), dc2 = _mm256_set1_pd(c2), deps = _mm256_set1_pd(eps), dzero = _mm256_setzero_pd();
+  __m256 fl = zero;
+  __m128 fl64 = _mm_setzero_ps();
+  int32_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 vm = _mm256_loadu_ps(m + i), vv = _mm256_loadu_ps(v + i);
+    __m256i t = _mm256_or_si256(tiny_lanes(vm), tiny_lanes(vv));
+    if (_mm256_testz_si256(t, t)) {
+      __m256 vg = _mm256_loadu_ps(g + i);
+      // m' = b1·m + c1·g; v' = b2·v + c2·(g·g); w' = w − (lr·m') / (√v' + eps)
+      __m256 m1 = _mm256_add_ps(_mm256_mul_ps(vb1, vm), _mm256_mul_ps(vc1, vg));
+      _mm256_storeu_ps(om + i, m1);
+      __m256 v1 = _mm256_add_ps(_mm256_mul_ps(vb2, vv), _mm256_mul_ps(vc2, _mm256_mul_ps(vg, vg)));
+      _mm256_storeu_ps(ov + i, v1);
+      __m256 q = _mm256_div_ps(_mm256_mul_ps(vlr, m1), _mm256_add_ps(_mm256_sqrt_ps(v1), veps));
+      __m256 r = _mm256_sub_ps(_mm256_loadu_ps(w + i), q);
+      _mm256_storeu_ps(ow + i, r);
+      fl = _mm256_add_ps(fl, _mm256_mul_ps(r, zero));
+    } else {
+      for (int h = 0; h < 8; h += 4) {
+        __m256d G = _mm256_cvtps_pd(_mm_loadu_ps(g + i + h)), M = _mm256_cvtps_pd(_mm_loadu_ps(m + i + h));
+        __m256d V = _mm256_cvtps_pd(_mm_loadu_ps(v + i + h)), W = _mm256_cvtps_pd(_mm_loadu_ps(w + i + h));
+        __m256d m1 = R64(_mm256_add_pd(R64(_mm256_mul_pd(db1, M)), R64(_mm256_mul_pd(dc1, G))));
+        _mm_storeu_ps(om + i + h, _mm256_cvtpd_ps(m1));
+        __m256d v1 = R64(_mm256_add_pd(R64(_mm256_mul_pd(db2, V)), R64(_mm256_mul_pd(dc2, R64(_mm256_mul_pd(G, G))))));
+        _mm_storeu_ps(ov + i + h, _mm256_cvtpd_ps(v1));
+        __m256d den = R64(_mm256_add_pd(R64(_mm256_sqrt_pd(v1)), deps));
+        __m256d r = R64(_mm256_sub_pd(W, R64(_mm256_div_pd(R64(_mm256_mul_pd(dlr, m1)), den))));
+        _mm_storeu_ps(ow + i + h, _mm256_cvtpd_ps(r));
+        fl64 = _mm_add_ps(fl64, _mm256_cvtpd_ps(_mm256_mul_pd(r, dzero)));
+      }
+    }
+  }
+  float tail = 0.0f;
+  for (; i < n; i++) {
+    float m1 = b1 * m[i] + c1 * g[i];
+    om[i] = m1;
+    float v1 = b2 * v[i] + c2 * (g[i] * g[i]);
+    ov[i] = v1;
+    float r = w[i] - (lr * m1) / (__builtin_sqrtf(v1) + eps);
+    ow[i] = r;
+    tail += r * 0.0f;
+  }
+  float flag = flag_sum(tail, fl, fl64);
+  __builtin_memcpy(base + x[9], &flag, 4);
+}
+
 /* argv[0] a Uint8Array over the memory, then `count` int32 offsets into x; 0 (and a TypeError thrown) otherwise. */
 static int read_args(napi_env env, napi_callback_info info, const char *name, size_t count, uint8_t **data,
                      size_t *len, int32_t *x) {
@@ -376,6 +528,8 @@ ENTRY(gemmG, 12, gemm_gather_inside(data, len, a), gemm_gather_256, 0)
 ENTRY(gemmG512, 12, gemm_gather_inside(data, len, a), gemm_gather_512, 1)
 ENTRY(gatherRowsCsr, 9, gather_rows_csr_inside(data, len, a), gather_rows_csr, 0)
 ENTRY(sgd, 6, sgd_inside(len, a), sgd_run, 0)
+ENTRY(momentum, 9, momentum_inside(len, a), momentum_run, 0)
+ENTRY(adam, 10, adam_inside(len, a), adam_run, 0)
 
 static napi_value avx2(napi_env env, napi_callback_info info) {
   (void)info;
@@ -398,7 +552,7 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } exported[] = {
       {"gemmCsr", gemmCsr}, {"gemmCsr512", gemmCsr512}, {"gemm", gemm},         {"gemm512", gemm512}, {"gemmG", gemmG},
-      {"gemmG512", gemmG512}, {"gatherRowsCsr", gatherRowsCsr}, {"sgd", sgd}, {"avx2", avx2}, {"avx512", avx512},
+      {"gemmG512", gemmG512}, {"gatherRowsCsr", gatherRowsCsr}, {"sgd", sgd}, {"momentum", momentum}, {"adam", adam}, {"avx2", avx2}, {"avx512", avx512},
   };
   for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
     napi_value fn;
