@@ -291,7 +291,7 @@ test('native gemmG = wasm gemmG (in place and packed) bit for bit: A read throug
   }
 });
 
-test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the compressed rows, the total', (t) => {
+test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the compressed rows, the total; gatherRows the floats', (t) => {
   const native = nativeOrSkip(t);
   if (native === null) {
     return;
@@ -321,6 +321,12 @@ test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the c
     });
     sb.k.gatherRowsCsr(p, at, n, w.out, w.rowPtr, w.idx, w.val, w.total, tab);
     native.gatherRowsCsr(sb.buffer(), p, at, n, x.out, x.rowPtr, x.idx, x.val, x.total, 0);
+    // the floats alone (gatherRows): the same bytes as either kernel's
+    const [f1, f2] = [sb.alloc(4 * n * ROW_BYTES), sb.alloc(4 * n * ROW_BYTES)];
+    sb.k.gatherRows(p, at, n, f1);
+    native.gatherRows(sb.buffer(), p, at, n, f2);
+    assert.deepEqual(bytes(f2, 4 * n * ROW_BYTES), bytes(w.out, 4 * n * ROW_BYTES), `n=${n}: gatherRows`); // prettier-ignore
+    assert.deepEqual(bytes(f1, 4 * n * ROW_BYTES), bytes(w.out, 4 * n * ROW_BYTES), `n=${n}: wasm gatherRows`); // prettier-ignore
     const total = new Int32Array(sb.buffer(), w.total, 1)[0];
     // the entries from byte `first` on (a band of rows split across threads): the same floats,
     // the same entries there, rowPtr's offsets from idx moved by `first`
@@ -346,6 +352,7 @@ test('native gatherRowsCsr = wasm gatherRowsCsr byte for byte: the floats, the c
   const far = sb.put(Int32Array.of(1 << 30));
   const o = sb.alloc(4 * ROW_BYTES + 64);
   assert.throws(() => native.gatherRowsCsr(sb.buffer(), p, far, 1, o, o, o, o, o, 0), RangeError);
+  assert.throws(() => native.gatherRows(sb.buffer(), p, far, 1, o), RangeError);
   // entries from a `first` past the memory, or before idx
   const one = sb.put(Int32Array.of(0));
   const size = sb.buffer().byteLength;
@@ -465,6 +472,7 @@ test('the sparse GEMM runs the native kernel when given it, with the bits of the
     isa: native.isa,
     gemm: (...args) => native.gemm(...args),
     gatherRowsCsr: (...args) => native.gatherRowsCsr(...args),
+    gatherRows: (...args) => native.gatherRows(...args),
     gemmG: (...args) => native.gemmG(...args),
     sgd: (...args) => native.sgd(...args),
     momentum: (...args) => native.momentum(...args),

@@ -33,6 +33,7 @@ export interface NativeKernels {
   gemm(memory: ArrayBufferLike, ...args: ArgsOf<'gemm'>): void;
   /** (A[i,p] at x + rowTab[i] + kTab[p]: the arguments are gemm's, a, rsA, ksA read as x, rowTab, kTab) */
   gemmG(memory: ArrayBufferLike, ...args: WithoutLast<ArgsOf<'gemmG'>>): void;
+  gatherRows(memory: ArrayBufferLike, ...args: Parameters<WasmKernels['gatherRows']>): void;
   /** (then `first`: the byte of idx and val the entries start at; 0 as the wasm kernel) */
   gatherRowsCsr(memory: ArrayBufferLike, ...args: [...ArgsOf<'gatherRowsCsr'>, first: number]): void; // prettier-ignore
   /** (all of the wasm kernel's arguments, `lr` as its float32 bits) */
@@ -56,6 +57,7 @@ interface Addon {
   gemmG(view: Uint8Array, ...offsets: number[]): void;
   gemmG512(view: Uint8Array, ...offsets: number[]): void;
   gatherRowsCsr(view: Uint8Array, ...offsets: number[]): void;
+  gatherRows(view: Uint8Array, ...offsets: number[]): void;
   sgd(view: Uint8Array, ...offsets: number[]): void;
   momentum(view: Uint8Array, ...offsets: number[]): void;
   adam(view: Uint8Array, ...offsets: number[]): void;
@@ -115,6 +117,7 @@ function wrapAddon(addon: Addon, file: string, isa: NativeIsa): NativeKernels {
     gemm: (memory, ...args) => gemm(viewOf(memory), ...args),
     gemmG: (memory, ...args) => gemmG(viewOf(memory), ...args),
     gatherRowsCsr: (memory, ...args) => addon.gatherRowsCsr(viewOf(memory), ...args),
+    gatherRows: (memory, ...args) => addon.gatherRows(viewOf(memory), ...args),
     sgd: (memory, ...args) => addon.sgd(viewOf(memory), ...args),
     momentum: (memory, ...args) => addon.momentum(viewOf(memory), ...args),
     adam: (memory, ...args) => addon.adam(viewOf(memory), ...args),

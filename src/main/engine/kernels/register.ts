@@ -442,7 +442,11 @@ function wasmMem(backend: WasmBackendLike): Mem {
           !pool()?.gatherRows(p, at, rows, to, ROW_BYTES) &&
           !sparse?.gathered(out.dataId, rows, ROW_BYTES, gatherCsr)
         ) {
-          k.gatherRows(p, at, rows, to);
+          if (native) {
+            native.gatherRows(buf(), p, at, rows, to);
+          } else {
+            k.gatherRows(p, at, rows, to);
+          }
         }
       } else {
         gatherJs(pixels, new Int32Array(buf(), off(indices), indices.shape[0]), f32(out), rowBytes);

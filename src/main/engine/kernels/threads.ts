@@ -221,6 +221,7 @@ if (native) {
   kernels[${Kernel.gemmP}] = kernels[${Kernel.gemm}];
   kernels[${Kernel.gemmG}] = (...a) => addon[native.gemmG](viewOf(), ...a.slice(0, 12));
   kernels[${Kernel.gatherRowsCsr}] = (...a) => addon.gatherRowsCsr(viewOf(), ...a.slice(0, 9));
+  kernels[${Kernel.gatherRows}] = (...a) => addon.gatherRows(viewOf(), ...a.slice(0, 4));
   const nat = (${UPDATE_SOURCE})(k, memory, {
     sgd: (...a) => addon.sgd(viewOf(), ...a),
     momentum: (...a) => addon.momentum(viewOf(), ...a),
@@ -318,6 +319,7 @@ export class GemmPool {
       this.kernels[Kernel.gemmP] = this.kernels[Kernel.gemm];
       this.kernels[Kernel.gemmG] = (x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu) => native.gemmG(memory.buffer, x, rt, kt, b, ldb, c, ldc, m, n, k, bias, relu); // prettier-ignore
       this.kernels[Kernel.gatherRowsCsr] = (p, ind, n, out, rp, idx, val, total, first) => native.gatherRowsCsr(memory.buffer, p, ind, n, out, rp, idx, val, total, first); // prettier-ignore
+      this.kernels[Kernel.gatherRows] = (p, ind, n, out) => native.gatherRows(memory.buffer, p, ind, n, out); // prettier-ignore
       const nat = updateKernels(this.k, memory, {
         sgd: (w, g, o, n, lr, flag) => native.sgd(memory.buffer, w, g, o, n, lr, flag),
         momentum: (w, g, a, ow, oa, n, lr, mu, flag) => native.momentum(memory.buffer, w, g, a, ow, oa, n, lr, mu, flag), // prettier-ignore

@@ -21,6 +21,7 @@
  * - gemmG(view, x, rowTab, kTab, b, ldb, c, ldc, m, n, k, bias, relu): wasm-packed.ts's gemmG
  *   (A[i,p] at x + rowTab[i] + kTab[p], int32 tables; no tail, no panel: A is read in place).
  *   wasm's gemmP is the dense gemm with A packed first: its twin is gemm.
+ * - gatherRows(view, pixels, indices, n, out): wasm-module.ts's gatherRows (the floats alone).
  * - gatherRowsCsr(view, pixels, indices, n, out, rowPtr, idx, val, total, first): wasm-module.ts's
  *   gatherRowsCsr without `tab` (its own shuffles): the same floats and compressed rows, the
  *   entries from byte `first` of idx and val (0: as the wasm kernel lays them out).
@@ -261,6 +262,38 @@ AVX2 static void gather_rows_csr(uint8_t *base, const int32_t *x) {
     rp[2 * r + 1] = e;
   }
   *(int32_t *)(base + x[7]) = e;
+}
+
+/* gatherRows (wasm-module.ts): gather_rows_csr's floats alone. x = pixels, indices, n, out. */
+AVX2 static void gather_rows(uint8_t *base, const int32_t *x) {
+  const int32_t *ind = (const int32_t *)(base + x[1]);
+  int32_t n = x[2];
+  float *out = (float *)(base + x[3]);
+  for (int32_t r = 0; r < n; r++)
+    for (int line = 0; line < ROW_BYTES; line += 64) _mm_prefetch((const char *)(base + x[0] + (int64_t)ind[r] * ROW_BYTES + line), _MM_HINT_T0);
+  const __m256 d255 = _mm256_set1_ps(255.0f);
+  for (int32_t r = 0; r < n; r++) {
+    const uint8_t *src = base + x[0] + (int64_t)ind[r] * ROW_BYTES;
+    float *dst = out + (int64_t)r * ROW_BYTES;
+    for (int32_t col = 0; col < ROW_BYTES; col += 8) {
+      __m128i h = _mm_loadl_epi64((const __m128i *)(src + col));
+      if (_mm_testz_si128(h, h)) {
+        _mm256_storeu_ps(dst + col, _mm256_setzero_ps());
+      } else {
+        _mm256_storeu_ps(dst + col, _mm256_div_ps(_mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(h)), d255));
+      }
+    }
+  }
+}
+
+/* What gather_rows touches lies in the view: the indices, each image, out. */
+static int gather_rows_inside(const uint8_t *base, size_t len, const int32_t *x) {
+  int32_t n = x[2];
+  if (n < 0 || !inside(x[1], 4 * (int64_t)n, len) || !inside(x[3], 4 * (int64_t)n * ROW_BYTES, len)) return 0;
+  const int32_t *ind = (const int32_t *)(base + x[1]);
+  for (int32_t r = 0; r < n; r++)
+    if (!inside(x[0] + (int64_t)ind[r] * ROW_BYTES, ROW_BYTES, len)) return 0;
+  return 1;
 }
 
 /* What gather_rows_csr will touch lies in the view: the indices, each image, out, rowPtr, the entries' room, total. */
@@ -527,6 +560,7 @@ ENTRY(gemm512, 12, gemm_dense_inside(len, a), gemm_dense_512, 1)
 ENTRY(gemmG, 12, gemm_gather_inside(data, len, a), gemm_gather_256, 0)
 ENTRY(gemmG512, 12, gemm_gather_inside(data, len, a), gemm_gather_512, 1)
 ENTRY(gatherRowsCsr, 9, gather_rows_csr_inside(data, len, a), gather_rows_csr, 0)
+ENTRY(gatherRows, 4, gather_rows_inside(data, len, a), gather_rows, 0)
 ENTRY(sgd, 6, sgd_inside(len, a), sgd_run, 0)
 ENTRY(momentum, 9, momentum_inside(len, a), momentum_run, 0)
 ENTRY(adam, 10, adam_inside(len, a), adam_run, 0)
@@ -552,7 +586,7 @@ NAPI_MODULE_INIT() {
     napi_callback fn;
   } exported[] = {
       {"gemmCsr", gemmCsr}, {"gemmCsr512", gemmCsr512}, {"gemm", gemm},         {"gemm512", gemm512}, {"gemmG", gemmG},
-      {"gemmG512", gemmG512}, {"gatherRowsCsr", gatherRowsCsr}, {"sgd", sgd}, {"momentum", momentum}, {"adam", adam}, {"avx2", avx2}, {"avx512", avx512},
+      {"gemmG512", gemmG512}, {"gatherRowsCsr", gatherRowsCsr}, {"gatherRows", gatherRows}, {"sgd", sgd}, {"momentum", momentum}, {"adam", adam}, {"avx2", avx2}, {"avx512", avx512},
   };
   for (size_t i = 0; i < sizeof exported / sizeof exported[0]; i++) {
     napi_value fn;
