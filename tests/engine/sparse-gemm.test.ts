@@ -12,7 +12,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import * as ref from '../../src/main/engine/kernels/reference';
-import { gatheredScansFound, JsSparseGemm, looksSparse, SPARSE_MAX_DENSITY, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
+import { gatheredScansFound, JsSparseGemm, keptScanWorthTrying, looksSparse, SPARSE_KEPT_MIN_N, SPARSE_MAX_DENSITY, sparseWorthTrying, WasmSparseGemm } from '../../src/main/engine/kernels/sparse'; // prettier-ignore
+import { setKernelThreads } from '../../src/main/engine/kernels/threads';
+import { stateHash } from '../../src/main/engine/state';
+import { Trainer } from '../../src/main/engine/trainer';
 import { ROW_BYTES } from '../../src/main/engine/kernels/wasm-module';
 import { compressTable } from '../../src/main/engine/kernels/wasm-sparse';
 import { firstDifference, wasmSandbox, type WasmSandbox } from '../helpers/wasm-sandbox';
@@ -348,6 +351,62 @@ test('a gathered batch serves x·W and xᵀ·dz from its own compressed rows; ga
   });
   assert.equal(declined, false);
   assert.equal(ran, false);
+});
+
+test("a narrow GEMM (n = 10) takes a gathered batch's free compressed rows (keptOnly), and nothing else", () => {
+  const rnd = lcg(53);
+  const sb = sandbox();
+  const [m, k, n] = [100, ROW_BYTES, 10];
+  assert.ok(keptScanWorthTrying(m, n, k) && !sparseWorthTrying(m, n, k));
+  assert.ok(!keptScanWorthTrying(m, SPARSE_KEPT_MIN_N - 1, k) && !keptScanWorthTrying(m, 16, k));
+  const pixels = sb.put(pixelRows(300, rnd));
+  const indices = sb.put(Int32Array.from({ length: m }, () => Math.floor(rnd() * 300)));
+  const x = sb.alloc(4 * m * k);
+  const key = {};
+  assert.ok(
+    sb.sparse.gathered(key, m, k, (rowPtr, idx, val, total, tab) =>
+      sb.k.gatherRowsCsr(pixels, indices, m, x, rowPtr, idx, val, total, tab),
+    ),
+  );
+  const w = sb.put(finiteB(k * n, rnd));
+  const yDense = sb.alloc(4 * m * n);
+  sb.k.gemm(x, k * 4, 4, w, n * 4, yDense, n * 4, m, n, k, 0, 0, 0);
+  const found = gatheredScansFound();
+  const y = sb.alloc(4 * m * n);
+  assert.ok(sb.sparse.gemm(x, k, 1, w, n, y, n, m, n, k, 0, false, 0, key, undefined, true));
+  assert.equal(firstDifference(sb.f32(y, m * n), sb.f32(yDense, m * n)), -1, 'x·W, n = 10');
+  assert.equal(gatheredScansFound(), found + 1);
+  // another tensor (no kept scan) and the batch read transposed decline, writing nothing
+  const other = sb.put(sparseA(m * k, 0.9, rnd, false));
+  const untouched = sb.alloc(4 * k * n);
+  assert.equal(sb.sparse.gemm(other, k, 1, w, n, y, n, m, n, k, 0, false, 0, {}, undefined, true), false); // prettier-ignore
+  const dl = sb.put(finiteB(m * n, rnd));
+  assert.equal(sb.sparse.gemm(x, 1, k, dl, n, untouched, n, k, n, m, 0, false, 0, key, undefined, true), false); // prettier-ignore
+  assert.ok(sb.f32(untouched, k * n).every((v) => v === 0));
+});
+
+test('the softmax model on one thread reads its batches through their compressed rows, with the bits of two threads', async () => {
+  const run = async (threads: number): Promise<string> => {
+    setKernelThreads(threads, true);
+    const t = await Trainer.create({ dataset: 'mnist', model: { kind: 'softmax', hidden: [] }, optimizer: { kind: 'sgd', lr: 0.05 }, batchSize: 100, seed: 6, backend: 'wasm' }); // prettier-ignore
+    try {
+      const found = gatheredScansFound();
+      for (let i = 0; i < 4; i++) {
+        t.trainStep();
+      }
+      if (threads === 1) {
+        assert.ok(gatheredScansFound() >= found + 4, 'each step found its gathered scan');
+      }
+      return stateHash(t.snapshot());
+    } finally {
+      t.dispose();
+    }
+  };
+  try {
+    assert.equal(await run(1), await run(2));
+  } finally {
+    setKernelThreads(1);
+  }
 });
 
 test('B known finite (an optimizer found it so) is not checked again; any other B is', () => {

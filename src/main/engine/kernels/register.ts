@@ -31,7 +31,7 @@ import { GAN_KERNEL_FUNCS } from './gan-kernels';
 import * as conv from './conv-ref';
 import { JS_BN_LOOPS, type BnLoops, type Window2d } from './conv-ref';
 import { LAYER_KERNEL_FUNCS } from './layer-kernels';
-import { JsSparseGemm, sparseWorthTrying, WasmSparseGemm } from './sparse';
+import { JsSparseGemm, keptScanWorthTrying, sparseWorthTrying, WasmSparseGemm } from './sparse';
 import { nativeKernels } from './native';
 import { BN_SCRATCH_BYTES, WasmBnLoops } from './wasm-bn';
 import { HeapXxh64, registerHeapHasher } from './heap-hash';
@@ -521,8 +521,10 @@ function wasmMem(backend: WasmBackendLike): Mem {
       const biasOff = bias ? off(bias) : 0;
       const [bOff, cOff] = [off(b), off(c)];
       const sparseTry = sparse !== null && a !== 'ones' && sparseWorthTrying(m, n, kk);
+      // (a narrower one with its batch's free compressed rows, without kernel threads: see there)
+      const keptOnly = !sparseTry && sparse !== null && a !== 'ones' && pool() === null && keptScanWorthTrying(m, n, kk); // prettier-ignore
       // prettier-ignore
-      if (sparseTry && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), a.dataId, b.dataId)) {
+      if ((sparseTry || keptOnly) && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), a.dataId, b.dataId, keptOnly)) {
         return;
       }
       denseGemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu);
