@@ -327,6 +327,22 @@ static int gemm_gather_inside(const uint8_t *base, size_t len, const int32_t *x)
   return inside((int64_t)x[0] + rlo + klo, 0, len) && inside((int64_t)x[0] + rhi + khi, 4, len);
 }
 
+/* The float32 whose bits are b. */
+static float f32_of(int32_t b) {
+  float f;
+  __builtin_memcpy(&f, &b, 4);
+  return f;
+}
+
+/* The flag's float32 sum: the scalar tail's, then the lanes of the float32 and float64 paths'. */
+INLINE float flag_sum(float tail, __m256 acc, __m128 acc64) {
+  float lanes[12];
+  _mm256_storeu_ps(lanes, acc);
+  _mm_storeu_ps(lanes + 8, acc64);
+  for (int l = 0; l < 12; l++) tail += lanes[l];
+  return tail;
+}
+
 /* What sgd will touch lies in the view: w, g and outW (count floats each), the flag. */
 static int sgd_inside(size_t len, const int32_t *x) {
   int64_t bytes = 4 * (int64_t)x[3];
@@ -339,8 +355,7 @@ AVX2 static void sgd_run(uint8_t *base, const int32_t *x) {
   const float *g = (const float *)(base + x[1]);
   float *out = (float *)(base + x[2]);
   int32_t n = x[3];
-  float lr;
-  __builtin_memcpy(&lr, &x[4], 4);
+  float lr = f32_of(x[4]);
   const __m256 vlr = _mm256_set1_ps(lr), zero = _mm256_setzero_ps();
   __m256 acc = zero;
   int32_t i = 0;
@@ -349,22 +364,14 @@ AVX2 static void sgd_run(uint8_t *base, const int32_t *x) {
     _mm256_storeu_ps(out + i, r);
     acc = _mm256_add_ps(acc, _mm256_mul_ps(r, zero));
   }
-  float lanes[8], flag = 0.0f;
+  float tail = 0.0f;
   for (; i < n; i++) {
     float r = w[i] - lr * g[i];
     out[i] = r;
-    flag += r * 0.0f;
+    tail += r * 0.0f;
   }
-  _mm256_storeu_ps(lanes, acc);
-  for (int l = 0; l < 8; l++) flag += lanes[l];
+  float flag = flag_sum(tail, acc, _mm_setzero_ps());
   __builtin_memcpy(base + x[5], &flag, 4);
-}
-
-/* The float32 whose bits are b. */
-static float f32_of(int32_t b) {
-  float f;
-  __builtin_memcpy(&f, &b, 4);
-  return f;
 }
 
 /* A float64 result rounded to float32 and back (each operation of the float64 path). */
@@ -376,15 +383,6 @@ static float f32_of(int32_t b) {
 INLINE __m256i tiny_lanes(__m256 x) {
   __m256i a = _mm256_and_si256(_mm256_castps_si256(x), _mm256_set1_epi32(0x7fffffff));
   return _mm256_andnot_si256(_mm256_cmpeq_epi32(a, _mm256_setzero_si256()), _mm256_cmpgt_epi32(_mm256_set1_epi32(TINY_BITS), a));
-}
-
-/* The flag's float32 sum: the scalar tail's, then the lanes of the float32 and float64 paths'. */
-INLINE float flag_sum(float tail, __m256 acc, __m128 acc64) {
-  float lanes[12];
-  _mm256_storeu_ps(lanes, acc);
-  _mm_storeu_ps(lanes + 8, acc64);
-  for (int l = 0; l < 12; l++) tail += lanes[l];
-  return tail;
 }
 
 /* What momentum (x: w, g, acc, outW, outAcc, count, …, finite) and adam (x: w, g, m, v, outW, outM, outV, count, scalars, finite) touch lies in the view. */
