@@ -9,8 +9,10 @@
  * csrCols's and csrTranspose's slots), A with NaN, ±Inf, subnormals and products that underflow,
  * every column tile and every 1–7 column tail, with and without bias and ReLU, C strided (nothing
  * written past a row's n columns); on a plain and a shared memory, on the calling thread, in the
- * sparse GEMM (WasmSparseGemm) and on worker threads; an operand outside the memory is a
- * RangeError, as the wasm kernel traps. Training gives the same stateHash with the native kernels
+ * sparse GEMM (WasmSparseGemm) and on worker threads; the floats alone (gatherRows); the
+ * optimizers' updates (sgd, momentum, adam: every tail, specials, states through 2⁻⁶⁰ and the
+ * subnormals, the finite flag; split into chunks on worker threads); an operand outside the
+ * memory is a RangeError, as the wasm kernel traps. Training gives the same stateHash with the native kernels
  * as without them (LOCKSTEP_NATIVE=0), on one thread and on two.
  *
  * Where the kernels cannot be built or run (no C compiler, not x86-64 with AVX2) the tests skip

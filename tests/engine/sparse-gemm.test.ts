@@ -6,8 +6,8 @@
  * tails with and without the SIMD tail), A stored as rows or transposed; and it declines (C
  * untouched) when B holds Inf or NaN or A is too dense. A batch gathered from pixels with its
  * compressed rows in the same pass (gatherRowsCsr) gives csrRows's rows exactly, and serves both
- * of a dense layer's GEMMs. Training bits on MNIST, where the path is taken, are pinned by
- * tests/engine/golden.test.ts.
+ * of a dense layer's GEMMs, and a narrow one's (n = 10, the softmax model on one thread) x·W.
+ * Training bits on MNIST, where the path is taken, are pinned by tests/engine/golden.test.ts.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
