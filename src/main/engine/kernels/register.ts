@@ -522,7 +522,7 @@ function wasmMem(backend: WasmBackendLike): Mem {
       const [bOff, cOff] = [off(b), off(c)];
       const sparseTry = sparse !== null && a !== 'ones' && sparseWorthTrying(m, n, kk);
       // (a narrower one with its batch's free compressed rows, without kernel threads: see there)
-      const keptOnly = !sparseTry && sparse !== null && a !== 'ones' && pool() === null && keptScanWorthTrying(m, n, kk); // prettier-ignore
+      const keptOnly = !sparseTry && sparse !== null && a !== 'ones' && keptScanWorthTrying(m, n, kk) && pool() === null; // prettier-ignore
       // prettier-ignore
       if ((sparseTry || keptOnly) && sparse.gemm(aOff, rsA, ksA, bOff, ldb, cOff, ldc, m, n, kk, biasOff, relu, tailOk(bOff, ldb, kk, n, biasOff), a.dataId, b.dataId, keptOnly)) {
         return;
